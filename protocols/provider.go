@@ -1,0 +1,125 @@
+package protocols
+
+import (
+	"context"
+	"io"
+
+	"github.com/replbench/replbench/protocols/transport"
+)
+
+// Gate is what storage asks a provider before running statements, the way MySQL asks the
+// wsrep provider or the GR plugin whether this node may serve the transaction at all.
+type Gate interface {
+	// BeforeRead runs before a transaction's first statement. A Galera node outside the
+	// primary component returns ErrNotReady (1047); with wsrep_sync_wait it also blocks for
+	// a causal read (SyncWait).
+	BeforeRead(ctx context.Context) error
+	// BeforeWrite runs before a transaction's first write. A GR secondary or a semi-sync
+	// replica returns ErrReadOnly (1290).
+	BeforeWrite(ctx context.Context) error
+}
+
+// Replicator is the part of a provider that storage's commit path calls.
+type Replicator interface {
+	Gate
+	// Replicate hands a local transaction's write-set to the protocol at COMMIT and returns
+	// once its fate is decided on this node: ordered and certified (Galera, GR), written to
+	// the binlog (semi-sync), or immediately (standalone). The provider sets ws.Snapshot,
+	// ws.Seqno and ws.DependsSeqno.
+	//
+	// A failed certification returns *Error with CauseCertification. If ctx is cancelled
+	// because an applier brute-force aborted the transaction, a provider that has not sent
+	// the write-set yet returns ErrBFAbort; one that has sent it must still wait for it to be
+	// ordered (the slot is taken) and then certify it as usual: the storage engine replays a
+	// transaction that passes after being aborted.
+	Replicate(ctx context.Context, ws *WriteSet) (Commit, error)
+}
+
+// Commit is a decided local transaction waiting to be committed in the protocol's order.
+type Commit interface {
+	// GTID is the transaction's global id as the protocol prints it.
+	GTID() GTID
+	// Seqno is the transaction's position in the total order (the storage engine uses it
+	// to decide brute-force priority against appliers).
+	Seqno() int64
+	// Apply runs engineCommit, the storage engine's commit, at the point the protocol
+	// requires (Galera and GR: in total order after every earlier position; semi-sync
+	// AFTER_SYNC: after the replica ack), then does whatever the protocol does after the
+	// engine commit (semi-sync AFTER_COMMIT waits for the ack here) and returns the error a
+	// client would see. Apply must be called exactly once, also when the client gave up:
+	// the protocol's order must not keep a hole.
+	Apply(ctx context.Context, engineCommit func() error) error
+}
+
+// Applier is implemented by storage: what a provider calls to apply remote write-sets and to
+// move whole states between nodes.
+type Applier interface {
+	// PrepareApply takes the row locks of a certified remote write-set (ws.Seqno is set) as a
+	// brute-force applier: it aborts local transactions that hold those locks and are not
+	// yet ordered before ws.Seqno, and waits for those that are. It may run in parallel with
+	// other PrepareApply calls whose write-sets do not depend on each other.
+	PrepareApply(ctx context.Context, ws *WriteSet) (Applied, error)
+	// SetAutoIncrement sets auto_increment_increment and auto_increment_offset, which
+	// Galera (cluster size, index+1) and GR multi-primary (7, server id) control.
+	SetAutoIncrement(increment, offset int)
+	// Checksums returns a checksum per table over its rows in primary-key order.
+	Checksums() (map[string]uint64, error)
+	// Snapshot writes the whole database; Restore replaces the database with one. Together
+	// they are state transfer (Galera SST, GR clone) and the provisioning of loaded data.
+	Snapshot(w io.Writer) error
+	Restore(r io.Reader) error
+}
+
+// Applied is a remote write-set whose locks are held, ready to be committed.
+type Applied interface {
+	// Commit writes the rows and releases the locks. Providers call it in commit order.
+	Commit() error
+	// Abort releases the locks without writing (the write-set was skipped).
+	Abort()
+}
+
+// Provider is one node's replication protocol instance.
+type Provider interface {
+	Replicator
+	// Start joins the group and returns when this node can serve clients (Galera SYNCED,
+	// GR ONLINE with a primary elected, semi-sync source connected to its replicas), or
+	// when ctx ends.
+	Start(ctx context.Context) error
+	// Close leaves the group and stops every goroutine the provider started.
+	Close() error
+	// SyncWait blocks until this node has committed everything the group had ordered when
+	// it was called (wsrep_sync_wait, GR's BEFORE consistency).
+	SyncWait(ctx context.Context) error
+	// LastCommitted is the last position of the total order this node has committed, in the
+	// protocol's own numbering. When the group is quiet every member reports the same value.
+	LastCommitted() int64
+	// Status returns the protocol's own status variables, by their real names
+	// (wsrep_local_cert_failures, Rpl_semi_sync_master_yes_tx, ...), in display order.
+	Status() []StatusVar
+}
+
+// StatusVar is one status variable, as SHOW GLOBAL STATUS prints it.
+type StatusVar struct {
+	Name  string
+	Value string
+}
+
+// Config is what a provider gets from the harness to start one node.
+type Config struct {
+	Node     string             // this node's name, n1..nN
+	Members  []string           // every member's name in index order; Members[i] is index i
+	Endpoint transport.Endpoint // this node's connection to the (emulated) network
+	Applier  Applier            // this node's storage engine
+	Params   Params             // protocol parameters, defaults already applied
+	Seed     int64              // for any randomised choice the protocol makes
+}
+
+// Index returns the position of this node in Members, or -1.
+func (c Config) Index() int {
+	for i, m := range c.Members {
+		if m == c.Node {
+			return i
+		}
+	}
+	return -1
+}
