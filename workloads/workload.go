@@ -1,0 +1,111 @@
+// Package workloads holds the transaction mixes the harness replays: the sysbench OLTP
+// family, DBT2/TPC-C, Callaghan's hotspots and the 100%-insert load of mysqlslap.
+//
+// A workload only uses storage's transaction API (reads, range scans, inserts, updates,
+// deletes); it never knows which protocol runs underneath. That is what makes a result
+// comparable across protocols: the same statements, the same keys, the same seed.
+package workloads
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/replbench/replbench/storage"
+)
+
+// Option documents one workload option (--table-size, --warehouses, ...).
+type Option struct {
+	Name    string
+	Default string
+	Help    string
+	Choices []string
+}
+
+// Env is what a workload learns about the run it is part of.
+type Env struct {
+	Nodes   int      // cluster size
+	Writers []string // nodes that run write clients
+	Threads int      // clients in this point
+	Seed    int64
+}
+
+// Workload is one configured workload.
+type Workload interface {
+	// Name is the workload's registered name.
+	Name() string
+	// Tables is the schema, created on every node before Load.
+	Tables() []storage.TableSchema
+	// Load fills the tables on one node, deterministically from the seed. The harness copies
+	// the loaded state to the other nodes (a snapshot, as a real cluster is provisioned).
+	// progress, if not nil, is called now and then with rows done and rows in total.
+	Load(ctx context.Context, db *storage.Engine, progress func(done, total int64)) error
+	// NewClient returns client number id (0-based, over all writer nodes) with its own
+	// random stream. A client is used by one goroutine.
+	NewClient(id int, rng *rand.Rand) Client
+	// Check runs the end-of-run consistency conditions (TPC-C's, a counter sum, ...) on the
+	// given nodes, after replication has quiesced; each named check passes or fails.
+	Check(ctx context.Context, dbs []*storage.Engine) (map[string]bool, error)
+}
+
+// Client runs transactions of a workload.
+type Client interface {
+	// Next runs one transaction on db and returns its type ("insert", "new_order", ...) for
+	// per-type latency, and the error the transaction ended with (nil if it committed). The
+	// harness retries a Retryable error by calling Next again with retry set, which asks the
+	// client to re-run the same transaction with the same parameters.
+	Next(ctx context.Context, db *storage.Engine, retry bool) (txType string, err error)
+}
+
+// Definition describes a registered workload.
+type Definition struct {
+	Name    string
+	Summary string
+	Options []Option
+	New     func(opts map[string]string, env Env) (Workload, error)
+}
+
+var (
+	regMu    sync.RWMutex
+	registry = map[string]*Definition{}
+)
+
+// Register adds a workload definition; packages call it from init.
+func Register(d Definition) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	if _, dup := registry[d.Name]; dup {
+		panic("workloads: duplicate registration of " + d.Name)
+	}
+	registry[d.Name] = &d
+}
+
+// Lookup finds a workload by name; the error lists the accepted names.
+func Lookup(name string) (*Definition, error) {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	d, ok := registry[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown workload %q (accepted: %s)", name, strings.Join(namesLocked(), ", "))
+	}
+	return d, nil
+}
+
+// Names returns the registered workload names, sorted.
+func Names() []string {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	return namesLocked()
+}
+
+func namesLocked() []string {
+	out := make([]string, 0, len(registry))
+	for n := range registry {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
