@@ -1,0 +1,129 @@
+// Package results is the result model of a run and everything that shows it: the JSON
+// (schema replbench/v1) and CSV files, go-pretty tables, plots, and the reference figures
+// from the source documents that reproduced tables stand beside.
+//
+// The model is a plain data package at the bottom of the dependency graph, so that the
+// harness can fill it and `replbench report` can re-render a run from its JSON file alone,
+// without re-running anything.
+package results
+
+// Schema is the value of Run.Schema. Bump the version when a field changes meaning.
+const Schema = "replbench/v1"
+
+// Run is one invocation: every point it measured, plus what is needed to reproduce it.
+type Run struct {
+	Schema      string       `json:"schema"`
+	Scenario    string       `json:"scenario,omitempty"`
+	Seed        int64        `json:"seed"`
+	StartedAt   string       `json:"started_at,omitempty"` // RFC 3339
+	Environment *Environment `json:"environment,omitempty"`
+	Points      []Point      `json:"points"`
+}
+
+// Environment records where a run ran.
+type Environment struct {
+	Version   string `json:"version"`
+	Commit    string `json:"commit,omitempty"`
+	GoVersion string `json:"go_version"`
+	OS        string `json:"os"`
+	Arch      string `json:"arch"`
+	CPUs      int    `json:"cpus"`
+	Bus       string `json:"bus"` // "nats-embedded", "nats://host:port", "memory"
+}
+
+// Point is one measured configuration: one protocol, network, workload and thread count.
+type Point struct {
+	Protocol  string            `json:"protocol"`
+	Nodes     int               `json:"nodes"`
+	Network   Network           `json:"network"`
+	Workload  string            `json:"workload"`
+	Options   map[string]string `json:"workload_options,omitempty"`
+	Params    map[string]string `json:"params,omitempty"` // protocol and engine parameters set by the user
+	Threads   int               `json:"threads"`
+	Writers   []string          `json:"writers"`
+	Queries   int64             `json:"queries,omitempty"`    // requested transactions (--queries), 0 for a timed run
+	Duration  float64           `json:"duration_s,omitempty"` // requested run length (--duration), 0 for a counted run
+	Repeat    int               `json:"repeat,omitempty"`     // 0-based repeat index within a scenario
+	Committed int64             `json:"committed"`
+	Aborts    map[string]int64  `json:"aborts"` // by protocols.Cause
+	Retries   int64             `json:"retries"`
+	ElapsedS  float64           `json:"elapsed_s"`
+	TPS       float64           `json:"tps"`
+	Latency   Latency           `json:"latency_ms"`
+	// ByType is per transaction type latency and counts (TPC-C's five, sysbench's one, ...).
+	ByType map[string]TypeStats `json:"by_type,omitempty"`
+	// Metrics holds workload-specific figures (tpmC, tpmTotal, ...).
+	Metrics map[string]float64 `json:"metrics,omitempty"`
+	// Status holds each node's protocol status variables by their real names.
+	Status map[string]map[string]string `json:"status,omitempty"`
+	// Checks are the workload's end-of-run consistency conditions.
+	Checks    map[string]bool `json:"checks,omitempty"`
+	Converged bool            `json:"converged"`
+	// ConvergenceDetail says what differed when Converged is false.
+	ConvergenceDetail string `json:"convergence_detail,omitempty"`
+	// Bound is the Callaghan's-law model of this point; Efficiency = measured / bound.
+	Bound      *Bound   `json:"bound,omitempty"`
+	Efficiency *float64 `json:"efficiency,omitempty"`
+	// Reference is the published figure this point reproduces, when there is one.
+	Reference *Reference `json:"reference,omitempty"`
+	Notes     []string   `json:"notes,omitempty"`
+}
+
+// Network describes the emulated network of a point and how precisely it was emulated.
+type Network struct {
+	Preset string             `json:"preset"`
+	Egress map[string]float64 `json:"egress_ms,omitempty"` // per-node egress delay
+	Links  map[string]float64 `json:"links_ms,omitempty"`  // "a-b": one-way delay each way
+	Jitter string             `json:"jitter,omitempty"`
+	Loss   float64            `json:"loss,omitempty"`
+	// DelayError is how late the emulator delivered messages against their due time (never
+	// early), so no result hides its own imprecision.
+	DelayError *Percentiles `json:"delay_error_ms,omitempty"`
+}
+
+// Percentiles is a pair of error percentiles in milliseconds.
+type Percentiles struct {
+	P50 float64 `json:"p50"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+	N   int64   `json:"n"`
+}
+
+// Latency is a latency distribution in milliseconds (HdrHistogram, 3 significant figures).
+type Latency struct {
+	Mean float64 `json:"mean"`
+	P50  float64 `json:"p50"`
+	P95  float64 `json:"p95"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p999"`
+	Max  float64 `json:"max"`
+}
+
+// TypeStats is one transaction type's outcome.
+type TypeStats struct {
+	Committed int64   `json:"committed"`
+	Aborted   int64   `json:"aborted"`
+	Latency   Latency `json:"latency_ms"`
+}
+
+// Bound is the Callaghan's-law model of a point: the physical floor on commit latency that
+// the network and the protocol impose, and what it implies for throughput. It is a model,
+// not a measurement, and says how it was derived.
+type Bound struct {
+	CommitFloorMs float64 `json:"commit_floor_ms"` // lowest possible commit latency
+	MaxTPS        float64 `json:"max_tps"`         // throughput bound for this thread count
+	HotRowMaxTPS  float64 `json:"hot_row_max_tps"` // one modification of a given row per floor
+	// Limit names what binds: "latency" (threads x 1/floor) or "hot_row" or "serialised".
+	Limit      string `json:"limit"`
+	Derivation string `json:"derivation"` // one sentence: which path or quorum sets the floor
+}
+
+// Reference is a published figure a point reproduces.
+type Reference struct {
+	Source string  `json:"source"` // document and table
+	Metric string  `json:"metric"` // e.g. "seconds per 500 inserts"
+	Value  float64 `json:"value"`
+	// Measured is this point's value of the same metric; Ratio = Measured / Value.
+	Measured float64 `json:"measured"`
+	Ratio    float64 `json:"ratio"`
+}
