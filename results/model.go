@@ -127,3 +127,35 @@ type Reference struct {
 	Measured float64 `json:"measured"`
 	Ratio    float64 `json:"ratio"`
 }
+
+// SetBound attaches the Callaghan's-law model to a point and sets Efficiency = TPS / the
+// bound's MaxTPS. A bound with MaxTPS 0 means the model puts no network limit on throughput
+// (async, standalone without sync), so Efficiency stays unset rather than being divided by
+// zero: an efficiency against "no limit" would say nothing.
+func (p *Point) SetBound(b *Bound) {
+	p.Bound = b
+	p.Efficiency = nil
+	if b != nil && b.MaxTPS > 0 && p.TPS > 0 {
+		e := p.TPS / b.MaxTPS
+		p.Efficiency = &e
+	}
+}
+
+// TotalAborts is the sum of the point's aborts over every cause.
+func (p *Point) TotalAborts() int64 {
+	var n int64
+	for _, v := range p.Aborts {
+		n += v
+	}
+	return n
+}
+
+// AbortRate is aborts / (committed + aborts): the share of attempts that failed, the figure
+// certification studies plot against writers. 0 when nothing was attempted.
+func (p *Point) AbortRate() float64 {
+	a := p.TotalAborts()
+	if a+p.Committed == 0 {
+		return 0
+	}
+	return float64(a) / float64(a+p.Committed)
+}

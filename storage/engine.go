@@ -1,9 +1,16 @@
 package storage
 
 import (
-	"context"
-	"io"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/replbench/replbench/protocols"
 )
@@ -14,12 +21,45 @@ type Options struct {
 	Dir             string        // "" keeps the database in memory (Pebble's vfs.NewMem)
 	Sync            bool          // innodb_flush_log_at_trx_commit=1: fsync every commit
 	LockWaitTimeout time.Duration // innodb_lock_wait_timeout; 0 means the default 50 s
+	// ApplyDelay is added to every remote write-set's Applied.Commit (replbench.apply_delay):
+	// a slow applier node, to show flow control making a cluster as slow as its slowest node.
+	ApplyDelay time.Duration
 }
 
-// Engine is one node's database.
-type Engine struct{}
+// DefaultLockWaitTimeout is InnoDB's default innodb_lock_wait_timeout.
+const DefaultLockWaitTimeout = 50 * time.Second
 
-// Stats are the engine's own counters (the replication counters live in the providers).
+// ErrClosed is returned by operations on a closed engine.
+var ErrClosed = errors.New("storage: engine is closed; open a new one")
+
+// ErrRowNotFound is returned by Update for a row that does not exist.
+var ErrRowNotFound = errors.New("storage: row not found (Update needs an existing row; use Insert)")
+
+// Engine is one node's database.
+type Engine struct {
+	opts    Options
+	db      *pebble.DB
+	wo      *pebble.WriteOptions
+	timeout time.Duration
+
+	mu      sync.RWMutex // guards tables and nextID
+	tables  map[string]*table
+	nextID  uint32
+	closed  atomic.Bool
+	repl    atomic.Pointer[replBox]
+	autoInc atomic.Int64
+	autoOff atomic.Int64
+	txnSeq  atomic.Uint64
+	lm      lockManager
+	stats   statCounters
+
+	snapMu sync.Mutex
+	snaps  map[*Txn]struct{} // transactions holding a Pebble snapshot, closed by Close
+}
+
+type replBox struct{ r protocols.Replicator }
+
+// Stats are the engine's own statCounters (the replication statCounters live in the providers).
 type Stats struct {
 	Commits          uint64 // local transactions committed
 	Rollbacks        uint64 // local transactions rolled back, for any reason
@@ -34,105 +74,233 @@ type Stats struct {
 // ScanOptions select a range of rows. From and To are key prefixes: From is inclusive, To
 // exclusive, nil means unbounded. With Index set the range is over that secondary index's
 // columns and rows come back in index order.
+//
+// Bounds compare as tuples in which a prefix sorts before its extensions: To = (5) stops
+// before every key starting with 5, so "all keys starting with 5" is From (5), To (6), or
+// simply Prefix (5).
 type ScanOptions struct {
 	Index   string
 	From    []Value
 	To      []Value
 	Limit   int // 0: no limit
 	Reverse bool
+	Prefix  []Value // only keys starting with these values (combined with From/To)
 }
 
-// Open opens (or creates) an engine.
-func Open(opts Options) (*Engine, error) { panic("storage: not implemented yet") }
+type quietLogger struct{}
 
-// Close closes the engine; open transactions are rolled back.
-func (e *Engine) Close() error { panic("storage: not implemented yet") }
+func (quietLogger) Infof(string, ...any)      {}
+func (quietLogger) Errorf(string, ...any)     {}
+func (quietLogger) Fatalf(f string, a ...any) { panic(fmt.Sprintf("pebble: "+f, a...)) }
+
+// Open opens (or creates) an engine. Pebble's background goroutines all end at Close, so an
+// engine may live inside a testing/synctest bubble.
+func Open(opts Options) (*Engine, error) {
+	po := &pebble.Options{Logger: quietLogger{}}
+	dir := opts.Dir
+	if dir == "" {
+		po.FS = vfs.NewMem()
+	}
+	db, err := pebble.Open(dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("storage: open node %s at %q: %w", opts.Node, opts.Dir, err)
+	}
+	e := &Engine{opts: opts, db: db, tables: map[string]*table{}, nextID: 1, snaps: map[*Txn]struct{}{}}
+	e.wo = pebble.NoSync
+	if opts.Sync {
+		e.wo = pebble.Sync
+	}
+	e.timeout = opts.LockWaitTimeout
+	if e.timeout == 0 {
+		e.timeout = DefaultLockWaitTimeout
+	}
+	e.autoInc.Store(1)
+	e.autoOff.Store(1)
+	e.lm.init(&e.stats)
+	if err := e.loadTables(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// loadTables reads the schemas of an on-disk database and recovers the auto-increment
+// statCounters from the largest primary key, as InnoDB 8 does at start-up.
+func (e *Engine) loadTables() error {
+	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixMeta}, UpperBound: []byte{prefixMeta + 1}})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		r := &byteReader{b: it.Value()}
+		id := uint32(r.uvarint())
+		s := decodeSchema(r)
+		if r.err != nil {
+			return fmt.Errorf("storage: node %s: corrupt schema of table %q: %w", e.opts.Node, it.Key()[1:], r.err)
+		}
+		t := newTable(id, s)
+		e.tables[s.Name] = t
+		if id >= e.nextID {
+			e.nextID = id + 1
+		}
+		if err := e.recoverAuto(t); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+func (e *Engine) recoverAuto(t *table) error {
+	if t.autoCol < 0 {
+		return nil
+	}
+	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: t.rowPrefix, UpperBound: prefixEnd(t.rowPrefix)})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	if it.Last() {
+		if v, _, err := decodeKeyValue(it.Key()[len(t.rowPrefix):]); err == nil {
+			if x, ok := v.(int64); ok {
+				t.seeAuto(x)
+			}
+		}
+	}
+	return it.Error()
+}
+
+// Close closes the engine; open transactions are rolled back (their next call fails with
+// ErrClosed).
+func (e *Engine) Close() error {
+	if e.closed.Swap(true) {
+		return nil
+	}
+	e.snapMu.Lock()
+	for t := range e.snaps {
+		t.snap.Close()
+		t.snap = nil
+	}
+	clear(e.snaps)
+	e.snapMu.Unlock()
+	return e.db.Close()
+}
 
 // Node returns the node name.
-func (e *Engine) Node() string { panic("storage: not implemented yet") }
+func (e *Engine) Node() string { return e.opts.Node }
 
 // CreateTable creates a table. A table without a primary key is refused.
-func (e *Engine) CreateTable(s TableSchema) error { panic("storage: not implemented yet") }
+func (e *Engine) CreateTable(s TableSchema) error {
+	if err := validateSchema(&s); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed.Load() {
+		return ErrClosed
+	}
+	return e.createTableLocked(s)
+}
+
+func (e *Engine) createTableLocked(s TableSchema) error {
+	if _, ok := e.tables[s.Name]; ok {
+		return fmt.Errorf("storage: table %s already exists on node %s", s.Name, e.opts.Node)
+	}
+	t := newTable(e.nextID, s)
+	meta := appendSchema(binary.AppendUvarint(nil, uint64(t.id)), &t.schema)
+	if err := e.db.Set(append([]byte{prefixMeta}, s.Name...), meta, e.wo); err != nil {
+		return fmt.Errorf("storage: create table %s: %w", s.Name, err)
+	}
+	e.nextID++
+	e.tables[s.Name] = t
+	return nil
+}
 
 // Schema returns a table's schema.
-func (e *Engine) Schema(table string) (*TableSchema, bool) { panic("storage: not implemented yet") }
+func (e *Engine) Schema(table string) (*TableSchema, bool) {
+	e.mu.RLock()
+	t := e.tables[table]
+	e.mu.RUnlock()
+	if t == nil {
+		return nil, false
+	}
+	s := cloneSchema(t.schema)
+	return &s, true
+}
 
 // Tables returns the table names, sorted.
-func (e *Engine) Tables() []string { panic("storage: not implemented yet") }
+func (e *Engine) Tables() []string {
+	e.mu.RLock()
+	names := make([]string, 0, len(e.tables))
+	for n := range e.tables {
+		names = append(names, n)
+	}
+	e.mu.RUnlock()
+	sort.Strings(names)
+	return names
+}
+
+func (e *Engine) table(name string) (*table, error) {
+	e.mu.RLock()
+	t := e.tables[name]
+	e.mu.RUnlock()
+	if t == nil {
+		return nil, fmt.Errorf("storage: node %s has no table %q (create it with CreateTable first)", e.opts.Node, name)
+	}
+	return t, nil
+}
 
 // SetReplicator installs the provider the commit path hands write-sets to; nil commits
 // locally with no replication (the standalone floor).
-func (e *Engine) SetReplicator(r protocols.Replicator) { panic("storage: not implemented yet") }
+func (e *Engine) SetReplicator(r protocols.Replicator) {
+	if r == nil {
+		e.repl.Store(nil)
+		return
+	}
+	e.repl.Store(&replBox{r})
+}
+
+func (e *Engine) replicator() protocols.Replicator {
+	if b := e.repl.Load(); b != nil {
+		return b.r
+	}
+	return nil
+}
 
 // Begin starts a transaction.
-func (e *Engine) Begin() *Txn { panic("storage: not implemented yet") }
-
-// Stats returns the engine's counters.
-func (e *Engine) Stats() Stats { panic("storage: not implemented yet") }
-
-// PrepareApply implements protocols.Applier.
-func (e *Engine) PrepareApply(ctx context.Context, ws *protocols.WriteSet) (protocols.Applied, error) {
-	panic("storage: not implemented yet")
+func (e *Engine) Begin() *Txn {
+	t := &Txn{e: e, id: e.txnSeq.Add(1)}
+	t.o.init(false, 0)
+	return t
 }
 
-// SetAutoIncrement implements protocols.Applier.
-func (e *Engine) SetAutoIncrement(increment, offset int) { panic("storage: not implemented yet") }
-
-// Checksums implements protocols.Applier.
-func (e *Engine) Checksums() (map[string]uint64, error) { panic("storage: not implemented yet") }
-
-// Snapshot implements protocols.Applier.
-func (e *Engine) Snapshot(w io.Writer) error { panic("storage: not implemented yet") }
-
-// Restore implements protocols.Applier.
-func (e *Engine) Restore(r io.Reader) error { panic("storage: not implemented yet") }
-
-// Txn is a transaction. A Txn is used by one goroutine at a time.
-type Txn struct{}
-
-// ID is the transaction's engine-local id.
-func (t *Txn) ID() uint64 { panic("storage: not implemented yet") }
-
-// SetAutocommit marks a single-statement transaction (the write-set gets FlagAutocommit).
-func (t *Txn) SetAutocommit(on bool) { panic("storage: not implemented yet") }
-
-// Get reads a row by primary key from the transaction's snapshot (its own writes included);
-// nil, nil when absent.
-func (t *Txn) Get(ctx context.Context, table string, pk ...Value) (Row, error) {
-	panic("storage: not implemented yet")
+// Stats returns the engine's statCounters.
+func (e *Engine) Stats() Stats {
+	s := &e.stats
+	return Stats{
+		Commits: s.commits.Load(), Rollbacks: s.rollbacks.Load(), LockWaits: s.lockWaits.Load(),
+		Deadlocks: s.deadlocks.Load(), LockWaitTimeouts: s.lockWaitTimeouts.Load(),
+		BFAborts: s.bfAborts.Load(), Replays: s.replays.Load(), Applied: s.applied.Load(),
+	}
 }
 
-// GetForUpdate locks a row exclusively (SELECT ... FOR UPDATE) and reads its latest
-// committed version.
-func (t *Txn) GetForUpdate(ctx context.Context, table string, pk ...Value) (Row, error) {
-	panic("storage: not implemented yet")
+// SetAutoIncrement implements protocols.Applier: auto_increment_increment and
+// auto_increment_offset for every table.
+func (e *Engine) SetAutoIncrement(increment, offset int) {
+	if increment < 1 {
+		increment = 1
+	}
+	if offset < 1 {
+		offset = 1
+	}
+	e.autoInc.Store(int64(increment))
+	e.autoOff.Store(int64(offset))
 }
 
-// Scan calls fn for each row in the range, from the snapshot, until fn returns false.
-func (t *Txn) Scan(ctx context.Context, table string, opt ScanOptions, fn func(Row) bool) error {
-	panic("storage: not implemented yet")
+// AutoIncrement returns the current auto_increment_increment and auto_increment_offset.
+func (e *Engine) AutoIncrement() (increment, offset int) {
+	return int(e.autoInc.Load()), int(e.autoOff.Load())
 }
 
-// Insert inserts a row; an auto-increment column left nil or 0 gets the next value, which is
-// returned. A duplicate primary or unique key is 1062.
-func (t *Txn) Insert(ctx context.Context, table string, row Row) (int64, error) {
-	panic("storage: not implemented yet")
-}
-
-// Update replaces the row with row's primary key, locking it; a missing row is an error.
-func (t *Txn) Update(ctx context.Context, table string, row Row) error {
-	panic("storage: not implemented yet")
-}
-
-// Delete deletes a row by primary key, locking it; deleting a missing row is a no-op
-// that returns false.
-func (t *Txn) Delete(ctx context.Context, table string, pk ...Value) (bool, error) {
-	panic("storage: not implemented yet")
-}
-
-// Commit commits: an empty (read-only) transaction commits locally; otherwise the
-// write-set goes through the replicator. The error is the one the client sees.
-func (t *Txn) Commit(ctx context.Context) error { panic("storage: not implemented yet") }
-
-// Rollback abandons the transaction and releases its locks. Safe after Commit.
-func (t *Txn) Rollback() { panic("storage: not implemented yet") }
+// compile-time check that the engine is what providers call.
+var _ protocols.Applier = (*Engine)(nil)

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/replbench/replbench/storage"
 )
@@ -58,6 +59,21 @@ type Client interface {
 	// harness retries a Retryable error by calling Next again with retry set, which asks the
 	// client to re-run the same transaction with the same parameters.
 	Next(ctx context.Context, db *storage.Engine, retry bool) (txType string, err error)
+}
+
+// Metricser is implemented by workloads that report their own headline figures, such as
+// TPC-C's tpmC (NOTPM) and tpmTotal. The harness calls it once per point with the committed
+// transactions per type and the measured elapsed time, and stores the result in the point's
+// metrics. Optional: a workload without headline figures does not implement it.
+type Metricser interface {
+	Metrics(committedByType map[string]int64, elapsed time.Duration) map[string]float64
+}
+
+// Configured is implemented by workloads that can say which option values they run with,
+// defaults included (sysbench's --rand-type, TPC-C's --scale), so that a result records the
+// configuration that produced it and not only what the user typed.
+type Configured interface {
+	Settings() map[string]string
 }
 
 // Definition describes a registered workload.

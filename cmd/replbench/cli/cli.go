@@ -1,0 +1,171 @@
+// Package cli is replbench's command line: the `run`, `scenarios`, `workloads`, `params`,
+// `law` and `report` subcommands. It parses and validates everything before anything is
+// created, so bad input costs one line on stderr and exit code 2, never a half-written
+// result that a script could mistake for a measurement.
+//
+// The flags are a contract that scripts rely on (issue 2 point 7); the harness does the
+// work and the results package does the rendering.
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/replbench/replbench/harness"
+	"github.com/replbench/replbench/harness/law"
+	"github.com/replbench/replbench/protocols"
+	"github.com/replbench/replbench/results"
+	"github.com/replbench/replbench/workloads"
+)
+
+// Exit codes.
+const (
+	ExitOK          = 0
+	ExitFailure     = 1   // the run failed (a cluster did not start, a file could not be written)
+	ExitUsage       = 2   // bad input: nothing was run or written
+	ExitInterrupted = 130 // Ctrl-C: what was measured is written
+)
+
+const usage = `replbench: a benchmark and testbed for synchronous database replication
+
+usage:
+  replbench run [SCENARIO|FILE.yaml] [flags]   run a scenario, or an ad-hoc experiment from flags
+  replbench scenarios                          list the built-in scenarios
+  replbench workloads                          list the workloads with their options
+  replbench params PROTOCOL                    list a protocol's parameters and defaults
+  replbench law [flags]                        print Callaghan's-law bounds without running
+  replbench report DIR                         re-render tables and plots of a finished run
+  replbench version                            print the version
+
+'replbench run' with no experiment flags runs a short comparison of every registered
+protocol. 'replbench run -h' lists the flags.`
+
+// Main runs the command line and returns the exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return ExitUsage
+	}
+	switch args[0] {
+	case "run":
+		return runMain(args[1:], stdout, stderr)
+	case "scenarios":
+		return scenariosMain(args[1:], stdout, stderr)
+	case "workloads":
+		return workloadsMain(args[1:], stdout, stderr)
+	case "params":
+		return paramsMain(args[1:], stdout, stderr)
+	case "law":
+		return law.Main(args[1:], stdout, stderr)
+	case "report":
+		return results.ReportMain(args[1:], stdout, stderr)
+	case "version":
+		v, c := harness.Version()
+		fmt.Fprintf(stdout, "replbench %s %s\n", v, c)
+		return ExitOK
+	case "help", "-h", "--help", "-help":
+		fmt.Fprintln(stdout, usage)
+		return ExitOK
+	}
+	fmt.Fprintf(stderr, "replbench: unknown command %q (accepted: run, scenarios, workloads, params, law, report, version)\n", args[0])
+	return ExitUsage
+}
+
+func scenariosMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintf(stderr, "replbench scenarios: takes no arguments, got %q\n", strings.Join(args, " "))
+		return ExitUsage
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	for _, name := range harness.BuiltinNames() {
+		s, err := harness.Builtin(name)
+		desc := ""
+		if err != nil {
+			desc = "(broken: " + err.Error() + ")"
+		} else {
+			desc = firstSentence(s.Description)
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", name, desc)
+	}
+	tw.Flush()
+	return ExitOK
+}
+
+func workloadsMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintf(stderr, "replbench workloads: takes no arguments, got %q\n", strings.Join(args, " "))
+		return ExitUsage
+	}
+	for _, name := range workloads.Names() {
+		d, _ := workloads.Lookup(name)
+		fmt.Fprintf(stdout, "%s\t%s\n", d.Name, d.Summary)
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		for _, o := range d.Options {
+			def := o.Default
+			if len(o.Choices) > 0 {
+				def += " (" + strings.Join(o.Choices, "|") + ")"
+			}
+			fmt.Fprintf(tw, "  --%s\t%s\t%s\n", o.Name, def, o.Help)
+		}
+		tw.Flush()
+	}
+	return ExitOK
+}
+
+func paramsMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 {
+		fmt.Fprintf(stderr, "replbench params: want one protocol (accepted: %s)\n", strings.Join(protocols.Names(), ", "))
+		return ExitUsage
+	}
+	p, err := protocols.Lookup(args[0])
+	if err != nil {
+		fmt.Fprintf(stderr, "replbench params: %v\n", err)
+		return ExitUsage
+	}
+	fmt.Fprintf(stdout, "%s: %s\n", p.Name, p.Summary)
+	if len(p.Aliases) > 0 {
+		fmt.Fprintf(stdout, "aliases: %s\n", strings.Join(p.Aliases, ", "))
+	}
+	fmt.Fprintf(stdout, "nodes: %s\n\n", nodeRange(p))
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PARAMETER\tDEFAULT\tMEANING")
+	write := func(ps []protocols.Param) {
+		for _, d := range ps {
+			def := d.Default
+			if len(d.Choices) > 0 {
+				def += " (" + strings.Join(d.Choices, "|") + ")"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", d.Name, def, d.Help)
+		}
+	}
+	write(p.Params)
+	fmt.Fprintln(tw, "\t\t")
+	fmt.Fprintln(tw, "engine:\t\t")
+	write(harness.EngineParams)
+	tw.Flush()
+	fmt.Fprintln(stdout, "\nSet with --param NAME=VALUE (every node) or --param NODE:NAME=VALUE (one node).")
+	if p.Notes != "" {
+		fmt.Fprintf(stdout, "\nNotes: %s\n", p.Notes)
+	}
+	return ExitOK
+}
+
+func nodeRange(p *protocols.Protocol) string {
+	switch {
+	case p.MaxNodes == p.MinNodes:
+		return fmt.Sprint(p.MinNodes)
+	case p.MaxNodes == 0:
+		return fmt.Sprintf("%d or more", max(p.MinNodes, 1))
+	}
+	return fmt.Sprintf("%d to %d", p.MinNodes, p.MaxNodes)
+}
+
+func firstSentence(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if i := strings.Index(s, ". "); i >= 0 {
+		return s[:i+1]
+	}
+	return s
+}

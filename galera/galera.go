@@ -1,0 +1,90 @@
+// Package galera is the Galera model, registered as protocol "galera": EVS-style total
+// order with SAFE (all-member) delivery (package gcs), deterministic certification (package
+// cert), appliers that apply non-conflicting write-sets in parallel while every commit,
+// local or remote, happens in global seqno order (the apply and commit monitors), flow
+// control that lets one slow node pace the whole cluster, and the wsrep_* status variables.
+//
+// The provider is a thin driver around the two state machines: one goroutine owns the EVS
+// and the certifier (it is Galera's local monitor: certification is serial, in delivery
+// order), a ticker feeds it time, wsrep_slave_threads applier goroutines take certified
+// remote write-sets in order, and client goroutines block in Replicate until their own
+// write-set comes back in total order. Nothing in the hot path runs a goroutine per message.
+package galera
+
+import (
+	"github.com/replbench/replbench/protocols"
+)
+
+// Parameter names, under their real names (MariaDB server options and provider options).
+const (
+	ParamSlaveThreads       = "wsrep_slave_threads"
+	ParamRetryAutocommit    = "wsrep_retry_autocommit"
+	ParamSyncWait           = "wsrep_sync_wait"
+	ParamAutoIncControl     = "wsrep_auto_increment_control"
+	ParamKeepalive          = "evs.keepalive_period"
+	ParamCausalKeepalive    = "evs.causal_keepalive_period"
+	ParamUserSendWindow     = "evs.user_send_window"
+	ParamSendWindow         = "evs.send_window"
+	ParamUseAggregate       = "evs.use_aggregate"
+	ParamFCLimit            = "gcs.fc_limit"
+	ParamFCFactor           = "gcs.fc_factor"
+	ParamFCSinglePrimary    = "gcs.fc_single_primary"
+	ParamMaxPacket          = "gcs.max_packet_size"
+	ParamCertMaxLength      = "cert.max_length"
+	ParamCertLengthCheck    = "cert.length_check"
+	ParamCertOptimisticPA   = "cert.optimistic_pa"
+	ParamCommitOrder        = "repl.commit_order"
+	ParamCausalReadTimeout  = "repl.causal_read_timeout"
+	ParamRetransmitInterval = "replbench.evs_tick"
+)
+
+// Params lists every parameter the model implements, with the real default.
+var Params = []protocols.Param{
+	{Name: ParamSlaveThreads, Default: "1", Help: "applier threads: remote write-sets whose depends_seqno has committed apply in parallel; commits stay in seqno order (wsrep_applier_threads in MySQL 8.0.26+)"},
+	{Name: ParamRetryAutocommit, Default: "1", Help: "times an autocommit statement that failed certification is re-run before the client sees 1213; re-running a statement is the server's job, so the provider only reports the value (RetryAutocommit) for the engine or harness to honour"},
+	{Name: ParamSyncWait, Default: "0", Help: "causal-read bitmask: 1 reads and BEGIN, 2 UPDATE/DELETE, 4 INSERT/REPLACE (8 SHOW is not modelled); a wait costs a causal token through the total order (about one RTT unless a causal keepalive is recent) plus applying what was ordered before it"},
+	{Name: ParamAutoIncControl, Default: "ON", Help: "set auto_increment_increment to the cluster size and auto_increment_offset to the node index + 1"},
+	{Name: ParamKeepalive, Default: "1s", Help: "idle nodes send an empty EVS message this often (real default PT1S)"},
+	{Name: ParamCausalKeepalive, Default: "1s", Help: "a causal read is answered without a round trip if this node sent a causal keepalive within this period (real default: evs.keepalive_period)"},
+	{Name: ParamUserSendWindow, Default: "2", Help: "a fresh write-set is sent at once only if its seq is within safe_seq + this window"},
+	{Name: ParamSendWindow, Default: "4", Help: "queued write-sets are sent while within safe_seq + this window"},
+	{Name: ParamUseAggregate, Default: "true", Help: "aggregate queued small actions into one EVS message (up to gcs.max_packet_size)"},
+	{Name: ParamFCLimit, Default: "16", Help: "flow control: a node whose receive queue exceeds round(fc_limit*sqrt(N)) sends STOP and every writer in the cluster pauses"},
+	{Name: ParamFCFactor, Default: "1.0", Help: "flow control: CONT is sent when the receive queue falls to upper*fc_factor (the source's default is 1.0; one doc page says 0.5)"},
+	{Name: ParamFCSinglePrimary, Default: "false", Help: "flow control: do not scale gcs.fc_limit by sqrt(N) (gcs.fc_master_slave)"},
+	{Name: ParamMaxPacket, Default: "64500", Help: "bytes of actions aggregated into one EVS message (actions are not fragmented in the model)"},
+	{Name: ParamCertMaxLength, Default: "16384", Help: "a write-set ordered more than this many positions after its last_seen fails certification; also the certification window's length"},
+	{Name: ParamCertLengthCheck, Default: "127", Help: "the certification window's length is checked every this many positions (a mask: 127 means every 128)"},
+	{Name: ParamCertOptimisticPA, Default: "true", Help: "when off, every write-set also depends on its last_seen, which serialises parallel apply more"},
+	{Name: ParamCommitOrder, Default: "3", Choices: []string{"0", "1", "2", "3"}, Help: "0 BYPASS, 1 OOOC (commit out of order), 2 LOCAL_OOOC (local commits out of order), 3 NO_OOOC (every commit in seqno order)"},
+	{Name: ParamCausalReadTimeout, Default: "30s", Help: "a causal wait (wsrep_sync_wait) that takes longer fails with 1205 (real default PT30S)"},
+	{Name: ParamRetransmitInterval, Default: "100ms", Help: "model-only: the EVS timer tick; keepalives and loss recovery run on it (retransmission after ten ticks without progress)"},
+}
+
+const notes = `Departures from the real Galera 4 provider:
+- Membership is static: no view changes, suspicion, eviction, primary-component quorum or
+  state transfer; every node starts SYNCED in one primary component. A partition stalls
+  the whole cluster instead of leaving a primary majority.
+- EVS keeps its order (seq, node index), SAFE delivery, fills, send windows and
+  aggregation; loss is recovered by gap requests and by resending unsafe messages after ten
+  ticks without progress (replbench.evs_tick), not by the real retransmission timers. No
+  fragmentation (gcs.max_packet_size only bounds aggregation) and no WAN segments.
+- Certification keys are FLAT8 hashes of table/index/row with the table as a SHARED branch
+  key; the zero-level key of write-set v6 is omitted.
+- wsrep_retry_autocommit is reported, not executed: re-running a statement is the server's
+  job. wsrep_sync_wait bit 8 (SHOW) is not modelled.
+- Flow control counts write-sets, not bytes, and JOINER throttling is not modelled. A slow
+  node is the storage parameter replbench.apply_delay set on one node
+  (--param n3:replbench.apply_delay=2ms): flow control then paces every writer.`
+
+func init() {
+	protocols.Register(protocols.Protocol{
+		Name:     "galera",
+		Aliases:  []string{"pxc", "mariadb-galera"},
+		Summary:  "Galera: total order with all-member (SAFE) delivery, certification, ordered commits, flow control",
+		Notes:    notes,
+		Params:   Params,
+		MinNodes: 1,
+		New:      New,
+	})
+}

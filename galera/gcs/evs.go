@@ -1,0 +1,450 @@
+// Package gcs is Galera's group communication as a pure state machine: EVS-style total
+// order with SAFE delivery, the layer every write-set, flow-control event and commit-cut
+// report travels through.
+//
+// Messages are ordered by (seq, node index). Every member numbers its own messages from the
+// one sequence space; an idle member that sees a higher seq than its own answers at once
+// with an empty "fill" message that occupies the gap and carries its aru (all messages up
+// to aru received, from every sender). A message is delivered only when SAFE: every
+// member's reported aru has passed it. So the originator of a write-set learns its order
+// only after the longest path originator -> i -> j -> originator: at least one round trip
+// to the farthest member, and a slow link between two other members slows it too. That is
+// the price Galera pays for "every node has it" before anybody commits, and it is why the
+// model does not shortcut to "wait for one ack per member", a cheaper and different
+// protocol.
+//
+// Like etcd's raft, the EVS type has no goroutines and no clock. Inputs are Propose (an
+// action from above), Step (a message from a peer), Tick (time passing) and Causal (a
+// causal-read token); Ready returns what to send and what was delivered, and is also the
+// step boundary at which acks and fills are decided, so that one batch of inputs produces
+// one ack. Send windows (evs.user_send_window, evs.send_window) and aggregation of queued
+// actions into one message bound what is in flight. Lost messages are recovered by
+// retransmission requests and by the originator resending what is not yet safe.
+//
+// Membership is static (the members given at construction). View changes, suspicion and
+// the primary-component quorum are not modelled here.
+package gcs
+
+import "slices"
+
+// Config configures one member's EVS.
+type Config struct {
+	Self, N int // this member's index and the group size
+
+	// UserSendWindow is evs.user_send_window (2): a fresh action is sent at once only if
+	// its seq is within safe_seq + this window.
+	UserSendWindow int
+	// SendWindow is evs.send_window (4): queued actions are sent while within safe_seq +
+	// this window.
+	SendWindow int
+	// Aggregate is evs.use_aggregate (true): queued actions share one message up to
+	// MaxPacket bytes.
+	Aggregate bool
+	// MaxPacket bounds an aggregated message's payload bytes (gcs.max_packet_size).
+	MaxPacket int
+	// KeepaliveTicks is evs.keepalive_period in ticks: an idle member sends an empty
+	// message after this many ticks without sending.
+	KeepaliveTicks int
+	// CausalKeepaliveTicks is evs.causal_keepalive_period in ticks: a causal token is
+	// answered without a round trip only if this member sent a causal keepalive that
+	// recently.
+	CausalKeepaliveTicks int
+	// RetransTicks is how many ticks without progress pass before a member resends its
+	// unsafe messages and repeats its retransmission requests.
+	RetransTicks int
+}
+
+// DefaultConfig returns the source's defaults for a 100 ms tick: keepalive and causal
+// keepalive PT1S, resend after a second without progress.
+func DefaultConfig(self, n int) Config {
+	return Config{Self: self, N: n, UserSendWindow: 2, SendWindow: 4, Aggregate: true,
+		MaxPacket: 64500, KeepaliveTicks: 10, CausalKeepaliveTicks: 10, RetransTicks: 10}
+}
+
+// MsgType is an EVS message type, numbered as evs_message2.hpp numbers them.
+type MsgType uint8
+
+// The message types this model uses.
+const (
+	MsgUser MsgType = 1 // carries actions, or none (a fill / keepalive that occupies seqs)
+	MsgGap  MsgType = 3 // carries the sender's aru, and optionally a retransmission request
+)
+
+// Msg is one EVS message.
+type Msg struct {
+	Type   MsgType
+	Source int   // sender's index (set by the receiver from the link, checked by Decode)
+	Seq    int64 // first seq this message occupies (user)
+	Range  int64 // the sender has nothing at Seq+1 .. Seq+Range (user)
+	Aru    int64 // the sender's aru_seq when it sent the message
+	// Retransmission request (gap): ask member ReqFrom to resend its user messages with
+	// seq in [ReqLo, ReqHi]. ReqFrom < 0: no request.
+	ReqFrom      int
+	ReqLo, ReqHi int64
+	Actions      [][]byte // user: the aggregated actions
+}
+
+// Last is the highest seq the message occupies.
+func (m *Msg) Last() int64 { return m.Seq + m.Range }
+
+// Envelope is an outgoing message; To < 0 broadcasts to every other member.
+type Envelope struct {
+	To  int
+	Msg *Msg
+}
+
+// Delivery is one action (or causal token) in total order.
+type Delivery struct {
+	Seq    int64
+	Source int
+	Action []byte
+	// Causal is set (and Action nil) for a causal-read token this member asked for: every
+	// action the group had ordered when it was asked has been delivered before it.
+	Causal bool
+	Token  uint64
+}
+
+// Ready is what one step produced.
+type Ready struct {
+	Messages   []Envelope
+	Deliveries []Delivery
+}
+
+// Stats are EVS counters.
+type Stats struct {
+	Sent, Retransmitted, Received, Delivered uint64
+	Fills, Gaps                              uint64
+	Queued                                   int // actions waiting for the send window
+	LastSent, Aru, Safe                      int64
+}
+
+type causalWait struct {
+	token  uint64
+	target int64
+}
+
+// EVS is one member's total-order state machine.
+type EVS struct {
+	cfg Config
+
+	lastSent int64            // own highest occupied seq
+	maxHS    int64            // highest seq seen from anyone
+	recv     []int64          // per member: every seq up to this received (own: lastSent)
+	reported []int64          // per member: highest aru it reported (own: current aru)
+	inputs   [][]*Msg         // per member: received user messages with actions, not delivered
+	pending  []map[int64]*Msg // per member: received past a hole
+	sentBuf  []*Msg           // own user messages not yet safe, ascending seq
+	output   [][]byte         // actions waiting for the window
+	outBytes int
+
+	aru, safe       int64
+	lastReportedAru int64
+	delivered       int64 // highest seq delivered
+
+	stepped        bool // a message or tick arrived since the last Ready
+	dupSeen        bool
+	idleTicks      int
+	noProgress     int
+	lastSafeAtTick int64
+	causalAge      int // ticks since the last causal keepalive
+	causals        []causalWait
+
+	out   []Envelope
+	deliv []Delivery
+	stats Stats
+}
+
+// New returns a member with nothing sent or received.
+func New(cfg Config) *EVS {
+	if cfg.UserSendWindow <= 0 {
+		cfg.UserSendWindow = 2
+	}
+	if cfg.SendWindow <= 0 {
+		cfg.SendWindow = 4
+	}
+	if cfg.MaxPacket <= 0 {
+		cfg.MaxPacket = 64500
+	}
+	if cfg.RetransTicks <= 0 {
+		cfg.RetransTicks = 1
+	}
+	e := &EVS{cfg: cfg, recv: make([]int64, cfg.N), reported: make([]int64, cfg.N),
+		inputs: make([][]*Msg, cfg.N), pending: make([]map[int64]*Msg, cfg.N), causalAge: 1 << 30}
+	return e
+}
+
+// Propose queues an action for total order. If nothing is queued and the user send window
+// allows, it leaves at once; otherwise it waits for acks to open the window.
+func (e *EVS) Propose(action []byte) {
+	if len(e.output) == 0 && e.lastSent+1 <= e.safe+int64(e.cfg.UserSendWindow) {
+		e.sendUser([][]byte{action})
+		return
+	}
+	e.output = append(e.output, action)
+	e.outBytes += len(action)
+}
+
+// sendUser sends one user message with the given actions (none: a fill or keepalive).
+// With nothing else queued the message also fills the sequence up to max_hs.
+func (e *EVS) sendUser(actions [][]byte) {
+	m := &Msg{Type: MsgUser, Source: e.cfg.Self, Seq: e.lastSent + 1, ReqFrom: -1, Actions: actions}
+	if (len(actions) == 0 || len(e.output) == 0) && e.maxHS > m.Seq {
+		m.Range = e.maxHS - m.Seq
+	}
+	e.lastSent = m.Last()
+	e.maxHS = max(e.maxHS, e.lastSent)
+	e.recv[e.cfg.Self] = e.lastSent
+	if len(actions) > 0 {
+		e.inputs[e.cfg.Self] = append(e.inputs[e.cfg.Self], m)
+	} else {
+		e.stats.Fills++
+	}
+	e.updateAru()
+	m.Aru = e.aru
+	e.lastReportedAru = e.aru
+	e.sentBuf = append(e.sentBuf, m)
+	e.out = append(e.out, Envelope{To: -1, Msg: m})
+	e.stats.Sent++
+	e.idleTicks = 0
+}
+
+func (e *EVS) sendGap(to, reqFrom int, lo, hi int64) {
+	m := &Msg{Type: MsgGap, Source: e.cfg.Self, Aru: e.aru, ReqFrom: reqFrom, ReqLo: lo, ReqHi: hi}
+	e.lastReportedAru = e.aru
+	e.out = append(e.out, Envelope{To: to, Msg: m})
+	e.stats.Gaps++
+	e.idleTicks = 0
+}
+
+// flush sends queued actions while the send window allows, aggregating them.
+func (e *EVS) flush() {
+	for len(e.output) > 0 && e.lastSent+1 <= e.safe+int64(e.cfg.SendWindow) {
+		n, size := 1, len(e.output[0])
+		if e.cfg.Aggregate {
+			for n < len(e.output) && size+len(e.output[n]) <= e.cfg.MaxPacket {
+				size += len(e.output[n])
+				n++
+			}
+		}
+		batch := slices.Clone(e.output[:n])
+		clear(e.output[:n])
+		e.output = e.output[n:]
+		e.outBytes -= size
+		e.sendUser(batch)
+	}
+}
+
+// Step handles a message from member m.Source.
+func (e *EVS) Step(m *Msg) {
+	src := m.Source
+	if src < 0 || src >= e.cfg.N || src == e.cfg.Self {
+		return
+	}
+	e.stepped = true
+	e.stats.Received++
+	if m.Aru > e.reported[src] {
+		e.reported[src] = m.Aru
+	}
+	switch m.Type {
+	case MsgGap:
+		if m.ReqFrom == e.cfg.Self {
+			e.retransmit(src, m.ReqLo, m.ReqHi)
+		}
+	case MsgUser:
+		e.maxHS = max(e.maxHS, m.Last())
+		switch {
+		case m.Seq <= e.recv[src]:
+			e.dupSeen = true
+		case m.Seq == e.recv[src]+1:
+			e.accept(src, m)
+			for {
+				next, ok := e.pending[src][e.recv[src]+1]
+				if !ok {
+					break
+				}
+				delete(e.pending[src], next.Seq)
+				e.accept(src, next)
+			}
+		default:
+			if e.pending[src] == nil {
+				e.pending[src] = map[int64]*Msg{}
+			}
+			e.pending[src][m.Seq] = m
+			e.sendGap(src, src, e.recv[src]+1, m.Seq-1)
+		}
+	}
+}
+
+func (e *EVS) accept(src int, m *Msg) {
+	if len(m.Actions) > 0 {
+		e.inputs[src] = append(e.inputs[src], m)
+	}
+	e.recv[src] = m.Last()
+}
+
+func (e *EVS) retransmit(to int, lo, hi int64) {
+	for _, m := range e.sentBuf {
+		if m.Last() >= lo && m.Seq <= hi {
+			e.out = append(e.out, Envelope{To: to, Msg: m})
+			e.stats.Retransmitted++
+		}
+	}
+}
+
+// Tick advances time by one tick: keepalives when idle, resends when stuck.
+func (e *EVS) Tick() {
+	e.stepped = true
+	e.idleTicks++
+	e.causalAge++
+	if e.safe > e.lastSafeAtTick || (len(e.sentBuf) == 0 && e.recvComplete()) {
+		e.noProgress = 0
+	} else {
+		e.noProgress++
+	}
+	e.lastSafeAtTick = e.safe
+	if e.noProgress >= e.cfg.RetransTicks {
+		e.noProgress = 0
+		// Resend what is not yet safe to whoever has not reported it, ask for what we miss,
+		// and repeat our aru in case a report was lost.
+		for i := 0; i < e.cfg.N; i++ {
+			if i == e.cfg.Self {
+				continue
+			}
+			for _, m := range e.sentBuf {
+				if m.Seq > e.reported[i] {
+					e.out = append(e.out, Envelope{To: i, Msg: m})
+					e.stats.Retransmitted++
+				}
+			}
+			if e.recv[i] < e.maxHS {
+				e.sendGap(i, i, e.recv[i]+1, e.maxHS)
+			}
+		}
+		e.sendGap(-1, -1, 0, 0)
+	}
+	if e.idleTicks >= e.cfg.KeepaliveTicks && e.cfg.KeepaliveTicks > 0 {
+		e.sendUser(nil)
+	}
+}
+
+func (e *EVS) recvComplete() bool {
+	for i := range e.recv {
+		if e.recv[i] < e.maxHS || e.reported[i] < e.maxHS && i != e.cfg.Self {
+			return false
+		}
+	}
+	return true
+}
+
+// Causal asks for a causal-read token: it is delivered (Delivery.Causal) once everything
+// the group had ordered when it was asked is delivered here. If this member sent a causal
+// keepalive recently and everything is safe, the token is delivered at once; otherwise an
+// empty message goes out and the token waits for it to become safe (about one RTT).
+func (e *EVS) Causal(token uint64) {
+	if e.safe >= e.aru && e.causalAge < e.cfg.CausalKeepaliveTicks {
+		e.causals = append(e.causals, causalWait{token, e.aru})
+		return
+	}
+	e.sendUser(nil)
+	e.causalAge = 0
+	e.causals = append(e.causals, causalWait{token, e.lastSent})
+}
+
+func (e *EVS) updateAru() {
+	a := e.recv[0]
+	for _, r := range e.recv[1:] {
+		a = min(a, r)
+	}
+	e.aru = a
+}
+
+// Ready ends a step: it flushes queued actions if acks arrived, fills the sequence and
+// reports the aru if this member has nothing else to send, delivers what became safe, and
+// returns everything produced since the last call.
+func (e *EVS) Ready() Ready {
+	if e.stepped {
+		e.flush()
+	}
+	if e.maxHS > e.lastSent {
+		e.sendUser(nil)
+	}
+	e.updateAru()
+	if e.aru > e.lastReportedAru || e.dupSeen {
+		e.sendGap(-1, -1, 0, 0)
+	}
+	e.stepped, e.dupSeen = false, false
+	e.reported[e.cfg.Self] = e.aru
+	safe := e.aru
+	for _, r := range e.reported {
+		safe = min(safe, r)
+	}
+	if safe > e.safe {
+		e.safe = safe
+		e.deliver()
+		// Drop own messages that every member now has.
+		i := 0
+		for i < len(e.sentBuf) && e.sentBuf[i].Last() <= e.safe {
+			i++
+		}
+		if i > 0 {
+			n := copy(e.sentBuf, e.sentBuf[i:])
+			clear(e.sentBuf[n:])
+			e.sentBuf = e.sentBuf[:n]
+		}
+		// A wider window may let queued actions go.
+		if len(e.output) > 0 {
+			e.flush()
+		}
+	}
+	if len(e.causals) > 0 {
+		kept := e.causals[:0]
+		for _, c := range e.causals {
+			if c.target <= e.safe {
+				e.deliv = append(e.deliv, Delivery{Seq: c.target, Source: e.cfg.Self, Causal: true, Token: c.token})
+			} else {
+				kept = append(kept, c)
+			}
+		}
+		e.causals = kept
+	}
+	rd := Ready{Messages: e.out, Deliveries: e.deliv}
+	e.out, e.deliv = nil, nil
+	return rd
+}
+
+// deliver pops, in (seq, index) order, every received message with actions at or below safe.
+func (e *EVS) deliver() {
+	for {
+		best := -1
+		for i := range e.inputs {
+			if len(e.inputs[i]) == 0 || e.inputs[i][0].Seq > e.safe {
+				continue
+			}
+			if best < 0 || e.inputs[i][0].Seq < e.inputs[best][0].Seq {
+				best = i
+			}
+		}
+		if best < 0 {
+			break
+		}
+		m := e.inputs[best][0]
+		e.inputs[best][0] = nil
+		e.inputs[best] = e.inputs[best][1:]
+		for _, a := range m.Actions {
+			e.deliv = append(e.deliv, Delivery{Seq: m.Seq, Source: best, Action: a})
+		}
+		e.delivered = m.Seq
+		e.stats.Delivered += uint64(len(m.Actions))
+	}
+}
+
+// Stats returns counters and positions.
+func (e *EVS) Stats() Stats {
+	s := e.stats
+	s.Queued = len(e.output)
+	s.LastSent, s.Aru, s.Safe = e.lastSent, e.aru, e.safe
+	return s
+}
+
+// QueuedBytes is the payload waiting for the send window.
+func (e *EVS) QueuedBytes() int { return e.outBytes }

@@ -1,0 +1,737 @@
+package galera
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/replbench/replbench/galera/cert"
+	"github.com/replbench/replbench/galera/gcs"
+	"github.com/replbench/replbench/protocols"
+	"github.com/replbench/replbench/protocols/monitor"
+	"github.com/replbench/replbench/protocols/transport"
+)
+
+// Action kinds: the GCS layer's messages inside EVS actions.
+const (
+	actWriteSet byte = 1 // uvarint action id, then the encoded write-set
+	actFlow     byte = 2 // gcs_fc_event: one byte, 1 = STOP, 0 = CONT
+	actLast     byte = 3 // GCS_MSG_LAST: varint safe-to-discard seqno
+)
+
+type eventKind uint8
+
+const (
+	evMsg eventKind = iota
+	evPropose
+	evCausal
+	evCommitted
+	evCont
+)
+
+type event struct {
+	kind    eventKind
+	from    int
+	payload []byte
+	id      uint64
+	p       *pending
+	causal  chan int64
+	local   bool
+	seen    int64 // last_seen of a committed local write-set
+	keys    int
+	bytes   int
+}
+
+// pending is a local write-set waiting for its own delivery.
+type pending struct {
+	ws     *protocols.WriteSet
+	sentAt time.Time
+	done   chan verdict
+}
+
+type verdict struct {
+	seqno int64
+	ok    bool
+}
+
+// remote is a certified foreign write-set waiting for an applier.
+type remote struct {
+	ws    *protocols.WriteSet
+	bytes int
+}
+
+// Provider is one Galera node.
+type Provider struct {
+	cfg     protocols.Config
+	self, n int
+	uuid    string
+	ep      transport.Endpoint
+	applier protocols.Applier
+	index   map[string]int
+
+	slaveThreads   int
+	retryAuto      int
+	syncWait       int64
+	commitOrder    int64
+	causalTimeout  time.Duration
+	tick           time.Duration
+	autoIncControl bool
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	ready  atomic.Bool
+	closed atomic.Bool
+
+	// inbox of the driver loop
+	mu    sync.Mutex
+	inbox []event
+	spare []event
+	wake  chan struct{}
+
+	// owned by the driver loop
+	evs       *gcs.EVS
+	cert      *cert.Certifier
+	g         int64
+	nextAct   atomic.Uint64
+	waiters   map[uint64]*pending
+	causalCh  map[uint64]chan int64
+	lastRep   []int64 // per member: last safe-to-discard reported (commit cut)
+	cut       int64
+	latMin    time.Duration
+	latMax    time.Duration
+	latSum    float64
+	latSumSq  float64
+	latN      int64
+	recvSum   float64
+	recvN     int64
+	sendSum   float64
+	sendN     int64
+	sendQueue int64 // own write-sets proposed, not yet delivered
+
+	applyMon, commitMon *monitor.Monitor
+
+	// receive queue for appliers
+	qmu    sync.Mutex
+	qcond  *sync.Cond
+	queue  []remote
+	qclose bool
+
+	// flow control
+	fcMu      sync.Mutex
+	fc        gcs.FlowControl
+	pauseCh   chan struct{} // non-nil while writers are paused; closed on resume
+	pausedAt  time.Time
+	pausedNs  time.Duration
+	startedAt time.Time
+
+	// counters
+	replicated, replicatedBytes atomic.Int64
+	received, receivedBytes     atomic.Int64
+	localCommits, certFailures  atomic.Int64
+	causalReads                 atomic.Int64
+	applyErrors                 atomic.Int64
+	applyWinSum, commitWinSum   atomic.Int64
+	applyWinN, commitWinN       atomic.Int64
+
+	snapMu sync.Mutex
+	snap   loopSnapshot
+}
+
+// loopSnapshot is what Status reads of the loop-owned state.
+type loopSnapshot struct {
+	cert             cert.Stats
+	evs              gcs.Stats
+	latMin, latMax   time.Duration
+	latAvg, latSD    float64
+	latN             int64
+	recvAvg, sendAvg float64
+	sendQueue        int64
+}
+
+// New creates one node's provider from the harness's configuration.
+func New(cfg protocols.Config) (protocols.Provider, error) {
+	self := cfg.Index()
+	if self < 0 {
+		return nil, fmt.Errorf("galera: node %q is not among the members %v", cfg.Node, cfg.Members)
+	}
+	if cfg.Endpoint == nil || cfg.Applier == nil {
+		return nil, errors.New("galera: the configuration needs an Endpoint and an Applier (the harness provides both)")
+	}
+	// The harness may hand over storage or harness parameters too: take only ours.
+	mine := map[string]string{}
+	for _, d := range Params {
+		if v, ok := cfg.Params[d.Name]; ok {
+			mine[d.Name] = v
+		}
+	}
+	prm, err := protocols.Resolve(Params, mine)
+	if err != nil {
+		return nil, fmt.Errorf("galera: %w", err)
+	}
+	n := len(cfg.Members)
+	p := &Provider{
+		cfg: cfg, self: self, n: n, ep: cfg.Endpoint, applier: cfg.Applier,
+		uuid:           protocols.NameUUID("galera"),
+		index:          map[string]int{},
+		slaveThreads:   int(max(1, prm.Int(ParamSlaveThreads))),
+		retryAuto:      int(prm.Int(ParamRetryAutocommit)),
+		syncWait:       prm.Int(ParamSyncWait),
+		commitOrder:    prm.Int(ParamCommitOrder),
+		causalTimeout:  prm.Duration(ParamCausalReadTimeout),
+		tick:           prm.Duration(ParamRetransmitInterval),
+		autoIncControl: prm.Bool(ParamAutoIncControl),
+		wake:           make(chan struct{}, 1),
+		waiters:        map[uint64]*pending{},
+		causalCh:       map[uint64]chan int64{},
+		lastRep:        make([]int64, n),
+		applyMon:       monitor.New(0),
+		commitMon:      monitor.New(0),
+	}
+	if p.tick <= 0 {
+		p.tick = 100 * time.Millisecond
+	}
+	for i, m := range cfg.Members {
+		p.index[m] = i
+	}
+	ec := gcs.DefaultConfig(self, n)
+	ec.UserSendWindow = int(prm.Int(ParamUserSendWindow))
+	ec.SendWindow = int(prm.Int(ParamSendWindow))
+	ec.Aggregate = prm.Bool(ParamUseAggregate)
+	ec.MaxPacket = int(prm.Int(ParamMaxPacket))
+	ec.KeepaliveTicks = ticks(prm.Duration(ParamKeepalive), p.tick)
+	ec.CausalKeepaliveTicks = ticks(prm.Duration(ParamCausalKeepalive), p.tick)
+	p.evs = gcs.New(ec)
+	cc := cert.DefaultConfig()
+	cc.MaxLength = prm.Int(ParamCertMaxLength)
+	cc.LengthCheck = prm.Int(ParamCertLengthCheck)
+	cc.OptimisticPA = prm.Bool(ParamCertOptimisticPA)
+	p.cert = cert.New(cc, 0)
+	p.fc.Upper, p.fc.Lower = gcs.Limits(prm.Int(ParamFCLimit), prm.Float(ParamFCFactor), n, prm.Bool(ParamFCSinglePrimary))
+	p.qcond = sync.NewCond(&p.qmu)
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	return p, nil
+}
+
+func ticks(d, tick time.Duration) int {
+	if d <= 0 {
+		return 0
+	}
+	return int(max(1, (d+tick-1)/tick))
+}
+
+// RetryAutocommit is wsrep_retry_autocommit: how many times the server should re-run an
+// autocommit statement that failed certification before returning 1213.
+func (p *Provider) RetryAutocommit() int { return p.retryAuto }
+
+// FCLimits returns the flow-control interval [lower, upper] in force.
+func (p *Provider) FCLimits() (lower, upper int64) { return p.fc.Lower, p.fc.Upper }
+
+// Start implements protocols.Provider. Membership is static, so the node is SYNCED as soon
+// as its loops run.
+func (p *Provider) Start(ctx context.Context) error {
+	if p.autoIncControl {
+		p.applier.SetAutoIncrement(p.n, p.self+1)
+	}
+	p.startedAt = time.Now()
+	p.ep.SetHandler(p.handle)
+	p.wg.Add(1 + p.slaveThreads)
+	go p.loop()
+	for range p.slaveThreads {
+		go p.applierLoop()
+	}
+	p.ready.Store(true)
+	return nil
+}
+
+// Close implements protocols.Provider: it stops the loops and fails whatever still waits.
+func (p *Provider) Close() error {
+	if p.closed.Swap(true) {
+		return nil
+	}
+	p.ready.Store(false)
+	p.cancel()
+	p.qmu.Lock()
+	p.qclose = true
+	p.qcond.Broadcast()
+	p.qmu.Unlock()
+	p.wg.Wait()
+	return nil
+}
+
+func (p *Provider) handle(from string, payload []byte) {
+	i, ok := p.index[from]
+	if !ok {
+		return
+	}
+	p.post(event{kind: evMsg, from: i, payload: payload})
+}
+
+func (p *Provider) post(e event) {
+	p.mu.Lock()
+	p.inbox = append(p.inbox, e)
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// loop owns the EVS and the certifier: every input goes through it, in order.
+func (p *Provider) loop() {
+	defer p.wg.Done()
+	t := time.NewTicker(p.tick)
+	defer t.Stop()
+	buf := make([]byte, 0, 4096)
+	for {
+		tick := false
+		select {
+		case <-p.ctx.Done():
+			p.failWaiters()
+			return
+		case <-p.wake:
+		case <-t.C:
+			tick = true
+		}
+		p.mu.Lock()
+		batch := p.inbox
+		p.inbox = p.spare[:0]
+		p.mu.Unlock()
+		for i := range batch {
+			p.handleEvent(&batch[i])
+			batch[i] = event{}
+		}
+		p.spare = batch
+		if tick {
+			p.evs.Tick()
+		}
+		// Deliveries can produce actions (flow control, commit-cut reports): loop until quiet.
+		for range 4 {
+			rd := p.evs.Ready()
+			buf = p.send(rd.Messages, buf)
+			if len(rd.Deliveries) == 0 {
+				break
+			}
+			p.deliver(rd.Deliveries)
+		}
+		p.snapshot()
+	}
+}
+
+func (p *Provider) handleEvent(e *event) {
+	switch e.kind {
+	case evMsg:
+		m, err := gcs.Decode(e.payload, p.n)
+		if err != nil || m.Source != e.from {
+			return // garbage from the network is dropped, as a checksum failure would be
+		}
+		p.evs.Step(m)
+	case evPropose:
+		p.waiters[e.id] = e.p
+		p.sendQueue++
+		p.sendSum += float64(p.sendQueue)
+		p.sendN++
+		p.evs.Propose(e.payload)
+	case evCausal:
+		p.causalCh[e.id] = e.causal
+		p.evs.Causal(e.id)
+	case evCommitted:
+		if v, ok := p.cert.Committed(e.local, e.seen, e.keys, e.bytes, p.applyMon.LastLeft()); ok {
+			p.evs.Propose(binary.AppendVarint([]byte{actLast}, v))
+		}
+	case evCont:
+		p.evs.Propose([]byte{actFlow, 0})
+	}
+}
+
+func (p *Provider) send(msgs []gcs.Envelope, buf []byte) []byte {
+	for _, env := range msgs {
+		buf = gcs.Encode(buf[:0], env.Msg)
+		if env.To >= 0 {
+			_ = p.ep.Send(p.cfg.Members[env.To], append([]byte(nil), buf...))
+			continue
+		}
+		for i, m := range p.cfg.Members {
+			if i != p.self {
+				_ = p.ep.Send(m, append([]byte(nil), buf...))
+			}
+		}
+	}
+	return buf
+}
+
+func (p *Provider) deliver(ds []gcs.Delivery) {
+	now := time.Now()
+	for _, d := range ds {
+		if d.Causal {
+			if ch, ok := p.causalCh[d.Token]; ok {
+				delete(p.causalCh, d.Token)
+				ch <- p.g
+			}
+			continue
+		}
+		if len(d.Action) == 0 {
+			continue
+		}
+		switch d.Action[0] {
+		case actWriteSet:
+			p.deliverWriteSet(d, now)
+		case actFlow:
+			p.fcMu.Lock()
+			pause, resume := p.fc.Delivered(len(d.Action) > 1 && d.Action[1] == 1)
+			if pause {
+				p.pauseCh = make(chan struct{})
+				p.pausedAt = now
+			}
+			if resume && p.pauseCh != nil {
+				close(p.pauseCh)
+				p.pauseCh = nil
+				p.pausedNs += now.Sub(p.pausedAt)
+			}
+			p.fcMu.Unlock()
+		case actLast:
+			v, n := binary.Varint(d.Action[1:])
+			if n <= 0 || d.Source < 0 || d.Source >= p.n {
+				continue
+			}
+			p.lastRep[d.Source] = max(p.lastRep[d.Source], v)
+			cut := p.lastRep[0]
+			for _, r := range p.lastRep[1:] {
+				cut = min(cut, r)
+			}
+			if cut > p.cut {
+				p.cut = cut
+				p.cert.PurgeUpTo(min(cut, p.cert.SafeToDiscard(p.applyMon.LastLeft())))
+			}
+		}
+	}
+}
+
+func (p *Provider) deliverWriteSet(d gcs.Delivery, now time.Time) {
+	id, n := binary.Uvarint(d.Action[1:])
+	if n <= 0 {
+		return
+	}
+	body := d.Action[1+n:]
+	var ws *protocols.WriteSet
+	var own *pending
+	if d.Source == p.self {
+		own = p.waiters[id]
+		delete(p.waiters, id)
+		if own == nil {
+			return
+		}
+		ws = own.ws
+		p.sendQueue--
+		lat := now.Sub(own.sentAt)
+		if p.latN == 0 || lat < p.latMin {
+			p.latMin = lat
+		}
+		p.latMax = max(p.latMax, lat)
+		p.latSum += lat.Seconds()
+		p.latSumSq += lat.Seconds() * lat.Seconds()
+		p.latN++
+	} else {
+		var err error
+		ws, _, err = protocols.DecodeWriteSet(body)
+		if err != nil {
+			// Every member must keep the same seqno sequence, so a write-set this node
+			// cannot read still takes its slot; it is counted as an apply error.
+			p.g++
+			p.applyErrors.Add(1)
+			p.applyMon.Cancel(p.g)
+			p.commitMon.Cancel(p.g)
+			return
+		}
+		p.received.Add(1)
+		p.receivedBytes.Add(int64(len(body)))
+	}
+	p.g++
+	ws.Seqno = p.g
+	v := p.cert.Certify(ws, own != nil)
+	if !v.OK {
+		p.applyMon.Cancel(ws.Seqno)
+		p.commitMon.Cancel(ws.Seqno)
+		p.cert.Committed(own != nil, ws.Snapshot, 0, 0, p.applyMon.LastLeft())
+		if own != nil {
+			own.done <- verdict{seqno: ws.Seqno}
+		}
+		return
+	}
+	if own != nil {
+		own.done <- verdict{seqno: ws.Seqno, ok: true}
+		return
+	}
+	p.qmu.Lock()
+	p.queue = append(p.queue, remote{ws: ws, bytes: len(body)})
+	p.qcond.Signal()
+	p.qmu.Unlock()
+	p.fcMu.Lock()
+	stop := p.fc.Pushed()
+	p.recvSum += float64(p.fc.QueueLen)
+	p.recvN++
+	p.fcMu.Unlock()
+	if stop {
+		p.evs.Propose([]byte{actFlow, 1})
+	}
+}
+
+func (p *Provider) failWaiters() {
+	for id, w := range p.waiters {
+		if w.done != nil {
+			w.done <- verdict{seqno: -1}
+		}
+		delete(p.waiters, id)
+	}
+	for tok, ch := range p.causalCh {
+		ch <- -1
+		delete(p.causalCh, tok)
+	}
+}
+
+// applierLoop is one wsrep_slave_threads applier: it takes certified remote write-sets in
+// order, waits in the apply monitor for its depends_seqno, applies, and commits in seqno
+// order through the commit monitor.
+func (p *Provider) applierLoop() {
+	defer p.wg.Done()
+	for {
+		p.qmu.Lock()
+		for len(p.queue) == 0 && !p.qclose {
+			p.qcond.Wait()
+		}
+		if p.qclose {
+			p.qmu.Unlock()
+			return
+		}
+		r := p.queue[0]
+		p.queue[0] = remote{}
+		p.queue = p.queue[1:]
+		p.qmu.Unlock()
+		p.fcMu.Lock()
+		cont := p.fc.Dequeued()
+		p.fcMu.Unlock()
+		if cont {
+			p.post(event{kind: evCont})
+		}
+		if err := p.apply(r); err != nil {
+			return
+		}
+	}
+}
+
+func (p *Provider) apply(r remote) error {
+	ws := r.ws
+	g := ws.Seqno
+	if err := p.applyMon.WaitFor(p.ctx, ws.DependsSeqno); err != nil {
+		return err
+	}
+	p.applyWinSum.Add(g - p.applyMon.LastLeft())
+	p.applyWinN.Add(1)
+	applied, err := p.applier.PrepareApply(p.ctx, ws)
+	if err != nil {
+		if p.ctx.Err() != nil {
+			return p.ctx.Err()
+		}
+		// A certified write-set that does not apply is an inconsistency; the real node would
+		// abort. The model counts it and keeps the order moving.
+		p.applyErrors.Add(1)
+	}
+	if p.commitOrder == 3 || p.commitOrder == 2 {
+		if err := p.commitMon.Enter(p.ctx, g); err != nil {
+			if applied != nil {
+				applied.Abort()
+			}
+			return err
+		}
+	}
+	p.commitWinSum.Add(g - p.commitMon.LastLeft())
+	p.commitWinN.Add(1)
+	if applied != nil {
+		if err := applied.Commit(); err != nil {
+			p.applyErrors.Add(1)
+		}
+	}
+	p.commitMon.Leave(g)
+	p.applyMon.Leave(g)
+	p.post(event{kind: evCommitted, keys: len(ws.Keys), bytes: r.bytes})
+	return nil
+}
+
+// BeforeRead implements protocols.Gate: 1047 before Start, a causal wait with
+// wsrep_sync_wait & 1.
+func (p *Provider) BeforeRead(ctx context.Context) error {
+	if !p.ready.Load() {
+		return protocols.ErrNotReady()
+	}
+	if p.syncWait&1 != 0 {
+		return p.SyncWait(ctx)
+	}
+	return nil
+}
+
+// BeforeWrite implements protocols.Gate: a causal wait with wsrep_sync_wait & (2|4).
+func (p *Provider) BeforeWrite(ctx context.Context) error {
+	if !p.ready.Load() {
+		return protocols.ErrNotReady()
+	}
+	if p.syncWait&6 != 0 {
+		return p.SyncWait(ctx)
+	}
+	return nil
+}
+
+// waitFlowControl blocks while a STOP is in effect anywhere in the cluster: the send
+// monitor admits no new write-set (the client shows "wsrep in pre-commit").
+func (p *Provider) waitFlowControl(ctx context.Context) error {
+	for {
+		p.fcMu.Lock()
+		ch := p.pauseCh
+		p.fcMu.Unlock()
+		if ch == nil {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctxError(ctx)
+		case <-p.ctx.Done():
+			return protocols.ErrNotReady()
+		}
+	}
+}
+
+func ctxError(ctx context.Context) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return protocols.ErrInterrupted()
+	}
+	return protocols.ErrBFAbort()
+}
+
+// Replicate implements protocols.Replicator: stamp last_seen, send the write-set in total
+// order, wait for its own delivery and certify it. Once sent, it waits for the verdict even
+// if ctx is cancelled (a brute-force abort): the seqno slot is taken.
+func (p *Provider) Replicate(ctx context.Context, ws *protocols.WriteSet) (protocols.Commit, error) {
+	if !p.ready.Load() {
+		return nil, protocols.ErrNotReady()
+	}
+	if err := p.waitFlowControl(ctx); err != nil {
+		return nil, err
+	}
+	if ctx.Err() != nil {
+		return nil, ctxError(ctx)
+	}
+	ws.Source = p.cfg.Node
+	ws.Snapshot = p.applyMon.LastLeft()
+	id := p.nextAct.Add(1)
+	payload := append(make([]byte, 0, 16+ws.Size()), actWriteSet)
+	payload = binary.AppendUvarint(payload, id)
+	payload = protocols.AppendWriteSet(payload, ws)
+	pd := &pending{ws: ws, sentAt: time.Now(), done: make(chan verdict, 1)}
+	p.replicated.Add(1)
+	p.replicatedBytes.Add(int64(len(payload)))
+	p.post(event{kind: evPropose, id: id, payload: payload, p: pd})
+	var v verdict
+	select {
+	case v = <-pd.done:
+	case <-p.ctx.Done():
+		return nil, protocols.ErrNotReady()
+	}
+	if v.seqno < 0 {
+		return nil, protocols.ErrNotReady()
+	}
+	if !v.ok {
+		p.certFailures.Add(1)
+		return nil, protocols.ErrCertification()
+	}
+	return &commit{p: p, ws: ws, seqno: v.seqno, bytes: len(payload)}, nil
+}
+
+type commit struct {
+	p     *Provider
+	ws    *protocols.WriteSet
+	seqno int64
+	bytes int
+}
+
+func (c *commit) GTID() protocols.GTID { return protocols.GTID{UUID: c.p.uuid, Seqno: c.seqno} }
+func (c *commit) Seqno() int64         { return c.seqno }
+
+// Apply commits in seqno order (repl.commit_order=3): the local write-set already holds its
+// locks, so it enters the apply monitor at once and waits only in the commit monitor.
+func (c *commit) Apply(ctx context.Context, engineCommit func() error) error {
+	p := c.p
+	if p.commitOrder == 3 {
+		if err := p.commitMon.Enter(p.ctx, c.seqno); err != nil {
+			return protocols.ErrNotReady()
+		}
+	}
+	p.commitWinSum.Add(c.seqno - p.commitMon.LastLeft())
+	p.commitWinN.Add(1)
+	err := engineCommit()
+	p.commitMon.Leave(c.seqno)
+	p.applyMon.Leave(c.seqno)
+	if err == nil {
+		p.localCommits.Add(1)
+	}
+	p.post(event{kind: evCommitted, local: true, seen: c.ws.Snapshot, keys: len(c.ws.Keys), bytes: c.bytes})
+	return err
+}
+
+// SyncWait implements protocols.Provider (wsrep_sync_wait): a causal token through the
+// total order, then a wait until everything ordered before it has committed here.
+func (p *Provider) SyncWait(ctx context.Context) error {
+	if !p.ready.Load() {
+		return protocols.ErrNotReady()
+	}
+	ch := make(chan int64, 1)
+	p.post(event{kind: evCausal, id: math.MaxUint64/2 + p.nextAct.Add(1), causal: ch})
+	var target int64
+	select {
+	case target = <-ch:
+	case <-p.ctx.Done():
+		return protocols.ErrNotReady()
+	case <-ctx.Done():
+		return ctxError(ctx)
+	}
+	if target < 0 {
+		return protocols.ErrNotReady()
+	}
+	wctx, cancel := context.WithTimeout(ctx, p.causalTimeout)
+	defer cancel()
+	if err := p.applyMon.WaitFor(wctx, target); err != nil {
+		if ctx.Err() != nil {
+			return ctxError(ctx)
+		}
+		return protocols.ErrLockWaitTimeout()
+	}
+	p.causalReads.Add(1)
+	return nil
+}
+
+// LastCommitted implements protocols.Provider: wsrep_last_committed, the apply monitor's
+// last_left.
+func (p *Provider) LastCommitted() int64 { return p.applyMon.LastLeft() }
+
+func (p *Provider) snapshot() {
+	s := loopSnapshot{cert: p.cert.Stats(), evs: p.evs.Stats(), latMin: p.latMin, latMax: p.latMax, latN: p.latN, sendQueue: p.sendQueue}
+	if p.latN > 0 {
+		s.latAvg = p.latSum / float64(p.latN)
+		s.latSD = math.Sqrt(max(0, p.latSumSq/float64(p.latN)-s.latAvg*s.latAvg))
+	}
+	if p.sendN > 0 {
+		s.sendAvg = p.sendSum / float64(p.sendN)
+	}
+	p.fcMu.Lock()
+	if p.recvN > 0 {
+		s.recvAvg = p.recvSum / float64(p.recvN)
+	}
+	p.fcMu.Unlock()
+	p.snapMu.Lock()
+	p.snap = s
+	p.snapMu.Unlock()
+}

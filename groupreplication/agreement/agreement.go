@@ -1,0 +1,216 @@
+// Package agreement is the group communication layer of the Group Replication model: a
+// majority-agreed log of messages on go.etcd.io/raft/v3 (v3.6, gogoproto value types),
+// standing in for XCom.
+//
+// Both deliver a message once a majority of members has accepted it, so a commit costs one
+// round trip from the proposer to the nearest majority and a slow minority does not slow
+// anyone down. They differ in who proposes: XCom (Mencius) lets every member order its
+// own messages in its own slots, while raft funnels every proposal through the leader. A
+// member that is not the leader therefore pays an extra forwarding hop to the leader
+// (about half a round trip to it, more if the leader is far away). Group Replication's
+// single-primary mode with group_replication_paxos_single_leader=ON is the XCom
+// configuration closest to this, which is why the model keeps the primary on the leader.
+//
+// Node wraps a raft.RawNode with MemoryStorage. Like raft itself it is a state machine with
+// explicit inputs (Tick, Step, Propose, Campaign) and one output call (Ready) that persists
+// to memory and returns what to send and what was committed; it starts no goroutines and
+// reads no clock. The log is compacted as it grows, keeping the last KeepEntries entries
+// for members that fall behind, the way XCom keeps decided messages in its cache: a member
+// that needs an entry the others no longer have cannot catch up from the log.
+package agreement
+
+import (
+	"errors"
+	"io"
+	"log"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// Config configures one member.
+type Config struct {
+	// ID is this member's raft id (member index + 1; raft ids are never 0).
+	ID uint64
+	// Peers are every member's raft id.
+	Peers []uint64
+	// ElectionTick is the number of Ticks without hearing from a leader before a follower
+	// campaigns (randomised up to twice that), and, with CheckQuorum, before a leader that
+	// has not heard from a majority steps down. It plays the part of GR's 5 s suspicion
+	// timeout: it must be well above the round trip of the slowest link, or emulated WAN
+	// delays cause spurious elections.
+	ElectionTick int
+	// HeartbeatTick is the number of Ticks between leader heartbeats.
+	HeartbeatTick int
+	// MaxSizePerMsg caps the bytes of entries in one append message. Larger batches mean
+	// fewer messages per commit under load at the cost of head-of-line latency.
+	MaxSizePerMsg uint64
+	// MaxInflightMsgs caps append messages in flight to one follower: the window that lets
+	// a far follower be sent new entries before it acknowledged the previous ones.
+	MaxInflightMsgs int
+	// KeepEntries is how many applied entries the log retains for members that fall behind
+	// (the XCom cache). Compaction runs when twice that many have accumulated.
+	KeepEntries uint64
+}
+
+// DefaultConfig returns the settings the model uses unless told otherwise.
+func DefaultConfig(id uint64, peers []uint64) Config {
+	return Config{ID: id, Peers: peers, ElectionTick: 50, HeartbeatTick: 1,
+		MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 256, KeepEntries: 50000}
+}
+
+// ErrDropped is returned by Propose when raft drops a proposal: no leader is known yet, or
+// leadership is being transferred. The caller retries after the next Tick.
+var ErrDropped = raft.ErrProposalDropped
+
+// Output is what one Ready call produced.
+type Output struct {
+	// Messages must be sent to their To member. They may be sent right away: the entries
+	// they refer to are already in the (memory) log.
+	Messages []raftpb.Message
+	// Committed holds the data of newly committed entries, in log order. The same sequence
+	// comes out on every member.
+	Committed [][]byte
+	// Lead is the leader this member knows of (0: none); LeadChanged is set when it changed
+	// in this Ready, together with IsLeader.
+	Lead        uint64
+	LeadChanged bool
+	IsLeader    bool
+	// LostLog is set when this member received a snapshot instead of entries: it fell so far
+	// behind that the log it needed is gone, and it can only rejoin by state transfer.
+	LostLog bool
+}
+
+// Node is one member's agreement state. Not safe for concurrent use.
+type Node struct {
+	cfg      Config
+	rn       *raft.RawNode
+	st       *raft.MemoryStorage
+	cs       raftpb.ConfState
+	applied  uint64
+	lead     uint64
+	leader   bool
+	compacts int
+}
+
+// New creates a member of a group whose membership is Peers from the start: every member
+// begins from the same snapshot at index 1 holding the configuration, so no configuration
+// entries need to be committed before the first election.
+func New(cfg Config) (*Node, error) {
+	if cfg.ID == 0 {
+		return nil, errors.New("agreement: raft ids start at 1 (use member index + 1)")
+	}
+	st := raft.NewMemoryStorage()
+	cs := raftpb.ConfState{Voters: append([]uint64(nil), cfg.Peers...)}
+	if err := st.ApplySnapshot(raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{Index: 1, Term: 1, ConfState: cs}}); err != nil {
+		return nil, err
+	}
+	rn, err := raft.NewRawNode(&raft.Config{
+		ID:              cfg.ID,
+		ElectionTick:    cfg.ElectionTick,
+		HeartbeatTick:   cfg.HeartbeatTick,
+		Storage:         st,
+		Applied:         1,
+		MaxSizePerMsg:   cfg.MaxSizePerMsg,
+		MaxInflightMsgs: cfg.MaxInflightMsgs,
+		CheckQuorum:     true,
+		PreVote:         true,
+		Logger:          discard,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Node{cfg: cfg, rn: rn, st: st, cs: cs, applied: 1}, nil
+}
+
+var discard = &raft.DefaultLogger{Logger: log.New(io.Discard, "", 0)}
+
+// Tick advances raft's logical clock by one tick.
+func (n *Node) Tick() { n.rn.Tick() }
+
+// Step feeds a message received from another member.
+func (n *Node) Step(m raftpb.Message) error { return n.rn.Step(m) }
+
+// Propose appends data to the log (forwarded to the leader by a follower). ErrDropped
+// means no leader is known: retry later.
+func (n *Node) Propose(data []byte) error { return n.rn.Propose(data) }
+
+// Campaign starts an election now (pre-vote first).
+func (n *Node) Campaign() error { return n.rn.Campaign() }
+
+// Lead returns the leader this member knows of (0: none).
+func (n *Node) Lead() uint64 { return n.lead }
+
+// IsLeader reports whether this member leads.
+func (n *Node) IsLeader() bool { return n.leader }
+
+// Compactions returns how many times the log was compacted.
+func (n *Node) Compactions() int { return n.compacts }
+
+// LogLen returns the entries held in memory.
+func (n *Node) LogLen() uint64 {
+	first, _ := n.st.FirstIndex()
+	last, _ := n.st.LastIndex()
+	return last - first + 1
+}
+
+// Ready persists what raft produced, applies it, and returns what the caller must send and
+// deliver. ok is false when there was nothing to do.
+func (n *Node) Ready() (out Output, ok bool) {
+	for n.rn.HasReady() {
+		ok = true
+		rd := n.rn.Ready()
+		if rd.SoftState != nil {
+			leader := rd.SoftState.RaftState == raft.StateLeader
+			if rd.SoftState.Lead != n.lead || leader != n.leader {
+				out.LeadChanged = true
+			}
+			n.lead, n.leader = rd.SoftState.Lead, leader
+		}
+		if !raft.IsEmptySnap(rd.Snapshot) {
+			// The leader no longer has the entries this member needs.
+			_ = n.st.ApplySnapshot(rd.Snapshot)
+			n.applied = rd.Snapshot.Metadata.Index
+			out.LostLog = true
+		}
+		if len(rd.Entries) > 0 {
+			_ = n.st.Append(rd.Entries)
+		}
+		if !raft.IsEmptyHardState(rd.HardState) {
+			_ = n.st.SetHardState(rd.HardState)
+		}
+		out.Messages = append(out.Messages, rd.Messages...)
+		for _, e := range rd.CommittedEntries {
+			if e.Index <= n.applied {
+				continue
+			}
+			n.applied = e.Index
+			if e.Type == raftpb.EntryNormal && len(e.Data) > 0 {
+				out.Committed = append(out.Committed, e.Data)
+			}
+		}
+		n.rn.Advance(rd)
+	}
+	out.Lead, out.IsLeader = n.lead, n.leader
+	n.maybeCompact()
+	return out, ok
+}
+
+// maybeCompact drops applied entries beyond the retained window.
+func (n *Node) maybeCompact() {
+	keep := n.cfg.KeepEntries
+	if keep == 0 {
+		return
+	}
+	first, _ := n.st.FirstIndex()
+	if n.applied < first || n.applied-first < 2*keep {
+		return
+	}
+	at := n.applied - keep
+	if _, err := n.st.CreateSnapshot(at, &n.cs, nil); err != nil {
+		return
+	}
+	if err := n.st.Compact(at); err == nil {
+		n.compacts++
+	}
+}

@@ -1,0 +1,189 @@
+package groupreplication
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/replbench/replbench/protocols"
+	"github.com/replbench/replbench/protocols/transport"
+	"github.com/replbench/replbench/storage"
+)
+
+// table is the one table the package's tests write: id primary key, one counter column.
+var table = storage.TableSchema{
+	Name:       "t",
+	Columns:    []storage.Column{{Name: "id", Type: storage.Int}, {Name: "v", Type: storage.Int}},
+	PrimaryKey: []int{0},
+}
+
+// cluster is a group of members, each a real storage engine and a provider, over a bus
+// wrapped in the network emulator. Inside a synctest bubble it runs in virtual time.
+type cluster struct {
+	t     testing.TB
+	bus   transport.Bus
+	em    *transport.Emulator
+	nodes []string
+	dbs   []*storage.Engine
+	provs []*Provider
+}
+
+func nodeNames(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("n%d", i+1)
+	}
+	return out
+}
+
+// start builds and starts an n-member cluster.
+func start(t testing.TB, n int, inner transport.Bus, nw transport.Network, virtual bool, params map[string]string, perNode map[string]map[string]string, opts ...func(node string, o *storage.Options)) *cluster {
+	t.Helper()
+	c := &cluster{t: t, nodes: nodeNames(n)}
+	c.em = transport.NewEmulator(inner, nw, transport.EmulatorOptions{Seed: 1, Virtual: virtual})
+	for _, node := range c.nodes {
+		user := maps.Clone(params)
+		if user == nil {
+			user = map[string]string{}
+		}
+		maps.Copy(user, perNode[node])
+		ps, err := protocols.Resolve(Params, user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ep, err := c.em.Attach(node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		so := storage.Options{Node: node}
+		for _, o := range opts {
+			o(node, &so)
+		}
+		db, err := storage.Open(so)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.CreateTable(table); err != nil {
+			t.Fatal(err)
+		}
+		p, err := newProvider(protocols.Config{Node: node, Members: c.nodes, Endpoint: ep, Applier: db, Params: ps, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.SetReplicator(p)
+		c.dbs = append(c.dbs, db)
+		c.provs = append(c.provs, p)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i, p := range c.provs {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = p.Start(ctx) }()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			c.close()
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+func (c *cluster) close() {
+	for _, p := range c.provs {
+		p.Close()
+	}
+	c.em.Close()
+	for _, db := range c.dbs {
+		db.Close()
+	}
+}
+
+// insert runs one autocommit INSERT on member i.
+func (c *cluster) insert(ctx context.Context, i int, id int64) error {
+	tx := c.dbs[i].Begin()
+	tx.SetAutocommit(true)
+	if _, err := tx.Insert(ctx, "t", storage.Row{id, int64(0)}); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// increment runs UPDATE t SET v=v+1 WHERE id=? on member i: the hotspot transaction.
+func (c *cluster) increment(ctx context.Context, i int, id int64) error {
+	tx := c.dbs[i].Begin()
+	r, err := tx.GetForUpdate(ctx, "t", id)
+	if err != nil {
+		tx.Rollback()
+		return err
+	}
+	if r == nil {
+		tx.Rollback()
+		return fmt.Errorf("row %d missing on %s", id, c.nodes[i])
+	}
+	r[1] = r[1].(int64) + 1
+	if err := tx.Update(ctx, "t", r); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// quiesce waits until every member has committed the same position, then compares the
+// tables' checksums: the harness's convergence check.
+func (c *cluster) quiesce(ctx context.Context) (converged bool) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		first := c.provs[0].LastCommitted()
+		same := true
+		for _, p := range c.provs[1:] {
+			if p.LastCommitted() != first {
+				same = false
+			}
+		}
+		if same && c.provs[0].queueEmpty() {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			for i, p := range c.provs {
+				c.t.Logf("%s: last committed %d, status %v", c.nodes[i], p.LastCommitted(), p.Status())
+			}
+			return false
+		case <-time.After(time.Millisecond):
+		}
+	}
+	ref, err := c.dbs[0].Checksums()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for _, db := range c.dbs[1:] {
+		cs, err := db.Checksums()
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		if !maps.Equal(cs, ref) {
+			return false
+		}
+	}
+	return true
+}
+
+// status returns one status variable of member i.
+func (c *cluster) status(i int, name string) string {
+	for _, v := range c.provs[i].Status() {
+		if v.Name == name {
+			return v.Value
+		}
+	}
+	c.t.Fatalf("no status variable %s", name)
+	return ""
+}

@@ -1,0 +1,82 @@
+package groupreplication
+
+import (
+	"github.com/replbench/replbench/protocols"
+)
+
+// Parameter names. The group_replication_* and replica_* ones are MySQL's own, with
+// MySQL's defaults; the gr_model_* ones are the model's knobs with no MySQL counterpart.
+const (
+	pSinglePrimary     = "group_replication_single_primary_mode"
+	pConsistency       = "group_replication_consistency"
+	pBlockSize         = "group_replication_gtid_assignment_block_size"
+	pAutoIncrement     = "group_replication_auto_increment_increment"
+	pSizeLimit         = "group_replication_transaction_size_limit"
+	pFCMode            = "group_replication_flow_control_mode"
+	pFCCertThreshold   = "group_replication_flow_control_certifier_threshold"
+	pFCApplyThreshold  = "group_replication_flow_control_applier_threshold"
+	pFCPeriod          = "group_replication_flow_control_period"
+	pFCHold            = "group_replication_flow_control_hold_percent"
+	pFCRelease         = "group_replication_flow_control_release_percent"
+	pFCMemberQuota     = "group_replication_flow_control_member_quota_percent"
+	pFCMinQuota        = "group_replication_flow_control_min_quota"
+	pFCMinRecovery     = "group_replication_flow_control_min_recovery_quota"
+	pFCMaxQuota        = "group_replication_flow_control_max_quota"
+	pWorkers           = "replica_parallel_workers"
+	pGTIDBroadcast     = "gr_model_gtid_executed_broadcast_period"
+	pRaftTick          = "gr_model_raft_tick"
+	pRaftElectionTicks = "gr_model_raft_election_ticks"
+	pRaftKeepEntries   = "gr_model_raft_log_keep_entries"
+)
+
+// Params lists every parameter of the model with MySQL's default.
+var Params = []protocols.Param{
+	{Name: pSinglePrimary, Default: "ON", Help: "ON: n1 (the raft leader) is the only writer, secondaries refuse writes with 1290 (super_read_only) and certification skips conflict detection; OFF: multi-primary, every member writes, conflicts fail with 3101 and auto-increment moves to step 7 / offset server_id"},
+	{Name: pConsistency, Default: "EVENTUAL", Choices: consistencyNames, Help: "EVENTUAL: commit once ordered and certified locally; BEFORE_ON_PRIMARY_FAILOVER: a new primary holds transactions until its backlog is applied; BEFORE: each transaction first orders a sync message and waits for the local applier (one ordering round + drain); AFTER: every member reports prepared through the group before anyone commits (slowest member's apply + one ordering round); BEFORE_AND_AFTER: both. 8.0's default; 8.4 defaults to BEFORE_ON_PRIMARY_FAILOVER"},
+	{Name: pBlockSize, Default: "1000000", Help: "GNOs each member reserves at once; several writers leave holes in gtid_executed until the blocks are recollected"},
+	{Name: pAutoIncrement, Default: "7", Help: "auto_increment_increment set on every member in multi-primary mode, with auto_increment_offset = server_id (member index + 1); not applied in single-primary mode"},
+	{Name: pSizeLimit, Default: "150000000", Help: "bytes; a larger write-set is rolled back on its member before it is sent (0: no limit)"},
+	{Name: pFCMode, Default: "QUOTA", Choices: []string{"QUOTA", "DISABLED"}, Help: "QUOTA: the 1-second quota loop throttles writers when any member's certifier or applier queue exceeds its threshold"},
+	{Name: pFCCertThreshold, Default: "25000", Help: "transactions waiting for certification on a member before flow control holds writers"},
+	{Name: pFCApplyThreshold, Default: "25000", Help: "remote transactions waiting in a member's applier queue before flow control holds writers"},
+	{Name: pFCPeriod, Default: "1", Help: "seconds between flow-control steps and stats broadcasts (1-60)"},
+	{Name: pFCHold, Default: "10", Help: "percent below the lagging member's pace that the quota is set while holding"},
+	{Name: pFCRelease, Default: "50", Help: "percent the quota grows per period once no member lags"},
+	{Name: pFCMemberQuota, Default: "0", Help: "percent of the quota each writer gets; 0 splits it evenly between the members that wrote"},
+	{Name: pFCMinQuota, Default: "0", Help: "lowest quota while holding (0: 5% of the lower threshold)"},
+	{Name: pFCMinRecovery, Default: "0", Help: "lowest quota when only recovering members lag (0: none)"},
+	{Name: pFCMaxQuota, Default: "0", Help: "highest quota (0: none)"},
+	{Name: pWorkers, Default: "4", Help: "parallel applier workers for remote transactions; they apply independent write-sets in parallel (write-set dependencies from the certifier) and commit in order (replica_preserve_commit_order=ON)"},
+	{Name: pGTIDBroadcast, Default: "60s", Help: "model: how often each member broadcasts gtid_executed so the certifier can drop entries every member has committed (MySQL's compile-time BROADCAST_GTID_EXECUTED_PERIOD, 60 s); the sweep is the cause of the periodic dip of bug #84774"},
+	{Name: pRaftTick, Default: "100ms", Help: "model: one raft tick; the leader heartbeats every tick"},
+	{Name: pRaftElectionTicks, Default: "50", Help: "model: raft ticks without a leader before a member campaigns, and without a majority before a leader steps down (CheckQuorum): 50 x 100 ms = 5 s, GR's suspicion timeout. Keep it well above the slowest round trip"},
+	{Name: pRaftKeepEntries, Default: "50000", Help: "model: applied raft entries kept for members that fall behind (the XCom cache, group_replication_message_cache_size); older ones are compacted away and a member that needs them goes to ERROR"},
+}
+
+// Notes says where the model departs from MySQL; `replbench params gr` prints it.
+const Notes = `Agreement is etcd raft (go.etcd.io/raft/v3 v3.6, CheckQuorum and PreVote) standing in for XCom.
+Both commit at a majority, so a slow minority costs nothing; but XCom lets every member order its
+own messages, while raft sends every proposal through the leader. In multi-primary mode a write on
+a member that is not the raft leader pays an extra forwarding hop (about one one-way delay to the
+leader, plus the leader's majority round trip); XCom would not. Single-primary keeps the primary
+on the raft leader (n1 campaigns at start), which matches XCom's single-leader mode
+(group_replication_paxos_single_leader=ON) and has no extra hop.
+Certification, GTID blocks, write-set dependencies, flow control, the gtid_executed garbage
+collection and the consistency levels follow the server. GTID sets are represented by the prefix
+of the agreed order they equal, which is exact because every member commits in that order.
+Not modelled: expel and auto-rejoin, distributed recovery and clone (a member that loses the log
+goes to ERROR), member_weight elections (the raft leader is the primary), preemptive GC,
+fragmentation and compression, the XCom event horizon.`
+
+func init() {
+	protocols.Register(protocols.Protocol{
+		Name:     "group-replication",
+		Aliases:  []string{"gr"},
+		Summary:  "MySQL Group Replication: majority agreement (etcd raft), certification everywhere, single- or multi-primary",
+		Notes:    Notes,
+		Params:   Params,
+		MinNodes: 1,
+		MaxNodes: 9,
+		New:      New,
+	})
+}

@@ -1,0 +1,231 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/replbench/replbench/protocols"
+	"github.com/replbench/replbench/protocols/transport"
+	"github.com/replbench/replbench/storage"
+	"github.com/replbench/replbench/workloads"
+)
+
+// startTimeout bounds how long the providers may take to form a group before the point is
+// given up: a protocol that cannot start in this time on an emulated network is broken, not
+// slow.
+const startTimeout = 60 * time.Second
+
+// cluster is one point's running system: an engine and a provider per node, over one
+// emulated network.
+type cluster struct {
+	members   []string
+	engines   []*storage.Engine
+	providers []protocols.Provider
+	emu       *transport.Emulator
+	net       transport.Network
+	workload  workloads.Workload
+	params    []protocols.Params // each node's resolved protocol parameters
+}
+
+// clusterConfig is what bring-up needs beyond the point itself.
+type clusterConfig struct {
+	dataDir string // "" keeps every node in memory
+	bus     BusConfig
+	seed    int64
+}
+
+// startCluster brings up the cluster of a point: the engines, the schema on every node, the
+// workload loaded on n1 and copied to the others by snapshot (as a real cluster is
+// provisioned), the bus and the emulator, one provider per node, and Start on all of them
+// in parallel (a group only forms when its members start together). On error everything
+// already started is closed.
+func startCluster(ctx context.Context, ps *PointSpec, cc clusterConfig, progress func(string)) (c *cluster, err error) {
+	proto, err := protocols.Lookup(ps.Protocol)
+	if err != nil {
+		return nil, err
+	}
+	def, err := workloads.Lookup(ps.Workload.Name)
+	if err != nil {
+		return nil, err
+	}
+	c = &cluster{members: ps.Members()}
+	defer func() {
+		if err != nil {
+			c.close()
+			_ = c.removeDataDirs(cc.dataDir)
+			c = nil
+		}
+	}()
+	params := make([]protocols.Params, ps.Nodes)
+	for i, node := range c.members {
+		pp, opts, err := splitParams(proto, node, cc.dataDir, ps.Params[node])
+		if err != nil {
+			return nil, err
+		}
+		params[i] = pp
+		c.params = append(c.params, pp)
+		e, err := storage.Open(opts)
+		if err != nil {
+			return nil, fmt.Errorf("open the engine of %s: %w", node, err)
+		}
+		c.engines = append(c.engines, e)
+	}
+
+	env := workloads.Env{Nodes: ps.Nodes, Writers: ps.Writers, Threads: ps.Threads, Seed: cc.seed}
+	if c.workload, err = def.New(cloneMap(ps.Workload.Options), env); err != nil {
+		return nil, fmt.Errorf("workload %s: %w", def.Name, err)
+	}
+	for _, e := range c.engines {
+		for _, t := range c.workload.Tables() {
+			if err := e.CreateTable(t); err != nil {
+				return nil, fmt.Errorf("create table %s on %s: %w", t.Name, e.Node(), err)
+			}
+		}
+	}
+	progress("loading " + def.Name)
+	if err := c.workload.Load(ctx, c.engines[0], nil); err != nil {
+		return nil, fmt.Errorf("load workload %s on n1: %w", def.Name, err)
+	}
+	if len(c.engines) > 1 {
+		var snap bytes.Buffer
+		if err := c.engines[0].Snapshot(&snap); err != nil {
+			return nil, fmt.Errorf("snapshot n1 to provision the other nodes: %w", err)
+		}
+		for _, e := range c.engines[1:] {
+			if err := e.Restore(bytes.NewReader(snap.Bytes())); err != nil {
+				return nil, fmt.Errorf("restore the snapshot of n1 on %s: %w", e.Node(), err)
+			}
+		}
+	}
+
+	if c.net, err = ps.Network.Build(c.members); err != nil {
+		return nil, err
+	}
+	bus, err := cc.bus.open()
+	if err != nil {
+		return nil, err
+	}
+	c.emu = transport.NewEmulator(bus, c.net, transport.EmulatorOptions{Seed: cc.seed})
+	for i, node := range c.members {
+		ep, err := c.emu.Attach(node)
+		if err != nil {
+			return nil, fmt.Errorf("attach %s to the bus: %w", node, err)
+		}
+		p, err := proto.New(protocols.Config{
+			Node: node, Members: c.members, Endpoint: ep, Applier: c.engines[i],
+			Params: params[i], Seed: cc.seed + int64(i),
+		})
+		if err != nil {
+			_ = ep.Close()
+			return nil, fmt.Errorf("start %s on %s: %w", proto.Name, node, err)
+		}
+		c.providers = append(c.providers, p)
+		c.engines[i].SetReplicator(p)
+	}
+
+	progress("starting " + proto.Name)
+	sctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	errs := make([]error, len(c.providers))
+	var wg sync.WaitGroup
+	for i, p := range c.providers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = p.Start(sctx)
+		}()
+	}
+	wg.Wait()
+	for i, e := range errs {
+		if e != nil {
+			if sctx.Err() != nil && ctx.Err() == nil {
+				return nil, fmt.Errorf("%s on %s did not start within %s: %w", proto.Name, c.members[i], startTimeout, e)
+			}
+			return nil, fmt.Errorf("%s on %s: start: %w", proto.Name, c.members[i], e)
+		}
+	}
+	return c, nil
+}
+
+// clients creates the point's client threads, spread round-robin over the writer nodes,
+// each with its own random stream derived from the seed.
+func (c *cluster) clients(ps *PointSpec, seed int64) []*client {
+	out := make([]*client, ps.Threads)
+	for i := range out {
+		node := ps.Writers[i%len(ps.Writers)]
+		idx := 0
+		for j, m := range c.members {
+			if m == node {
+				idx = j
+			}
+		}
+		rng := rand.New(rand.NewPCG(uint64(seed), uint64(i)+1))
+		out[i] = &client{id: i, node: node, db: c.engines[idx], wl: c.workload.NewClient(i, rng), stats: newClientStats()}
+	}
+	return out
+}
+
+// close stops the providers, the emulator (which closes the bus) and the engines, in that
+// order, and leaves no goroutine of theirs behind.
+func (c *cluster) close() error {
+	var errs []error
+	for i, p := range c.providers {
+		if err := p.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close %s: %w", c.members[i], err))
+		}
+	}
+	if c.emu != nil {
+		if err := c.emu.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close the bus: %w", err))
+		}
+	}
+	for _, e := range c.engines {
+		if err := e.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// CheckDataDir refuses a --data-dir that already holds node directories (n1, n2, ...): the
+// harness creates a fresh database per node and point there and removes it after the point,
+// so it must never adopt, or delete, directories it did not create.
+func CheckDataDir(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil // does not exist yet: created on first use
+	}
+	for _, e := range ents {
+		if validNode(e.Name(), 1<<20) {
+			return fmt.Errorf("%s already holds %s from an earlier run (accepted: an empty or new directory)", dir, filepath.Join(dir, e.Name()))
+		}
+	}
+	return nil
+}
+
+// removeDataDirs deletes the node directories this point created under dataDir.
+func (c *cluster) removeDataDirs(dataDir string) error {
+	if dataDir == "" {
+		return nil
+	}
+	var errs []error
+	for _, m := range c.members {
+		errs = append(errs, os.RemoveAll(filepath.Join(dataDir, m)))
+	}
+	return errors.Join(errs...)
+}
+
+func cloneMap(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}

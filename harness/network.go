@@ -1,0 +1,123 @@
+package harness
+
+import (
+	"fmt"
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/replbench/replbench/protocols/transport"
+	"github.com/replbench/replbench/results"
+)
+
+// checkNetwork validates a network spec for a cluster of n nodes and returns it with its
+// label filled in. path is the field path of the spec, for error messages.
+func (s *Scenario) checkNetwork(nw NetworkSpec, path string, n int) (NetworkSpec, error) {
+	if _, err := nw.Build(memberNames(n)); err != nil {
+		return nw, fmt.Errorf("%s: %v", s.where(path), err)
+	}
+	if nw.Name == "" {
+		nw.Name = nw.label()
+	}
+	return nw, nil
+}
+
+// label names a network for tables: the preset, plus any overrides ("lan+n3=50ms").
+func (nw NetworkSpec) label() string {
+	preset := nw.Preset
+	if preset == "" {
+		preset = "lan"
+	}
+	var parts []string
+	for _, k := range sortedKeys(nw.Egress) {
+		parts = append(parts, fmt.Sprintf("%s=%s", k, time.Duration(nw.Egress[k])))
+	}
+	for _, k := range sortedKeys(nw.Links) {
+		parts = append(parts, fmt.Sprintf("%s=%s", k, time.Duration(nw.Links[k])))
+	}
+	if nw.Jitter != "" && nw.Jitter != "none" {
+		parts = append(parts, "jitter="+nw.Jitter)
+	}
+	if nw.Loss > 0 {
+		parts = append(parts, fmt.Sprintf("loss=%g", nw.Loss))
+	}
+	if len(parts) == 0 {
+		return preset
+	}
+	return preset + "+" + strings.Join(parts, ",")
+}
+
+// Build turns the spec into the emulator's network for the given members: the preset, then
+// per-node egress delays replacing the preset's, then link delays, jitter and loss. Every
+// node name is checked against members.
+func (nw NetworkSpec) Build(members []string) (transport.Network, error) {
+	preset := nw.Preset
+	if preset == "" {
+		preset = "lan"
+	}
+	net, err := transport.Preset(preset, members)
+	if err != nil {
+		return net, err
+	}
+	net = net.Clone()
+	for _, node := range sortedKeys(nw.Egress) {
+		if err := transport.CheckNode(node, members); err != nil {
+			return net, fmt.Errorf("egress: %v", err)
+		}
+		net.SetEgress(node, time.Duration(nw.Egress[node]))
+	}
+	for _, k := range sortedKeys(nw.Links) {
+		l, err := transport.ParseLink(k + "=" + time.Duration(nw.Links[k]).String())
+		if err != nil {
+			return net, err
+		}
+		for _, node := range []string{l.From, l.To} {
+			if err := transport.CheckNode(node, members); err != nil {
+				return net, fmt.Errorf("link %s: %v", k, err)
+			}
+		}
+		l.Apply(&net)
+	}
+	if net.Jitter, err = transport.ParseJitter(nw.Jitter); err != nil {
+		return net, err
+	}
+	if nw.Loss < 0 || nw.Loss >= 1 {
+		return net, fmt.Errorf("loss %g out of range (accepted: a probability in [0,1))", nw.Loss)
+	}
+	net.Loss = nw.Loss
+	if nw.Name != "" {
+		net.Name = nw.Name
+	}
+	return net, net.Validate(members)
+}
+
+// resultNetwork describes the emulated network in the result: the label, the effective
+// egress and link delays (preset included), jitter and loss.
+func resultNetwork(label string, net transport.Network) results.Network {
+	out := results.Network{Preset: label, Loss: net.Loss}
+	if len(net.Egress) > 0 {
+		out.Egress = map[string]float64{}
+		for k, v := range net.Egress {
+			out.Egress[k] = ms(v)
+		}
+	}
+	if len(net.Links) > 0 {
+		out.Links = map[string]float64{}
+		for l, v := range net.Links {
+			out.Links[l.From+">"+l.To] = ms(v)
+		}
+	}
+	if !net.Jitter.IsZero() {
+		out.Jitter = net.Jitter.String()
+	}
+	return out
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// cloneNetworkSpec deep-copies a spec so flag overrides never alias a scenario's maps.
+func cloneNetworkSpec(nw NetworkSpec) NetworkSpec {
+	nw.Egress = maps.Clone(nw.Egress)
+	nw.Links = maps.Clone(nw.Links)
+	return nw
+}

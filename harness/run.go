@@ -1,0 +1,492 @@
+package harness
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/replbench/replbench/results"
+	"github.com/replbench/replbench/workloads"
+)
+
+// Options say how a run is carried out and where its output goes; the scenario says what it
+// measures.
+type Options struct {
+	Bus     BusConfig
+	DataDir string // "" keeps every node in memory; else one subdirectory per node
+	// OutDir is the parent of the run directory <timestamp>-<scenario>; "" means "runs".
+	OutDir string
+	// JSONPath and CSVPath are extra copies of results.json and results.csv (--json, --csv).
+	JSONPath, CSVPath string
+	// ReportInterval prints a timestamped line (tps, p95, aborts) per interval; 0 prints none.
+	ReportInterval time.Duration
+	// Status prints each node's status variables after each point.
+	Status bool
+	// ConvergeTimeout bounds the end-of-point wait for replicas; 0 means ConvergeTimeout.
+	ConvergeTimeout time.Duration
+	// NoProgress hides the progress bar (tests, non-terminals).
+	NoProgress bool
+	Stdout     io.Writer
+	Stderr     io.Writer
+}
+
+// Outcome is what a run produced.
+type Outcome struct {
+	Run         *results.Run
+	Dir         string // the run directory
+	Interrupted bool   // ctx ended before every point ran
+	Files       []string
+}
+
+// Run measures every point in order, one cluster at a time, and writes the run directory:
+// results.json and results.csv (rewritten after every point, so an interrupted run keeps what
+// it measured), scenario.yaml (the scenario as run, flags applied), environment.json, and
+// the plots; then prints the table (and the published figures beside the measured ones when
+// the points reproduce a published table) on Stdout. When ctx ends the current point stops,
+// is recorded as interrupted, and the outputs are still written.
+func Run(ctx context.Context, s *Scenario, points []PointSpec, opt Options) (*Outcome, error) {
+	if opt.Stdout == nil {
+		opt.Stdout = os.Stdout
+	}
+	if opt.Stderr == nil {
+		opt.Stderr = os.Stderr
+	}
+	if opt.OutDir == "" {
+		opt.OutDir = "runs"
+	}
+	if opt.ConvergeTimeout == 0 {
+		opt.ConvergeTimeout = ConvergeTimeout
+	}
+	started := time.Now()
+	name := s.Name
+	if name == "" {
+		name = "adhoc"
+	}
+	dir, err := makeRunDir(opt.OutDir, started, name)
+	if err != nil {
+		return nil, err
+	}
+	out := &Outcome{Dir: dir}
+	run := &results.Run{
+		Schema: results.Schema, Scenario: s.Name, Seed: s.Seed,
+		StartedAt:   started.UTC().Format(time.RFC3339),
+		Environment: environment(opt.Bus),
+		Points:      []results.Point{},
+	}
+	out.Run = run
+	if y, err := s.Marshal(); err == nil {
+		if err := os.WriteFile(filepath.Join(dir, "scenario.yaml"), y, 0o644); err != nil {
+			return out, err
+		}
+	}
+	env, _ := json.MarshalIndent(struct {
+		*results.Environment
+		Seed      int64  `json:"seed"`
+		StartedAt string `json:"started_at"`
+	}{run.Environment, s.Seed, run.StartedAt}, "", "  ")
+	if err := os.WriteFile(filepath.Join(dir, "environment.json"), append(env, '\n'), 0o644); err != nil {
+		return out, err
+	}
+
+	con := newConsole(opt.Stderr, len(points), opt.NoProgress)
+	var runErr error
+	for i := range points {
+		ps := &points[i]
+		con.describe(fmt.Sprintf("%s %dn %s %s t=%d", ps.Protocol, ps.Nodes, ps.Network.Name, ps.Workload.Name, ps.Threads))
+		p, err := runPoint(ctx, s, ps, opt, con)
+		if p != nil {
+			run.Points = append(run.Points, *p)
+			if err := writeResults(dir, run); err != nil {
+				runErr = err
+				break
+			}
+			if opt.Status {
+				con.printf("%s", statusText(p))
+			}
+		}
+		if err != nil {
+			runErr = fmt.Errorf("point %d (%s on %d nodes, %s, %d threads): %w", i+1, ps.Protocol, ps.Nodes, ps.Network.Name, ps.Threads, err)
+			break
+		}
+		con.step()
+		if ctx.Err() != nil {
+			out.Interrupted = true
+			break
+		}
+	}
+	con.finish()
+	if err := writeResults(dir, run); err != nil && runErr == nil {
+		runErr = err
+	}
+	out.Files = append(out.Files, filepath.Join(dir, "results.json"), filepath.Join(dir, "results.csv"))
+	if len(run.Points) > 0 {
+		plots, err := writePlots(dir, run)
+		if err != nil {
+			fmt.Fprintf(opt.Stderr, "replbench: plots not written: %v\n", err)
+		}
+		out.Files = append(out.Files, plots...)
+	}
+	if opt.JSONPath != "" {
+		if err := results.WriteJSON(opt.JSONPath, run); err != nil && runErr == nil {
+			runErr = err
+		}
+	}
+	if opt.CSVPath != "" {
+		if err := results.WriteCSV(opt.CSVPath, run); err != nil && runErr == nil {
+			runErr = err
+		}
+	}
+	results.PrintTable(opt.Stdout, run, results.TableOptions{ShowBound: true, ShowStatus: opt.Status})
+	for _, p := range run.Points {
+		if p.Reference != nil {
+			results.PrintReference(opt.Stdout, run)
+			break
+		}
+	}
+	fmt.Fprintf(opt.Stderr, "replbench: results in %s\n", dir)
+	return out, runErr
+}
+
+// writePlots draws the plots; a failure in drawing (even a panic in the plotting library)
+// costs the plots, never the measured results, which are already on disk.
+func writePlots(dir string, run *results.Run) (files []string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("plotting failed: %v", r)
+		}
+	}()
+	return results.WritePlots(dir, run)
+}
+
+func writeResults(dir string, run *results.Run) error {
+	if err := results.WriteJSON(filepath.Join(dir, "results.json"), run); err != nil {
+		return err
+	}
+	return results.WriteCSV(filepath.Join(dir, "results.csv"), run)
+}
+
+// makeRunDir creates <parent>/<timestamp>-<name>, adding a suffix if two runs start in the
+// same second.
+func makeRunDir(parent string, t time.Time, name string) (string, error) {
+	base := filepath.Join(parent, t.Format("20060102-150405")+"-"+sanitize(name))
+	dir := base
+	for i := 2; ; i++ {
+		if err := os.MkdirAll(parent, 0o755); err != nil {
+			return "", fmt.Errorf("create the output directory: %w", err)
+		}
+		err := os.Mkdir(dir, 0o755)
+		if err == nil {
+			return dir, nil
+		}
+		if !os.IsExist(err) {
+			return "", fmt.Errorf("create the run directory: %w", err)
+		}
+		dir = fmt.Sprintf("%s-%d", base, i)
+	}
+}
+
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == os.PathSeparator || r == ' ' || r == ':' {
+			return '_'
+		}
+		return r
+	}, s)
+}
+
+// Version is the program's version, from the module's build information.
+func Version() (version, commit string) {
+	version = "(devel)"
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return version, ""
+	}
+	if bi.Main.Version != "" {
+		version = bi.Main.Version
+	}
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			commit = s.Value
+		case "vcs.modified":
+			if s.Value == "true" && commit != "" {
+				commit += "+dirty"
+			}
+		}
+	}
+	return version, commit
+}
+
+func environment(bus BusConfig) *results.Environment {
+	v, c := Version()
+	return &results.Environment{
+		Version: v, Commit: c, GoVersion: runtime.Version(),
+		OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), Bus: bus.String(),
+	}
+}
+
+// runPoint measures one point. It returns the point (possibly partial, when ctx ended) and
+// an error when the cluster could not be brought up.
+func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con *console) (*results.Point, error) {
+	c, err := startCluster(ctx, ps, clusterConfig{dataDir: opt.DataDir, bus: opt.Bus, seed: s.Seed}, func(string) {})
+	if err != nil {
+		return nil, err
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			_ = c.close()
+		}
+		// Each point starts from a freshly loaded database: the on-disk copies are scratch.
+		_ = c.removeDataDirs(opt.DataDir)
+	}()
+	p := &results.Point{
+		Protocol: ps.Protocol, Nodes: ps.Nodes, Network: resultNetwork(ps.Network.Name, c.net),
+		Workload: ps.Workload.Name, Options: ps.Workload.Options, Params: ps.UserParams(),
+		Threads: ps.Threads, Writers: ps.Writers, Queries: ps.Queries, Duration: ps.Duration.Seconds(),
+		Repeat: ps.Repeat,
+	}
+	if len(p.Params) == 0 {
+		p.Params = nil
+	}
+	if cw, ok := c.workload.(workloads.Configured); ok {
+		p.Options = cw.Settings()
+	}
+	clients := c.clients(ps, s.Seed+int64(ps.Index)*1_000_003)
+	l := load{queries: ps.Queries, duration: ps.Duration, rate: ps.Rate, retries: ps.Retries, backoff: ps.RetryBackoff}
+	if ps.Warmup > 0 {
+		w := l
+		w.queries, w.duration = 0, ps.Warmup
+		runPhase(ctx, clients, w)
+		for _, cl := range clients {
+			cl.stats = newClientStats()
+		}
+		c.emu.ResetStats()
+	}
+	stopReport := startReporter(con, clients, opt.ReportInterval)
+	elapsed := runPhase(ctx, clients, l)
+	stopReport()
+
+	stats := make([]*clientStats, len(clients))
+	for i, cl := range clients {
+		stats[i] = cl.stats
+	}
+	mergeStats(stats, p)
+	p.ElapsedS = elapsed.Seconds()
+	if p.ElapsedS > 0 {
+		p.TPS = float64(p.Committed) / p.ElapsedS
+	}
+	interrupted := ctx.Err() != nil
+	if interrupted {
+		p.Notes = append(p.Notes, "interrupted: the point stopped early and measured only part of its work")
+	}
+
+	// Convergence gets its own context: an interrupted run still checks what it wrote,
+	// with a shorter bound.
+	cto := opt.ConvergeTimeout
+	if interrupted {
+		cto = min(cto, 5*time.Second)
+	}
+	cv := c.converge(context.Background(), cto)
+	p.Converged, p.ConvergenceDetail = cv.ok, cv.detail
+	if !cv.ok {
+		con.printf("\n*** NOT CONVERGED: %s on %d nodes, %s, %d threads: %s ***\n\n", ps.Protocol, ps.Nodes, ps.Network.Name, ps.Threads, cv.detail)
+	}
+	if cv.ok && !interrupted {
+		cctx, cancel := context.WithTimeout(context.Background(), ConvergeTimeout)
+		checks, err := c.workload.Check(cctx, c.engines)
+		cancel()
+		if err != nil {
+			p.Notes = append(p.Notes, "workload check failed to run: "+err.Error())
+		}
+		if len(checks) > 0 {
+			p.Checks = checks
+		}
+	}
+	if m, ok := c.workload.(workloads.Metricser); ok {
+		byType := map[string]int64{}
+		for name, t := range p.ByType {
+			byType[name] = t.Committed
+		}
+		p.Metrics = m.Metrics(byType, elapsed)
+	}
+	p.Status = map[string]map[string]string{}
+	for i, pr := range c.providers {
+		m := map[string]string{}
+		for _, v := range pr.Status() {
+			m[v.Name] = v.Value
+		}
+		st := c.engines[i].Stats()
+		m["replbench_engine_commits"] = fmt.Sprint(st.Commits)
+		m["replbench_engine_rollbacks"] = fmt.Sprint(st.Rollbacks)
+		m["replbench_engine_applied"] = fmt.Sprint(st.Applied)
+		m["Innodb_row_lock_waits"] = fmt.Sprint(st.LockWaits)
+		m["Innodb_deadlocks"] = fmt.Sprint(st.Deadlocks)
+		p.Status[c.members[i]] = m
+	}
+	es := c.emu.Stats()
+	if es.Delivered > 0 {
+		p.Network.DelayError = &results.Percentiles{P50: es.DelayErrorP50Ms, P99: es.DelayErrorP99Ms, Max: es.DelayErrorMaxMs, N: int64(es.Delivered)}
+	}
+	if es.Early > 0 {
+		p.Notes = append(p.Notes, fmt.Sprintf("emulator delivered %d messages early: the network was not emulated faithfully", es.Early))
+	}
+	closed = true
+	if err := c.close(); err != nil {
+		p.Notes = append(p.Notes, "close: "+err.Error())
+	}
+	setBound(p, ps, c.net, c.params[writerIndex(c.members, ps.Writers)])
+	if !interrupted {
+		p.Reference = results.ReferenceFor(s.Name, p) // a partial point reproduces nothing
+	}
+	return p, nil
+}
+
+// statusText renders a point's status variables per node, sorted by name.
+func statusText(p *results.Point) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "status after %s, %d nodes, %s, %d threads:\n", p.Protocol, p.Nodes, p.Network.Preset, p.Threads)
+	for _, node := range sortedKeys(p.Status) {
+		m := p.Status[node]
+		names := sortedKeys(m)
+		sort.Strings(names)
+		for _, n := range names {
+			fmt.Fprintf(&b, "  %-4s %-45s %s\n", node, n, m[n])
+		}
+	}
+	return b.String()
+}
+
+// console serialises what goes to stderr during a run: the progress bar for multi-point
+// runs, the interval lines and loud warnings, so that they do not overwrite each other.
+type console struct {
+	mu  sync.Mutex
+	w   io.Writer
+	bar *progressbar.ProgressBar
+}
+
+func newConsole(w io.Writer, points int, noBar bool) *console {
+	c := &console{w: w}
+	if points > 1 && !noBar && isTerminal(w) {
+		c.bar = progressbar.NewOptions(points,
+			progressbar.OptionSetWriter(w),
+			progressbar.OptionShowCount(),
+			progressbar.OptionSetElapsedTime(true),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionSetWidth(30),
+			progressbar.OptionSetDescription("points"),
+			progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
+		)
+		_ = c.bar.RenderBlank()
+	}
+	return c
+}
+
+func (c *console) describe(s string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.bar != nil {
+		c.bar.Describe(s)
+	}
+}
+
+func (c *console) step() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.bar != nil {
+		_ = c.bar.Add(1)
+	}
+}
+
+func (c *console) finish() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.bar != nil && !c.bar.IsFinished() {
+		_ = c.bar.Exit()
+		fmt.Fprintln(c.w)
+	}
+}
+
+func (c *console) printf(format string, args ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.bar != nil {
+		_ = c.bar.Clear()
+	}
+	fmt.Fprintf(c.w, format, args...)
+	if c.bar != nil && !c.bar.IsFinished() {
+		_ = c.bar.RenderBlank()
+	}
+}
+
+// startReporter prints, every interval, a timestamped line with the interval's throughput,
+// p95 latency and aborts, as sysbench's --report-interval does. It returns a function that
+// stops it and waits for it.
+func startReporter(con *console, clients []*client, every time.Duration) func() {
+	if every <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		start := time.Now()
+		last := start
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-t.C:
+				h := hdr.New(histLowest, histHighest, histSigFigs)
+				var committed, aborts int64
+				for _, cl := range clients {
+					c, a := cl.stats.interval(h)
+					committed += c
+					aborts += a
+				}
+				secs := now.Sub(last).Seconds()
+				last = now
+				con.printf("%s [%6.1fs] tps %.1f p95 %.3f ms aborts %d (%.1f/s)\n",
+					now.Format("15:04:05.000"), now.Sub(start).Seconds(), float64(committed)/secs,
+					float64(h.ValueAtQuantile(95))/1000, aborts, float64(aborts)/secs)
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
+// writerIndex is the position of the first writer among members.
+func writerIndex(members, writers []string) int {
+	for i, m := range members {
+		if len(writers) > 0 && m == writers[0] {
+			return i
+		}
+	}
+	return 0
+}
+
+// isTerminal reports whether w is a terminal; the progress bar redraws itself with carriage
+// returns, which only a terminal shows as one line.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

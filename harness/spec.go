@@ -1,0 +1,377 @@
+package harness
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/replbench/replbench/protocols"
+	"github.com/replbench/replbench/workloads"
+)
+
+// PointSpec is one fully resolved point: everything needed to bring up a cluster and drive
+// it, with names already checked against the registries.
+type PointSpec struct {
+	Scenario string
+	Index    int // 0-based position in the run
+	Protocol string
+	Nodes    int
+	Network  NetworkSpec
+	Workload WorkloadSpec
+	Threads  int
+	Writers  []string
+	// Params are the user's parameters per node (protocol and engine parameters mixed, as
+	// typed); defaults are applied when the cluster is built.
+	Params       map[string]map[string]string
+	Queries      int64
+	Duration     time.Duration
+	Warmup       time.Duration
+	Rate         float64
+	Retries      int
+	RetryBackoff time.Duration
+	Repeat       int
+}
+
+// Members returns n1..nN.
+func (p *PointSpec) Members() []string {
+	out := make([]string, p.Nodes)
+	for i := range out {
+		out[i] = nodeName(i)
+	}
+	return out
+}
+
+// UserParams returns the parameters the user set, in NAME / NODE:NAME form, for the result.
+func (p *PointSpec) UserParams() map[string]string {
+	out := map[string]string{}
+	common := map[string]string{}
+	if len(p.Params) > 0 {
+		// a parameter equal on every node was given for all nodes
+		first := p.Params[nodeName(0)]
+		for k, v := range first {
+			same := true
+			for i := 1; i < p.Nodes; i++ {
+				if p.Params[nodeName(i)][k] != v {
+					same = false
+					break
+				}
+			}
+			if same {
+				common[k] = v
+				out[k] = v
+			}
+		}
+	}
+	for node, m := range p.Params {
+		for k, v := range m {
+			if _, ok := common[k]; !ok {
+				out[node+":"+k] = v
+			}
+		}
+	}
+	return out
+}
+
+// Expand validates the scenario and returns its points: the cartesian product of the sweep
+// axes (see Sweep for the order), repeated. The first problem found is returned as one line
+// naming where it is (file and line, or the flag) and what is accepted.
+func Expand(s *Scenario) ([]PointSpec, error) {
+	fail := func(p, format string, args ...any) error {
+		return fmt.Errorf("%s: %s", s.where(p), fmt.Sprintf(format, args...))
+	}
+	type axisVal[T any] struct {
+		v    T
+		path string
+	}
+	axis := func(n int, base string, sweep string) []string {
+		if n == 0 {
+			return []string{base}
+		}
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("%s[%d]", sweep, i)
+		}
+		return out
+	}
+
+	// protocols
+	var protos []axisVal[*protocols.Protocol]
+	names := s.Sweep.Protocols
+	if len(names) == 0 {
+		if s.Protocol == "" {
+			return nil, fail("protocol", "no protocol given (accepted: %s)", strings.Join(protocols.Names(), ", "))
+		}
+		names = []string{s.Protocol}
+	}
+	for i, p := range axis(len(s.Sweep.Protocols), "protocol", "sweep.protocols") {
+		pr, err := protocols.Lookup(names[i])
+		if err != nil {
+			return nil, fail(p, "%v", err)
+		}
+		protos = append(protos, axisVal[*protocols.Protocol]{pr, p})
+	}
+
+	// workloads
+	wls := s.Sweep.Workloads
+	if len(wls) == 0 {
+		wls = []WorkloadSpec{s.Workload}
+	}
+	wlPaths := axis(len(s.Sweep.Workloads), "workload", "sweep.workloads")
+	for i, w := range wls {
+		if w.Name == "" {
+			return nil, fail(wlPaths[i]+".name", "no workload given (accepted: %s)", strings.Join(workloads.Names(), ", "))
+		}
+		def, err := workloads.Lookup(w.Name)
+		if err != nil {
+			return nil, fail(wlPaths[i]+".name", "%v", err)
+		}
+		for _, k := range sortedKeys(w.Options) {
+			if !slices.ContainsFunc(def.Options, func(o workloads.Option) bool { return o.Name == k }) {
+				return nil, fail(wlPaths[i]+".options."+k, "unknown option %q of workload %s (accepted: %s)", k, def.Name, optionNames(def))
+			}
+		}
+	}
+
+	// nodes (0 = auto, decided per protocol)
+	nodes := s.Sweep.Nodes
+	if len(nodes) == 0 {
+		nodes = []int{s.Cluster.Nodes}
+	}
+	nodePaths := axis(len(s.Sweep.Nodes), "cluster.nodes", "sweep.nodes")
+	for i, n := range nodes {
+		if n < 0 || n > 64 {
+			return nil, fail(nodePaths[i], "invalid node count %d (accepted: 1 to 64)", n)
+		}
+	}
+
+	writers := s.Sweep.Writers
+	if len(writers) == 0 {
+		writers = []Writers{s.Writers}
+	}
+	writerPaths := axis(len(s.Sweep.Writers), "writers", "sweep.writers")
+
+	paramSets := s.Sweep.Params
+	if len(paramSets) == 0 {
+		paramSets = []map[string]string{nil}
+	}
+	paramPaths := axis(len(s.Sweep.Params), "params", "sweep.params")
+
+	nets := s.Sweep.Networks
+	if len(nets) == 0 {
+		nets = []NetworkSpec{s.Network}
+	}
+	netPaths := axis(len(s.Sweep.Networks), "network", "sweep.networks")
+
+	threads := s.Sweep.Threads
+	threadPath := "sweep.threads"
+	if len(threads) == 0 {
+		threads, threadPath = s.Threads, "threads"
+	}
+	if len(threads) == 0 {
+		threads = IntList{1}
+	}
+	for _, t := range threads {
+		if t < 1 {
+			return nil, fail(threadPath, "invalid thread count %d (accepted: positive integers such as 1,4,8)", t)
+		}
+	}
+
+	// run length
+	switch {
+	case s.Queries < 0:
+		return nil, fail("queries", "negative query count %d (accepted: a positive integer)", s.Queries)
+	case s.Queries > 0 && s.Duration > 0:
+		return nil, fail("queries", "both queries (%d) and duration (%s) given (accepted: exactly one of --queries N or --duration D)", s.Queries, time.Duration(s.Duration))
+	case s.Queries == 0 && s.Duration == 0:
+		return nil, fail("queries", "neither queries nor duration given (accepted: exactly one of --queries N or --duration D)")
+	}
+	if s.Rate < 0 {
+		return nil, fail("rate", "negative rate %g (accepted: transactions per second over all clients, 0 for closed loop)", s.Rate)
+	}
+	if s.Retries < 0 {
+		return nil, fail("retries", "negative retry count %d (accepted: 0 or more)", s.Retries)
+	}
+	if s.Repeats < 0 {
+		return nil, fail("repeats", "negative repeat count %d (accepted: 1 or more)", s.Repeats)
+	}
+	repeats := max(s.Repeats, 1)
+
+	var out []PointSpec
+	for _, pr := range protos {
+		for wi, wl := range wls {
+			for ni, n := range nodes {
+				if n == 0 {
+					n = max(3, pr.v.MinNodes)
+					if pr.v.MaxNodes > 0 {
+						n = min(n, pr.v.MaxNodes)
+					}
+				}
+				if n < pr.v.MinNodes || (pr.v.MaxNodes > 0 && n > pr.v.MaxNodes) {
+					return nil, fail(nodePaths[ni], "protocol %s runs on %s nodes, not %d", pr.v.Name, nodeRange(pr.v), n)
+				}
+				for wri, wr := range writers {
+					ws := wr.resolve(n)
+					for _, w := range ws {
+						if !validNode(w, n) {
+							return nil, fail(writerPaths[wri], "unknown writer node %q (accepted: all, or names among %s)", w, strings.Join(memberNames(n), ", "))
+						}
+					}
+					for pi, ps := range paramSets {
+						perNode, err := resolveUserParams(s, pr.v, n, s.Params, "params", ps, paramPaths[pi])
+						if err != nil {
+							return nil, err
+						}
+						for neti, nw := range nets {
+							nw, err := s.checkNetwork(nw, netPaths[neti], n)
+							if err != nil {
+								return nil, err
+							}
+							for _, t := range threads {
+								if err := checkWorkload(wl, n, ws, t, s.Seed); err != nil {
+									return nil, fail(wlPaths[wi]+".options", "%v", err)
+								}
+								for r := 0; r < repeats; r++ {
+									out = append(out, PointSpec{
+										Scenario: s.Name, Index: len(out),
+										Protocol: pr.v.Name, Nodes: n, Network: nw,
+										Workload: WorkloadSpec{Name: wl.Name, Options: maps.Clone(wl.Options)},
+										Threads:  t, Writers: ws, Params: perNode,
+										Queries: s.Queries, Duration: time.Duration(s.Duration),
+										Warmup: time.Duration(s.Warmup), Rate: s.Rate,
+										Retries: s.Retries, RetryBackoff: time.Duration(s.RetryBackoff),
+										Repeat: r,
+									})
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+func nodeRange(p *protocols.Protocol) string {
+	switch {
+	case p.MaxNodes == p.MinNodes:
+		return strconv.Itoa(p.MinNodes)
+	case p.MaxNodes == 0:
+		return fmt.Sprintf("%d or more", max(p.MinNodes, 1))
+	}
+	return fmt.Sprintf("%d to %d", p.MinNodes, p.MaxNodes)
+}
+
+func validNode(name string, n int) bool {
+	s, ok := strings.CutPrefix(name, "n")
+	if !ok {
+		return false
+	}
+	i, err := strconv.Atoi(s)
+	return err == nil && i >= 1 && i <= n && strconv.Itoa(i) == s
+}
+
+func memberNames(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = nodeName(i)
+	}
+	return out
+}
+
+func optionNames(d *workloads.Definition) string {
+	var ns []string
+	for _, o := range d.Options {
+		ns = append(ns, o.Name)
+	}
+	if len(ns) == 0 {
+		return "none"
+	}
+	return strings.Join(ns, ", ")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// checkWorkload builds the workload once to let it validate its option values.
+func checkWorkload(w WorkloadSpec, nodes int, writers []string, threads int, seed int64) error {
+	def, err := workloads.Lookup(w.Name)
+	if err != nil {
+		return err
+	}
+	_, err = def.New(maps.Clone(w.Options), workloads.Env{Nodes: nodes, Writers: writers, Threads: threads, Seed: seed})
+	return err
+}
+
+// resolveUserParams merges the base parameters and one sweep set (the sweep wins; a flag
+// has already been written into base and removed from the sweep sets), splits NODE:NAME
+// entries per node, and validates every name and value against the protocol's and the
+// engine's parameter lists.
+func resolveUserParams(s *Scenario, p *protocols.Protocol, n int, base map[string]string, basePath string, sweep map[string]string, sweepPath string) (map[string]map[string]string, error) {
+	perNode := map[string]map[string]string{}
+	for i := 0; i < n; i++ {
+		perNode[nodeName(i)] = map[string]string{}
+	}
+	defs := AllParams(p)
+	apply := func(m map[string]string, path string) error {
+		for _, k := range sortedKeys(m) {
+			v := m[k]
+			node, name, scoped := strings.Cut(k, ":")
+			if !scoped {
+				node, name = "", k
+			}
+			where := s.where(path + "." + k)
+			if scoped && !validNode(node, n) {
+				return fmt.Errorf("%s: unknown node %q (accepted: %s)", where, node, strings.Join(memberNames(n), ", "))
+			}
+			d, ok := findParam(defs, name)
+			if !ok {
+				return fmt.Errorf("%s: unknown parameter %q for protocol %s (accepted: %s; see replbench params %s)", where, name, p.Name, paramList(defs), p.Name)
+			}
+			if _, err := protocols.Resolve([]protocols.Param{d}, map[string]string{name: v}); err != nil {
+				return fmt.Errorf("%s: %v", where, err)
+			}
+			for nd, m := range perNode {
+				if !scoped || nd == node {
+					m[name] = v
+				}
+			}
+		}
+		return nil
+	}
+	if err := apply(base, basePath); err != nil {
+		return nil, err
+	}
+	if err := apply(sweep, sweepPath); err != nil {
+		return nil, err
+	}
+	return perNode, nil
+}
+
+func findParam(defs []protocols.Param, name string) (protocols.Param, bool) {
+	for _, d := range defs {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	return protocols.Param{}, false
+}
+
+func paramList(defs []protocols.Param) string {
+	ns := make([]string, len(defs))
+	for i, d := range defs {
+		ns[i] = d.Name
+	}
+	sort.Strings(ns)
+	return strings.Join(ns, ", ")
+}

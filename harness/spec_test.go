@@ -1,0 +1,160 @@
+package harness
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Sweep expansion: the cartesian product in the documented order (protocols, workloads,
+// nodes, writers, params, networks, threads innermost), each point repeated.
+func TestExpandSweepOrder(t *testing.T) {
+	s, err := loadTestdata(t, "good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pts, err := Expand(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 2 param sets x 2 networks x 2 thread counts x 2 repeats
+	if len(pts) != 16 {
+		t.Fatalf("%d points, want 16", len(pts))
+	}
+	var got []string
+	for _, p := range pts {
+		got = append(got, fmt.Sprintf("%s/%s/t%d/r%d", p.Params["n1"]["innodb_lock_wait_timeout"], p.Network.Name, p.Threads, p.Repeat))
+	}
+	want := []string{
+		"5/lan/t1/r0", "5/lan/t1/r1", "5/lan/t2/r0", "5/lan/t2/r1",
+		"5/wan-50/t1/r0", "5/wan-50/t1/r1", "5/wan-50/t2/r0", "5/wan-50/t2/r1",
+		"1/lan/t1/r0", "1/lan/t1/r1", "1/lan/t2/r0", "1/lan/t2/r1",
+		"1/wan-50/t1/r0", "1/wan-50/t1/r1", "1/wan-50/t2/r0", "1/wan-50/t2/r1",
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("order:\n got %v\nwant %v", got, want)
+	}
+	for i, p := range pts {
+		if p.Index != i || p.Protocol != "semisync" || p.Nodes != 3 || p.Duration != 200*time.Millisecond {
+			t.Fatalf("point %d: %+v", i, p)
+		}
+		// the per-node parameter lands on n3 only
+		if p.Params["n3"]["replbench.apply_delay"] != "1ms" || p.Params["n1"]["replbench.apply_delay"] != "" {
+			t.Fatalf("per-node params %v", p.Params)
+		}
+	}
+	if up := pts[0].UserParams(); up["innodb_lock_wait_timeout"] != "5" || up["n3:replbench.apply_delay"] != "1ms" {
+		t.Fatalf("user params %v", up)
+	}
+}
+
+// Nodes 0 means 3, clamped to the protocol: standalone runs on one node beside the others.
+func TestExpandAutoNodes(t *testing.T) {
+	s := &Scenario{Workload: WorkloadSpec{Name: "insert"}, Queries: 10, Sweep: Sweep{Protocols: []string{"standalone", "semisync"}}}
+	pts, err := Expand(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pts) != 2 || pts[0].Nodes != 1 || pts[1].Nodes != 3 {
+		t.Fatalf("points %+v", pts)
+	}
+}
+
+// Flags override the file: a flag replaces the field and its sweep axis.
+func TestOverridesReplaceAxes(t *testing.T) {
+	s, err := loadTestdata(t, "good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	net := "wan-100"
+	q := int64(50)
+	s.Apply(Overrides{Threads: IntList{4}, Network: &net, Queries: &q, Egress: map[string]time.Duration{"n3": 7 * time.Millisecond},
+		Params: map[string]string{"innodb_lock_wait_timeout": "9"}})
+	pts, err := Expand(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pts) != 4 { // 2 param sets (now equal) x 1 network x 1 thread count x 2 repeats
+		t.Fatalf("%d points", len(pts))
+	}
+	for _, p := range pts {
+		if p.Threads != 4 || p.Network.Name != "wan-100+n3=7ms" || p.Queries != 50 || p.Duration != 0 || p.Params["n2"]["innodb_lock_wait_timeout"] != "9" {
+			t.Fatalf("point %+v", p)
+		}
+	}
+}
+
+// Every bad input is one line naming the problem and what is accepted.
+func TestExpandBadInput(t *testing.T) {
+	base := func() *Scenario {
+		return &Scenario{Protocol: "semisync", Workload: WorkloadSpec{Name: "insert"}, Queries: 10}
+	}
+	str := func(s string) *string { return &s }
+	i := func(v int) *int { return &v }
+	for _, tc := range []struct {
+		name string
+		o    Overrides
+		mod  func(*Scenario)
+		want string
+	}{
+		{"unknown protocol", Overrides{Protocol: str("paxos")}, nil, `--protocol: unknown protocol "paxos" (accepted:`},
+		{"unknown workload", Overrides{Workload: str("tpcd")}, nil, `--workload: unknown workload "tpcd" (accepted:`},
+		{"unknown preset", Overrides{Network: str("moon")}, nil, `--network: unknown network preset "moon" (accepted: lan`},
+		{"unknown parameter", Overrides{Params: map[string]string{"wsrep_nope": "1"}}, nil, `--param wsrep_nope: unknown parameter "wsrep_nope" for protocol semisync (accepted:`},
+		{"bad parameter value", Overrides{Params: map[string]string{"innodb_flush_log_at_trx_commit": "7"}}, nil, "invalid value \"7\" (accepted: 0, 1, 2)"},
+		{"param node beyond", Overrides{Params: map[string]string{"n9:innodb_lock_wait_timeout": "1"}}, nil, `unknown node "n9" (accepted: n1, n2, n3)`},
+		{"delay node beyond", Overrides{Egress: map[string]time.Duration{"n4": time.Millisecond}}, nil, "unknown node n4 (accepted: n1, n2, n3)"},
+		{"link node beyond", Overrides{Links: map[string]time.Duration{"n1-n7": time.Millisecond}}, nil, "unknown node n7"},
+		{"writer beyond", Overrides{Writers: Writers{"n5"}}, nil, `--writers: unknown writer node "n5"`},
+		{"threads 0", Overrides{Threads: IntList{0}}, nil, "--threads: invalid thread count 0"},
+		{"nodes for standalone", Overrides{Protocol: str("standalone"), Nodes: i(3)}, nil, "--nodes: protocol standalone runs on 1 nodes, not 3"},
+		{"unknown workload option", Overrides{WorkloadOptions: map[string]string{"colour": "red"}}, nil, `unknown option "colour" of workload insert`},
+		{"both queries and duration", Overrides{}, func(s *Scenario) { s.Duration = Duration(time.Second) }, "both queries"},
+		{"neither queries nor duration", Overrides{}, func(s *Scenario) { s.Queries = 0 }, "neither queries nor duration"},
+		{"bad jitter", Overrides{Jitter: str("gauss:1ms")}, nil, "unknown distribution"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := base()
+			if tc.mod != nil {
+				tc.mod(s)
+			}
+			s.Apply(tc.o)
+			_, err := Expand(s)
+			if err == nil {
+				t.Fatal("accepted bad input")
+			}
+			if strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q, want one line containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// Nodes round-robin: client i runs on writer i mod len(writers), and mysqlslap's split.
+func TestShare(t *testing.T) {
+	var sum int64
+	for i := 0; i < 3; i++ {
+		sum += share(500, i, 3)
+	}
+	if sum != 500 || share(500, 0, 3) != 167 || share(500, 2, 3) != 166 {
+		t.Fatalf("share: %d %d %d", share(500, 0, 3), share(500, 1, 3), share(500, 2, 3))
+	}
+}
+
+// A workload option from the command line goes to the workloads of the run that define it.
+func TestWorkloadOptionRouting(t *testing.T) {
+	s := &Scenario{Protocol: "semisync", Queries: 10, Sweep: Sweep{Workloads: []WorkloadSpec{{Name: "insert"}, {Name: "hotspot"}}}}
+	s.Apply(Overrides{WorkloadOptions: map[string]string{"hot-rows": "3"}})
+	pts, err := Expand(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pts) != 2 || pts[0].Workload.Options["hot-rows"] != "" || pts[1].Workload.Options["hot-rows"] != "3" {
+		t.Fatalf("points %+v", pts)
+	}
+	s.Apply(Overrides{WorkloadOptions: map[string]string{"nosuch": "1"}})
+	if _, err := Expand(s); err == nil || !strings.Contains(err.Error(), `unknown option "nosuch"`) {
+		t.Fatalf("err %v", err)
+	}
+}

@@ -1,0 +1,396 @@
+package transport
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// EmulatorOptions chooses how the emulator keeps time.
+type EmulatorOptions struct {
+	// Seed makes jitter and loss repeatable: the same seed and the same sequence of sends on
+	// a link give the same delivery times on that link.
+	Seed int64
+	// Virtual selects plain Go timers: exact inside a testing/synctest bubble, where time
+	// only advances when every goroutine is blocked, but only ~1 ms precise in real time
+	// (runtime timers cannot wait less than ~1 ms and overshoot by 0.1-0.2 ms). Tests use
+	// Virtual: true. The default (false) is the precise real-time mode, which sleeps on a
+	// timer until SpinWindow before the earliest deadline and then spins (yielding with
+	// runtime.Gosched) until it has passed; it is accurate to microseconds but keeps one
+	// core busy while messages are due within SpinWindow. Never use it inside a synctest
+	// bubble: a spinning goroutine is never durably blocked, so virtual time never moves.
+	Virtual bool
+	// SpinWindow is how long before a deadline the precise mode stops sleeping and starts
+	// spinning. It must cover the timer's overshoot under load; larger costs more CPU.
+	// Zero means DefaultSpinWindow.
+	SpinWindow time.Duration
+}
+
+// DefaultSpinWindow covers the p99 overshoot of Go timers on a loaded 2-core box.
+const DefaultSpinWindow = time.Millisecond
+
+// timerFloor is the shortest wait a Go runtime timer can do on Linux (the netpoller waits
+// in whole milliseconds); waits shorter than this are spun, not slept.
+const timerFloor = 1100 * time.Microsecond
+
+// Emulator is a Bus that decides when each message is handed to an inner Bus: per-node
+// egress delay, per-link delay, jitter, loss, partitions and clogged links, FIFO per link.
+// It works on the sender's side, so it also shapes traffic between nodes that run on
+// different machines over an external NATS. A message is never handed over early.
+//
+// One dispatcher goroutine hands over due messages in (due time, send order) order;
+// messages with zero delay and nothing earlier in flight on their link go straight
+// through on the sender's goroutine. Each hand-off's lateness (hand-off time minus due
+// time) is recorded, so every run can report how faithful its network was (Stats).
+//
+// The emulator owns the inner bus: Close closes it. Sends racing on one endpoint from
+// several goroutines have no defined order, as on any bus; sends from one goroutine keep
+// theirs.
+type Emulator struct {
+	inner Bus
+	opts  EmulatorOptions
+
+	mu     sync.Mutex
+	s      *schedule
+	closed bool
+
+	wake chan struct{}
+	stop chan struct{}
+	done chan struct{}
+
+	sent, delivered, early atomic.Uint64
+	drops                  [DropClosed + 1]atomic.Uint64
+
+	histMu sync.Mutex
+	hist   *hdrhistogram.Histogram
+}
+
+// NewEmulator wraps inner with the network nw. Under testing/synctest create it inside
+// the bubble with opts.Virtual set.
+func NewEmulator(inner Bus, nw Network, opts EmulatorOptions) *Emulator {
+	if opts.SpinWindow <= 0 {
+		opts.SpinWindow = DefaultSpinWindow
+	}
+	em := &Emulator{
+		inner: inner,
+		opts:  opts,
+		s:     newSchedule(nw, uint64(opts.Seed)),
+		wake:  make(chan struct{}, 1),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+		hist:  newErrorHistogram(),
+	}
+	go em.run()
+	return em
+}
+
+func newErrorHistogram() *hdrhistogram.Histogram {
+	return hdrhistogram.New(1, int64(time.Minute), 3)
+}
+
+// Attach implements Bus.
+func (em *Emulator) Attach(node string) (Endpoint, error) {
+	em.mu.Lock()
+	closed := em.closed
+	em.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	ep, err := em.inner.Attach(node)
+	if err != nil {
+		return nil, err
+	}
+	return &emuEndpoint{em: em, inner: ep}, nil
+}
+
+// Close stops the dispatcher, drops what is still in flight (counted as closed) and
+// closes the inner bus.
+func (em *Emulator) Close() error {
+	em.mu.Lock()
+	if em.closed {
+		em.mu.Unlock()
+		return nil
+	}
+	em.closed = true
+	close(em.stop)
+	em.mu.Unlock()
+	<-em.done
+	em.mu.Lock()
+	left := em.s.drain()
+	em.mu.Unlock()
+	em.drops[DropClosed].Add(uint64(len(left)))
+	return em.inner.Close()
+}
+
+// Network returns a copy of the network in force.
+func (em *Emulator) Network() Network {
+	em.mu.Lock()
+	defer em.mu.Unlock()
+	return em.s.nw.Clone()
+}
+
+// SetNetwork replaces delays, jitter and loss for messages sent from now on. Messages in
+// flight keep their delivery times, and FIFO still holds: a link whose delay drops does
+// not let new messages overtake old ones.
+func (em *Emulator) SetNetwork(nw Network) {
+	em.control(func(s *schedule, _ time.Time) { s.setNetwork(nw) })
+}
+
+// Partition cuts every link between nodes of different groups, in both directions, in
+// addition to any cut already in force. Nodes in no group keep their links. Messages sent
+// across a cut, or due while a cut is in force, are dropped.
+func (em *Emulator) Partition(groups ...[]string) {
+	em.control(func(s *schedule, _ time.Time) { s.partition(groups) })
+}
+
+// PartitionOneWay drops messages from → to while leaving to → from working: the
+// asymmetric failure (a one-sided firewall rule) that confuses failure detectors.
+func (em *Emulator) PartitionOneWay(from, to string) {
+	em.control(func(s *schedule, _ time.Time) { s.partitionOneWay(from, to) })
+}
+
+// Clog holds messages from → to instead of dropping them: they stay queued, in order,
+// and are delivered when the link is unclogged, like a stalled TCP connection that
+// recovers.
+func (em *Emulator) Clog(from, to string) {
+	em.control(func(s *schedule, _ time.Time) { s.clog(from, to) })
+}
+
+// Unclog releases a clogged link: held messages are delivered at once, in order.
+func (em *Emulator) Unclog(from, to string) {
+	em.control(func(s *schedule, now time.Time) { s.unclog(now, from, to) })
+}
+
+// Heal ends every partition (symmetric and one-way) and unclogs every link.
+func (em *Emulator) Heal() {
+	em.control(func(s *schedule, now time.Time) {
+		s.heal()
+		s.unclogAll(now)
+	})
+}
+
+func (em *Emulator) control(f func(*schedule, time.Time)) {
+	now := time.Now()
+	em.mu.Lock()
+	f(em.s, now)
+	em.mu.Unlock()
+	em.poke()
+}
+
+func (em *Emulator) poke() {
+	select {
+	case em.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Stats is what the emulator did, for the result of a run.
+type Stats struct {
+	// Sent counts Send calls that reached the emulator.
+	Sent uint64
+	// Delivered counts messages handed to the inner bus.
+	Delivered uint64
+	// Dropped counts discarded messages by cause.
+	Dropped DropCounts
+	// InFlight is the number of messages decided but not yet handed over, Held the part of
+	// them held on clogged links.
+	InFlight, Held int
+	// Early counts hand-offs before their due time. It must stay 0.
+	Early uint64
+	// DelayErrorP50Ms, P99Ms and MaxMs summarise the hand-off lateness (actual hand-off
+	// time minus due time) of every delivered message, in milliseconds: how far the
+	// emulated network was from the configured one. Results carry them as
+	// network.delay_error_ms.
+	DelayErrorP50Ms, DelayErrorP99Ms, DelayErrorMaxMs float64
+	// DelayErrorN is the number of hand-offs the summary covers.
+	DelayErrorN int64
+	// Virtual reports the timing mode.
+	Virtual bool
+}
+
+// DropCounts are dropped messages by cause.
+type DropCounts struct {
+	Loss, Partition, Closed uint64
+}
+
+// Total is the sum over causes.
+func (d DropCounts) Total() uint64 { return d.Loss + d.Partition + d.Closed }
+
+// Stats returns the counters and the delivery-error summary.
+func (em *Emulator) Stats() Stats {
+	st := Stats{
+		Sent:      em.sent.Load(),
+		Delivered: em.delivered.Load(),
+		Dropped: DropCounts{
+			Loss:      em.drops[DropLoss].Load(),
+			Partition: em.drops[DropPartition].Load(),
+			Closed:    em.drops[DropClosed].Load(),
+		},
+		Early:   em.early.Load(),
+		Virtual: em.opts.Virtual,
+	}
+	em.mu.Lock()
+	for _, ls := range em.s.links {
+		st.InFlight += ls.inflight
+	}
+	st.Held = em.s.nheld
+	em.mu.Unlock()
+	em.histMu.Lock()
+	st.DelayErrorN = em.hist.TotalCount()
+	if st.DelayErrorN > 0 {
+		st.DelayErrorP50Ms = float64(em.hist.ValueAtQuantile(50)) / 1e6
+		st.DelayErrorP99Ms = float64(em.hist.ValueAtQuantile(99)) / 1e6
+		st.DelayErrorMaxMs = float64(em.hist.Max()) / 1e6
+	}
+	em.histMu.Unlock()
+	return st
+}
+
+// ResetStats clears the delivery-error histogram and the counters, for example after a
+// warm-up.
+func (em *Emulator) ResetStats() {
+	em.sent.Store(0)
+	em.delivered.Store(0)
+	em.early.Store(0)
+	for i := range em.drops {
+		em.drops[i].Store(0)
+	}
+	em.histMu.Lock()
+	em.hist.Reset()
+	em.histMu.Unlock()
+}
+
+func (em *Emulator) send(ep *emuEndpoint, to string, payload []byte) error {
+	if ep.closed.Load() {
+		return ErrClosed
+	}
+	now := time.Now()
+	p := &packet{link: Link{ep.inner.Node(), to}, payload: payload, via: ep.inner}
+	em.mu.Lock()
+	if em.closed {
+		em.mu.Unlock()
+		return ErrClosed
+	}
+	em.sent.Add(1)
+	d := em.s.send(now, p)
+	first := !d.now && d.drop == NotDropped && em.s.pending[0] == p
+	em.mu.Unlock()
+	switch {
+	case d.drop != NotDropped:
+		em.drops[d.drop].Add(1)
+		return nil
+	case d.now:
+		err := em.handoff(p)
+		em.mu.Lock()
+		em.s.done(p.link)
+		em.mu.Unlock()
+		return err
+	case first:
+		em.poke()
+	}
+	return nil
+}
+
+// handoff gives p to the inner bus and records its lateness.
+func (em *Emulator) handoff(p *packet) error {
+	due := p.due
+	if p.release.After(due) {
+		due = p.release
+	}
+	late := time.Since(due)
+	err := p.via.Send(p.link.To, p.payload)
+	if err != nil {
+		em.drops[DropClosed].Add(1)
+		return err
+	}
+	em.delivered.Add(1)
+	if late < 0 {
+		em.early.Add(1)
+		late = 0
+	}
+	em.histMu.Lock()
+	em.hist.RecordValue(min(int64(late), em.hist.HighestTrackableValue()))
+	em.histMu.Unlock()
+	return nil
+}
+
+// run is the dispatcher. In virtual mode it sleeps on a timer until the earliest due
+// time, which synctest makes exact. In precise mode it sleeps until SpinWindow before the
+// deadline and spins the rest, because runtime timers are ~1 ms coarse.
+func (em *Emulator) run() {
+	defer close(em.done)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	var out, dropped []*packet
+	for {
+		now := time.Now()
+		em.mu.Lock()
+		out, dropped = em.s.pop(now, out[:0], dropped[:0])
+		next, ok := em.s.next()
+		em.mu.Unlock()
+		if len(dropped) > 0 {
+			em.drops[DropPartition].Add(uint64(len(dropped)))
+			clear(dropped)
+		}
+		if len(out) > 0 {
+			for _, p := range out {
+				em.handoff(p)
+			}
+			em.mu.Lock()
+			for _, p := range out {
+				em.s.done(p.link)
+			}
+			em.mu.Unlock()
+			clear(out)
+			continue
+		}
+		if !ok {
+			select {
+			case <-em.wake:
+			case <-em.stop:
+				return
+			}
+			continue
+		}
+		wait := next.Sub(now)
+		if !em.opts.Virtual {
+			if wait <= em.opts.SpinWindow+timerFloor {
+				select {
+				case <-em.stop:
+					return
+				default:
+				}
+				runtime.Gosched()
+				continue
+			}
+			wait -= em.opts.SpinWindow
+		}
+		timer.Reset(wait)
+		select {
+		case <-timer.C:
+		case <-em.wake:
+		case <-em.stop:
+			return
+		}
+	}
+}
+
+type emuEndpoint struct {
+	em     *Emulator
+	inner  Endpoint
+	closed atomic.Bool
+}
+
+func (e *emuEndpoint) Node() string                         { return e.inner.Node() }
+func (e *emuEndpoint) Send(to string, payload []byte) error { return e.em.send(e, to, payload) }
+func (e *emuEndpoint) SetHandler(h Handler)                 { e.inner.SetHandler(h) }
+
+// Close detaches the endpoint; its messages still in flight are dropped when due.
+func (e *emuEndpoint) Close() error {
+	e.closed.Store(true)
+	return e.inner.Close()
+}

@@ -1,0 +1,135 @@
+package results
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var pngMagic = []byte("\x89PNG\r\n\x1a\n")
+
+func checkPNG(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) < 1000 || !bytes.HasPrefix(b, pngMagic) {
+		t.Fatalf("%s: %d bytes, not a drawn PNG", path, len(b))
+	}
+}
+
+// wanRun is the documents' sweep for galera at two networks and three thread counts.
+func wanRun() *Run {
+	run := &Run{Schema: Schema, Scenario: "wan-concurrency", Seed: 1}
+	for _, nw := range []Network{{Preset: "lan"}, {Preset: "wan-50", Egress: map[string]float64{"n1": 50}}} {
+		for _, th := range []int{1, 8, 64} {
+			p := insertPoint("galera", nw, th, 30/float64(th))
+			p.Latency = Latency{Mean: 60, P50: 55, P95: 70, P99: 80, Max: 90}
+			p.SetBound(&Bound{CommitFloorMs: 50.075, MaxTPS: float64(th) / 0.050075, Limit: "latency", Derivation: "model: test"})
+			run.Points = append(run.Points, p)
+		}
+	}
+	return run
+}
+
+func TestWritePlots(t *testing.T) {
+	dir := t.TempDir()
+	files, err := WritePlots(dir, wanRun())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"seconds-vs-threads-galera.png", "latency-vs-threads-galera.png", "throughput-vs-threads-galera.png"}
+	if len(files) != len(want) {
+		t.Fatalf("files %v, want %v (no abort plot: the writers do not vary)", files, want)
+	}
+	for i, f := range files {
+		if filepath.Base(f) != want[i] {
+			t.Errorf("file %d = %s, want %s", i, filepath.Base(f), want[i])
+		}
+		checkPNG(t, f)
+	}
+}
+
+func TestWritePlotsAbortRate(t *testing.T) {
+	run := &Run{Schema: Schema}
+	for _, w := range [][]string{{"n1"}, {"n1", "n2"}, {"n1", "n2", "n3"}} {
+		p := Point{Protocol: "galera", Nodes: 3, Network: Network{Preset: "lan"}, Workload: "oltp_write_only", Threads: 8, Writers: w,
+			Committed: 1000, Aborts: map[string]int64{"certification": int64(10 * len(w) * len(w))}, ElapsedS: 1, TPS: 1000, Converged: true}
+		run.Points = append(run.Points, p)
+	}
+	dir := t.TempDir()
+	files, err := WritePlots(dir, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var abort string
+	for _, f := range files {
+		if filepath.Base(f) == PlotAbortRateVsWriters {
+			abort = f
+		}
+		if strings.HasPrefix(filepath.Base(f), PlotSecondsVsThreads) {
+			t.Errorf("seconds plot drawn for a timed run without --queries: %s", f)
+		}
+	}
+	if abort == "" {
+		t.Fatalf("no abort-rate plot among %v", files)
+	}
+	checkPNG(t, abort)
+}
+
+func TestWritePlotsNoData(t *testing.T) {
+	files, err := WritePlots(t.TempDir(), &Run{Schema: Schema, Points: []Point{}})
+	if err != nil || len(files) != 0 {
+		t.Fatalf("files %v err %v, want nothing for an empty run", files, err)
+	}
+}
+
+func TestReportMain(t *testing.T) {
+	dir := t.TempDir()
+	run := wanRun()
+	if err := WriteJSON(filepath.Join(dir, ResultsFile), run); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if rc := ReportMain([]string{dir}, &out, &errb); rc != 0 {
+		t.Fatalf("rc %d, stderr %q", rc, errb.String())
+	}
+	s := out.String()
+	for _, want := range []string{"scenario wan-concurrency", "floor ms (model)",
+		"Percona XtraDB Cluster 5.7.16 latency/seconds (published) vs galera (measured)", "25.583",
+		"plot: " + filepath.Join(dir, "seconds-vs-threads-galera.png")} {
+		if !strings.Contains(s, want) {
+			t.Errorf("report lacks %q:\n%s", want, s)
+		}
+	}
+	checkPNG(t, filepath.Join(dir, "seconds-vs-threads-galera.png"))
+
+	// The results file itself works too, and --no-plots writes none.
+	other := t.TempDir()
+	out.Reset()
+	if rc := ReportMain([]string{"--no-plots", "--plots", other, filepath.Join(dir, ResultsFile)}, &out, &errb); rc != 0 {
+		t.Fatalf("rc %d", rc)
+	}
+	if ents, _ := os.ReadDir(other); len(ents) != 0 {
+		t.Errorf("--no-plots wrote %d files", len(ents))
+	}
+}
+
+func TestReportMainBadInput(t *testing.T) {
+	dir := t.TempDir()
+	foreign := filepath.Join(dir, "foreign.json")
+	os.WriteFile(foreign, []byte(`{"schema":"other/v9","points":[]}`), 0o644)
+	empty := t.TempDir() // a directory without results.json
+	for _, args := range [][]string{{}, {"a", "b"}, {"--bogus", dir}, {filepath.Join(dir, "nope")}, {foreign}, {empty}} {
+		var out, errb bytes.Buffer
+		if rc := ReportMain(args, &out, &errb); rc != 2 {
+			t.Errorf("%v: rc %d, want 2", args, rc)
+		}
+		if n := strings.Count(errb.String(), "\n"); n != 1 || !strings.HasPrefix(errb.String(), "replbench report: ") {
+			t.Errorf("%v: want one stderr line, got %q", args, errb.String())
+		}
+	}
+}

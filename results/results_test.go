@@ -1,0 +1,253 @@
+package results
+
+import (
+	"bytes"
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func f64(v float64) *float64 { return &v }
+
+// sampleRun is a small run with every optional part filled: two protocols, one abort cause
+// on one point only, a bound and efficiency, status, metrics, checks, and one point that
+// did not converge.
+func sampleRun() *Run {
+	return &Run{
+		Schema: Schema, Scenario: "sample", Seed: 42, StartedAt: "2026-01-02T03:04:05Z",
+		Environment: &Environment{Version: "dev", GoVersion: "go1.26.8", OS: "linux", Arch: "amd64", CPUs: 2, Bus: "memory"},
+		Points: []Point{
+			{
+				Protocol: "galera", Nodes: 3, Network: Network{Preset: "wan-50", Egress: map[string]float64{"n1": 50},
+					DelayError: &Percentiles{P50: 0.01, P99: 0.2, Max: 0.9, N: 1000}},
+				Workload: "oltp_write_only", Params: map[string]string{"wsrep_slave_threads": "4"},
+				Threads: 8, Writers: []string{"n1", "n2"}, Duration: 10, Committed: 1500,
+				Aborts: map[string]int64{"certification": 12}, Retries: 3, ElapsedS: 10.01, TPS: 149.85,
+				Latency:    Latency{Mean: 53.1, P50: 51.2, P95: 60.3, P99: 75.5, P999: 90, Max: 101},
+				Status:     map[string]map[string]string{"n1": {"wsrep_local_cert_failures": "12"}, "n2": {"wsrep_local_cert_failures": "0"}},
+				Metrics:    map[string]float64{"tpmC": 1234.5},
+				Checks:     map[string]bool{"ytd_consistent": true},
+				Bound:      &Bound{CommitFloorMs: 50.075, MaxTPS: 159.76, HotRowMaxTPS: 19.97, Limit: "latency", Derivation: "model: longest path n1->n2->n3->n1"},
+				Efficiency: f64(149.85 / 159.76), Converged: true,
+			},
+			{
+				Protocol: "group-replication", Nodes: 3, Network: Network{Preset: "lan"}, Workload: "oltp_write_only",
+				Threads: 8, Writers: []string{"n1"}, Duration: 10, Committed: 30000, Aborts: map[string]int64{},
+				ElapsedS: 10, TPS: 3000, Latency: Latency{Mean: 2.6, P50: 2.5, P95: 3.1, P99: 4.2, P999: 7, Max: 9},
+				Checks:    map[string]bool{"ytd_consistent": false},
+				Converged: false, ConvergenceDetail: "n3 checksum of sbtest1 differs",
+				Notes: []string{"raft leader forwarding differs from XCom"},
+			},
+		},
+	}
+}
+
+func TestJSONRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "results.json")
+	run := sampleRun()
+	if err := WriteJSON(path, run); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadJSON(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, run) {
+		t.Fatalf("round trip changed the run:\n got %+v\nwant %+v", got, run)
+	}
+	b, _ := os.ReadFile(path)
+	for _, want := range []string{`"schema": "replbench/v1"`, `"latency_ms": {`, `"aborts": {`, `"elapsed_s": 10.01`, `"converged": false`, `"bound": {`, `"efficiency": `} {
+		if !bytes.Contains(b, []byte(want)) {
+			t.Errorf("JSON lacks %s", want)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".results.json.*")); len(left) != 0 {
+		t.Errorf("temporary files left behind: %v", left)
+	}
+}
+
+func TestReadJSONRejects(t *testing.T) {
+	dir := t.TempDir()
+	cases := map[string]string{
+		"other schema": `{"schema":"replbench/v2","points":[]}`,
+		"no schema":    `{"points":[]}`,
+		"no points":    `{"schema":"replbench/v1"}`,
+		"not json":     `protocol,nodes`,
+		"bad type":     `{"schema":"replbench/v1","points":[{"protocol":"galera","threads":"eight"}]}`,
+		"no protocol":  `{"schema":"replbench/v1","points":[{"threads":1}]}`,
+	}
+	for name, body := range cases {
+		p := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".json")
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadJSON(p); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, err := ReadJSON(filepath.Join(dir, "missing.json")); err == nil {
+		t.Error("missing file accepted")
+	}
+}
+
+func TestWriteJSONRefusesNonFinite(t *testing.T) {
+	run := sampleRun()
+	run.Points[0].Bound.MaxTPS = 1 / zero()
+	if err := WriteJSON(filepath.Join(t.TempDir(), "r.json"), run); err == nil || !strings.Contains(err.Error(), "bound.max_tps") {
+		t.Fatalf("err %v, want one naming bound.max_tps", err)
+	}
+}
+
+func zero() float64 { return 0 }
+
+func TestCSVColumns(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "results.csv")
+	if err := WriteCSV(path, sampleRun()); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 3 {
+		t.Fatalf("%d records, want header + 2", len(recs))
+	}
+	hdr := recs[0]
+	fixed := CSVColumns()
+	if !reflect.DeepEqual(hdr[:len(fixed)], fixed) {
+		t.Fatalf("header does not start with the fixed columns:\n%v", hdr)
+	}
+	col := map[string]int{}
+	for i, h := range hdr {
+		col[h] = i
+	}
+	// The flattened columns of issue 2 point 8, and the variable ones.
+	want := map[string][2]string{
+		"protocol":                            {"galera", "group-replication"},
+		"nodes":                               {"3", "3"},
+		"network.preset":                      {"wan-50", "lan"},
+		"network.egress_ms":                   {"n1=50", ""},
+		"workload":                            {"oltp_write_only", "oltp_write_only"},
+		"threads":                             {"8", "8"},
+		"writers":                             {"n1;n2", "n1"},
+		"committed":                           {"1500", "30000"},
+		"aborts.certification":                {"12", "0"},
+		"aborts.bf_abort":                     {"0", "0"},
+		"retries":                             {"3", "0"},
+		"elapsed_s":                           {"10.01", "10"},
+		"tps":                                 {"149.85", "3000"},
+		"latency_ms.p99":                      {"75.5", "4.2"},
+		"latency_ms.p999":                     {"90", "7"},
+		"converged":                           {"true", "false"},
+		"bound.commit_floor_ms":               {"50.075", ""},
+		"status.n1.wsrep_local_cert_failures": {"12", ""},
+		"metrics.tpmC":                        {"1234.5", ""},
+		"checks.ytd_consistent":               {"true", "false"},
+		"params.wsrep_slave_threads":          {"4", ""},
+		"network.delay_error_ms.p99":          {"0.2", ""},
+		"convergence_detail":                  {"", "n3 checksum of sbtest1 differs"},
+		"status.n2.wsrep_local_cert_failures": {"0", ""},
+		"scenario":                            {"sample", "sample"},
+		"seed":                                {"42", "42"},
+		"duration_s":                          {"10", "10"},
+		"notes":                               {"", "raft leader forwarding differs from XCom"},
+		"bound.derivation":                    {"model: longest path n1->n2->n3->n1", ""},
+		"reference.value":                     {"", ""},
+		"network.links_ms":                    {"", ""},
+		"latency_ms.mean":                     {"53.1", "2.6"},
+		"bound.limit":                         {"latency", ""},
+		"efficiency":                          {ftoa(149.85 / 159.76), ""},
+		"network.delay_error_ms.max":          {"0.9", ""},
+		"latency_ms.max":                      {"101", "9"},
+		"latency_ms.p50":                      {"51.2", "2.5"},
+		"latency_ms.p95":                      {"60.3", "3.1"},
+	}
+	for name, vals := range want {
+		i, ok := col[name]
+		if !ok {
+			t.Errorf("no column %s", name)
+			continue
+		}
+		for r := 0; r < 2; r++ {
+			if got := recs[r+1][i]; got != vals[r] {
+				t.Errorf("row %d column %s = %q, want %q", r+1, name, got, vals[r])
+			}
+		}
+	}
+}
+
+func TestPrintTable(t *testing.T) {
+	var buf bytes.Buffer
+	PrintTable(&buf, sampleRun(), TableOptions{ShowStatus: true, ShowBound: true})
+	s := buf.String()
+	for _, want := range []string{
+		"scenario sample",
+		"abort certification", // the one cause that occurred has a column
+		"floor ms (model)", "max tps (model)", "efficiency",
+		"galera", "wan-50", "group-replication", "lan",
+		"10.010", "149.8", "51.2", "60.3", "75.5", // elapsed, tps, percentiles
+		"50.1", "160", "94%", // bound and efficiency
+		"NO  <<<",
+		"!!! NOT CONVERGED: point 2 (group-replication, lan, 8 threads): n3 checksum of sbtest1 differs",
+		"model, galera on wan-50: model: longest path n1->n2->n3->n1",
+		"a model, not a measurement",
+		"workload metrics and checks", "tpmC", "1234.5", "FAIL <<<", "!!! CHECK FAILED: ytd_consistent (group-replication",
+		"status, point 1: galera", "wsrep_local_cert_failures",
+		"note (group-replication, lan, 8 threads): raft leader forwarding differs from XCom",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("table lacks %q:\n%s", want, s)
+		}
+	}
+	for _, absent := range []string{"abort bf_abort", "abort deadlock"} {
+		if strings.Contains(s, absent) {
+			t.Errorf("table has a column for a cause that never occurred: %q", absent)
+		}
+	}
+	// One row per point: each protocol's row carries its committed count.
+	for _, row := range []string{"1500", "30000"} {
+		if strings.Count(s, row) < 1 {
+			t.Errorf("no row with committed %s", row)
+		}
+	}
+}
+
+func TestNetworkLabel(t *testing.T) {
+	cases := []struct {
+		n    Network
+		want string
+	}{
+		{Network{Preset: "lan"}, "lan"},
+		{Network{Preset: "wan-50", Egress: map[string]float64{"n1": 50}}, "wan-50"},
+		{Network{Preset: "lan", Egress: map[string]float64{"n2": 50}}, "lan n2+50ms"},
+		{Network{Preset: "lan+n3=50ms", Egress: map[string]float64{"n3": 50}}, "lan+n3=50ms"},
+		{Network{Preset: "3dc", Links: map[string]float64{"n1>n2": 35}}, "3dc n1>n2=35ms"},
+		{Network{}, "-"},
+	}
+	for _, c := range cases {
+		if got := NetworkLabel(c.n); got != c.want {
+			t.Errorf("NetworkLabel(%+v) = %q, want %q", c.n, got, c.want)
+		}
+	}
+}
+
+func TestSetBound(t *testing.T) {
+	p := Point{TPS: 80}
+	p.SetBound(&Bound{MaxTPS: 160})
+	if p.Efficiency == nil || *p.Efficiency != 0.5 {
+		t.Fatalf("efficiency %v, want 0.5", p.Efficiency)
+	}
+	p.SetBound(&Bound{MaxTPS: 0, Limit: "none"})
+	if p.Efficiency != nil {
+		t.Fatalf("efficiency against no bound should be unset, got %v", *p.Efficiency)
+	}
+}

@@ -1,0 +1,223 @@
+package semisync
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/replbench/replbench/protocols"
+	"github.com/replbench/replbench/protocols/transport"
+)
+
+// fakeApplier is a table of rows keyed by primary key: enough to check that replicas end
+// with the source's data, without the storage engine's goroutines in a synctest bubble.
+type fakeApplier struct {
+	mu      sync.Mutex
+	rows    map[string]string
+	applied int
+	// work is how long PrepareApply takes: the applier's execution of the row changes,
+	// which parallel workers overlap (the in-order commit after it is instant).
+	work time.Duration
+	busy, maxBusy int // concurrent PrepareApply calls now and at most
+}
+
+func newFakeApplier() *fakeApplier { return &fakeApplier{rows: map[string]string{}} }
+
+func (f *fakeApplier) write(ws *protocols.WriteSet) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, r := range ws.Rows {
+		if r.Op == protocols.OpDelete {
+			delete(f.rows, string(r.Row))
+		} else {
+			f.rows[string(r.Row)] = string(r.After)
+		}
+	}
+}
+
+func (f *fakeApplier) PrepareApply(ctx context.Context, ws *protocols.WriteSet) (protocols.Applied, error) {
+	if f.work > 0 {
+		f.mu.Lock()
+		f.busy++
+		f.maxBusy = max(f.maxBusy, f.busy)
+		f.mu.Unlock()
+		time.Sleep(f.work)
+		f.mu.Lock()
+		f.busy--
+		f.mu.Unlock()
+	}
+	return &fakeApplied{f: f, ws: ws}, nil
+}
+func (f *fakeApplier) SetAutoIncrement(increment, offset int) {}
+func (f *fakeApplier) Checksums() (map[string]uint64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	keys := make([]string, 0, len(f.rows))
+	for k := range f.rows {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	h := fnv.New64a()
+	for _, k := range keys {
+		io.WriteString(h, k+"="+f.rows[k]+";")
+	}
+	return map[string]uint64{"t": h.Sum64()}, nil
+}
+func (f *fakeApplier) Snapshot(w io.Writer) error { return nil }
+func (f *fakeApplier) Restore(r io.Reader) error  { return nil }
+
+type fakeApplied struct {
+	f  *fakeApplier
+	ws *protocols.WriteSet
+}
+
+func (a *fakeApplied) Commit() error {
+	a.f.write(a.ws)
+	a.f.mu.Lock()
+	a.f.applied++
+	a.f.mu.Unlock()
+	return nil
+}
+func (a *fakeApplied) Abort() {}
+
+// vcluster is a source and replicas over the emulator on a MemBus, for use inside a
+// synctest bubble.
+type vcluster struct {
+	t     *testing.T
+	em    *transport.Emulator
+	nodes []string
+	provs []*Provider
+	apps  []*fakeApplier
+	trx   uint64
+	mu    sync.Mutex
+}
+
+func resolve(t testing.TB, proto string, user map[string]string) protocols.Params {
+	t.Helper()
+	def, err := protocols.Lookup(proto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := protocols.Resolve(def.Params, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ps
+}
+
+func newVCluster(t *testing.T, n int, nw transport.Network, proto string, user map[string]string) *vcluster {
+	t.Helper()
+	c := &vcluster{t: t, em: transport.NewEmulator(transport.NewMemBus(), nw, transport.EmulatorOptions{Seed: 1, Virtual: true})}
+	for i := 1; i <= n; i++ {
+		c.nodes = append(c.nodes, fmt.Sprintf("n%d", i))
+	}
+	ps := resolve(t, proto, user)
+	for _, node := range c.nodes {
+		ep, err := c.em.Attach(node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		app := newFakeApplier()
+		pv, err := New(protocols.Config{Node: node, Members: c.nodes, Endpoint: ep, Applier: app, Params: ps, Seed: 1}, proto == "semisync")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.provs = append(c.provs, pv.(*Provider))
+		c.apps = append(c.apps, app)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i, p := range c.provs {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = p.Start(ctx) }()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+func (c *vcluster) close() {
+	for _, p := range c.provs {
+		p.Close()
+	}
+	c.em.Close()
+}
+
+// commit runs one transaction on the source the way the storage engine does: Replicate,
+// then Apply with the engine commit. visible is called when the engine commit runs.
+func (c *vcluster) commit(ctx context.Context, key uint64, visible func()) error {
+	c.mu.Lock()
+	c.trx++
+	id := c.trx
+	c.mu.Unlock()
+	row := binary.BigEndian.AppendUint64(nil, key)
+	val := []byte(fmt.Sprintf("v%d", id))
+	ws := &protocols.WriteSet{Source: "n1", TrxID: id, Flags: protocols.FlagAutocommit,
+		Keys: []protocols.Key{{Table: "t", Row: row, Type: protocols.KeyExclusive}},
+		Rows: []protocols.RowChange{{Table: "t", Op: protocols.OpUpdate, Row: row, After: val}}}
+	cm, err := c.provs[0].Replicate(ctx, ws)
+	if err != nil {
+		return err
+	}
+	return cm.Apply(ctx, func() error {
+		c.apps[0].write(ws)
+		if visible != nil {
+			visible()
+		}
+		return nil
+	})
+}
+
+// converge waits (in virtual time) until every node has committed the source's last
+// position, then checks that every replica holds the source's rows.
+func (c *vcluster) converge(limit time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(limit)
+	want := c.provs[0].LastCommitted()
+	for {
+		ok := true
+		for _, p := range c.provs[1:] {
+			if p.LastCommitted() != want {
+				ok = false
+			}
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			for _, p := range c.provs {
+				c.t.Logf("%s: last committed %d, status %v", p.cfg.Node, p.LastCommitted(), p.Status())
+			}
+			c.t.Fatalf("replicas did not reach position %d within %v", want, limit)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	src, _ := c.apps[0].Checksums()
+	for i, a := range c.apps[1:] {
+		got, _ := a.Checksums()
+		if got["t"] != src["t"] {
+			c.t.Fatalf("%s checksum %x, source %x", c.nodes[i+1], got["t"], src["t"])
+		}
+	}
+}
+
+func status(p *Provider, name string) string {
+	for _, v := range p.Status() {
+		if v.Name == name {
+			return v.Value
+		}
+	}
+	return "<missing " + name + ">"
+}

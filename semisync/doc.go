@@ -1,0 +1,36 @@
+// Package semisync models MySQL's source/replica replication: plain asynchronous
+// replication (protocol "async") and semi-synchronous replication (protocol "semisync"),
+// which share one source and one replica machinery and differ only in whether a commit
+// waits for a replica's acknowledgement.
+//
+// The first member (n1) is the source. It writes every transaction to an in-memory binlog
+// (a position per transaction, group commit), streams the binlog to each replica over the
+// bus (one dump stream per replica), and, under semi-sync, collects acks on an ack
+// receiver. Replicas write each event to their relay log, ack it when the source asked
+// for an ack, and apply the relay log with parallel workers ordered by the write-set
+// dependencies the source computed; they refuse client writes with 1290.
+//
+// The protocol logic lives in two pure state machines, Source and Replica, in the style
+// of etcd's raft: explicit inputs (client submissions, messages, ticks with the current
+// time) and explicit outputs (messages to send, sessions to release), no goroutines and
+// no clock inside. Provider is the driver that connects them to the bus, the storage
+// engine and the time package, so the same code runs in wall-clock time in the CLI and in
+// virtual time (testing/synctest) in tests, where the latency claims are exact.
+//
+// What the model keeps from the real system, because it decides the numbers:
+//   - AFTER_SYNC waits once per binlog group, while the group holds the commit-stage lock:
+//     later groups flush (their events already travel to the replicas) but cannot commit
+//     until the ack arrives, so many client threads share one round trip, and scaling with
+//     threads comes out of the queueing rather than being assumed.
+//   - AFTER_COMMIT commits first and then each session waits for its own position, so data
+//     is visible on the source before any replica has it.
+//   - semisync.serialized=true holds the binlog lock from the binlog write to the ack, the
+//     behaviour of 5.5/5.6 the documents describe: the whole source commits at most once
+//     per round trip, whatever the thread count.
+//   - the timeout switches the source to async silently; it switches back only when an
+//     ack reaches the newest written position.
+//
+// The dump stream survives loss and partitions: a replica that sees a gap, or a heartbeat
+// announcing positions it lacks, re-requests the stream from its relay-log position, as a
+// reconnecting replica does. The source keeps its whole binlog in memory for that.
+package semisync

@@ -1,0 +1,153 @@
+package semisync
+
+import (
+	"time"
+
+	"github.com/replbench/replbench/protocols"
+)
+
+// RelayEntry is one transaction written to the relay log, for the applier.
+type RelayEntry struct {
+	WS *protocols.WriteSet
+	TS int64 // the source's commit time, Unix ns
+}
+
+// ReplicaStatus are the receiver's counters.
+type ReplicaStatus struct {
+	RelayPos   int64 // last position in the relay log (Retrieved_Gtid_Set's end)
+	SourcePos  int64 // newest source position this replica has heard of
+	Connected  bool  // heard from the source since the last dump request
+	Requests   int64 // dump requests sent (the first one plus every re-request)
+	Gaps       int64 // events dropped because an earlier one was missing
+	Duplicates int64 // events already in the relay log
+	Acks       int64 // semi-sync replies sent
+	Corrupt    int64 // events whose write-set did not decode
+}
+
+// Replica is a replica's receiver (the I/O thread) as a state machine: it keeps the relay
+// log contiguous, acks the events the source flagged once they are in the relay log, and
+// re-requests the dump stream from its relay-log position when it learns it lost events
+// (a gap, or a heartbeat announcing positions it lacks) or when a request went
+// unanswered for Retry. Applying the relay log is the driver's applier, outside.
+type Replica struct {
+	source string
+	retry  time.Duration
+
+	next      int64 // next position expected; the relay log holds 1..next-1
+	sourcePos int64
+
+	requested bool
+	reqFrom   int64
+	reqAt     time.Time
+	heard     bool
+
+	st    ReplicaStatus
+	msgs  []Envelope
+	relay []RelayEntry
+}
+
+// NewReplica returns a receiver whose relay log ends at position relayEnd.
+func NewReplica(source string, relayEnd int64, retry time.Duration) *Replica {
+	return &Replica{source: source, retry: retry, next: relayEnd + 1, sourcePos: relayEnd}
+}
+
+// Start sends the first dump request.
+func (r *Replica) Start(now time.Time) { r.request(now) }
+
+func (r *Replica) request(now time.Time) {
+	r.requested, r.reqFrom, r.reqAt, r.heard = true, r.next, now, false
+	r.st.Requests++
+	r.msgs = append(r.msgs, Envelope{To: r.source, Payload: appendMessage(nil, message{Type: msgDump, Pos: r.next})})
+}
+
+// maybeRequest re-requests from the relay-log end unless the same request is still
+// fresh: the events in flight from before a gap arrive as further gaps and must not each
+// restart the stream.
+func (r *Replica) maybeRequest(now time.Time) {
+	if r.requested && r.reqFrom == r.next && now.Sub(r.reqAt) < r.retry {
+		return
+	}
+	r.request(now)
+}
+
+// Step handles a message from the source.
+func (r *Replica) Step(now time.Time, from string, m message) {
+	if from != r.source {
+		return
+	}
+	switch m.Type {
+	case msgEvent:
+		r.heard = true
+		if m.Pos > r.sourcePos {
+			r.sourcePos = m.Pos
+		}
+		switch {
+		case m.Pos < r.next:
+			r.st.Duplicates++
+			if m.Sync {
+				r.sendAck(m.Pos)
+			}
+		case m.Pos > r.next:
+			r.st.Gaps++
+			r.maybeRequest(now)
+		default:
+			ws, _, err := protocols.DecodeWriteSet(m.WS)
+			if err != nil || ws.Seqno != m.Pos {
+				// A corrupt event is treated as lost: re-read it from the source.
+				r.st.Corrupt++
+				r.maybeRequest(now)
+				return
+			}
+			r.relay = append(r.relay, RelayEntry{WS: ws, TS: m.TS})
+			r.next++
+			if m.Sync {
+				r.sendAck(m.Pos)
+			}
+		}
+	case msgHeartbeat:
+		r.heard = true
+		if m.Pos > r.sourcePos {
+			r.sourcePos = m.Pos
+		}
+		// Per-link FIFO: every event up to m.Pos was sent before this heartbeat, so a
+		// position we lack is lost, not late.
+		if m.Pos >= r.next {
+			r.st.Gaps++
+			r.maybeRequest(now)
+		}
+	}
+}
+
+func (r *Replica) sendAck(pos int64) {
+	r.st.Acks++
+	r.msgs = append(r.msgs, Envelope{To: r.source, Payload: appendMessage(nil, message{Type: msgAck, Pos: pos})})
+}
+
+// Tick re-sends a dump request that has gone unanswered for Retry (the source was
+// unreachable), as the replica's connect-retry loop does.
+func (r *Replica) Tick(now time.Time) {
+	if r.requested && !r.heard && now.Sub(r.reqAt) >= r.retry {
+		r.request(now)
+	}
+}
+
+// Quit returns the message that closes the dump stream.
+func (r *Replica) Quit() Envelope {
+	return Envelope{To: r.source, Payload: appendMessage(nil, message{Type: msgQuit})}
+}
+
+// Ready returns and forgets the messages to send and the relay-log entries to apply.
+func (r *Replica) Ready() ([]Envelope, []RelayEntry) {
+	m, e := r.msgs, r.relay
+	r.msgs, r.relay = nil, nil
+	return m, e
+}
+
+// Status returns a copy of the counters.
+func (r *Replica) Status() ReplicaStatus {
+	st := r.st
+	st.RelayPos = r.next - 1
+	st.SourcePos = r.sourcePos
+	st.Connected = r.heard
+	return st
+}

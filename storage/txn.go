@@ -1,0 +1,477 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/replbench/replbench/protocols"
+)
+
+// Txn is a transaction. A Txn is used by one goroutine at a time.
+//
+// Writes are buffered in the transaction and reach Pebble only at commit; every written row
+// is locked exclusively until then. Plain reads come from a Pebble snapshot taken at the
+// first read (repeatable read), overlaid with the transaction's own writes; locking reads
+// and the existence checks of writes read the latest committed version under the lock, as
+// InnoDB does, so read-modify-write through GetForUpdate never loses an update.
+type Txn struct {
+	e    *Engine
+	id   uint64
+	o    owner
+	snap *pebble.Snapshot // guarded by e.snapMu against Close; used by the owner goroutine
+
+	hasSnap bool
+
+	writes []*pending
+	byKey  map[string]*pending // built once writes grows past a few rows
+
+	autocommit bool
+	readGate   bool // BeforeRead passed
+	writeGate  bool // BeforeWrite passed
+	finished   bool
+	lockBuf    []byte
+}
+
+// pending is one buffered row write.
+type pending struct {
+	t      *table
+	pk     []byte
+	row    Row    // after-image; nil for a delete
+	enc    []byte // encoded row; nil for a delete
+	before Row    // latest committed row when first locked; nil if absent
+}
+
+// ErrTxnDone is returned by statements on a transaction that already committed or rolled back.
+var ErrTxnDone = errors.New("storage: transaction already committed or rolled back; Begin a new one")
+
+// ID is the transaction's engine-local id.
+func (t *Txn) ID() uint64 { return t.id }
+
+// SetAutocommit marks a single-statement transaction (the write-set gets FlagAutocommit).
+func (t *Txn) SetAutocommit(on bool) { t.autocommit = on }
+
+// statement runs the checks every statement starts with: the transaction is alive, was not
+// brute-force aborted, and the provider's gates let it read (and write).
+func (t *Txn) statement(ctx context.Context, write bool) error {
+	if t.finished {
+		return ErrTxnDone
+	}
+	if t.e.closed.Load() {
+		return ErrClosed
+	}
+	if t.o.aborted.Load() {
+		return t.o.abortErr
+	}
+	if t.readGate && (!write || t.writeGate) {
+		return nil
+	}
+	r := t.e.replicator()
+	if !t.readGate {
+		if r != nil {
+			if err := r.BeforeRead(ctx); err != nil {
+				return err
+			}
+		}
+		t.readGate = true
+	}
+	if write && !t.writeGate {
+		if r != nil {
+			if err := r.BeforeWrite(ctx); err != nil {
+				return err
+			}
+		}
+		t.writeGate = true
+	}
+	return nil
+}
+
+func (t *Txn) snapshot() *pebble.Snapshot {
+	if t.snap == nil {
+		t.snap = t.e.db.NewSnapshot()
+		t.hasSnap = true
+		t.e.snapMu.Lock()
+		t.e.snaps[t] = struct{}{}
+		t.e.snapMu.Unlock()
+	}
+	return t.snap
+}
+
+func (t *Txn) closeSnapshot() {
+	if !t.hasSnap {
+		return
+	}
+	t.hasSnap = false
+	t.e.snapMu.Lock()
+	if t.snap != nil {
+		t.snap.Close()
+		t.snap = nil
+	}
+	delete(t.e.snaps, t)
+	t.e.snapMu.Unlock()
+}
+
+// lockKey builds the lock name of a primary key (idx 0) or unique-index value.
+func lockKey(buf []byte, tableID uint32, idx byte, enc []byte) ([]byte, string) {
+	buf = binary.BigEndian.AppendUint32(buf[:0], tableID)
+	buf = append(buf, idx)
+	buf = append(buf, enc...)
+	return buf, string(buf)
+}
+
+func (t *Txn) lock(ctx context.Context, tb *table, idx byte, enc []byte) error {
+	var k string
+	t.lockBuf, k = lockKey(t.lockBuf, tb.id, idx, enc)
+	return t.e.lm.acquire(ctx, &t.o, k, t.e.timeout)
+}
+
+func (t *Txn) find(tb *table, pk []byte) *pending {
+	if t.byKey != nil {
+		return t.byKey[pendingKey(tb, pk)]
+	}
+	for _, p := range t.writes {
+		if p.t == tb && bytes.Equal(p.pk, pk) {
+			return p
+		}
+	}
+	return nil
+}
+
+func pendingKey(tb *table, pk []byte) string {
+	return string(binary.BigEndian.AppendUint32(nil, tb.id)) + string(pk)
+}
+
+func (t *Txn) add(p *pending) {
+	t.writes = append(t.writes, p)
+	if t.byKey == nil && len(t.writes) > 8 {
+		t.byKey = make(map[string]*pending, 16)
+		for _, q := range t.writes {
+			t.byKey[pendingKey(q.t, q.pk)] = q
+		}
+	} else if t.byKey != nil {
+		t.byKey[pendingKey(p.t, p.pk)] = p
+	}
+}
+
+// latest reads the latest committed version of a row (the caller holds its lock).
+func (e *Engine) latest(tb *table, pk []byte) (Row, error) {
+	v, c, err := e.db.Get(tb.rowKey(pk))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return DecodeRow(v)
+}
+
+func (e *Engine) exists(tb *table, pk []byte) (bool, error) {
+	_, c, err := e.db.Get(tb.rowKey(pk))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	c.Close()
+	return true, nil
+}
+
+// Get reads a row by primary key from the transaction's snapshot (its own writes included);
+// nil, nil when absent.
+func (t *Txn) Get(ctx context.Context, table string, pk ...Value) (Row, error) {
+	if err := t.statement(ctx, false); err != nil {
+		return nil, err
+	}
+	tb, err := t.e.table(table)
+	if err != nil {
+		return nil, err
+	}
+	k, err := tb.encodePK(pk)
+	if err != nil {
+		return nil, err
+	}
+	if p := t.find(tb, k); p != nil {
+		return cloneRow(p.row), nil
+	}
+	v, c, err := t.snapshot().Get(tb.rowKey(k))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return DecodeRow(v)
+}
+
+func cloneRow(r Row) Row {
+	if r == nil {
+		return nil
+	}
+	return append(Row(nil), r...)
+}
+
+// GetForUpdate locks a row exclusively (SELECT ... FOR UPDATE) and reads its latest
+// committed version.
+func (t *Txn) GetForUpdate(ctx context.Context, table string, pk ...Value) (Row, error) {
+	if err := t.statement(ctx, false); err != nil {
+		return nil, err
+	}
+	tb, err := t.e.table(table)
+	if err != nil {
+		return nil, err
+	}
+	k, err := tb.encodePK(pk)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.lock(ctx, tb, 0, k); err != nil {
+		return nil, err
+	}
+	if p := t.find(tb, k); p != nil {
+		return cloneRow(p.row), nil
+	}
+	return t.e.latest(tb, k)
+}
+
+// Insert inserts a row; an auto-increment column left nil or 0 gets the next value, which is
+// returned. A duplicate primary or unique key is 1062.
+func (t *Txn) Insert(ctx context.Context, table string, row Row) (int64, error) {
+	if err := t.statement(ctx, true); err != nil {
+		return 0, err
+	}
+	tb, err := t.e.table(table)
+	if err != nil {
+		return 0, err
+	}
+	vals, err := tb.normalizeRow(row)
+	if err != nil {
+		return 0, err
+	}
+	var auto int64
+	if tb.autoCol >= 0 {
+		if v, _ := vals[tb.autoCol].(int64); v == 0 {
+			auto = tb.allocAuto(t.e.autoInc.Load(), t.e.autoOff.Load())
+			vals[tb.autoCol] = auto
+		} else {
+			auto = v
+			tb.seeAuto(v)
+		}
+	}
+	for _, c := range tb.schema.PrimaryKey {
+		if vals[c] == nil {
+			return 0, fmt.Errorf("storage: table %s: primary-key column %s cannot be NULL", tb.schema.Name, tb.schema.Columns[c].Name)
+		}
+	}
+	pk := tb.rowPK(vals)
+	if err := t.lock(ctx, tb, 0, pk); err != nil {
+		return 0, err
+	}
+	p := t.find(tb, pk)
+	if p != nil && p.row != nil {
+		return 0, protocols.ErrDuplicateKey(formatEntry(tb.pkValues(vals)), "PRIMARY")
+	}
+	if p == nil {
+		ok, err := t.e.exists(tb, pk)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			return 0, protocols.ErrDuplicateKey(formatEntry(tb.pkValues(vals)), "PRIMARY")
+		}
+	}
+	if err := t.checkUnique(ctx, tb, pk, vals, nil); err != nil {
+		return 0, err
+	}
+	enc, err := EncodeRow(vals)
+	if err != nil {
+		return 0, err
+	}
+	if p != nil { // deleted earlier in this transaction
+		p.row, p.enc = vals, enc
+	} else {
+		t.add(&pending{t: tb, pk: pk, row: vals, enc: enc})
+	}
+	return auto, nil
+}
+
+// checkUnique locks the unique-index values a write introduces (and those it removes, old)
+// and refuses a value another row already has, committed or buffered in this transaction.
+// The lock on the value makes a concurrent uncommitted insert of the same value wait, then
+// fail with 1062 once it commits.
+func (t *Txn) checkUnique(ctx context.Context, tb *table, pk []byte, row, old Row) error {
+	for _, ix := range tb.indexes {
+		if !ix.unique {
+			continue
+		}
+		var ov []byte
+		if old != nil {
+			ov, _ = ix.values(old)
+			if err := t.lock(ctx, tb, ix.id, ov); err != nil {
+				return err
+			}
+		}
+		if row == nil {
+			continue
+		}
+		nv, null := ix.values(row)
+		if null || (old != nil && bytes.Equal(nv, ov)) {
+			continue
+		}
+		if err := t.lock(ctx, tb, ix.id, nv); err != nil {
+			return err
+		}
+		dup := func() error {
+			vals := make([]Value, len(ix.cols))
+			for i, c := range ix.cols {
+				vals[i] = row[c]
+			}
+			return protocols.ErrDuplicateKey(formatEntry(vals), ix.name)
+		}
+		for _, p := range t.writes {
+			if p.t == tb && p.row != nil && !bytes.Equal(p.pk, pk) {
+				if v, _ := ix.values(p.row); bytes.Equal(v, nv) {
+					return dup()
+				}
+			}
+		}
+		lo := append(append([]byte(nil), ix.prefix...), nv...)
+		it, err := t.e.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
+		if err != nil {
+			return err
+		}
+		for ok := it.First(); ok; ok = it.Next() {
+			other := it.Key()[len(lo):]
+			if bytes.Equal(other, pk) {
+				continue
+			}
+			if p := t.find(tb, other); p != nil {
+				if p.row == nil {
+					continue
+				}
+				if v, _ := ix.values(p.row); !bytes.Equal(v, nv) {
+					continue
+				}
+			}
+			it.Close()
+			return dup()
+		}
+		if err := it.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Update replaces the row with row's primary key, locking it; a missing row is an error.
+func (t *Txn) Update(ctx context.Context, table string, row Row) error {
+	if err := t.statement(ctx, true); err != nil {
+		return err
+	}
+	tb, err := t.e.table(table)
+	if err != nil {
+		return err
+	}
+	vals, err := tb.normalizeRow(row)
+	if err != nil {
+		return err
+	}
+	for _, c := range tb.schema.PrimaryKey {
+		if vals[c] == nil {
+			return fmt.Errorf("storage: table %s: primary-key column %s cannot be NULL", tb.schema.Name, tb.schema.Columns[c].Name)
+		}
+	}
+	pk := tb.rowPK(vals)
+	if err := t.lock(ctx, tb, 0, pk); err != nil {
+		return err
+	}
+	p := t.find(tb, pk)
+	var cur Row
+	if p != nil {
+		cur = p.row
+	} else if cur, err = t.e.latest(tb, pk); err != nil {
+		return err
+	}
+	if cur == nil {
+		return fmt.Errorf("%w: table %s, key %s", ErrRowNotFound, tb.schema.Name, formatEntry(tb.pkValues(vals)))
+	}
+	if err := t.checkUnique(ctx, tb, pk, vals, cur); err != nil {
+		return err
+	}
+	enc, err := EncodeRow(vals)
+	if err != nil {
+		return err
+	}
+	if tb.autoCol >= 0 {
+		if v, ok := vals[tb.autoCol].(int64); ok {
+			tb.seeAuto(v)
+		}
+	}
+	if p != nil {
+		p.row, p.enc = vals, enc
+	} else {
+		t.add(&pending{t: tb, pk: pk, row: vals, enc: enc, before: cur})
+	}
+	return nil
+}
+
+// Delete deletes a row by primary key, locking it; deleting a missing row is a no-op
+// that returns false.
+func (t *Txn) Delete(ctx context.Context, table string, pk ...Value) (bool, error) {
+	if err := t.statement(ctx, true); err != nil {
+		return false, err
+	}
+	tb, err := t.e.table(table)
+	if err != nil {
+		return false, err
+	}
+	k, err := tb.encodePK(pk)
+	if err != nil {
+		return false, err
+	}
+	if err := t.lock(ctx, tb, 0, k); err != nil {
+		return false, err
+	}
+	p := t.find(tb, k)
+	var cur Row
+	if p != nil {
+		cur = p.row
+	} else if cur, err = t.e.latest(tb, k); err != nil {
+		return false, err
+	}
+	if cur == nil {
+		return false, nil
+	}
+	if err := t.checkUnique(ctx, tb, k, nil, cur); err != nil {
+		return false, err
+	}
+	if p != nil {
+		p.row, p.enc = nil, nil
+	} else {
+		t.add(&pending{t: tb, pk: k, before: cur})
+	}
+	return true, nil
+}
+
+// Rollback abandons the transaction and releases its locks. Safe after Commit.
+func (t *Txn) Rollback() {
+	if t.finished {
+		return
+	}
+	t.finish()
+	t.e.stats.rollbacks.Add(1)
+}
+
+// finish releases everything the transaction holds.
+func (t *Txn) finish() {
+	t.finished = true
+	t.e.lm.release(&t.o)
+	t.closeSnapshot()
+	t.writes, t.byKey = nil, nil
+}
