@@ -27,6 +27,9 @@ type client struct {
 	db    *storage.Engine
 	wl    workloads.Client
 	stats *clientStats
+	// serverRetries is how many times the node's server re-runs an autocommit statement
+	// that failed certification before the client sees it (Galera's wsrep_retry_autocommit).
+	serverRetries int
 }
 
 // share is client i's part of n transactions split over t clients, as mysqlslap splits
@@ -108,6 +111,7 @@ func runPhase(ctx context.Context, clients []*client, l load) time.Duration {
 // application waiting on it sees.
 func (c *client) transaction(ctx context.Context, began time.Time, l load) {
 	retry := false
+	server := 0
 	for attempt := 0; ; attempt++ {
 		typ, err := c.wl.Next(ctx, c.db, retry)
 		if err == nil {
@@ -116,6 +120,15 @@ func (c *client) transaction(ctx context.Context, began time.Time, l load) {
 		}
 		if ctx.Err() != nil {
 			return // stopping: the run was interrupted, not the transaction aborted
+		}
+		// The server re-runs a conflicting autocommit statement itself: the application
+		// sees neither the failure nor a retry, only the latency.
+		if server < c.serverRetries && storage.IsAutocommitConflict(err) {
+			server++
+			attempt--
+			c.stats.serverRetry()
+			retry = true
+			continue
 		}
 		again := attempt < l.retries && protocols.Retryable(err)
 		c.stats.abort(typ, protocols.Classify(err), again, err)

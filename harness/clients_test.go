@@ -169,3 +169,38 @@ func TestDiffChecksums(t *testing.T) {
 // approx compares a histogram figure with the exact value it stands for: HdrHistogram at 3
 // significant figures reports the top of the value's bucket, at most 0.1% above.
 func approx(got, want float64) bool { return got >= want && got <= want*1.001 }
+
+// wsrep_retry_autocommit: an autocommit statement that fails certification is re-run by the
+// server up to that many times; the client sees neither the failure nor a retry, only the
+// latency of both runs. Past the limit the client gets the 1213.
+func TestServerRetriesAutocommitConflicts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		conflict := &storage.AutocommitConflict{Err: protocols.ErrCertification()}
+		for _, tc := range []struct {
+			server, failures         int
+			committed, aborts, rerun int64
+		}{
+			{server: 1, failures: 1, committed: 1, aborts: 0, rerun: 1},
+			{server: 1, failures: 2, committed: 0, aborts: 1, rerun: 1},
+			{server: 0, failures: 1, committed: 0, aborts: 1, rerun: 0},
+		} {
+			f := &fakeClient{service: []time.Duration{2 * time.Millisecond}, failures: tc.failures, err: conflict}
+			c := &client{wl: f, stats: newClientStats(), serverRetries: tc.server}
+			runPhase(context.Background(), []*client{c}, load{queries: 1})
+			p := pointOf([]*client{c})
+			if p.Committed != tc.committed || p.Aborts["certification"] != tc.aborts || p.AutocommitRetries != tc.rerun || p.Retries != 0 {
+				t.Fatalf("%+v: committed %d aborts %v autocommit_retries %d retries %d", tc, p.Committed, p.Aborts, p.AutocommitRetries, p.Retries)
+			}
+			if tc.committed == 1 && !approx(p.Latency.Max, 4) {
+				t.Fatalf("%+v: latency %v ms, want 4 (both runs)", tc, p.Latency.Max)
+			}
+		}
+		// a plain certification failure (not autocommit) is never re-run by the server
+		f := &fakeClient{service: []time.Duration{time.Millisecond}, failures: 1, err: protocols.ErrCertification()}
+		c := &client{wl: f, stats: newClientStats(), serverRetries: 1}
+		runPhase(context.Background(), []*client{c}, load{queries: 1})
+		if p := pointOf([]*client{c}); p.Committed != 0 || p.AutocommitRetries != 0 {
+			t.Fatalf("explicit transaction re-run by the server: %+v", p)
+		}
+	})
+}

@@ -53,6 +53,7 @@ type clientStats struct {
 	byType    map[string]*typeStats
 	aborts    map[protocols.Cause]int64
 	retries   int64
+	serverRe  int64 // autocommit statements re-run by the server (wsrep_retry_autocommit)
 	committed int64
 	failed    int64 // transactions given up on (after retries)
 	firstErr  map[protocols.Cause]string
@@ -109,6 +110,12 @@ func (s *clientStats) abort(txType string, c protocols.Cause, retried bool, err 
 	s.mu.Unlock()
 }
 
+func (s *clientStats) serverRetry() {
+	s.mu.Lock()
+	s.serverRe++
+	s.mu.Unlock()
+}
+
 func (s *clientStats) giveUp() {
 	s.mu.Lock()
 	s.failed++
@@ -152,6 +159,7 @@ func mergeStats(clients []*clientStats, p *results.Point) {
 			firstErr[cause] = e
 		}
 		p.Retries += c.retries
+		p.AutocommitRetries += c.serverRe
 		p.Committed += c.committed
 		c.mu.Unlock()
 	}

@@ -98,6 +98,14 @@ type Provider interface {
 	Status() []StatusVar
 }
 
+// AutocommitRetrier is implemented by a provider whose server re-runs an autocommit
+// statement that failed certification before the client sees the error: Galera's
+// wsrep_retry_autocommit (default 1). The re-run is invisible to the application except in
+// the statement's latency, so the harness re-runs it without counting an abort.
+type AutocommitRetrier interface {
+	RetryAutocommit() int
+}
+
 // StatusVar is one status variable, as SHOW GLOBAL STATUS prints it.
 type StatusVar struct {
 	Name  string

@@ -47,9 +47,12 @@ type Point struct {
 	Committed int64             `json:"committed"`
 	Aborts    map[string]int64  `json:"aborts"` // by protocols.Cause
 	Retries   int64             `json:"retries"`
-	ElapsedS  float64           `json:"elapsed_s"`
-	TPS       float64           `json:"tps"`
-	Latency   Latency           `json:"latency_ms"`
+	// AutocommitRetries counts autocommit statements the server re-ran after a
+	// certification failure (Galera's wsrep_retry_autocommit) without the client seeing it.
+	AutocommitRetries int64   `json:"autocommit_retries,omitempty"`
+	ElapsedS          float64 `json:"elapsed_s"`
+	TPS               float64 `json:"tps"`
+	Latency           Latency `json:"latency_ms"`
 	// ByType is per transaction type latency and counts (TPC-C's five, sysbench's one, ...).
 	ByType map[string]TypeStats `json:"by_type,omitempty"`
 	// Metrics holds workload-specific figures (tpmC, tpmTotal, ...).

@@ -340,6 +340,16 @@ func drawPlot(dir, name, title, xlabel, ylabel string, ss []series, log bool, re
 		}
 	}
 	if log {
+		// A log axis cannot hold zero, and gonum widens a degenerate range (one point, or
+		// all values equal) by one unit either side, which can cross zero: set both ranges
+		// from the positive data, padded by a factor.
+		lo, hi := positiveRange(ss)
+		if lo > 0 {
+			p.Y.Min, p.Y.Max = lo/1.5, hi*1.5
+		}
+		if minX > 0 {
+			p.X.Min, p.X.Max = minX/1.5, maxX*1.5
+		}
 		p.X.Scale = plot.LogScale{}
 		p.Y.Scale = plot.LogScale{}
 		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
@@ -351,6 +361,25 @@ func drawPlot(dir, name, title, xlabel, ylabel string, ss []series, log bool, re
 		return "", fmt.Errorf("results: cannot write plot %s: %w", path, err)
 	}
 	return path, nil
+}
+
+// positiveRange is the smallest and largest positive y over every line of ss (measured,
+// model and published); 0, 0 when there is none.
+func positiveRange(ss []series) (lo, hi float64) {
+	lo, hi = math.Inf(1), 0
+	for _, s := range ss {
+		for _, ys := range [][]float64{s.ys, s.bound, s.ref} {
+			for _, y := range ys {
+				if y > 0 && !math.IsInf(y, 0) {
+					lo, hi = math.Min(lo, y), math.Max(hi, y)
+				}
+			}
+		}
+	}
+	if hi == 0 {
+		return 0, 0
+	}
+	return lo, hi
 }
 
 // finite returns the (x, y) pairs whose y is a positive number, for log axes.

@@ -80,6 +80,25 @@ func TestWritePlotsAbortRate(t *testing.T) {
 	checkPNG(t, abort)
 }
 
+// A single point with no model bound (async, standalone: the network sets no floor) leaves
+// every log axis with a degenerate range; it must still draw.
+func TestWritePlotsSinglePointWithoutBound(t *testing.T) {
+	p := insertPoint("standalone", Network{Preset: "lan"}, 8, 0.013)
+	p.Nodes = 1
+	p.Latency = Latency{Mean: 0.05, P50: 0.003, P95: 0.01, P99: 0.02, Max: 0.3}
+	p.SetBound(&Bound{CommitFloorMs: 0, MaxTPS: 0, Limit: "none", Derivation: "model: no floor"})
+	files, err := WritePlots(t.TempDir(), &Run{Schema: Schema, Points: []Point{p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no plot written for a one-point run")
+	}
+	for _, f := range files {
+		checkPNG(t, f)
+	}
+}
+
 func TestWritePlotsNoData(t *testing.T) {
 	files, err := WritePlots(t.TempDir(), &Run{Schema: Schema, Points: []Point{}})
 	if err != nil || len(files) != 0 {

@@ -2,10 +2,13 @@ package semisync
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/replbench/replbench/protocols"
 )
 
 // Replicas apply with replica_parallel_workers workers after each write-set's dependency
@@ -76,4 +79,32 @@ func TestReplicaLagStatus(t *testing.T) {
 			t.Errorf("lag after catching up = %s, want 0/0", got)
 		}
 	})
+}
+
+// replica_preserve_commit_order: with ON a replica commits in binlog order even when a
+// later independent write-set is applied first; with OFF the faster one commits first.
+func TestPreserveCommitOrder(t *testing.T) {
+	for _, tc := range []struct {
+		preserve string
+		want     string
+	}{{"ON", "[1 2]"}, {"OFF", "[2 1]"}} {
+		t.Run(tc.preserve, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				c := newVCluster(t, 2, twoReplicas(0, 0), "async", map[string]string{ParamPreserve: tc.preserve})
+				defer c.close()
+				c.apps[1].workOf = func(ws *protocols.WriteSet) time.Duration {
+					return time.Duration(3-ws.Seqno) * 10 * time.Millisecond // position 1 is the slower
+				}
+				for i := range 2 {
+					if err := c.commit(context.Background(), uint64(i), nil); err != nil {
+						t.Fatal(err)
+					}
+				}
+				c.converge(time.Second)
+				if got := fmt.Sprint(c.apps[1].order); got != tc.want {
+					t.Fatalf("replica committed positions in order %s, want %s", got, tc.want)
+				}
+			})
+		})
+	}
 }

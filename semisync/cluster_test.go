@@ -23,8 +23,10 @@ type fakeApplier struct {
 	applied int
 	// work is how long PrepareApply takes: the applier's execution of the row changes,
 	// which parallel workers overlap (the in-order commit after it is instant).
-	work time.Duration
-	busy, maxBusy int // concurrent PrepareApply calls now and at most
+	work          time.Duration
+	busy, maxBusy int                                     // concurrent PrepareApply calls now and at most
+	workOf        func(*protocols.WriteSet) time.Duration // overrides work when set
+	order         []int64                                 // positions in the order they committed
 }
 
 func newFakeApplier() *fakeApplier { return &fakeApplier{rows: map[string]string{}} }
@@ -42,12 +44,16 @@ func (f *fakeApplier) write(ws *protocols.WriteSet) {
 }
 
 func (f *fakeApplier) PrepareApply(ctx context.Context, ws *protocols.WriteSet) (protocols.Applied, error) {
-	if f.work > 0 {
+	work := f.work
+	if f.workOf != nil {
+		work = f.workOf(ws)
+	}
+	if work > 0 {
 		f.mu.Lock()
 		f.busy++
 		f.maxBusy = max(f.maxBusy, f.busy)
 		f.mu.Unlock()
-		time.Sleep(f.work)
+		time.Sleep(work)
 		f.mu.Lock()
 		f.busy--
 		f.mu.Unlock()
@@ -80,6 +86,7 @@ type fakeApplied struct {
 func (a *fakeApplied) Commit() error {
 	a.f.write(a.ws)
 	a.f.mu.Lock()
+	a.f.order = append(a.f.order, a.ws.Seqno)
 	a.f.applied++
 	a.f.mu.Unlock()
 	return nil

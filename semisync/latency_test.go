@@ -2,6 +2,7 @@ package semisync
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -129,4 +130,31 @@ func TestAsyncCommitsDoNotWait(t *testing.T) {
 		}
 		c.converge(time.Second)
 	})
+}
+
+// binlog_group_commit_sync_delay adds itself to every commit (events leave once synced)
+// and makes every group hold all the clients that queued meanwhile: with 8 threads, 80
+// commits take 10 groups of 8, each costing the delay plus one round trip.
+func TestSyncDelayGroupsEveryone(t *testing.T) {
+	const D = 25 * time.Millisecond
+	const delay = 10 * time.Millisecond
+	for _, tc := range []struct {
+		threads    int
+		wantGroups string
+	}{{1, "10"}, {8, "10"}} {
+		t.Run(strconv.Itoa(tc.threads)+"threads", func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				c := newVCluster(t, 3, twoReplicas(D, D), "semisync", map[string]string{ParamSyncDelay: "10000"})
+				defer c.close()
+				el := runThreads(t, c, tc.threads, 10)
+				if want := 10 * (2*D + delay); el != want {
+					t.Fatalf("%d threads x 10 commits took %v, want exactly %v", tc.threads, el, want)
+				}
+				if got := status(c.provs[0], "Binlog_group_commits"); got != tc.wantGroups {
+					t.Errorf("Binlog_group_commits = %s, want %s", got, tc.wantGroups)
+				}
+				c.converge(time.Second)
+			})
+		})
+	}
 }

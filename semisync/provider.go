@@ -22,10 +22,16 @@ const (
 	ParamWorkers     = "replica_parallel_workers"
 	ParamHistory     = "binlog_transaction_dependency_history_size"
 	ParamSerialized  = "semisync.serialized"
+	ParamSyncDelay   = "binlog_group_commit_sync_delay"
+	ParamNoDelayCnt  = "binlog_group_commit_sync_no_delay_count"
+	ParamPreserve    = "replica_preserve_commit_order"
 	ParamHeartbeat   = "semisync.heartbeat_period"
 )
 
 var commonParams = []protocols.Param{
+	{Name: ParamSyncDelay, Default: "0", Help: "microseconds the binlog sync stage waits before syncing, so that more transactions join the group: one ack wait (semi-sync) then covers more commits, at the price of that much more latency per commit, since events reach the replicas only once synced (sync_binlog=1). Ignored with semisync.serialized."},
+	{Name: ParamNoDelayCnt, Default: "0", Help: "end the sync-stage wait early once this many transactions are queued (0: always wait the full binlog_group_commit_sync_delay)."},
+	{Name: ParamPreserve, Default: "ON", Help: "replicas commit in binlog order (MySQL 8.0.27+ default); OFF lets a worker commit as soon as its write-set is applied, so a replica may briefly show a later transaction without an earlier independent one."},
 	{Name: ParamWorkers, Default: "4", Help: "applier workers on each replica (MySQL 8.0.27+ default 4); 0 applies in the coordinator, one transaction at a time. Workers apply transactions in parallel after their write-set dependency and commit in binlog order (replica_preserve_commit_order=ON)."},
 	{Name: ParamHistory, Default: "25000", Help: "rows the source remembers to compute write-set dependencies (binlog_transaction_dependency_tracking=WRITESET); when full it is cleared and parallelism on the replicas drops for a moment."},
 	{Name: ParamHeartbeat, Default: "100ms", Help: "model knob: how long a dump stream may stay silent before the source sends a heartbeat, and how long a replica waits before re-requesting an unanswered dump. A replica that learns from a gap or a heartbeat that it lost events re-requests from its relay-log position. MySQL's SOURCE_HEARTBEAT_PERIOD defaults to 30 s and a real partition is noticed by replica_net_timeout (60 s); the model is quicker so that runs converge promptly after a fault."},
@@ -38,10 +44,11 @@ func init() {
 		Summary: "MySQL semi-sync: source n1 waits for wait_for_slave_count relay-log acks per binlog group; 10 s timeout falls back to async",
 		Notes: "n1 is the source and the only writer; replicas refuse writes with 1290. " +
 			"The binlog is in memory and there is no fsync: a binlog group's cost is the ack round trip (plus the engine commit), not disk. " +
-			"Group commit forms a group from every transaction flushed while the previous group held the commit-stage lock; binlog_group_commit_sync_delay is not modelled. " +
+			"Group commit forms a group from every transaction flushed while the previous group held the commit-stage lock; binlog_group_commit_sync_delay holds the sync stage (events leave the source once synced, as with sync_binlog=1). " +
 			"semisync.serialized=true holds the binlog lock from the write through the ack (5.5/5.6 behaviour as the documents describe it), so the source commits at most once per round trip. " +
 			"Under AFTER_SYNC yes_tx/no_tx count ack waits, i.e. binlog groups, as commitTrx does; under AFTER_COMMIT they count transactions. " +
-			"A dump stream is never broken by a partition (TCP would retransmit); events lost by the emulator are re-requested by the replica from its relay-log position. " +
+			"A dump stream is never broken by a partition (TCP would retransmit); events lost by the emulator are re-requested by the replica from its relay-log position, and a heartbeat sent while a session waits asks a caught-up replica to ack again, so a lost ack costs about semisync.heartbeat_period rather than the timeout. " +
+			"The whole binlog stays in memory for the run (no purge). " +
 			"A client deadline does not interrupt an ack wait: a transaction in the binlog always commits (binlog-prepared implies committed).",
 		Params: append([]protocols.Param{
 			{Name: ParamTimeout, Default: "10000", Help: "milliseconds a commit waits for acks before the source silently switches to async; it switches back when an ack reaches the newest written position."},
@@ -77,6 +84,7 @@ type Provider struct {
 	ep       transport.Endpoint
 	applier  protocols.Applier
 	workers  int
+	preserve bool // replica_preserve_commit_order
 	hb       time.Duration
 
 	ctx    context.Context // cancelled by Close
@@ -90,7 +98,7 @@ type Provider struct {
 	mu       sync.Mutex
 	src      *Source
 	rep      *Replica
-	sessions map[uint64]*session2
+	sessions map[uint64]*waitSlot
 	nextID   uint64
 	closed   bool
 	armed    time.Time
@@ -110,9 +118,9 @@ type posTS struct {
 	ts  int64
 }
 
-// session2 is the driver's side of a source session: channels the state machine's
+// waitSlot is the driver's side of a source session: channels the state machine's
 // events close.
-type session2 struct {
+type waitSlot struct {
 	written chan struct{}
 	goCh    chan struct{}
 	done    chan struct{}
@@ -140,9 +148,10 @@ func New(cfg protocols.Config, semi bool) (protocols.Provider, error) {
 		ep:       cfg.Endpoint,
 		applier:  cfg.Applier,
 		workers:  int(getInt(cfg.Params, ParamWorkers, 4)),
+		preserve: getBool(cfg.Params, ParamPreserve, true),
 		hb:       getDuration(cfg.Params, ParamHeartbeat, 100*time.Millisecond),
 		order:    monitor.New(0),
-		sessions: make(map[uint64]*session2),
+		sessions: make(map[uint64]*waitSlot),
 		kick:     make(chan struct{}, 1),
 		ready:    make(chan struct{}),
 		work:     make(chan RelayEntry),
@@ -155,10 +164,15 @@ func New(cfg protocols.Config, semi bool) (protocols.Provider, error) {
 	}
 	if p.isSource {
 		sc := SourceConfig{
-			Replicas:        cfg.Members[1:],
-			SemiSync:        semi,
-			HeartbeatPeriod: p.hb,
-			HistorySize:     int(getInt(cfg.Params, ParamHistory, 25000)),
+			Replicas:         cfg.Members[1:],
+			SemiSync:         semi,
+			HeartbeatPeriod:  p.hb,
+			HistorySize:      int(getInt(cfg.Params, ParamHistory, 25000)),
+			SyncDelay:        time.Duration(getInt(cfg.Params, ParamSyncDelay, 0)) * time.Microsecond,
+			SyncNoDelayCount: int(getInt(cfg.Params, ParamNoDelayCnt, 0)),
+		}
+		if sc.SyncDelay < 0 || sc.SyncDelay > time.Second {
+			return nil, fmt.Errorf("%s must be between 0 and 1000000 microseconds, got %d", ParamSyncDelay, sc.SyncDelay/time.Microsecond)
 		}
 		if semi {
 			sc.Timeout = time.Duration(getInt(cfg.Params, ParamTimeout, 10000)) * time.Millisecond
@@ -402,7 +416,7 @@ func (p *Provider) Replicate(ctx context.Context, ws *protocols.WriteSet) (proto
 	if !p.isSource {
 		return nil, protocols.ErrReadOnly()
 	}
-	s := &session2{written: make(chan struct{}), goCh: make(chan struct{}), done: make(chan struct{})}
+	s := &waitSlot{written: make(chan struct{}), goCh: make(chan struct{}), done: make(chan struct{})}
 	p.mu.Lock()
 	if p.closed || !p.started {
 		p.mu.Unlock()
@@ -435,7 +449,7 @@ func (p *Provider) Replicate(ctx context.Context, ws *protocols.WriteSet) (proto
 type commit struct {
 	p  *Provider
 	id uint64
-	s  *session2
+	s  *waitSlot
 }
 
 func (c *commit) GTID() protocols.GTID { return protocols.GTID{UUID: c.p.uuid, Seqno: c.s.pos} }
@@ -654,7 +668,8 @@ func (p *Provider) worker() {
 	}
 }
 
-// applyOne applies one write-set: take its row locks, commit in binlog order. An error
+// applyOne applies one write-set: take its row locks, commit (in binlog order with
+// replica_preserve_commit_order). An error
 // stops the applier, as an SQL-thread error stops replication; Last_SQL_Error shows it.
 func (p *Provider) applyOne(e RelayEntry) bool {
 	seq := e.WS.Seqno
@@ -663,9 +678,11 @@ func (p *Provider) applyOne(e RelayEntry) bool {
 		p.failApply(seq, err)
 		return false
 	}
-	if err := p.order.Enter(p.ctx, seq); err != nil {
-		a.Abort()
-		return false
+	if p.preserve {
+		if err := p.order.Enter(p.ctx, seq); err != nil {
+			a.Abort()
+			return false
+		}
 	}
 	if err := a.Commit(); err != nil {
 		p.failApply(seq, err)

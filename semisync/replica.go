@@ -114,6 +114,8 @@ func (r *Replica) Step(now time.Time, from string, m message) {
 		if m.Pos >= r.next {
 			r.st.Gaps++
 			r.maybeRequest(now)
+		} else if m.Sync && m.Pos > 0 {
+			r.sendAck(m.Pos)
 		}
 	}
 }

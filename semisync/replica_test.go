@@ -41,6 +41,7 @@ func TestReplicaReceiver(t *testing.T) {
 	}
 	ev := func(p int64, s bool) *message { m := event(p, s); return &m }
 	hb := func(p int64) *message { return &message{Type: msgHeartbeat, Pos: p} }
+	hbSync := func(p int64) *message { return &message{Type: msgHeartbeat, Pos: p, Sync: true} }
 	for _, tc := range []struct {
 		name  string
 		steps []step
@@ -71,6 +72,11 @@ func TestReplicaReceiver(t *testing.T) {
 			{150, "", nil, ""},
 			{160, "n1", hb(0), ""},
 			{400, "", nil, ""}, // answered: no more retries
+		}},
+		{"a heartbeat asking for an ack re-acks the relay-log end (a lost ack is resent)", []step{
+			{0, "n1", ev(1, true), "n1:ack@1 relay@1"},
+			{100, "n1", hbSync(1), "n1:ack@1"},
+			{200, "n1", hbSync(2), "n1:dump@2"}, // lacking position 2: re-request, not ack
 		}},
 		{"messages from another node are ignored", []step{
 			{0, "n3", ev(1, true), ""},

@@ -46,6 +46,13 @@ type SourceConfig struct {
 	HeartbeatPeriod time.Duration
 	// HistorySize is binlog_transaction_dependency_history_size.
 	HistorySize int
+	// SyncDelay is binlog_group_commit_sync_delay: the sync-stage leader waits this long
+	// (or until SyncNoDelayCount transactions have queued) before syncing the binlog, so
+	// more transactions share one sync and one ack wait. Events reach the dump streams
+	// only once synced (sync_binlog=1), so the delay adds to every commit's latency.
+	// Group mode only.
+	SyncDelay        time.Duration
+	SyncNoDelayCount int // binlog_group_commit_sync_no_delay_count; 0: no limit
 }
 
 // EventKind says what a released session may do next.
@@ -148,7 +155,11 @@ type Source struct {
 	deps *depTracker
 
 	binlog    []binlogEvent // position p at index p-1
-	commitPos int64
+	commitPos int64         // newest position written (flushed)
+	syncedPos int64         // newest position synced: what the dump streams may send
+
+	syncQueue    []*session // flushed, waiting for the sync stage's delay to end
+	syncDeadline time.Time
 
 	on          bool
 	replyPos    int64
@@ -196,8 +207,41 @@ func (s *Source) Submit(now time.Time, id uint64, ws *protocols.WriteSet) {
 		return
 	}
 	s.write(now, ss)
-	s.queue = append(s.queue, ss)
+	if s.cfg.SyncDelay <= 0 {
+		s.sync(now)
+		s.queue = append(s.queue, ss)
+		s.advance(now)
+		return
+	}
+	if len(s.syncQueue) == 0 {
+		s.syncDeadline = now.Add(s.cfg.SyncDelay)
+	}
+	s.syncQueue = append(s.syncQueue, ss)
+	if s.cfg.SyncNoDelayCount > 0 && len(s.syncQueue) >= s.cfg.SyncNoDelayCount {
+		s.syncStage(now)
+	}
+}
+
+// syncStage ends the sync stage's wait: the binlog is synced, the batch's events leave
+// for the replicas, and the batch joins the commit-stage queue.
+func (s *Source) syncStage(now time.Time) {
+	s.sync(now)
+	s.queue = append(s.queue, s.syncQueue...)
+	s.syncQueue = nil
+	s.syncDeadline = time.Time{}
 	s.advance(now)
+}
+
+// sync makes everything written visible to the dump threads and sends it down every
+// dump stream.
+func (s *Source) sync(now time.Time) {
+	s.syncedPos = s.commitPos
+	for _, name := range s.dumpNames() {
+		d := s.dumps[name]
+		for d.next <= s.syncedPos {
+			s.sendEvent(now, name, d, d.next)
+		}
+	}
 }
 
 // Cancel withdraws a session that is still queued for the serialised binlog lock and
@@ -215,9 +259,9 @@ func (s *Source) Cancel(id uint64) bool {
 	return true
 }
 
-// write is the flush stage: assign the next binlog position, compute the dependency,
-// append to the binlog (after_flush: commit_pos, and an active node if ON) and send the
-// event down every dump stream.
+// write is the flush stage: assign the next binlog position, compute the dependency and
+// append to the binlog (after_flush: commit_pos, and an active node if ON). Its event
+// leaves when the binlog is synced.
 func (s *Source) write(now time.Time, ss *session) {
 	pos := s.commitPos + 1
 	ws := ss.ws
@@ -230,12 +274,6 @@ func (s *Source) write(now time.Time, ss *session) {
 		s.active[pos] = true
 	}
 	s.evs = append(s.evs, Event{Session: ss.id, Kind: EvWritten, Pos: pos})
-	for _, name := range s.dumpNames() {
-		d := s.dumps[name]
-		if d.next == pos {
-			s.sendEvent(now, name, d, pos)
-		}
-	}
 }
 
 // advance moves the commit pipeline: when the commit-stage lock is free, the queued
@@ -250,6 +288,7 @@ func (s *Source) advance(now time.Time) {
 		ss := s.queue[0]
 		s.queue = s.queue[1:]
 		s.write(now, ss)
+		s.sync(now)
 		g.members = []*session{ss}
 	} else {
 		g.members = s.queue
@@ -384,8 +423,8 @@ func (s *Source) dump(now time.Time, from string, start int64) {
 	if start < 1 {
 		start = 1
 	}
-	if start > s.commitPos+1 {
-		start = s.commitPos + 1
+	if start > s.syncedPos+1 {
+		start = s.syncedPos + 1
 	}
 	d := s.dumps[from]
 	if d == nil {
@@ -393,11 +432,11 @@ func (s *Source) dump(now time.Time, from string, start int64) {
 		s.dumps[from] = d
 	}
 	d.next = start
-	if start > s.commitPos {
+	if start > s.syncedPos {
 		s.sendHeartbeat(now, from, d)
 		return
 	}
-	for d.next <= s.commitPos {
+	for d.next <= s.syncedPos {
 		s.sendEvent(now, from, d, d.next)
 	}
 }
@@ -420,8 +459,12 @@ func (s *Source) sendEvent(now time.Time, to string, d *dumpStream, pos int64) {
 	d.lastSend = now
 }
 
+// sendHeartbeat tells a replica the newest position. While a session waits for an ack, or
+// while semi-sync is OFF, it also asks a caught-up replica to ack again, standing in for
+// TCP's retransmission of an ack the emulator dropped.
 func (s *Source) sendHeartbeat(now time.Time, to string, d *dumpStream) {
-	s.msgs = append(s.msgs, Envelope{To: to, Payload: appendMessage(nil, message{Type: msgHeartbeat, Pos: s.commitPos})})
+	sync := s.cfg.SemiSync && s.syncedPos > 0 && (len(s.waiters) > 0 || !s.on)
+	s.msgs = append(s.msgs, Envelope{To: to, Payload: appendMessage(nil, message{Type: msgHeartbeat, Pos: s.syncedPos, Sync: sync})})
 	d.lastSend = now
 }
 
@@ -430,7 +473,7 @@ func (s *Source) sendHeartbeat(now time.Time, to string, d *dumpStream) {
 // on if it reaches the newest written position, and release the waiters it covers.
 func (s *Source) ack(now time.Time, from string, pos int64) {
 	d := s.dumps[from]
-	if d == nil || pos > s.commitPos {
+	if d == nil || pos > s.syncedPos {
 		return
 	}
 	if pos > d.acked {
@@ -505,9 +548,13 @@ func (s *Source) switchOff(now time.Time) {
 	}
 }
 
-// Tick checks the waiters' deadlines (a timeout switches semi-sync off) and sends a
+// Tick ends a sync-stage delay that is due, checks the waiters' deadlines (a timeout
+// switches semi-sync off) and sends a
 // heartbeat down every dump stream that has been silent for HeartbeatPeriod.
 func (s *Source) Tick(now time.Time) {
+	if len(s.syncQueue) > 0 && !now.Before(s.syncDeadline) {
+		s.syncStage(now)
+	}
 	for _, w := range s.waiters {
 		if !now.Before(w.deadline) {
 			s.st.WaitTimeouts++
@@ -525,9 +572,13 @@ func (s *Source) Tick(now time.Time) {
 	}
 }
 
-// NextDeadline is the earliest waiter deadline, when Tick must run next for timeouts.
+// NextDeadline is when Tick must run next: the earliest waiter deadline or the end of
+// the sync stage's delay.
 func (s *Source) NextDeadline() (time.Time, bool) {
 	var t time.Time
+	if len(s.syncQueue) > 0 {
+		t = s.syncDeadline
+	}
 	for _, w := range s.waiters {
 		if t.IsZero() || w.deadline.Before(t) {
 			t = w.deadline

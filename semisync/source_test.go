@@ -16,6 +16,7 @@ import (
 // check. Commands:
 //
 //	init [async] [after_commit] [serialized] [count=N] [timeout=D] [no_wait_no_slave]
+//	     [sync_delay=D] [no_delay_count=N]
 //	time D                   set the clock (D since the start)
 //	dump from=R pos=P        replica R (re)opens its dump stream at P
 //	submit id=I [key=K]      a transaction enters the commit pipeline
@@ -63,6 +64,12 @@ func TestSourceDataDriven(t *testing.T) {
 			}
 			if v := arg("timeout"); v != "" {
 				cfg.Timeout, _ = time.ParseDuration(v)
+			}
+			if v := arg("sync_delay"); v != "" {
+				cfg.SyncDelay, _ = time.ParseDuration(v)
+			}
+			if arg("no_delay_count") != "" {
+				cfg.SyncNoDelayCount = int(num("no_delay_count"))
 			}
 			s = NewSource(cfg)
 			now = t0
@@ -114,6 +121,9 @@ func render(t *testing.T, s *Source) string {
 			t.Fatal(err)
 		}
 		fmt.Fprintf(&b, "-> %s %s pos=%d", m.To, dm.Type, dm.Pos)
+		if dm.Type == msgHeartbeat && dm.Sync {
+			b.WriteString(" sync")
+		}
 		if dm.Type == msgEvent {
 			ws, _, err := protocols.DecodeWriteSet(dm.WS)
 			if err != nil {

@@ -19,7 +19,9 @@ const (
 	// msgAck is a replica's semi-sync reply: Pos is in its relay log.
 	msgAck msgType = 3
 	// msgHeartbeat is the source's heartbeat on an idle dump stream; Pos is the newest
-	// binlog position, so a replica that lacks it knows events were lost.
+	// binlog position, so a replica that lacks it knows events were lost. Sync asks a
+	// replica that has everything up to Pos to ack it again: the emulator drops messages
+	// where TCP would retransmit them, and a lost ack must not cost the whole timeout.
 	msgHeartbeat msgType = 4
 	// msgQuit is a replica closing its dump stream (the source's client count drops).
 	msgQuit msgType = 5
@@ -53,18 +55,21 @@ type message struct {
 // errBadMessage is wrapped by decodeMessage for any malformed input.
 var errBadMessage = errors.New("semisync: malformed message")
 
-// appendMessage appends m's encoding: type byte, varint position, and for events a flag
-// byte, varint timestamp and the write-set bytes to the end. It is compact because its
+// appendMessage appends m's encoding: type byte, varint position, for events and
+// heartbeats a flag byte, and for events a varint timestamp and the write-set bytes to
+// the end. It is compact because its
 // size is what the network emulator charges.
 func appendMessage(dst []byte, m message) []byte {
 	dst = append(dst, byte(m.Type))
 	dst = binary.AppendUvarint(dst, uint64(m.Pos))
-	if m.Type == msgEvent {
+	if m.Type == msgEvent || m.Type == msgHeartbeat {
 		var f byte
 		if m.Sync {
 			f = 1
 		}
 		dst = append(dst, f)
+	}
+	if m.Type == msgEvent {
 		dst = binary.AppendVarint(dst, m.TS)
 		dst = append(dst, m.WS...)
 	}
@@ -88,6 +93,13 @@ func decodeMessage(b []byte) (message, error) {
 	}
 	m.Pos = int64(pos)
 	rest := b[1+n:]
+	if m.Type == msgHeartbeat {
+		if len(rest) != 1 || rest[0] > 1 {
+			return m, fmt.Errorf("%w: bad heartbeat flags", errBadMessage)
+		}
+		m.Sync = rest[0] == 1
+		return m, nil
+	}
 	if m.Type != msgEvent {
 		if len(rest) != 0 {
 			return m, fmt.Errorf("%w: %d trailing bytes after %s", errBadMessage, len(rest), m.Type)

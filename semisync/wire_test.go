@@ -11,6 +11,7 @@ func TestMessageRoundTrip(t *testing.T) {
 		{Type: msgDump, Pos: 1 << 40},
 		{Type: msgAck, Pos: 77},
 		{Type: msgHeartbeat, Pos: 0},
+		{Type: msgHeartbeat, Pos: 9, Sync: true},
 		{Type: msgQuit},
 		{Type: msgEvent, Pos: 5, Sync: true, TS: -3, WS: []byte{1, 2, 3}},
 		{Type: msgEvent, Pos: 6, TS: 1 << 60, WS: []byte{9}},
@@ -28,7 +29,7 @@ func TestMessageRoundTrip(t *testing.T) {
 func TestDecodeRejectsGarbage(t *testing.T) {
 	for _, b := range [][]byte{
 		nil, {0}, {9, 1}, {byte(msgAck)}, {byte(msgAck), 1, 0}, {byte(msgEvent), 0, 0, 0, 1},
-		{byte(msgEvent), 1}, {byte(msgEvent), 1, 2, 0, 1}, {byte(msgEvent), 1, 0, 0},
+		{byte(msgEvent), 1}, {byte(msgHeartbeat), 1}, {byte(msgHeartbeat), 1, 2}, {byte(msgEvent), 1, 2, 0, 1}, {byte(msgEvent), 1, 0, 0},
 		{byte(msgDump), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
 	} {
 		if _, err := decodeMessage(b); err == nil {

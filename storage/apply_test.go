@@ -385,12 +385,26 @@ func TestGatesAndWriteSet(t *testing.T) {
 	}
 	tx = e.Begin()
 	must(t, tx.Update(bg, "accounts", Row{1, "a@x", "ann", 2.0}))
-	wantCode(t, tx.Commit(bg), protocols.ErLockDeadlock, protocols.CauseCertification)
+	err = tx.Commit(bg)
+	wantCode(t, err, protocols.ErLockDeadlock, protocols.CauseCertification)
 	tx = e.Begin()
 	r, _ := tx.GetForUpdate(bg, "accounts", 1) // the lock was released
 	tx.Rollback()
 	if r[3] != 1.0 {
 		t.Fatalf("row after failed certification: %v", r)
+	}
+	if IsAutocommitConflict(err) {
+		t.Fatal("explicit transaction's certification failure marked as autocommit")
+	}
+	// An autocommit statement's certification failure is marked, so the client loop may
+	// re-run it as wsrep_retry_autocommit does, and still classifies as certification.
+	tx = e.Begin()
+	tx.SetAutocommit(true)
+	must(t, tx.Update(bg, "accounts", Row{1, "a@x", "ann", 2.0}))
+	err = tx.Commit(bg)
+	wantCode(t, err, protocols.ErLockDeadlock, protocols.CauseCertification)
+	if !IsAutocommitConflict(err) {
+		t.Fatalf("autocommit certification failure %v not marked", err)
 	}
 }
 

@@ -56,6 +56,9 @@ func (t *Txn) Commit(ctx context.Context) error {
 		if protocols.Classify(err) == protocols.CauseBFAbort {
 			t.e.stats.bfAborts.Add(1)
 		}
+		if t.autocommit && protocols.Classify(err) == protocols.CauseCertification {
+			err = &AutocommitConflict{Err: err}
+		}
 		t.end(err)
 		return err
 	}
@@ -244,4 +247,22 @@ func sortDedup(keys []string) []string {
 		}
 	}
 	return out
+}
+
+// AutocommitConflict wraps the certification failure of an autocommit transaction. A
+// Galera server re-runs such a statement itself, up to wsrep_retry_autocommit times,
+// before the client sees 1213 (protocols.AutocommitRetrier); the client loop, which holds
+// the statement, does the re-running and uses this mark to know it may.
+type AutocommitConflict struct{ Err error }
+
+func (e *AutocommitConflict) Error() string { return e.Err.Error() }
+
+// Unwrap returns the certification error, so protocols.Classify still sees its cause.
+func (e *AutocommitConflict) Unwrap() error { return e.Err }
+
+// IsAutocommitConflict reports whether err is an autocommit transaction's certification
+// failure.
+func IsAutocommitConflict(err error) bool {
+	var ac *AutocommitConflict
+	return errors.As(err, &ac)
 }

@@ -17,20 +17,31 @@ type EmulatorOptions struct {
 	// Virtual selects plain Go timers: exact inside a testing/synctest bubble, where time
 	// only advances when every goroutine is blocked, but only ~1 ms precise in real time
 	// (runtime timers cannot wait less than ~1 ms and overshoot by 0.1-0.2 ms). Tests use
-	// Virtual: true. The default (false) is the precise real-time mode, which sleeps on a
-	// timer until SpinWindow before the earliest deadline and then spins (yielding with
-	// runtime.Gosched) until it has passed; it is accurate to microseconds but keeps one
-	// core busy while messages are due within SpinWindow. Never use it inside a synctest
-	// bubble: a spinning goroutine is never durably blocked, so virtual time never moves.
+	// Virtual: true. The default (false) is the precise real-time mode: the dispatcher
+	// sleeps on a timer until SpinWindow before the earliest deadline, then (on Linux, on
+	// its own OS thread with 1 ns timer slack) in ppoll until SpinTail before it, and
+	// spins the last stretch (yielding with runtime.Gosched) until the deadline has passed.
+	// It is accurate to microseconds on a quiet machine and costs little CPU, but under
+	// CPU contention its tail is the kernel scheduler's. Never use it inside a synctest
+	// bubble: its sleeps are not durably blocking, so virtual time would never move.
 	Virtual bool
 	// SpinWindow is how long before a deadline the precise mode stops sleeping and starts
 	// spinning. It must cover the timer's overshoot under load; larger costs more CPU.
 	// Zero means DefaultSpinWindow.
 	SpinWindow time.Duration
+	// SpinTail is how long before a deadline the precise mode on Linux stops sleeping in
+	// ppoll and spins; it must cover a sleeping thread's wake-up latency. Zero means
+	// DefaultSpinTail; a value of SpinWindow or more spins the whole window (lowest
+	// median error, one busy core while messages are due soon).
+	SpinTail time.Duration
 }
 
 // DefaultSpinWindow covers the p99 overshoot of Go timers on a loaded 2-core box.
 const DefaultSpinWindow = time.Millisecond
+
+// DefaultSpinTail covers the wake-up latency of a thread with 1 ns timer slack
+// (microbench.md: p50 9-20 us, p99 17-80 us when idle) plus getting a P back.
+const DefaultSpinTail = 50 * time.Microsecond
 
 // timerFloor is the shortest wait a Go runtime timer can do on Linux (the netpoller waits
 // in whole milliseconds); waits shorter than this are spun, not slept.
@@ -57,9 +68,10 @@ type Emulator struct {
 	s      *schedule
 	closed bool
 
-	wake chan struct{}
-	stop chan struct{}
-	done chan struct{}
+	wake    chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+	sleeper *shortSleeper // precise mode on Linux: sub-ms sleeps; nil means spin
 
 	sent, delivered, early atomic.Uint64
 	drops                  [DropClosed + 1]atomic.Uint64
@@ -74,6 +86,9 @@ func NewEmulator(inner Bus, nw Network, opts EmulatorOptions) *Emulator {
 	if opts.SpinWindow <= 0 {
 		opts.SpinWindow = DefaultSpinWindow
 	}
+	if opts.SpinTail <= 0 {
+		opts.SpinTail = DefaultSpinTail
+	}
 	em := &Emulator{
 		inner: inner,
 		opts:  opts,
@@ -82,6 +97,9 @@ func NewEmulator(inner Bus, nw Network, opts EmulatorOptions) *Emulator {
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 		hist:  newErrorHistogram(),
+	}
+	if !opts.Virtual && opts.SpinTail < opts.SpinWindow+timerFloor {
+		em.sleeper = newShortSleeper()
 	}
 	go em.run()
 	return em
@@ -184,6 +202,9 @@ func (em *Emulator) poke() {
 	select {
 	case em.wake <- struct{}{}:
 	default:
+	}
+	if em.sleeper != nil {
+		em.sleeper.poke()
 	}
 }
 
@@ -318,10 +339,16 @@ func (em *Emulator) handoff(p *packet) error {
 }
 
 // run is the dispatcher. In virtual mode it sleeps on a timer until the earliest due
-// time, which synctest makes exact. In precise mode it sleeps until SpinWindow before the
-// deadline and spins the rest, because runtime timers are ~1 ms coarse.
+// time, which synctest makes exact. In precise mode it sleeps on a timer until SpinWindow
+// before the deadline (runtime timers are ~1 ms coarse and overshoot), then, on Linux,
+// sleeps in ppoll with a nanosecond timeout until SpinTail before it, and spins the rest;
+// elsewhere it spins the whole SpinWindow.
 func (em *Emulator) run() {
 	defer close(em.done)
+	if em.sleeper != nil {
+		em.sleeper.bind()
+		defer em.sleeper.close()
+	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -357,16 +384,27 @@ func (em *Emulator) run() {
 			continue
 		}
 		wait := next.Sub(now)
-		if !em.opts.Virtual {
-			if wait <= em.opts.SpinWindow+timerFloor {
-				select {
-				case <-em.stop:
-					return
-				default:
-				}
-				runtime.Gosched()
-				continue
+		if !em.opts.Virtual && wait <= em.opts.SpinWindow+timerFloor {
+			select {
+			case <-em.stop:
+				return
+			default:
 			}
+			if em.sleeper != nil && wait > em.opts.SpinTail {
+				em.sleeper.arm()
+				em.mu.Lock()
+				next, _ = em.s.next() // a sender may have queued an earlier one before arm
+				em.mu.Unlock()
+				if w := time.Until(next) - em.opts.SpinTail; w > 0 {
+					em.sleeper.sleep(w)
+					continue
+				}
+				em.sleeper.sleep(0) // disarm
+			}
+			runtime.Gosched()
+			continue
+		}
+		if !em.opts.Virtual {
 			wait -= em.opts.SpinWindow
 		}
 		timer.Reset(wait)
