@@ -9,12 +9,25 @@ import (
 	"github.com/replbench/replbench/groupreplication/agreement"
 	"github.com/replbench/replbench/groupreplication/certifier"
 	"github.com/replbench/replbench/groupreplication/flowcontrol"
+	"github.com/replbench/replbench/groupreplication/membership"
 )
 
 // receive is the bus handler: it decodes a frame and hands its raft messages to the raft
 // loop without blocking the bus.
 func (p *Provider) receive(from string, payload []byte) {
-	msgs, err := decodeFrame(payload)
+	if len(payload) == 0 {
+		p.corruptFrames.Add(1)
+		return
+	}
+	p.heard(from)
+	if payload[0] == frameAlive {
+		return
+	}
+	if payload[0] != frameRaft {
+		p.corruptFrames.Add(1)
+		return
+	}
+	msgs, err := decodeFrame(payload[1:])
 	if err != nil {
 		p.corruptFrames.Add(1)
 		return
@@ -44,6 +57,7 @@ func (p *Provider) raftLoop() {
 	}
 	var retry [][]byte // proposals raft dropped for want of a leader
 	bufs := map[uint64][]raftpb.Message{}
+	ticks := 0
 	for {
 		ticked := false
 		select {
@@ -52,6 +66,9 @@ func (p *Provider) raftLoop() {
 		case <-ticker.C:
 			p.node.Tick()
 			ticked = true
+			ticks++
+			p.detectorTick(ticks)
+			p.followPrimary()
 		case <-p.wake:
 		}
 		p.inMu.Lock()
@@ -85,7 +102,7 @@ func (p *Provider) raftLoop() {
 			if len(msgs) == 0 {
 				continue
 			}
-			frame, err := appendFrame(nil, msgs)
+			frame, err := appendFrame([]byte{frameRaft}, msgs)
 			if err == nil {
 				_ = p.cfg.Endpoint.Send(p.cfg.Members[to-1], frame)
 			}
@@ -96,23 +113,35 @@ func (p *Provider) raftLoop() {
 		}
 		if out.LeadChanged {
 			p.leaderChanged(out)
+			if out.Lead != 0 {
+				// A proposal the old leader held but never committed is gone; send the
+				// ones clients wait on again (delivery drops the duplicates).
+				for _, d := range p.pendingProposals() {
+					_ = p.node.Propose(d)
+				}
+			}
 		}
 		if out.LostLog {
+			// The group compacted away entries this member needs: only a clone could
+			// bring it back, which the model does not do.
 			p.lostLog.Store(true)
+			p.pipeMu.Lock()
+			p.pipeQ, p.pipeTxns = nil, 0
+			p.pipeMu.Unlock()
 			p.mu.Lock()
-			p.state = stateError
-			p.notifyLocked()
+			p.goErrorLocked("the group no longer has the transactions this member is missing (clone needed)")
 			p.mu.Unlock()
 		}
 	}
 }
 
-// leaderChanged keeps the primary on the raft leader: a member that becomes leader in
-// single-primary mode announces itself as the new primary through the log.
+// leaderChanged records the raft leader. At bootstrap, the first leader (n1, which
+// campaigns at start) announces itself as the primary through the log; later primaries
+// are elected from the view (handleMembership) and the leader follows them (followPrimary).
 func (p *Provider) leaderChanged(out agreement.Output) {
 	p.mu.Lock()
 	p.lead = int(out.Lead) - 1
-	announce := out.IsLeader && p.set.singlePrimary && p.primary != p.self
+	announce := out.IsLeader && p.set.singlePrimary && !p.everPrimary && p.primary != p.self
 	online := !p.set.singlePrimary && out.Lead != 0 && p.state == stateRecovering
 	if online {
 		p.state = stateOnline
@@ -121,6 +150,22 @@ func (p *Provider) leaderChanged(out agreement.Output) {
 	p.mu.Unlock()
 	if announce {
 		p.propose(appendMessage(nil, &message{Kind: kindNewPrimary, Origin: p.self}))
+	}
+}
+
+// followPrimary keeps the raft leader on the primary Group Replication elected, so the
+// primary's commits pay no forwarding hop: a leader that is not the primary hands
+// leadership over, unless it suspects the primary (the transfer could not complete).
+func (p *Provider) followPrimary() {
+	if !p.node.IsLeader() || !p.set.singlePrimary {
+		return
+	}
+	p.mu.Lock()
+	to := p.primary
+	ok := to >= 0 && to != p.self && p.view.In(to) && !p.unreachable[to] && p.state == stateOnline
+	p.mu.Unlock()
+	if ok {
+		p.node.TransferLeader(uint64(to + 1))
 	}
 }
 
@@ -157,13 +202,28 @@ func (p *Provider) pipeline() {
 			if len(q) == 0 {
 				break
 			}
-			for _, e := range q {
+			held := false
+			for i, e := range q {
+				p.mu.Lock()
+				paused := p.paused
+				p.mu.Unlock()
+				if paused {
+					// Out of the group: keep the rest for distributed recovery.
+					p.pipeMu.Lock()
+					p.pipeQ = append(q[i:len(q):len(q)], p.pipeQ...)
+					p.pipeMu.Unlock()
+					held = true
+					break
+				}
 				m, err := decodeMessage(e)
 				if err != nil {
 					p.corruptFrames.Add(1)
 					continue
 				}
 				p.handle(m)
+			}
+			if held {
+				break
 			}
 		}
 	}
@@ -178,7 +238,21 @@ func (p *Provider) handle(m *message) {
 		p.pipeTxns--
 		p.pipeMu.Unlock()
 		ws := m.WS
+		if m.Origin == p.self {
+			p.untrackPending(m.ID)
+		}
 		p.mu.Lock()
+		if !p.acceptFromLocked(m) {
+			if m.Origin == p.self {
+				// Dropped everywhere: tell the client it did not commit.
+				if ch := p.waiters[m.ID]; ch != nil {
+					delete(p.waiters, m.ID)
+					close(ch)
+				}
+			}
+			p.mu.Unlock()
+			return
+		}
 		r := p.cert.Certify(certifier.Txn{
 			Origin:   m.Origin,
 			Snapshot: ws.Snapshot,
@@ -210,14 +284,22 @@ func (p *Provider) handle(m *message) {
 		}
 	case kindStats:
 		p.mu.Lock()
-		p.fc.Receive(p.cfg.Members[m.Origin], m.Stats)
+		if p.view.In(m.Origin) {
+			p.fc.Receive(p.cfg.Members[m.Origin], m.Stats)
+		}
 		p.mu.Unlock()
 	case kindGTIDExecuted:
 		p.mu.Lock()
-		p.cert.GTIDExecuted(m.Origin, m.ID, len(p.cfg.Members))
+		if p.view.State(m.Origin) == membership.Online {
+			p.cert.GTIDExecuted(m.Origin, m.ID, p.view.OnlineCount())
+		}
 		p.mu.Unlock()
 	case kindSyncBefore:
+		if m.Origin == p.self {
+			p.untrackPending(m.ID)
+		}
 		p.mu.Lock()
+		accepted := p.acceptFromLocked(m)
 		pos := p.cert.Stats().Seqno
 		var ch chan int64
 		if m.Origin == p.self {
@@ -225,6 +307,12 @@ func (p *Provider) handle(m *message) {
 			delete(p.syncs, m.ID)
 		}
 		p.mu.Unlock()
+		if !accepted {
+			if ch != nil {
+				close(ch)
+			}
+			return
+		}
 		if ch != nil {
 			ch <- pos
 		}
@@ -233,36 +321,25 @@ func (p *Provider) handle(m *message) {
 		ps := p.prepareStateLocked(m.ID)
 		if !ps.from[m.Origin] {
 			ps.from[m.Origin] = true
-			if len(ps.from) == len(p.cfg.Members) {
-				close(ps.done)
-			}
+			p.checkPreparedLocked(ps)
 		}
 		p.mu.Unlock()
 	case kindNewPrimary:
+		// Bootstrap: the first raft leader is the first primary. Later primaries come
+		// from elections over the view.
 		p.mu.Lock()
-		p.primary = m.Origin
-		p.primaryChange = true
-		if p.set.singlePrimary {
-			// The old primary's in-flight writes are certified against the new one's.
-			p.cert.SetConflictDetection(true)
-		}
-		backlog := p.cert.Stats().Seqno
-		if p.state == stateRecovering {
+		if p.state == stateRecovering && !p.joining {
 			p.state = stateOnline
+		}
+		if !p.everPrimary {
+			p.becomePrimaryLocked(m.Origin)
 		}
 		p.notifyLocked()
 		p.mu.Unlock()
-		if m.Origin == p.self {
-			// Apply the buffered transactions, then tell the group the queue is applied.
-			p.wg.Add(1)
-			go func() {
-				defer p.wg.Done()
-				if p.commitMon.WaitFor(p.ctx, backlog) == nil {
-					p.propose(appendMessage(nil, &message{Kind: kindQueueApplied, Origin: p.self}))
-				}
-			}()
-		}
+	case kindExpel, kindJoin, kindOnline, kindWeight:
+		p.handleMembership(m)
 	case kindQueueApplied:
+		p.controlDelivered(m)
 		p.mu.Lock()
 		if m.Origin == p.primary && p.primaryChange {
 			p.primaryChange = false

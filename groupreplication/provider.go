@@ -33,6 +33,7 @@ import (
 	"github.com/replbench/replbench/groupreplication/agreement"
 	"github.com/replbench/replbench/groupreplication/certifier"
 	"github.com/replbench/replbench/groupreplication/flowcontrol"
+	"github.com/replbench/replbench/groupreplication/membership"
 	"github.com/replbench/replbench/protocols"
 	"github.com/replbench/replbench/protocols/monitor"
 )
@@ -59,6 +60,13 @@ type settings struct {
 	tick          time.Duration
 	electionTicks int
 	keepEntries   uint64
+
+	expelTimeout   time.Duration
+	unreachableMaj time.Duration
+	exitAction     string
+	rejoinTries    int
+	rejoinInterval time.Duration
+	weight         int
 }
 
 func parseSettings(p protocols.Params) (settings, error) {
@@ -117,6 +125,36 @@ func parseSettings(p protocols.Params) (settings, error) {
 	if s.blockSize < 1 {
 		return s, fmt.Errorf("%s must be at least 1", pBlockSize)
 	}
+	expel := p.Int(pExpelTimeout)
+	if expel < 0 || expel > 3600 {
+		return s, fmt.Errorf("%s=%d: accepted range is 0-3600 seconds", pExpelTimeout, expel)
+	}
+	s.expelTimeout = time.Duration(expel) * time.Second
+	um := p.Int(pUnreachableMaj)
+	if um < 0 {
+		return s, fmt.Errorf("%s=%d: use 0 (wait for ever) or a number of seconds", pUnreachableMaj, um)
+	}
+	s.unreachableMaj = time.Duration(um) * time.Second
+	s.exitAction = p.String(pExitAction)
+	switch {
+	case equalFold(s.exitAction, "READ_ONLY"), equalFold(s.exitAction, "OFFLINE_MODE"), equalFold(s.exitAction, "ABORT_SERVER"):
+	default:
+		return s, fmt.Errorf("%s=%q: accepted values are READ_ONLY, OFFLINE_MODE, ABORT_SERVER", pExitAction, s.exitAction)
+	}
+	tries := p.Int(pAutorejoinTries)
+	if tries < 0 || tries > 2016 {
+		return s, fmt.Errorf("%s=%d: accepted range is 0-2016", pAutorejoinTries, tries)
+	}
+	s.rejoinTries = int(tries)
+	s.rejoinInterval = p.Duration(pRejoinInterval)
+	if s.rejoinInterval <= 0 {
+		return s, fmt.Errorf("%s must be positive", pRejoinInterval)
+	}
+	w := p.Int(pMemberWeight)
+	if w < 0 || w > 100 {
+		return s, fmt.Errorf("%s=%d: accepted range is 0-100", pMemberWeight, w)
+	}
+	s.weight = int(w)
 	return s, nil
 }
 
@@ -166,6 +204,26 @@ type Provider struct {
 	afterDone     chan struct{} // closed and replaced when afterHeld drops
 	lead          int           // raft leader's member index, -1 unknown
 	nextID        atomic.Int64
+
+	// failure handling (failure.go), under mu unless noted
+	view           *membership.View // the group view, changed in delivery order
+	everPrimary    bool             // a primary has been set (bootstrap is over)
+	unreachable    []bool           // the detector's last report
+	majorityLost   bool
+	paused         bool  // out of the group: the pipeline holds delivered entries
+	joining        bool  // a rejoin is under way (RECOVERING)
+	rejoinAttempts int   // in the current stay in ERROR (reset once ONLINE)
+	rejoinTotal    int64 // over the member's life (gr_model_autorejoin_attempts)
+	exitTaken      bool  // auto-rejoin used up: the exit action holds
+	errorReason    string
+	delivered      []deliveredIDs // transaction/sync ids delivered, by origin
+	rejoinWake     chan struct{}
+	lastCampaign   int // raft loop only: tick of the notifier's last campaign
+	detMu          sync.Mutex
+	det            *membership.Detector // under detMu
+	pendMu         sync.Mutex
+	pending        map[int64][]byte   // under pendMu: proposals a client waits on
+	pendingCtl     map[msgKind][]byte // under pendMu: this member's undelivered control messages
 
 	// counters
 	localProposed, localRollback, remoteApplied, applierErrors atomic.Int64
@@ -240,7 +298,21 @@ func newProvider(cfg protocols.Config) (*Provider, error) {
 		syncs:     map[int64]chan int64{},
 		prepared:  map[int64]*prepareState{},
 		afterDone: make(chan struct{}),
+
+		unreachable: make([]bool, len(cfg.Members)),
+		delivered:   make([]deliveredIDs, len(cfg.Members)),
+		rejoinWake:  make(chan struct{}, 1),
+		pending:     map[int64][]byte{},
+		pendingCtl:  map[msgKind][]byte{},
 	}
+	uuids := make([]string, len(cfg.Members))
+	for i, m := range cfg.Members {
+		uuids[i] = memberUUID(m)
+	}
+	p.view = membership.NewView(uuids)
+	p.det = membership.NewDetector(membership.DetectorConfig{Self: self, Members: len(cfg.Members),
+		SuspectAfter: membership.DefaultSuspectAfter, ExpelTimeout: set.expelTimeout,
+		UnreachableMajorityTimeout: set.unreachableMaj}, time.Now())
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	return p, nil
 }
@@ -257,12 +329,17 @@ func (p *Provider) Start(ctx context.Context) error {
 	p.state = stateRecovering
 	p.mu.Unlock()
 	p.cfg.Endpoint.SetHandler(p.receive)
-	p.wg.Add(4 + p.set.workers)
+	p.detMu.Lock()
+	p.det.Reset(time.Now())
+	p.detMu.Unlock()
+	p.wg.Add(5 + p.set.workers)
+	go p.rejoiner()
 	go p.raftLoop()
 	go p.pipeline()
 	go p.applier()
 	go p.broadcaster()
 	p.startWorkers()
+	p.proposeControl(&message{Kind: kindWeight, Origin: p.self, ID: int64(p.set.weight)})
 	for {
 		p.mu.Lock()
 		ready := p.state == stateOnline && (!p.set.singlePrimary || (p.primary >= 0 && !p.primaryChange))
@@ -329,15 +406,30 @@ func errNotOnline(state string) *protocols.Error {
 		Cause: protocols.CauseNotReady}
 }
 
+// errRolledBack is what a client waiting for its commit gets when the member leaves the
+// group (expelled, unreachable_majority_timeout, or shut down) before the verdict: the
+// server rolls back the pending transactions. If the group had already ordered it, it may
+// still commit on the others (and here after a rejoin): the outcome is unknown to the
+// client, as in the server.
+func errRolledBack() *protocols.Error {
+	return &protocols.Error{Code: 3100, SQLState: "HY000",
+		Msg:   "Error on observer while running replication hook 'before_commit' (the member left the group before the transaction was decided; it was rolled back here, check whether the group committed it before retrying)",
+		Cause: protocols.CauseNotReady}
+}
+
 // BeforeRead implements protocols.Gate: it applies the consistency levels that act before
 // a transaction's first statement.
 func (p *Provider) BeforeRead(ctx context.Context) error {
 	for {
 		p.mu.Lock()
 		if p.state != stateOnline {
-			st := p.state
+			// super_read_only still serves reads; consistency guarantees do not apply.
+			err := p.readRefusalLocked()
 			p.mu.Unlock()
-			return errNotOnline(st)
+			if err != nil {
+				return err
+			}
+			return nil
 		}
 		// BEFORE_ON_PRIMARY_FAILOVER and stronger: a new primary holds transactions until
 		// it has applied its backlog.
@@ -380,7 +472,7 @@ func (p *Provider) BeforeWrite(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.state != stateOnline {
-		return errNotOnline(p.state)
+		return p.refusalLocked()
 	}
 	if p.set.singlePrimary && (p.primary != p.self || p.primaryChange) {
 		return protocols.ErrReadOnly()
@@ -397,14 +489,21 @@ func (p *Provider) SyncWait(ctx context.Context) error {
 	p.mu.Lock()
 	p.syncs[id] = ch
 	p.mu.Unlock()
-	p.propose(appendMessage(nil, &message{Kind: kindSyncBefore, Origin: p.self, ID: id}))
+	data := appendMessage(nil, &message{Kind: kindSyncBefore, Origin: p.self, ID: id})
+	p.trackPending(id, data)
+	p.propose(data)
 	var pos int64
 	select {
-	case pos = <-ch:
+	case v, ok := <-ch:
+		if !ok {
+			return errRolledBack()
+		}
+		pos = v
 	case <-ctx.Done():
 		p.mu.Lock()
 		delete(p.syncs, id)
 		p.mu.Unlock()
+		p.untrackPending(id)
 		return protocols.ErrInterrupted()
 	case <-p.ctx.Done():
 		return errNotOnline(stateOffline)
@@ -424,9 +523,9 @@ func (p *Provider) LastCommitted() int64 { return p.commitMon.LastLeft() }
 func (p *Provider) Replicate(ctx context.Context, ws *protocols.WriteSet) (protocols.Commit, error) {
 	p.mu.Lock()
 	if p.state != stateOnline {
-		st := p.state
+		err := p.refusalLocked()
 		p.mu.Unlock()
-		return nil, errNotOnline(st)
+		return nil, err
 	}
 	if p.set.singlePrimary && p.primary != p.self {
 		p.mu.Unlock()
@@ -461,14 +560,17 @@ func (p *Provider) Replicate(ctx context.Context, ws *protocols.WriteSet) (proto
 	p.waiters[id] = ch
 	p.mu.Unlock()
 	p.localProposed.Add(1)
-	p.propose(appendMessage(make([]byte, 0, ws.Size()+16), &message{Kind: kindTxn, Origin: p.self, ID: id, Level: p.set.level, WS: ws}))
+	data := appendMessage(make([]byte, 0, ws.Size()+16), &message{Kind: kindTxn, Origin: p.self, ID: id, Level: p.set.level, WS: ws})
+	p.trackPending(id, data)
+	p.propose(data)
 
 	done := ctx.Done()
 	for {
 		select {
 		case r, ok := <-ch:
 			if !ok {
-				return nil, errNotOnline(stateOffline)
+				p.localRollback.Add(1)
+				return nil, errRolledBack()
 			}
 			ws.Seqno, ws.DependsSeqno = r.Seqno, r.DependsSeqno
 			if !r.Positive {

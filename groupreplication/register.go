@@ -23,6 +23,12 @@ const (
 	pFCMinRecovery     = "group_replication_flow_control_min_recovery_quota"
 	pFCMaxQuota        = "group_replication_flow_control_max_quota"
 	pWorkers           = "replica_parallel_workers"
+	pExpelTimeout      = "group_replication_member_expel_timeout"
+	pUnreachableMaj    = "group_replication_unreachable_majority_timeout"
+	pExitAction        = "group_replication_exit_state_action"
+	pAutorejoinTries   = "group_replication_autorejoin_tries"
+	pMemberWeight      = "group_replication_member_weight"
+	pRejoinInterval    = "gr_model_autorejoin_interval"
 	pGTIDBroadcast     = "gr_model_gtid_executed_broadcast_period"
 	pRaftTick          = "gr_model_raft_tick"
 	pRaftElectionTicks = "gr_model_raft_election_ticks"
@@ -47,6 +53,12 @@ var Params = []protocols.Param{
 	{Name: pFCMinRecovery, Default: "0", Help: "lowest quota when only recovering members lag (0: none)"},
 	{Name: pFCMaxQuota, Default: "0", Help: "highest quota (0: none)"},
 	{Name: pWorkers, Default: "4", Help: "parallel applier workers for remote transactions; they apply independent write-sets in parallel (write-set dependencies from the certifier) and commit in order (replica_preserve_commit_order=ON)"},
+	{Name: pExpelTimeout, Default: "5", Help: "seconds a member stays UNREACHABLE (after 5 s of silence) before the others expel it, 0-3600; expulsion is a view change and needs a majority. 8.0.21+ default; 0 before"},
+	{Name: pUnreachableMaj, Default: "0", Help: "seconds a member without a majority waits before it rolls back its pending transactions and goes to ERROR; 0 waits for ever (commits on the minority side hang until the partition heals)"},
+	{Name: pExitAction, Default: "READ_ONLY", Choices: []string{"READ_ONLY", "OFFLINE_MODE", "ABORT_SERVER"}, Help: "what a member in ERROR does once auto-rejoin is exhausted: READ_ONLY keeps serving (stale) reads and refuses writes with 1290 (8.0's default); OFFLINE_MODE refuses every transaction (3032, 8.4's default); ABORT_SERVER stops the server (every transaction fails as not ready)"},
+	{Name: pAutorejoinTries, Default: "3", Help: "times an expelled member (or one that hit unreachable_majority_timeout) tries to rejoin by itself, the first at once and the next gr_model_autorejoin_interval apart; during them it is ERROR and super_read_only. 8.0.21+ default; 0: only a manual rejoin (Provider.Rejoin, START GROUP_REPLICATION)"},
+	{Name: pMemberWeight, Default: "50", Help: "0-100; when the primary leaves, the ONLINE member with the highest weight becomes primary, ties going to the lowest server_uuid (the raft leader then hands leadership to it). Set it per node: --param n2:group_replication_member_weight=80"},
+	{Name: pRejoinInterval, Default: "300s", Help: "model: time between auto-rejoin attempts (the server's compile-time 5 minutes)"},
 	{Name: pGTIDBroadcast, Default: "60s", Help: "model: how often each member broadcasts gtid_executed so the certifier can drop entries every member has committed (MySQL's compile-time BROADCAST_GTID_EXECUTED_PERIOD, 60 s); the sweep is the cause of the periodic dip of bug #84774"},
 	{Name: pRaftTick, Default: "100ms", Help: "model: one raft tick; the leader heartbeats every tick"},
 	{Name: pRaftElectionTicks, Default: "50", Help: "model: raft ticks without a leader before a member campaigns, and without a majority before a leader steps down (CheckQuorum): 50 x 100 ms = 5 s, GR's suspicion timeout. Keep it well above the slowest round trip"},
@@ -64,9 +76,17 @@ on the raft leader (n1 campaigns at start), which matches XCom's single-leader m
 Certification, GTID blocks, write-set dependencies, flow control, the gtid_executed garbage
 collection and the consistency levels follow the server. GTID sets are represented by the prefix
 of the agreed order they equal, which is exact because every member commits in that order.
-Not modelled: expel and auto-rejoin, distributed recovery and clone (a member that loses the log
-goes to ERROR), member_weight elections (the raft leader is the primary), preemptive GC,
-fragmentation and compression, the XCom event horizon.`
+Failures: a member silent for 5 s is UNREACHABLE, and expelled member_expel_timeout later by a
+view change agreed through the log; a member that learns it was expelled (or hits
+unreachable_majority_timeout) goes to ERROR and super_read_only, rolls back what is pending, and
+auto-rejoins: it catches up from the agreed log (incremental recovery from a donor's binlog) as
+RECOVERING, then goes ONLINE. A new primary is elected from the view (member_weight, then lowest
+server_uuid) and the raft leader hands leadership to it. Differences from XCom: raft's voters stay
+fixed, so after an expulsion raft still counts the expelled member in its majority (identical for
+3 members; with 5 members and 2 expelled, raft needs all 3 survivors where XCom needs 2 of 3);
+the notifier campaigns for raft leadership as soon as it suspects the leader (5 s), so the raft
+leader moves before the GR primary does (10 s) and then hands leadership to the elected primary. Not modelled: clone (a member whose log was compacted away goes to ERROR),
+preemptive GC, fragmentation and compression, the XCom event horizon.`
 
 func init() {
 	protocols.Register(protocols.Protocol{

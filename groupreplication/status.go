@@ -14,12 +14,15 @@ func (p *Provider) Status() []protocols.StatusVar {
 	st := p.cert.Stats()
 	executed := p.cert.GTIDExecutedSet()
 	state, primary, lead := p.state, p.primary, p.lead
+	readOnly := state != stateOnline || (p.set.singlePrimary && (primary != p.self || p.primaryChange))
+	majorityLost, attempts, reason, views := p.majorityLost, p.rejoinTotal, p.errorReason, p.view.Changes()
 	quota := p.fc.Quota()
 	role := "SECONDARY"
 	if !p.set.singlePrimary || primary == p.self {
 		role = "PRIMARY"
 	}
 	p.mu.Unlock()
+	members := formatMembers(p.Members())
 	p.pipeMu.Lock()
 	inQueue := p.pipeTxns
 	p.pipeMu.Unlock()
@@ -48,6 +51,8 @@ func (p *Provider) Status() []protocols.StatusVar {
 		{Name: "MEMBER_HOST", Value: p.cfg.Node},
 		{Name: "MEMBER_STATE", Value: state},
 		{Name: "MEMBER_ROLE", Value: role},
+		{Name: "replication_group_members", Value: members},
+		{Name: "super_read_only", Value: onOff(readOnly)},
 		{Name: "group_replication_primary_member", Value: primaryUUID},
 		{Name: "group_replication_single_primary_mode", Value: onOff(p.set.singlePrimary)},
 		{Name: "group_replication_consistency", Value: p.set.level.String()},
@@ -66,6 +71,10 @@ func (p *Provider) Status() []protocols.StatusVar {
 		{Name: "gr_model_flow_control_quota", Value: i(quota)},
 		{Name: "gr_model_certification_gc_runs", Value: i(st.GCRuns)},
 		{Name: "gr_model_raft_leader", Value: leader},
+		{Name: "gr_model_view_changes", Value: i(views)},
+		{Name: "gr_model_majority_lost", Value: onOff(majorityLost)},
+		{Name: "gr_model_autorejoin_attempts", Value: i(attempts)},
+		{Name: "gr_model_error_reason", Value: reason},
 		{Name: "gr_model_applier_errors", Value: i(p.applierErrors.Load())},
 		{Name: "gr_model_corrupt_messages", Value: i(p.corruptFrames.Load())},
 	}

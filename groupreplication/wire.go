@@ -17,13 +17,25 @@ import (
 type msgKind byte
 
 const (
-	kindTxn          msgKind = 1 // a transaction: Transaction_context + write-set
-	kindStats        msgKind = 2 // Pipeline_stats_member_message (flow control), every period
-	kindGTIDExecuted msgKind = 3 // the periodic gtid_executed broadcast (garbage collection)
-	kindSyncBefore   msgKind = 4 // Sync_before_execution_message (consistency BEFORE)
-	kindPrepared     msgKind = 5 // Transaction_prepared_message (consistency AFTER)
-	kindNewPrimary   msgKind = 6 // a new primary was elected (single-primary)
-	kindQueueApplied msgKind = 7 // the new primary applied its backlog (single-primary)
+	kindTxn          msgKind = 1  // a transaction: Transaction_context + write-set
+	kindStats        msgKind = 2  // Pipeline_stats_member_message (flow control), every period
+	kindGTIDExecuted msgKind = 3  // the periodic gtid_executed broadcast (garbage collection)
+	kindSyncBefore   msgKind = 4  // Sync_before_execution_message (consistency BEFORE)
+	kindPrepared     msgKind = 5  // Transaction_prepared_message (consistency AFTER)
+	kindNewPrimary   msgKind = 6  // a new primary was elected (single-primary)
+	kindQueueApplied msgKind = 7  // the new primary applied its backlog (single-primary)
+	kindExpel        msgKind = 8  // view change: ID is the member expelled (proposed by the notifier)
+	kindJoin         msgKind = 9  // view change: Origin (re)joins as RECOVERING; ID is its member_weight
+	kindOnline       msgKind = 10 // Origin finished distributed recovery and is ONLINE
+	kindWeight       msgKind = 11 // Origin's group_replication_member_weight (ID), sent once at start
+)
+
+// Every bus payload starts with a frame type: raft messages, or the failure detector's
+// "I am alive" beacon, which members exchange directly (raft followers never talk to each
+// other, but XCom's detector needs every member to hear from every other).
+const (
+	frameRaft  byte = 1
+	frameAlive byte = 2
 )
 
 // consistency is group_replication_consistency, carried in each transaction message so
@@ -103,9 +115,9 @@ func appendMessage(dst []byte, m *message) []byte {
 		} else {
 			dst = append(dst, 0)
 		}
-	case kindGTIDExecuted, kindSyncBefore, kindPrepared:
+	case kindGTIDExecuted, kindSyncBefore, kindPrepared, kindExpel, kindJoin, kindWeight:
 		dst = binary.AppendVarint(dst, m.ID)
-	case kindNewPrimary, kindQueueApplied:
+	case kindNewPrimary, kindQueueApplied, kindOnline:
 	}
 	return dst
 }
@@ -166,14 +178,14 @@ func decodeMessage(b []byte) (*message, error) {
 		m.Stats = flowcontrol.Stats{CertQueue: vs[0], ApplyQueue: vs[1], Certified: vs[2],
 			Applied: vs[3], Local: vs[4], Recovering: b[0] == 1}
 		return m, nil
-	case kindGTIDExecuted, kindSyncBefore, kindPrepared:
+	case kindGTIDExecuted, kindSyncBefore, kindPrepared, kindExpel, kindJoin, kindWeight:
 		v, ok := varint()
 		if !ok || len(b) != 0 {
 			return fail("position")
 		}
 		m.ID = v
 		return m, nil
-	case kindNewPrimary, kindQueueApplied:
+	case kindNewPrimary, kindQueueApplied, kindOnline:
 		if len(b) != 0 {
 			return fail("trailing bytes")
 		}

@@ -22,6 +22,10 @@ func sampleMessages() []*message {
 		{Kind: kindPrepared, Origin: 4, ID: 99},
 		{Kind: kindNewPrimary, Origin: 1},
 		{Kind: kindQueueApplied, Origin: 1},
+		{Kind: kindExpel, Origin: 0, ID: 2},
+		{Kind: kindJoin, Origin: 2, ID: 70},
+		{Kind: kindOnline, Origin: 2},
+		{Kind: kindWeight, Origin: 1, ID: 50},
 	}
 }
 

@@ -138,6 +138,12 @@ func (n *Node) Propose(data []byte) error { return n.rn.Propose(data) }
 // Campaign starts an election now (pre-vote first).
 func (n *Node) Campaign() error { return n.rn.Campaign() }
 
+// TransferLeader asks the leader to hand leadership to member id (raft's leadership
+// transfer: it brings id's log up to date, then tells it to campaign at once). The model
+// uses it to keep the raft leader on the primary that Group Replication's election chose.
+// Proposals are dropped while a transfer is pending (ErrDropped): callers retry.
+func (n *Node) TransferLeader(id uint64) { n.rn.TransferLeader(id) }
+
 // Lead returns the leader this member knows of (0: none).
 func (n *Node) Lead() uint64 { return n.lead }
 

@@ -1,0 +1,142 @@
+package membership
+
+// State is a member's state in the group view, as replication_group_members shows it.
+type State uint8
+
+// The states a view holds. UNREACHABLE is not among them: it is one member's local
+// suspicion, overlaid on the view when displayed (Detector.Report.Unreachable). ERROR and
+// OFFLINE are states of a member outside the view.
+const (
+	Absent     State = iota // not in the group (expelled, or left)
+	Recovering              // joined, catching up (distributed recovery)
+	Online                  // serving
+)
+
+func (s State) String() string {
+	switch s {
+	case Recovering:
+		return "RECOVERING"
+	case Online:
+		return "ONLINE"
+	}
+	return "OFFLINE"
+}
+
+// DefaultWeight is group_replication_member_weight's default.
+const DefaultWeight = 50
+
+// View is the group membership every member derives from the agreed log: the same
+// changes in the same order give the same view everywhere. Not safe for concurrent use.
+type View struct {
+	states  []State
+	weights []int
+	uuids   []string
+	changes int64
+}
+
+// NewView returns the view of a freshly bootstrapped group: every member ONLINE with the
+// default weight. uuids are the members' server_uuid values, by member index.
+func NewView(uuids []string) *View {
+	v := &View{states: make([]State, len(uuids)), weights: make([]int, len(uuids)), uuids: append([]string(nil), uuids...)}
+	for i := range v.states {
+		v.states[i], v.weights[i] = Online, DefaultWeight
+	}
+	return v
+}
+
+// State returns member m's state.
+func (v *View) State(m int) State { return v.states[m] }
+
+// In reports whether m is in the view (ONLINE or RECOVERING).
+func (v *View) In(m int) bool { return m >= 0 && m < len(v.states) && v.states[m] != Absent }
+
+// Members returns, by member index, which members are in the view.
+func (v *View) Members() []bool {
+	out := make([]bool, len(v.states))
+	for i, s := range v.states {
+		out[i] = s != Absent
+	}
+	return out
+}
+
+// Size is the number of members in the view: the majority counts against it.
+func (v *View) Size() int {
+	n := 0
+	for _, s := range v.states {
+		if s != Absent {
+			n++
+		}
+	}
+	return n
+}
+
+// OnlineCount is the number of ONLINE members.
+func (v *View) OnlineCount() int {
+	n := 0
+	for _, s := range v.states {
+		if s == Online {
+			n++
+		}
+	}
+	return n
+}
+
+// Changes counts the view changes so far (the view id's counter).
+func (v *View) Changes() int64 { return v.changes }
+
+// Expel removes m from the view. It returns false (and changes nothing) if m was not in it.
+func (v *View) Expel(m int) bool {
+	if !v.In(m) {
+		return false
+	}
+	v.states[m] = Absent
+	v.changes++
+	return true
+}
+
+// Join adds m to the view as RECOVERING. It returns false if m is already in it.
+func (v *View) Join(m int) bool {
+	if m < 0 || m >= len(v.states) || v.In(m) {
+		return false
+	}
+	v.states[m] = Recovering
+	v.changes++
+	return true
+}
+
+// SetOnline marks a RECOVERING member ONLINE: it has applied what it missed.
+func (v *View) SetOnline(m int) bool {
+	if m < 0 || m >= len(v.states) || v.states[m] != Recovering {
+		return false
+	}
+	v.states[m] = Online
+	return true
+}
+
+// SetWeight records member m's group_replication_member_weight (clamped to 0-100).
+func (v *View) SetWeight(m, w int) {
+	if m >= 0 && m < len(v.weights) {
+		v.weights[m] = min(max(w, 0), 100)
+	}
+}
+
+// Weight returns member m's weight.
+func (v *View) Weight(m int) int { return v.weights[m] }
+
+// Elect returns the primary the view elects, or -1 if no member is ONLINE: the highest
+// member_weight, ties broken by the lowest server_uuid. Every member's version is the
+// same here, so the server's first rule (lowest version first) never decides; replication
+// lag is not considered, as in the server's default election.
+func (v *View) Elect() int {
+	best := -1
+	for i, s := range v.states {
+		if s != Online {
+			continue
+		}
+		if best < 0 || v.weights[i] > v.weights[best] ||
+			(v.weights[i] == v.weights[best] && v.uuids[i] < v.uuids[best]) {
+			best = i
+		}
+	}
+	return best
+}
