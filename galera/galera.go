@@ -36,6 +36,11 @@ const (
 	ParamCommitOrder        = "repl.commit_order"
 	ParamCausalReadTimeout  = "repl.causal_read_timeout"
 	ParamRetransmitInterval = "replbench.evs_tick"
+	ParamSuspectTimeout     = "evs.suspect_timeout"
+	ParamInactiveTimeout    = "evs.inactive_timeout"
+	ParamJoinRetrans        = "evs.join_retrans_period"
+	ParamWeight             = "pc.weight"
+	ParamGCacheSize         = "gcache.size"
 )
 
 // Params lists every parameter the model implements, with the real default.
@@ -58,13 +63,35 @@ var Params = []protocols.Param{
 	{Name: ParamCertOptimisticPA, Default: "true", Help: "when off, every write-set also depends on its last_seen, which serialises parallel apply more"},
 	{Name: ParamCommitOrder, Default: "3", Choices: []string{"0", "1", "2", "3"}, Help: "0 BYPASS, 1 OOOC (commit out of order), 2 LOCAL_OOOC (local commits out of order), 3 NO_OOOC (every commit in seqno order)"},
 	{Name: ParamCausalReadTimeout, Default: "30s", Help: "a causal wait (wsrep_sync_wait) that takes longer fails with 1205 (real default PT30S)"},
+	{Name: ParamSuspectTimeout, Default: "5s", Help: "a peer silent this long is suspected; it leaves the view once every remaining member suspects it (real default PT5S; keepalives must come at least three times as often)"},
+	{Name: ParamInactiveTimeout, Default: "15s", Help: "a view change without agreement this long declares the disagreeing peers inactive, unilaterally (real default PT15S)"},
+	{Name: ParamJoinRetrans, Default: "1s", Help: "JOIN messages are repeated this often while a view change gathers (real default PT1S)"},
+	{Name: ParamWeight, Default: "1", Help: "this node's weight in the quorum rule 2*w(kept) + w(left gracefully) > w(last primary component); 0..255"},
+	{Name: ParamGCacheSize, Default: "128M", Help: "bytes of recent write-sets kept for IST; a rejoining node whose gap reaches past them gets an SST (a full snapshot) instead"},
 	{Name: ParamRetransmitInterval, Default: "100ms", Help: "model-only: the EVS timer tick; keepalives and loss recovery run on it (retransmission after ten ticks without progress)"},
 }
 
 const notes = `Departures from the real Galera 4 provider:
-- Membership is static: no view changes, suspicion, eviction, primary-component quorum or
-  state transfer; every node starts SYNCED in one primary component. A partition stalls
-  the whole cluster instead of leaving a primary majority.
+- Membership: every node starts SYNCED in one primary component of all members (no
+  bootstrap or join sequence, no gvwstate.dat). A peer silent for evs.suspect_timeout
+  starts a view change (JOIN/INSTALL, simplified: no transitional view is reported, no
+  DELAYED_LIST or auto-evict); a node outside the view that is heard again merges back.
+  The new view delivers the old view's messages up to a cut all its members have, so no
+  write-set is delivered on one side of a partition and not the other. The quorum rule
+  2*w(kept) + w(left) > w(last primary) decides the primary component (pc.weight; Close
+  is a graceful leave); a non-primary node answers 1047 and its in-flight transactions
+  fail. pc.ignore_sb, pc.ignore_quorum, pc.npvo and pc.bootstrap are not modelled, and an
+  asymmetric partition ends only when evs.inactive_timeout drops the disagreeing peers.
+- State transfer: after each primary view a state exchange in total order finds members
+  whose history is behind; they ask for a transfer, every member picks the same donor
+  (the lowest-index SYNCED one; no segment preference, no wsrep_sst_donor), which sends
+  IST from a gcache of gcache.size bytes (evicted by size, not by the commit cut; the
+  >>7 safety gap applies) or else SST (storage Snapshot/Restore, the donor's ordering
+  blocked while it is taken) plus the cached write-sets to rebuild the certification
+  index. The joiner queues live write-sets meanwhile, then goes JOINER -> JOINED ->
+  SYNCED. A transfer lost to a new partition is not retried until the next view; JOINER
+  flow control and the donor's desync window are not modelled, and primary configuration
+  changes do not consume a seqno.
 - EVS keeps its order (seq, node index), SAFE delivery, fills, send windows and
   aggregation; loss is recovered by gap requests and by resending unsafe messages after ten
   ticks without progress (replbench.evs_tick), not by the real retransmission timers. No

@@ -22,6 +22,16 @@ const (
 	actWriteSet byte = 1 // uvarint action id, then the encoded write-set
 	actFlow     byte = 2 // gcs_fc_event: one byte, 1 = STOP, 0 = CONT
 	actLast     byte = 3 // GCS_MSG_LAST: varint safe-to-discard seqno
+	actState    byte = 4 // GCS_MSG_STATE_MSG: varint seqno, state byte, uvarint weight
+	actStateReq byte = 5 // GCS_ACT_STATE_REQ: this node asks for a state transfer
+	actJoin     byte = 6 // GCS_MSG_JOIN: one byte, 1 = the transfer succeeded
+	actSync     byte = 7 // GCS_MSG_SYNC: caught up
+
+	// msgTransfer starts a point-to-point state-transfer message (IST or SST), outside
+	// EVS; EVS message types are below it.
+	msgTransfer byte = 0xF1
+	xferIST     byte = 1
+	xferSST     byte = 2
 )
 
 type eventKind uint8
@@ -32,6 +42,8 @@ const (
 	evCausal
 	evCommitted
 	evCont
+	evTransfer
+	evLeave
 )
 
 type event struct {
@@ -45,6 +57,7 @@ type event struct {
 	seen    int64 // last_seen of a committed local write-set
 	keys    int
 	bytes   int
+	done    chan struct{}
 }
 
 // pending is a local write-set waiting for its own delivery.
@@ -57,6 +70,12 @@ type pending struct {
 type verdict struct {
 	seqno int64
 	ok    bool
+}
+
+// cached is one ordered write-set action kept in gcache (or queued by a joiner).
+type cached struct {
+	g      int64
+	action []byte
 }
 
 // remote is a certified foreign write-set waiting for an applier.
@@ -81,12 +100,19 @@ type Provider struct {
 	causalTimeout  time.Duration
 	tick           time.Duration
 	autoIncControl bool
+	weight         int
+	gcacheSize     int64
+	fcLimit        int64
+	fcFactor       float64
+	fcSingle       bool
+	stRetry        time.Duration
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	ready  atomic.Bool
-	closed atomic.Bool
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	ready   atomic.Bool // SYNCED (or DONOR) in a primary component: serving
+	started atomic.Bool
+	closed  atomic.Bool
 
 	// inbox of the driver loop
 	mu    sync.Mutex
@@ -97,6 +123,7 @@ type Provider struct {
 	// owned by the driver loop
 	evs       *gcs.EVS
 	cert      *cert.Certifier
+	certCfg   cert.Config
 	g         int64
 	nextAct   atomic.Uint64
 	waiters   map[uint64]*pending
@@ -113,6 +140,19 @@ type Provider struct {
 	sendSum   float64
 	sendN     int64
 	sendQueue int64 // own write-sets proposed, not yet delivered
+
+	// membership, owned by the loop
+	group       *gcs.Group
+	have        int64    // every write-set up to here is certified (and applied or queued) here
+	gcache      []cached // gcache.size bytes of the newest ordered write-sets, for IST
+	gcacheBytes int64
+	joinQueue   []cached // live write-sets delivered while waiting for a state transfer
+	held        [][]byte // own write-set actions waiting for the state exchange
+	holding     bool     // a primary view's state exchange is running: hold new proposals
+	reqRetry    int      // ticks until a refused state-transfer request is repeated
+	ist, sst    int64    // state transfers received
+	lastXfer    string
+	conf        atomic.Int64
 
 	applyMon, commitMon *monitor.Monitor
 
@@ -152,6 +192,13 @@ type loopSnapshot struct {
 	latN             int64
 	recvAvg, sendAvg float64
 	sendQueue        int64
+	view             gcs.View
+	own              gcs.NodeState
+	evsState         gcs.State
+	cachedDownto     int64
+	weight           int
+	ist, sst         int64
+	lastXfer         string
 }
 
 // New creates one node's provider from the harness's configuration.
@@ -186,6 +233,7 @@ func New(cfg protocols.Config) (protocols.Provider, error) {
 		causalTimeout:  prm.Duration(ParamCausalReadTimeout),
 		tick:           prm.Duration(ParamRetransmitInterval),
 		autoIncControl: prm.Bool(ParamAutoIncControl),
+		weight:         int(prm.Int(ParamWeight)),
 		wake:           make(chan struct{}, 1),
 		waiters:        map[uint64]*pending{},
 		causalCh:       map[uint64]chan int64{},
@@ -206,15 +254,39 @@ func New(cfg protocols.Config) (protocols.Provider, error) {
 	ec.MaxPacket = int(prm.Int(ParamMaxPacket))
 	ec.KeepaliveTicks = ticks(prm.Duration(ParamKeepalive), p.tick)
 	ec.CausalKeepaliveTicks = ticks(prm.Duration(ParamCausalKeepalive), p.tick)
+	ec.SuspectTicks = ticks(prm.Duration(ParamSuspectTimeout), p.tick)
+	ec.JoinRetransTicks = ticks(prm.Duration(ParamJoinRetrans), p.tick)
+	ec.InactiveTicks = ticks(prm.Duration(ParamInactiveTimeout), p.tick)
+	ec.Weight = p.weight
+	if prm.Duration(ParamInactiveTimeout) < prm.Duration(ParamSuspectTimeout) {
+		return nil, fmt.Errorf("galera: %s (%s) must not be shorter than %s (%s)",
+			ParamInactiveTimeout, prm.String(ParamInactiveTimeout), ParamSuspectTimeout, prm.String(ParamSuspectTimeout))
+	}
+	if prm.Duration(ParamKeepalive) > prm.Duration(ParamSuspectTimeout)/3 {
+		return nil, fmt.Errorf("galera: %s (%s) must be at most a third of %s (%s), or peers are suspected between keepalives",
+			ParamKeepalive, prm.String(ParamKeepalive), ParamSuspectTimeout, prm.String(ParamSuspectTimeout))
+	}
 	p.evs = gcs.New(ec)
+	p.group = gcs.NewGroup(self, n, p.evs.CurrentView())
+	p.conf.Store(1)
 	cc := cert.DefaultConfig()
 	cc.MaxLength = prm.Int(ParamCertMaxLength)
 	cc.LengthCheck = prm.Int(ParamCertLengthCheck)
 	cc.OptimisticPA = prm.Bool(ParamCertOptimisticPA)
+	p.certCfg = cc
 	p.cert = cert.New(cc, 0)
-	p.fc.Upper, p.fc.Lower = gcs.Limits(prm.Int(ParamFCLimit), prm.Float(ParamFCFactor), n, prm.Bool(ParamFCSinglePrimary))
+	if p.gcacheSize, err = parseSize(prm.String(ParamGCacheSize)); err != nil {
+		return nil, fmt.Errorf("galera: %s: %w", ParamGCacheSize, err)
+	}
+	if p.weight < 0 || p.weight > 255 {
+		return nil, fmt.Errorf("galera: %s=%d is outside 0..255", ParamWeight, p.weight)
+	}
+	p.fcLimit, p.fcFactor, p.fcSingle = prm.Int(ParamFCLimit), prm.Float(ParamFCFactor), prm.Bool(ParamFCSinglePrimary)
+	p.stRetry = time.Second
+	p.fc.Upper, p.fc.Lower = gcs.Limits(p.fcLimit, p.fcFactor, n, p.fcSingle)
 	p.qcond = sync.NewCond(&p.qmu)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
+	p.snapshot()
 	return p, nil
 }
 
@@ -232,8 +304,9 @@ func (p *Provider) RetryAutocommit() int { return p.retryAuto }
 // FCLimits returns the flow-control interval [lower, upper] in force.
 func (p *Provider) FCLimits() (lower, upper int64) { return p.fc.Lower, p.fc.Upper }
 
-// Start implements protocols.Provider. Membership is static, so the node is SYNCED as soon
-// as its loops run.
+// Start implements protocols.Provider. Every node starts SYNCED in one primary component of
+// all members (a bootstrapped cluster); the loop then runs a state exchange in total order
+// so that every member learns every pc.weight.
 func (p *Provider) Start(ctx context.Context) error {
 	if p.autoIncControl {
 		p.applier.SetAutoIncrement(p.n, p.self+1)
@@ -245,7 +318,9 @@ func (p *Provider) Start(ctx context.Context) error {
 	for range p.slaveThreads {
 		go p.applierLoop()
 	}
-	p.ready.Store(true)
+	p.started.Store(true)
+	p.post(event{kind: evPropose, payload: p.stateAction()})
+	p.refreshReady()
 	return nil
 }
 
@@ -253,6 +328,15 @@ func (p *Provider) Start(ctx context.Context) error {
 func (p *Provider) Close() error {
 	if p.closed.Swap(true) {
 		return nil
+	}
+	if p.started.Load() {
+		// Leave gracefully, so the others count this node as w(left), not as lost.
+		done := make(chan struct{})
+		p.post(event{kind: evLeave, done: done})
+		select {
+		case <-done:
+		case <-time.After(time.Second):
+		}
 	}
 	p.ready.Store(false)
 	p.cancel()
@@ -267,6 +351,10 @@ func (p *Provider) Close() error {
 func (p *Provider) handle(from string, payload []byte) {
 	i, ok := p.index[from]
 	if !ok {
+		return
+	}
+	if len(payload) > 0 && payload[0] == msgTransfer {
+		p.post(event{kind: evTransfer, from: i, payload: payload})
 		return
 	}
 	p.post(event{kind: evMsg, from: i, payload: payload})
@@ -309,6 +397,7 @@ func (p *Provider) loop() {
 		p.spare = batch
 		if tick {
 			p.evs.Tick()
+			p.membershipTick()
 		}
 		// Deliveries can produce actions (flow control, commit-cut reports): loop until quiet.
 		for range 4 {
@@ -332,11 +421,29 @@ func (p *Provider) handleEvent(e *event) {
 		}
 		p.evs.Step(m)
 	case evPropose:
+		if e.p == nil {
+			p.evs.Propose(e.payload) // a GCS action of this node (state exchange)
+			return
+		}
+		if !p.canReplicate() {
+			e.p.done <- verdict{seqno: -1}
+			return
+		}
 		p.waiters[e.id] = e.p
 		p.sendQueue++
 		p.sendSum += float64(p.sendQueue)
 		p.sendN++
+		if p.holding {
+			p.held = append(p.held, e.payload)
+			return
+		}
 		p.evs.Propose(e.payload)
+	case evTransfer:
+		p.receiveTransfer(e.from, e.payload)
+	case evLeave:
+		p.evs.Leave()
+		p.send(p.evs.Ready().Messages, nil)
+		close(e.done)
 	case evCausal:
 		p.causalCh[e.id] = e.causal
 		p.evs.Causal(e.id)
@@ -368,6 +475,10 @@ func (p *Provider) send(msgs []gcs.Envelope, buf []byte) []byte {
 func (p *Provider) deliver(ds []gcs.Delivery) {
 	now := time.Now()
 	for _, d := range ds {
+		if d.View != nil {
+			p.installView(*d.View)
+			continue
+		}
 		if d.Causal {
 			if ch, ok := p.causalCh[d.Token]; ok {
 				delete(p.causalCh, d.Token)
@@ -400,14 +511,16 @@ func (p *Provider) deliver(ds []gcs.Delivery) {
 				continue
 			}
 			p.lastRep[d.Source] = max(p.lastRep[d.Source], v)
-			cut := p.lastRep[0]
-			for _, r := range p.lastRep[1:] {
-				cut = min(cut, r)
+			cut := p.lastRep[d.Source]
+			for _, m := range p.group.View.Members {
+				cut = min(cut, p.lastRep[m])
 			}
 			if cut > p.cut {
 				p.cut = cut
 				p.cert.PurgeUpTo(min(cut, p.cert.SafeToDiscard(p.applyMon.LastLeft())))
 			}
+		case actState, actStateReq, actJoin, actSync:
+			p.deliverGroupAction(d)
 		}
 	}
 }
@@ -417,42 +530,64 @@ func (p *Provider) deliverWriteSet(d gcs.Delivery, now time.Time) {
 	if n <= 0 {
 		return
 	}
-	body := d.Action[1+n:]
-	var ws *protocols.WriteSet
+	if p.have < p.g {
+		// Waiting for a state transfer: keep the live write-set, in order, for after it.
+		p.g++
+		p.joinQueue = append(p.joinQueue, cached{g: p.g, action: d.Action})
+		return
+	}
 	var own *pending
 	if d.Source == p.self {
 		own = p.waiters[id]
 		delete(p.waiters, id)
-		if own == nil {
-			return
+		if own != nil {
+			p.sendQueue--
+			lat := now.Sub(own.sentAt)
+			if p.latN == 0 || lat < p.latMin {
+				p.latMin = lat
+			}
+			p.latMax = max(p.latMax, lat)
+			p.latSum += lat.Seconds()
+			p.latSumSq += lat.Seconds() * lat.Seconds()
+			p.latN++
 		}
+	}
+	p.g++
+	p.ordered(p.g, d.Action, own)
+}
+
+// ordered certifies the write-set action at position g (own: this node's client waits
+// for it) and hands it to the appliers, or cancels its slot. It also keeps it in gcache.
+// A write-set of this node whose client is gone (failed by a view change, then ordered by
+// the primary side's transitional delivery, or replayed by IST) is applied like a remote
+// one.
+func (p *Provider) ordered(g int64, action []byte, own *pending) {
+	p.cacheAdd(g, action)
+	p.have = g
+	_, n := binary.Uvarint(action[1:])
+	body := action[1+n:]
+	var ws *protocols.WriteSet
+	if own != nil {
 		ws = own.ws
-		p.sendQueue--
-		lat := now.Sub(own.sentAt)
-		if p.latN == 0 || lat < p.latMin {
-			p.latMin = lat
-		}
-		p.latMax = max(p.latMax, lat)
-		p.latSum += lat.Seconds()
-		p.latSumSq += lat.Seconds() * lat.Seconds()
-		p.latN++
 	} else {
 		var err error
 		ws, _, err = protocols.DecodeWriteSet(body)
 		if err != nil {
 			// Every member must keep the same seqno sequence, so a write-set this node
 			// cannot read still takes its slot; it is counted as an apply error.
-			p.g++
 			p.applyErrors.Add(1)
-			p.applyMon.Cancel(p.g)
-			p.commitMon.Cancel(p.g)
+			p.applyMon.Cancel(g)
+			p.commitMon.Cancel(g)
 			return
 		}
 		p.received.Add(1)
 		p.receivedBytes.Add(int64(len(body)))
 	}
-	p.g++
-	ws.Seqno = p.g
+	ws.Seqno = g
+	if p.cert.Position() != g-1 {
+		// Only after an SST whose certification preload ran short: start the index here.
+		p.cert = cert.New(p.certCfg, g-1)
+	}
 	v := p.cert.Certify(ws, own != nil)
 	if !v.OK {
 		p.applyMon.Cancel(ws.Seqno)
@@ -718,7 +853,12 @@ func (p *Provider) SyncWait(ctx context.Context) error {
 func (p *Provider) LastCommitted() int64 { return p.applyMon.LastLeft() }
 
 func (p *Provider) snapshot() {
-	s := loopSnapshot{cert: p.cert.Stats(), evs: p.evs.Stats(), latMin: p.latMin, latMax: p.latMax, latN: p.latN, sendQueue: p.sendQueue}
+	s := loopSnapshot{cert: p.cert.Stats(), evs: p.evs.Stats(), latMin: p.latMin, latMax: p.latMax, latN: p.latN, sendQueue: p.sendQueue,
+		view: p.group.View, own: p.group.Own(), evsState: p.evs.EVSState(), cachedDownto: p.cachedDownto(),
+		ist: p.ist, sst: p.sst, lastXfer: p.lastXfer}
+	for _, m := range p.group.View.Members {
+		s.weight += p.group.Weights[m]
+	}
 	if p.latN > 0 {
 		s.latAvg = p.latSum / float64(p.latN)
 		s.latSD = math.Sqrt(max(0, p.latSumSq/float64(p.latN)-s.latAvg*s.latAvg))

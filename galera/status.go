@@ -35,9 +35,21 @@ func (p *Provider) Status() []protocols.StatusVar {
 	if elapsed > 0 && !p.startedAt.IsZero() {
 		pausedFrac = float64(paused) / float64(elapsed)
 	}
-	state, status, ready := "Synced", "Primary", "ON"
-	if !p.ready.Load() {
-		state, status, ready = "Disconnected", "Disconnected", "OFF"
+	state, status, ready := s.own.Comment(), "Primary", "OFF"
+	switch {
+	case !p.started.Load() || p.closed.Load():
+		state, status = "Disconnected", "Disconnected"
+	case !s.view.Primary:
+		status = "non-Primary"
+	}
+	if p.ready.Load() {
+		ready = "ON"
+	}
+	localIndex := -1
+	for k, m := range s.view.Members {
+		if m == p.self {
+			localIndex = k
+		}
 	}
 	i := func(v int64) string { return strconv.FormatInt(v, 10) }
 	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
@@ -79,14 +91,20 @@ func (p *Provider) Status() []protocols.StatusVar {
 		{Name: "wsrep_apply_window", Value: mean(p.applyWinSum.Load(), p.applyWinN.Load())},
 		{Name: "wsrep_commit_window", Value: mean(p.commitWinSum.Load(), p.commitWinN.Load())},
 		{Name: "wsrep_causal_reads", Value: i(p.causalReads.Load())},
-		{Name: "wsrep_local_state", Value: map[bool]string{true: "4", false: "0"}[state == "Synced"]},
+		{Name: "wsrep_local_state", Value: strconv.Itoa(s.own.Number())},
 		{Name: "wsrep_local_state_comment", Value: state},
-		{Name: "wsrep_cluster_size", Value: strconv.Itoa(p.n)},
+		{Name: "wsrep_local_cached_downto", Value: i(s.cachedDownto)},
+		{Name: "wsrep_cluster_conf_id", Value: i(p.conf.Load())},
+		{Name: "wsrep_cluster_size", Value: strconv.Itoa(len(s.view.Members))},
 		{Name: "wsrep_cluster_status", Value: status},
-		{Name: "wsrep_local_index", Value: strconv.Itoa(p.self)},
+		{Name: "wsrep_cluster_weight", Value: strconv.Itoa(map[bool]int{true: s.weight}[s.view.Primary])},
+		{Name: "wsrep_local_index", Value: strconv.Itoa(localIndex)},
 		{Name: "wsrep_ready", Value: ready},
 		{Name: "wsrep_evs_repl_latency", Value: lat},
-		{Name: "wsrep_evs_state", Value: "OPERATIONAL"},
+		{Name: "wsrep_evs_state", Value: s.evsState.String()},
+		{Name: "replbench_ist_received", Value: i(s.ist)},
+		{Name: "replbench_sst_received", Value: i(s.sst)},
+		{Name: "replbench_last_state_transfer", Value: s.lastXfer},
 		{Name: "replbench_evs_retransmitted", Value: u(s.evs.Retransmitted)},
 		{Name: "replbench_apply_errors", Value: i(p.applyErrors.Load())},
 	}

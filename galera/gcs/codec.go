@@ -19,6 +19,7 @@ func Encode(dst []byte, m *Msg) []byte {
 	dst = binary.AppendVarint(dst, m.Seq)
 	dst = binary.AppendUvarint(dst, uint64(m.Range))
 	dst = binary.AppendVarint(dst, m.Aru)
+	dst = appendView(dst, m.View)
 	switch m.Type {
 	case MsgGap:
 		dst = binary.AppendVarint(dst, int64(m.ReqFrom))
@@ -32,8 +33,54 @@ func Encode(dst []byte, m *Msg) []byte {
 			dst = binary.AppendUvarint(dst, uint64(len(a)))
 			dst = append(dst, a...)
 		}
+	case MsgJoin:
+		dst = appendJoin(dst, m.Join)
+	case MsgInstall:
+		in := m.Install
+		if in == nil {
+			in = &Install{}
+		}
+		dst = appendView(dst, in.View)
+		dst = appendInts(dst, in.Members)
+		dst = binary.AppendUvarint(dst, uint64(len(in.Joins)))
+		for i := range in.Joins {
+			dst = appendJoin(dst, &in.Joins[i])
+		}
 	}
 	return dst
+}
+
+func appendView(dst []byte, v ViewID) []byte {
+	dst = binary.AppendVarint(dst, v.Seq)
+	return binary.AppendVarint(dst, int64(v.Rep))
+}
+
+func appendInts(dst []byte, xs []int) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(xs)))
+	for _, x := range xs {
+		dst = binary.AppendVarint(dst, int64(x))
+	}
+	return dst
+}
+
+func appendJoin(dst []byte, j *Join) []byte {
+	if j == nil {
+		j = &Join{}
+	}
+	dst = appendView(dst, j.View)
+	dst = binary.AppendUvarint(dst, map[bool]uint64{true: 1}[j.Primary])
+	dst = binary.AppendVarint(dst, j.Attempt)
+	dst = appendInts(dst, j.Members)
+	dst = binary.AppendUvarint(dst, uint64(len(j.Recv)))
+	for _, r := range j.Recv {
+		dst = binary.AppendVarint(dst, r)
+	}
+	dst = binary.AppendVarint(dst, int64(j.Weight))
+	dst = appendInts(dst, j.Left)
+	dst = appendView(dst, j.Prim.ID)
+	dst = binary.AppendVarint(dst, j.Prim.ConfID)
+	dst = appendInts(dst, j.Prim.Members)
+	return appendInts(dst, j.Prim.Weights)
 }
 
 // EncodedSize is the length of Encode's output for m, to size buffers.
@@ -54,6 +101,7 @@ func Decode(b []byte, n int) (*Msg, error) {
 	m.Seq = d.varint()
 	rng := d.uvarint()
 	m.Aru = d.varint()
+	m.View = d.view()
 	if d.err != nil {
 		return nil, d.err
 	}
@@ -94,6 +142,21 @@ func Decode(b []byte, n int) (*Msg, error) {
 				d.off += int(l)
 			}
 		}
+	case MsgJoin:
+		m.Join = d.join(n)
+	case MsgInstall:
+		in := &Install{View: d.view(), Members: d.ints(n)}
+		k := d.uvarint()
+		if d.err == nil && k > uint64(n) {
+			d.err = fmt.Errorf("%w: %d joins in a group of %d", ErrCorrupt, k, n)
+		}
+		for i := uint64(0); i < k && d.err == nil; i++ {
+			if j := d.join(n); j != nil {
+				in.Joins = append(in.Joins, *j)
+			}
+		}
+		m.Install = in
+	case MsgLeave:
 	default:
 		return nil, fmt.Errorf("%w: message type %d", ErrCorrupt, m.Type)
 	}
@@ -149,4 +212,66 @@ func (d *dec) varint() int64 {
 	}
 	d.off += n
 	return v
+}
+
+func (d *dec) view() ViewID {
+	seq := d.varint()
+	rep := d.varint()
+	if d.err == nil && (seq < 0 || rep < 0 || rep > 1<<20) {
+		d.err = fmt.Errorf("%w: view %d.%d", ErrCorrupt, seq, rep)
+	}
+	return ViewID{Seq: seq, Rep: int(rep)}
+}
+
+// ints reads a list of at most n values, each in [0, 1<<20) (member indices, weights).
+func (d *dec) ints(n int) []int {
+	k := d.uvarint()
+	if d.err != nil {
+		return nil
+	}
+	if k > uint64(n) {
+		d.err = fmt.Errorf("%w: list of %d in a group of %d", ErrCorrupt, k, n)
+		return nil
+	}
+	var out []int
+	for range k {
+		v := d.varint()
+		if d.err != nil {
+			return nil
+		}
+		if v < 0 || v >= 1<<20 {
+			d.err = fmt.Errorf("%w: list value %d", ErrCorrupt, v)
+			return nil
+		}
+		out = append(out, int(v))
+	}
+	return out
+}
+
+func (d *dec) join(n int) *Join {
+	j := &Join{View: d.view()}
+	j.Primary = d.uvarint() == 1
+	j.Attempt = d.varint()
+	j.Members = d.ints(n)
+	k := d.uvarint()
+	if d.err != nil {
+		return nil
+	}
+	if k > uint64(n) {
+		d.err = fmt.Errorf("%w: receive vector of %d in a group of %d", ErrCorrupt, k, n)
+		return nil
+	}
+	for range k {
+		j.Recv = append(j.Recv, d.varint())
+	}
+	j.Weight = int(d.varint())
+	j.Left = d.ints(n)
+	j.Prim.ID = d.view()
+	j.Prim.ConfID = d.varint()
+	j.Prim.Members = d.ints(n)
+	j.Prim.Weights = d.ints(n)
+	if d.err != nil {
+		return nil
+	}
+	return j
 }

@@ -21,8 +21,10 @@
 // actions into one message bound what is in flight. Lost messages are recovered by
 // retransmission requests and by the originator resending what is not yet safe.
 //
-// Membership is static (the members given at construction). View changes, suspicion and
-// the primary-component quorum are not modelled here.
+// Membership (view.go) is part of the same machine: failure detection on ticks, the
+// GATHER/INSTALL view change with virtual synchrony, and the primary-component quorum. A
+// new view is delivered in total order (Delivery.View), after the old view's last
+// messages. Every member starts in one primary view of all N configured members.
 package gcs
 
 import "slices"
@@ -52,13 +54,28 @@ type Config struct {
 	// RetransTicks is how many ticks without progress pass before a member resends its
 	// unsafe messages and repeats its retransmission requests.
 	RetransTicks int
+
+	// SuspectTicks is evs.suspect_timeout in ticks: a view member silent this long is
+	// suspected and a view change starts. 0 disables failure detection (static
+	// membership).
+	SuspectTicks int
+	// JoinRetransTicks is evs.join_retrans_period in ticks: JOINs are repeated this often
+	// while gathering.
+	JoinRetransTicks int
+	// InactiveTicks is evs.inactive_timeout in ticks: a gather without consensus this long
+	// declares the peers whose JOIN disagrees or is missing inactive, unilaterally.
+	InactiveTicks int
+	// Weight is pc.weight, this member's weight in the quorum rule.
+	Weight int
 }
 
 // DefaultConfig returns the source's defaults for a 100 ms tick: keepalive and causal
-// keepalive PT1S, resend after a second without progress.
+// keepalive PT1S, resend after a second without progress, suspect PT5S, join
+// retransmission PT1S, inactive PT15S, weight 1.
 func DefaultConfig(self, n int) Config {
 	return Config{Self: self, N: n, UserSendWindow: 2, SendWindow: 4, Aggregate: true,
-		MaxPacket: 64500, KeepaliveTicks: 10, CausalKeepaliveTicks: 10, RetransTicks: 10}
+		MaxPacket: 64500, KeepaliveTicks: 10, CausalKeepaliveTicks: 10, RetransTicks: 10,
+		SuspectTicks: 50, JoinRetransTicks: 10, InactiveTicks: 150, Weight: 1}
 }
 
 // MsgType is an EVS message type, numbered as evs_message2.hpp numbers them.
@@ -66,22 +83,28 @@ type MsgType uint8
 
 // The message types this model uses.
 const (
-	MsgUser MsgType = 1 // carries actions, or none (a fill / keepalive that occupies seqs)
-	MsgGap  MsgType = 3 // carries the sender's aru, and optionally a retransmission request
+	MsgUser    MsgType = 1 // carries actions, or none (a fill / keepalive that occupies seqs)
+	MsgGap     MsgType = 3 // carries the sender's aru, and optionally a retransmission request
+	MsgJoin    MsgType = 4 // a view change proposal (Join)
+	MsgInstall MsgType = 5 // the representative's agreed view (Install)
+	MsgLeave   MsgType = 6 // a graceful leave
 )
 
 // Msg is one EVS message.
 type Msg struct {
 	Type   MsgType
-	Source int   // sender's index (set by the receiver from the link, checked by Decode)
-	Seq    int64 // first seq this message occupies (user)
-	Range  int64 // the sender has nothing at Seq+1 .. Seq+Range (user)
-	Aru    int64 // the sender's aru_seq when it sent the message
+	Source int    // sender's index (set by the receiver from the link, checked by Decode)
+	View   ViewID // the view the sender is in
+	Seq    int64  // first seq this message occupies (user)
+	Range  int64  // the sender has nothing at Seq+1 .. Seq+Range (user)
+	Aru    int64  // the sender's aru_seq when it sent the message
 	// Retransmission request (gap): ask member ReqFrom to resend its user messages with
 	// seq in [ReqLo, ReqHi]. ReqFrom < 0: no request.
 	ReqFrom      int
 	ReqLo, ReqHi int64
 	Actions      [][]byte // user: the aggregated actions
+	Join         *Join    // join
+	Install      *Install // install
 }
 
 // Last is the highest seq the message occupies.
@@ -102,6 +125,8 @@ type Delivery struct {
 	// action the group had ordered when it was asked has been delivered before it.
 	Causal bool
 	Token  uint64
+	// View is set (and Action nil) when a new view is installed here.
+	View *View
 }
 
 // Ready is what one step produced.
@@ -114,6 +139,7 @@ type Ready struct {
 type Stats struct {
 	Sent, Retransmitted, Received, Delivered uint64
 	Fills, Gaps                              uint64
+	Joins, Views, Suspected                  uint64
 	Queued                                   int // actions waiting for the send window
 	LastSent, Aru, Safe                      int64
 }
@@ -152,6 +178,22 @@ type EVS struct {
 	out   []Envelope
 	deliv []Delivery
 	stats Stats
+
+	// membership (view.go)
+	state                State
+	view                 ViewID
+	members              []bool // in the current view
+	primary              bool
+	prim                 PrimView
+	now                  int64   // ticks
+	lastHeard            []int64 // tick each peer was last heard
+	left, foreign        []bool  // left gracefully; heard from outside our view
+	excluded             []bool  // dropped at an install timeout
+	joins                []*Join
+	myJoin               *Join
+	attempt              int64
+	gatherAt, joinSentAt int64
+	lastInstall          *Msg
 }
 
 // New returns a member with nothing sent or received.
@@ -168,15 +210,29 @@ func New(cfg Config) *EVS {
 	if cfg.RetransTicks <= 0 {
 		cfg.RetransTicks = 1
 	}
+	if cfg.JoinRetransTicks <= 0 {
+		cfg.JoinRetransTicks = 1
+	}
 	e := &EVS{cfg: cfg, recv: make([]int64, cfg.N), reported: make([]int64, cfg.N),
-		inputs: make([][]*Msg, cfg.N), pending: make([]map[int64]*Msg, cfg.N), causalAge: 1 << 30}
+		inputs: make([][]*Msg, cfg.N), pending: make([]map[int64]*Msg, cfg.N), causalAge: 1 << 30,
+		members: make([]bool, cfg.N), lastHeard: make([]int64, cfg.N), left: make([]bool, cfg.N),
+		foreign: make([]bool, cfg.N), excluded: make([]bool, cfg.N), primary: true}
+	for i := range e.members {
+		e.members[i] = true
+		e.prim.Members = append(e.prim.Members, i)
+		e.prim.Weights = append(e.prim.Weights, 1)
+	}
+	e.prim.ConfID = 1
+	if cfg.Weight >= 0 && cfg.Self < cfg.N {
+		e.prim.Weights[cfg.Self] = cfg.Weight
+	}
 	return e
 }
 
 // Propose queues an action for total order. If nothing is queued and the user send window
 // allows, it leaves at once; otherwise it waits for acks to open the window.
 func (e *EVS) Propose(action []byte) {
-	if len(e.output) == 0 && e.lastSent+1 <= e.safe+int64(e.cfg.UserSendWindow) {
+	if e.state == StateOperational && len(e.output) == 0 && e.lastSent+1 <= e.safe+int64(e.cfg.UserSendWindow) {
 		e.sendUser([][]byte{action})
 		return
 	}
@@ -187,7 +243,7 @@ func (e *EVS) Propose(action []byte) {
 // sendUser sends one user message with the given actions (none: a fill or keepalive).
 // With nothing else queued the message also fills the sequence up to max_hs.
 func (e *EVS) sendUser(actions [][]byte) {
-	m := &Msg{Type: MsgUser, Source: e.cfg.Self, Seq: e.lastSent + 1, ReqFrom: -1, Actions: actions}
+	m := &Msg{Type: MsgUser, Source: e.cfg.Self, View: e.view, Seq: e.lastSent + 1, ReqFrom: -1, Actions: actions}
 	if (len(actions) == 0 || len(e.output) == 0) && e.maxHS > m.Seq {
 		m.Range = e.maxHS - m.Seq
 	}
@@ -209,7 +265,7 @@ func (e *EVS) sendUser(actions [][]byte) {
 }
 
 func (e *EVS) sendGap(to, reqFrom int, lo, hi int64) {
-	m := &Msg{Type: MsgGap, Source: e.cfg.Self, Aru: e.aru, ReqFrom: reqFrom, ReqLo: lo, ReqHi: hi}
+	m := &Msg{Type: MsgGap, Source: e.cfg.Self, View: e.view, Aru: e.aru, ReqFrom: reqFrom, ReqLo: lo, ReqHi: hi}
 	e.lastReportedAru = e.aru
 	e.out = append(e.out, Envelope{To: to, Msg: m})
 	e.stats.Gaps++
@@ -218,7 +274,7 @@ func (e *EVS) sendGap(to, reqFrom int, lo, hi int64) {
 
 // flush sends queued actions while the send window allows, aggregating them.
 func (e *EVS) flush() {
-	for len(e.output) > 0 && e.lastSent+1 <= e.safe+int64(e.cfg.SendWindow) {
+	for e.state == StateOperational && len(e.output) > 0 && e.lastSent+1 <= e.safe+int64(e.cfg.SendWindow) {
 		n, size := 1, len(e.output[0])
 		if e.cfg.Aggregate {
 			for n < len(e.output) && size+len(e.output[n]) <= e.cfg.MaxPacket {
@@ -237,11 +293,31 @@ func (e *EVS) flush() {
 // Step handles a message from member m.Source.
 func (e *EVS) Step(m *Msg) {
 	src := m.Source
-	if src < 0 || src >= e.cfg.N || src == e.cfg.Self {
+	if src < 0 || src >= e.cfg.N || src == e.cfg.Self || e.state == StateClosed {
 		return
 	}
 	e.stepped = true
 	e.stats.Received++
+	switch m.Type {
+	case MsgJoin:
+		e.heard(m)
+		e.stepJoin(m)
+		return
+	case MsgInstall:
+		e.heard(m)
+		e.stepInstall(m)
+		return
+	case MsgLeave:
+		e.lastHeard[src] = e.now
+		if e.members[src] && m.View == e.view {
+			e.left[src] = true
+			e.startGather()
+		}
+		return
+	}
+	if !e.heard(m) {
+		return
+	}
 	if m.Aru > e.reported[src] {
 		e.reported[src] = m.Aru
 	}
@@ -293,7 +369,15 @@ func (e *EVS) retransmit(to int, lo, hi int64) {
 
 // Tick advances time by one tick: keepalives when idle, resends when stuck.
 func (e *EVS) Tick() {
+	if e.state == StateClosed {
+		return
+	}
+	e.now++
 	e.stepped = true
+	e.membershipTick()
+	if e.state != StateOperational {
+		return
+	}
 	e.idleTicks++
 	e.causalAge++
 	if e.safe > e.lastSafeAtTick || (len(e.sentBuf) == 0 && e.recvComplete()) {
@@ -307,7 +391,7 @@ func (e *EVS) Tick() {
 		// Resend what is not yet safe to whoever has not reported it, ask for what we miss,
 		// and repeat our aru in case a report was lost.
 		for i := 0; i < e.cfg.N; i++ {
-			if i == e.cfg.Self {
+			if i == e.cfg.Self || !e.members[i] {
 				continue
 			}
 			for _, m := range e.sentBuf {
@@ -329,6 +413,9 @@ func (e *EVS) Tick() {
 
 func (e *EVS) recvComplete() bool {
 	for i := range e.recv {
+		if !e.members[i] {
+			continue
+		}
 		if e.recv[i] < e.maxHS || e.reported[i] < e.maxHS && i != e.cfg.Self {
 			return false
 		}
@@ -341,6 +428,11 @@ func (e *EVS) recvComplete() bool {
 // keepalive recently and everything is safe, the token is delivered at once; otherwise an
 // empty message goes out and the token waits for it to become safe (about one RTT).
 func (e *EVS) Causal(token uint64) {
+	if e.state != StateOperational {
+		// Answered in the next view, after the old view's last deliveries.
+		e.causals = append(e.causals, causalWait{token, 0})
+		return
+	}
 	if e.safe >= e.aru && e.causalAge < e.cfg.CausalKeepaliveTicks {
 		e.causals = append(e.causals, causalWait{token, e.aru})
 		return
@@ -351,9 +443,11 @@ func (e *EVS) Causal(token uint64) {
 }
 
 func (e *EVS) updateAru() {
-	a := e.recv[0]
-	for _, r := range e.recv[1:] {
-		a = min(a, r)
+	a := e.recv[e.cfg.Self]
+	for i, r := range e.recv {
+		if e.members[i] {
+			a = min(a, r)
+		}
 	}
 	e.aru = a
 }
@@ -362,6 +456,15 @@ func (e *EVS) updateAru() {
 // reports the aru if this member has nothing else to send, delivers what became safe, and
 // returns everything produced since the last call.
 func (e *EVS) Ready() Ready {
+	if e.state != StateOperational {
+		if e.state == StateGather {
+			e.gatherStep()
+		}
+		e.stepped, e.dupSeen = false, false
+		rd := Ready{Messages: e.out, Deliveries: e.deliv}
+		e.out, e.deliv = nil, nil
+		return rd
+	}
 	if e.stepped {
 		e.flush()
 	}
@@ -375,8 +478,10 @@ func (e *EVS) Ready() Ready {
 	e.stepped, e.dupSeen = false, false
 	e.reported[e.cfg.Self] = e.aru
 	safe := e.aru
-	for _, r := range e.reported {
-		safe = min(safe, r)
+	for i, r := range e.reported {
+		if e.members[i] {
+			safe = min(safe, r)
+		}
 	}
 	if safe > e.safe {
 		e.safe = safe

@@ -20,8 +20,9 @@ type sim struct {
 	lastDue  [][]int64
 	tick     int64 // 0: no ticks
 	nextTick int64
-	out      [][]Delivery // per node, in delivery order
-	at       [][]int64    // delivery time of each
+	cut      map[[2]int]bool // directed links that drop messages (a partition)
+	out      [][]Delivery    // per node, in delivery order
+	at       [][]int64       // delivery time of each
 	msgs     int
 }
 
@@ -74,6 +75,9 @@ func (s *sim) setNodeDelay(i int, d int64) {
 
 func (s *sim) send(from, to int, m *Msg) {
 	s.msgs++
+	if s.cut[[2]int{from, to}] {
+		return
+	}
 	if s.loss > 0 && s.rng.Float64() < s.loss {
 		return
 	}
@@ -132,6 +136,9 @@ func (s *sim) run(limit int64) {
 		}
 		e := heap.Pop(&s.q).(ev)
 		s.now = e.due
+		if s.cut[[2]int{e.from, e.to}] {
+			continue
+		}
 		m, err := Decode(e.b, len(s.nodes))
 		if err != nil {
 			panic(fmt.Sprintf("decode: %v", err))
@@ -143,6 +150,9 @@ func (s *sim) run(limit int64) {
 		// Batch everything due at the same instant for this node, as a driver loop would.
 		for s.q.Len() > 0 && s.q[0].due == s.now && s.q[0].to == e.to {
 			e2 := heap.Pop(&s.q).(ev)
+			if s.cut[[2]int{e2.from, e2.to}] {
+				continue
+			}
 			m2, err := Decode(e2.b, len(s.nodes))
 			if err != nil {
 				panic(err)
@@ -156,8 +166,53 @@ func (s *sim) run(limit int64) {
 func (s *sim) actions(i int) []string {
 	var out []string
 	for _, d := range s.out[i] {
-		if !d.Causal {
+		if !d.Causal && d.View == nil {
 			out = append(out, fmt.Sprintf("%d/%d:%s", d.Seq, d.Source, d.Action))
+		}
+	}
+	return out
+}
+
+// partition cuts every link between the groups, both ways, dropping messages in flight.
+func (s *sim) partition(groups ...[]int) {
+	s.cut = map[[2]int]bool{}
+	for gi, g := range groups {
+		for gj, h := range groups {
+			if gi == gj {
+				continue
+			}
+			for _, a := range g {
+				for _, b := range h {
+					s.cut[[2]int{a, b}] = true
+				}
+			}
+		}
+	}
+}
+
+func (s *sim) heal() { s.cut = nil }
+
+// views returns the views node i installed, in order.
+func (s *sim) views(i int) []*View {
+	var out []*View
+	for _, d := range s.out[i] {
+		if d.View != nil {
+			out = append(out, d.View)
+		}
+	}
+	return out
+}
+
+// history is node i's deliveries as payloads, with each installed view as "view{members}
+// P|N" in its place.
+func (s *sim) history(i int) []string {
+	var out []string
+	for _, d := range s.out[i] {
+		switch {
+		case d.View != nil:
+			out = append(out, fmt.Sprintf("view%v %s", d.View.Members, map[bool]string{true: "P", false: "N"}[d.View.Primary]))
+		case !d.Causal:
+			out = append(out, string(d.Action))
 		}
 	}
 	return out
