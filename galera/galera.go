@@ -45,7 +45,7 @@ const (
 
 // Params lists every parameter the model implements, with the real default.
 var Params = []protocols.Param{
-	{Name: ParamSlaveThreads, Default: "1", Help: "applier threads: remote write-sets whose depends_seqno has committed apply in parallel; commits stay in seqno order (wsrep_applier_threads in MySQL 8.0.26+)"},
+	{Name: ParamSlaveThreads, Aliases: []string{"wsrep_applier_threads"}, Default: "1", Help: "applier threads: remote write-sets whose depends_seqno has committed apply in parallel; commits stay in seqno order (wsrep_applier_threads in MySQL 8.0.26+)"},
 	{Name: ParamRetryAutocommit, Default: "1", Help: "times an autocommit statement that failed certification is re-run before the client sees 1213; the harness's client loop re-runs the statement as the server would (the client sees only the latency) and counts autocommit_retries"},
 	{Name: ParamSyncWait, Default: "0", Help: "causal-read bitmask: 1 reads and BEGIN, 2 UPDATE/DELETE, 4 INSERT/REPLACE (8 SHOW is not modelled); a wait costs a causal token through the total order (about one RTT unless a causal keepalive is recent) plus applying what was ordered before it"},
 	{Name: ParamAutoIncControl, Default: "ON", Help: "set auto_increment_increment to the cluster size and auto_increment_offset to the node index + 1"},

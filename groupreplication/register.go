@@ -52,7 +52,7 @@ var Params = []protocols.Param{
 	{Name: pFCMinQuota, Default: "0", Help: "lowest quota while holding (0: 5% of the lower threshold)"},
 	{Name: pFCMinRecovery, Default: "0", Help: "lowest quota when only recovering members lag (0: none)"},
 	{Name: pFCMaxQuota, Default: "0", Help: "highest quota (0: none)"},
-	{Name: pWorkers, Default: "4", Help: "parallel applier workers for remote transactions; they apply independent write-sets in parallel (write-set dependencies from the certifier) and commit in order (replica_preserve_commit_order=ON)"},
+	{Name: pWorkers, Aliases: []string{"slave_parallel_workers"}, Default: "4", Help: "parallel applier workers for remote transactions; they apply independent write-sets in parallel (write-set dependencies from the certifier) and commit in order (replica_preserve_commit_order=ON)"},
 	{Name: pExpelTimeout, Default: "5", Help: "seconds a member stays UNREACHABLE (after 5 s of silence) before the others expel it, 0-3600; expulsion is a view change and needs a majority. 8.0.21+ default; 0 before"},
 	{Name: pUnreachableMaj, Default: "0", Help: "seconds a member without a majority waits before it rolls back its pending transactions and goes to ERROR; 0 waits for ever (commits on the minority side hang until the partition heals)"},
 	{Name: pExitAction, Default: "READ_ONLY", Choices: []string{"READ_ONLY", "OFFLINE_MODE", "ABORT_SERVER"}, Help: "what a member in ERROR does once auto-rejoin is exhausted: READ_ONLY keeps serving (stale) reads and refuses writes with 1290 (8.0's default); OFFLINE_MODE refuses every transaction (3032, 8.4's default); ABORT_SERVER stops the server (every transaction fails as not ready)"},

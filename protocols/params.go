@@ -15,6 +15,10 @@ type Param struct {
 	Default string
 	Help    string   // what it does, and what the model does with it
 	Choices []string // accepted values for an enumeration; empty for free values
+	// Aliases are other names MySQL accepts for the same setting (the 8.0.26+ renames:
+	// rpl_semi_sync_source_* for rpl_semi_sync_master_*, replica_* for slave_*). A value
+	// given under an alias is stored under Name.
+	Aliases []string
 }
 
 // Params holds parameter values by name. Values are strings as a user types them on the
@@ -31,6 +35,9 @@ func Resolve(defs []Param, user map[string]string) (Params, error) {
 	for _, d := range defs {
 		out[d.Name] = d.Default
 		byName[d.Name] = d
+		for _, a := range d.Aliases {
+			byName[a] = d
+		}
 	}
 	names := make([]string, 0, len(user))
 	for n := range user {
@@ -46,7 +53,7 @@ func Resolve(defs []Param, user map[string]string) (Params, error) {
 		if err := checkValue(d, v); err != nil {
 			return nil, err
 		}
-		out[n] = v
+		out[d.Name] = v
 	}
 	return out, nil
 }
