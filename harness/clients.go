@@ -18,6 +18,7 @@ type load struct {
 	rate     float64       // transactions/s over all clients; 0 is closed loop
 	retries  int           // retries of a Retryable failure (mysqlslap: none)
 	backoff  time.Duration // pause before each retry
+	stall    time.Duration // stop the phase when no transaction finished for this long; 0: never
 }
 
 // client is one client thread: a workload client attached to its writer node's engine.
@@ -42,6 +43,23 @@ func share(n int64, i, t int) int64 {
 	return q
 }
 
+// phaseResult is what a phase measured beyond the clients' own statistics.
+type phaseResult struct {
+	elapsed time.Duration // from the common start until the last client finished
+	// stalled is set when no transaction finished for the stall bound and the phase was
+	// stopped instead of waiting for ever; stuck counts, per writer node, the clients whose
+	// transaction was still in flight then.
+	stalled bool
+	stuck   map[string]int
+	// abandoned counts clients that did not return even after their context was
+	// cancelled: a provider that ignores cancellation. They are left to the cluster's close.
+	abandoned int
+}
+
+// abandonGrace is the longest a stopped phase waits for clients to return from a cancelled
+// transaction before it stops waiting for them; a shorter stall bound shortens it too.
+const abandonGrace = 5 * time.Second
+
 // runPhase runs every client until its share of queries is done, the duration has passed,
 // or ctx ends, and returns the phase's elapsed time: from the common start until the last
 // client finished its last transaction. A timed phase lets transactions in flight at the
@@ -52,7 +70,14 @@ func share(n int64, i, t int) int64 {
 // and latency is measured from the intended start, so a stall that delays later
 // transactions is charged to them (the correction for coordinated omission) instead of
 // vanishing from the histogram.
-func runPhase(ctx context.Context, clients []*client, l load) time.Duration {
+//
+// With a stall bound (l.stall > 0) a watchdog stops the phase when no transaction has
+// finished, committed or aborted, for that long while clients still have work in flight:
+// a protocol that blocks commits for ever (a partitioned group that never regains quorum,
+// a lost message never resent) ends the point with the stall reported, instead of hanging
+// the run. The bound is on progress, not on the phase's length, so a slow but moving
+// network never trips it, and a timed phase ends at most one bound after its duration.
+func runPhase(ctx context.Context, clients []*client, l load) phaseResult {
 	var stop atomic.Bool
 	start := time.Now()
 	if l.queries == 0 {
@@ -63,6 +88,10 @@ func runPhase(ctx context.Context, clients []*client, l load) time.Duration {
 	if l.rate > 0 {
 		interval = time.Duration(float64(time.Second) * float64(len(clients)) / l.rate)
 	}
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var lastProgress atomic.Int64 // nanoseconds since start of the last finished transaction
+	inFlight := make([]atomic.Bool, len(clients))
 	var wg sync.WaitGroup
 	ends := make([]time.Time, len(clients))
 	for i, c := range clients {
@@ -76,7 +105,7 @@ func runPhase(ctx context.Context, clients []*client, l load) time.Duration {
 			// Stagger open-loop clients over one interval so they do not fire together.
 			next := start.Add(time.Duration(int64(interval) * int64(i) / int64(len(clients))))
 			for n := int64(0); quota < 0 || n < quota; n++ {
-				if ctx.Err() != nil || stop.Load() {
+				if pctx.Err() != nil || stop.Load() {
 					break
 				}
 				began := time.Now()
@@ -84,25 +113,83 @@ func runPhase(ctx context.Context, clients []*client, l load) time.Duration {
 					if l.queries == 0 && next.Sub(start) >= l.duration {
 						break
 					}
-					if !sleepUntil(ctx, next) {
+					if !sleepUntil(pctx, next) {
 						break
 					}
 					began = next
 					next = next.Add(interval)
 				}
-				c.transaction(ctx, began, l)
+				inFlight[i].Store(true)
+				c.transaction(pctx, began, l)
+				inFlight[i].Store(false)
+				if pctx.Err() == nil { // a transaction the watchdog cancelled is no progress
+					lastProgress.Store(int64(time.Since(start)))
+				}
 			}
 			ends[i] = time.Now()
 		}()
 	}
-	wg.Wait()
-	last := start
-	for _, e := range ends {
-		if e.After(last) {
-			last = e
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	var res phaseResult
+	var watch <-chan time.Time
+	if l.stall > 0 {
+		tk := time.NewTicker(max(l.stall/20, time.Millisecond))
+		defer tk.Stop()
+		watch = tk.C
+	}
+wait:
+	for {
+		select {
+		case <-done:
+			break wait
+		case <-watch:
+			// An open-loop client sleeping until its next start is idle, not stuck; only
+			// a transaction in flight can stall.
+			idle := time.Since(start) - time.Duration(lastProgress.Load())
+			busy := false
+			for i := range inFlight {
+				busy = busy || inFlight[i].Load()
+			}
+			if !busy || idle < l.stall {
+				continue
+			}
+			res.stalled = true
+			res.stuck = map[string]int{}
+			for i, c := range clients {
+				if inFlight[i].Load() {
+					res.stuck[c.node]++
+				}
+			}
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(min(abandonGrace, l.stall)):
+				for i := range inFlight {
+					if inFlight[i].Load() {
+						res.abandoned++
+					}
+				}
+			}
+			break wait
 		}
 	}
-	return last.Sub(start)
+	last := start
+	for i := range ends {
+		if res.abandoned == 0 && ends[i].After(last) {
+			last = ends[i]
+		}
+	}
+	if res.stalled {
+		// The phase ended when the watchdog gave up; what came after the last finished
+		// transaction was waiting, not work.
+		last = start.Add(time.Duration(lastProgress.Load()))
+	}
+	res.elapsed = last.Sub(start)
+	return res
 }
 
 // transaction runs one transaction with up to l.retries retries and records the outcome.

@@ -53,7 +53,7 @@ func TestClosedLoopQueries(t *testing.T) {
 		for i := 0; i < 4; i++ {
 			cs = append(cs, &client{id: i, wl: &fakeClient{service: []time.Duration{10 * time.Millisecond}}, stats: newClientStats()})
 		}
-		elapsed := runPhase(context.Background(), cs, load{queries: 500})
+		elapsed := runPhase(context.Background(), cs, load{queries: 500}).elapsed
 		if elapsed != 1250*time.Millisecond {
 			t.Fatalf("elapsed %v, want 1.25s (125 transactions x 10 ms on the busiest client)", elapsed)
 		}
@@ -89,7 +89,7 @@ func TestOpenLoopCorrectsCoordinatedOmission(t *testing.T) {
 func TestTimedPhase(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := &client{wl: &fakeClient{service: []time.Duration{30 * time.Millisecond}}, stats: newClientStats()}
-		elapsed := runPhase(context.Background(), []*client{c}, load{duration: 100 * time.Millisecond})
+		elapsed := runPhase(context.Background(), []*client{c}, load{duration: 100 * time.Millisecond}).elapsed
 		p := pointOf([]*client{c})
 		if p.Committed != 4 || elapsed != 120*time.Millisecond {
 			t.Fatalf("committed %d in %v, want 4 in 120ms (the one in flight at 100 ms finishes)", p.Committed, elapsed)

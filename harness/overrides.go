@@ -37,6 +37,8 @@ type Overrides struct {
 	Warmup          *time.Duration
 	Retries         *int
 	RetryBackoff    *time.Duration
+	// Faults replace the scenario's fault timeline when not empty.
+	Faults []FaultEvent
 }
 
 // Apply writes the overrides into s and remembers which flag set each field, so that a
@@ -180,5 +182,9 @@ func (s *Scenario) Apply(o Overrides) {
 	if o.RetryBackoff != nil {
 		s.RetryBackoff = Duration(*o.RetryBackoff)
 		s.markFlag("retry_backoff", "--retry-backoff")
+	}
+	if len(o.Faults) > 0 {
+		s.Faults = append([]FaultEvent(nil), o.Faults...)
+		s.markFlag("faults", "--fault")
 	}
 }

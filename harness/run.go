@@ -37,11 +37,20 @@ type Options struct {
 	Status bool
 	// ConvergeTimeout bounds the end-of-point wait for replicas; 0 means ConvergeTimeout.
 	ConvergeTimeout time.Duration
+	// StallTimeout stops a point's measured phase when no transaction has finished for this
+	// long while some are in flight, and reports the stall, instead of waiting for ever on
+	// a protocol that blocks; 0 means DefaultStallTimeout, negative disables the watchdog.
+	StallTimeout time.Duration
 	// NoProgress hides the progress bar (tests, non-terminals).
 	NoProgress bool
 	Stdout     io.Writer
 	Stderr     io.Writer
 }
+
+// DefaultStallTimeout is the default stall bound: longer than any wait a modelled protocol
+// is meant to make on its own (semi-sync's 10 s fall-back timeout, Galera's 5 s suspect
+// timeout), so that a stall it reports is a hang, not a protocol waiting as designed.
+const DefaultStallTimeout = 30 * time.Second
 
 // Outcome is what a run produced.
 type Outcome struct {
@@ -69,6 +78,9 @@ func Run(ctx context.Context, s *Scenario, points []PointSpec, opt Options) (*Ou
 	}
 	if opt.ConvergeTimeout == 0 {
 		opt.ConvergeTimeout = ConvergeTimeout
+	}
+	if opt.StallTimeout == 0 {
+		opt.StallTimeout = DefaultStallTimeout
 	}
 	started := time.Now()
 	name := s.Name
@@ -150,6 +162,8 @@ func Run(ctx context.Context, s *Scenario, points []PointSpec, opt Options) (*Ou
 		}
 	}
 	results.PrintTable(opt.Stdout, run, results.TableOptions{ShowBound: true, ShowStatus: opt.Status})
+	printByType(opt.Stdout, run)
+	printFaults(opt.Stdout, run)
 	for _, p := range run.Points {
 		if p.Reference != nil {
 			results.PrintReference(opt.Stdout, run)
@@ -266,19 +280,50 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 		p.Options = cw.Settings()
 	}
 	clients := c.clients(ps, s.Seed+int64(ps.Index)*1_000_003)
-	l := load{queries: ps.Queries, duration: ps.Duration, rate: ps.Rate, retries: ps.Retries, backoff: ps.RetryBackoff}
+	l := load{queries: ps.Queries, duration: ps.Duration, rate: ps.Rate, retries: ps.Retries, backoff: ps.RetryBackoff, stall: max(opt.StallTimeout, 0)}
+	warmupStalled := false
 	if ps.Warmup > 0 {
 		w := l
 		w.queries, w.duration = 0, ps.Warmup
-		runPhase(ctx, clients, w)
+		if wr := runPhase(ctx, clients, w); wr.stalled {
+			// Measure nothing after a stalled warm-up: the cluster is already stuck.
+			msg := "in the warm-up, " + stallText(wr, l.stall)
+			p.Notes = append(p.Notes, "stalled: "+msg)
+			con.printf("\n*** STALLED: %s on %d nodes, %s, %d threads: %s ***\n\n", ps.Protocol, ps.Nodes, ps.Network.Name, ps.Threads, msg)
+			warmupStalled = true
+		}
 		for _, cl := range clients {
 			cl.stats = newClientStats()
 		}
 		c.emu.ResetStats()
 	}
+	phaseStart := time.Now()
 	stopReport := startReporter(con, clients, opt.ReportInterval)
-	elapsed := runPhase(ctx, clients, l)
+	tl := startTimeline(ps.Faults, c.emu, phaseStart, func(at time.Duration, f FaultEvent) {
+		con.printf("%s [%6.1fs] fault: %s\n", time.Now().Format("15:04:05.000"), at.Seconds(), strings.Replace(f.Event(), "=", " ", 1))
+	})
+	var ph phaseResult
+	if !warmupStalled {
+		ph = runPhase(ctx, clients, l)
+	}
+	elapsed := ph.elapsed
+	applied, pending, cut := tl.stop()
 	stopReport()
+	p.Faults = applied
+	for _, f := range pending {
+		p.Notes = append(p.Notes, fmt.Sprintf("fault %s did not fire: the measured phase ended after %.3fs", f, elapsed.Seconds()))
+	}
+	if cut {
+		// Leave the network whole for the convergence check: a partition still in force
+		// would make every point that ends inside one look diverged.
+		c.emu.Heal()
+		p.Faults = append(p.Faults, fmt.Sprintf("%.3fs heal (end of the measured phase, before the convergence check)", time.Since(phaseStart).Seconds()))
+	}
+	if ph.stalled {
+		msg := stallText(ph, l.stall)
+		p.Notes = append(p.Notes, "stalled: "+msg)
+		con.printf("\n*** STALLED: %s on %d nodes, %s, %d threads: %s ***\n\n", ps.Protocol, ps.Nodes, ps.Network.Name, ps.Threads, msg)
+	}
 
 	stats := make([]*clientStats, len(clients))
 	for i, cl := range clients {
@@ -345,7 +390,7 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 		p.Notes = append(p.Notes, fmt.Sprintf("emulator delivered %d messages early: the network was not emulated faithfully", es.Early))
 	}
 	closed = true
-	if err := c.close(); err != nil {
+	if err := closeWithin(c, closeTimeout); err != nil {
 		p.Notes = append(p.Notes, "close: "+err.Error())
 	}
 	setBound(p, ps, c.net, c.params[writerIndex(c.members, ps.Writers)])
@@ -353,6 +398,36 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 		p.Reference = results.ReferenceFor(s.Name, p) // a partial point reproduces nothing
 	}
 	return p, nil
+}
+
+// stallText says what a stalled phase left behind.
+func stallText(r phaseResult, bound time.Duration) string {
+	var parts []string
+	for _, n := range sortedKeys(r.stuck) {
+		parts = append(parts, fmt.Sprintf("%d on %s", r.stuck[n], n))
+	}
+	msg := fmt.Sprintf("no transaction finished for %s (the stall bound, --stall-timeout); transactions in flight: %s; they were cancelled and are counted neither as commits nor as aborts", bound, strings.Join(parts, ", "))
+	if r.abandoned > 0 {
+		msg += fmt.Sprintf("; %d clients ignored the cancellation and were abandoned to the cluster's close", r.abandoned)
+	}
+	return msg
+}
+
+// closeTimeout bounds the close of a point's cluster: a provider stuck in a stalled
+// commit must not hang the run after its results are measured.
+const closeTimeout = 30 * time.Second
+
+// closeWithin closes the cluster, giving up after d; a close that does not finish leaves
+// its goroutines behind, which the point's notes report.
+func closeWithin(c *cluster, d time.Duration) error {
+	done := make(chan error, 1)
+	go func() { done <- c.close() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		return fmt.Errorf("the cluster did not close within %s; its goroutines were left running", d)
+	}
 }
 
 // statusText renders a point's status variables per node, sorted by name.

@@ -41,6 +41,10 @@ type Scenario struct {
 	Repeats      int      `yaml:"repeats,omitempty"`
 	Seed         int64    `yaml:"seed,omitempty"`
 
+	// Faults is the fault timeline: events applied to the emulated network during each
+	// point's measured phase, at times counted from its start ("5s:partition=n1,n2|n3").
+	Faults []FaultEvent `yaml:"faults,omitempty"`
+
 	Sweep Sweep `yaml:"sweep,omitempty"`
 
 	src *source // where the fields came from, for error messages; nil for built in code
@@ -336,7 +340,7 @@ func rewriteYAMLMsg(file, msg string) string {
 func fieldsOf(typ string) []string {
 	switch strings.TrimPrefix(typ, "harness.") {
 	case "Scenario":
-		return []string{"name", "description", "cluster", "protocol", "params", "network", "workload", "threads", "writers", "queries", "duration", "warmup", "rate", "retries", "retry_backoff", "repeats", "seed", "sweep"}
+		return []string{"name", "description", "cluster", "protocol", "params", "network", "workload", "threads", "writers", "queries", "duration", "warmup", "rate", "retries", "retry_backoff", "repeats", "seed", "faults", "sweep"}
 	case "Cluster":
 		return []string{"nodes"}
 	case "NetworkSpec":

@@ -34,6 +34,8 @@ type PointSpec struct {
 	Retries      int
 	RetryBackoff time.Duration
 	Repeat       int
+	// Faults is the fault timeline of the measured phase, sorted by time.
+	Faults []FaultEvent
 }
 
 // Members returns n1..nN.
@@ -199,6 +201,7 @@ func Expand(s *Scenario) ([]PointSpec, error) {
 		return nil, fail("repeats", "negative repeat count %d (accepted: 1 or more)", s.Repeats)
 	}
 	repeats := max(s.Repeats, 1)
+	faults := sortFaults(s.Faults)
 
 	var out []PointSpec
 	for _, pr := range protos {
@@ -230,6 +233,11 @@ func Expand(s *Scenario) ([]PointSpec, error) {
 							if err != nil {
 								return nil, err
 							}
+							for fi, f := range s.Faults {
+								if err := CheckFault(f, memberNames(n), time.Duration(s.Duration)); err != nil {
+									return nil, fail(fmt.Sprintf("faults[%d]", fi), "%v", err)
+								}
+							}
 							for _, t := range threads {
 								if err := checkWorkload(wl, n, ws, t, s.Seed); err != nil {
 									return nil, fail(wlPaths[wi]+".options", "%v", err)
@@ -243,7 +251,7 @@ func Expand(s *Scenario) ([]PointSpec, error) {
 										Queries: s.Queries, Duration: time.Duration(s.Duration),
 										Warmup: time.Duration(s.Warmup), Rate: s.Rate,
 										Retries: s.Retries, RetryBackoff: time.Duration(s.RetryBackoff),
-										Repeat: r,
+										Repeat: r, Faults: faults,
 									})
 								}
 							}

@@ -69,7 +69,10 @@ type Point struct {
 	Efficiency *float64 `json:"efficiency,omitempty"`
 	// Reference is the published figure this point reproduces, when there is one.
 	Reference *Reference `json:"reference,omitempty"`
-	Notes     []string   `json:"notes,omitempty"`
+	// Faults are the fault-timeline events as applied during the measured phase, each with
+	// the time it fired ("5.000s partition n1,n2|n3").
+	Faults []string `json:"faults,omitempty"`
+	Notes  []string `json:"notes,omitempty"`
 }
 
 // Network describes the emulated network of a point and how precisely it was emulated.

@@ -45,8 +45,8 @@ type runFlags struct {
 	nodes, retries                                              int
 	queries, seed                                               int64
 	rate                                                        float64
-	duration, warmup, retryBackoff, reportInterval              durationFlag
-	delays, links, params, workloadOpts                         listFlag
+	duration, warmup, retryBackoff, reportInterval, stall       durationFlag
+	delays, links, params, workloadOpts, faults                 listFlag
 
 	bus, natsURL, dataDir, out, jsonPath, csvPath string
 	status, noProgress                            bool
@@ -76,6 +76,8 @@ func newRunFlags() *runFlags {
 	fs.IntVar(&f.retries, "retries", 0, "retries of a deadlock/certification/lock-timeout failure (default 0: mysqlslap does not retry)")
 	fs.Var(&f.retryBackoff, "retry-backoff", "pause before each retry")
 	fs.Var(&f.reportInterval, "report-interval", "print a timestamped tps/p95/aborts line every interval")
+	fs.Var(&f.faults, "fault", "AT:EVENT fault during the measured phase (repeatable), AT counted from its start; events: partition=n1,n2|n3, oneway=n1>n3, heal, clog=n1>n2 or n1-n2, unclog=..., delay=n3=50ms, link=n1-n2=40ms, loss=0.05; e.g. --fault 5s:partition=n1,n2|n3 --fault 10s:heal")
+	fs.Var(&f.stall, "stall-timeout", "end a point whose transactions make no progress for this long and report the stall (default 30s)")
 	fs.BoolVar(&f.status, "status", false, "print each node's status variables after each point")
 	fs.StringVar(&f.bus, "bus", "nats", "message bus: nats (embedded, or external with --nats-url) or memory")
 	fs.StringVar(&f.natsURL, "nats-url", "", "URL of an external NATS cluster (default: an embedded server)")
@@ -94,7 +96,7 @@ var experimentFlags = map[string]bool{
 	"protocol": true, "nodes": true, "workload": true, "threads": true, "queries": true,
 	"duration": true, "network": true, "delay": true, "link": true, "jitter": true, "loss": true,
 	"writers": true, "param": true, "workload-option": true, "rate": true, "warmup": true,
-	"retries": true, "retry-backoff": true,
+	"retries": true, "retry-backoff": true, "fault": true,
 }
 
 func (f *runFlags) usage(w io.Writer) {
@@ -311,6 +313,13 @@ func (f *runFlags) applyFlags(s *harness.Scenario, set map[string]bool) error {
 	if set["retry-backoff"] {
 		m.RetryBackoff = &f.retryBackoff.d
 	}
+	for _, fv := range f.faults {
+		ev, err := harness.ParseFault(fv)
+		if err != nil {
+			return fmt.Errorf("--fault: %v", err)
+		}
+		m.Faults = append(m.Faults, ev)
+	}
 	s.Apply(m)
 	return nil
 }
@@ -402,7 +411,8 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		Bus:     harness.BusConfig{Kind: f.bus, URL: f.natsURL},
 		DataDir: f.dataDir, OutDir: f.out, JSONPath: f.jsonPath, CSVPath: f.csvPath,
 		ReportInterval: f.reportInterval.d, Status: f.status, NoProgress: f.noProgress,
-		Stdout: stdout, Stderr: stderr,
+		StallTimeout: f.stall.d,
+		Stdout:       stdout, Stderr: stderr,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "replbench run: %s\n", oneLine(err.Error()))
