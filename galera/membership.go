@@ -170,10 +170,14 @@ func (p *Provider) refreshReady() {
 }
 
 // failWaitersNotReady fails every local write-set still waiting for its order: the client
-// gets 1047, as a node that dropped out of the primary component answers.
+// gets 1047, as a node that dropped out of the primary component answers. It also lifts
+// every fence of detached write-sets (fencedOut): the node serves nothing more until a
+// state transfer has brought it whatever the primary component committed, those
+// write-sets included.
 func (p *Provider) failWaitersNotReady() {
+	p.fence = nil
 	for id, w := range p.waiters {
-		w.done <- verdict{seqno: -1}
+		w.done <- verdict{seqno: vNotReady}
 		delete(p.waiters, id)
 		p.sendQueue--
 	}

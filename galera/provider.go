@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +45,7 @@ const (
 	evCont
 	evTransfer
 	evLeave
+	evWithdraw
 )
 
 type event struct {
@@ -58,7 +60,24 @@ type event struct {
 	keys    int
 	bytes   int
 	done    chan struct{}
+	reply   chan withdrawal // evWithdraw: the loop's answer
 }
+
+// withdrawal is what became of a local write-set whose client stopped waiting (evWithdraw).
+type withdrawal uint8
+
+const (
+	// wdDecided: the verdict was already sent (or the node failed the write-set): read it.
+	wdDecided withdrawal = iota
+	// wdWithdrawn: it had not left (send window, flow control's queue, a state exchange):
+	// it is gone, nobody will order it.
+	wdWithdrawn
+	// wdDetached: it had left, so it holds a place in the total order; the client is
+	// released and the node will certify it and apply it like a remote write-set.
+	wdDetached
+	// wdSent: it had left and the client must keep waiting (a brute-force abort).
+	wdSent
+)
 
 // pending is a local write-set waiting for its own delivery.
 type pending struct {
@@ -70,6 +89,20 @@ type pending struct {
 type verdict struct {
 	seqno int64
 	ok    bool
+}
+
+// Verdict seqnos that are not positions.
+const (
+	vNotReady = -1 // the node cannot order it (1047)
+	vFenced   = -2 // it overlaps a detached write-set of this node still in flight (1213)
+)
+
+// fenced is a detached write-set of this node (its client gave up after it was sent)
+// that has not yet been applied here: until it is, its rows are fenced off (see fencedOut).
+type fenced struct {
+	id    uint64
+	seqno int64    // 0 until delivered here
+	keys  []uint64 // cert.HashKey of every row key
 }
 
 // cached is one ordered write-set action kept in gcache (or queued by a joiner).
@@ -140,6 +173,7 @@ type Provider struct {
 	sendSum   float64
 	sendN     int64
 	sendQueue int64 // own write-sets proposed, not yet delivered
+	fence     []fenced
 
 	// membership, owned by the loop
 	group       *gcs.Group
@@ -175,6 +209,8 @@ type Provider struct {
 	received, receivedBytes     atomic.Int64
 	localCommits, certFailures  atomic.Int64
 	causalReads                 atomic.Int64
+	withdrawn, detached         atomic.Int64
+	fencedConflicts             atomic.Int64
 	applyErrors                 atomic.Int64
 	applyWinSum, commitWinSum   atomic.Int64
 	applyWinN, commitWinN       atomic.Int64
@@ -426,7 +462,11 @@ func (p *Provider) handleEvent(e *event) {
 			return
 		}
 		if !p.canReplicate() {
-			e.p.done <- verdict{seqno: -1}
+			e.p.done <- verdict{seqno: vNotReady}
+			return
+		}
+		if p.fencedOut(e.p.ws) {
+			e.p.done <- verdict{seqno: vFenced}
 			return
 		}
 		p.waiters[e.id] = e.p
@@ -453,7 +493,90 @@ func (p *Provider) handleEvent(e *event) {
 		}
 	case evCont:
 		p.evs.Propose([]byte{actFlow, 0})
+	case evWithdraw:
+		e.reply <- p.withdraw(e.id, e.local)
 	}
+}
+
+// actionID is the action id of a write-set action (0 for any other action).
+func actionID(a []byte) uint64 {
+	if len(a) < 2 || a[0] != actWriteSet {
+		return 0
+	}
+	id, n := binary.Uvarint(a[1:])
+	if n <= 0 {
+		return 0
+	}
+	return id
+}
+
+// withdraw handles a client that stopped waiting for its write-set id. A write-set that has
+// not left (held for a state exchange, or queued behind the send window) is taken back: no
+// member will ever see it. One that has left is detached when detach is set: every member
+// that delivers it, this one included, certifies it deterministically, so this node must
+// end up with the same outcome as the others; it gets it by forgetting the client and
+// treating the write-set, when it comes, as a remote one (ordered decodes it, certifies it
+// as the others do and hands it to an applier, whose PrepareApply takes the rows back from
+// the client's transaction once storage has rolled it back). That is the path IST already
+// takes for a write-set of this node whose client got 1047 in a view change. Cancelling
+// the slot here instead would diverge: the others commit it.
+func (p *Provider) withdraw(id uint64, detach bool) withdrawal {
+	if _, ok := p.waiters[id]; !ok {
+		return wdDecided
+	}
+	match := func(a []byte) bool { return actionID(a) == id }
+	if i := slices.IndexFunc(p.held, match); i >= 0 {
+		// Held actions of an old view were not delivered by anyone (the new primary view's
+		// transitional delivery would have included them), so dropping them is safe too.
+		p.held = slices.Delete(p.held, i, i+1)
+	} else if !p.evs.Withdraw(match) {
+		if !detach {
+			return wdSent
+		}
+		f := fenced{id: id}
+		for _, k := range p.waiters[id].ws.Keys {
+			if len(k.Row) > 0 {
+				f.keys = append(f.keys, cert.HashKey(k.Table, k.Index, k.Row))
+			}
+		}
+		p.fence = append(p.fence, f)
+		delete(p.waiters, id)
+		p.sendQueue = max(p.sendQueue-1, 0)
+		p.detached.Add(1)
+		return wdDetached
+	}
+	delete(p.waiters, id)
+	p.sendQueue = max(p.sendQueue-1, 0)
+	p.withdrawn.Add(1)
+	return wdWithdrawn
+}
+
+// fencedOut reports whether ws touches a row of a detached write-set that is not yet
+// applied here. Its client may have read that row before the detached write-set's rows
+// were written, because storage released the row locks when the detached client returned;
+// and certification would let it through everywhere, since a write-set never conflicts
+// with an earlier one from its own node (Galera leaves same-node conflicts to the row
+// locks, which the detached client no longer holds). It is refused before it is sent,
+// with 1213, the answer certification would give if the exemption did not apply; being
+// unsent, no other node ever sees it. Once the detached write-set is applied (or
+// cancelled) here the fence is lifted: a transaction that still held one of its rows then
+// was brute-force aborted by the applier. A non-primary view lifts every fence, since the
+// node serves nothing until a state transfer has brought it whatever the others committed.
+func (p *Provider) fencedOut(ws *protocols.WriteSet) bool {
+	if len(p.fence) == 0 {
+		return false
+	}
+	done := p.applyMon.LastLeft()
+	p.fence = slices.DeleteFunc(p.fence, func(f fenced) bool { return f.seqno > 0 && f.seqno <= done })
+	for _, f := range p.fence {
+		for _, k := range ws.Keys {
+			if len(k.Row) > 0 && slices.Contains(f.keys, cert.HashKey(k.Table, k.Index, k.Row)) {
+				p.fencedConflicts.Add(1)
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (p *Provider) send(msgs []gcs.Envelope, buf []byte) []byte {
@@ -540,6 +663,13 @@ func (p *Provider) deliverWriteSet(d gcs.Delivery, now time.Time) {
 	if d.Source == p.self {
 		own = p.waiters[id]
 		delete(p.waiters, id)
+		if own == nil {
+			for i := range p.fence {
+				if p.fence[i].id == id {
+					p.fence[i].seqno = p.g + 1
+				}
+			}
+		}
 		if own != nil {
 			p.sendQueue--
 			lat := now.Sub(own.sentAt)
@@ -619,7 +749,7 @@ func (p *Provider) ordered(g int64, action []byte, own *pending) {
 func (p *Provider) failWaiters() {
 	for id, w := range p.waiters {
 		if w.done != nil {
-			w.done <- verdict{seqno: -1}
+			w.done <- verdict{seqno: vNotReady}
 		}
 		delete(p.waiters, id)
 	}
@@ -740,16 +870,32 @@ func (p *Provider) waitFlowControl(ctx context.Context) error {
 	}
 }
 
+// ctxError is what a client whose ctx ended sees: the cause storage gave (a brute-force
+// abort), or 1317 for its own deadline or cancellation.
 func ctxError(ctx context.Context) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return protocols.ErrInterrupted()
+	var pe *protocols.Error
+	if errors.As(context.Cause(ctx), &pe) {
+		return pe
 	}
-	return protocols.ErrBFAbort()
+	return protocols.ErrInterrupted()
+}
+
+// isBFAbort reports whether ctx was cancelled by storage for a brute-force abort.
+func isBFAbort(ctx context.Context) bool {
+	return protocols.Classify(context.Cause(ctx)) == protocols.CauseBFAbort
 }
 
 // Replicate implements protocols.Replicator: stamp last_seen, send the write-set in total
-// order, wait for its own delivery and certify it. Once sent, it waits for the verdict even
-// if ctx is cancelled (a brute-force abort): the seqno slot is taken.
+// order, wait for its own delivery and certify it.
+//
+// If ctx ends first, a write-set that has not left yet (paused by flow control, queued for
+// the send window, held during a state exchange) is withdrawn and Replicate returns ctx's
+// cause (ErrBFAbort from storage, else 1317). One that has left holds a place in the total
+// order: after a brute-force abort Replicate waits for its verdict, as the contract says
+// (storage replays it if it passes); for any other reason (the client's deadline, the end
+// of a run) it returns 1317 at once, and the node certifies the write-set when it is
+// delivered and, if it passes, applies it as a remote one (see withdraw), so the client
+// cannot tell whether it committed, as with a killed COMMIT in MySQL.
 func (p *Provider) Replicate(ctx context.Context, ws *protocols.WriteSet) (protocols.Commit, error) {
 	if !p.ready.Load() {
 		return nil, protocols.ErrNotReady()
@@ -771,13 +917,38 @@ func (p *Provider) Replicate(ctx context.Context, ws *protocols.WriteSet) (proto
 	p.replicatedBytes.Add(int64(len(payload)))
 	p.post(event{kind: evPropose, id: id, payload: payload, p: pd})
 	var v verdict
-	select {
-	case v = <-pd.done:
-	case <-p.ctx.Done():
-		return nil, protocols.ErrNotReady()
+	done := ctx.Done()
+wait:
+	for {
+		select {
+		case v = <-pd.done:
+			break wait
+		case <-done:
+			done = nil
+			reply := make(chan withdrawal, 1)
+			p.post(event{kind: evWithdraw, id: id, local: !isBFAbort(ctx), reply: reply})
+			var w withdrawal
+			select {
+			case w = <-reply:
+			case <-p.ctx.Done():
+				return nil, protocols.ErrNotReady()
+			}
+			switch w {
+			case wdWithdrawn:
+				return nil, ctxError(ctx)
+			case wdDetached:
+				return nil, protocols.ErrInterrupted()
+			}
+			// Decided already, or sent under a brute-force abort: wait for the verdict.
+		case <-p.ctx.Done():
+			return nil, protocols.ErrNotReady()
+		}
 	}
-	if v.seqno < 0 {
+	switch v.seqno {
+	case vNotReady:
 		return nil, protocols.ErrNotReady()
+	case vFenced:
+		return nil, protocols.ErrCertification()
 	}
 	if !v.ok {
 		p.certFailures.Add(1)
@@ -797,7 +968,11 @@ func (c *commit) GTID() protocols.GTID { return protocols.GTID{UUID: c.p.uuid, S
 func (c *commit) Seqno() int64         { return c.seqno }
 
 // Apply commits in seqno order (repl.commit_order=3): the local write-set already holds its
-// locks, so it enters the apply monitor at once and waits only in the commit monitor.
+// locks, so it enters the apply monitor at once and waits only in the commit monitor. That
+// wait is for earlier seqnos, which are already delivered here and are being applied by
+// local appliers or committed by other local clients, never for the network, so ctx is
+// not consulted: the seqno must be committed (or the order keeps a hole), whatever the
+// client does.
 func (c *commit) Apply(ctx context.Context, engineCommit func() error) error {
 	p := c.p
 	if p.commitOrder == 3 {

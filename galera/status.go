@@ -107,5 +107,8 @@ func (p *Provider) Status() []protocols.StatusVar {
 		{Name: "replbench_last_state_transfer", Value: s.lastXfer},
 		{Name: "replbench_evs_retransmitted", Value: u(s.evs.Retransmitted)},
 		{Name: "replbench_apply_errors", Value: i(p.applyErrors.Load())},
+		{Name: "replbench_local_withdrawn", Value: i(p.withdrawn.Load())},
+		{Name: "replbench_local_detached", Value: i(p.detached.Load())},
+		{Name: "replbench_detached_conflicts", Value: i(p.fencedConflicts.Load())},
 	}
 }

@@ -419,7 +419,8 @@ func (p *Provider) Rejoin(ctx context.Context) error {
 // attemptRejoin is one rejoin: if this member can reach a majority, it becomes
 // RECOVERING, asks to join through the log, and resumes its held pipeline, which applies
 // everything the group ordered since it stopped (incremental recovery: the agreed log
-// plays the donor's binary log) up to its own join, then goes ONLINE. It reports whether
+// plays the donor's binary log) up to its own join, then goes ONLINE. If the log no longer
+// holds where it stopped, it first clones a donor's state (clone.go). It reports whether
 // the member came ONLINE within limit.
 func (p *Provider) attemptRejoin(ctx context.Context, limit time.Duration) bool {
 	// Reach the group first: the attempt gives up if no majority answers within the
@@ -438,15 +439,37 @@ func (p *Provider) attemptRejoin(ctx context.Context, limit time.Duration) bool 
 		}
 		p.mu.Lock()
 	}
-	if p.state != stateError || p.lostLog.Load() {
+	if p.state != stateError {
 		p.mu.Unlock()
 		return false
 	}
 	p.state = stateRecovering
 	p.joining = true
-	p.paused = false
+	lost := p.lostLog.Load()
+	if !lost {
+		p.paused = false
+	}
 	p.notifyLocked()
 	p.mu.Unlock()
+	if lost {
+		// The log no longer reaches back to where this member stopped: clone first
+		// (clone.go), then catch up from the log like any rejoin.
+		if err := p.cloneFromGroup(ctx); err != nil {
+			p.mu.Lock()
+			if p.state == stateRecovering {
+				p.goErrorLocked("distributed recovery by clone failed: " + err.Error())
+			}
+			p.mu.Unlock()
+			return false
+		}
+		p.mu.Lock()
+		if p.state != stateRecovering {
+			p.mu.Unlock()
+			return false
+		}
+		p.paused = false
+		p.mu.Unlock()
+	}
 	p.proposeControl(&message{Kind: kindJoin, Origin: p.self, ID: int64(p.set.weight)})
 	signal(p.pipeWake)
 	deadline := time.After(limit)

@@ -20,7 +20,14 @@ func (p *Provider) receive(from string, payload []byte) {
 		return
 	}
 	p.heard(from)
-	if payload[0] == frameAlive {
+	switch payload[0] {
+	case frameAlive:
+		return
+	case frameCloneRequest:
+		p.cloneRequested(from, payload[1:])
+		return
+	case frameCloneData:
+		p.cloneReceived(from, payload[1:])
 		return
 	}
 	if payload[0] != frameRaft {
@@ -104,9 +111,21 @@ func (p *Provider) raftLoop() {
 			}
 			frame, err := appendFrame([]byte{frameRaft}, msgs)
 			if err == nil {
-				_ = p.cfg.Endpoint.Send(p.cfg.Members[to-1], frame)
+				err = p.cfg.Endpoint.Send(p.cfg.Members[to-1], frame)
+			}
+			for _, m := range msgs {
+				if m.Type == raftpb.MsgSnap {
+					// Raft pauses replication to a member while a snapshot is in flight;
+					// resume it so it probes again (and resends if this one was lost).
+					p.node.ReportSnapshot(to, err == nil)
+				}
 			}
 			bufs[to] = msgs[:0]
+		}
+		if out.LostLog {
+			// Before delivering what follows the snapshot: the entries queued before it
+			// are dropped, the ones after it kept for after the clone.
+			p.logLost(out.Snapshot)
 		}
 		if len(out.Committed) > 0 {
 			p.deliver(out.Committed)
@@ -121,17 +140,7 @@ func (p *Provider) raftLoop() {
 				}
 			}
 		}
-		if out.LostLog {
-			// The group compacted away entries this member needs: only a clone could
-			// bring it back, which the model does not do.
-			p.lostLog.Store(true)
-			p.pipeMu.Lock()
-			p.pipeQ, p.pipeTxns = nil, 0
-			p.pipeMu.Unlock()
-			p.mu.Lock()
-			p.goErrorLocked("the group no longer has the transactions this member is missing (clone needed)")
-			p.mu.Unlock()
-		}
+		p.cachedBytes.Store(p.node.CachedBytes())
 	}
 }
 
@@ -170,10 +179,10 @@ func (p *Provider) followPrimary() {
 }
 
 // deliver queues committed entries for the certification pipeline.
-func (p *Provider) deliver(entries [][]byte) {
+func (p *Provider) deliver(entries []agreement.Entry) {
 	var txns int64
 	for _, e := range entries {
-		if len(e) > 0 && msgKind(e[0]) == kindTxn {
+		if len(e.Data) > 0 && msgKind(e.Data[0]) == kindTxn {
 			txns++
 		}
 	}
@@ -195,11 +204,14 @@ func (p *Provider) pipeline() {
 		case <-p.pipeWake:
 		}
 		for {
+			p.pipeRun.Lock()
+			p.serveClones()
 			p.pipeMu.Lock()
 			q := p.pipeQ
 			p.pipeQ = nil
 			p.pipeMu.Unlock()
 			if len(q) == 0 {
+				p.pipeRun.Unlock()
 				break
 			}
 			held := false
@@ -215,13 +227,16 @@ func (p *Provider) pipeline() {
 					held = true
 					break
 				}
-				m, err := decodeMessage(e)
+				m, err := decodeMessage(e.Data)
 				if err != nil {
 					p.corruptFrames.Add(1)
-					continue
+				} else {
+					p.handle(m)
 				}
-				p.handle(m)
+				p.pipeIndex.Store(e.Index)
+				p.serveClones()
 			}
+			p.pipeRun.Unlock()
 			if held {
 				break
 			}

@@ -59,7 +59,7 @@ type settings struct {
 	gtidPeriod    time.Duration
 	tick          time.Duration
 	electionTicks int
-	keepEntries   uint64
+	cacheBytes    uint64 // group_replication_message_cache_size
 
 	expelTimeout   time.Duration
 	unreachableMaj time.Duration
@@ -121,7 +121,9 @@ func parseSettings(p protocols.Params) (settings, error) {
 	if s.electionTicks < 3 {
 		return s, fmt.Errorf("%s=%d: use at least 3 (and well above the slowest round trip in ticks)", pRaftElectionTicks, s.electionTicks)
 	}
-	s.keepEntries = uint64(max(p.Int(pRaftKeepEntries), 0))
+	if s.cacheBytes, err = parseCacheSize(p); err != nil {
+		return s, err
+	}
 	if s.blockSize < 1 {
 		return s, fmt.Errorf("%s must be at least 1", pBlockSize)
 	}
@@ -180,8 +182,11 @@ type Provider struct {
 
 	// certification pipeline input: committed entries not yet processed
 	pipeMu    sync.Mutex
-	pipeQ     [][]byte
-	pipeTxns  int64 // transaction messages among them (COUNT_TRANSACTIONS_IN_QUEUE)
+	pipeQ     []agreement.Entry
+	pipeIndex atomic.Uint64 // raft index of the last entry the pipeline handled
+	lostAt    uint64        // under pipeMu: raft index of the last snapshot received instead of entries
+	pipeRun   sync.Mutex    // held by the pipeline while it handles entries, and by a clone
+	pipeTxns  int64         // transaction messages among them (COUNT_TRANSACTIONS_IN_QUEUE)
 	pipeWake  chan struct{}
 	applyMu   sync.Mutex
 	applyQ    []*remoteTxn
@@ -230,6 +235,9 @@ type Provider struct {
 	applyQueued                                                atomic.Int64
 	corruptFrames                                              atomic.Int64
 	lostLog                                                    atomic.Bool
+	cachedBytes                                                atomic.Uint64 // the raft log held (XCom cache)
+
+	clone cloneState // clone.go
 	// verdicts is a running digest of every certification result, in order, for tests
 	// that check all members decided alike.
 	verdicts atomic.Uint64
@@ -271,7 +279,7 @@ func newProvider(cfg protocols.Config) (*Provider, error) {
 	}
 	ac := agreement.DefaultConfig(uint64(self+1), peers)
 	ac.ElectionTick = set.electionTicks
-	ac.KeepEntries = set.keepEntries
+	ac.CacheBytes = set.cacheBytes
 	node, err := agreement.New(ac)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,9 @@
 package groupreplication
 
 import (
+	"fmt"
+	"math"
+
 	"github.com/replbench/replbench/protocols"
 )
 
@@ -39,30 +42,49 @@ const (
 var Params = []protocols.Param{
 	{Name: pSinglePrimary, Default: "ON", Help: "ON: n1 (the raft leader) is the only writer, secondaries refuse writes with 1290 (super_read_only) and certification skips conflict detection; OFF: multi-primary, every member writes, conflicts fail with 3101 and auto-increment moves to step 7 / offset server_id"},
 	{Name: pConsistency, Default: "EVENTUAL", Choices: consistencyNames, Help: "EVENTUAL: commit once ordered and certified locally; BEFORE_ON_PRIMARY_FAILOVER: a new primary holds transactions until its backlog is applied; BEFORE: each transaction first orders a sync message and waits for the local applier (one ordering round + drain); AFTER: every member reports prepared through the group before anyone commits (slowest member's apply + one ordering round); BEFORE_AND_AFTER: both. 8.0's default; 8.4 defaults to BEFORE_ON_PRIMARY_FAILOVER"},
-	{Name: pBlockSize, Default: "1000000", Help: "GNOs each member reserves at once; several writers leave holes in gtid_executed until the blocks are recollected"},
-	{Name: pAutoIncrement, Default: "7", Help: "auto_increment_increment set on every member in multi-primary mode, with auto_increment_offset = server_id (member index + 1); not applied in single-primary mode"},
-	{Name: pSizeLimit, Default: "150000000", Help: "bytes; a larger write-set is rolled back on its member before it is sent (0: no limit)"},
+	{Name: pBlockSize, Default: "1000000", Min: new(1.0), Help: "GNOs each member reserves at once; several writers leave holes in gtid_executed until the blocks are recollected"},
+	{Name: pAutoIncrement, Default: "7", Min: new(1.0), Max: new(65535.0), Help: "auto_increment_increment set on every member in multi-primary mode, with auto_increment_offset = server_id (member index + 1); not applied in single-primary mode"},
+	{Name: pSizeLimit, Default: "150000000", Min: new(0.0), Max: new(float64(math.MaxInt32)), Help: "bytes; a larger write-set is rolled back on its member before it is sent (0: no limit)"},
 	{Name: pFCMode, Default: "QUOTA", Choices: []string{"QUOTA", "DISABLED"}, Help: "QUOTA: the 1-second quota loop throttles writers when any member's certifier or applier queue exceeds its threshold"},
-	{Name: pFCCertThreshold, Default: "25000", Help: "transactions waiting for certification on a member before flow control holds writers"},
-	{Name: pFCApplyThreshold, Default: "25000", Help: "remote transactions waiting in a member's applier queue before flow control holds writers"},
-	{Name: pFCPeriod, Default: "1", Help: "seconds between flow-control steps and stats broadcasts (1-60)"},
-	{Name: pFCHold, Default: "10", Help: "percent below the lagging member's pace that the quota is set while holding"},
-	{Name: pFCRelease, Default: "50", Help: "percent the quota grows per period once no member lags"},
-	{Name: pFCMemberQuota, Default: "0", Help: "percent of the quota each writer gets; 0 splits it evenly between the members that wrote"},
-	{Name: pFCMinQuota, Default: "0", Help: "lowest quota while holding (0: 5% of the lower threshold)"},
-	{Name: pFCMinRecovery, Default: "0", Help: "lowest quota when only recovering members lag (0: none)"},
-	{Name: pFCMaxQuota, Default: "0", Help: "highest quota (0: none)"},
-	{Name: pWorkers, Aliases: []string{"slave_parallel_workers"}, Default: "4", Help: "parallel applier workers for remote transactions; they apply independent write-sets in parallel (write-set dependencies from the certifier) and commit in order (replica_preserve_commit_order=ON)"},
-	{Name: pExpelTimeout, Default: "5", Help: "seconds a member stays UNREACHABLE (after 5 s of silence) before the others expel it, 0-3600; expulsion is a view change and needs a majority. 8.0.21+ default; 0 before"},
-	{Name: pUnreachableMaj, Default: "0", Help: "seconds a member without a majority waits before it rolls back its pending transactions and goes to ERROR; 0 waits for ever (commits on the minority side hang until the partition heals)"},
+	{Name: pFCCertThreshold, Default: "25000", Min: new(0.0), Max: new(float64(math.MaxInt32)), Help: "transactions waiting for certification on a member before flow control holds writers"},
+	{Name: pFCApplyThreshold, Default: "25000", Min: new(0.0), Max: new(float64(math.MaxInt32)), Help: "remote transactions waiting in a member's applier queue before flow control holds writers"},
+	{Name: pFCPeriod, Default: "1", Min: new(1.0), Max: new(60.0), Help: "seconds between flow-control steps and stats broadcasts (1-60)"},
+	{Name: pFCHold, Default: "10", Min: new(0.0), Max: new(100.0), Help: "percent below the lagging member's pace that the quota is set while holding"},
+	{Name: pFCRelease, Default: "50", Min: new(0.0), Max: new(1000.0), Help: "percent the quota grows per period once no member lags"},
+	{Name: pFCMemberQuota, Default: "0", Min: new(0.0), Max: new(100.0), Help: "percent of the quota each writer gets; 0 splits it evenly between the members that wrote"},
+	{Name: pFCMinQuota, Default: "0", Min: new(0.0), Max: new(float64(math.MaxInt32)), Help: "lowest quota while holding (0: 5% of the lower threshold)"},
+	{Name: pFCMinRecovery, Default: "0", Min: new(0.0), Max: new(float64(math.MaxInt32)), Help: "lowest quota when only recovering members lag (0: none)"},
+	{Name: pFCMaxQuota, Default: "0", Min: new(0.0), Max: new(float64(math.MaxInt32)), Help: "highest quota (0: none)"},
+	{Name: pWorkers, Aliases: []string{"slave_parallel_workers"}, Default: "4", Min: new(0.0), Max: new(1024.0), Help: "parallel applier workers for remote transactions; they apply independent write-sets in parallel (write-set dependencies from the certifier) and commit in order (replica_preserve_commit_order=ON)"},
+	{Name: pExpelTimeout, Default: "5", Min: new(0.0), Max: new(3600.0), Help: "seconds a member stays UNREACHABLE (after 5 s of silence) before the others expel it, 0-3600; expulsion is a view change and needs a majority. 8.0.21+ default; 0 before"},
+	{Name: pUnreachableMaj, Default: "0", Min: new(0.0), Max: new(31536000.0), Help: "seconds a member without a majority waits before it rolls back its pending transactions and goes to ERROR; 0 waits for ever (commits on the minority side hang until the partition heals)"},
 	{Name: pExitAction, Default: "READ_ONLY", Choices: []string{"READ_ONLY", "OFFLINE_MODE", "ABORT_SERVER"}, Help: "what a member in ERROR does once auto-rejoin is exhausted: READ_ONLY keeps serving (stale) reads and refuses writes with 1290 (8.0's default); OFFLINE_MODE refuses every transaction (3032, 8.4's default); ABORT_SERVER stops the server (every transaction fails as not ready)"},
-	{Name: pAutorejoinTries, Default: "3", Help: "times an expelled member (or one that hit unreachable_majority_timeout) tries to rejoin by itself, the first at once and the next gr_model_autorejoin_interval apart; during them it is ERROR and super_read_only. 8.0.21+ default; 0: only a manual rejoin (Provider.Rejoin, START GROUP_REPLICATION)"},
-	{Name: pMemberWeight, Default: "50", Help: "0-100; when the primary leaves, the ONLINE member with the highest weight becomes primary, ties going to the lowest server_uuid (the raft leader then hands leadership to it). Set it per node: --param n2:group_replication_member_weight=80"},
-	{Name: pRejoinInterval, Default: "300s", Help: "model: time between auto-rejoin attempts (the server's compile-time 5 minutes)"},
+	{Name: pAutorejoinTries, Default: "3", Min: new(0.0), Max: new(2016.0), Help: "times an expelled member (or one that hit unreachable_majority_timeout) tries to rejoin by itself, the first at once and the next gr_model_autorejoin_interval apart; during them it is ERROR and super_read_only. 8.0.21+ default; 0: only a manual rejoin (Provider.Rejoin, START GROUP_REPLICATION)"},
+	{Name: pMemberWeight, Default: "50", Min: new(0.0), Max: new(100.0), Help: "0-100; when the primary leaves, the ONLINE member with the highest weight becomes primary, ties going to the lowest server_uuid (the raft leader then hands leadership to it). Set it per node: --param n2:group_replication_member_weight=80"},
+	{Name: pRejoinInterval, Default: "300s", Min: new(0.001), Help: "model: time between auto-rejoin attempts (the server's compile-time 5 minutes)"},
 	{Name: pGTIDBroadcast, Default: "60s", Help: "model: how often each member broadcasts gtid_executed so the certifier can drop entries every member has committed (MySQL's compile-time BROADCAST_GTID_EXECUTED_PERIOD, 60 s); the sweep is the cause of the periodic dip of bug #84774"},
-	{Name: pRaftTick, Default: "100ms", Help: "model: one raft tick; the leader heartbeats every tick"},
-	{Name: pRaftElectionTicks, Default: "50", Help: "model: raft ticks without a leader before a member campaigns, and without a majority before a leader steps down (CheckQuorum): 50 x 100 ms = 5 s, GR's suspicion timeout. Keep it well above the slowest round trip"},
-	{Name: pRaftKeepEntries, Default: "50000", Help: "model: applied raft entries kept for members that fall behind (the XCom cache, group_replication_message_cache_size); older ones are compacted away and a member that needs them goes to ERROR"},
+	{Name: pRaftTick, Default: "100ms", Min: new(0.001), Help: "model: one raft tick; the leader heartbeats every tick"},
+	{Name: pRaftElectionTicks, Default: "50", Min: new(3.0), Max: new(float64(math.MaxInt32)), Help: "model: raft ticks without a leader before a member campaigns, and without a majority before a leader steps down (CheckQuorum): 50 x 100 ms = 5 s, GR's suspicion timeout. Keep it well above the slowest round trip"},
+	{Name: pRaftKeepEntries, Default: "50000", Min: new(0.0), Help: "model: applied raft entries kept for members that fall behind (the XCom cache, group_replication_message_cache_size); older ones are compacted away and a member that needs them goes to ERROR"},
+}
+
+// CheckParams enforces the rules between parameters that the server's own variable checks
+// refuse, on one node's resolved parameters (each value already within its range): with a
+// maximum quota set (group_replication_flow_control_max_quota > 0), neither the minimum
+// quota nor the minimum recovery quota may exceed it. The harness runs it before any node
+// starts (protocols.Protocol.Check).
+func CheckParams(p protocols.Params) error {
+	maxQ := p.Int(pFCMaxQuota)
+	if maxQ == 0 {
+		return nil
+	}
+	for _, name := range []string{pFCMinQuota, pFCMinRecovery} {
+		if v := p.Int(name); v > maxQ {
+			return fmt.Errorf("group-replication: %s (%d) cannot be larger than %s (%d): lower it, or raise %s (0 means no maximum)",
+				name, v, pFCMaxQuota, maxQ, pFCMaxQuota)
+		}
+	}
+	return nil
 }
 
 // Notes says where the model departs from MySQL; `replbench params gr` prints it.
@@ -97,6 +119,7 @@ func init() {
 		Params:   Params,
 		MinNodes: 1,
 		MaxNodes: 9,
+		Check:    CheckParams,
 		New:      New,
 	})
 }

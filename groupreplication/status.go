@@ -26,6 +26,9 @@ func (p *Provider) Status() []protocols.StatusVar {
 	p.pipeMu.Lock()
 	inQueue := p.pipeTxns
 	p.pipeMu.Unlock()
+	p.clone.mu.Lock()
+	lastClone := p.clone.last
+	p.clone.mu.Unlock()
 
 	gtidSet := func(gnos string) string {
 		if gnos == "" {
@@ -77,6 +80,11 @@ func (p *Provider) Status() []protocols.StatusVar {
 		{Name: "gr_model_error_reason", Value: reason},
 		{Name: "gr_model_applier_errors", Value: i(p.applierErrors.Load())},
 		{Name: "gr_model_corrupt_messages", Value: i(p.corruptFrames.Load())},
+		{Name: "gr_model_message_cache_limit", Value: strconv.FormatUint(p.set.cacheBytes, 10)},
+		{Name: "gr_model_message_cache_bytes", Value: strconv.FormatUint(p.cachedBytes.Load(), 10)},
+		{Name: "gr_model_clones_received", Value: i(p.clone.received.Load())},
+		{Name: "gr_model_clones_donated", Value: i(p.clone.donated.Load())},
+		{Name: "gr_model_last_clone", Value: lastClone},
 	}
 }
 

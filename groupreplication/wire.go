@@ -36,6 +36,11 @@ const (
 const (
 	frameRaft  byte = 1
 	frameAlive byte = 2
+	// Clone (clone.go): a member that lost the log asks a donor for its state; the donor
+	// answers with the state in chunks. They travel member to member, outside the agreed
+	// log, like the server's clone connection.
+	frameCloneRequest byte = 3
+	frameCloneData    byte = 4
 )
 
 // consistency is group_replication_consistency, carried in each transaction message so

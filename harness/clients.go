@@ -18,6 +18,7 @@ type load struct {
 	rate     float64       // transactions/s over all clients; 0 is closed loop
 	retries  int           // retries of a Retryable failure (mysqlslap: none)
 	backoff  time.Duration // pause before each retry
+	refused  time.Duration // pause after the node refused the transaction (read_only, not_ready)
 	stall    time.Duration // stop the phase when no transaction finished for this long; 0: never
 }
 
@@ -56,6 +57,24 @@ type phaseResult struct {
 	abandoned int
 }
 
+// DefaultRefusedBackoff is how long a client pauses, by default, after its node refused a
+// transaction with read_only (1290) or not_ready (1047) before it tries again. A refusal
+// costs the node almost nothing, so a client that retried at once would spin: eight
+// clients on a GR secondary made hundreds of thousands of attempts a second, taking the
+// CPU from the nodes being measured. An application's connection pool waits a little
+// before it tries the same server again; 10 ms is that order, short beside a
+// replicated commit on any network the presets model, so a node that becomes writable
+// again (a new primary, a rejoined component) is used again almost at once.
+const DefaultRefusedBackoff = 10 * time.Millisecond
+
+// refusal reports whether err is the node refusing work outright, rather than the
+// transaction losing a race: the same attempt would fail the same way until the node's
+// role or membership changes.
+func refusal(err error) bool {
+	c := protocols.Classify(err)
+	return c == protocols.CauseReadOnly || c == protocols.CauseNotReady
+}
+
 // abandonGrace is the longest a stopped phase waits for clients to return from a cancelled
 // transaction before it stops waiting for them; a shorter stall bound shortens it too.
 const abandonGrace = 5 * time.Second
@@ -65,6 +84,10 @@ const abandonGrace = 5 * time.Second
 // client finished its last transaction. A timed phase lets transactions in flight at the
 // deadline finish (as sysbench does) rather than cancelling them, so that a cancelled commit
 // is never counted as an abort.
+//
+// A client whose node refused its transaction (read_only, not_ready) pauses l.refused
+// before its next attempt; the pause never runs past a timed phase's end and is not part
+// of the client's elapsed time, which ends with its last transaction.
 //
 // With a rate the phase is open loop: each client has a schedule of intended start times,
 // and latency is measured from the intended start, so a stall that delays later
@@ -104,9 +127,22 @@ func runPhase(ctx context.Context, clients []*client, l load) phaseResult {
 			defer wg.Done()
 			// Stagger open-loop clients over one interval so they do not fire together.
 			next := start.Add(time.Duration(int64(interval) * int64(i) / int64(len(clients))))
+			ends[i] = start
+			refused := false
 			for n := int64(0); quota < 0 || n < quota; n++ {
 				if pctx.Err() != nil || stop.Load() {
 					break
+				}
+				if refused && l.refused > 0 {
+					until := time.Now().Add(l.refused)
+					if l.queries == 0 {
+						if !until.Before(start.Add(l.duration)) {
+							break // the pause outlasts the phase: nothing more to start
+						}
+					}
+					if !sleepUntil(pctx, until) {
+						break
+					}
 				}
 				began := time.Now()
 				if interval > 0 {
@@ -120,13 +156,13 @@ func runPhase(ctx context.Context, clients []*client, l load) phaseResult {
 					next = next.Add(interval)
 				}
 				inFlight[i].Store(true)
-				c.transaction(pctx, began, l)
+				refused = c.transaction(pctx, began, l)
 				inFlight[i].Store(false)
+				ends[i] = time.Now()
 				if pctx.Err() == nil { // a transaction the watchdog cancelled is no progress
-					lastProgress.Store(int64(time.Since(start)))
+					lastProgress.Store(int64(ends[i].Sub(start)))
 				}
 			}
-			ends[i] = time.Now()
 		}()
 	}
 	done := make(chan struct{})
@@ -195,18 +231,19 @@ wait:
 // transaction runs one transaction with up to l.retries retries and records the outcome.
 // Every failed attempt counts as an abort under its cause; a committed transaction's latency
 // runs from began (its intended start) to the commit, retries included, which is what the
-// application waiting on it sees.
-func (c *client) transaction(ctx context.Context, began time.Time, l load) {
+// application waiting on it sees. It reports whether the node refused the transaction
+// outright (read_only, not_ready), so that the caller pauses before the next one.
+func (c *client) transaction(ctx context.Context, began time.Time, l load) (refused bool) {
 	retry := false
 	server := 0
 	for attempt := 0; ; attempt++ {
 		typ, err := c.wl.Next(ctx, c.db, retry)
 		if err == nil {
 			c.stats.commit(typ, time.Since(began))
-			return
+			return false
 		}
 		if ctx.Err() != nil {
-			return // stopping: the run was interrupted, not the transaction aborted
+			return false // stopping: the run was interrupted, not the transaction aborted
 		}
 		// The server re-runs a conflicting autocommit statement itself: the application
 		// sees neither the failure nor a retry, only the latency.
@@ -221,10 +258,10 @@ func (c *client) transaction(ctx context.Context, began time.Time, l load) {
 		c.stats.abort(typ, protocols.Classify(err), again, err)
 		if !again {
 			c.stats.giveUp()
-			return
+			return refusal(err)
 		}
 		if l.backoff > 0 && !sleepUntil(ctx, time.Now().Add(l.backoff)) {
-			return
+			return false
 		}
 		retry = true
 	}

@@ -204,3 +204,59 @@ func TestServerRetriesAutocommitConflicts(t *testing.T) {
 		}
 	})
 }
+
+// A node that refuses work (1290 read-only, 1047 not ready) costs the client a pause of
+// --refused-backoff before its next attempt, as a connection pool waits before trying the
+// same server again; every refusal still counts as an abort under its cause. A lost race
+// (certification) is retried at once, as before. The pause never runs past a timed phase's
+// end, and the phase's elapsed time ends with the last transaction, not with a pause.
+func TestRefusedBackoff(t *testing.T) {
+	const svc = 3 * time.Millisecond
+	for _, tc := range []struct {
+		name     string
+		err      error
+		backoff  time.Duration
+		attempts int // in a 1 s timed phase
+		elapsed  time.Duration
+	}{
+		// attempts start every 3 ms + 10 ms: at 0, 13, ..., 988 ms; the last ends at 991,
+		// and the pause after it would outlast the phase.
+		{"read_only", protocols.ErrReadOnly(), 10 * time.Millisecond, 77, 991 * time.Millisecond},
+		{"not_ready", protocols.ErrNotReady(), 10 * time.Millisecond, 77, 991 * time.Millisecond},
+		// no pause: the tight loop the pause exists to prevent, one attempt per service
+		// time, at 0, 3, ..., 999 ms; the one in flight at the deadline finishes at 1002
+		{"read_only without backoff", protocols.ErrReadOnly(), 0, 334, 1002 * time.Millisecond},
+		// a certification failure is a race lost, not a refusal: no pause
+		{"certification", protocols.ErrCertification(), 10 * time.Millisecond, 334, 1002 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := &fakeClient{service: []time.Duration{svc}, failures: 1 << 30, err: tc.err}
+				c := &client{node: "n2", wl: f, stats: newClientStats()}
+				res := runPhase(context.Background(), []*client{c}, load{duration: time.Second, refused: tc.backoff})
+				p := pointOf([]*client{c})
+				cause := string(protocols.Classify(tc.err))
+				if f.n != tc.attempts || p.Aborts[cause] != int64(tc.attempts) || p.Committed != 0 {
+					t.Fatalf("%d attempts, aborts %v, committed %d; want %d attempts, each a %s abort", f.n, p.Aborts, p.Committed, tc.attempts, cause)
+				}
+				if res.elapsed != tc.elapsed {
+					t.Fatalf("elapsed %v, want %v (the end of the last attempt)", res.elapsed, tc.elapsed)
+				}
+			})
+		})
+	}
+}
+
+// With --queries a refused transaction uses up its share like any other; the pause comes
+// between attempts, never after the last one: 10 refusals of 1 ms with 10 ms pauses take
+// 10 x 1 + 9 x 10 = 100 ms.
+func TestRefusedBackoffQueries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeClient{service: []time.Duration{time.Millisecond}, failures: 1 << 30, err: protocols.ErrReadOnly()}
+		c := &client{node: "n2", wl: f, stats: newClientStats()}
+		res := runPhase(context.Background(), []*client{c}, load{queries: 10, refused: 10 * time.Millisecond})
+		if f.n != 10 || res.elapsed != 100*time.Millisecond {
+			t.Fatalf("%d attempts in %v, want 10 in 100ms", f.n, res.elapsed)
+		}
+	})
+}

@@ -45,8 +45,9 @@ type clusterConfig struct {
 // workload loaded on n1 and copied to the others by snapshot (as a real cluster is
 // provisioned), the bus and the emulator, one provider per node, and Start on all of them
 // in parallel (a group only forms when its members start together). On error everything
-// already started is closed.
-func startCluster(ctx context.Context, ps *PointSpec, cc clusterConfig, progress func(string)) (c *cluster, err error) {
+// already started is closed and its data directories removed, so a point that cannot start
+// costs one error, never a panic or a leaked goroutine.
+func startCluster(ctx context.Context, ps *PointSpec, cc clusterConfig, progress func(string)) (*cluster, error) {
 	proto, err := protocols.Lookup(ps.Protocol)
 	if err != nil {
 		return nil, err
@@ -55,12 +56,15 @@ func startCluster(ctx context.Context, ps *PointSpec, cc clusterConfig, progress
 	if err != nil {
 		return nil, err
 	}
-	c = &cluster{members: ps.Members()}
+	// The cluster is built in a local variable and handed out only on success: every
+	// early return below closes what was started so far (close copes with a partial
+	// cluster), and the caller never sees a half-built one.
+	c := &cluster{members: ps.Members()}
+	started := false
 	defer func() {
-		if err != nil {
-			c.close()
+		if !started {
+			_ = c.close()
 			_ = c.removeDataDirs(cc.dataDir)
-			c = nil
 		}
 	}()
 	params := make([]protocols.Params, ps.Nodes)
@@ -151,6 +155,7 @@ func startCluster(ctx context.Context, ps *PointSpec, cc clusterConfig, progress
 			return nil, fmt.Errorf("%s on %s: start: %w", proto.Name, c.members[i], e)
 		}
 	}
+	started = true
 	return c, nil
 }
 

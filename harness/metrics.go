@@ -2,6 +2,9 @@ package harness
 
 import (
 	"fmt"
+	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -131,6 +134,53 @@ func (s *clientStats) interval(into *hdr.Histogram) (committed, aborts int64) {
 	s.ivCommitted, s.ivAborts = 0, 0
 	s.mu.Unlock()
 	return committed, aborts
+}
+
+// refusalNote says how many transactions each writer node refused outright (read_only,
+// not_ready) and what the clients did about it, or "" when none was refused. The abort
+// columns give the totals; this gives where, which is what tells a misplaced writer (a
+// client on a GR secondary) from a node that dropped out of the group.
+func refusalNote(clients []*client, backoff time.Duration) string {
+	perNode := map[string]map[protocols.Cause]int64{}
+	for _, c := range clients {
+		c.stats.mu.Lock()
+		for _, cause := range []protocols.Cause{protocols.CauseReadOnly, protocols.CauseNotReady} {
+			if n := c.stats.aborts[cause]; n > 0 {
+				if perNode[c.node] == nil {
+					perNode[c.node] = map[protocols.Cause]int64{}
+				}
+				perNode[c.node][cause] += n
+			}
+		}
+		c.stats.mu.Unlock()
+	}
+	if len(perNode) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, node := range sortedNodes(perNode) {
+		for _, cause := range []protocols.Cause{protocols.CauseReadOnly, protocols.CauseNotReady} {
+			if n := perNode[node][cause]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%s %d %s", node, n, cause))
+			}
+		}
+	}
+	pause := fmt.Sprintf("each refused client paused %s (--refused-backoff) before its next attempt", backoff)
+	if backoff <= 0 {
+		pause = "the clients retried at once (--refused-backoff 0)"
+	}
+	return fmt.Sprintf("refused by the node: %s; %s", strings.Join(parts, ", "), pause)
+}
+
+// sortedNodes orders node names n1, n2, ..., n10 by number rather than as strings.
+func sortedNodes[V any](m map[string]V) []string {
+	ks := sortedKeys(m)
+	sort.SliceStable(ks, func(i, j int) bool {
+		a, _ := strconv.Atoi(strings.TrimPrefix(ks[i], "n"))
+		b, _ := strconv.Atoi(strings.TrimPrefix(ks[j], "n"))
+		return a < b
+	})
+	return ks
 }
 
 // pointStats merges every client's figures into the result point.

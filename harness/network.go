@@ -121,3 +121,52 @@ func cloneNetworkSpec(nw NetworkSpec) NetworkSpec {
 	nw.Links = maps.Clone(nw.Links)
 	return nw
 }
+
+// Late delivery beyond both of these is worth a warning under the table: 1% of the smallest
+// one-way delay the emulator was asked for, and an absolute floor below which lateness is
+// scheduler noise that no LAN measurement can avoid. Below them the error is already in the
+// result (network.delay_error_ms) and changes no conclusion.
+const (
+	delayWarnFraction = 0.01
+	delayWarnFloorMs  = 0.2
+)
+
+// smallestOneWay is the smallest non-zero one-way delay between two members of net, or 0
+// when every link is instant.
+func smallestOneWay(net transport.Network, members []string) time.Duration {
+	var least time.Duration
+	for _, a := range members {
+		for _, b := range members {
+			if a == b {
+				continue
+			}
+			if d := net.OneWay(a, b); d > 0 && (least == 0 || d < least) {
+				least = d
+			}
+		}
+	}
+	return least
+}
+
+// delayWarning returns one line when the emulator delivered the point's messages late by
+// more than delayWarnFraction of the smallest configured one-way delay and more than
+// delayWarnFloorMs at p99 (it is never early), or "" when it kept time. A late emulator
+// makes every round trip longer than the network asked for, so throughput reads low and
+// latency high by about that much: the reader needs to know before comparing the figure
+// with a bound or a published number.
+func delayWarning(p *results.Point, least time.Duration) string {
+	de := p.Network.DelayError
+	if de == nil || least <= 0 {
+		return ""
+	}
+	leastMs := ms(least)
+	if de.P99 <= delayWarnFloorMs || de.P99 <= delayWarnFraction*leastMs {
+		return ""
+	}
+	share := fmt.Sprintf("%.1f%% of", 100*de.P99/leastMs)
+	if de.P99 >= 10*leastMs {
+		share = fmt.Sprintf("%.0f times", de.P99/leastMs)
+	}
+	return fmt.Sprintf("warning (%s, %s, %d threads): the emulator delivered messages late by %.3f ms at p99 (%s the smallest configured one-way delay, %.3f ms); the result carries that imprecision",
+		p.Protocol, results.NetworkLabel(p.Network), p.Threads, de.P99, share, leastMs)
+}

@@ -37,6 +37,7 @@ type Overrides struct {
 	Warmup          *time.Duration
 	Retries         *int
 	RetryBackoff    *time.Duration
+	RefusedBackoff  *time.Duration
 	// Faults replace the scenario's fault timeline when not empty.
 	Faults []FaultEvent
 }
@@ -182,6 +183,11 @@ func (s *Scenario) Apply(o Overrides) {
 	if o.RetryBackoff != nil {
 		s.RetryBackoff = Duration(*o.RetryBackoff)
 		s.markFlag("retry_backoff", "--retry-backoff")
+	}
+	if o.RefusedBackoff != nil {
+		d := Duration(*o.RefusedBackoff)
+		s.RefusedBackoff = &d
+		s.markFlag("refused_backoff", "--refused-backoff")
 	}
 	if len(o.Faults) > 0 {
 		s.Faults = append([]FaultEvent(nil), o.Faults...)

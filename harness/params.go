@@ -24,8 +24,10 @@ func AllParams(p *protocols.Protocol) []protocols.Param {
 	return out
 }
 
-// splitParams resolves one node's user parameters into the protocol's (defaults applied)
-// and the engine's options. A name both lists know goes to both.
+// splitParams resolves one node's user parameters into the protocol's (defaults applied,
+// cross-parameter rules checked) and the engine's options. A name both lists know goes to
+// both. It creates nothing (dataDir only names the node's directory), so validation runs
+// it on every node of every point before a run starts, and bring-up runs it again.
 func splitParams(p *protocols.Protocol, node, dataDir string, user map[string]string) (protocols.Params, storage.Options, error) {
 	proto := map[string]string{}
 	engine := map[string]string{}
@@ -37,7 +39,7 @@ func splitParams(p *protocols.Protocol, node, dataDir string, user map[string]st
 			engine[k] = v
 		}
 	}
-	pp, err := protocols.Resolve(p.Params, proto)
+	pp, err := p.Resolve(proto) // the protocol's cross-parameter rules too
 	if err != nil {
 		return nil, storage.Options{}, err
 	}

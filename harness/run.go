@@ -115,10 +115,14 @@ func Run(ctx context.Context, s *Scenario, points []PointSpec, opt Options) (*Ou
 
 	con := newConsole(opt.Stderr, len(points), opt.NoProgress)
 	var runErr error
+	var warnings []string // printed under the table
 	for i := range points {
 		ps := &points[i]
 		con.describe(fmt.Sprintf("%s %dn %s %s t=%d", ps.Protocol, ps.Nodes, ps.Network.Name, ps.Workload.Name, ps.Threads))
-		p, err := runPoint(ctx, s, ps, opt, con)
+		p, warn, err := runPoint(ctx, s, ps, opt, con)
+		if warn != "" {
+			warnings = append(warnings, warn)
+		}
 		if p != nil {
 			run.Points = append(run.Points, *p)
 			if err := writeResults(dir, run); err != nil {
@@ -162,6 +166,9 @@ func Run(ctx context.Context, s *Scenario, points []PointSpec, opt Options) (*Ou
 		}
 	}
 	results.PrintTable(opt.Stdout, run, results.TableOptions{ShowBound: true, ShowStatus: opt.Status})
+	for _, w := range warnings {
+		fmt.Fprintln(opt.Stdout, w)
+	}
 	printByType(opt.Stdout, run)
 	printFaults(opt.Stdout, run)
 	for _, p := range run.Points {
@@ -252,12 +259,13 @@ func environment(bus BusConfig) *results.Environment {
 	}
 }
 
-// runPoint measures one point. It returns the point (possibly partial, when ctx ended) and
-// an error when the cluster could not be brought up.
-func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con *console) (*results.Point, error) {
+// runPoint measures one point. It returns the point (possibly partial, when ctx ended), a
+// warning line for under the table when the emulator was measurably late (see
+// delayWarning), and an error when the cluster could not be brought up.
+func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con *console) (*results.Point, string, error) {
 	c, err := startCluster(ctx, ps, clusterConfig{dataDir: opt.DataDir, bus: opt.Bus, seed: s.Seed}, func(string) {})
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	closed := false
 	defer func() {
@@ -280,7 +288,7 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 		p.Options = cw.Settings()
 	}
 	clients := c.clients(ps, s.Seed+int64(ps.Index)*1_000_003)
-	l := load{queries: ps.Queries, duration: ps.Duration, rate: ps.Rate, retries: ps.Retries, backoff: ps.RetryBackoff, stall: max(opt.StallTimeout, 0)}
+	l := load{queries: ps.Queries, duration: ps.Duration, rate: ps.Rate, retries: ps.Retries, backoff: ps.RetryBackoff, refused: ps.RefusedBackoff, stall: max(opt.StallTimeout, 0)}
 	warmupStalled := false
 	if ps.Warmup > 0 {
 		w := l
@@ -330,6 +338,9 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 		stats[i] = cl.stats
 	}
 	mergeStats(stats, p)
+	if n := refusalNote(clients, l.refused); n != "" {
+		p.Notes = append(p.Notes, n)
+	}
 	p.ElapsedS = elapsed.Seconds()
 	if p.ElapsedS > 0 {
 		p.TPS = float64(p.Committed) / p.ElapsedS
@@ -397,7 +408,7 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 	if !interrupted {
 		p.Reference = results.ReferenceFor(s.Name, p) // a partial point reproduces nothing
 	}
-	return p, nil
+	return p, delayWarning(p, smallestOneWay(c.net, c.members)), nil
 }
 
 // stallText says what a stalled phase left behind.

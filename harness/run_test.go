@@ -145,3 +145,30 @@ func TestRunLeavesNoGoroutines(t *testing.T) {
 		})
 	}
 }
+
+// Clients on semi-sync replicas are refused (1290 read-only): every refusal counts as a
+// read_only abort, the note under the table says how many each node refused, and each
+// refused client paused --refused-backoff between attempts, so its 20 refusals took at
+// least 19 pauses.
+func TestRunRefusedWritersNote(t *testing.T) {
+	s := &Scenario{Name: "e2e", Protocol: "semisync", Workload: WorkloadSpec{Name: "insert"}, Threads: IntList{3}, Writers: Writers{"all"}, Queries: 60, Seed: 1}
+	out, _ := runSmall(t, s, BusConfig{Kind: "memory"})
+	p := out.Run.Points[0]
+	if p.Committed != 20 || p.Aborts["read_only"] != 40 {
+		t.Fatalf("committed %d, aborts %v; want 20 commits on n1 and 40 read_only refusals", p.Committed, p.Aborts)
+	}
+	want := "refused by the node: n2 20 read_only, n3 20 read_only; each refused client paused 10ms (--refused-backoff) before its next attempt"
+	found := false
+	for _, n := range p.Notes {
+		found = found || n == want
+	}
+	if !found {
+		t.Fatalf("notes %q, want %q", p.Notes, want)
+	}
+	if p.ElapsedS < 19*DefaultRefusedBackoff.Seconds() {
+		t.Fatalf("elapsed %.3fs: the refused clients did not pause (19 pauses of %s)", p.ElapsedS, DefaultRefusedBackoff)
+	}
+	if strings.Join(p.Writers, ",") != "n1,n2,n3" {
+		t.Fatalf("writers %v", p.Writers)
+	}
+}

@@ -38,8 +38,14 @@ type Scenario struct {
 	Rate         float64  `yaml:"rate,omitempty"`
 	Retries      int      `yaml:"retries,omitempty"`
 	RetryBackoff Duration `yaml:"retry_backoff,omitempty"`
-	Repeats      int      `yaml:"repeats,omitempty"`
-	Seed         int64    `yaml:"seed,omitempty"`
+	// RefusedBackoff is how long a client pauses after its node refused the transaction
+	// outright (read_only 1290 on a GR secondary or semi-sync replica, not_ready 1047 on a
+	// non-primary Galera node), as an application's connection pool would before trying
+	// again; nil means DefaultRefusedBackoff. Without it a client on such a node retries
+	// in a tight loop that eats the CPU the measured nodes need.
+	RefusedBackoff *Duration `yaml:"refused_backoff,omitempty"`
+	Repeats        int       `yaml:"repeats,omitempty"`
+	Seed           int64     `yaml:"seed,omitempty"`
 
 	// Faults is the fault timeline: events applied to the emulated network during each
 	// point's measured phase, at times counted from its start ("5s:partition=n1,n2|n3").
@@ -340,7 +346,7 @@ func rewriteYAMLMsg(file, msg string) string {
 func fieldsOf(typ string) []string {
 	switch strings.TrimPrefix(typ, "harness.") {
 	case "Scenario":
-		return []string{"name", "description", "cluster", "protocol", "params", "network", "workload", "threads", "writers", "queries", "duration", "warmup", "rate", "retries", "retry_backoff", "repeats", "seed", "faults", "sweep"}
+		return []string{"name", "description", "cluster", "protocol", "params", "network", "workload", "threads", "writers", "queries", "duration", "warmup", "rate", "retries", "retry_backoff", "refused_backoff", "repeats", "seed", "faults", "sweep"}
 	case "Cluster":
 		return []string{"nodes"}
 	case "NetworkSpec":

@@ -23,7 +23,9 @@ type PointSpec struct {
 	Network  NetworkSpec
 	Workload WorkloadSpec
 	Threads  int
-	Writers  []string
+	// Writers are the nodes that have clients: the requested writers, cut to the first
+	// Threads of them when there are fewer threads than writers.
+	Writers []string
 	// Params are the user's parameters per node (protocol and engine parameters mixed, as
 	// typed); defaults are applied when the cluster is built.
 	Params       map[string]map[string]string
@@ -33,7 +35,9 @@ type PointSpec struct {
 	Rate         float64
 	Retries      int
 	RetryBackoff time.Duration
-	Repeat       int
+	// RefusedBackoff is the client's pause after a read_only or not_ready refusal.
+	RefusedBackoff time.Duration
+	Repeat         int
 	// Faults is the fault timeline of the measured phase, sorted by time.
 	Faults []FaultEvent
 }
@@ -197,6 +201,13 @@ func Expand(s *Scenario) ([]PointSpec, error) {
 	if s.Retries < 0 {
 		return nil, fail("retries", "negative retry count %d (accepted: 0 or more)", s.Retries)
 	}
+	refused := DefaultRefusedBackoff
+	if s.RefusedBackoff != nil {
+		refused = time.Duration(*s.RefusedBackoff)
+	}
+	if refused < 0 {
+		return nil, fail("refused_backoff", "negative pause %s (accepted: 0 or a positive duration such as 10ms)", refused)
+	}
 	if s.Repeats < 0 {
 		return nil, fail("repeats", "negative repeat count %d (accepted: 1 or more)", s.Repeats)
 	}
@@ -214,7 +225,7 @@ func Expand(s *Scenario) ([]PointSpec, error) {
 					}
 				}
 				if n < pr.v.MinNodes || (pr.v.MaxNodes > 0 && n > pr.v.MaxNodes) {
-					return nil, fail(nodePaths[ni], "protocol %s runs on %s nodes, not %d", pr.v.Name, nodeRange(pr.v), n)
+					return nil, fail(nodePaths[ni], "protocol %s runs on %s nodes, not %d", pr.v.Name, NodeRange(pr.v), n)
 				}
 				for wri, wr := range writers {
 					ws := wr.resolve(n)
@@ -239,7 +250,11 @@ func Expand(s *Scenario) ([]PointSpec, error) {
 								}
 							}
 							for _, t := range threads {
-								if err := checkWorkload(wl, n, ws, t, s.Seed); err != nil {
+								// Clients go round-robin over the writers, so with fewer
+								// threads than writers only the first t get one: the point
+								// records the writers that actually had clients.
+								used := slices.Clone(ws[:min(t, len(ws))])
+								if err := checkWorkload(wl, n, used, t, s.Seed); err != nil {
 									return nil, fail(wlPaths[wi]+".options", "%v", err)
 								}
 								for r := 0; r < repeats; r++ {
@@ -247,11 +262,12 @@ func Expand(s *Scenario) ([]PointSpec, error) {
 										Scenario: s.Name, Index: len(out),
 										Protocol: pr.v.Name, Nodes: n, Network: nw,
 										Workload: WorkloadSpec{Name: wl.Name, Options: maps.Clone(wl.Options)},
-										Threads:  t, Writers: ws, Params: perNode,
+										Threads:  t, Writers: used, Params: perNode,
 										Queries: s.Queries, Duration: time.Duration(s.Duration),
 										Warmup: time.Duration(s.Warmup), Rate: s.Rate,
 										Retries: s.Retries, RetryBackoff: time.Duration(s.RetryBackoff),
-										Repeat: r, Faults: faults,
+										RefusedBackoff: refused,
+										Repeat:         r, Faults: faults,
 									})
 								}
 							}
@@ -264,7 +280,10 @@ func Expand(s *Scenario) ([]PointSpec, error) {
 	return out, nil
 }
 
-func nodeRange(p *protocols.Protocol) string {
+// NodeRange says how many nodes protocol p runs on, as errors and listings print it: "1",
+// "3 or more", "2 to 9". It is here, beside the check that enforces the range, so that the
+// message and the check cannot drift apart.
+func NodeRange(p *protocols.Protocol) string {
 	switch {
 	case p.MaxNodes == p.MinNodes:
 		return strconv.Itoa(p.MinNodes)
@@ -363,12 +382,52 @@ func resolveUserParams(s *Scenario, p *protocols.Protocol, n int, base map[strin
 	if err := apply(sweep, sweepPath); err != nil {
 		return nil, err
 	}
+	// Each value is valid on its own; now each node's whole set, exactly as bring-up will
+	// resolve it, so that a combination the protocol refuses (its Check) or the engine
+	// cannot open with fails here, before a run directory exists, not at start-up.
+	for i := 0; i < n; i++ {
+		node := nodeName(i)
+		if _, _, err := splitParams(p, node, "", perNode[node]); err != nil {
+			return nil, fmt.Errorf("%s: %v", paramsWhere(s, node, err, base, basePath, sweep, sweepPath), err)
+		}
+	}
 	return perNode, nil
 }
 
+// paramsWhere names where the parameters behind a node's failed combination were set: the
+// flag or file line of the first user entry that reaches node and whose name the error
+// mentions, with the node when that entry was for it alone; the params field when the
+// error names none of them (a rule broken by the defaults plus a value the message does
+// not repeat).
+func paramsWhere(s *Scenario, node string, err error, base map[string]string, basePath string, sweep map[string]string, sweepPath string) string {
+	msg := err.Error()
+	for _, set := range []struct {
+		m    map[string]string
+		path string
+	}{{sweep, sweepPath}, {base, basePath}} {
+		for _, k := range sortedKeys(set.m) {
+			nd, name, scoped := strings.Cut(k, ":")
+			if !scoped {
+				name = k
+			}
+			if (scoped && nd != node) || !strings.Contains(msg, name) {
+				continue
+			}
+			where := s.where(set.path + "." + k)
+			if scoped {
+				where += " (on " + node + ")"
+			}
+			return where
+		}
+	}
+	return s.where(basePath)
+}
+
+// findParam finds a parameter by its name or one of its aliases (the MySQL 8.0.26+
+// renames), as protocols.Resolve accepts them.
 func findParam(defs []protocols.Param, name string) (protocols.Param, bool) {
 	for _, d := range defs {
-		if d.Name == name {
+		if d.Name == name || slices.Contains(d.Aliases, name) {
 			return d, true
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/replbench/replbench/protocols"
 )
 
 // Sweep expansion: the cartesian product in the documented order (protocols, workloads,
@@ -92,6 +94,7 @@ func TestExpandBadInput(t *testing.T) {
 	}
 	str := func(s string) *string { return &s }
 	i := func(v int) *int { return &v }
+	dur := func(d time.Duration) *time.Duration { return &d }
 	for _, tc := range []struct {
 		name string
 		o    Overrides
@@ -113,6 +116,15 @@ func TestExpandBadInput(t *testing.T) {
 		{"both queries and duration", Overrides{}, func(s *Scenario) { s.Duration = Duration(time.Second) }, "both queries"},
 		{"neither queries nor duration", Overrides{}, func(s *Scenario) { s.Queries = 0 }, "neither queries nor duration"},
 		{"bad jitter", Overrides{Jitter: str("gauss:1ms")}, nil, "unknown distribution"},
+		// values outside the protocol's declared range, on every node or on one, and under
+		// an alias (the MySQL 8.0.26+ name)
+		{"param below range", Overrides{Params: map[string]string{"rpl_semi_sync_master_wait_for_slave_count": "0"}}, nil, "--param rpl_semi_sync_master_wait_for_slave_count: parameter rpl_semi_sync_master_wait_for_slave_count: 0 is out of range (accepted: 1 to 65535)"},
+		{"per-node param below range", Overrides{Params: map[string]string{"n3:rpl_semi_sync_master_wait_for_slave_count": "0"}}, nil, "--param n3:rpl_semi_sync_master_wait_for_slave_count: parameter rpl_semi_sync_master_wait_for_slave_count: 0 is out of range"},
+		{"alias above range", Overrides{Params: map[string]string{"rpl_semi_sync_source_wait_for_replica_count": "70000"}}, nil, "70000 is out of range (accepted: 1 to 65535)"},
+		{"in a sweep", Overrides{}, func(s *Scenario) {
+			s.Sweep.Params = []map[string]string{{"rpl_semi_sync_master_wait_for_slave_count": "1"}, {"rpl_semi_sync_master_wait_for_slave_count": "0"}}
+		}, "sweep.params[1]"},
+		{"negative refused backoff", Overrides{RefusedBackoff: dur(-time.Millisecond)}, nil, "--refused-backoff: negative pause -1ms"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := base()
@@ -156,5 +168,72 @@ func TestWorkloadOptionRouting(t *testing.T) {
 	s.Apply(Overrides{WorkloadOptions: map[string]string{"nosuch": "1"}})
 	if _, err := Expand(s); err == nil || !strings.Contains(err.Error(), `unknown option "nosuch"`) {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// A parameter given under its alias (rpl_semi_sync_source_* for rpl_semi_sync_master_*) is
+// accepted like its real name, with the range checked either way.
+func TestExpandParamAlias(t *testing.T) {
+	s := &Scenario{Protocol: "semisync", Workload: WorkloadSpec{Name: "insert"}, Queries: 10}
+	s.Apply(Overrides{Params: map[string]string{"rpl_semi_sync_source_wait_for_replica_count": "2"}})
+	pts, err := Expand(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pts[0].Params["n1"]["rpl_semi_sync_source_wait_for_replica_count"]; got != "2" {
+		t.Fatalf("params %v", pts[0].Params)
+	}
+}
+
+// The point's writers are the nodes that have clients: clients go round-robin over the
+// writers, so with fewer threads than writers only the first ones get any.
+func TestExpandWritersWithClients(t *testing.T) {
+	s := &Scenario{Protocol: "semisync", Workload: WorkloadSpec{Name: "insert"}, Queries: 10, Writers: Writers{"all"}, Threads: IntList{1, 2, 3, 8}}
+	pts, err := Expand(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"n1", "n1,n2", "n1,n2,n3", "n1,n2,n3"}
+	for i, p := range pts {
+		if got := strings.Join(p.Writers, ","); got != want[i] {
+			t.Errorf("%d threads: writers %s, want %s", p.Threads, got, want[i])
+		}
+	}
+}
+
+// The refused-transaction pause defaults to DefaultRefusedBackoff; 0 (no pause) can be
+// asked for, in a file or with the flag.
+func TestExpandRefusedBackoff(t *testing.T) {
+	s := &Scenario{Protocol: "semisync", Workload: WorkloadSpec{Name: "insert"}, Queries: 10}
+	pts, err := Expand(s)
+	if err != nil || pts[0].RefusedBackoff != DefaultRefusedBackoff {
+		t.Fatalf("default: %v %v", err, pts)
+	}
+	y, err := ParseScenario("r.yaml", []byte("name: r\nprotocol: semisync\nworkload: {name: insert}\nqueries: 10\nrefused_backoff: 0s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pts, err = Expand(y); err != nil || pts[0].RefusedBackoff != 0 {
+		t.Fatalf("file with 0s: %v %v", err, pts)
+	}
+	zero := 25 * time.Millisecond
+	y.Apply(Overrides{RefusedBackoff: &zero})
+	if pts, err = Expand(y); err != nil || pts[0].RefusedBackoff != 25*time.Millisecond {
+		t.Fatalf("flag over file: %v %v", err, pts)
+	}
+}
+
+func TestNodeRange(t *testing.T) {
+	for _, tc := range []struct {
+		p    protocols.Protocol
+		want string
+	}{
+		{protocols.Protocol{MinNodes: 1, MaxNodes: 1}, "1"},
+		{protocols.Protocol{MinNodes: 2}, "2 or more"},
+		{protocols.Protocol{MinNodes: 3, MaxNodes: 9}, "3 to 9"},
+	} {
+		if got := NodeRange(&tc.p); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.p, got, tc.want)
+		}
 	}
 }

@@ -16,7 +16,31 @@ type Protocol struct {
 	Params   []Param // every parameter with its real name and default
 	MinNodes int
 	MaxNodes int // 0: no limit
-	New      func(Config) (Provider, error)
+	// Check enforces the rules that tie several parameters together (Galera's keepalive at
+	// most a third of the suspect timeout, GR's min quota not above its max quota, ...) on
+	// one node's resolved parameters. It lives here rather than only in New so that the
+	// harness can refuse a bad combination before it writes a run directory or starts a
+	// node; New should call the same function so a provider built directly is checked too.
+	// Nil means no such rules. Its error names the parameters and what to change.
+	Check func(Params) error
+	New   func(Config) (Provider, error)
+}
+
+// Resolve merges user values over the protocol's defaults, checks each value (name,
+// choices, kind, range: see the package-level Resolve) and then the cross-parameter rules
+// of Check. user holds only this protocol's parameters, under their names or aliases; the
+// harness splits engine parameters off first.
+func (p *Protocol) Resolve(user map[string]string) (Params, error) {
+	out, err := Resolve(p.Params, user)
+	if err != nil {
+		return nil, err
+	}
+	if p.Check != nil {
+		if err := p.Check(out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 var (
@@ -25,9 +49,16 @@ var (
 	aliases  = map[string]string{}
 )
 
-// Register adds a protocol; packages call it from init. A duplicate name panics: two
-// protocols with one name is a programming error.
+// Register adds a protocol; packages call it from init. A duplicate name, or parameter
+// definitions whose defaults fail their own ranges or Check, panics: both are programming
+// errors that would otherwise surface only as a refused run.
 func Register(p Protocol) {
+	if err := CheckDefs(p.Params); err != nil {
+		panic("protocols: " + p.Name + ": " + err.Error())
+	}
+	if _, err := p.Resolve(nil); err != nil {
+		panic("protocols: " + p.Name + ": the defaults fail: " + err.Error())
+	}
 	regMu.Lock()
 	defer regMu.Unlock()
 	for _, n := range append([]string{p.Name}, p.Aliases...) {

@@ -154,12 +154,12 @@ func CSVColumns() []string {
 	for _, c := range protocols.Causes {
 		cols = append(cols, "aborts."+string(c))
 	}
-	cols = append(cols, "retries", "elapsed_s", "tps",
+	cols = append(cols, "retries", "autocommit_retries", "elapsed_s", "tps",
 		"latency_ms.mean", "latency_ms.p50", "latency_ms.p95", "latency_ms.p99", "latency_ms.p999", "latency_ms.max",
 		"converged", "convergence_detail",
 		"bound.commit_floor_ms", "bound.max_tps", "bound.hot_row_max_tps", "bound.limit", "bound.derivation",
 		"efficiency", "reference.source", "reference.metric", "reference.value", "reference.measured", "reference.ratio",
-		"notes")
+		"faults", "notes")
 	return cols
 }
 
@@ -256,7 +256,11 @@ func flatten(run *Run, p *Point) map[string]string {
 		"latency_ms.max":     ftoa(p.Latency.Max),
 		"converged":          strconv.FormatBool(p.Converged),
 		"convergence_detail": p.ConvergenceDetail,
+		"faults":             strings.Join(p.Faults, "; "),
 		"notes":              strings.Join(p.Notes, " | "),
+	}
+	if p.AutocommitRetries != 0 {
+		r["autocommit_retries"] = strconv.FormatInt(p.AutocommitRetries, 10)
 	}
 	if p.Network.Loss != 0 {
 		r["network.loss"] = ftoa(p.Network.Loss)

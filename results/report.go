@@ -73,6 +73,7 @@ func ReportMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "environment: replbench %s %s, %s, %s/%s, %d CPUs, bus %s\n", e.Version, e.Commit, e.GoVersion, e.OS, e.Arch, e.CPUs, e.Bus)
 	}
 	PrintTable(stdout, run, TableOptions{ShowStatus: *status, ShowBound: *derivations})
+	PrintEvents(stdout, run)
 	hasRef := false
 	for i := range run.Points {
 		hasRef = hasRef || run.Points[i].Reference != nil
@@ -103,4 +104,21 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// PrintEvents writes, one line per point, what the main table has no column for: the fault
+// timeline as applied (so a hole in a point's throughput has its cause beside it) and the
+// autocommit statements the server re-ran (wsrep_retry_autocommit), which the client never
+// saw fail and which therefore are not in the abort columns. `replbench report` prints it
+// under the tables; points with neither print nothing.
+func PrintEvents(w io.Writer, run *Run) {
+	for _, p := range run.Points {
+		label := fmt.Sprintf("%s, %s, %d threads", p.Protocol, NetworkLabel(p.Network), p.Threads)
+		if len(p.Faults) > 0 {
+			fmt.Fprintf(w, "faults (%s): %s\n", label, strings.Join(p.Faults, "; "))
+		}
+		if p.AutocommitRetries > 0 {
+			fmt.Fprintf(w, "autocommit retries (%s): %d re-run by the server after a certification failure, not seen by the client\n", label, p.AutocommitRetries)
+		}
+	}
 }

@@ -152,3 +152,60 @@ func TestReportMainBadInput(t *testing.T) {
 		}
 	}
 }
+
+// A results file shaped like what the harness writes now: points with a fault timeline,
+// notes, autocommit retries, an apply-limited bound, and a point that stalled (no commits,
+// no bound). The report must render all of it and still draw the plots.
+func TestReportMainCurrentHarnessFile(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("testdata", "harness-v1-faults", ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, ResultsFile), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if rc := ReportMain([]string{dir}, &out, &errb); rc != 0 {
+		t.Fatalf("rc %d, stderr %q", rc, errb.String())
+	}
+	s := out.String()
+	for _, want := range []string{
+		"scenario partition-minority",
+		"faults (galera, lan, 8 threads): 2.000s partition n1,n2|n3; 5.000s heal; 5.000s stall 3.0s: no commit on n3",
+		"faults (group-replication, lan, 8 threads): 0.000s partition n1|n2,n3",
+		"autocommit retries (galera, lan, 8 threads): 57",
+		"note (galera, lan, 8 threads): n3 was non-primary",
+		"stalled: no commit in the measured phase",
+		"72%", // efficiency against the apply-limited bound
+		"!!! NOT CONVERGED",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("report lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Count(s, "plot: ") == 0 {
+		t.Errorf("no plot written:\n%s", s)
+	}
+	for _, line := range strings.Split(s, "\n") {
+		if f, ok := strings.CutPrefix(line, "plot: "); ok {
+			checkPNG(t, f)
+		}
+	}
+	// The CSV of the same run carries the faults and the autocommit retries.
+	run, err := ReadJSON(filepath.Join(dir, ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	csvPath := filepath.Join(dir, "results.csv")
+	if err := WriteCSV(csvPath, run); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(csvPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "2.000s partition n1,n2|n3; 5.000s heal") || !strings.Contains(string(b), ",57,") {
+		t.Errorf("CSV lacks the faults or the autocommit retries:\n%s", b)
+	}
+}

@@ -2,7 +2,9 @@ package semisync
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -29,12 +31,12 @@ const (
 )
 
 var commonParams = []protocols.Param{
-	{Name: ParamSyncDelay, Default: "0", Help: "microseconds the binlog sync stage waits before syncing, so that more transactions join the group: one ack wait (semi-sync) then covers more commits, at the price of that much more latency per commit, since events reach the replicas only once synced (sync_binlog=1). Ignored with semisync.serialized."},
-	{Name: ParamNoDelayCnt, Default: "0", Help: "end the sync-stage wait early once this many transactions are queued (0: always wait the full binlog_group_commit_sync_delay)."},
+	{Name: ParamSyncDelay, Default: "0", Min: new(0.0), Max: new(1000000.0), Help: "microseconds the binlog sync stage waits before syncing, so that more transactions join the group: one ack wait (semi-sync) then covers more commits, at the price of that much more latency per commit, since events reach the replicas only once synced (sync_binlog=1). Ignored with semisync.serialized."},
+	{Name: ParamNoDelayCnt, Default: "0", Min: new(0.0), Max: new(100000.0), Help: "end the sync-stage wait early once this many transactions are queued (0: always wait the full binlog_group_commit_sync_delay)."},
 	{Name: ParamPreserve, Aliases: []string{"slave_preserve_commit_order"}, Default: "ON", Help: "replicas commit in binlog order (MySQL 8.0.27+ default); OFF lets a worker commit as soon as its write-set is applied, so a replica may briefly show a later transaction without an earlier independent one."},
-	{Name: ParamWorkers, Aliases: []string{"slave_parallel_workers"}, Default: "4", Help: "applier workers on each replica (MySQL 8.0.27+ default 4); 0 applies in the coordinator, one transaction at a time. Workers apply transactions in parallel after their write-set dependency and commit in binlog order (replica_preserve_commit_order=ON)."},
-	{Name: ParamHistory, Default: "25000", Help: "rows the source remembers to compute write-set dependencies (binlog_transaction_dependency_tracking=WRITESET); when full it is cleared and parallelism on the replicas drops for a moment."},
-	{Name: ParamHeartbeat, Default: "100ms", Help: "model knob: how long a dump stream may stay silent before the source sends a heartbeat, and how long a replica waits before re-requesting an unanswered dump. A replica that learns from a gap or a heartbeat that it lost events re-requests from its relay-log position. MySQL's SOURCE_HEARTBEAT_PERIOD defaults to 30 s and a real partition is noticed by replica_net_timeout (60 s); the model is quicker so that runs converge promptly after a fault."},
+	{Name: ParamWorkers, Aliases: []string{"slave_parallel_workers"}, Default: "4", Min: new(0.0), Max: new(1024.0), Help: "applier workers on each replica (MySQL 8.0.27+ default 4); 0 applies in the coordinator, one transaction at a time. Workers apply transactions in parallel after their write-set dependency and commit in binlog order (replica_preserve_commit_order=ON)."},
+	{Name: ParamHistory, Default: "25000", Min: new(1.0), Max: new(1000000.0), Help: "rows the source remembers to compute write-set dependencies (binlog_transaction_dependency_tracking=WRITESET); when full it is cleared and parallelism on the replicas drops for a moment."},
+	{Name: ParamHeartbeat, Default: "100ms", Min: new(0.001), Help: "model knob: how long a dump stream may stay silent before the source sends a heartbeat, and how long a replica waits before re-requesting an unanswered dump. A replica that learns from a gap or a heartbeat that it lost events re-requests from its relay-log position. MySQL's SOURCE_HEARTBEAT_PERIOD defaults to 30 s and a real partition is noticed by replica_net_timeout (60 s); the model is quicker so that runs converge promptly after a fault."},
 }
 
 func init() {
@@ -49,11 +51,11 @@ func init() {
 			"Under AFTER_SYNC yes_tx/no_tx count ack waits, i.e. binlog groups, as commitTrx does; under AFTER_COMMIT they count transactions. " +
 			"A dump stream is never broken by a partition (TCP would retransmit); events lost by the emulator are re-requested by the replica from its relay-log position, and a heartbeat sent while a session waits asks a caught-up replica to ack again, so a lost ack costs about semisync.heartbeat_period rather than the timeout. " +
 			"The whole binlog stays in memory for the run (no purge). " +
-			"A client deadline does not interrupt an ack wait: a transaction in the binlog always commits (binlog-prepared implies committed).",
+			"A session whose context ends while it waits for an ack (a killed query) stops waiting: its transaction is in the binlog, so it still commits in the engine, in binlog order, and the client gets 1317; under AFTER_SYNC any member's kill ends its group's wait (MySQL: the group leader's), and the wait counts as no_tx.",
 		Params: append([]protocols.Param{
-			{Name: ParamTimeout, Aliases: []string{"rpl_semi_sync_source_timeout"}, Default: "10000", Help: "milliseconds a commit waits for acks before the source silently switches to async; it switches back when an ack reaches the newest written position."},
+			{Name: ParamTimeout, Aliases: []string{"rpl_semi_sync_source_timeout"}, Default: "10000", Min: new(0.0), Max: new(float64(math.MaxUint32)), Help: "milliseconds a commit waits for acks before the source silently switches to async; it switches back when an ack reaches the newest written position."},
 			{Name: ParamWaitPoint, Aliases: []string{"rpl_semi_sync_source_wait_point"}, Default: "AFTER_SYNC", Choices: []string{"AFTER_SYNC", "AFTER_COMMIT"}, Help: "AFTER_SYNC waits before the engine commit, once per binlog group, holding the commit-stage lock (nothing unacknowledged is visible); AFTER_COMMIT commits first and each session then waits for its own ack."},
-			{Name: ParamWaitCount, Aliases: []string{"rpl_semi_sync_source_wait_for_replica_count"}, Default: "1", Help: "replica acks a commit needs: 1 means the fastest replica's round trip decides, N the N-th fastest's."},
+			{Name: ParamWaitCount, Aliases: []string{"rpl_semi_sync_source_wait_for_replica_count"}, Default: "1", Min: new(1.0), Max: new(65535.0), Help: "replica acks a commit needs: 1 means the fastest replica's round trip decides, N the N-th fastest's."},
 			{Name: ParamWaitNoSlave, Aliases: []string{"rpl_semi_sync_source_wait_no_replica"}, Default: "ON", Help: "ON: with fewer connected replicas than wait_for_slave_count, commits still wait for the timeout; OFF: the source switches to async as soon as a replica disconnects below the count."},
 			{Name: ParamSerialized, Default: "false", Help: "model switch: true makes every commit wait alone, holding the binlog lock from the binlog write through the ack (MySQL 5.5/5.6 as the documents describe it); false is 5.7+ group commit, where one ack wait covers a whole binlog group."},
 		}, commonParams...),
@@ -436,14 +438,24 @@ func (p *Provider) Replicate(ctx context.Context, ws *protocols.WriteSet) (proto
 		if p.src.Cancel(id) {
 			delete(p.sessions, id)
 			p.mu.Unlock()
-			return nil, protocols.ErrInterrupted()
+			return nil, ctxError(ctx)
 		}
 		p.mu.Unlock()
-		<-s.written // written meanwhile: it is in the binlog and must commit
+		<-s.written // written meanwhile (the same flush closed it): it must commit
 	case <-p.ctx.Done():
 		return nil, protocols.ErrNotReady()
 	}
 	return &commit{p: p, id: id, s: s}, nil
+}
+
+// ctxError is what a client whose ctx ended before its transaction was written sees: the
+// cause storage gave, or 1317.
+func ctxError(ctx context.Context) error {
+	var pe *protocols.Error
+	if errors.As(context.Cause(ctx), &pe) {
+		return pe
+	}
+	return protocols.ErrInterrupted()
 }
 
 type commit struct {
@@ -458,12 +470,17 @@ func (c *commit) Seqno() int64         { return c.s.pos }
 // Apply implements protocols.Commit: wait for the commit stage (and, under AFTER_SYNC,
 // the group's ack), run the engine commit in binlog order, then (AFTER_COMMIT) wait for
 // this transaction's own ack.
+//
+// If ctx ends during a wait, the session is killed (Source.Interrupt): it stops waiting
+// for the ack, but the transaction is in the binlog, so the engine commit still runs, in
+// binlog order, before Apply returns 1317; the client cannot tell that it committed, as
+// with a killed COMMIT in MySQL. Only the wait for an earlier group's ack can still hold
+// it, until that group's ack, timeout or own kill.
 func (c *commit) Apply(ctx context.Context, engineCommit func() error) error {
 	p := c.p
-	select {
-	case <-c.s.goCh:
-	case <-p.ctx.Done():
-		return protocols.ErrNotReady()
+	killed := false
+	if err := c.wait(ctx, c.s.goCh, &killed); err != nil {
+		return err
 	}
 	if err := p.order.Enter(p.ctx, c.s.pos); err != nil {
 		return protocols.ErrNotReady()
@@ -476,14 +493,46 @@ func (c *commit) Apply(ctx context.Context, engineCommit func() error) error {
 		p.flushLocked()
 	}
 	p.mu.Unlock()
-	select {
-	case <-c.s.done:
-	case <-p.ctx.Done():
-		if err == nil {
-			err = protocols.ErrNotReady()
-		}
+	if werr := c.wait(ctx, c.s.done, &killed); werr != nil && err == nil {
+		err = werr
+	}
+	if err == nil && killed && !c.s.acked {
+		err = protocols.ErrInterrupted()
 	}
 	return err
+}
+
+// wait blocks until ch is closed. If ctx ends first, it kills the session once (sets
+// *killed) and keeps waiting, for what is left is local: the engine commits of earlier
+// positions, or an earlier group's wait. Only Close ends it with an error.
+func (c *commit) wait(ctx context.Context, ch <-chan struct{}, killed *bool) error {
+	p := c.p
+	select {
+	case <-ch:
+		return nil
+	default:
+	}
+	done := ctx.Done()
+	if *killed {
+		done = nil
+	}
+	for {
+		select {
+		case <-ch:
+			return nil
+		case <-done:
+			done = nil
+			*killed = true
+			p.mu.Lock()
+			if !p.closed {
+				p.src.Interrupt(time.Now(), c.id)
+				p.flushLocked()
+			}
+			p.mu.Unlock()
+		case <-p.ctx.Done():
+			return protocols.ErrNotReady()
+		}
+	}
 }
 
 // SyncWait implements protocols.Provider: on a replica, wait until everything the

@@ -111,6 +111,8 @@ type SourceStatus struct {
 	Groups         int64 // binlog groups that went through the commit stage
 	ReplicaAcked   map[string]int64
 	ReplicaSending map[string]int64 // next position each dump stream will send
+
+	Interrupted int64 // ack waits a killed session ended (Interrupt), also in NoTx; MySQL only logs them
 }
 
 type binlogEvent struct {
@@ -125,10 +127,11 @@ type dumpStream struct {
 }
 
 type session struct {
-	id  uint64
-	ws  *protocols.WriteSet
-	pos int64 // 0 until written
-	grp *group
+	id     uint64
+	ws     *protocols.WriteSet
+	pos    int64 // 0 until written
+	grp    *group
+	killed bool // Interrupt: it no longer waits for an ack
 }
 
 // group is one binlog group going through the commit stage, holding its lock.
@@ -139,12 +142,14 @@ type group struct {
 	acked     bool // AFTER_SYNC: the group's one wait ended with an ack
 }
 
-// waiter is one commitTrx call blocked on an ack.
+// waiter is one commitTrx call blocked on an ack: a whole group's (AFTER_SYNC) or one
+// session's (AFTER_COMMIT).
 type waiter struct {
 	pos      int64
 	start    time.Time
 	deadline time.Time
 	release  func(now time.Time, acked bool)
+	for_     []*session // the sessions whose wait this is
 }
 
 // Source is the source's state machine: the binlog, the commit pipeline with its
@@ -307,7 +312,7 @@ func (s *Source) advance(now time.Time) {
 	}
 	if s.cfg.SemiSync && s.cfg.WaitPoint == AfterSync {
 		// after_sync hook: one commitTrx for the whole group, at its last position.
-		s.commitTrx(now, g.members[len(g.members)-1].pos, goAll)
+		s.commitTrx(now, g.members[len(g.members)-1].pos, g.members, goAll)
 		return
 	}
 	goAll(now, false)
@@ -335,7 +340,7 @@ func (s *Source) Committed(now time.Time, id uint64) {
 		}
 		g.waiting = len(g.members)
 		for _, m := range g.members {
-			s.commitTrx(now, m.pos, func(now time.Time, acked bool) {
+			s.commitTrx(now, m.pos, []*session{m}, func(now time.Time, acked bool) {
 				s.finish(m, acked)
 				g.waiting--
 				if s.cfg.Serialized && g.waiting == 0 {
@@ -365,10 +370,11 @@ func (s *Source) release(now time.Time, g *group) {
 	s.advance(now)
 }
 
-// commitTrx is ReplSemiSyncMaster::commitTrx for position pos: return at once if async,
-// if OFF or if pos is already acked; otherwise wait until an ack covers pos or the timeout
-// switches semi-sync off. release runs exactly once, possibly now.
-func (s *Source) commitTrx(now time.Time, pos int64, release func(now time.Time, acked bool)) {
+// commitTrx is ReplSemiSyncMaster::commitTrx for position pos on behalf of the sessions
+// in for_: return at once if async, if OFF, if pos is already acked or if one of them was
+// killed; otherwise wait until an ack covers pos, the timeout switches semi-sync off, or
+// one of them is killed (Interrupt). release runs exactly once, possibly now.
+func (s *Source) commitTrx(now time.Time, pos int64, for_ []*session, release func(now time.Time, acked bool)) {
 	switch {
 	case !s.cfg.SemiSync:
 		release(now, false)
@@ -386,6 +392,12 @@ func (s *Source) commitTrx(now time.Time, pos int64, release func(now time.Time,
 		s.st.NoTx++
 		release(now, false)
 		return
+	case slices.ContainsFunc(for_, func(ss *session) bool { return ss.killed }):
+		// The waiting thread was killed before its wait began.
+		s.st.NoTx++
+		s.st.Interrupted++
+		release(now, false)
+		return
 	}
 	if !s.waitInited || pos < s.waitPos {
 		if s.waitInited {
@@ -393,7 +405,42 @@ func (s *Source) commitTrx(now time.Time, pos int64, release func(now time.Time,
 		}
 		s.waitPos, s.waitInited = pos, true
 	}
-	s.waiters = append(s.waiters, &waiter{pos: pos, start: now, deadline: now.Add(s.cfg.Timeout), release: release})
+	s.waiters = append(s.waiters, &waiter{pos: pos, start: now, deadline: now.Add(s.cfg.Timeout), release: release, for_: for_})
+}
+
+// Interrupt is the session id killed while it waits (KILL QUERY, or the client's deadline):
+// commitTrx stops waiting for the ack, as MySQL's does when it sees the thread killed. The
+// transaction is in the binlog, so it still commits in the engine, in binlog order; only
+// the wait is cut short, and counts as no_tx. Under AFTER_SYNC the wait is the whole
+// group's, done by one thread holding the commit-stage lock: the model lets any member's
+// kill end it (MySQL lets only the leader's), so that every killed session returns
+// promptly; the group then commits without the ack, the commit-stage lock passes on, and
+// the source goes on serving the other sessions. A session still queued behind an
+// earlier group's wait is marked: its own group will not wait for the ack, but it
+// commits after that earlier group, whose wait ends with its ack, its timeout or a kill
+// of its own. Interrupt reports whether it ended a wait now.
+func (s *Source) Interrupt(now time.Time, id uint64) bool {
+	ss := s.sessions[id]
+	if ss == nil || ss.pos == 0 {
+		return false // done already, or not written: Cancel withdraws those
+	}
+	ss.killed = true
+	i := slices.IndexFunc(s.waiters, func(w *waiter) bool { return slices.Contains(w.for_, ss) })
+	if i < 0 {
+		return false
+	}
+	w := s.waiters[i]
+	s.waiters = slices.Delete(s.waiters, i, i+1)
+	s.waitInited = false
+	for _, k := range s.waiters {
+		if !s.waitInited || k.pos < s.waitPos {
+			s.waitPos, s.waitInited = k.pos, true
+		}
+	}
+	s.st.NoTx++
+	s.st.Interrupted++
+	w.release(now, false)
+	return true
 }
 
 // Step handles a message from a replica.

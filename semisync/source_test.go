@@ -21,6 +21,7 @@ import (
 //	dump from=R pos=P        replica R (re)opens its dump stream at P
 //	submit id=I [key=K]      a transaction enters the commit pipeline
 //	cancel id=I
+//	interrupt id=I           the session is killed while it waits
 //	committed id=I           its engine commit ran
 //	ack from=R pos=P
 //	quit from=R
@@ -93,6 +94,9 @@ func TestSourceDataDriven(t *testing.T) {
 			s.Submit(now, uint64(num("id")), ws)
 		case "cancel":
 			return fmt.Sprint(s.Cancel(uint64(num("id"))))
+		case "interrupt":
+			ended := s.Interrupt(now, uint64(num("id")))
+			return fmt.Sprintf("ended a wait: %v\n%s", ended, render(t, s))
 		case "committed":
 			s.Committed(now, uint64(num("id")))
 		case "ack":
@@ -104,7 +108,8 @@ func TestSourceDataDriven(t *testing.T) {
 		case "status":
 			st := s.Status()
 			return fmt.Sprintf("on=%v clients=%d yes_tx=%d no_tx=%d no_times=%d wait_sessions=%d backtraverse=%d tx_waits=%d tx_wait_time=%dus commit_pos=%d reply_pos=%d groups=%d\n",
-				st.On, st.Clients, st.YesTx, st.NoTx, st.NoTimes, st.WaitSessions, st.Backtraverse, st.TxWaits, st.TxWaitTime, st.CommitPos, st.ReplyPos, st.Groups)
+				st.On, st.Clients, st.YesTx, st.NoTx, st.NoTimes, st.WaitSessions, st.Backtraverse, st.TxWaits, st.TxWaitTime, st.CommitPos, st.ReplyPos, st.Groups) +
+				map[bool]string{true: fmt.Sprintf("interrupted=%d\n", st.Interrupted)}[st.Interrupted > 0]
 		default:
 			t.Fatalf("%s: unknown command %s", d.Pos, d.Cmd)
 		}

@@ -12,7 +12,7 @@ import (
 var Params = []protocols.Param{
 	{Name: "innodb_flush_log_at_trx_commit", Default: "1", Choices: []string{"0", "1", "2"},
 		Help: "1 syncs Pebble's WAL on every commit (durable, costs an fsync on disk); 0 and 2 do not sync. Only matters for on-disk nodes (--data-dir); in memory there is nothing to sync."},
-	{Name: "innodb_lock_wait_timeout", Default: "50",
+	{Name: "innodb_lock_wait_timeout", Default: "50", Min: new(1.0), Max: new(1073741824.0),
 		Help: "seconds a local transaction waits for a row lock before failing with 1205; appliers never time out."},
 	{Name: "replbench.apply_delay", Default: "0s",
 		Help: "artificial cost added to applying every remote write-set on this node (a slow applier); set it per node to see flow control slow the whole cluster to this node's pace."},

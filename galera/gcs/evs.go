@@ -240,6 +240,21 @@ func (e *EVS) Propose(action []byte) {
 	e.outBytes += len(action)
 }
 
+// Withdraw removes the first action still waiting for the send window for which match
+// returns true, and reports whether there was one. Only a queued action can be taken back:
+// it has no seq yet, so removing it leaves no hole in anybody's order. An action that has
+// left occupies a seq that peers may already hold; it will be delivered, or handed back in
+// the next view's Undelivered, and the caller must deal with it there.
+func (e *EVS) Withdraw(match func(action []byte) bool) bool {
+	i := slices.IndexFunc(e.output, match)
+	if i < 0 {
+		return false
+	}
+	e.outBytes -= len(e.output[i])
+	e.output = slices.Delete(e.output, i, i+1)
+	return true
+}
+
 // sendUser sends one user message with the given actions (none: a fill or keepalive).
 // With nothing else queued the message also fills the sequence up to max_hs.
 func (e *EVS) sendUser(actions [][]byte) {

@@ -256,3 +256,44 @@ func FuzzDecode(f *testing.F) {
 		e.Ready()
 	})
 }
+
+// An action still queued for the send window can be withdrawn and is delivered nowhere;
+// one that has left cannot, and every member delivers it (evs.user_send_window lets two
+// leave at once, the rest queue).
+func TestWithdrawQueuedOnly(t *testing.T) {
+	s := newSim(3, 1, nil)
+	s.setNodeDelay(0, 1000)
+	for _, a := range []string{"a0", "a1", "a2", "a3"} {
+		s.nodes[0].Propose([]byte(a))
+	}
+	is := func(want string) func([]byte) bool { return func(a []byte) bool { return string(a) == want } }
+	cases := []struct {
+		action string
+		want   bool
+	}{
+		{"a0", false}, // sent at once
+		{"a2", true},  // queued
+		{"a2", false}, // already withdrawn
+		{"zz", false}, // never proposed
+	}
+	for _, tc := range cases {
+		if got := s.nodes[0].Withdraw(is(tc.action)); got != tc.want {
+			t.Fatalf("Withdraw(%s) = %v, want %v", tc.action, got, tc.want)
+		}
+	}
+	if q, b := s.nodes[0].Stats().Queued, s.nodes[0].QueuedBytes(); q != 1 || b != 2 {
+		t.Fatalf("queued %d actions, %d bytes; want 1 action (a3), 2 bytes", q, b)
+	}
+	s.flush(0)
+	s.run(1 << 40)
+	want := []string{"a0", "a1", "a3"}
+	for i := range 3 {
+		var got []string
+		for _, d := range s.out[i] {
+			got = append(got, string(d.Action))
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("node %d delivered %v; want %v", i, got, want)
+		}
+	}
+}

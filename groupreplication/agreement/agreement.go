@@ -14,9 +14,18 @@
 // Node wraps a raft.RawNode with MemoryStorage. Like raft itself it is a state machine with
 // explicit inputs (Tick, Step, Propose, Campaign) and one output call (Ready) that persists
 // to memory and returns what to send and what was committed; it starts no goroutines and
-// reads no clock. The log is compacted as it grows, keeping the last KeepEntries entries
-// for members that fall behind, the way XCom keeps decided messages in its cache: a member
-// that needs an entry the others no longer have cannot catch up from the log.
+// reads no clock.
+//
+// The log is compacted as it grows, keeping the newest CacheBytes bytes of entries for
+// members that fall behind, the way XCom keeps decided messages in a cache bounded in bytes
+// (group_replication_message_cache_size, 1 GiB by default). Bounding it in bytes rather
+// than entries is what makes the window a length of time that does not shrink as the
+// write rate grows past what a count was tuned for: at 16,000 small transactions a second
+// a 50,000-entry window lasts 3 s, shorter than the 10 s a cut-off member may stay before
+// it is expelled, while 1 GiB of 200-byte messages lasts minutes. A member that needs an
+// entry nobody holds any more is sent raft's snapshot (MsgSnap) instead; Ready reports it
+// (Output.Snapshot) so the caller can bring the member's state over some other way (Group
+// Replication's clone).
 package agreement
 
 import (
@@ -48,15 +57,22 @@ type Config struct {
 	// MaxInflightMsgs caps append messages in flight to one follower: the window that lets
 	// a far follower be sent new entries before it acknowledged the previous ones.
 	MaxInflightMsgs int
-	// KeepEntries is how many applied entries the log retains for members that fall behind
-	// (the XCom cache). Compaction runs when twice that many have accumulated.
-	KeepEntries uint64
+	// CacheBytes is how many bytes of entries (encoded size plus the memory that holding
+	// one costs) the log retains for
+	// members that fall behind: the XCom cache, group_replication_message_cache_size. When
+	// the log holds more, the oldest applied entries are compacted away until it holds
+	// 7/8 of that, so compaction (which copies the retained entries) runs once per eighth
+	// of the budget written rather than on every entry. 0 keeps everything.
+	CacheBytes uint64
 }
+
+// DefaultCacheBytes is group_replication_message_cache_size's default, 1 GiB.
+const DefaultCacheBytes = 1 << 30
 
 // DefaultConfig returns the settings the model uses unless told otherwise.
 func DefaultConfig(id uint64, peers []uint64) Config {
 	return Config{ID: id, Peers: peers, ElectionTick: 50, HeartbeatTick: 1,
-		MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 256, KeepEntries: 50000}
+		MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 256, CacheBytes: DefaultCacheBytes}
 }
 
 // ErrDropped is returned by Propose when raft drops a proposal: no leader is known yet, or
@@ -68,17 +84,26 @@ type Output struct {
 	// Messages must be sent to their To member. They may be sent right away: the entries
 	// they refer to are already in the (memory) log.
 	Messages []raftpb.Message
-	// Committed holds the data of newly committed entries, in log order. The same sequence
-	// comes out on every member.
-	Committed [][]byte
+	// Committed holds newly committed entries that carry data, in log order. The same
+	// sequence comes out on every member.
+	Committed []Entry
 	// Lead is the leader this member knows of (0: none); LeadChanged is set when it changed
 	// in this Ready, together with IsLeader.
 	Lead        uint64
 	LeadChanged bool
 	IsLeader    bool
 	// LostLog is set when this member received a snapshot instead of entries: it fell so far
-	// behind that the log it needed is gone, and it can only rejoin by state transfer.
-	LostLog bool
+	// behind that the log it needed is gone. Snapshot is the index the snapshot stands for:
+	// the next entries delivered start after it, so the member must obtain the state of the
+	// group at Snapshot or later by state transfer before it can use them.
+	LostLog  bool
+	Snapshot uint64
+}
+
+// Entry is one committed log entry with data.
+type Entry struct {
+	Index uint64 // raft log index: increasing, identical on every member
+	Data  []byte
 }
 
 // Node is one member's agreement state. Not safe for concurrent use.
@@ -91,6 +116,12 @@ type Node struct {
 	lead     uint64
 	leader   bool
 	compacts int
+
+	// entry sizes of the log held in st, for the byte budget: sizes[i] is the size of
+	// entry base+i; held is their sum.
+	base  uint64
+	sizes []uint64
+	held  uint64
 }
 
 // New creates a member of a group whose membership is Peers from the start: every member
@@ -120,7 +151,7 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Node{cfg: cfg, rn: rn, st: st, cs: cs, applied: 1}, nil
+	return &Node{cfg: cfg, rn: rn, st: st, cs: cs, applied: 1, base: 2}, nil
 }
 
 var discard = &raft.DefaultLogger{Logger: log.New(io.Discard, "", 0)}
@@ -150,6 +181,27 @@ func (n *Node) Lead() uint64 { return n.lead }
 // IsLeader reports whether this member leads.
 func (n *Node) IsLeader() bool { return n.leader }
 
+// ReportSnapshot tells the leader that the snapshot it sent to member id left (ok) or
+// could not be sent. Raft pauses replication to a member while a snapshot is in flight;
+// this resumes it: probing again finds out whether the member got it.
+func (n *Node) ReportSnapshot(id uint64, ok bool) {
+	st := raft.SnapshotFinish
+	if !ok {
+		st = raft.SnapshotFailure
+	}
+	n.rn.ReportSnapshot(id, st)
+}
+
+// CachedBytes returns the bytes the entries the log holds are counted at.
+func (n *Node) CachedBytes() uint64 { return n.held }
+
+// FirstIndex returns the oldest entry the log still holds: a member that needs an older
+// one is sent a snapshot.
+func (n *Node) FirstIndex() uint64 {
+	first, _ := n.st.FirstIndex()
+	return first
+}
+
 // Compactions returns how many times the log was compacted.
 func (n *Node) Compactions() int { return n.compacts }
 
@@ -178,9 +230,12 @@ func (n *Node) Ready() (out Output, ok bool) {
 			_ = n.st.ApplySnapshot(rd.Snapshot)
 			n.applied = rd.Snapshot.Metadata.Index
 			out.LostLog = true
+			out.Snapshot = rd.Snapshot.Metadata.Index
+			n.base, n.sizes, n.held = n.applied+1, n.sizes[:0], 0
 		}
 		if len(rd.Entries) > 0 {
 			_ = n.st.Append(rd.Entries)
+			n.account(rd.Entries)
 		}
 		if !raft.IsEmptyHardState(rd.HardState) {
 			_ = n.st.SetHardState(rd.HardState)
@@ -192,7 +247,7 @@ func (n *Node) Ready() (out Output, ok bool) {
 			}
 			n.applied = e.Index
 			if e.Type == raftpb.EntryNormal && len(e.Data) > 0 {
-				out.Committed = append(out.Committed, e.Data)
+				out.Committed = append(out.Committed, Entry{Index: e.Index, Data: e.Data})
 			}
 		}
 		n.rn.Advance(rd)
@@ -202,21 +257,74 @@ func (n *Node) Ready() (out Output, ok bool) {
 	return out, ok
 }
 
-// maybeCompact drops applied entries beyond the retained window.
+// entryOverhead is what holding one entry costs beyond its encoded size (the raftpb.Entry
+// value in MemoryStorage's slice): the server's cache size bounds memory, so the model
+// counts it too, and a cache of many small messages holds fewer of them.
+const entryOverhead = 48
+
+// account records the sizes of appended entries. Entries may replace a suffix of the log
+// (a follower overwriting entries of an old term), so the sizes from the first new index
+// on are dropped first.
+func (n *Node) account(ents []raftpb.Entry) {
+	from := ents[0].Index
+	if from < n.base {
+		// Older than the log held (cannot happen after a snapshot; be safe).
+		n.base, n.sizes, n.held = from, n.sizes[:0], 0
+	}
+	if k := from - n.base; k < uint64(len(n.sizes)) {
+		for _, sz := range n.sizes[k:] {
+			n.held -= sz
+		}
+		n.sizes = n.sizes[:k]
+	}
+	for i := range ents {
+		sz := uint64(ents[i].Size()) + entryOverhead
+		n.sizes = append(n.sizes, sz)
+		n.held += sz
+	}
+}
+
+// maybeCompact drops the oldest applied entries once the log holds more than the byte
+// budget, down to 7/8 of it.
 func (n *Node) maybeCompact() {
-	keep := n.cfg.KeepEntries
-	if keep == 0 {
+	budget := n.cfg.CacheBytes
+	if budget == 0 || n.held <= budget {
 		return
 	}
+	target := budget - budget/8
 	first, _ := n.st.FirstIndex()
-	if n.applied < first || n.applied-first < 2*keep {
+	if first > n.base {
+		// Storage compacted further than the accounting (a snapshot): resync.
+		n.drop(first - n.base)
+	}
+	// Drop whole entries from the front until the rest fits, never past applied.
+	k, held := uint64(0), n.held
+	for k < uint64(len(n.sizes)) && held > target && n.base+k <= n.applied {
+		held -= n.sizes[k]
+		k++
+	}
+	if k == 0 {
 		return
 	}
-	at := n.applied - keep
+	at := n.base + k - 1 // the last entry dropped
 	if _, err := n.st.CreateSnapshot(at, &n.cs, nil); err != nil {
 		return
 	}
 	if err := n.st.Compact(at); err == nil {
+		n.drop(k)
 		n.compacts++
+	}
+}
+
+// drop forgets the sizes of the k oldest entries.
+func (n *Node) drop(k uint64) {
+	k = min(k, uint64(len(n.sizes)))
+	for _, sz := range n.sizes[:k] {
+		n.held -= sz
+	}
+	n.sizes = n.sizes[k:]
+	n.base += k
+	if cap(n.sizes) > 4*len(n.sizes)+1024 {
+		n.sizes = append([]uint64(nil), n.sizes...)
 	}
 }

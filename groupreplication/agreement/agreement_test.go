@@ -14,18 +14,21 @@ type net struct {
 	queue     []raftpb.Message
 	isolated  uint64
 	delivered map[uint64][]string
+	indexes   map[uint64][]uint64 // log index of each delivered entry
+	snapshots map[uint64][]uint64 // Output.Snapshot of each LostLog
 }
 
-func newNet(t *testing.T, n int, keep uint64) *net {
+func newNet(t *testing.T, n int, cacheBytes uint64) *net {
 	var peers []uint64
 	for i := 1; i <= n; i++ {
 		peers = append(peers, uint64(i))
 	}
-	w := &net{nodes: map[uint64]*Node{}, delivered: map[uint64][]string{}}
+	w := &net{nodes: map[uint64]*Node{}, delivered: map[uint64][]string{},
+		indexes: map[uint64][]uint64{}, snapshots: map[uint64][]uint64{}}
 	for _, id := range peers {
 		cfg := DefaultConfig(id, peers)
 		cfg.ElectionTick = 10
-		cfg.KeepEntries = keep
+		cfg.CacheBytes = cacheBytes
 		nd, err := New(cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -46,8 +49,12 @@ func (w *net) stabilize() {
 			}
 			busy = true
 			w.queue = append(w.queue, out.Messages...)
-			for _, d := range out.Committed {
-				w.delivered[id] = append(w.delivered[id], string(d))
+			if out.LostLog {
+				w.snapshots[id] = append(w.snapshots[id], out.Snapshot)
+			}
+			for _, e := range out.Committed {
+				w.delivered[id] = append(w.delivered[id], string(e.Data))
+				w.indexes[id] = append(w.indexes[id], e.Index)
 			}
 		}
 		q := w.queue
@@ -58,6 +65,9 @@ func (w *net) stabilize() {
 				continue
 			}
 			_ = w.nodes[m.To].Step(m)
+			if m.Type == raftpb.MsgSnap {
+				w.nodes[m.From].ReportSnapshot(m.To, true)
+			}
 		}
 		if !busy {
 			return
@@ -155,24 +165,106 @@ func TestCheckQuorumAndPreVote(t *testing.T) {
 	}
 }
 
-// The log is compacted as it grows: memory holds at most about 2*KeepEntries entries.
-func TestCompaction(t *testing.T) {
-	w := newNet(t, 3, 50)
+// "bounded in bytes": the log is compacted as it grows and never holds more than the
+// budget; after a compaction it still holds at least 7/8 of it (less one entry).
+func TestCompactionKeepsTheByteBudget(t *testing.T) {
+	const budget = 20000
+	w := newNet(t, 3, budget)
 	_ = w.nodes[1].Campaign()
 	w.stabilize()
 	for i := range 1000 {
-		_ = w.nodes[1].Propose([]byte{byte(i)})
+		payload := make([]byte, 100)
+		payload[0] = byte(i)
+		_ = w.nodes[1].Propose(payload)
 		w.stabilize()
+		for id, nd := range w.nodes {
+			if nd.CachedBytes() > budget {
+				t.Fatalf("after %d entries member %d holds %d bytes, budget %d", i+1, id, nd.CachedBytes(), budget)
+			}
+		}
 	}
 	for id, nd := range w.nodes {
-		if nd.LogLen() > 2*50+2 {
-			t.Fatalf("member %d holds %d entries, want <= %d", id, nd.LogLen(), 2*50+2)
-		}
 		if nd.Compactions() == 0 {
 			t.Fatalf("member %d never compacted", id)
+		}
+		if nd.CachedBytes() < budget*7/8-200 {
+			t.Fatalf("member %d holds only %d bytes after compaction, want about 7/8 of %d", id, nd.CachedBytes(), budget)
 		}
 		if len(w.delivered[id]) != 1000 {
 			t.Fatalf("member %d delivered %d", id, len(w.delivered[id]))
 		}
+	}
+}
+
+// isolateAndWrite commits pre small entries everywhere, cuts n3 off, has the leader commit entries of size bytes, heals, and
+// lets heartbeats bring n3 back. It returns the number of entries n3 delivered before.
+func isolateAndWrite(t *testing.T, w *net, pre, entries, size int) int {
+	t.Helper()
+	_ = w.nodes[1].Campaign()
+	w.stabilize()
+	for i := range pre {
+		_ = w.nodes[1].Propose([]byte(fmt.Sprintf("before %d", i)))
+		w.stabilize()
+	}
+	before := len(w.delivered[3])
+	w.isolated = 3
+	for i := range entries {
+		payload := make([]byte, size) // raft keeps the slice: one per entry
+		payload[0], payload[1] = byte(i), byte(i>>8)
+		_ = w.nodes[1].Propose(payload)
+		w.stabilize()
+	}
+	w.isolated = 0
+	w.tick(3)
+	return before
+}
+
+// "a suspect that returns before the timeout replays what it missed from the XCom cache":
+// a member cut off while the group wrote less than the cache gets every entry from the
+// log, no snapshot.
+func TestCutOffWithinCacheCatchesUpFromTheLog(t *testing.T) {
+	w := newNet(t, 3, 64<<10)
+	isolateAndWrite(t, w, 5000, 300, 100) // about 48 KB counted, after 5000 small ones
+	if len(w.snapshots[3]) != 0 {
+		t.Fatalf("n3 got a snapshot at %v, want the entries", w.snapshots[3])
+	}
+	if fmt.Sprint(w.delivered[3]) != fmt.Sprint(w.delivered[1]) {
+		t.Fatalf("n3 delivered %d entries, n1 %d", len(w.delivered[3]), len(w.delivered[1]))
+	}
+	if w.nodes[1].Compactions() == 0 {
+		t.Fatal("the leader never compacted: the test does not exercise the cache")
+	}
+}
+
+// "XCom cache exhausted": a member cut off while the group wrote more than the cache is
+// sent a snapshot (Output.Snapshot = S), then exactly the entries after S, in order.
+func TestCutOffBeyondCacheGetsSnapshotThenTheRest(t *testing.T) {
+	w := newNet(t, 3, 16<<10)
+	before := isolateAndWrite(t, w, 1, 400, 100)
+	if len(w.snapshots[3]) != 1 {
+		t.Fatalf("n3 snapshots %v, want one", w.snapshots[3])
+	}
+	s := w.snapshots[3][0]
+	if s < w.nodes[1].FirstIndex()-1 {
+		t.Fatalf("snapshot at %d, but the leader holds entries from %d", s, w.nodes[1].FirstIndex())
+	}
+	after := w.indexes[3][before:]
+	if len(after) == 0 || after[0] <= s {
+		t.Fatalf("entries after the snapshot start at %v, want > %d", after, s)
+	}
+	// n3's tail equals n1's from the same index on.
+	ref1 := w.indexes[1]
+	k := 0
+	for k < len(ref1) && ref1[k] != after[0] {
+		k++
+	}
+	if fmt.Sprint(w.delivered[3][before:]) != fmt.Sprint(w.delivered[1][k:]) {
+		t.Fatalf("n3's entries after the snapshot differ from n1's")
+	}
+	if w.nodes[3].rn.Status().Progress != nil {
+		t.Fatal("n3 must be a follower")
+	}
+	if pr := w.nodes[1].rn.Status().Progress[3]; pr.Match != w.nodes[1].rn.Status().Commit {
+		t.Fatalf("leader's progress for n3: match %d, commit %d", pr.Match, w.nodes[1].rn.Status().Commit)
 	}
 }

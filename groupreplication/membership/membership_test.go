@@ -170,3 +170,30 @@ func TestView_ChangesAreIdempotent(t *testing.T) {
 		t.Fatal("online")
 	}
 }
+
+// A clone carries the donor's view: the joiner's view then elects and counts as the
+// donor's does.
+func TestView_StateRoundTrip(t *testing.T) {
+	uuids := []string{"c", "a", "b"}
+	donor := NewView(uuids)
+	donor.SetWeight(2, 80)
+	donor.Expel(0)
+	donor.Join(0)
+	b := donor.AppendState(nil)
+	joiner := NewView(uuids)
+	rest, err := joiner.RestoreState(append(b, 0xff))
+	if err != nil || len(rest) != 1 {
+		t.Fatalf("restore: %v, %d bytes left", err, len(rest))
+	}
+	if joiner.Elect() != 2 || joiner.State(0) != Recovering || joiner.Changes() != 2 || joiner.Weight(2) != 80 {
+		t.Fatalf("restored view: elect %d, n0 %v, changes %d", joiner.Elect(), joiner.State(0), joiner.Changes())
+	}
+	if _, err := NewView(uuids[:2]).RestoreState(b); err == nil {
+		t.Fatal("a view of another group size must be refused")
+	}
+	for n := range len(b) {
+		if _, err := NewView(uuids).RestoreState(b[:n]); err == nil {
+			t.Fatalf("truncated to %d bytes: no error", n)
+		}
+	}
+}

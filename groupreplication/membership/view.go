@@ -1,5 +1,10 @@
 package membership
 
+import (
+	"encoding/binary"
+	"errors"
+)
+
 // State is a member's state in the group view, as replication_group_members shows it.
 type State uint8
 
@@ -139,4 +144,45 @@ func (v *View) Elect() int {
 		}
 	}
 	return best
+}
+
+// Copy returns an independent copy of the view (a clone decodes the donor's view into a
+// copy, so a corrupt one leaves the joiner's view untouched).
+func (v *View) Copy() *View {
+	return &View{states: append([]State(nil), v.states...), weights: append([]int(nil), v.weights...),
+		uuids: append([]string(nil), v.uuids...), changes: v.changes}
+}
+
+// AppendState appends the view's states, weights and change counter to b.
+func (v *View) AppendState(b []byte) []byte {
+	b = append(b, byte(len(v.states)))
+	for i, s := range v.states {
+		b = append(b, byte(s), byte(v.weights[i]))
+	}
+	return binary.AppendVarint(b, v.changes)
+}
+
+// RestoreState replaces the view's states, weights and change counter with those
+// AppendState wrote, and returns the bytes after them. The member list (uuids) is this
+// member's own: donor and joiner must belong to the same group.
+func (v *View) RestoreState(b []byte) ([]byte, error) {
+	if len(b) < 1 || int(b[0]) != len(v.states) || len(b) < 1+2*len(v.states) {
+		return nil, errors.New("membership: view state of another group size")
+	}
+	n := len(v.states)
+	states, weights := make([]State, n), make([]int, n)
+	for i := range n {
+		s, w := State(b[1+2*i]), int(b[2+2*i])
+		if s > Online || w > 100 {
+			return nil, errors.New("membership: corrupt view state")
+		}
+		states[i], weights[i] = s, w
+	}
+	b = b[1+2*n:]
+	ch, k := binary.Varint(b)
+	if k <= 0 {
+		return nil, errors.New("membership: corrupt view state")
+	}
+	v.states, v.weights, v.changes = states, weights, ch
+	return b[k:], nil
 }

@@ -5,7 +5,9 @@
 // once per commit round trip").
 //
 // The bounds are a model, derived from each protocol's mechanism and never fitted to a
-// measurement: they ignore CPU, storage, queueing and jitter (jitter only adds delay), so a
+// measurement: they ignore CPU, storage, queueing and jitter (jitter only adds delay), except
+// a configured slow applier (replbench.apply_delay), which caps throughput where flow
+// control makes writers wait for it; so a
 // measured figure should sit at or below them and the gap is what the implementation costs.
 // Every number says which path or quorum sets it, so a reader can check it by hand against
 // the delay matrix.
@@ -53,6 +55,15 @@ type Input struct {
 	// SyncCost is the local durable-commit cost (an fsync of the log) added to every floor;
 	// 0 models an in-memory engine or innodb_flush_log_at_trx_commit != 1.
 	SyncCost time.Duration
+	// NodeParams are parameters set on one node only (--param n3:NAME=VALUE), by node name;
+	// a name absent there falls back to Params. nil means no per-node parameters. The model
+	// reads replbench.apply_delay and the applier settings from them: a slow applier caps
+	// throughput where the protocol's flow control makes the writers wait for it.
+	NodeParams map[string]protocols.Params
+	// Duration is the length of the measured phase, when known (0: unknown). It lets the
+	// apply cap count the backlog flow control allows a writer to run ahead by, so the cap
+	// stays a bound for short runs; without it the cap is the sustained rate.
+	Duration time.Duration
 }
 
 // Explanation is a bound with the one-line derivation of each of its three figures, for
@@ -77,18 +88,39 @@ var ModelParams = map[string][]protocols.Param{
 		{Name: "evs.user_send_window", Default: "2", Help: "messages a node may have in flight beyond the all-member safe point"},
 		{Name: "evs.send_window", Default: "4", Help: "the same limit for the queued backlog"},
 		{Name: "evs.use_aggregate", Default: "ON", Help: "pack queued write-sets into one message; OFF makes the send window bound transactions"},
+		{Name: "wsrep_slave_threads", Aliases: []string{"wsrep_applier_threads"}, Default: "1", Help: "applier threads of a node (they overlap only when commits are not serialised)"},
+		{Name: "repl.commit_order", Default: "3", Choices: []string{"0", "1", "2", "3"}, Help: "2 and 3 commit remote write-sets in seqno order, one at a time"},
+		{Name: "gcs.fc_limit", Default: "16", Help: "receive-queue length (times sqrt(N)) at which a node stops every writer"},
+		{Name: "gcs.fc_master_slave", Default: "false", Help: "do not scale gcs.fc_limit by sqrt(N)"},
+		applyDelayParam,
 	},
 	"group-replication": {
 		{Name: "group_replication_single_primary_mode", Default: "ON", Help: "writes only on the primary"},
 		{Name: "group_replication_consistency", Default: "EVENTUAL",
 			Choices: []string{"EVENTUAL", "BEFORE_ON_PRIMARY_FAILOVER", "BEFORE", "AFTER", "BEFORE_AND_AFTER"},
 			Help:    "BEFORE adds an ordering round, AFTER the slowest member's prepare and its ordering"},
+		{Name: "group_replication_flow_control_mode", Default: "QUOTA", Choices: []string{"QUOTA", "DISABLED"}, Help: "QUOTA holds writers to the pace of a member whose queue passed a threshold"},
+		{Name: "group_replication_flow_control_applier_threshold", Default: "25000", Help: "applier-queue length at which the quota starts to hold writers"},
+		applyDelayParam,
 	},
 	"semisync": {
 		{Name: "rpl_semi_sync_master_wait_for_slave_count", Default: "1", Help: "replica acks a commit waits for"},
 		{Name: "semisync.serialized", Default: "false", Help: "the 5.5/5.6 behaviour: one commit per round trip for the whole source"},
+		replicaWorkers, replicaOrder, applyDelayParam,
 	},
+	"async": {replicaWorkers, replicaOrder, applyDelayParam},
 }
+
+// The replica applier settings of semi-sync and async: they decide how fast a replica
+// applies, which there sets its lag, not the source's throughput.
+var (
+	replicaWorkers = protocols.Param{Name: "replica_parallel_workers", Aliases: []string{"slave_parallel_workers"}, Default: "4", Help: "applier workers on a replica"}
+	replicaOrder   = protocols.Param{Name: "replica_preserve_commit_order", Aliases: []string{"slave_preserve_commit_order"}, Default: "ON", Help: "ON commits in binlog order, one at a time"}
+)
+
+// applyDelayParam is the storage engine's artificial apply cost, spent in the commit step
+// of every remote write-set while its locks are held (storage/apply.go).
+var applyDelayParam = protocols.Param{Name: "replbench.apply_delay", Default: "0s", Help: "time each remote write-set's commit takes on a node (a slow applier); per node as NODE:replbench.apply_delay"}
 
 // Canonical maps a protocol name or alias to its model name, or returns an error listing the
 // accepted names.
@@ -157,17 +189,33 @@ func Explain(in Input) (*Explanation, error) {
 	if err := in.Network.Validate(in.Members); err != nil {
 		return nil, fmt.Errorf("network: %w", err)
 	}
+	for n := range in.NodeParams {
+		if err := transport.CheckNode(n, in.Members); err != nil {
+			return nil, fmt.Errorf("per-node parameters: %w", err)
+		}
+	}
+	if in.Duration < 0 {
+		return nil, fmt.Errorf("duration %v: give the measured phase's length, or 0 when unknown", in.Duration)
+	}
 	m := model{in: in, writers: writers, proto: proto}
+	var e *Explanation
 	switch proto {
 	case "galera":
-		return m.galera()
+		e, err = m.galera()
 	case "group-replication":
-		return m.groupReplication()
+		e, err = m.groupReplication()
 	case "semisync":
-		return m.semisync()
+		e, err = m.semisync()
 	default:
-		return m.local()
+		e, err = m.local()
 	}
+	if err != nil {
+		return nil, err
+	}
+	if err := m.applyCap(e); err != nil {
+		return nil, err
+	}
+	return e, nil
 }
 
 type model struct {
@@ -196,6 +244,19 @@ func (m model) param(name string) string {
 		}
 	}
 	return ""
+}
+
+// nodeParam is a parameter as node sees it: set on that node, else set for every node,
+// else the model's default. The first name is the canonical one, the rest its aliases.
+func (m model) nodeParam(node string, names ...string) string {
+	for _, src := range []protocols.Params{m.in.NodeParams[node], m.in.Params} {
+		for _, n := range names {
+			if v, ok := src[n]; ok && v != "" {
+				return v
+			}
+		}
+	}
+	return m.param(names[0])
 }
 
 func (m model) intParam(names ...string) (int64, string, error) {
@@ -345,20 +406,232 @@ func (m model) galera() (*Explanation, error) {
 		why += fmt.Sprintf(" (the slowest of %d writers)", len(m.writers))
 	}
 	why += "."
-	cap, capWhy := 0, ""
-	win, _, err := m.intParam("evs.user_send_window")
+	uwin, _, err := m.intParam("evs.user_send_window")
 	if err != nil {
 		return nil, err
 	}
-	if !boolParam(m.param("evs.use_aggregate")) {
-		cap = int(win)
-		capWhy = fmt.Sprintf("evs.use_aggregate=OFF: each write-set is its own message and evs.user_send_window=%d limits a node to %d in flight", win, win)
+	swin, _, err := m.intParam("evs.send_window")
+	if err != nil {
+		return nil, err
+	}
+	if uwin < 1 || swin < 1 {
+		return nil, fmt.Errorf("evs.user_send_window=%d, evs.send_window=%d: give windows of at least 1 message", uwin, swin)
+	}
+	cap, capWhy := 0, ""
+	aggregate := boolParam(m.param("evs.use_aggregate"))
+	if !aggregate {
+		// Every message carries one write-set; a fresh one leaves while the node has fewer
+		// than user_send_window unsafe messages, a queued one while it has fewer than
+		// send_window, so at most the larger of the two are unsafe at once, each for at
+		// least a floor.
+		cap = int(max(uwin, swin))
+		capWhy = fmt.Sprintf("evs.use_aggregate=OFF: each write-set is its own message and a node has at most max(evs.user_send_window=%d, evs.send_window=%d) = %d unsafe messages", uwin, swin, cap)
 	}
 	e := m.finish(floors, why, cap, capWhy)
-	if cap == 0 && e.Bound.MaxTPS > 0 {
-		e.Throughput = strings.TrimSuffix(e.Throughput, ".") + fmt.Sprintf("; the send window (evs.user_send_window=%d messages) does not bind because queued write-sets are aggregated into one message.", win)
+	if aggregate && e.Bound.MaxTPS > 0 && e.Bound.Limit == "latency" {
+		e.Throughput = strings.TrimSuffix(e.Throughput, ".") + m.galeraWindowNote(floors, uwin, swin)
 	}
 	return e, nil
+}
+
+// galeraWindowNote says what the send windows do to a writer with more threads than
+// evs.user_send_window. EVS sends a fresh write-set at once only while the node has fewer
+// than user_send_window messages that are not yet safe and nothing queued; otherwise the
+// write-set is queued, and queued write-sets leave, aggregated into one message, only when
+// an incoming message or a safe-point advance steps the node and the node has fewer than
+// send_window unsafe messages. A queue exists only while messages are unsafe, and the
+// oldest of them becomes safe within one floor of the queueing, which also opens the send
+// window, so a queued write-set waits at most one floor: its commit takes between one and
+// two floors, and the writer's throughput lies between T/(2 floor) and T/floor. Which end
+// it reaches depends on whether another incoming message happens to arrive right after a
+// batch commits (then the batch waits one hop) or not (a whole floor): on an idle network
+// the writer's batches alternate between the two, about 1.5 floors and two thirds of
+// T/floor with the defaults. That phase is set by timing (CPU, jitter, other writers'
+// traffic) that the model does not know, and the wait can be as short as one hop, so the
+// bound stays T/floor: a true bound, with an efficiency of 50% to 100% expected from the
+// window alone.
+func (m model) galeraWindowNote(floors map[string]time.Duration, uwin, swin int64) string {
+	tp := m.threadsPer()
+	over := false
+	for _, w := range m.writers {
+		if int64(tp[w]) > uwin {
+			over = true
+		}
+	}
+	if !over {
+		return fmt.Sprintf("; no writer has more than evs.user_send_window=%d threads, so every write-set leaves at once and the window does not bind.", uwin)
+	}
+	if len(m.writers) > 1 {
+		// The window counts sequence numbers, and a node's fills occupy the seqs of the
+		// other writers' messages, so their traffic fills its window too: no lower figure.
+		return fmt.Sprintf("; with more threads than evs.user_send_window=%d on a writer, a write-set that finds the window full (other writers' messages count, since every node's fills occupy their seqs) is queued until the node's next incoming message or safe point and leaves aggregated within evs.send_window=%d, so commits take longer than a floor, but that wait can be as short as one hop, so this stays the bound.", uwin, swin)
+	}
+	w := m.writers[0]
+	lo := float64(tp[w]) / (2 * floors[w].Seconds())
+	return fmt.Sprintf("; with more than evs.user_send_window=%d threads, a write-set that finds the window full is queued until the writer's next incoming message or safe point (at most one floor later, when it leaves aggregated within evs.send_window=%d), so commits take between one and two floors and the window alone holds throughput between %s tps and this bound, which stays the bound because that wait can be as short as one hop.", uwin, swin, fmtTPS(lo))
+}
+
+// applier is one node's remote-apply capacity.
+type applier struct {
+	node  string
+	delay time.Duration
+	rate  float64 // remote write-sets per second
+	how   string  // why that rate
+}
+
+// appliers returns the nodes with a replbench.apply_delay and what each can apply per
+// second. The storage engine spends the delay in the commit step of a remote write-set,
+// holding its locks (storage/apply.go), so where the protocol commits remote write-sets
+// one at a time in order, more applier threads do not help: the node applies 1/delay.
+func (m model) appliers() ([]applier, error) {
+	var out []applier
+	for _, n := range m.in.Members {
+		v := m.nodeParam(n, applyDelayParam.Name)
+		if v == "" {
+			continue
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("parameter %s on %s: %q is not a non-negative duration (for example 2ms)", applyDelayParam.Name, n, v)
+		}
+		if d == 0 {
+			continue
+		}
+		a := applier{node: n, delay: d, rate: 1 / d.Seconds()}
+		switch m.proto {
+		case "galera":
+			order := m.nodeParam(n, "repl.commit_order")
+			threads, err := strconv.ParseInt(m.nodeParam(n, "wsrep_slave_threads", "wsrep_applier_threads"), 10, 64)
+			if err != nil || threads < 1 {
+				return nil, fmt.Errorf("parameter wsrep_slave_threads on %s: %q is not a positive integer", n, m.nodeParam(n, "wsrep_slave_threads", "wsrep_applier_threads"))
+			}
+			if order == "2" || order == "3" {
+				a.how = fmt.Sprintf("commits remote write-sets one at a time in seqno order (repl.commit_order=%s), %s each", order, fmtD(d))
+			} else {
+				a.rate = float64(threads) / d.Seconds()
+				a.how = fmt.Sprintf("applies with %d threads out of order (repl.commit_order=%s), %s each", threads, order, fmtD(d))
+			}
+		case "semisync", "async":
+			workers, err := strconv.ParseInt(m.nodeParam(n, "replica_parallel_workers", "slave_parallel_workers"), 10, 64)
+			if err != nil || workers < 1 {
+				workers = 1 // 0 applies in the coordinator, one at a time
+			}
+			if boolParam(m.nodeParam(n, "replica_preserve_commit_order", "slave_preserve_commit_order")) {
+				a.how = fmt.Sprintf("commits in binlog order (replica_preserve_commit_order=ON), %s each", fmtD(d))
+			} else {
+				a.rate = float64(workers) / d.Seconds()
+				a.how = fmt.Sprintf("applies with %d workers out of order, %s each", workers, fmtD(d))
+			}
+		default:
+			a.how = fmt.Sprintf("commits remote transactions one at a time in order, %s each", fmtD(d))
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// applyCap lowers the throughput bound to the slowest applier's pace where flow control
+// makes the writers wait for it. Galera: a node whose receive queue passes
+// gcs.fc_limit*sqrt(N) sends STOP and every writer pauses, so the cluster runs at its
+// slowest node's apply rate; a writer's own transactions need no remote apply there, so a
+// node caps the others' share (its rate plus its own writers' bound). Group Replication:
+// the quota loop holds writers to a lagging member's pace, but only once its queue passed
+// group_replication_flow_control_applier_threshold (25000 by default) and a period went
+// by, so the cap is counted only when Duration is known. Semi-sync and async: the source
+// never waits for a replica's apply (the ack follows the relay-log write), so a slow
+// replica lags instead and the bound is unchanged. The backlog a writer may run ahead by
+// is added as backlog/Duration when Duration is known, so the cap stays a bound.
+func (m model) applyCap(e *Explanation) error {
+	as, err := m.appliers()
+	if err != nil || len(as) == 0 {
+		return err
+	}
+	b := e.Bound
+	tp := m.threadsPer()
+	// A node applies everything but its own writers' transactions, so the cluster commits
+	// at most its rate plus what its own threads can commit; the node with the lowest such
+	// figure binds (a writer with a slow applier may bind less than a slower-looking peer).
+	capOf := func(a applier) float64 {
+		c := a.rate
+		if f, ok := e.PerWriterFloor[a.node]; ok && tp[a.node] > 0 {
+			if f <= 0 {
+				return math.Inf(1)
+			}
+			c += float64(tp[a.node]) / f.Seconds()
+		}
+		return c
+	}
+	slow := as[0]
+	for _, a := range as {
+		if capOf(a) < capOf(slow) {
+			slow = a
+		}
+	}
+	switch m.proto {
+	case "semisync", "async":
+		what := "the semi-sync ack follows the relay-log write, not the apply"
+		if m.proto == "async" {
+			what = "async commits without waiting for any replica"
+		}
+		e.Throughput = strings.TrimSuffix(e.Throughput, ".") + fmt.Sprintf("; the slow applier on %s (%s, at most %s tps) does not slow the source, because %s, so %s lags behind instead.", slow.node, slow.how, fmtTPS(slow.rate), what, slow.node)
+		return nil
+	case "standalone":
+		return nil
+	}
+	var backlog float64
+	var fcWhy string
+	switch m.proto {
+	case "galera":
+		limit, _, err := m.intParam("gcs.fc_limit")
+		if err != nil {
+			return err
+		}
+		upper := float64(limit)
+		if !boolParam(m.param("gcs.fc_master_slave")) {
+			upper = math.Round(float64(limit) * math.Sqrt(float64(len(m.in.Members))))
+		}
+		backlog = upper + float64(m.in.Threads)
+		fcWhy = fmt.Sprintf("Galera's flow control (a receive queue past %d write-sets sends STOP and every writer pauses) holds the cluster to it", int64(upper))
+	case "group-replication":
+		if strings.ToUpper(m.param("group_replication_flow_control_mode")) == "DISABLED" {
+			e.Throughput = strings.TrimSuffix(e.Throughput, ".") + fmt.Sprintf("; the slow applier on %s (at most %s tps) does not slow the writers with group_replication_flow_control_mode=DISABLED, so it lags behind instead.", slow.node, fmtTPS(slow.rate))
+			return nil
+		}
+		th, _, err := m.intParam("group_replication_flow_control_applier_threshold")
+		if err != nil {
+			return err
+		}
+		if m.in.Duration <= 0 {
+			e.Throughput = strings.TrimSuffix(e.Throughput, ".") + fmt.Sprintf("; the slow applier on %s (%s) holds writers to at most %s tps once its queue passes group_replication_flow_control_applier_threshold=%d, which the model cannot place in time without the run's duration, so it is not counted.", slow.node, slow.how, fmtTPS(slow.rate), th)
+			return nil
+		}
+		// Before the quota holds, the writers run free for up to the threshold and one
+		// flow-control period (1 s) at the network bound.
+		backlog = float64(th) + float64(m.in.Threads)
+		if b.MaxTPS > 0 {
+			backlog += b.MaxTPS
+		}
+		fcWhy = fmt.Sprintf("the flow-control quota holds the writers to the lagging member's pace once its applier queue passes %d", th)
+	}
+	limit := capOf(slow)
+	if math.IsInf(limit, 1) {
+		return nil
+	}
+	allowance := ""
+	if m.in.Duration > 0 {
+		limit += backlog / m.in.Duration.Seconds()
+		allowance = fmt.Sprintf(" (plus a backlog of %d transactions the writers may run ahead by, over %s)", int64(backlog), m.in.Duration)
+	}
+	why := fmt.Sprintf("%s %s, so at most %s tps, and %s%s", slow.node, slow.how, fmtTPS(slow.rate), fcWhy, allowance)
+	if b.MaxTPS > 0 && limit >= b.MaxTPS {
+		e.Throughput = strings.TrimSuffix(e.Throughput, ".") + fmt.Sprintf("; the slowest applier does not bind: %s (%s tps).", why, fmtTPS(limit))
+		return nil
+	}
+	b.MaxTPS = limit
+	b.Limit = "apply"
+	e.Throughput = fmt.Sprintf("model: the slowest applier binds: %s: %s tps.", why, fmtTPS(limit))
+	b.Derivation = strings.TrimSuffix(b.Derivation, ".") + fmt.Sprintf("; throughput is capped at %s tps because %s.", fmtTPS(limit), why)
+	return nil
 }
 
 // quorum returns the k-th smallest round trip from leader to the other members, k =

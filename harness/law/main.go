@@ -26,7 +26,7 @@ func (m *multiFlag) Set(v string) error {
 	return nil
 }
 
-const usage = "usage: replbench law [--protocol NAME|all] [--nodes N] [--network PRESET] [--delay NODE=DELAY] [--link A-B=DELAY] [--writers n1,n2] [--threads T] [--hot-rows R] [--param NAME=VALUE] [--sync DURATION]"
+const usage = "usage: replbench law [--protocol NAME|all] [--nodes N] [--network PRESET] [--delay NODE=DELAY] [--link A-B=DELAY] [--writers n1,n2] [--threads T] [--hot-rows R] [--param [NODE:]NAME=VALUE] [--sync DURATION] [--duration DURATION]"
 
 // Main is `replbench law`: it prints, for every protocol asked, the commit-latency floor, the
 // throughput bound at the thread count and the per-hot-row bound of a network, each with its
@@ -45,9 +45,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&writers, "writers", "nodes clients write to, comma-separated (default n1)")
 	threads := fs.Int("threads", 1, "client threads, spread round-robin over the writers")
 	hotRows := fs.Int("hot-rows", 0, "rows every transaction modifies one of (0: no hot rows)")
-	fs.Var(&params, "param", "protocol parameter NAME=VALUE (repeatable), e.g. rpl_semi_sync_master_wait_for_slave_count=2")
+	fs.Var(&params, "param", "protocol parameter NAME=VALUE, or NODE:NAME=VALUE on one node (repeatable), e.g. rpl_semi_sync_master_wait_for_slave_count=2 or n3:replbench.apply_delay=1ms")
 	leader := fs.String("leader", "", "Group Replication primary (default n1)")
 	syncCost := fs.Duration("sync", 0, "local durable-commit cost added to every floor, e.g. 100us for an fsync")
+	duration := fs.Duration("duration", 0, "length of the measured phase, so a flow-control cap counts the backlog writers may run ahead by (0: sustained rate)")
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "replbench law: "+format+"\n", a...)
 		return 2
@@ -66,6 +67,20 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	if *nodes < 1 || *nodes > 64 {
 		return fail("--nodes %d: give 1 to 64", *nodes)
+	}
+	// Checked here, not per protocol, so that bad input is one line and exit 2 rather than
+	// every protocol's "not applicable" block.
+	if *threads < 1 {
+		return fail("--threads %d: give at least 1 client thread", *threads)
+	}
+	if *hotRows < 0 {
+		return fail("--hot-rows %d: give 0 (no hot rows) or a positive count", *hotRows)
+	}
+	if *syncCost < 0 {
+		return fail("--sync %v: give a non-negative duration", *syncCost)
+	}
+	if *duration < 0 {
+		return fail("--duration %v: give a non-negative duration", *duration)
 	}
 	members := make([]string, *nodes)
 	for i := range members {
@@ -99,12 +114,27 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		ld.Apply(&nw)
 	}
 	user := map[string]string{}
+	perNode := map[string]map[string]string{}
 	for _, p := range params {
 		k, v, ok := strings.Cut(p, "=")
-		if !ok || strings.TrimSpace(k) == "" {
-			return fail("--param %q: expected NAME=VALUE", p)
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return fail("--param %q: expected NAME=VALUE or NODE:NAME=VALUE", p)
 		}
-		user[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		if node, name, ok := strings.Cut(k, ":"); ok {
+			if err := transport.CheckNode(node, members); err != nil {
+				return fail("--param %s: %v", p, err)
+			}
+			if name == "" {
+				return fail("--param %q: expected NODE:NAME=VALUE", p)
+			}
+			if perNode[node] == nil {
+				perNode[node] = map[string]string{}
+			}
+			perNode[node][name] = strings.TrimSpace(v)
+			continue
+		}
+		user[k] = strings.TrimSpace(v)
 	}
 	var protos []string
 	if *protoFlag == "all" {
@@ -122,6 +152,15 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("--param: %v", err)
 	}
+	// Per-node values are checked like global ones; the model reads them raw, falling back
+	// to the resolved global value for names a node does not set.
+	nodeParams := map[string]protocols.Params{}
+	for node, kv := range perNode {
+		if _, err := resolveParams(protos, kv); err != nil {
+			return fail("--param %s: %v", node, err)
+		}
+		nodeParams[node] = protocols.Params(kv)
+	}
 	type result struct {
 		proto string
 		e     *Explanation
@@ -130,10 +169,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	var out []result
 	for _, p := range protos {
 		in := Input{Network: nw, Members: members, Protocol: p, Params: resolved[p], Writers: writers,
-			Threads: *threads, HotRows: *hotRows, Leader: *leader, SyncCost: *syncCost}
+			Threads: *threads, HotRows: *hotRows, Leader: *leader, SyncCost: *syncCost,
+			NodeParams: nodeParams, Duration: *duration}
 		if p == "standalone" {
 			in.Members = members[:1]
 			in.Network = nw.Clone()
+			in.NodeParams = nil
 			if len(in.Writers) > 1 || (len(in.Writers) == 1 && in.Writers[0] != members[0]) {
 				in.Writers = nil
 			}

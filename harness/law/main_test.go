@@ -63,6 +63,12 @@ func TestMainBadInput(t *testing.T) {
 		{"--protocol", "gr", "--writers", "n2"},
 		{"--protocol", "semisync", "--param", "rpl_semi_sync_master_wait_for_slave_count=5"},
 		{"--threads", "0", "--protocol", "galera"},
+		{"--threads", "0"}, // every protocol: still one line, not five "not applicable" blocks
+		{"--threads", "-3", "--protocol", "all"},
+		{"--hot-rows", "-1"},
+		{"--param", "n9:replbench.apply_delay=1ms"},
+		{"--param", "n3:no_such_param=1"},
+		{"--param", "n3:replbench.apply_delay=soon", "--protocol", "galera"},
 		{"--bogus"},
 		{"extra"},
 	}
@@ -77,6 +83,19 @@ func TestMainBadInput(t *testing.T) {
 		}
 		if out.Len() != 0 {
 			t.Errorf("%v: bad input printed to stdout: %q", args, out.String())
+		}
+	}
+}
+
+func TestMainSlowNode(t *testing.T) {
+	var out, errb bytes.Buffer
+	if rc := Main([]string{"--protocol", "galera,semisync", "--threads", "16", "--param", "n3:replbench.apply_delay=5ms"}, &out, &errb); rc != 0 {
+		t.Fatalf("rc %d, stderr %q", rc, errb.String())
+	}
+	s := strings.Join(strings.Fields(out.String()), " ")
+	for _, want := range []string{"max tps 200 model: the slowest applier binds: n3", "n3 lags behind instead"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("output lacks %q:\n%s", want, s)
 		}
 	}
 }

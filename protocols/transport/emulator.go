@@ -54,8 +54,17 @@ const timerFloor = 1100 * time.Microsecond
 //
 // One dispatcher goroutine hands over due messages in (due time, send order) order;
 // messages with zero delay and nothing earlier in flight on their link go straight
-// through on the sender's goroutine. Each hand-off's lateness (hand-off time minus due
-// time) is recorded, so every run can report how faithful its network was (Stats).
+// through on the sender's goroutine.
+//
+// Every run reports how faithful its network was (Stats). The figure that counts is the
+// delay error: receipt time minus due time, taken where the receiving endpoint hands the
+// message to its node's handler, so it includes everything after the emulator's decision
+// (the inner bus's send, NATS's publish and subscriber goroutine, a receive queue backed
+// up behind a slow handler). The sender stamps the due time into a 12-byte envelope
+// around the payload and the receiver's endpoint strips it, so the payload a handler sees
+// is the one that was sent. Over an external NATS between machines the figure includes
+// the offset between the machines' clocks (see emuClock). The emulator's own part, the
+// hand-off lateness on the sending side, is reported apart as the dispatch error.
 //
 // The emulator owns the inner bus: Close closes it. Sends racing on one endpoint from
 // several goroutines have no defined order, as on any bus; sends from one goroutine keep
@@ -73,11 +82,42 @@ type Emulator struct {
 	done    chan struct{}
 	sleeper *shortSleeper // precise mode on Linux: sub-ms sleeps; nil means spin
 
+	clock emuClock
+
 	sent, delivered, early atomic.Uint64
 	drops                  [DropClosed + 1]atomic.Uint64
+	received, negative     atomic.Uint64
+	unstamped              atomic.Uint64
 
-	histMu sync.Mutex
-	hist   *hdrhistogram.Histogram
+	// Two locks, so receivers recording never hold up the dispatcher's hand-offs.
+	recvErr errorHistogram // receipt minus due: the delay error
+	dispErr errorHistogram // hand-off minus due: the dispatch error
+}
+
+// errorHistogram is a lateness histogram in nanoseconds, safe for concurrent use.
+type errorHistogram struct {
+	mu sync.Mutex
+	h  *hdrhistogram.Histogram
+}
+
+// record adds one lateness; values beyond a minute are recorded as a minute.
+func (e *errorHistogram) record(late int64) {
+	e.mu.Lock()
+	e.h.RecordValue(min(late, e.h.HighestTrackableValue()))
+	e.mu.Unlock()
+}
+
+// summary returns the count and the p50, p99 and max in milliseconds.
+func (e *errorHistogram) summary() (n int64, p50, p99, max float64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return summarise(e.h)
+}
+
+func (e *errorHistogram) reset() {
+	e.mu.Lock()
+	e.h.Reset()
+	e.mu.Unlock()
 }
 
 // NewEmulator wraps inner with the network nw. Under testing/synctest create it inside
@@ -96,7 +136,10 @@ func NewEmulator(inner Bus, nw Network, opts EmulatorOptions) *Emulator {
 		wake:  make(chan struct{}, 1),
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
-		hist:  newErrorHistogram(),
+		clock: newEmuClock(),
+
+		recvErr: errorHistogram{h: newErrorHistogram()},
+		dispErr: errorHistogram{h: newErrorHistogram()},
 	}
 	if !opts.Virtual && opts.SpinTail < opts.SpinWindow+timerFloor {
 		em.sleeper = newShortSleeper()
@@ -221,13 +264,35 @@ type Stats struct {
 	InFlight, Held int
 	// Early counts hand-offs before their due time. It must stay 0.
 	Early uint64
-	// DelayErrorP50Ms, P99Ms and MaxMs summarise the hand-off lateness (actual hand-off
-	// time minus due time) of every delivered message, in milliseconds: how far the
-	// emulated network was from the configured one. Results carry them as
-	// network.delay_error_ms.
+	// Received counts messages handed to a receiving node's handler through an emulator
+	// endpoint. It trails Delivered by what is still queued at receivers or was discarded
+	// by a closed receiver.
+	Received uint64
+	// DelayErrorP50Ms, P99Ms and MaxMs summarise the delay error of every received
+	// message, in milliseconds: the moment the receiving endpoint called the node's
+	// handler minus the moment the message was due (or released from a clogged link). It
+	// covers the whole path from the emulator's decision to the handler, including the
+	// inner bus and a receive queue backed up behind a slow handler, so it is how far the
+	// network a protocol saw was from the configured one. Results carry it as
+	// network.delay_error_ms. Between machines it includes their clock offset.
 	DelayErrorP50Ms, DelayErrorP99Ms, DelayErrorMaxMs float64
-	// DelayErrorN is the number of hand-offs the summary covers.
+	// DelayErrorN is the number of receipts the summary covers.
 	DelayErrorN int64
+	// DelayErrorNegative counts receipts before their due time. Within one process that
+	// cannot happen (hand-offs are never early); between machines it means the
+	// receiver's clock is behind the sender's. Such readings are recorded as 0.
+	DelayErrorNegative uint64
+	// Unstamped counts received messages that carried no emulator envelope (sent by a
+	// node not running the emulator, or by an incompatible version): they were delivered
+	// unchanged and are not in the delay error.
+	Unstamped uint64
+	// DispatchErrorP50Ms, P99Ms and MaxMs summarise the emulator's own part of the delay
+	// error: hand-off to the inner bus minus due time, on the sending side, in
+	// milliseconds. The gap between it and the delay error is the inner bus and the
+	// receiver's queue.
+	DispatchErrorP50Ms, DispatchErrorP99Ms, DispatchErrorMaxMs float64
+	// DispatchErrorN is the number of hand-offs the dispatch summary covers.
+	DispatchErrorN int64
 	// Virtual reports the timing mode.
 	Virtual bool
 }
@@ -259,37 +324,49 @@ func (em *Emulator) Stats() Stats {
 	}
 	st.Held = em.s.nheld
 	em.mu.Unlock()
-	em.histMu.Lock()
-	st.DelayErrorN = em.hist.TotalCount()
-	if st.DelayErrorN > 0 {
-		st.DelayErrorP50Ms = float64(em.hist.ValueAtQuantile(50)) / 1e6
-		st.DelayErrorP99Ms = float64(em.hist.ValueAtQuantile(99)) / 1e6
-		st.DelayErrorMaxMs = float64(em.hist.Max()) / 1e6
-	}
-	em.histMu.Unlock()
+	st.Received = em.received.Load()
+	st.DelayErrorNegative = em.negative.Load()
+	st.Unstamped = em.unstamped.Load()
+	st.DelayErrorN, st.DelayErrorP50Ms, st.DelayErrorP99Ms, st.DelayErrorMaxMs = em.recvErr.summary()
+	st.DispatchErrorN, st.DispatchErrorP50Ms, st.DispatchErrorP99Ms, st.DispatchErrorMaxMs = em.dispErr.summary()
 	return st
 }
 
-// ResetStats clears the delivery-error histogram and the counters, for example after a
-// warm-up.
+// summarise returns the count and the p50, p99 and max of an error histogram in ms.
+func summarise(h *hdrhistogram.Histogram) (n int64, p50, p99, max float64) {
+	n = h.TotalCount()
+	if n == 0 {
+		return 0, 0, 0, 0
+	}
+	return n, float64(h.ValueAtQuantile(50)) / 1e6, float64(h.ValueAtQuantile(99)) / 1e6, float64(h.Max()) / 1e6
+}
+
+// ResetStats clears the error histograms and the counters, for example after a warm-up.
+// Messages already in flight are counted where they land, so right after a reset Received
+// may briefly exceed Delivered.
 func (em *Emulator) ResetStats() {
 	em.sent.Store(0)
 	em.delivered.Store(0)
 	em.early.Store(0)
+	em.received.Store(0)
+	em.negative.Store(0)
+	em.unstamped.Store(0)
 	for i := range em.drops {
 		em.drops[i].Store(0)
 	}
-	em.histMu.Lock()
-	em.hist.Reset()
-	em.histMu.Unlock()
+	em.recvErr.reset()
+	em.dispErr.reset()
 }
 
-func (em *Emulator) send(ep *emuEndpoint, to string, payload []byte) error {
+// send queues an envelope (from newEnvelope, owned by the emulator from now on). The
+// caller wraps the payload before the lock is taken, so the copy is the sender's cost,
+// not the dispatcher's.
+func (em *Emulator) send(ep *emuEndpoint, to string, envelope []byte) error {
 	if ep.closed.Load() {
 		return ErrClosed
 	}
+	p := &packet{link: Link{ep.inner.Node(), to}, payload: envelope, via: ep.inner}
 	now := time.Now()
-	p := &packet{link: Link{ep.inner.Node(), to}, payload: payload, via: ep.inner}
 	em.mu.Lock()
 	if em.closed {
 		em.mu.Unlock()
@@ -315,13 +392,15 @@ func (em *Emulator) send(ep *emuEndpoint, to string, payload []byte) error {
 	return nil
 }
 
-// handoff gives p to the inner bus and records its lateness.
+// handoff stamps p's due time into its envelope, gives it to the inner bus and records
+// the dispatch error.
 func (em *Emulator) handoff(p *packet) error {
 	due := p.due
 	if p.release.After(due) {
 		due = p.release
 	}
 	late := time.Since(due)
+	stampEnvelope(p.payload, em.clock.at(due))
 	err := p.via.Send(p.link.To, p.payload)
 	if err != nil {
 		em.drops[DropClosed].Add(1)
@@ -332,10 +411,26 @@ func (em *Emulator) handoff(p *packet) error {
 		em.early.Add(1)
 		late = 0
 	}
-	em.histMu.Lock()
-	em.hist.RecordValue(min(int64(late), em.hist.HighestTrackableValue()))
-	em.histMu.Unlock()
+	em.dispErr.record(int64(late))
 	return nil
+}
+
+// receive is the receiving side of every emulator endpoint: it opens the envelope,
+// records the delay error (now minus the stamped due time) and returns the payload.
+func (em *Emulator) receive(b []byte) []byte {
+	due, payload, ok := openEnvelope(b)
+	if !ok {
+		em.unstamped.Add(1)
+		return b
+	}
+	late := em.clock.now() - due
+	em.received.Add(1)
+	if late < 0 {
+		em.negative.Add(1)
+		late = 0
+	}
+	em.recvErr.record(late)
+	return payload
 }
 
 // run is the dispatcher. In virtual mode it sleeps on a timer until the earliest due
@@ -423,9 +518,23 @@ type emuEndpoint struct {
 	closed atomic.Bool
 }
 
-func (e *emuEndpoint) Node() string                         { return e.inner.Node() }
-func (e *emuEndpoint) Send(to string, payload []byte) error { return e.em.send(e, to, payload) }
-func (e *emuEndpoint) SetHandler(h Handler)                 { e.inner.SetHandler(h) }
+func (e *emuEndpoint) Node() string { return e.inner.Node() }
+
+// Send copies payload into an envelope (the one copy the emulator makes) and queues it.
+func (e *emuEndpoint) Send(to string, payload []byte) error {
+	return e.em.send(e, to, newEnvelope(payload))
+}
+
+// SetHandler installs h behind the emulator's receiving side, which strips the envelope
+// and records the delay error just before h runs.
+func (e *emuEndpoint) SetHandler(h Handler) {
+	if h == nil {
+		e.inner.SetHandler(nil)
+		return
+	}
+	em := e.em
+	e.inner.SetHandler(func(from string, b []byte) { h(from, em.receive(b)) })
+}
 
 // Close detaches the endpoint; its messages still in flight are dropped when due.
 func (e *emuEndpoint) Close() error {

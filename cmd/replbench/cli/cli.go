@@ -128,7 +128,7 @@ func paramsMain(args []string, stdout, stderr io.Writer) int {
 	if len(p.Aliases) > 0 {
 		fmt.Fprintf(stdout, "aliases: %s\n", strings.Join(p.Aliases, ", "))
 	}
-	fmt.Fprintf(stdout, "nodes: %s\n\n", nodeRange(p))
+	fmt.Fprintf(stdout, "nodes: %s\n\n", harness.NodeRange(p))
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PARAMETER\tDEFAULT\tMEANING")
 	write := func(ps []protocols.Param) {
@@ -150,16 +150,6 @@ func paramsMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "\nNotes: %s\n", p.Notes)
 	}
 	return ExitOK
-}
-
-func nodeRange(p *protocols.Protocol) string {
-	switch {
-	case p.MaxNodes == p.MinNodes:
-		return fmt.Sprint(p.MinNodes)
-	case p.MaxNodes == 0:
-		return fmt.Sprintf("%d or more", max(p.MinNodes, 1))
-	}
-	return fmt.Sprintf("%d to %d", p.MinNodes, p.MaxNodes)
 }
 
 func firstSentence(s string) string {

@@ -66,6 +66,14 @@ func TestRunBadInput(t *testing.T) {
 		{"bad loss", []string{"--loss", "2", "--queries", "5"}, "--loss"},
 		{"bad jitter", []string{"--jitter", "wobbly", "--queries", "5"}, "--jitter"},
 		{"unknown workload option", []string{"--workload-option", "colour=red", "--queries", "5"}, `unknown option "colour"`},
+		{"nodes 0", []string{"--protocol", "semisync", "--nodes", "0", "--queries", "5"}, "--nodes: invalid node count 0 (accepted: 1 to 64; leave the flag out for the protocol's default)"},
+		{"nodes negative", []string{"--nodes", "-2", "--queries", "5"}, "--nodes: invalid node count -2"},
+		{"param out of range", []string{"--protocol", "semisync", "--param", "rpl_semi_sync_master_wait_for_slave_count=0", "--queries", "5"}, "--param rpl_semi_sync_master_wait_for_slave_count: parameter rpl_semi_sync_master_wait_for_slave_count: 0 is out of range (accepted: 1 to 65535)"},
+		{"gr param out of range", []string{"--protocol", "gr", "--param", "group_replication_gtid_assignment_block_size=0", "--queries", "5"}, "group_replication_gtid_assignment_block_size: 0 is out of range"},
+		{"per-node param out of range", []string{"--protocol", "semisync", "--param", "n3:rpl_semi_sync_master_wait_for_slave_count=0", "--queries", "5"}, "--param n3:rpl_semi_sync_master_wait_for_slave_count: "},
+		{"per-node cross-parameter rule", []string{"--protocol", "galera", "--param", "n2:evs.keepalive_period=3s", "--queries", "5"}, "--param n2:evs.keepalive_period (on n2): galera: evs.keepalive_period (3s) must be at most a third of evs.suspect_timeout"},
+		{"cross-parameter rule", []string{"--protocol", "galera", "--param", "evs.user_send_window=9999", "--queries", "5"}, "evs.user_send_window (9999) must not exceed evs.send_window"},
+		{"negative refused backoff", []string{"--refused-backoff", "-1ms", "--queries", "5"}, "negative duration"},
 		{"json in missing dir", []string{"--queries", "5", "--json", filepath.Join(dir, "nope", "x.json")}, "does not exist"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -295,5 +303,32 @@ func TestRunDataDir(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "runs2")); err == nil {
 		t.Fatal("refused run wrote its directory")
+	}
+}
+
+// --refused-backoff reaches the clients: with 0 the clients on semi-sync replicas retry at
+// once, and the note under the table says so, with the refusals per node; the point's
+// writers are the nodes that had clients.
+func TestRunRefusedBackoffFlag(t *testing.T) {
+	dir := t.TempDir()
+	jsonPath := filepath.Join(dir, "r.json")
+	code, stdout, stderr := run("run", "--protocol", "semisync", "--writers", "all", "--threads", "2", "--queries", "20",
+		"--refused-backoff", "0", "--bus", "memory", "--out", filepath.Join(dir, "runs"), "--json", jsonPath)
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "refused by the node: n2 10 read_only; the clients retried at once (--refused-backoff 0)") {
+		t.Fatalf("no refusal note under the table:\n%s", stdout)
+	}
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct{ Points []struct{ Writers []string } }
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Points) != 1 || strings.Join(doc.Points[0].Writers, ",") != "n1,n2" {
+		t.Fatalf("writers %+v, want n1,n2 (2 threads over 3 writers)", doc.Points)
 	}
 }

@@ -46,6 +46,7 @@ type runFlags struct {
 	queries, seed                                               int64
 	rate                                                        float64
 	duration, warmup, retryBackoff, reportInterval, stall       durationFlag
+	refusedBackoff                                              durationFlag
 	delays, links, params, workloadOpts, faults                 listFlag
 
 	bus, natsURL, dataDir, out, jsonPath, csvPath string
@@ -57,7 +58,7 @@ func newRunFlags() *runFlags {
 	fs := f.fs
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&f.protocol, "protocol", "", "protocol to run (see 'replbench params'); default: every registered protocol")
-	fs.IntVar(&f.nodes, "nodes", 0, "cluster size n1..nN (default 3, or what the protocol accepts)")
+	fs.IntVar(&f.nodes, "nodes", 0, "cluster size n1..nN, 1 to 64 (default: 3, or what the protocol accepts when it is not 3)")
 	fs.StringVar(&f.workload, "workload", "", "workload (see 'replbench workloads'; default insert)")
 	fs.StringVar(&f.threads, "threads", "", "client threads per point, comma-separated: each value is one point (e.g. 1,4,8)")
 	fs.Int64Var(&f.queries, "queries", 0, "transactions per point over all clients, split evenly (mysqlslap's --number-of-queries)")
@@ -75,6 +76,8 @@ func newRunFlags() *runFlags {
 	fs.Var(&f.warmup, "warmup", "warm-up time per point, excluded from the measurement")
 	fs.IntVar(&f.retries, "retries", 0, "retries of a deadlock/certification/lock-timeout failure (default 0: mysqlslap does not retry)")
 	fs.Var(&f.retryBackoff, "retry-backoff", "pause before each retry")
+	f.refusedBackoff.d = harness.DefaultRefusedBackoff
+	fs.Var(&f.refusedBackoff, "refused-backoff", "pause of a client whose node refused its transaction (1290 read-only, 1047 not ready) before its next attempt, as a connection pool would; 0 retries at once")
 	fs.Var(&f.reportInterval, "report-interval", "print a timestamped tps/p95/aborts line every interval")
 	fs.Var(&f.faults, "fault", "AT:EVENT fault during the measured phase (repeatable), AT counted from its start; events: partition=n1,n2|n3, oneway=n1>n3, heal, clog=n1>n2 or n1-n2, unclog=..., delay=n3=50ms, link=n1-n2=40ms, loss=0.05; e.g. --fault 5s:partition=n1,n2|n3 --fault 10s:heal")
 	fs.Var(&f.stall, "stall-timeout", "end a point whose transactions make no progress for this long and report the stall (default 30s)")
@@ -96,7 +99,7 @@ var experimentFlags = map[string]bool{
 	"protocol": true, "nodes": true, "workload": true, "threads": true, "queries": true,
 	"duration": true, "network": true, "delay": true, "link": true, "jitter": true, "loss": true,
 	"writers": true, "param": true, "workload-option": true, "rate": true, "warmup": true,
-	"retries": true, "retry-backoff": true, "fault": true,
+	"retries": true, "retry-backoff": true, "refused-backoff": true, "fault": true,
 }
 
 func (f *runFlags) usage(w io.Writer) {
@@ -207,6 +210,12 @@ func (f *runFlags) applyFlags(s *harness.Scenario, set map[string]bool) error {
 		m.Protocol = &f.protocol
 	}
 	if set["nodes"] {
+		// 0 is a scenario file's "protocol default"; on the command line it is more
+		// likely a script's empty variable, and running 3 nodes instead would be a
+		// measurement of something else, so it is refused: leave the flag out instead.
+		if f.nodes < 1 || f.nodes > 64 {
+			return fmt.Errorf("--nodes: invalid node count %d (accepted: 1 to 64; leave the flag out for the protocol's default)", f.nodes)
+		}
 		m.Nodes = &f.nodes
 	}
 	if set["workload"] {
@@ -312,6 +321,9 @@ func (f *runFlags) applyFlags(s *harness.Scenario, set map[string]bool) error {
 	}
 	if set["retry-backoff"] {
 		m.RetryBackoff = &f.retryBackoff.d
+	}
+	if set["refused-backoff"] {
+		m.RefusedBackoff = &f.refusedBackoff.d
 	}
 	for _, fv := range f.faults {
 		ev, err := harness.ParseFault(fv)

@@ -1,0 +1,522 @@
+package groupreplication
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/replbench/replbench/groupreplication/agreement"
+	"github.com/replbench/replbench/groupreplication/certifier"
+)
+
+// Distributed recovery by clone.
+//
+// The agreed log keeps group_replication_message_cache_size bytes of messages (the XCom
+// cache). A member cut off for less than that many bytes of traffic gets what it missed
+// from the log and never notices. One that was gone longer is sent raft's snapshot instead
+// of entries (the cache no longer has what it needs): as in the server, it leaves the group
+// (ERROR) and its auto-rejoin (or a manual START GROUP_REPLICATION) runs distributed
+// recovery by clone, since no donor's binary log reaches back far enough either. The
+// joiner asks a donor (the raft leader first, then the other members) for its state at a
+// point of the agreed order at or after the snapshot: the whole database
+// (Applier.Snapshot, which the joiner loads with Applier.Restore), the certification info,
+// the view and the primary, and which messages were delivered. It then resumes its held
+// pipeline with the entries after that point, which raft has been sending since the
+// snapshot, asks to rejoin through the log, applies its backlog and goes ONLINE.
+//
+// The donor takes the state between two messages of its pipeline, once everything it
+// certified has committed, so the database and the certifier describe the same point; its
+// pipeline (and so its commits) waits meanwhile, for as long as writing the snapshot takes.
+// The server's clone is a physical copy taken while the donor keeps working; the model's
+// blocking copy is cheaper to get exactly right and costs the donor a pause proportional
+// to the data size. With consistency AFTER the donor may not reach that point (its
+// transactions wait for the joiner's prepare); it then refuses after cloneTimeout and the
+// joiner tries the next donor.
+
+// pMessageCacheSize is group_replication_message_cache_size: bytes of agreed messages each
+// member keeps for members that fall behind. The parameter list in register.go declares
+// it; until it does, the default applies.
+const pMessageCacheSize = "group_replication_message_cache_size"
+
+// parseCacheSize reads group_replication_message_cache_size (default 1 GiB).
+func parseCacheSize(p map[string]string) (uint64, error) {
+	v, ok := p[pMessageCacheSize]
+	if !ok || v == "" {
+		return agreement.DefaultCacheBytes, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%s=%q: give a size in bytes (default %d, 1 GiB; MySQL's minimum is 134217728)", pMessageCacheSize, v, agreement.DefaultCacheBytes)
+	}
+	return uint64(n), nil
+}
+
+// cloneTimeout bounds each wait of a clone: the donor's wait for its own commits, and the
+// joiner's wait for the donor's answer.
+const cloneTimeout = 60 * time.Second
+
+// cloneChunk is the size of one clone data frame: well below NATS's max_payload. A
+// variable so that tests can make a small state travel in many chunks.
+var cloneChunk = 1 << 20
+
+// cloneState is a member's clone bookkeeping, as donor and as joiner.
+type cloneState struct {
+	mu      sync.Mutex
+	reqs    []cloneRequest // as donor: requests waiting for the pipeline to reach them
+	waiting atomic.Int32   // len(reqs), read by the pipeline without the lock
+	in      *cloneIncoming // as joiner: the answer being received
+	nextID  uint64
+
+	received, donated atomic.Int64
+	last              string // under mu: the last clone, for status
+}
+
+type cloneRequest struct {
+	from string
+	id   uint64
+	need uint64 // the joiner's snapshot index: the state must be at or after it
+}
+
+type cloneIncoming struct {
+	id, donor string
+	reqID     uint64
+	buf       []byte
+	next      uint64 // next chunk expected
+	done      chan struct{}
+}
+
+// logLost runs on the raft loop when raft installed a snapshot at index at instead of
+// sending entries: the entries this member was missing are gone from every cache. It
+// drops what was queued before the snapshot (the clone replaces it) and leaves the group.
+func (p *Provider) logLost(at uint64) {
+	p.lostLog.Store(true)
+	p.pipeMu.Lock()
+	p.lostAt = max(p.lostAt, at)
+	p.pipeQ = keepAfter(p.pipeQ, at)
+	p.pipeTxns = countTxns(p.pipeQ)
+	p.pipeMu.Unlock()
+	p.mu.Lock()
+	if !p.paused {
+		// Still in the group (or recovering and applying): leave it. A member already
+		// out of it (ERROR, or in the middle of a clone) just needs a newer state, which
+		// the clone notices from lostAt.
+		p.goErrorLocked("the messages this member missed are no longer in any member's cache (group_replication_message_cache_size); it rejoins by clone")
+	}
+	p.mu.Unlock()
+}
+
+func keepAfter(q []agreement.Entry, index uint64) []agreement.Entry {
+	out := q[:0]
+	for _, e := range q {
+		if e.Index > index {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func countTxns(q []agreement.Entry) int64 {
+	var n int64
+	for _, e := range q {
+		if len(e.Data) > 0 && msgKind(e.Data[0]) == kindTxn {
+			n++
+		}
+	}
+	return n
+}
+
+// cloneRequested is the bus handler for a clone request: the pipeline serves it between
+// two messages.
+func (p *Provider) cloneRequested(from string, b []byte) {
+	id, n := binary.Uvarint(b)
+	if n <= 0 {
+		p.corruptFrames.Add(1)
+		return
+	}
+	need, k := binary.Uvarint(b[n:])
+	if k <= 0 || n+k != len(b) {
+		p.corruptFrames.Add(1)
+		return
+	}
+	p.clone.mu.Lock()
+	p.clone.reqs = append(p.clone.reqs, cloneRequest{from: from, id: id, need: need})
+	p.clone.waiting.Store(int32(len(p.clone.reqs)))
+	p.clone.mu.Unlock()
+	signal(p.pipeWake)
+}
+
+// serveClones runs on the pipeline between messages: it answers the requests this
+// member's position has reached, and refuses them if it is not ONLINE. pipeRun held.
+func (p *Provider) serveClones() {
+	if p.clone.waiting.Load() == 0 {
+		return
+	}
+	p.clone.mu.Lock()
+	reqs := p.clone.reqs
+	p.clone.reqs = nil
+	p.clone.mu.Unlock()
+	at := p.pipeIndex.Load()
+	var later []cloneRequest
+	for _, r := range reqs {
+		p.mu.Lock()
+		online := p.state == stateOnline && !p.paused
+		p.mu.Unlock()
+		switch {
+		case !online:
+			p.sendClone(r, refusal(p.cfg.Node+" is not ONLINE"))
+		case at < r.need:
+			later = append(later, r) // the donor's pipeline has not got there yet
+		default:
+			p.donate(r, at)
+		}
+	}
+	p.clone.mu.Lock()
+	p.clone.reqs = append(later, p.clone.reqs...)
+	p.clone.waiting.Store(int32(len(p.clone.reqs)))
+	p.clone.mu.Unlock()
+}
+
+func refusal(why string) []byte { return append([]byte{0}, why...) }
+
+// donate answers r with this member's state after raft index at: it waits until every
+// transaction certified so far has committed here, so the database holds exactly the
+// positions the certifier has decided, then writes both.
+func (p *Provider) donate(r cloneRequest, at uint64) {
+	p.mu.Lock()
+	seq := p.cert.Stats().Seqno
+	p.mu.Unlock()
+	ctx, cancel := context.WithTimeout(p.ctx, cloneTimeout)
+	err := p.commitMon.WaitFor(ctx, seq)
+	cancel()
+	if err != nil {
+		p.sendClone(r, refusal(fmt.Sprintf("%s could not commit its backlog up to position %d within %v", p.cfg.Node, seq, cloneTimeout)))
+		return
+	}
+	var buf bytes.Buffer
+	hdr := []byte{1}
+	hdr = binary.AppendUvarint(hdr, at)
+	hdr = binary.AppendVarint(hdr, seq)
+	p.mu.Lock()
+	state := p.appendGroupState(nil)
+	p.mu.Unlock()
+	hdr = binary.AppendUvarint(hdr, uint64(len(state)))
+	buf.Write(hdr)
+	buf.Write(state)
+	if err := p.cfg.Applier.Snapshot(&buf); err != nil {
+		p.sendClone(r, refusal(fmt.Sprintf("%s could not snapshot its database: %v", p.cfg.Node, err)))
+		return
+	}
+	p.sendClone(r, buf.Bytes())
+	p.clone.donated.Add(1)
+	p.clone.mu.Lock()
+	p.clone.last = fmt.Sprintf("donated to %s: %d bytes at position %d", r.from, buf.Len(), seq)
+	p.clone.mu.Unlock()
+}
+
+// sendClone sends an answer in chunks: request id, chunk number, chunk count, bytes.
+// The bus keeps a link's messages in order, so the joiner appends them as they come.
+func (p *Provider) sendClone(r cloneRequest, blob []byte) {
+	total := max((len(blob)+cloneChunk-1)/cloneChunk, 1)
+	for i := range total {
+		part := blob[min(i*cloneChunk, len(blob)):min((i+1)*cloneChunk, len(blob))]
+		f := []byte{frameCloneData}
+		f = binary.AppendUvarint(f, r.id)
+		f = binary.AppendUvarint(f, uint64(i))
+		f = binary.AppendUvarint(f, uint64(total))
+		f = append(f, part...)
+		if err := p.cfg.Endpoint.Send(r.from, f); err != nil {
+			return // the joiner times out and asks another donor
+		}
+	}
+}
+
+// cloneReceived is the bus handler for clone data.
+func (p *Provider) cloneReceived(from string, b []byte) {
+	var hdr [3]uint64
+	for i := range hdr {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			p.corruptFrames.Add(1)
+			return
+		}
+		hdr[i], b = v, b[n:]
+	}
+	id, chunk, total := hdr[0], hdr[1], hdr[2]
+	p.clone.mu.Lock()
+	defer p.clone.mu.Unlock()
+	in := p.clone.in
+	if in == nil || in.reqID != id || in.donor != from || chunk != in.next {
+		return // an answer nobody waits for any more
+	}
+	in.buf = append(in.buf, b...)
+	in.next++
+	if in.next == total {
+		close(in.done)
+		p.clone.in = nil
+	}
+}
+
+// cloneFromGroup is the joiner's side: with the pipeline stopped, it lets what this member
+// had already certified finish, then asks donors in turn for their state and installs the
+// first one that arrives. It repeats if raft sent a newer snapshot in the meantime.
+func (p *Provider) cloneFromGroup(ctx context.Context) error {
+	p.pipeRun.Lock()
+	defer p.pipeRun.Unlock()
+	// Nothing is certified while paused; let the applier finish what was, so nothing old
+	// is written over the restored database.
+	p.mu.Lock()
+	seq := p.cert.Stats().Seqno
+	p.mu.Unlock()
+	wctx, cancel := context.WithTimeout(ctx, cloneTimeout)
+	defer cancel()
+	if err := p.commitMon.WaitFor(wctx, seq); err != nil {
+		return fmt.Errorf("clone: this member's applier did not finish its queue: %w", err)
+	}
+	for p.applyQueued.Load() > 0 {
+		select {
+		case <-wctx.Done():
+			return fmt.Errorf("clone: this member's applier did not finish its queue: %w", wctx.Err())
+		case <-time.After(time.Millisecond):
+		}
+	}
+	var last error
+	for range 3 {
+		p.pipeMu.Lock()
+		need := p.lostAt
+		p.pipeMu.Unlock()
+		installed := false
+		for _, donor := range p.donors() {
+			blob, err := p.requestClone(ctx, donor, need)
+			if err == nil {
+				err = p.installClone(donor, blob, need)
+			}
+			if err == nil {
+				installed = true
+				break
+			}
+			last = err
+			if ctx.Err() != nil {
+				return err
+			}
+		}
+		if !installed {
+			return last
+		}
+		p.pipeMu.Lock()
+		behind := p.lostAt > p.pipeIndex.Load()
+		p.pipeMu.Unlock()
+		if !behind {
+			p.lostLog.Store(false)
+			return nil
+		}
+		last = errors.New("clone: the group's cache moved past the cloned state while it was installed")
+	}
+	return last
+}
+
+// donors returns the members to ask, the raft leader first (it holds the newest log).
+func (p *Provider) donors() []string {
+	p.mu.Lock()
+	lead := p.lead
+	p.mu.Unlock()
+	var out []string
+	if lead >= 0 && lead != p.self {
+		out = append(out, p.cfg.Members[lead])
+	}
+	for i, m := range p.cfg.Members {
+		if i != p.self && i != lead {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// requestClone asks donor for its state at or after raft index need and waits for it.
+func (p *Provider) requestClone(ctx context.Context, donor string, need uint64) ([]byte, error) {
+	p.clone.mu.Lock()
+	p.clone.nextID++
+	in := &cloneIncoming{donor: donor, reqID: p.clone.nextID, done: make(chan struct{})}
+	p.clone.in = in
+	p.clone.mu.Unlock()
+	defer func() {
+		p.clone.mu.Lock()
+		if p.clone.in == in {
+			p.clone.in = nil
+		}
+		p.clone.mu.Unlock()
+	}()
+	req := []byte{frameCloneRequest}
+	req = binary.AppendUvarint(req, in.reqID)
+	req = binary.AppendUvarint(req, need)
+	if err := p.cfg.Endpoint.Send(donor, req); err != nil {
+		return nil, fmt.Errorf("clone: cannot reach donor %s: %w", donor, err)
+	}
+	select {
+	case <-in.done:
+	case <-time.After(cloneTimeout):
+		return nil, fmt.Errorf("clone: donor %s did not answer within %v", donor, cloneTimeout)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if len(in.buf) == 0 || in.buf[0] != 1 {
+		why := "empty answer"
+		if len(in.buf) > 1 {
+			why = string(in.buf[1:])
+		}
+		return nil, fmt.Errorf("clone: donor %s refused: %s", donor, why)
+	}
+	return in.buf[1:], nil
+}
+
+// installClone loads a donor's answer: the database, then the group state, then drops the
+// queued entries the state already covers.
+func (p *Provider) installClone(donor string, b []byte, need uint64) error {
+	at, n := binary.Uvarint(b)
+	if n <= 0 {
+		return errors.New("clone: corrupt answer")
+	}
+	b = b[n:]
+	seq, n := binary.Varint(b)
+	if n <= 0 {
+		return errors.New("clone: corrupt answer")
+	}
+	b = b[n:]
+	sl, n := binary.Uvarint(b)
+	if n <= 0 || sl > uint64(len(b)-n) {
+		return errors.New("clone: corrupt answer")
+	}
+	state, db := b[n:n+int(sl)], b[n+int(sl):]
+	if at < need {
+		return fmt.Errorf("clone: donor %s sent its state at %d, before the snapshot at %d", donor, at, need)
+	}
+	// Check the state before touching the database.
+	p.mu.Lock()
+	restore, err := p.decodeGroupState(state)
+	p.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("clone: state from %s: %w", donor, err)
+	}
+	if err := p.cfg.Applier.Restore(bytes.NewReader(db)); err != nil {
+		return fmt.Errorf("clone: restoring the database from %s: %w", donor, err)
+	}
+	p.mu.Lock()
+	restore()
+	for seq := range p.prepared {
+		delete(p.prepared, seq)
+	}
+	p.mu.Unlock()
+	p.commitMon.Reset(seq)
+	p.pipeMu.Lock()
+	p.pipeQ = keepAfter(p.pipeQ, at)
+	p.pipeTxns = countTxns(p.pipeQ)
+	p.pipeIndex.Store(at)
+	p.pipeMu.Unlock()
+	p.clone.received.Add(1)
+	p.clone.mu.Lock()
+	p.clone.last = fmt.Sprintf("from %s: %d bytes at position %d", donor, len(b), seq)
+	p.clone.mu.Unlock()
+	return nil
+}
+
+// appendGroupState appends everything the pipeline derived from the agreed order that a
+// joiner must continue from: the certifier, the view, the primary, the delivered message
+// ids, and the verdict digest. p.mu held.
+func (p *Provider) appendGroupState(b []byte) []byte {
+	cs := p.cert.AppendState(nil)
+	b = binary.AppendUvarint(b, uint64(len(cs)))
+	b = append(b, cs...)
+	b = p.view.AppendState(b)
+	b = binary.AppendVarint(b, int64(p.primary))
+	b = append(b, boolByte(p.everPrimary), boolByte(p.primaryChange))
+	b = binary.AppendUvarint(b, p.verdicts.Load())
+	b = binary.AppendUvarint(b, uint64(len(p.delivered)))
+	for _, d := range p.delivered {
+		b = binary.AppendVarint(b, d.max)
+		b = binary.AppendUvarint(b, uint64(len(d.ids)))
+		for id := range d.ids {
+			b = binary.AppendVarint(b, id)
+		}
+	}
+	return b
+}
+
+func boolByte(v bool) byte {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+// decodeGroupState checks appendGroupState's bytes and returns the function that installs
+// them (call it with p.mu held). p.mu held.
+func (p *Provider) decodeGroupState(b []byte) (func(), error) {
+	bad := errors.New("corrupt group state (donor and joiner must run the same model)")
+	cl, n := binary.Uvarint(b)
+	if n <= 0 || cl > uint64(len(b)-n) {
+		return nil, bad
+	}
+	cert, err := certifier.RestoreState(b[n : n+int(cl)])
+	if err != nil {
+		return nil, err
+	}
+	b = b[n+int(cl):]
+	view := p.view.Copy()
+	if b, err = view.RestoreState(b); err != nil {
+		return nil, err
+	}
+	primary, n := binary.Varint(b)
+	if n <= 0 || len(b) < n+2 || primary < -1 || primary >= int64(len(p.cfg.Members)) {
+		return nil, bad
+	}
+	everPrimary, primaryChange := b[n] == 1, b[n+1] == 1
+	b = b[n+2:]
+	verdicts, n := binary.Uvarint(b)
+	if n <= 0 {
+		return nil, bad
+	}
+	b = b[n:]
+	members, n := binary.Uvarint(b)
+	if n <= 0 || members != uint64(len(p.cfg.Members)) {
+		return nil, bad
+	}
+	b = b[n:]
+	delivered := make([]deliveredIDs, members)
+	for i := range delivered {
+		mx, n := binary.Varint(b)
+		if n <= 0 {
+			return nil, bad
+		}
+		b = b[n:]
+		cnt, k := binary.Uvarint(b)
+		if k <= 0 || cnt > uint64(len(b)) {
+			return nil, bad
+		}
+		b = b[k:]
+		d := deliveredIDs{max: mx, ids: make(map[int64]struct{}, cnt)}
+		for range cnt {
+			id, n := binary.Varint(b)
+			if n <= 0 {
+				return nil, bad
+			}
+			b = b[n:]
+			d.ids[id] = struct{}{}
+		}
+		delivered[i] = d
+	}
+	if len(b) != 0 {
+		return nil, bad
+	}
+	return func() {
+		p.cert, p.view = cert, view
+		p.primary, p.everPrimary, p.primaryChange = int(primary), everPrimary, primaryChange
+		p.delivered = delivered
+		p.verdicts.Store(verdicts)
+		p.viewChangedLocked()
+	}, nil
+}

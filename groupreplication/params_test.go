@@ -1,0 +1,76 @@
+package groupreplication_test
+
+import (
+	"strings"
+	"testing"
+
+	_ "github.com/replbench/replbench/groupreplication"
+	"github.com/replbench/replbench/protocols"
+)
+
+// TestParamsRefuseImpossibleValues: review finding P2. These values were accepted (or
+// crashed the run at start, like a GTID block size of 0); the registered protocol now
+// refuses them up front with MySQL's documented range.
+func TestParamsRefuseImpossibleValues(t *testing.T) {
+	p, err := protocols.Lookup("gr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, value, want string }{
+		{"group_replication_flow_control_certifier_threshold", "-1", "parameter group_replication_flow_control_certifier_threshold: -1 is out of range (accepted: 0 to 2147483647)"},
+		{"group_replication_flow_control_applier_threshold", "-1", "accepted: 0 to 2147483647"},
+		{"group_replication_gtid_assignment_block_size", "0", "parameter group_replication_gtid_assignment_block_size: 0 is out of range (accepted: at least 1)"},
+		{"replica_parallel_workers", "-1", "parameter replica_parallel_workers: -1 is out of range (accepted: 0 to 1024)"},
+		{"slave_parallel_workers", "1025", "parameter replica_parallel_workers: 1025 is out of range (accepted: 0 to 1024)"},
+		{"group_replication_flow_control_period", "0", "accepted: 1 to 60"},
+		{"group_replication_flow_control_period", "61", "accepted: 1 to 60"},
+		{"group_replication_flow_control_hold_percent", "101", "accepted: 0 to 100"},
+		{"group_replication_flow_control_release_percent", "1001", "accepted: 0 to 1000"},
+		{"group_replication_flow_control_member_quota_percent", "-1", "accepted: 0 to 100"},
+		{"group_replication_flow_control_min_quota", "-1", "accepted: 0 to 2147483647"},
+		{"group_replication_auto_increment_increment", "0", "accepted: 1 to 65535"},
+		{"group_replication_transaction_size_limit", "-1", "accepted: 0 to 2147483647"},
+		{"group_replication_member_expel_timeout", "3601", "accepted: 0 to 3600"},
+		{"group_replication_unreachable_majority_timeout", "-1", "accepted: 0 to 31536000"},
+		{"group_replication_autorejoin_tries", "2017", "accepted: 0 to 2016"},
+		{"group_replication_member_weight", "101", "accepted: 0 to 100"},
+		{"gr_model_raft_election_ticks", "2", "accepted: 3 to 2147483647"},
+		{"gr_model_raft_tick", "0s", "accepted: at least 1ms"},
+		{"gr_model_autorejoin_interval", "0s", "accepted: at least 1ms"},
+		{"gr_model_raft_log_keep_entries", "-1", "accepted: at least 0"},
+	} {
+		_, err := p.Resolve(map[string]string{tc.name: tc.value})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s=%s: error %v, want one containing %q", tc.name, tc.value, err, tc.want)
+		}
+	}
+}
+
+// TestCheckParams: MySQL refuses a minimum quota or minimum recovery quota above a set
+// maximum quota; 0 means no maximum.
+func TestCheckParams(t *testing.T) {
+	p, err := protocols.Lookup("gr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const minQ, minRec, maxQ = "group_replication_flow_control_min_quota", "group_replication_flow_control_min_recovery_quota", "group_replication_flow_control_max_quota"
+	for _, tc := range []struct {
+		user map[string]string
+		want string // "" accepts
+	}{
+		{nil, ""},
+		{map[string]string{minQ: "500", minRec: "500"}, ""}, // max_quota 0: no maximum
+		{map[string]string{minQ: "500", minRec: "500", maxQ: "500"}, ""},
+		{map[string]string{maxQ: "5"}, ""},
+		{map[string]string{minQ: "501", maxQ: "500"}, "group_replication_flow_control_min_quota (501) cannot be larger than group_replication_flow_control_max_quota (500)"},
+		{map[string]string{minRec: "501", maxQ: "500"}, "group_replication_flow_control_min_recovery_quota (501) cannot be larger than group_replication_flow_control_max_quota (500)"},
+	} {
+		_, err := p.Resolve(tc.user)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%v: unexpected error %v", tc.user, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%v: error %v, want one containing %q", tc.user, err, tc.want)
+		}
+	}
+}
