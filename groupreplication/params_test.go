@@ -37,7 +37,7 @@ func TestParamsRefuseImpossibleValues(t *testing.T) {
 		{"gr_model_raft_election_ticks", "2", "accepted: 3 to 2147483647"},
 		{"gr_model_raft_tick", "0s", "accepted: at least 1ms"},
 		{"gr_model_autorejoin_interval", "0s", "accepted: at least 1ms"},
-		{"gr_model_raft_log_keep_entries", "-1", "accepted: at least 0"},
+		{"group_replication_message_cache_size", "0", "accepted: 4096 to"},
 	} {
 		_, err := p.Resolve(map[string]string{tc.name: tc.value})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

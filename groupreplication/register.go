@@ -35,7 +35,6 @@ const (
 	pGTIDBroadcast     = "gr_model_gtid_executed_broadcast_period"
 	pRaftTick          = "gr_model_raft_tick"
 	pRaftElectionTicks = "gr_model_raft_election_ticks"
-	pRaftKeepEntries   = "gr_model_raft_log_keep_entries"
 )
 
 // Params lists every parameter of the model with MySQL's default.
@@ -65,7 +64,7 @@ var Params = []protocols.Param{
 	{Name: pGTIDBroadcast, Default: "60s", Help: "model: how often each member broadcasts gtid_executed so the certifier can drop entries every member has committed (MySQL's compile-time BROADCAST_GTID_EXECUTED_PERIOD, 60 s); the sweep is the cause of the periodic dip of bug #84774"},
 	{Name: pRaftTick, Default: "100ms", Min: new(0.001), Help: "model: one raft tick; the leader heartbeats every tick"},
 	{Name: pRaftElectionTicks, Default: "50", Min: new(3.0), Max: new(float64(math.MaxInt32)), Help: "model: raft ticks without a leader before a member campaigns, and without a majority before a leader steps down (CheckQuorum): 50 x 100 ms = 5 s, GR's suspicion timeout. Keep it well above the slowest round trip"},
-	{Name: pRaftKeepEntries, Default: "50000", Min: new(0.0), Help: "model: applied raft entries kept for members that fall behind (the XCom cache, group_replication_message_cache_size); older ones are compacted away and a member that needs them goes to ERROR"},
+	{Name: pMessageCacheSize, Default: "1073741824", Min: new(4096.0), Max: new(4611686018427387904.0), Help: "bytes of agreed messages each member keeps for members that fall behind (the XCom cache); a member whose gap is beyond it rejoins by clone (database, certifier and view from a donor). MySQL's minimum is 134217728; the model accepts less so that tests can force a clone"},
 }
 
 // CheckParams enforces the rules between parameters that the server's own variable checks
@@ -107,8 +106,9 @@ server_uuid) and the raft leader hands leadership to it. Differences from XCom: 
 fixed, so after an expulsion raft still counts the expelled member in its majority (identical for
 3 members; with 5 members and 2 expelled, raft needs all 3 survivors where XCom needs 2 of 3);
 the notifier campaigns for raft leadership as soon as it suspects the leader (5 s), so the raft
-leader moves before the GR primary does (10 s) and then hands leadership to the elected primary. Not modelled: clone (a member whose log was compacted away goes to ERROR),
-preemptive GC, fragmentation and compression, the XCom event horizon.`
+leader moves before the GR primary does (10 s) and then hands leadership to the elected primary. A member whose gap is beyond
+group_replication_message_cache_size rejoins by clone (the donor pauses while it snapshots,
+where the real clone copies while the donor works). Not modelled: preemptive GC, fragmentation and compression, the XCom event horizon.`
 
 func init() {
 	protocols.Register(protocols.Protocol{
