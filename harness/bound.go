@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/replbench/replbench/harness/law"
+	"github.com/replbench/replbench/protocols"
 	"github.com/replbench/replbench/protocols/transport"
 	"github.com/replbench/replbench/results"
 )
@@ -13,15 +14,20 @@ import (
 // and the efficiency measured / bound. A protocol the law package has no model for gets no
 // bound and a note, not an invented one. The model leaves out the engine's own cost (and
 // the fsync of an on-disk run), so efficiency near 1 means "at the network's limit".
-func setBound(p *results.Point, ps *PointSpec, net transport.Network, params map[string]string) {
+//
+// nodeParams are every node's parameters (protocol and engine), so that a slow applier
+// (replbench.apply_delay on one node) caps the bound the way flow control caps the cluster.
+func setBound(p *results.Point, ps *PointSpec, net transport.Network, params map[string]string, nodeParams map[string]protocols.Params) {
 	in := law.Input{
-		Network:  net,
-		Members:  ps.Members(),
-		Protocol: ps.Protocol,
-		Params:   params,
-		Writers:  ps.Writers,
-		Threads:  ps.Threads,
-		HotRows:  hotRows(p),
+		NodeParams: nodeParams,
+		Duration:   ps.Duration,
+		Network:    net,
+		Members:    ps.Members(),
+		Protocol:   ps.Protocol,
+		Params:     params,
+		Writers:    ps.Writers,
+		Threads:    ps.Threads,
+		HotRows:    hotRows(p),
 	}
 	b, err := law.Compute(in)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -18,6 +19,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/replbench/replbench/protocols"
 	"github.com/replbench/replbench/results"
 	"github.com/replbench/replbench/workloads"
 )
@@ -394,8 +396,8 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 		p.Status[c.members[i]] = m
 	}
 	es := c.emu.Stats()
-	if es.Delivered > 0 {
-		p.Network.DelayError = &results.Percentiles{P50: es.DelayErrorP50Ms, P99: es.DelayErrorP99Ms, Max: es.DelayErrorMaxMs, N: int64(es.Delivered)}
+	if es.DelayErrorN > 0 {
+		p.Network.DelayError = &results.Percentiles{P50: es.DelayErrorP50Ms, P99: es.DelayErrorP99Ms, Max: es.DelayErrorMaxMs, N: es.DelayErrorN}
 	}
 	if es.Early > 0 {
 		p.Notes = append(p.Notes, fmt.Sprintf("emulator delivered %d messages early: the network was not emulated faithfully", es.Early))
@@ -404,7 +406,14 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 	if err := closeWithin(c, closeTimeout); err != nil {
 		p.Notes = append(p.Notes, "close: "+err.Error())
 	}
-	setBound(p, ps, c.net, c.params[writerIndex(c.members, ps.Writers)])
+	nodeParams := map[string]protocols.Params{}
+	for i, node := range c.members {
+		np := protocols.Params{}
+		maps.Copy(np, c.params[i])
+		maps.Copy(np, ps.Params[node]) // engine values too (replbench.apply_delay)
+		nodeParams[node] = np
+	}
+	setBound(p, ps, c.net, c.params[writerIndex(c.members, ps.Writers)], nodeParams)
 	if !interrupted {
 		p.Reference = results.ReferenceFor(s.Name, p) // a partial point reproduces nothing
 	}
