@@ -130,19 +130,23 @@ func paramsMain(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "nodes: %s\n\n", harness.NodeRange(p))
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PARAMETER\tDEFAULT\tMEANING")
+	fmt.Fprintln(tw, "PARAMETER\tDEFAULT\tACCEPTED\tMEANING")
 	write := func(ps []protocols.Param) {
 		for _, d := range ps {
-			def := d.Default
+			accepted := d.Range()
 			if len(d.Choices) > 0 {
-				def += " (" + strings.Join(d.Choices, "|") + ")"
+				accepted = strings.Join(d.Choices, "|")
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", d.Name, def, d.Help)
+			help := d.Help
+			if len(d.Aliases) > 0 {
+				help += " (also: " + strings.Join(d.Aliases, ", ") + ")"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.Name, d.Default, accepted, help)
 		}
 	}
 	write(p.Params)
-	fmt.Fprintln(tw, "\t\t")
-	fmt.Fprintln(tw, "engine:\t\t")
+	fmt.Fprintln(tw, "\t\t\t")
+	fmt.Fprintln(tw, "engine:\t\t\t")
 	write(harness.EngineParams)
 	tw.Flush()
 	fmt.Fprintln(stdout, "\nSet with --param NAME=VALUE (every node) or --param NODE:NAME=VALUE (one node).")
