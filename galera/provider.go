@@ -277,9 +277,6 @@ func New(cfg protocols.Config) (protocols.Provider, error) {
 		applyMon:       monitor.New(0),
 		commitMon:      monitor.New(0),
 	}
-	if p.tick <= 0 {
-		p.tick = 100 * time.Millisecond
-	}
 	for i, m := range cfg.Members {
 		p.index[m] = i
 	}
@@ -294,13 +291,8 @@ func New(cfg protocols.Config) (protocols.Provider, error) {
 	ec.JoinRetransTicks = ticks(prm.Duration(ParamJoinRetrans), p.tick)
 	ec.InactiveTicks = ticks(prm.Duration(ParamInactiveTimeout), p.tick)
 	ec.Weight = p.weight
-	if prm.Duration(ParamInactiveTimeout) < prm.Duration(ParamSuspectTimeout) {
-		return nil, fmt.Errorf("galera: %s (%s) must not be shorter than %s (%s)",
-			ParamInactiveTimeout, prm.String(ParamInactiveTimeout), ParamSuspectTimeout, prm.String(ParamSuspectTimeout))
-	}
-	if prm.Duration(ParamKeepalive) > prm.Duration(ParamSuspectTimeout)/3 {
-		return nil, fmt.Errorf("galera: %s (%s) must be at most a third of %s (%s), or peers are suspected between keepalives",
-			ParamKeepalive, prm.String(ParamKeepalive), ParamSuspectTimeout, prm.String(ParamSuspectTimeout))
+	if err := CheckParams(prm); err != nil { // the same rules the harness checks up front
+		return nil, err
 	}
 	p.evs = gcs.New(ec)
 	p.group = gcs.NewGroup(self, n, p.evs.CurrentView())
@@ -313,9 +305,6 @@ func New(cfg protocols.Config) (protocols.Provider, error) {
 	p.cert = cert.New(cc, 0)
 	if p.gcacheSize, err = parseSize(prm.String(ParamGCacheSize)); err != nil {
 		return nil, fmt.Errorf("galera: %s: %w", ParamGCacheSize, err)
-	}
-	if p.weight < 0 || p.weight > 255 {
-		return nil, fmt.Errorf("galera: %s=%d is outside 0..255", ParamWeight, p.weight)
 	}
 	p.fcLimit, p.fcFactor, p.fcSingle = prm.Int(ParamFCLimit), prm.Float(ParamFCFactor), prm.Bool(ParamFCSinglePrimary)
 	p.stRetry = time.Second
