@@ -1,11 +1,6 @@
 package protocols
 
-import (
-	"fmt"
-	"sort"
-	"strings"
-	"sync"
-)
+import "github.com/replbench/replbench/internal/registry"
 
 // Protocol describes a registered replication protocol.
 type Protocol struct {
@@ -43,15 +38,12 @@ func (p *Protocol) Resolve(user map[string]string) (Params, error) {
 	return out, nil
 }
 
-var (
-	regMu    sync.RWMutex
-	registry = map[string]*Protocol{}
-	aliases  = map[string]string{}
-)
+// protocolsByName is the table Register fills and Lookup reads.
+var protocolsByName = registry.New[Protocol]("protocols", "protocol")
 
-// Register adds a protocol; packages call it from init. A duplicate name, or parameter
-// definitions whose defaults fail their own ranges or Check, panics: both are programming
-// errors that would otherwise surface only as a refused run.
+// Register adds a protocol; packages call it from init. A duplicate name or alias, or
+// parameter definitions whose defaults fail their own ranges or Check, panics: both are
+// programming errors that would otherwise surface only as a refused run.
 func Register(p Protocol) {
 	if err := CheckDefs(p.Params); err != nil {
 		panic("protocols: " + p.Name + ": " + err.Error())
@@ -59,48 +51,11 @@ func Register(p Protocol) {
 	if _, err := p.Resolve(nil); err != nil {
 		panic("protocols: " + p.Name + ": the defaults fail: " + err.Error())
 	}
-	regMu.Lock()
-	defer regMu.Unlock()
-	for _, n := range append([]string{p.Name}, p.Aliases...) {
-		if _, dup := registry[n]; dup {
-			panic("protocols: duplicate registration of " + n)
-		}
-		if _, dup := aliases[n]; dup {
-			panic("protocols: duplicate registration of " + n)
-		}
-	}
-	registry[p.Name] = &p
-	for _, a := range p.Aliases {
-		aliases[a] = p.Name
-	}
+	protocolsByName.Add(p.Name, p.Aliases, &p)
 }
 
 // Lookup finds a protocol by name or alias. The error lists the accepted names.
-func Lookup(name string) (*Protocol, error) {
-	regMu.RLock()
-	defer regMu.RUnlock()
-	if a, ok := aliases[name]; ok {
-		name = a
-	}
-	p, ok := registry[name]
-	if !ok {
-		return nil, fmt.Errorf("unknown protocol %q (accepted: %s)", name, strings.Join(namesLocked(), ", "))
-	}
-	return p, nil
-}
+func Lookup(name string) (*Protocol, error) { return protocolsByName.Lookup(name) }
 
 // Names returns the registered protocol names, sorted.
-func Names() []string {
-	regMu.RLock()
-	defer regMu.RUnlock()
-	return namesLocked()
-}
-
-func namesLocked() []string {
-	out := make([]string, 0, len(registry))
-	for n := range registry {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
+func Names() []string { return protocolsByName.Names() }

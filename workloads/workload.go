@@ -8,13 +8,10 @@ package workloads
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
-	"sort"
-	"strings"
-	"sync"
 	"time"
 
+	"github.com/replbench/replbench/internal/registry"
 	"github.com/replbench/replbench/storage"
 )
 
@@ -84,44 +81,15 @@ type Definition struct {
 	New     func(opts map[string]string, env Env) (Workload, error)
 }
 
-var (
-	regMu    sync.RWMutex
-	registry = map[string]*Definition{}
-)
+// definitions is the table Register fills and Lookup reads.
+var definitions = registry.New[Definition]("workloads", "workload")
 
-// Register adds a workload definition; packages call it from init.
-func Register(d Definition) {
-	regMu.Lock()
-	defer regMu.Unlock()
-	if _, dup := registry[d.Name]; dup {
-		panic("workloads: duplicate registration of " + d.Name)
-	}
-	registry[d.Name] = &d
-}
+// Register adds a workload definition; packages call it from init. A duplicate name
+// panics.
+func Register(d Definition) { definitions.Add(d.Name, nil, &d) }
 
 // Lookup finds a workload by name; the error lists the accepted names.
-func Lookup(name string) (*Definition, error) {
-	regMu.RLock()
-	defer regMu.RUnlock()
-	d, ok := registry[name]
-	if !ok {
-		return nil, fmt.Errorf("unknown workload %q (accepted: %s)", name, strings.Join(namesLocked(), ", "))
-	}
-	return d, nil
-}
+func Lookup(name string) (*Definition, error) { return definitions.Lookup(name) }
 
 // Names returns the registered workload names, sorted.
-func Names() []string {
-	regMu.RLock()
-	defer regMu.RUnlock()
-	return namesLocked()
-}
-
-func namesLocked() []string {
-	out := make([]string, 0, len(registry))
-	for n := range registry {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
+func Names() []string { return definitions.Names() }
