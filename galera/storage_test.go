@@ -3,13 +3,13 @@ package galera
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/replbench/replbench/protocols"
+	"github.com/replbench/replbench/protocols/prototest"
 	"github.com/replbench/replbench/protocols/transport"
 	"github.com/replbench/replbench/storage"
 )
@@ -28,18 +28,16 @@ var events = storage.TableSchema{
 
 // dbCluster is n real storage engines with galera providers over bus.
 type dbCluster struct {
-	bus transport.Bus
-	dbs []*storage.Engine
-	ps  []*Provider
+	bus   transport.Bus
+	nodes []string
+	dbs   []*storage.Engine
+	ps    []*Provider
 }
 
 func newDBCluster(t testing.TB, n int, bus transport.Bus, params map[string]string) *dbCluster {
 	t.Helper()
-	c := &dbCluster{bus: bus}
-	var members []string
-	for i := range n {
-		members = append(members, fmt.Sprintf("n%d", i+1))
-	}
+	c := &dbCluster{bus: bus, nodes: prototest.Nodes(n)}
+	members := c.nodes
 	for _, m := range members {
 		db, err := storage.Open(storage.Options{Node: m, LockWaitTimeout: 5 * time.Second})
 		if err != nil {
@@ -91,36 +89,11 @@ func (c *dbCluster) close() {
 // checksums, as the harness does.
 func (c *dbCluster) converge(t testing.TB) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		same := true
-		for _, p := range c.ps[1:] {
-			if p.LastCommitted() != c.ps[0].LastCommitted() {
-				same = false
-			}
-		}
-		if same {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nodes did not converge: last committed %d vs others", c.ps[0].LastCommitted())
-		}
-		time.Sleep(time.Millisecond)
-	}
-	ref, err := c.dbs[0].Checksums()
-	if err != nil {
+	if err := prototest.WaitSamePosition(10*time.Second, time.Millisecond, nil, c.ps); err != nil {
 		t.Fatal(err)
 	}
-	for i, db := range c.dbs[1:] {
-		sums, err := db.Checksums()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for tbl, v := range ref {
-			if sums[tbl] != v {
-				t.Fatalf("table %s differs between n1 and n%d", tbl, i+2)
-			}
-		}
+	if err := prototest.SameChecksums(c.nodes, c.dbs); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/replbench/replbench/protocols"
+	"github.com/replbench/replbench/protocols/prototest"
 	"github.com/replbench/replbench/protocols/transport"
 	"github.com/replbench/replbench/storage"
 )
@@ -31,18 +31,10 @@ type cluster struct {
 	provs []*Provider
 }
 
-func nodeNames(n int) []string {
-	out := make([]string, n)
-	for i := range out {
-		out[i] = fmt.Sprintf("n%d", i+1)
-	}
-	return out
-}
-
 // start builds and starts an n-member cluster.
 func start(t testing.TB, n int, inner transport.Bus, nw transport.Network, virtual bool, params map[string]string, perNode map[string]map[string]string, opts ...func(node string, o *storage.Options)) *cluster {
 	t.Helper()
-	c := &cluster{t: t, nodes: nodeNames(n)}
+	c := &cluster{t: t, nodes: prototest.Nodes(n)}
 	c.em = transport.NewEmulator(inner, nw, transport.EmulatorOptions{Seed: 1, Virtual: virtual})
 	for _, node := range c.nodes {
 		user := maps.Clone(params)
@@ -88,18 +80,9 @@ func start(t testing.TB, n int, inner transport.Bus, nw transport.Network, virtu
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i, p := range c.provs {
-		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = p.Start(ctx) }()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			c.close()
-			t.Fatal(err)
-		}
+	if err := prototest.StartAll(ctx, c.provs); err != nil {
+		c.close()
+		t.Fatal(err)
 	}
 	return c
 }
@@ -157,51 +140,22 @@ func (c *cluster) increment(ctx context.Context, i int, id int64) error {
 // quiesce waits until every member has committed the same position, then compares the
 // tables' checksums: the harness's convergence check.
 func (c *cluster) quiesce(ctx context.Context) (converged bool) {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	for {
-		first := c.provs[0].LastCommitted()
-		same := true
-		for _, p := range c.provs[1:] {
-			if p.LastCommitted() != first {
-				same = false
-			}
-		}
-		if same && c.provs[0].queueEmpty() {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			for i, p := range c.provs {
-				c.t.Logf("%s: last committed %d, status %v", c.nodes[i], p.LastCommitted(), p.Status())
-			}
-			return false
-		case <-time.After(time.Millisecond):
-		}
+	if err := prototest.WaitSamePosition(time.Minute, time.Millisecond, c.provs[0].queueEmpty, c.provs); err != nil {
+		c.t.Log(err)
+		return false
 	}
-	ref, err := c.dbs[0].Checksums()
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	for _, db := range c.dbs[1:] {
-		cs, err := db.Checksums()
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		if !maps.Equal(cs, ref) {
-			return false
-		}
+	if err := prototest.SameChecksums(c.nodes, c.dbs); err != nil {
+		c.t.Log(err)
+		return false
 	}
 	return true
 }
 
 // status returns one status variable of member i.
 func (c *cluster) status(i int, name string) string {
-	for _, v := range c.provs[i].Status() {
-		if v.Name == name {
-			return v.Value
-		}
+	v, ok := prototest.Status(c.provs[i], name)
+	if !ok {
+		c.t.Fatalf("no status variable %s", name)
 	}
-	c.t.Fatalf("no status variable %s", name)
-	return ""
+	return v
 }

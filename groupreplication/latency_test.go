@@ -6,6 +6,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/replbench/replbench/protocols/prototest"
 	"github.com/replbench/replbench/protocols/transport"
 )
 
@@ -40,7 +41,7 @@ func commitCost(t *testing.T, n int, writer int, nw transport.Network, params ma
 }
 
 func lan(t *testing.T, n int) transport.Network {
-	nw, err := transport.Preset("lan", nodeNames(n))
+	nw, err := transport.Preset("lan", prototest.Nodes(n))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +52,7 @@ func lan(t *testing.T, n int) transport.Network {
 func slowLinks(nw transport.Network, n int, d time.Duration, slow ...string) transport.Network {
 	nw = nw.Clone()
 	for _, s := range slow {
-		for _, o := range nodeNames(n) {
+		for _, o := range prototest.Nodes(n) {
 			if o != s {
 				nw.SetLinkBoth(s, o, d)
 			}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/replbench/replbench/protocols"
+	"github.com/replbench/replbench/protocols/prototest"
 	"github.com/replbench/replbench/protocols/transport"
 )
 
@@ -21,7 +22,7 @@ func natsCluster(t testing.TB, n int, params map[string]string) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nw, err := transport.Preset("lan", nodeNames(n))
+	nw, err := transport.Preset("lan", prototest.Nodes(n))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/replbench/replbench/protocols"
+	"github.com/replbench/replbench/protocols/prototest"
 	"github.com/replbench/replbench/protocols/transport"
 )
 
@@ -121,9 +122,7 @@ func resolve(t testing.TB, proto string, user map[string]string) protocols.Param
 func newVCluster(t *testing.T, n int, nw transport.Network, proto string, user map[string]string) *vcluster {
 	t.Helper()
 	c := &vcluster{t: t, em: transport.NewEmulator(transport.NewMemBus(), nw, transport.EmulatorOptions{Seed: 1, Virtual: true})}
-	for i := 1; i <= n; i++ {
-		c.nodes = append(c.nodes, fmt.Sprintf("n%d", i))
-	}
+	c.nodes = prototest.Nodes(n)
 	ps := resolve(t, proto, user)
 	for _, node := range c.nodes {
 		ep, err := c.em.Attach(node)
@@ -140,17 +139,8 @@ func newVCluster(t *testing.T, n int, nw transport.Network, proto string, user m
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i, p := range c.provs {
-		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = p.Start(ctx) }()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
+	if err := prototest.StartAll(ctx, c.provs); err != nil {
+		t.Fatal(err)
 	}
 	return c
 }
@@ -191,40 +181,17 @@ func (c *vcluster) commit(ctx context.Context, key uint64, visible func()) error
 // position, then checks that every replica holds the source's rows.
 func (c *vcluster) converge(limit time.Duration) {
 	c.t.Helper()
-	deadline := time.Now().Add(limit)
-	want := c.provs[0].LastCommitted()
-	for {
-		ok := true
-		for _, p := range c.provs[1:] {
-			if p.LastCommitted() != want {
-				ok = false
-			}
-		}
-		if ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			for _, p := range c.provs {
-				c.t.Logf("%s: last committed %d, status %v", p.cfg.Node, p.LastCommitted(), p.Status())
-			}
-			c.t.Fatalf("replicas did not reach position %d within %v", want, limit)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if err := prototest.WaitSamePosition(limit, 10*time.Millisecond, nil, c.provs); err != nil {
+		c.t.Fatal(err)
 	}
-	src, _ := c.apps[0].Checksums()
-	for i, a := range c.apps[1:] {
-		got, _ := a.Checksums()
-		if got["t"] != src["t"] {
-			c.t.Fatalf("%s checksum %x, source %x", c.nodes[i+1], got["t"], src["t"])
-		}
+	if err := prototest.SameChecksums(c.nodes, c.apps); err != nil {
+		c.t.Fatal(err)
 	}
 }
 
 func status(p *Provider, name string) string {
-	for _, v := range p.Status() {
-		if v.Name == name {
-			return v.Value
-		}
+	if v, ok := prototest.Status(p, name); ok {
+		return v
 	}
 	return "<missing " + name + ">"
 }

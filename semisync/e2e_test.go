@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/replbench/replbench/protocols"
+	"github.com/replbench/replbench/protocols/prototest"
 	"github.com/replbench/replbench/protocols/transport"
 	"github.com/replbench/replbench/storage"
 )
@@ -24,16 +25,14 @@ var kvSchema = storage.TableSchema{
 type rcluster struct {
 	t     testing.TB
 	em    *transport.Emulator
+	nodes []string
 	dbs   []*storage.Engine
 	provs []*Provider
 }
 
 func newRCluster(t testing.TB, proto string, n int, nats bool, nw func(nodes []string) transport.Network, user map[string]string) *rcluster {
 	t.Helper()
-	var nodes []string
-	for i := 1; i <= n; i++ {
-		nodes = append(nodes, fmt.Sprintf("n%d", i))
-	}
+	nodes := prototest.Nodes(n)
 	var inner transport.Bus = transport.NewMemBus()
 	if nats {
 		b, err := transport.NewNATSBus(transport.NATSOptions{})
@@ -42,7 +41,7 @@ func newRCluster(t testing.TB, proto string, n int, nats bool, nw func(nodes []s
 		}
 		inner = b
 	}
-	c := &rcluster{t: t, em: transport.NewEmulator(inner, nw(nodes), transport.EmulatorOptions{Seed: 7})}
+	c := &rcluster{t: t, nodes: nodes, em: transport.NewEmulator(inner, nw(nodes), transport.EmulatorOptions{Seed: 7})}
 	ps := resolve(t, proto, user)
 	for _, node := range nodes {
 		db, err := storage.Open(storage.Options{Node: node})
@@ -66,14 +65,7 @@ func newRCluster(t testing.TB, proto string, n int, nats bool, nw func(nodes []s
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i, p := range c.provs {
-		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = p.Start(ctx) }()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := prototest.StartAll(ctx, c.provs); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.close)
@@ -131,38 +123,11 @@ func (c *rcluster) load(threads, perThread int) time.Duration {
 // table checksums, as the harness does at the end of a run.
 func (c *rcluster) converge(limit time.Duration) {
 	c.t.Helper()
-	want := c.provs[0].LastCommitted()
-	deadline := time.Now().Add(limit)
-	for {
-		done := true
-		for _, p := range c.provs[1:] {
-			if p.LastCommitted() != want {
-				done = false
-			}
-		}
-		if done {
-			break
-		}
-		if time.Now().After(deadline) {
-			for _, p := range c.provs {
-				c.t.Logf("%s: %d %v", p.cfg.Node, p.LastCommitted(), p.Status())
-			}
-			c.t.Fatalf("replicas did not reach %d within %v", want, limit)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	src, err := c.dbs[0].Checksums()
-	if err != nil {
+	if err := prototest.WaitSamePosition(limit, 5*time.Millisecond, nil, c.provs); err != nil {
 		c.t.Fatal(err)
 	}
-	for i, db := range c.dbs[1:] {
-		got, err := db.Checksums()
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		if fmt.Sprint(got) != fmt.Sprint(src) {
-			c.t.Fatalf("n%d checksums %v, source %v", i+2, got, src)
-		}
+	if err := prototest.SameChecksums(c.nodes, c.dbs); err != nil {
+		c.t.Fatal(err)
 	}
 }
 

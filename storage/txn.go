@@ -185,14 +185,7 @@ func (e *Engine) exists(tb *table, pk []byte) (bool, error) {
 // Get reads a row by primary key from the transaction's snapshot (its own writes included);
 // nil, nil when absent.
 func (t *Txn) Get(ctx context.Context, table string, pk ...Value) (Row, error) {
-	if err := t.statement(ctx, false); err != nil {
-		return nil, err
-	}
-	tb, err := t.e.table(table)
-	if err != nil {
-		return nil, err
-	}
-	k, err := tb.encodePK(pk)
+	tb, k, err := t.keyedStatement(ctx, false, table, pk)
 	if err != nil {
 		return nil, err
 	}
@@ -210,6 +203,71 @@ func (t *Txn) Get(ctx context.Context, table string, pk ...Value) (Row, error) {
 	return DecodeRow(v)
 }
 
+// keyedStatement starts a statement on the one row that pk names: it checks that the
+// transaction may run it (see statement), resolves the table and encodes the key.
+func (t *Txn) keyedStatement(ctx context.Context, write bool, name string, pk []Value) (*table, []byte, error) {
+	if err := t.statement(ctx, write); err != nil {
+		return nil, nil, err
+	}
+	tb, err := t.e.table(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	k, err := tb.encodePK(pk)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tb, k, nil
+}
+
+// rowStatement starts a write statement that carries a whole row (Insert, Update): it
+// checks that the transaction may write, resolves the table and normalises the row to the
+// table's columns. The primary key is checked later (checkPKNotNull), after Insert has
+// filled an auto-increment column.
+func (t *Txn) rowStatement(ctx context.Context, name string, row Row) (*table, Row, error) {
+	if err := t.statement(ctx, true); err != nil {
+		return nil, nil, err
+	}
+	tb, err := t.e.table(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	vals, err := tb.normalizeRow(row)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tb, vals, nil
+}
+
+// checkPKNotNull refuses a row whose primary key has a NULL column, naming the column.
+func (tb *table) checkPKNotNull(vals Row) error {
+	for _, c := range tb.schema.PrimaryKey {
+		if vals[c] == nil {
+			return fmt.Errorf("storage: table %s: primary-key column %s cannot be NULL", tb.schema.Name, tb.schema.Columns[c].Name)
+		}
+	}
+	return nil
+}
+
+// lockCurrent locks a row exclusively and returns what the transaction sees of it as a
+// writer: its own pending change (nil if it has none) and the current image, which is the
+// pending one when there is a pending change (nil if this transaction deleted the row)
+// and otherwise the latest committed version (nil if the row does not exist). Reading the
+// latest version rather than the snapshot is what makes a locking read see what it locked.
+func (t *Txn) lockCurrent(ctx context.Context, tb *table, k []byte) (*pending, Row, error) {
+	if err := t.lock(ctx, tb, 0, k); err != nil {
+		return nil, nil, err
+	}
+	if p := t.find(tb, k); p != nil {
+		return p, p.row, nil
+	}
+	cur, err := t.e.latest(tb, k)
+	if err != nil {
+		return nil, nil, err
+	}
+	return nil, cur, nil
+}
+
 func cloneRow(r Row) Row {
 	if r == nil {
 		return nil
@@ -220,37 +278,24 @@ func cloneRow(r Row) Row {
 // GetForUpdate locks a row exclusively (SELECT ... FOR UPDATE) and reads its latest
 // committed version.
 func (t *Txn) GetForUpdate(ctx context.Context, table string, pk ...Value) (Row, error) {
-	if err := t.statement(ctx, false); err != nil {
-		return nil, err
-	}
-	tb, err := t.e.table(table)
+	tb, k, err := t.keyedStatement(ctx, false, table, pk)
 	if err != nil {
 		return nil, err
 	}
-	k, err := tb.encodePK(pk)
+	p, cur, err := t.lockCurrent(ctx, tb, k)
 	if err != nil {
 		return nil, err
 	}
-	if err := t.lock(ctx, tb, 0, k); err != nil {
-		return nil, err
+	if p != nil {
+		return cloneRow(cur), nil // the caller must not alter the pending image
 	}
-	if p := t.find(tb, k); p != nil {
-		return cloneRow(p.row), nil
-	}
-	return t.e.latest(tb, k)
+	return cur, nil
 }
 
 // Insert inserts a row; an auto-increment column left nil or 0 gets the next value, which is
 // returned. A duplicate primary or unique key is 1062.
 func (t *Txn) Insert(ctx context.Context, table string, row Row) (int64, error) {
-	if err := t.statement(ctx, true); err != nil {
-		return 0, err
-	}
-	tb, err := t.e.table(table)
-	if err != nil {
-		return 0, err
-	}
-	vals, err := tb.normalizeRow(row)
+	tb, vals, err := t.rowStatement(ctx, table, row)
 	if err != nil {
 		return 0, err
 	}
@@ -264,10 +309,8 @@ func (t *Txn) Insert(ctx context.Context, table string, row Row) (int64, error) 
 			tb.seeAuto(v)
 		}
 	}
-	for _, c := range tb.schema.PrimaryKey {
-		if vals[c] == nil {
-			return 0, fmt.Errorf("storage: table %s: primary-key column %s cannot be NULL", tb.schema.Name, tb.schema.Columns[c].Name)
-		}
+	if err := tb.checkPKNotNull(vals); err != nil {
+		return 0, err
 	}
 	pk := tb.rowPK(vals)
 	if err := t.lock(ctx, tb, 0, pk); err != nil {
@@ -371,31 +414,16 @@ func (t *Txn) checkUnique(ctx context.Context, tb *table, pk []byte, row, old Ro
 
 // Update replaces the row with row's primary key, locking it; a missing row is an error.
 func (t *Txn) Update(ctx context.Context, table string, row Row) error {
-	if err := t.statement(ctx, true); err != nil {
-		return err
-	}
-	tb, err := t.e.table(table)
+	tb, vals, err := t.rowStatement(ctx, table, row)
 	if err != nil {
 		return err
 	}
-	vals, err := tb.normalizeRow(row)
-	if err != nil {
+	if err := tb.checkPKNotNull(vals); err != nil {
 		return err
-	}
-	for _, c := range tb.schema.PrimaryKey {
-		if vals[c] == nil {
-			return fmt.Errorf("storage: table %s: primary-key column %s cannot be NULL", tb.schema.Name, tb.schema.Columns[c].Name)
-		}
 	}
 	pk := tb.rowPK(vals)
-	if err := t.lock(ctx, tb, 0, pk); err != nil {
-		return err
-	}
-	p := t.find(tb, pk)
-	var cur Row
-	if p != nil {
-		cur = p.row
-	} else if cur, err = t.e.latest(tb, pk); err != nil {
+	p, cur, err := t.lockCurrent(ctx, tb, pk)
+	if err != nil {
 		return err
 	}
 	if cur == nil {
@@ -424,25 +452,12 @@ func (t *Txn) Update(ctx context.Context, table string, row Row) error {
 // Delete deletes a row by primary key, locking it; deleting a missing row is a no-op
 // that returns false.
 func (t *Txn) Delete(ctx context.Context, table string, pk ...Value) (bool, error) {
-	if err := t.statement(ctx, true); err != nil {
-		return false, err
-	}
-	tb, err := t.e.table(table)
+	tb, k, err := t.keyedStatement(ctx, true, table, pk)
 	if err != nil {
 		return false, err
 	}
-	k, err := tb.encodePK(pk)
+	p, cur, err := t.lockCurrent(ctx, tb, k)
 	if err != nil {
-		return false, err
-	}
-	if err := t.lock(ctx, tb, 0, k); err != nil {
-		return false, err
-	}
-	p := t.find(tb, k)
-	var cur Row
-	if p != nil {
-		cur = p.row
-	} else if cur, err = t.e.latest(tb, k); err != nil {
 		return false, err
 	}
 	if cur == nil {

@@ -9,6 +9,7 @@ package workloads
 import (
 	"context"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/replbench/replbench/internal/registry"
@@ -93,3 +94,55 @@ func Lookup(name string) (*Definition, error) { return definitions.Lookup(name) 
 
 // Names returns the registered workload names, sorted.
 func Names() []string { return definitions.Names() }
+
+// AdaptNew turns a package's New, which returns its concrete Impl (so that tests can reach
+// the workload's own counters), into the Definition.New the harness calls. It exists so
+// that every workload package registers the same way: build, and on success Adapt.
+func AdaptNew[W Impl](newImpl func(opts map[string]string, env Env) (W, error)) func(opts map[string]string, env Env) (Workload, error) {
+	return func(opts map[string]string, env Env) (Workload, error) {
+		w, err := newImpl(opts, env)
+		if err != nil {
+			return nil, err
+		}
+		return Adapt(w), nil
+	}
+}
+
+// Tally counts a workload's acknowledged commits and its commits in doubt (see InDoubt),
+// which is what an end-of-run check needs to compare the rows on each node with the work
+// done: the count must lie between the two, never equal one exact number, because a
+// commit whose answer was lost may or may not have happened. The zero value is ready;
+// its methods are safe for concurrent clients.
+type Tally struct {
+	committed atomic.Int64
+	inDoubt   atomic.Int64
+}
+
+// End finishes a transaction whose statements returned err: a statement error rolls tx
+// back and is returned as is; otherwise tx commits and the outcome is counted (committed,
+// or in doubt when the commit error leaves the outcome unknown).
+func (t *Tally) End(ctx context.Context, tx Tx, err error) error {
+	if err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		if InDoubt(err) {
+			t.inDoubt.Add(1)
+		}
+		return err
+	}
+	t.committed.Add(1)
+	return nil
+}
+
+// Committed is the number of acknowledged commits.
+func (t *Tally) Committed() int64 { return t.committed.Load() }
+
+// Explains reports whether n, a count of effects found on a node after replication has
+// quiesced, is what the tally allows: at least every acknowledged commit, at most those
+// plus every commit in doubt.
+func (t *Tally) Explains(n int64) bool {
+	want := t.committed.Load()
+	return n >= want && n <= want+t.inDoubt.Load()
+}

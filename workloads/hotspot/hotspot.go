@@ -20,7 +20,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/replbench/replbench/storage"
@@ -63,13 +62,7 @@ func init() {
 		Name:    Name,
 		Summary: "Callaghan's hotspots: counter (count = count + 1 on hot rows) or users-groups (insert a membership, update the group row)",
 		Options: Options,
-		New: func(opts map[string]string, env workloads.Env) (workloads.Workload, error) {
-			w, err := New(opts, env)
-			if err != nil {
-				return nil, err
-			}
-			return workloads.Adapt(w), nil
-		},
+		New:     workloads.AdaptNew(New),
 	})
 }
 
@@ -84,8 +77,7 @@ type Workload struct {
 	users    int64
 	seed     int64
 
-	committed atomic.Int64 // committed increments or joins
-	inDoubt   atomic.Int64 // commits whose outcome the client could not learn (workloads.InDoubt)
+	tally workloads.Tally // committed increments or joins, and those in doubt
 }
 
 // New configures the workload.
@@ -130,7 +122,7 @@ func (w *Workload) Name() string { return Name }
 func (w *Workload) Settings() map[string]string { return w.settings }
 
 // Committed is the number of committed increments (counter) or joins (users-groups).
-func (w *Workload) Committed() int64 { return w.committed.Load() }
+func (w *Workload) Committed() int64 { return w.tally.Committed() }
 
 // Tables implements workloads.Impl: the tables of the configured mode.
 func (w *Workload) Tables() []storage.TableSchema {
@@ -257,18 +249,7 @@ func (c *client) increment(ctx context.Context, db workloads.DB) error {
 		r[2] = r[2].(int64) + 1
 		err = tx.Update(ctx, counterTable, r)
 	}
-	if err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		if workloads.InDoubt(err) {
-			c.w.inDoubt.Add(1)
-		}
-		return err
-	}
-	c.w.committed.Add(1)
-	return nil
+	return c.w.tally.End(ctx, tx, err)
 }
 
 func (c *client) join(ctx context.Context, db workloads.DB) error {
@@ -288,18 +269,7 @@ func (c *client) join(ctx context.Context, db workloads.DB) error {
 		g[4] = c.user
 		err = tx.Update(ctx, groupsTable, g)
 	}
-	if err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		if workloads.InDoubt(err) {
-			c.w.inDoubt.Add(1)
-		}
-		return err
-	}
-	c.w.committed.Add(1)
-	return nil
+	return c.w.tally.End(ctx, tx, err)
 }
 
 // CheckDB implements workloads.Impl. Counter: on every node the counters sum to the number
@@ -307,8 +277,6 @@ func (c *client) join(ctx context.Context, db workloads.DB) error {
 // membership row per committed join, and every group's member count equals its membership
 // rows found through the group index.
 func (w *Workload) CheckDB(ctx context.Context, dbs []workloads.DB) (map[string]bool, error) {
-	want, doubt := w.committed.Load(), w.inDoubt.Load()
-	within := func(n int64) bool { return n >= want && n <= want+doubt }
 	if w.mode == ModeCounter {
 		ok := true
 		for _, db := range dbs {
@@ -322,7 +290,7 @@ func (w *Workload) CheckDB(ctx context.Context, dbs []workloads.DB) (map[string]
 			if err != nil {
 				return nil, fmt.Errorf("hotspot check on %s: %w", db.Node(), err)
 			}
-			ok = ok && within(sum)
+			ok = ok && w.tally.Explains(sum)
 		}
 		return map[string]bool{"counter_sum_equals_committed_increments": ok}, nil
 	}
@@ -348,7 +316,7 @@ func (w *Workload) CheckDB(ctx context.Context, dbs []workloads.DB) (map[string]
 		if err != nil {
 			return nil, fmt.Errorf("hotspot check on %s: %w", db.Node(), err)
 		}
-		rowsOK = rowsOK && within(n)
+		rowsOK = rowsOK && w.tally.Explains(n)
 	}
 	return map[string]bool{
 		"memberships_equal_committed_joins":   rowsOK,

@@ -13,7 +13,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"sync/atomic"
 
 	"github.com/replbench/replbench/storage"
 	"github.com/replbench/replbench/workloads"
@@ -32,21 +31,14 @@ func init() {
 	workloads.Register(workloads.Definition{
 		Name:    Name,
 		Summary: "mysqlslap 100% insert: autocommit insert into t1 set a='fooBa' (auto-increment id); --queries inserts split over --threads",
-		New: func(opts map[string]string, env workloads.Env) (workloads.Workload, error) {
-			w, err := New(opts, env)
-			if err != nil {
-				return nil, err
-			}
-			return workloads.Adapt(w), nil
-		},
+		New:     workloads.AdaptNew(New),
 	})
 }
 
 // Workload is the configured insert workload. It counts its committed inserts so that the
 // end-of-run check can compare them with the rows present.
 type Workload struct {
-	committed atomic.Int64
-	inDoubt   atomic.Int64 // commits whose outcome the client could not learn (workloads.InDoubt)
+	tally workloads.Tally
 }
 
 // New configures the workload; it takes no options.
@@ -81,7 +73,7 @@ func (w *Workload) LoadDB(ctx context.Context, db workloads.DB, progress func(do
 }
 
 // Committed is the number of inserts that committed so far.
-func (w *Workload) Committed() int64 { return w.committed.Load() }
+func (w *Workload) Committed() int64 { return w.tally.Committed() }
 
 // NewClientDB implements workloads.Impl.
 func (w *Workload) NewClientDB(id int, rng *rand.Rand) workloads.ClientDB { return client{w} }
@@ -92,24 +84,13 @@ type client struct{ w *Workload }
 func (c client) Run(ctx context.Context, db workloads.DB, retry bool) (string, error) {
 	tx := db.Begin()
 	tx.SetAutocommit(true)
-	if _, err := tx.Insert(ctx, Table, storage.Row{int64(0), Value}); err != nil {
-		tx.Rollback()
-		return "insert", err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		if workloads.InDoubt(err) {
-			c.w.inDoubt.Add(1)
-		}
-		return "insert", err
-	}
-	c.w.committed.Add(1)
-	return "insert", nil
+	_, err := tx.Insert(ctx, Table, storage.Row{int64(0), Value})
+	return "insert", c.w.tally.End(ctx, tx, err)
 }
 
 // CheckDB implements workloads.Impl: every node holds one row per committed insert (plus at
 // most one per commit whose outcome was in doubt), each with the inserted value.
 func (w *Workload) CheckDB(ctx context.Context, dbs []workloads.DB) (map[string]bool, error) {
-	want, doubt := w.committed.Load(), w.inDoubt.Load()
 	rowsOK, valuesOK := true, true
 	for _, db := range dbs {
 		tx := db.Begin()
@@ -125,7 +106,7 @@ func (w *Workload) CheckDB(ctx context.Context, dbs []workloads.DB) (map[string]
 		if err != nil {
 			return nil, fmt.Errorf("insert check on %s: %w", db.Node(), err)
 		}
-		rowsOK = rowsOK && n >= want && n <= want+doubt
+		rowsOK = rowsOK && w.tally.Explains(n)
 	}
 	return map[string]bool{"rows_equal_committed_inserts": rowsOK, "values_intact": valuesOK}, nil
 }

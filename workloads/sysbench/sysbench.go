@@ -80,13 +80,9 @@ func init() {
 			Name:    name,
 			Summary: s.Summary,
 			Options: Options,
-			New: func(opts map[string]string, env workloads.Env) (workloads.Workload, error) {
-				w, err := New(name, opts, env)
-				if err != nil {
-					return nil, err
-				}
-				return workloads.Adapt(w), nil
-			},
+			New: workloads.AdaptNew(func(opts map[string]string, env workloads.Env) (*Workload, error) {
+				return New(name, opts, env)
+			}),
 		})
 	}
 }

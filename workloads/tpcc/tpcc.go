@@ -64,13 +64,7 @@ func init() {
 		Name:    Name,
 		Summary: "TPC-C / DBT2: 9 tables, New-Order/Payment/Order-Status/Delivery/Stock-Level 45/43/4/4/4, consistency checks, tpmC",
 		Options: Options,
-		New: func(opts map[string]string, env workloads.Env) (workloads.Workload, error) {
-			w, err := New(opts, env)
-			if err != nil {
-				return nil, err
-			}
-			return workloads.Adapt(w), nil
-		},
+		New:     workloads.AdaptNew(New),
 	})
 }
 
