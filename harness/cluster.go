@@ -39,6 +39,8 @@ type clusterConfig struct {
 	dataDir string // "" keeps every node in memory
 	bus     BusConfig
 	seed    int64
+	// loadProgress, if set, hears how far the workload's load has got (rows done, total).
+	loadProgress func(done, total int64)
 }
 
 // startCluster brings up the cluster of a point: the engines, the schema on every node, the
@@ -94,7 +96,7 @@ func startCluster(ctx context.Context, ps *PointSpec, cc clusterConfig, progress
 		}
 	}
 	progress("loading " + def.Name)
-	if err := c.workload.Load(ctx, c.engines[0], nil); err != nil {
+	if err := c.workload.Load(ctx, c.engines[0], cc.loadProgress); err != nil {
 		return nil, fmt.Errorf("load workload %s on n1: %w", def.Name, err)
 	}
 	if len(c.engines) > 1 {

@@ -265,7 +265,8 @@ func environment(bus BusConfig) *results.Environment {
 // warning line for under the table when the emulator was measurably late (see
 // delayWarning), and an error when the cluster could not be brought up.
 func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con *console) (*results.Point, string, error) {
-	c, err := startCluster(ctx, ps, clusterConfig{dataDir: opt.DataDir, bus: opt.Bus, seed: s.Seed}, func(string) {})
+	cc := clusterConfig{dataDir: opt.DataDir, bus: opt.Bus, seed: s.Seed, loadProgress: loadReporter(con, ps.Workload.Name, time.Now())}
+	c, err := startCluster(ctx, ps, cc, func(string) {})
 	if err != nil {
 		return nil, "", err
 	}
@@ -464,6 +465,24 @@ func statusText(p *results.Point) string {
 	}
 	return b.String()
 }
+
+// loadReporter prints how far a workload's load has got, once a second, but only for a load
+// that has already taken more than loadQuiet: a quick load stays silent.
+func loadReporter(con *console, workload string, start time.Time) func(done, total int64) {
+	var last time.Time
+	return func(done, total int64) {
+		now := time.Now()
+		if now.Sub(start) < loadQuiet || (now.Sub(last) < time.Second && done < total) || total <= 0 {
+			return
+		}
+		last = now
+		con.printf("%s [%6.1fs] loading %s on n1: %3d%% (%d of %d rows)\n",
+			now.Format("15:04:05.000"), now.Sub(start).Seconds(), workload, done*100/total, done, total)
+	}
+}
+
+// loadQuiet is how long a load runs before it reports progress.
+const loadQuiet = 1500 * time.Millisecond
 
 // console serialises what goes to stderr during a run: the progress bar for multi-point
 // runs, the interval lines and loud warnings, so that they do not overwrite each other.
