@@ -23,7 +23,7 @@ import (
 var wanTableCSV string
 
 // WANTableSource names the document and table the reference figures come from.
-const WANTableSource = `Percona blog, "Quest for Better Replication in MySQL: Galera vs. Group Replication" (2017), table "latency/seconds"`
+const WANTableSource = `Percona blog, "WAN Synchronous Clusters: Dealing with Latency Using Concurrency" (2017), tables "XtraDB Cluster latency/seconds" and "GR latency/seconds"`
 
 // WANTableMetric is the metric of the published WAN table.
 const WANTableMetric = "seconds per 500 inserts"

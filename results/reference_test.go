@@ -120,7 +120,7 @@ func TestReferenceFor(t *testing.T) {
 			if ref.Value != c.want || ref.Measured != c.p.ElapsedS || math.Abs(ref.Ratio-c.p.ElapsedS/c.want) > 1e-12 {
 				t.Fatalf("got %+v, want value %v measured %v", ref, c.want, c.p.ElapsedS)
 			}
-			if !strings.Contains(ref.Source, "Quest for Better Replication") || ref.Metric != WANTableMetric {
+			if !strings.Contains(ref.Source, "WAN Synchronous Clusters") || ref.Metric != WANTableMetric {
 				t.Fatalf("source or metric not named: %+v", ref)
 			}
 		})
