@@ -76,23 +76,16 @@ func newDBCluster(t testing.TB, n int, bus transport.Bus, params map[string]stri
 }
 
 func (c *dbCluster) close() {
-	for _, p := range c.ps {
-		p.Close()
-	}
+	prototest.CloseAll(c.ps)
 	c.bus.Close()
-	for _, db := range c.dbs {
-		db.Close()
-	}
+	prototest.CloseAll(c.dbs)
 }
 
 // converge waits until every node has committed the same last position, then compares
 // checksums, as the harness does.
 func (c *dbCluster) converge(t testing.TB) {
 	t.Helper()
-	if err := prototest.WaitSamePosition(10*time.Second, time.Millisecond, nil, c.ps); err != nil {
-		t.Fatal(err)
-	}
-	if err := prototest.SameChecksums(c.nodes, c.dbs); err != nil {
+	if err := prototest.Converge(10*time.Second, time.Millisecond, nil, c.ps, c.nodes, c.dbs); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -97,12 +99,33 @@ func declared(name string) bool {
 }
 
 func (c *cluster) close() {
-	for _, p := range c.provs {
-		p.Close()
-	}
+	prototest.CloseAll(c.provs)
 	c.em.Close()
-	for _, db := range c.dbs {
-		db.Close()
+	prototest.CloseAll(c.dbs)
+}
+
+// insertLoad starts clients that insert rows with distinct keys on member 0 until the
+// returned stop is called; stop returns once they have all finished. Each commit adds one
+// to committed when it is not nil. A failed insert is a test error and ends that client.
+func (c *cluster) insertLoad(ctx context.Context, clients int, committed *atomic.Int64) (stop func()) {
+	var done atomic.Bool
+	var wg sync.WaitGroup
+	for cl := range clients {
+		wg.Go(func() {
+			for i := int64(0); !done.Load(); i++ {
+				if err := c.insert(ctx, 0, int64(cl)<<32|i); err != nil {
+					c.t.Errorf("client %d: %v", cl, err)
+					return
+				}
+				if committed != nil {
+					committed.Add(1)
+				}
+			}
+		})
+	}
+	return func() {
+		done.Store(true)
+		wg.Wait()
 	}
 }
 
@@ -140,11 +163,7 @@ func (c *cluster) increment(ctx context.Context, i int, id int64) error {
 // quiesce waits until every member has committed the same position, then compares the
 // tables' checksums: the harness's convergence check.
 func (c *cluster) quiesce(ctx context.Context) (converged bool) {
-	if err := prototest.WaitSamePosition(time.Minute, time.Millisecond, c.provs[0].queueEmpty, c.provs); err != nil {
-		c.t.Log(err)
-		return false
-	}
-	if err := prototest.SameChecksums(c.nodes, c.dbs); err != nil {
+	if err := prototest.Converge(time.Minute, time.Millisecond, c.provs[0].queueEmpty, c.provs, c.nodes, c.dbs); err != nil {
 		c.t.Log(err)
 		return false
 	}

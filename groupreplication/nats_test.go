@@ -134,27 +134,13 @@ func TestNATS_CutBeyondTheCacheRejoinsByClone(t *testing.T) {
 	defer c.close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var stop atomic.Bool
-	var wg sync.WaitGroup
-	for cl := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int64(0); !stop.Load(); i++ {
-				if err := c.insert(ctx, 0, int64(cl)<<32|i); err != nil {
-					t.Errorf("client %d: %v", cl, err)
-					return
-				}
-			}
-		}()
-	}
+	stop := c.insertLoad(ctx, 4, nil)
 	time.Sleep(200 * time.Millisecond)
 	c.em.Partition([]string{"n1", "n2"}, []string{"n3"})
 	time.Sleep(600 * time.Millisecond)
 	c.em.Heal()
 	time.Sleep(200 * time.Millisecond)
-	stop.Store(true)
-	wg.Wait()
+	stop()
 	t0 := time.Now()
 	for c.status(2, "MEMBER_STATE") != "ONLINE" || c.status(2, "gr_model_clones_received") != "1" {
 		if time.Since(t0) > 10*time.Second {

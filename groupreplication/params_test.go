@@ -1,11 +1,11 @@
 package groupreplication_test
 
 import (
-	"strings"
 	"testing"
 
 	_ "github.com/replbench/replbench/groupreplication"
 	"github.com/replbench/replbench/protocols"
+	"github.com/replbench/replbench/protocols/prototest"
 )
 
 // TestParamsRefuseImpossibleValues: review finding P2. These values were accepted (or
@@ -16,33 +16,30 @@ func TestParamsRefuseImpossibleValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct{ name, value, want string }{
-		{"group_replication_flow_control_certifier_threshold", "-1", "parameter group_replication_flow_control_certifier_threshold: -1 is out of range (accepted: 0 to 2147483647)"},
-		{"group_replication_flow_control_applier_threshold", "-1", "accepted: 0 to 2147483647"},
-		{"group_replication_gtid_assignment_block_size", "0", "parameter group_replication_gtid_assignment_block_size: 0 is out of range (accepted: at least 1)"},
-		{"replica_parallel_workers", "-1", "parameter replica_parallel_workers: -1 is out of range (accepted: 0 to 1024)"},
-		{"slave_parallel_workers", "1025", "parameter replica_parallel_workers: 1025 is out of range (accepted: 0 to 1024)"},
-		{"group_replication_flow_control_period", "0", "accepted: 1 to 60"},
-		{"group_replication_flow_control_period", "61", "accepted: 1 to 60"},
-		{"group_replication_flow_control_hold_percent", "101", "accepted: 0 to 100"},
-		{"group_replication_flow_control_release_percent", "1001", "accepted: 0 to 1000"},
-		{"group_replication_flow_control_member_quota_percent", "-1", "accepted: 0 to 100"},
-		{"group_replication_flow_control_min_quota", "-1", "accepted: 0 to 2147483647"},
-		{"group_replication_auto_increment_increment", "0", "accepted: 1 to 65535"},
-		{"group_replication_transaction_size_limit", "-1", "accepted: 0 to 2147483647"},
-		{"group_replication_member_expel_timeout", "3601", "accepted: 0 to 3600"},
-		{"group_replication_unreachable_majority_timeout", "-1", "accepted: 0 to 31536000"},
-		{"group_replication_autorejoin_tries", "2017", "accepted: 0 to 2016"},
-		{"group_replication_member_weight", "101", "accepted: 0 to 100"},
-		{"gr_model_raft_election_ticks", "2", "accepted: 3 to 2147483647"},
-		{"gr_model_raft_tick", "0s", "accepted: at least 1ms"},
-		{"gr_model_autorejoin_interval", "0s", "accepted: at least 1ms"},
-		{"group_replication_message_cache_size", "0", "accepted: 4096 to"},
-	} {
-		_, err := p.Resolve(map[string]string{tc.name: tc.value})
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s=%s: error %v, want one containing %q", tc.name, tc.value, err, tc.want)
-		}
+	if err := prototest.CheckParams(p.Resolve,
+		prototest.Param("group_replication_flow_control_certifier_threshold", "-1", "parameter group_replication_flow_control_certifier_threshold: -1 is out of range (accepted: 0 to 2147483647)"),
+		prototest.Param("group_replication_flow_control_applier_threshold", "-1", "accepted: 0 to 2147483647"),
+		prototest.Param("group_replication_gtid_assignment_block_size", "0", "parameter group_replication_gtid_assignment_block_size: 0 is out of range (accepted: at least 1)"),
+		prototest.Param("replica_parallel_workers", "-1", "parameter replica_parallel_workers: -1 is out of range (accepted: 0 to 1024)"),
+		prototest.Param("slave_parallel_workers", "1025", "parameter replica_parallel_workers: 1025 is out of range (accepted: 0 to 1024)"),
+		prototest.Param("group_replication_flow_control_period", "0", "accepted: 1 to 60"),
+		prototest.Param("group_replication_flow_control_period", "61", "accepted: 1 to 60"),
+		prototest.Param("group_replication_flow_control_hold_percent", "101", "accepted: 0 to 100"),
+		prototest.Param("group_replication_flow_control_release_percent", "1001", "accepted: 0 to 1000"),
+		prototest.Param("group_replication_flow_control_member_quota_percent", "-1", "accepted: 0 to 100"),
+		prototest.Param("group_replication_flow_control_min_quota", "-1", "accepted: 0 to 2147483647"),
+		prototest.Param("group_replication_auto_increment_increment", "0", "accepted: 1 to 65535"),
+		prototest.Param("group_replication_transaction_size_limit", "-1", "accepted: 0 to 2147483647"),
+		prototest.Param("group_replication_member_expel_timeout", "3601", "accepted: 0 to 3600"),
+		prototest.Param("group_replication_unreachable_majority_timeout", "-1", "accepted: 0 to 31536000"),
+		prototest.Param("group_replication_autorejoin_tries", "2017", "accepted: 0 to 2016"),
+		prototest.Param("group_replication_member_weight", "101", "accepted: 0 to 100"),
+		prototest.Param("gr_model_raft_election_ticks", "2", "accepted: 3 to 2147483647"),
+		prototest.Param("gr_model_raft_tick", "0s", "accepted: at least 1ms"),
+		prototest.Param("gr_model_autorejoin_interval", "0s", "accepted: at least 1ms"),
+		prototest.Param("group_replication_message_cache_size", "0", "accepted: 4096 to"),
+	); err != nil {
+		t.Error(err)
 	}
 }
 
@@ -54,23 +51,14 @@ func TestCheckParams(t *testing.T) {
 		t.Fatal(err)
 	}
 	const minQ, minRec, maxQ = "group_replication_flow_control_min_quota", "group_replication_flow_control_min_recovery_quota", "group_replication_flow_control_max_quota"
-	for _, tc := range []struct {
-		user map[string]string
-		want string // "" accepts
-	}{
-		{nil, ""},
-		{map[string]string{minQ: "500", minRec: "500"}, ""}, // max_quota 0: no maximum
-		{map[string]string{minQ: "500", minRec: "500", maxQ: "500"}, ""},
-		{map[string]string{maxQ: "5"}, ""},
-		{map[string]string{minQ: "501", maxQ: "500"}, "group_replication_flow_control_min_quota (501) cannot be larger than group_replication_flow_control_max_quota (500)"},
-		{map[string]string{minRec: "501", maxQ: "500"}, "group_replication_flow_control_min_recovery_quota (501) cannot be larger than group_replication_flow_control_max_quota (500)"},
-	} {
-		_, err := p.Resolve(tc.user)
-		switch {
-		case tc.want == "" && err != nil:
-			t.Errorf("%v: unexpected error %v", tc.user, err)
-		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-			t.Errorf("%v: error %v, want one containing %q", tc.user, err, tc.want)
-		}
+	if err := prototest.CheckParams(p.Resolve, []prototest.ParamCase{
+		{},
+		{User: map[string]string{minQ: "500", minRec: "500"}}, // max_quota 0: no maximum
+		{User: map[string]string{minQ: "500", minRec: "500", maxQ: "500"}},
+		{User: map[string]string{maxQ: "5"}},
+		{User: map[string]string{minQ: "501", maxQ: "500"}, Want: "group_replication_flow_control_min_quota (501) cannot be larger than group_replication_flow_control_max_quota (500)"},
+		{User: map[string]string{minRec: "501", maxQ: "500"}, Want: "group_replication_flow_control_min_recovery_quota (501) cannot be larger than group_replication_flow_control_max_quota (500)"},
+	}...); err != nil {
+		t.Error(err)
 	}
 }

@@ -439,35 +439,28 @@ func (p *Provider) BeforeRead(ctx context.Context) error {
 			}
 			return nil
 		}
-		// BEFORE_ON_PRIMARY_FAILOVER and stronger: a new primary holds transactions until
-		// it has applied its backlog.
-		if p.primaryChange && p.primary == p.self && p.set.level >= beforeOnPrimaryFailover {
-			ch := p.changed
-			p.mu.Unlock()
-			select {
-			case <-ch:
-				continue
-			case <-ctx.Done():
-				return protocols.ErrInterrupted()
-			case <-p.ctx.Done():
-				return errNotOnline(stateOffline)
-			}
-		}
-		// AFTER: new transactions wait while this member holds a prepared AFTER transaction.
-		if p.afterHeld > 0 {
-			ch := p.afterDone
-			p.mu.Unlock()
-			select {
-			case <-ch:
-				continue
-			case <-ctx.Done():
-				return protocols.ErrInterrupted()
-			case <-p.ctx.Done():
-				return errNotOnline(stateOffline)
-			}
+		var ch <-chan struct{}
+		switch {
+		case p.primaryChange && p.primary == p.self && p.set.level >= beforeOnPrimaryFailover:
+			// BEFORE_ON_PRIMARY_FAILOVER and stronger: a new primary holds transactions
+			// until it has applied its backlog.
+			ch = p.changed
+		case p.afterHeld > 0:
+			// AFTER: new transactions wait while this member holds a prepared AFTER
+			// transaction.
+			ch = p.afterDone
 		}
 		p.mu.Unlock()
-		break
+		if ch == nil {
+			break
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return protocols.ErrInterrupted()
+		case <-p.ctx.Done():
+			return errNotOnline(stateOffline)
+		}
 	}
 	if p.set.level.hasBefore() {
 		return p.SyncWait(ctx)

@@ -3,7 +3,6 @@ package groupreplication
 import (
 	"context"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -39,22 +38,8 @@ func partitionUnderLoad(t *testing.T, cache int) briefCut {
 		c := start(t, 3, transport.NewMemBus(), nw, true, map[string]string{pMessageCacheSize: strconv.Itoa(cache)}, nil)
 		defer c.close()
 		ctx := context.Background()
-		var stop atomic.Bool
 		var committed atomic.Int64
-		var wg sync.WaitGroup
-		for cl := range 8 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := int64(0); !stop.Load(); i++ {
-					if err := c.insert(ctx, 0, int64(cl)<<32|i); err != nil {
-						t.Errorf("client %d: %v", cl, err)
-						return
-					}
-					committed.Add(1)
-				}
-			}()
-		}
+		stop := c.insertLoad(ctx, 8, &committed)
 		watch := func() {
 			out.expelled = out.expelled || c.stateOf(0, 2) == ""
 		}
@@ -76,8 +61,7 @@ func partitionUnderLoad(t *testing.T, cache int) briefCut {
 				out.caughtUp = time.Since(healed)
 			}
 		}
-		stop.Store(true)
-		wg.Wait()
+		stop()
 		out.committed = committed.Load()
 		waitUntil(t, time.Minute, "n3 ONLINE", func() bool {
 			watch()

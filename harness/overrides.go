@@ -106,8 +106,6 @@ func (s *Scenario) Apply(o Overrides) {
 		s.Duration = Duration(*o.Duration)
 		if o.Queries == nil {
 			s.Queries = 0
-		}
-		if o.Queries == nil {
 			s.markFlag("queries", "--duration")
 		}
 	}
@@ -117,18 +115,8 @@ func (s *Scenario) Apply(o Overrides) {
 	}
 	refine := func(nw *NetworkSpec) {
 		*nw = cloneNetworkSpec(*nw)
-		for k, v := range o.Egress {
-			if nw.Egress == nil {
-				nw.Egress = map[string]Duration{}
-			}
-			nw.Egress[k] = Duration(v)
-		}
-		for k, v := range o.Links {
-			if nw.Links == nil {
-				nw.Links = map[string]Duration{}
-			}
-			nw.Links[k] = Duration(v)
-		}
+		mergeDurations(&nw.Egress, o.Egress)
+		mergeDurations(&nw.Links, o.Links)
 		if o.Jitter != nil {
 			nw.Jitter = *o.Jitter
 		}
@@ -168,22 +156,10 @@ func (s *Scenario) Apply(o Overrides) {
 	if o.Seed != nil {
 		s.Seed = *o.Seed
 	}
-	if o.Rate != nil {
-		s.Rate = *o.Rate
-		s.markFlag("rate", "--rate")
-	}
-	if o.Warmup != nil {
-		s.Warmup = Duration(*o.Warmup)
-		s.markFlag("warmup", "--warmup")
-	}
-	if o.Retries != nil {
-		s.Retries = *o.Retries
-		s.markFlag("retries", "--retries")
-	}
-	if o.RetryBackoff != nil {
-		s.RetryBackoff = Duration(*o.RetryBackoff)
-		s.markFlag("retry_backoff", "--retry-backoff")
-	}
+	override(s, &s.Rate, o.Rate, "rate", "--rate")
+	s.overrideDuration(&s.Warmup, o.Warmup, "warmup", "--warmup")
+	override(s, &s.Retries, o.Retries, "retries", "--retries")
+	s.overrideDuration(&s.RetryBackoff, o.RetryBackoff, "retry_backoff", "--retry-backoff")
 	if o.RefusedBackoff != nil {
 		d := Duration(*o.RefusedBackoff)
 		s.RefusedBackoff = &d
@@ -192,5 +168,33 @@ func (s *Scenario) Apply(o Overrides) {
 	if len(o.Faults) > 0 {
 		s.Faults = append([]FaultEvent(nil), o.Faults...)
 		s.markFlag("faults", "--fault")
+	}
+}
+
+// override sets *dst to *v when the flag was given (v not nil) and records the flag as
+// the source of field, for validation errors.
+func override[T any](s *Scenario, dst, v *T, field, flag string) {
+	if v != nil {
+		*dst = *v
+		s.markFlag(field, flag)
+	}
+}
+
+// overrideDuration is override for a time.Duration flag stored as a scenario Duration.
+func (s *Scenario) overrideDuration(dst *Duration, v *time.Duration, field, flag string) {
+	if v != nil {
+		d := Duration(*v)
+		override(s, dst, &d, field, flag)
+	}
+}
+
+// mergeDurations writes src into *dst, allocating the map only when there is something
+// to write, so a network without refinements keeps a nil map.
+func mergeDurations(dst *map[string]Duration, src map[string]time.Duration) {
+	for k, v := range src {
+		if *dst == nil {
+			*dst = map[string]Duration{}
+		}
+		(*dst)[k] = Duration(v)
 	}
 }

@@ -146,9 +146,7 @@ func newVCluster(t *testing.T, n int, nw transport.Network, proto string, user m
 }
 
 func (c *vcluster) close() {
-	for _, p := range c.provs {
-		p.Close()
-	}
+	prototest.CloseAll(c.provs)
 	c.em.Close()
 }
 
@@ -181,10 +179,7 @@ func (c *vcluster) commit(ctx context.Context, key uint64, visible func()) error
 // position, then checks that every replica holds the source's rows.
 func (c *vcluster) converge(limit time.Duration) {
 	c.t.Helper()
-	if err := prototest.WaitSamePosition(limit, 10*time.Millisecond, nil, c.provs); err != nil {
-		c.t.Fatal(err)
-	}
-	if err := prototest.SameChecksums(c.nodes, c.apps); err != nil {
+	if err := prototest.Converge(limit, 10*time.Millisecond, nil, c.provs, c.nodes, c.apps); err != nil {
 		c.t.Fatal(err)
 	}
 }

@@ -73,13 +73,9 @@ func newRCluster(t testing.TB, proto string, n int, nats bool, nw func(nodes []s
 }
 
 func (c *rcluster) close() {
-	for _, p := range c.provs {
-		p.Close()
-	}
+	prototest.CloseAll(c.provs)
 	c.em.Close()
-	for _, db := range c.dbs {
-		db.Close()
-	}
+	prototest.CloseAll(c.dbs)
 }
 
 // insert commits one row on the source through the storage engine's commit path.
@@ -123,10 +119,7 @@ func (c *rcluster) load(threads, perThread int) time.Duration {
 // table checksums, as the harness does at the end of a run.
 func (c *rcluster) converge(limit time.Duration) {
 	c.t.Helper()
-	if err := prototest.WaitSamePosition(limit, 5*time.Millisecond, nil, c.provs); err != nil {
-		c.t.Fatal(err)
-	}
-	if err := prototest.SameChecksums(c.nodes, c.dbs); err != nil {
+	if err := prototest.Converge(limit, 5*time.Millisecond, nil, c.provs, c.nodes, c.dbs); err != nil {
 		c.t.Fatal(err)
 	}
 }

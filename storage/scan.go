@@ -19,10 +19,7 @@ type scanItem struct {
 // The transaction's own buffered writes are merged in: rows it inserted or changed appear
 // with their new values at their (new) position, rows it deleted do not appear.
 func (t *Txn) Scan(ctx context.Context, table string, opt ScanOptions, fn func(Row) bool) error {
-	if err := t.statement(ctx, false); err != nil {
-		return err
-	}
-	tb, err := t.e.table(table)
+	tb, err := t.tableStatement(ctx, false, table)
 	if err != nil {
 		return err
 	}

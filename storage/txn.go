@@ -203,13 +203,19 @@ func (t *Txn) Get(ctx context.Context, table string, pk ...Value) (Row, error) {
 	return DecodeRow(v)
 }
 
+// tableStatement starts a statement on table name: it checks that the transaction may
+// run it (see statement) and resolves the table.
+func (t *Txn) tableStatement(ctx context.Context, write bool, name string) (*table, error) {
+	if err := t.statement(ctx, write); err != nil {
+		return nil, err
+	}
+	return t.e.table(name)
+}
+
 // keyedStatement starts a statement on the one row that pk names: it checks that the
 // transaction may run it (see statement), resolves the table and encodes the key.
 func (t *Txn) keyedStatement(ctx context.Context, write bool, name string, pk []Value) (*table, []byte, error) {
-	if err := t.statement(ctx, write); err != nil {
-		return nil, nil, err
-	}
-	tb, err := t.e.table(name)
+	tb, err := t.tableStatement(ctx, write, name)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -225,10 +231,7 @@ func (t *Txn) keyedStatement(ctx context.Context, write bool, name string, pk []
 // table's columns. The primary key is checked later (checkPKNotNull), after Insert has
 // filled an auto-increment column.
 func (t *Txn) rowStatement(ctx context.Context, name string, row Row) (*table, Row, error) {
-	if err := t.statement(ctx, true); err != nil {
-		return nil, nil, err
-	}
-	tb, err := t.e.table(name)
+	tb, err := t.tableStatement(ctx, true, name)
 	if err != nil {
 		return nil, nil, err
 	}

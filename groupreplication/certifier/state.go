@@ -3,6 +3,7 @@ package certifier
 import (
 	"encoding/binary"
 	"errors"
+	"maps"
 	"slices"
 )
 
@@ -21,21 +22,13 @@ func (c *Certifier) AppendState(b []byte) []byte {
 	for _, v := range []int64{c.seqno, c.lastCommGlobal, c.stable, c.checked, c.conflicts, c.lastConflictFree, c.gcRuns} {
 		b = binary.AppendVarint(b, v)
 	}
-	keys := make([]uint64, 0, len(c.info))
-	for k := range c.info {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(c.info))
 	b = binary.AppendUvarint(b, uint64(len(keys)))
 	for _, k := range keys {
 		b = binary.AppendUvarint(b, k)
 		b = binary.AppendVarint(b, c.info[k].seqno)
 	}
-	members := make([]int, 0, len(c.executed))
-	for m := range c.executed {
-		members = append(members, m)
-	}
-	slices.Sort(members)
+	members := slices.Sorted(maps.Keys(c.executed))
 	b = binary.AppendUvarint(b, uint64(len(members)))
 	for _, m := range members {
 		b = binary.AppendVarint(b, int64(m))
@@ -52,11 +45,7 @@ func (c *Certifier) AppendState(b []byte) []byte {
 	b = binary.AppendVarint(b, g.counter)
 	b = appendIntervals(b, g.used.iv)
 	b = appendIntervals(b, g.free)
-	origins := make([]int, 0, len(g.blocks))
-	for o := range g.blocks {
-		origins = append(origins, o)
-	}
-	slices.Sort(origins)
+	origins := slices.Sorted(maps.Keys(g.blocks))
 	b = binary.AppendUvarint(b, uint64(len(origins)))
 	for _, o := range origins {
 		b = binary.AppendVarint(b, int64(o))
@@ -135,20 +124,18 @@ type reader struct {
 	bad bool
 }
 
-func (r *reader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.bad, r.b = true, nil
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
+// fail marks the input bad and drops what is left of it.
+func (r *reader) fail() { r.bad, r.b = true, nil }
 
-func (r *reader) varint() int64 {
-	v, n := binary.Varint(r.b)
+func (r *reader) uvarint() uint64 { return readVarint(r, binary.Uvarint) }
+
+func (r *reader) varint() int64 { return readVarint(r, binary.Varint) }
+
+// readVarint consumes one number decoded by decode (binary.Uvarint or binary.Varint).
+func readVarint[T uint64 | int64](r *reader, decode func([]byte) (T, int)) T {
+	v, n := decode(r.b)
 	if n <= 0 {
-		r.bad, r.b = true, nil
+		r.fail()
 		return 0
 	}
 	r.b = r.b[n:]
@@ -157,7 +144,7 @@ func (r *reader) varint() int64 {
 
 func (r *reader) bool() bool {
 	if len(r.b) == 0 || r.b[0] > 1 {
-		r.bad, r.b = true, nil
+		r.fail()
 		return false
 	}
 	v := r.b[0] == 1
@@ -170,7 +157,7 @@ func (r *reader) bool() bool {
 func (r *reader) count(minBytes int) int {
 	n := r.uvarint()
 	if n > uint64(len(r.b)/minBytes) {
-		r.bad, r.b = true, nil
+		r.fail()
 		return 0
 	}
 	return int(n)

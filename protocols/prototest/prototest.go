@@ -113,6 +113,27 @@ func SameChecksums[C Checksummer](nodes []string, dbs []C) error {
 	return nil
 }
 
+// Converge is the harness's convergence check as tests run it: WaitSamePosition (limit,
+// poll and ready as there), then SameChecksums of dbs, named by nodes. The error is the
+// first step's that failed.
+func Converge[P protocols.Provider, C Checksummer](limit, poll time.Duration, ready func() bool, provs []P, nodes []string, dbs []C) error {
+	if err := WaitSamePosition(limit, poll, ready, provs); err != nil {
+		return err
+	}
+	return SameChecksums(nodes, dbs)
+}
+
+// CloseAll closes every member's provider or engine, even after one fails, and joins
+// the errors. Tear-down closes providers before the transport and the engines after it, so
+// no member is still applying into a closed engine: call it once per layer.
+func CloseAll[C interface{ Close() error }](cs []C) error {
+	errs := make([]error, len(cs))
+	for i, c := range cs {
+		errs[i] = c.Close()
+	}
+	return errors.Join(errs...)
+}
+
 // Status returns the value of one status variable of p, and whether p reports it.
 func Status(p protocols.Provider, name string) (string, bool) {
 	for _, v := range p.Status() {

@@ -129,3 +129,70 @@ func TestStatus(t *testing.T) {
 		t.Errorf("Status(nope) reported a variable the provider does not have")
 	}
 }
+
+// CheckParams accepts a table whose outcomes match, and reports every case that does not,
+// each named by its setting: an accepted setting the table says is refused, a refusal
+// whose text differs, and a refusal of a setting the table says is accepted.
+func TestCheckParams(t *testing.T) {
+	defs := []protocols.Param{{Name: "threads", Default: "1", Min: new(1.0), Max: new(8.0)}}
+	resolve := func(u map[string]string) (protocols.Params, error) { return protocols.Resolve(defs, u) }
+	if err := CheckParams(resolve, ParamCase{}, Param("threads", "8", ""), Param("threads", "0", "accepted: 1 to 8")); err != nil {
+		t.Fatalf("matching table: %v", err)
+	}
+	err := CheckParams(resolve,
+		Param("threads", "4", "out of range"),
+		Param("threads", "9", "accepted: 0 to 8"),
+		Param("threads", "0", ""),
+		Param("threads", "2", ""))
+	if err == nil {
+		t.Fatal("mismatching table: no error")
+	}
+	msg := err.Error()
+	for _, want := range []string{"threads=4: error <nil>", "threads=9: error", `want one containing "accepted: 0 to 8"`, "threads=0: unexpected error"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q does not contain %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "threads=2") {
+		t.Errorf("error %q names the accepted case threads=2", msg)
+	}
+}
+
+// Converge reports the position wait's failure before it looks at data, and the checksum
+// mismatch once positions agree.
+func TestConverge(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := &fakeProvider{}, &fakeProvider{}
+		a.pos.Store(2)
+		nodes := []string{"n1", "n2"}
+		err := Converge(time.Second, 10*time.Millisecond, nil, []*fakeProvider{a, b}, nodes, []sums{{"t": 1}, {"t": 2}})
+		if err == nil || !strings.Contains(err.Error(), "did not reach one position") {
+			t.Fatalf("positions apart: Converge = %v", err)
+		}
+		b.pos.Store(2)
+		err = Converge(time.Second, 10*time.Millisecond, nil, []*fakeProvider{a, b}, nodes, []sums{{"t": 1}, {"t": 2}})
+		if err == nil || !strings.Contains(err.Error(), "table t differs") {
+			t.Fatalf("data apart: Converge = %v", err)
+		}
+		if err := Converge(time.Second, 10*time.Millisecond, nil, []*fakeProvider{a, b}, nodes, []sums{{"t": 1}, {"t": 1}}); err != nil {
+			t.Fatalf("converged: Converge = %v", err)
+		}
+	})
+}
+
+type closer struct {
+	closed *int
+	err    error
+}
+
+func (c closer) Close() error { *c.closed++; return c.err }
+
+// CloseAll closes every member even after one fails, and reports every failure.
+func TestCloseAll(t *testing.T) {
+	n := 0
+	e1, e3 := errors.New("first"), errors.New("third")
+	err := CloseAll([]closer{{&n, e1}, {&n, nil}, {&n, e3}})
+	if n != 3 || !errors.Is(err, e1) || !errors.Is(err, e3) {
+		t.Fatalf("CloseAll closed %d of 3, error %v; want 3 and both errors", n, err)
+	}
+}
