@@ -222,6 +222,12 @@ type model struct {
 	in      Input
 	writers []string
 	proto   string
+	// handoff is the least time from a hot row's modification being sent by writer a to
+	// its commit on writer b, keyed {a, b}, where it differs from a's own floor (a == b)
+	// or exists at all (a != b); nil: a row is modified by one writer at a time, at its
+	// floor. handoffWhy says what sets it.
+	handoff    map[[2]string]time.Duration
+	handoffWhy string
 }
 
 // ow is the configured one-way delay; a node reaches itself at no cost.
@@ -316,7 +322,7 @@ func (m model) syncNote() string {
 
 // finish turns per-writer floors into the bound: throughput sum_w T_w/floor_w (each thread
 // has one commit in flight), capped per writer by perWriterCap when positive, and by the
-// hot rows at one modification per floor.
+// hot rows at one modification per fastest hand-off cycle between the writers (rowCycle).
 func (m model) finish(floors map[string]time.Duration, floorWhy string, perWriterCap int, capWhy string) *Explanation {
 	tp := m.threadsPer()
 	lo := time.Duration(math.MaxInt64)
@@ -359,15 +365,29 @@ func (m model) finish(floors map[string]time.Duration, floorWhy string, perWrite
 		e.Throughput += " (" + capWhy + ")"
 	}
 	e.Throughput += "."
-	b.HotRowMaxTPS = 1 / lo.Seconds()
-	e.HotRow = fmt.Sprintf("model: a row can change at most once per commit floor, 1/%s = %s modifications/s per row", fmtD(lo), fmtTPS(b.HotRowMaxTPS))
+	gap, cycle := m.rowCycle(floors)
+	if gap <= 0 {
+		e.HotRow = "model: a row can pass from one writer to the next as soon as the next has delivered it, and here that takes no time in the model, so it puts no limit on how often one row changes."
+		e.Bound = b
+		b.Derivation = floorWhy
+		return e
+	}
+	b.HotRowMaxTPS = 1 / gap.Seconds()
+	if _, ok := m.handoff[[2]string{cycle[0], cycle[0]}]; len(cycle) == 1 && !ok {
+		e.HotRow = fmt.Sprintf("model: a row can change at most once per commit floor of %s, 1/%s = %s modifications/s per row", cycle[0], fmtD(gap), fmtTPS(b.HotRowMaxTPS))
+	} else {
+		if len(cycle) == 1 {
+			cycle = []string{cycle[0], cycle[0]}
+		}
+		e.HotRow = fmt.Sprintf("model: a row can pass from one writer to the next as soon as the next has delivered it (%s), so its modifications are at least the fastest hand-off cycle %s apart on average, %s: at most %s modifications/s per row", m.handoffWhy, strings.Join(cycle, "->"), fmtD(gap), fmtTPS(b.HotRowMaxTPS))
+	}
 	if m.in.HotRows > 0 {
 		hot := float64(m.in.HotRows) * b.HotRowMaxTPS
 		e.HotRow += fmt.Sprintf("; with %d hot rows at most %s tps", m.in.HotRows, fmtTPS(hot))
 		if hot < b.MaxTPS {
 			b.MaxTPS = hot
 			b.Limit = "hot_row"
-			e.Throughput = fmt.Sprintf("model: every transaction modifies one of %d hot rows, each at most once per %s, so at most %s tps (the %d threads alone would allow more).", m.in.HotRows, fmtD(lo), fmtTPS(hot), m.in.Threads)
+			e.Throughput = fmt.Sprintf("model: every transaction modifies one of %d hot rows, each at most once per %s, so at most %s tps (the %d threads alone would allow more).", m.in.HotRows, fmtD(gap), fmtTPS(hot), m.in.Threads)
 		}
 	}
 	e.HotRow += "."
@@ -385,15 +405,26 @@ func (m model) finish(floors map[string]time.Duration, floorWhy string, perWrite
 func (m model) galera() (*Explanation, error) {
 	floors := map[string]time.Duration{}
 	paths := map[string]string{}
+	learn := m.shortest()
 	for _, w := range m.writers {
 		var best time.Duration
 		path := w
 		for _, i := range m.in.Members {
 			for _, j := range m.in.Members {
-				d := m.ow(w, i) + m.ow(i, j) + m.ow(j, w)
+				// i fills its place once it has learnt seq s, by the fastest route (any
+				// member's fill carries s onward); the fill itself and j's report travel
+				// directly.
+				d := learn[[2]string{w, i}] + m.ow(i, j) + m.ow(j, w)
 				if d > best {
 					best = d
-					path = strings.Join(compact([]string{w, i, j, w}), "->")
+					hop := "->"
+					if learn[[2]string{w, i}] < m.ow(w, i) {
+						hop = "~>" // relayed: s reaches i sooner through another member
+					}
+					path = strings.Join(compact([]string{w + hop + i, j, w}), "->")
+					if i == w {
+						path = strings.Join(compact([]string{w, j, w}), "->")
+					}
 				}
 			}
 		}
@@ -427,11 +458,69 @@ func (m model) galera() (*Explanation, error) {
 		cap = int(max(uwin, swin))
 		capWhy = fmt.Sprintf("evs.use_aggregate=OFF: each write-set is its own message and a node has at most max(evs.user_send_window=%d, evs.send_window=%d) = %d unsafe messages", uwin, swin, cap)
 	}
+	m.galeraHandoff()
 	e := m.finish(floors, why, cap, capWhy)
 	if aggregate && e.Bound.MaxTPS > 0 && e.Bound.Limit == "latency" {
 		e.Throughput = strings.TrimSuffix(e.Throughput, ".") + m.galeraWindowNote(floors, uwin, swin)
 	}
 	return e, nil
+}
+
+// shortest is the least time for news to travel from a to b through any members (Floyd-
+// Warshall over the one-way delays): on a network where a detour beats the direct link,
+// a member learns a seq sooner from another member's fill than from the originator.
+func (m model) shortest() map[[2]string]time.Duration {
+	d := map[[2]string]time.Duration{}
+	for _, a := range m.in.Members {
+		for _, b := range m.in.Members {
+			d[[2]string{a, b}] = m.ow(a, b)
+		}
+	}
+	for _, k := range m.in.Members {
+		for _, a := range m.in.Members {
+			for _, b := range m.in.Members {
+				if v := d[[2]string{a, k}] + d[[2]string{k, b}]; v < d[[2]string{a, b}] {
+					d[[2]string{a, b}] = v
+				}
+			}
+		}
+	}
+	return d
+}
+
+// galeraHandoff sets the hot-row hand-off times when more than one writer has threads.
+// Member j's aru passes a write-set's seq s only once j holds the write-set itself and
+// every member's place at s; with a single writer the other members fill their places only
+// after they have seen s (hence the idle path w -> i -> j), but with several writers
+// sending, another writer's concurrent message numbered s (every member numbers from its
+// own last seq, so concurrent messages share seqs) already fills its place, and a member
+// may learn s from it before the write-set arrives. What no traffic can shorten: every
+// member j must receive the write-set from w and its aru report must reach the deliverer,
+// so a write-set sent by w is delivered on w' no sooner than max over j of w -> j -> w'
+// (for w' = w: the round trip to the farthest member). That is each hand-off's time, the
+// writer's own included, plus the deliverer's local sync.
+func (m *model) galeraHandoff() {
+	tp := m.threadsPer()
+	var active []string
+	for _, w := range m.writers {
+		if tp[w] > 0 {
+			active = append(active, w)
+		}
+	}
+	if len(active) < 2 {
+		return
+	}
+	m.handoff = map[[2]string]time.Duration{}
+	for _, a := range active {
+		for _, b := range active {
+			var d time.Duration
+			for _, j := range m.in.Members {
+				d = max(d, m.ow(a, j)+m.ow(j, b))
+			}
+			m.handoff[[2]string{a, b}] = d + m.in.SyncCost
+		}
+	}
+	m.handoffWhy = "with other writers sending, their messages fill the sequence, so a write-set from w is delivered on w' once it has reached every member j and j's aru has reached w': max over j of w->j->w'"
 }
 
 // galeraWindowNote says what the send windows do to a writer with more threads than
@@ -702,6 +791,19 @@ func (m model) groupReplication() (*Explanation, error) {
 		}
 		floors[w] = f + m.in.SyncCost
 	}
+	// Hand-offs of a hot row: a member applies a transaction once the leader's commit
+	// index reaches it, which the leader sends with its next append as soon as a majority
+	// holds the entry; so a modification sent by a reaches b after a -> leader, the
+	// majority round trip and leader -> b (the leader itself learns it at the majority).
+	m.handoff = map[[2]string]time.Duration{}
+	for _, a := range m.writers {
+		for _, b := range m.writers {
+			if a != b {
+				m.handoff[[2]string{a, b}] = m.ow(a, leader) + q + m.ow(leader, b) + m.in.SyncCost
+			}
+		}
+	}
+	m.handoffWhy = "a member applies a transaction once the raft commit index reaches it: a->leader, the majority round trip, leader->b"
 	w := slowest(m.writers, floors)
 	why := "model: Group Replication is modelled as raft majority: " + qWhy
 	if w != leader {
@@ -852,4 +954,78 @@ func ordinal(k int) string {
 		return "3rd"
 	}
 	return strconv.Itoa(k) + "th"
+}
+
+// rowCycle returns the least average time between consecutive modifications of one hot
+// row, and the writer cycle that reaches it. A row can pass from one writer to the next as
+// soon as the next has delivered it: the next modification can start on writer b once b
+// has committed the previous one from a, which for a != b may be sooner than a's own
+// floor. A chain of modifications is a walk over the writers, so its rate is bounded by
+// the cycle with the least mean hand-off time (a walk's mean is at least its cheapest
+// cycle's). Only writers with threads take part. Without cross hand-offs it is the lowest
+// floor, as before.
+func (m model) rowCycle(floors map[string]time.Duration) (time.Duration, []string) {
+	tp := m.threadsPer()
+	var ws []string
+	for _, w := range m.writers {
+		if _, ok := floors[w]; ok && tp[w] > 0 {
+			ws = append(ws, w)
+		}
+	}
+	edge := func(a, b string) (time.Duration, bool) {
+		if d, ok := m.handoff[[2]string{a, b}]; ok {
+			return d, true
+		}
+		if a == b {
+			return floors[a], true
+		}
+		return 0, false
+	}
+	best := time.Duration(math.MaxInt64)
+	var cycle []string
+	consider := func(sum time.Duration, path []string) {
+		if mean := sum / time.Duration(len(path)); mean < best {
+			best, cycle = mean, append(slices.Clone(path), path[0])
+		}
+	}
+	if len(ws) > 9 {
+		// Too many simple cycles to list; the cheapest single hand-off is still a bound,
+		// since no cycle's mean is below its cheapest edge.
+		for _, a := range ws {
+			for _, b := range ws {
+				if d, ok := edge(a, b); ok && d < best {
+					best, cycle = d, []string{a, b}
+				}
+			}
+		}
+	} else {
+		// Every simple cycle, listed once from its lowest-index writer.
+		var walk func(start int, path []string, sum time.Duration, used []bool)
+		walk = func(start int, path []string, sum time.Duration, used []bool) {
+			last := path[len(path)-1]
+			if d, ok := edge(last, ws[start]); ok {
+				consider(sum+d, path)
+			}
+			for k := start + 1; k < len(ws); k++ {
+				if used[k] {
+					continue
+				}
+				if d, ok := edge(last, ws[k]); ok {
+					used[k] = true
+					walk(start, append(path, ws[k]), sum+d, used)
+					used[k] = false
+				}
+			}
+		}
+		for s := range ws {
+			walk(s, []string{ws[s]}, 0, make([]bool, len(ws)))
+		}
+	}
+	if cycle == nil {
+		return 0, nil
+	}
+	if len(cycle) == 2 && cycle[0] == cycle[1] {
+		cycle = cycle[:1]
+	}
+	return best, cycle
 }
