@@ -50,7 +50,9 @@ func TestApplyCap(t *testing.T) {
 		{sentence: "a delay set for every node binds at a non-writer, not at the writer, which applies nothing", proto: "galera", threads: 16,
 			params: map[string]string{"replbench.apply_delay": "1ms"}, maxTPS: 1000, limit: "apply", says: []string{"n2"}},
 		{sentence: "a slow node that also writes caps only the others' transactions", proto: "galera", threads: 3, writers: []string{"n1", "n3"},
-			node: n3("replbench.apply_delay", "10ms"), maxTPS: 100 + 1/(3*lan).Seconds(), limit: "apply"},
+			// n3 applies n1's write-sets at 100 tps and commits its own one thread at its
+			// multi-writer floor, the LAN round trip 2 lan.
+			node: n3("replbench.apply_delay", "10ms"), maxTPS: 100 + 1/(2*lan).Seconds(), limit: "apply"},
 		{sentence: "GR: the quota holds writers only after the applier threshold, so without a duration nothing is capped", proto: "gr", threads: 16,
 			node: n3("replbench.apply_delay", "5ms"), maxTPS: 16 / (2 * lan).Seconds(), limit: "latency", says: []string{"not counted"}},
 		{sentence: "GR with the run's duration: the lagging member's pace plus the threshold and one period at the network bound", proto: "gr", threads: 16,

@@ -401,7 +401,11 @@ func (m model) finish(floors map[string]time.Duration, floorWhy string, perWrite
 // reach each member i, for i's aru-carrying message to reach every member j (j's own aru
 // covers the seqno only once it has i's fill-in), and for j's report to come back: the
 // longest path w -> i -> j -> w over all members, which is at least the round trip to the
-// farthest member and also counts a slow link between two other members.
+// farthest member and also counts a slow link between two other members. That path is the
+// floor of a single writer on an otherwise idle group; with two or more writers sending,
+// their messages fill the sequence, the relayed legs can vanish, and each writer's floor is
+// only its hand-off self-loop (galeraRound(w, w), the round trip to its farthest member), so
+// the throughput bound sums T_w over those smaller floors to stay an upper bound.
 func (m model) galera() (*Explanation, error) {
 	floors := map[string]time.Duration{}
 	paths := map[string]string{}
@@ -431,12 +435,33 @@ func (m model) galera() (*Explanation, error) {
 		floors[w] = best + m.in.SyncCost
 		paths[w] = path
 	}
-	w := slowest(m.writers, floors)
-	why := fmt.Sprintf("model: Galera delivers a write-set only when every member has it and every member's aru has come back (EVS safe delivery), so a commit from %s costs its longest path %s = %s%s", w, paths[w], fmtD(floors[w]-m.in.SyncCost), m.syncNote())
-	if len(m.writers) > 1 {
-		why += fmt.Sprintf(" (the slowest of %d writers)", len(m.writers))
+	m.galeraHandoff()
+	var why string
+	if m.handoff != nil {
+		// Several writers send: the others' messages fill the sequence, so a member's place
+		// at s may be filled before it has seen w's write-set and the idle path above is no
+		// longer a floor. What remains is the hand-off self-loop, the round trip to w's
+		// farthest member; the throughput bound sums T_w over these floors.
+		for _, w := range m.writers {
+			far, d := w, time.Duration(0)
+			for _, j := range m.in.Members {
+				if r := m.rtt(w, j); r > d {
+					far, d = j, r
+				}
+			}
+			floors[w] = m.galeraRound(w, w) + m.in.SyncCost
+			paths[w] = strings.Join(compact([]string{w, far, w}), "->")
+		}
+		w := slowest(m.writers, floors)
+		why = fmt.Sprintf("model: Galera delivers a write-set only when every member has it and every member's aru has come back (EVS safe delivery), and with %d writers sending the others' messages fill the sequence numbers, so a commit from writer w can cost as little as the round trip to its farthest member, max over j of w->j->w (the slowest writer %s: %s = %s%s), and throughput is at most the sum over writers of T_w/floor_w with these floors.", len(m.writers), w, paths[w], fmtD(floors[w]-m.in.SyncCost), m.syncNote())
+	} else {
+		w := slowest(m.writers, floors)
+		why = fmt.Sprintf("model: Galera delivers a write-set only when every member has it and every member's aru has come back (EVS safe delivery), so a commit from %s costs its longest path %s = %s%s", w, paths[w], fmtD(floors[w]-m.in.SyncCost), m.syncNote())
+		if len(m.writers) > 1 {
+			why += fmt.Sprintf(" (the slowest of %d writers)", len(m.writers))
+		}
+		why += "."
 	}
-	why += "."
 	uwin, _, err := m.intParam("evs.user_send_window")
 	if err != nil {
 		return nil, err
@@ -458,7 +483,6 @@ func (m model) galera() (*Explanation, error) {
 		cap = int(max(uwin, swin))
 		capWhy = fmt.Sprintf("evs.use_aggregate=OFF: each write-set is its own message and a node has at most max(evs.user_send_window=%d, evs.send_window=%d) = %d unsafe messages", uwin, swin, cap)
 	}
-	m.galeraHandoff()
 	e := m.finish(floors, why, cap, capWhy)
 	if aggregate && e.Bound.MaxTPS > 0 && e.Bound.Limit == "latency" {
 		e.Throughput = strings.TrimSuffix(e.Throughput, ".") + m.galeraWindowNote(floors, uwin, swin)
@@ -513,14 +537,22 @@ func (m *model) galeraHandoff() {
 	m.handoff = map[[2]string]time.Duration{}
 	for _, a := range active {
 		for _, b := range active {
-			var d time.Duration
-			for _, j := range m.in.Members {
-				d = max(d, m.ow(a, j)+m.ow(j, b))
-			}
-			m.handoff[[2]string{a, b}] = d + m.in.SyncCost
+			m.handoff[[2]string{a, b}] = m.galeraRound(a, b) + m.in.SyncCost
 		}
 	}
 	m.handoffWhy = "with other writers sending, their messages fill the sequence, so a write-set from w is delivered on w' once it has reached every member j and j's aru has reached w': max over j of w->j->w'"
+}
+
+// galeraRound is the least time from writer a sending a write-set to writer b delivering
+// it when other writers' traffic fills the sequence: every member j must receive it from a
+// and j's aru report must reach b, max over j of a -> j -> b. For a == b it is the round
+// trip to a's farthest member, the multi-writer commit floor.
+func (m model) galeraRound(a, b string) time.Duration {
+	var d time.Duration
+	for _, j := range m.in.Members {
+		d = max(d, m.ow(a, j)+m.ow(j, b))
+	}
+	return d
 }
 
 // galeraWindowNote says what the send windows do to a writer with more threads than

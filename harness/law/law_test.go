@@ -77,7 +77,10 @@ func TestCompute(t *testing.T) {
 			proto: "galera", preset: "wan-50", nodes: 3, threads: 8, floor: 3*lan + 50*ms, maxTPS: 8 / (3*lan + 50*ms).Seconds()},
 		{sentence: "throughput for T threads on non-conflicting rows is T/floor per writer, summed over writers (3 threads over 2 writers: 2 + 1)",
 			proto: "galera", preset: "lan", nodes: 3, mods: []func(*transport.Network){link("n1", "n2", 10*ms)}, writers: []string{"n1", "n3"}, threads: 3,
-			floor: 10*ms + 3*lan, maxTPS: 2/(20*ms+2*lan).Seconds() + 1/(10*ms+3*lan).Seconds()}, // n1 crosses the slow link twice, n3 once; the floor reported is the lower
+			// With two writers sending, each writer's floor is the round trip to its farthest
+			// member: n1's is n2 across the slow link both ways, 2(10 ms + lan); n3's farthest
+			// is a LAN hop away, 2 lan, which is also the floor reported (the lower).
+			floor: 2 * lan, maxTPS: 2/(20*ms+2*lan).Seconds() + 1/(2*lan).Seconds()},
 		{sentence: "without aggregation a fresh write-set leaves within evs.user_send_window and a queued one within evs.send_window, so max(2, 4) write-sets are unsafe at once",
 			proto: "galera", preset: "wan-50", nodes: 3, threads: 8, params: map[string]string{"evs.use_aggregate": "OFF"},
 			floor: 3*lan + 50*ms, maxTPS: 4 / (3*lan + 50*ms).Seconds(), limit: "send_window"},
@@ -92,10 +95,14 @@ func TestCompute(t *testing.T) {
 			floor: 1875 * time.Microsecond, maxTPS: 1 / (1875 * time.Microsecond).Seconds(), limit: "hot_row"},
 		{sentence: "a row can pass from one writer to the next as soon as the next has delivered it: writers n1,n2,n3 on 3az hand it over n1->n3->n1, max over j of n1->j->n3 = 0.525+0.625 ms each way",
 			proto: "galera", preset: "3az", nodes: 3, writers: []string{"n1", "n2", "n3"}, threads: 3, hotRows: 1,
-			floor: 1875 * time.Microsecond, maxTPS: 1 / (1150 * time.Microsecond).Seconds(), limit: "hot_row"},
+			// Floors with three writers: n1 max(1.05, 1.45), n2 max(1.05, 1.25), n3 max(1.45, 1.25)
+			// ms round trips; the lowest, n2's 1.25 ms, is reported.
+			floor: 1250 * time.Microsecond, maxTPS: 1 / (1150 * time.Microsecond).Seconds(), limit: "hot_row"},
 		{sentence: "a row can pass from one writer to the next as soon as the next has delivered it: on 3dc writers n2,n3 hand it over through n1, 35+38 ms each way",
 			proto: "galera", preset: "3dc", nodes: 3, writers: []string{"n2", "n3"}, threads: 2, hotRows: 1,
-			floor: 135*ms + 3*lan, maxTPS: 1 / (73*ms + 2*lan).Seconds(), limit: "hot_row"},
+			// Floors with two writers: the round trip n2<->n3 (62 ms + lan each way) is the
+			// farthest for both, 124 ms + 2 lan.
+			floor: 124*ms + 2*lan, maxTPS: 1 / (73*ms + 2*lan).Seconds(), limit: "hot_row"},
 		{sentence: "a row can pass from one writer to the next as soon as the next has delivered it: GR followers learn it at the leader's next append, so a far follower gains nothing from handing it to a near one",
 			proto: "group-replication", preset: "lan", nodes: 3, mods: []func(*transport.Network){link("n1", "n2", 10*ms)}, writers: []string{"n2", "n3"}, threads: 8, hotRows: 1,
 			params: map[string]string{"group_replication_single_primary_mode": "OFF"},
