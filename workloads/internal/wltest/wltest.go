@@ -1,7 +1,6 @@
-// Package wltest holds what every workload's tests do: open a node on each available
-// backend (the in-memory memdb always, the real storage engine once it is implemented),
-// create a workload's schema, load it, run clients with the harness's retry rule, and
-// compare checksums.
+// Package wltest holds what every workload's tests do: open a node (the real storage
+// engine, in memory, no replicator), create a workload's schema, load it, run clients with
+// the harness's retry rule, and compare checksums.
 package wltest
 
 import (
@@ -15,7 +14,6 @@ import (
 	"github.com/replbench/replbench/protocols"
 	"github.com/replbench/replbench/storage"
 	"github.com/replbench/replbench/workloads"
-	"github.com/replbench/replbench/workloads/internal/memdb"
 )
 
 // Node is one node of a test: a DB plus what the harness does to a node around a run.
@@ -32,38 +30,10 @@ type Backend struct {
 	Open func(t testing.TB, node string) Node
 }
 
-// Backends returns memdb, and the Pebble storage engine (in memory, no replicator) when it
-// is implemented; until then its absence is logged, not hidden.
+// Backends returns the backends workload tests run on: the Pebble storage engine, in
+// memory, with no replicator.
 func Backends(t testing.TB) []Backend {
-	bs := []Backend{{Name: "memdb", Open: func(t testing.TB, node string) Node { return memdb.New(node) }}}
-	if StorageAvailable() {
-		bs = append(bs, Backend{Name: "storage", Open: openEngine})
-	} else {
-		t.Logf("storage engine not implemented yet: tests ran on memdb only")
-	}
-	return bs
-}
-
-var (
-	probeOnce sync.Once
-	probeOK   bool
-)
-
-// StorageAvailable reports whether storage.Open works (it panics while it is a stub).
-func StorageAvailable() bool {
-	probeOnce.Do(func() {
-		defer func() {
-			if recover() != nil {
-				probeOK = false
-			}
-		}()
-		e, err := storage.Open(storage.Options{Node: "probe"})
-		if err == nil {
-			e.Close()
-			probeOK = true
-		}
-	})
-	return probeOK
+	return []Backend{{Name: "storage", Open: openEngine}}
 }
 
 type engineNode struct {
@@ -74,14 +44,6 @@ type engineNode struct {
 func (n engineNode) CreateTable(s storage.TableSchema) error { return n.e.CreateTable(s) }
 func (n engineNode) Checksums() (map[string]uint64, error)   { return n.e.Checksums() }
 func (n engineNode) SetAutoIncrement(inc, off int)           { n.e.SetAutoIncrement(inc, off) }
-
-// Engine returns the storage engine behind a Node, or nil for memdb.
-func Engine(n Node) *storage.Engine {
-	if en, ok := n.(engineNode); ok {
-		return en.e
-	}
-	return nil
-}
 
 func openEngine(t testing.TB, node string) Node {
 	e, err := storage.Open(storage.Options{Node: node})
