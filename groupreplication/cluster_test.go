@@ -44,18 +44,9 @@ func start(t testing.TB, n int, inner transport.Bus, nw transport.Network, virtu
 			user = map[string]string{}
 		}
 		maps.Copy(user, perNode[node])
-		// group_replication_message_cache_size is read by the provider but may not be in
-		// register.go's list yet: pass it through Resolve only if the list declares it.
-		cache, hasCache := user[pMessageCacheSize]
-		if hasCache && !declared(pMessageCacheSize) {
-			delete(user, pMessageCacheSize)
-		}
 		ps, err := protocols.Resolve(Params, user)
 		if err != nil {
 			t.Fatal(err)
-		}
-		if hasCache {
-			ps[pMessageCacheSize] = cache
 		}
 		ep, err := c.em.Attach(node)
 		if err != nil {
@@ -87,15 +78,6 @@ func start(t testing.TB, n int, inner transport.Bus, nw transport.Network, virtu
 		t.Fatal(err)
 	}
 	return c
-}
-
-func declared(name string) bool {
-	for _, p := range Params {
-		if p.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 func (c *cluster) close() {
