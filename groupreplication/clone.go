@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,22 +39,8 @@ import (
 // joiner tries the next donor.
 
 // pMessageCacheSize is group_replication_message_cache_size: bytes of agreed messages each
-// member keeps for members that fall behind. The parameter list in register.go declares
-// it; until it does, the default applies.
+// member keeps for members that fall behind (the XCom cache, 1 GiB by default).
 const pMessageCacheSize = "group_replication_message_cache_size"
-
-// parseCacheSize reads group_replication_message_cache_size (default 1 GiB).
-func parseCacheSize(p map[string]string) (uint64, error) {
-	v, ok := p[pMessageCacheSize]
-	if !ok || v == "" {
-		return agreement.DefaultCacheBytes, nil
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%s=%q: give a size in bytes (default %d, 1 GiB; MySQL's minimum is 134217728)", pMessageCacheSize, v, agreement.DefaultCacheBytes)
-	}
-	return uint64(n), nil
-}
 
 // cloneTimeout bounds each wait of a clone: the donor's wait for its own commits, and the
 // joiner's wait for the donor's answer.

@@ -24,6 +24,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,15 +70,26 @@ type settings struct {
 	weight         int
 }
 
-func parseSettings(p protocols.Params) (settings, error) {
-	full, err := protocols.Resolve(Params, nil)
+// parseSettings reads this protocol's parameters out of p (values for other layers, such as
+// the engine's, are ignored). Ranges, choices and cross-parameter rules are checked once,
+// by the parameter list (protocols.Resolve and CheckParams), the same check the harness runs
+// before a run starts.
+func parseSettings(given protocols.Params) (settings, error) {
+	mine := map[string]string{}
+	for _, d := range Params {
+		for _, n := range append([]string{d.Name}, d.Aliases...) {
+			if v, ok := given[n]; ok {
+				mine[n] = v
+			}
+		}
+	}
+	p, err := protocols.Resolve(Params, mine)
 	if err != nil {
 		return settings{}, err
 	}
-	for k, v := range p {
-		full[k] = v
+	if err := CheckParams(p); err != nil {
+		return settings{}, err
 	}
-	p = full
 	var s settings
 	s.singlePrimary = p.Bool(pSinglePrimary)
 	if s.level, err = parseConsistency(p.String(pConsistency)); err != nil {
@@ -103,60 +115,21 @@ func parseSettings(p protocols.Params) (settings, error) {
 	} else {
 		s.fc.Mode = flowcontrol.Quota
 	}
-	period := p.Int(pFCPeriod)
-	if period < 1 || period > 60 {
-		return s, fmt.Errorf("%s=%d: accepted range is 1-60 seconds", pFCPeriod, period)
-	}
-	s.fcPeriod = time.Duration(period) * time.Second
+	s.fcPeriod = time.Duration(p.Int(pFCPeriod)) * time.Second
 	s.workers = int(p.Int(pWorkers))
 	if s.workers < 1 {
 		s.workers = 1
 	}
 	s.gtidPeriod = p.Duration(pGTIDBroadcast)
 	s.tick = p.Duration(pRaftTick)
-	if s.tick <= 0 {
-		return s, fmt.Errorf("%s must be positive", pRaftTick)
-	}
 	s.electionTicks = int(p.Int(pRaftElectionTicks))
-	if s.electionTicks < 3 {
-		return s, fmt.Errorf("%s=%d: use at least 3 (and well above the slowest round trip in ticks)", pRaftElectionTicks, s.electionTicks)
-	}
-	if s.cacheBytes, err = parseCacheSize(p); err != nil {
-		return s, err
-	}
-	if s.blockSize < 1 {
-		return s, fmt.Errorf("%s must be at least 1", pBlockSize)
-	}
-	expel := p.Int(pExpelTimeout)
-	if expel < 0 || expel > 3600 {
-		return s, fmt.Errorf("%s=%d: accepted range is 0-3600 seconds", pExpelTimeout, expel)
-	}
-	s.expelTimeout = time.Duration(expel) * time.Second
-	um := p.Int(pUnreachableMaj)
-	if um < 0 {
-		return s, fmt.Errorf("%s=%d: use 0 (wait for ever) or a number of seconds", pUnreachableMaj, um)
-	}
-	s.unreachableMaj = time.Duration(um) * time.Second
-	s.exitAction = p.String(pExitAction)
-	switch {
-	case equalFold(s.exitAction, "READ_ONLY"), equalFold(s.exitAction, "OFFLINE_MODE"), equalFold(s.exitAction, "ABORT_SERVER"):
-	default:
-		return s, fmt.Errorf("%s=%q: accepted values are READ_ONLY, OFFLINE_MODE, ABORT_SERVER", pExitAction, s.exitAction)
-	}
-	tries := p.Int(pAutorejoinTries)
-	if tries < 0 || tries > 2016 {
-		return s, fmt.Errorf("%s=%d: accepted range is 0-2016", pAutorejoinTries, tries)
-	}
-	s.rejoinTries = int(tries)
+	s.cacheBytes = uint64(p.Int(pMessageCacheSize))
+	s.expelTimeout = time.Duration(p.Int(pExpelTimeout)) * time.Second
+	s.unreachableMaj = time.Duration(p.Int(pUnreachableMaj)) * time.Second
+	s.exitAction = strings.ToUpper(p.String(pExitAction))
+	s.rejoinTries = int(p.Int(pAutorejoinTries))
 	s.rejoinInterval = p.Duration(pRejoinInterval)
-	if s.rejoinInterval <= 0 {
-		return s, fmt.Errorf("%s must be positive", pRejoinInterval)
-	}
-	w := p.Int(pMemberWeight)
-	if w < 0 || w > 100 {
-		return s, fmt.Errorf("%s=%d: accepted range is 0-100", pMemberWeight, w)
-	}
-	s.weight = int(w)
+	s.weight = int(p.Int(pMemberWeight))
 	return s, nil
 }
 
