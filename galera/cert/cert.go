@@ -149,7 +149,7 @@ func New(cfg Config, start int64) *Certifier {
 	if cfg.MaxLength <= 0 {
 		cfg.MaxLength = DefaultMaxLength
 	}
-	if cfg.LengthCheck <= 0 {
+	if cfg.LengthCheck < 0 {
 		cfg.LengthCheck = DefaultLengthCheck
 	}
 	if cfg.PARange <= 0 {

@@ -232,3 +232,27 @@ func TestDeterministicUnderDifferentPurges(t *testing.T) {
 		}
 	}
 }
+
+// cert.length_check is a mask: the safety trim runs at positions where position & mask is 0.
+// The default 127 lets the window overshoot cert.max_length by up to 127 positions; 0 checks
+// at every position, so the window never exceeds cert.max_length + 1.
+func TestLengthCheckMask(t *testing.T) {
+	for _, tc := range []struct {
+		mask, maxWindow int64
+	}{{0, 9}, {127, 8 + 128}} {
+		cfg := DefaultConfig()
+		cfg.MaxLength, cfg.LengthCheck = 8, tc.mask
+		c := New(cfg, 0)
+		peak := 0
+		for g := int64(1); g <= 300; g++ {
+			c.Certify(ws("n1", g, g-1, 0), false)
+			peak = max(peak, c.Stats().Window)
+		}
+		if int64(peak) > tc.maxWindow {
+			t.Errorf("cert.length_check=%d: window peaked at %d, want at most %d", tc.mask, peak, tc.maxWindow)
+		}
+		if tc.mask == 127 && peak <= 9 {
+			t.Errorf("cert.length_check=127: window peaked at %d; the trim should only run every 128 positions", peak)
+		}
+	}
+}
