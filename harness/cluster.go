@@ -32,6 +32,7 @@ type cluster struct {
 	net       transport.Network
 	workload  workloads.Workload
 	params    []protocols.Params // each node's resolved protocol parameters
+	settings  []protocols.Settings
 }
 
 // clusterConfig is what bring-up needs beyond the point itself.
@@ -75,8 +76,9 @@ func startCluster(ctx context.Context, ps *PointSpec, cc clusterConfig, progress
 		if err != nil {
 			return nil, err
 		}
-		params[i] = pp
-		c.params = append(c.params, pp)
+		params[i] = pp.Params()
+		c.params = append(c.params, pp.Params())
+		c.settings = append(c.settings, pp)
 		e, err := storage.Open(opts)
 		if err != nil {
 			return nil, fmt.Errorf("open the engine of %s: %w", node, err)
@@ -126,7 +128,7 @@ func startCluster(ctx context.Context, ps *PointSpec, cc clusterConfig, progress
 		}
 		p, err := proto.New(protocols.Config{
 			Node: node, Members: c.members, Endpoint: ep, Applier: c.engines[i],
-			Params: params[i], Seed: cc.seed + int64(i),
+			Params: params[i], Settings: c.settings[i], Seed: cc.seed + int64(i),
 		})
 		if err != nil {
 			_ = ep.Close()

@@ -28,7 +28,7 @@ func AllParams(p *protocols.Protocol) []protocols.Param {
 // cross-parameter rules checked) and the engine's options. A name both lists know goes to
 // both. It creates nothing (dataDir only names the node's directory), so validation runs
 // it on every node of every point before a run starts, and bring-up runs it again.
-func splitParams(p *protocols.Protocol, node, dataDir string, user map[string]string) (protocols.Params, storage.Options, error) {
+func splitParams(p *protocols.Protocol, node, dataDir string, user map[string]string) (protocols.Settings, storage.Options, error) {
 	proto := map[string]string{}
 	engine := map[string]string{}
 	for k, v := range user {

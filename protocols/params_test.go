@@ -183,7 +183,7 @@ func TestProtocolResolve(t *testing.T) {
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("%v: unexpected error %v", tc.user, err)
-		case tc.want == "" && got.Int("user_window") > got.Int("window"):
+		case tc.want == "" && got.Params().Int("user_window") > got.Params().Int("window"):
 			t.Errorf("%v: resolved %v breaks the rule", tc.user, got)
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 			t.Errorf("%v: error %v, want one containing %q", tc.user, err, tc.want)
@@ -191,7 +191,7 @@ func TestProtocolResolve(t *testing.T) {
 	}
 	// Without a Check, Protocol.Resolve is the package-level Resolve.
 	p.Check = nil
-	if got, err := p.Resolve(map[string]string{"uw": "5"}); err != nil || got.Int("user_window") != 5 {
+	if got, err := p.Resolve(map[string]string{"uw": "5"}); err != nil || got.Params().Int("user_window") != 5 {
 		t.Errorf("without Check: %v %v", got, err)
 	}
 }

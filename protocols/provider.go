@@ -118,8 +118,13 @@ type Config struct {
 	Members  []string           // every member's name in index order; Members[i] is index i
 	Endpoint transport.Endpoint // this node's connection to the (emulated) network
 	Applier  Applier            // this node's storage engine
-	Params   Params             // protocol parameters, defaults already applied
-	Seed     int64              // for any randomised choice the protocol makes
+	// Settings are this node's resolved protocol settings (Protocol.Resolve), of the
+	// protocol's own type; New type-asserts them.
+	Settings Settings
+	// Params are the same values untyped. Deprecated: read Settings; kept only until every
+	// provider does.
+	Params Params
+	Seed   int64 // for any randomised choice the protocol makes
 }
 
 // Index returns the position of this node in Members, or -1.

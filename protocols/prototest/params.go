@@ -6,8 +6,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-
-	"github.com/replbench/replbench/protocols"
 )
 
 // ParamCase is one setting of parameters and what resolving it must give. Tables of these
@@ -26,7 +24,7 @@ func Param(name, value, want string) ParamCase {
 // CheckParams resolves every case with resolve (a Protocol's Resolve, or protocols.Resolve
 // over a package's definitions) and joins one error per case whose outcome differs, naming
 // the setting, so one run reports every wrong bound rather than the first.
-func CheckParams(resolve func(map[string]string) (protocols.Params, error), cases ...ParamCase) error {
+func CheckParams[T any](resolve func(map[string]string) (T, error), cases ...ParamCase) error {
 	var errs []error
 	for _, tc := range cases {
 		_, err := resolve(tc.User)
