@@ -1,0 +1,157 @@
+package servicetime
+
+import (
+	"context"
+	"time"
+
+	"github.com/replbench/replbench/internal/precise"
+)
+
+// Kind is a statement's kind, which picks its CPU cost.
+type Kind int
+
+// The statement kinds.
+const (
+	Select Kind = iota
+	Insert
+	Update
+	Delete
+	Other
+	DDL
+)
+
+// Node is one server's share of the model: its profile, the host whose cores it uses, its
+// redo and binlog devices, and the clock it waits on. A nil *Node charges nothing, so code
+// on the hot path calls it unconditionally and profile "none" costs one nil check.
+type Node struct {
+	P      *Profile
+	Host   *Host
+	Redo   *Disk
+	Binlog *Disk
+	Wait   precise.Waiter
+	// Now is the model's clock; nil means time.Now (under synctest that is the fake clock).
+	Now func() time.Time
+}
+
+// NewNode binds a profile to a host and gives the node its own log devices. It returns nil
+// for a profile that charges nothing.
+func NewNode(p *Profile, host *Host, w precise.Waiter) *Node {
+	if p.IsZero() {
+		return nil
+	}
+	if w == nil {
+		w = precise.Virtual{}
+	}
+	return &Node{P: p, Host: host, Wait: w,
+		Redo: NewDisk(Us(p.Commit.RedoFsyncUs)), Binlog: NewDisk(Us(p.Commit.BinlogFsyncUs))}
+}
+
+func (n *Node) now() time.Time {
+	if n.Now != nil {
+		return n.Now()
+	}
+	return time.Now()
+}
+
+// CPU books d of the host's CPU for a stage that started at start (the caller takes
+// time.Now() before doing the stage's real work, so the work overlaps the booking) and
+// waits until the booking ends.
+func (n *Node) CPU(ctx context.Context, start time.Time, d time.Duration) error {
+	if n == nil || d <= 0 {
+		return nil
+	}
+	return n.Wait.WaitUntil(ctx, n.Host.Reserve(start, d))
+}
+
+// Delay waits d of pure latency from start (a round trip, not CPU).
+func (n *Node) Delay(ctx context.Context, start time.Time, d time.Duration) error {
+	if n == nil || d <= 0 {
+		return nil
+	}
+	return n.Wait.WaitUntil(ctx, start.Add(d))
+}
+
+// Start is the time a stage starts, for CPU and Delay: the model's clock, or the zero time
+// for a nil node (nothing will be charged).
+func (n *Node) Start() time.Time {
+	if n == nil {
+		return time.Time{}
+	}
+	return n.now()
+}
+
+// StatementCost is the CPU of one statement of kind k that reads and writes the given
+// numbers of rows (the first row is in the statement's cost), less the prepared-statement
+// saving when prepared.
+func (n *Node) StatementCost(k Kind, rowsRead, rowsWritten int, prepared bool) time.Duration {
+	if n == nil {
+		return 0
+	}
+	s := n.P.Statement
+	var us float64
+	switch k {
+	case Select:
+		us = s.SelectUs
+	case Insert:
+		us = s.InsertUs
+	case Update:
+		us = s.UpdateUs
+	case Delete:
+		us = s.DeleteUs
+	case DDL:
+		us = s.DDLUs
+	default:
+		us = s.OtherUs
+	}
+	if prepared {
+		us *= 1 - s.PrepareSaves
+	}
+	us += float64(max(rowsRead-1, 0))*s.RowReadUs + float64(max(rowsWritten-1, 0))*s.RowWriteUs
+	return Us(us)
+}
+
+// MessageCost is the CPU of sending (send) or receiving one group-communication message
+// of size bytes.
+func (n *Node) MessageCost(send bool, size int) time.Duration {
+	if n == nil {
+		return 0
+	}
+	r := n.P.Replication
+	kib := float64(size) / 1024
+	if send {
+		return Us(r.SendMsgUs + kib*r.SendKiBUs)
+	}
+	return Us(r.RecvMsgUs + kib*r.RecvKiBUs)
+}
+
+// CertifyCost is the CPU of certifying a write-set with keys keys.
+func (n *Node) CertifyCost(keys int) time.Duration {
+	if n == nil {
+		return 0
+	}
+	return Us(n.P.Replication.CertifyUs + float64(keys)*n.P.Replication.CertifyKeyUs)
+}
+
+// ApplyCost is the CPU of applying a replicated transaction of rows rows.
+func (n *Node) ApplyCost(rows int) time.Duration {
+	if n == nil {
+		return 0
+	}
+	return Us(n.P.Replication.ApplyTxnUs + float64(rows)*n.P.Replication.ApplyRowUs)
+}
+
+// SyncRedo waits until the redo log is durable up to now: one group-committed fsync.
+func (n *Node) SyncRedo(ctx context.Context) error {
+	if n == nil {
+		return nil
+	}
+	return n.Wait.WaitUntil(ctx, n.Redo.Sync(n.now()))
+}
+
+// SyncBinlog waits until the binary log is durable up to now: one group-committed fsync.
+func (n *Node) SyncBinlog(ctx context.Context) error {
+	if n == nil {
+		return nil
+	}
+	return n.Wait.WaitUntil(ctx, n.Binlog.Sync(n.now()))
+}
