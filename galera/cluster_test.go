@@ -47,6 +47,16 @@ func (a *fakeApplied) Commit() error {
 }
 func (a *fakeApplied) Abort() {}
 
+// testSettings resolves a node's parameters as the harness does (protocols.Protocol.Resolve).
+func testSettings(t testing.TB, params map[string]string) *Settings {
+	t.Helper()
+	s, err := protocols.ResolveSettings(Params, ParseSettings, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.(*Settings)
+}
+
 type vcluster struct {
 	em   *transport.Emulator
 	ps   []*Provider
@@ -68,7 +78,7 @@ func newVCluster(t *testing.T, n int, nw transport.Network, params map[string]st
 			t.Fatal(err)
 		}
 		ap := &fakeApplier{}
-		pr, err := New(protocols.Config{Node: node, Members: c.name, Endpoint: ep, Applier: ap, Params: params})
+		pr, err := New(protocols.Config{Node: node, Members: c.name, Endpoint: ep, Applier: ap, Settings: testSettings(t, params)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,9 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/replbench/replbench/galera/cert"
@@ -33,7 +30,7 @@ func (p *Provider) installView(v gcs.View) {
 		p.pauseCh = nil
 		p.pausedNs += time.Since(p.pausedAt)
 	}
-	p.fc.Upper, p.fc.Lower = gcs.Limits(p.fcLimit, p.fcFactor, len(v.Members), p.fcSingle)
+	p.fc.Lower, p.fc.Upper = gcs.FCParams{Limit: p.fcLimit, Factor: p.fcFactor, SinglePrimary: p.fcSingle}.Limits(len(v.Members))
 	p.fcMu.Unlock()
 
 	var mine [][]byte
@@ -384,26 +381,4 @@ func decodeTransfer(b []byte) (kind byte, at int64, list []cached, snap []byte, 
 		return 0, 0, nil, nil, errTransfer
 	}
 	return kind, at, list, snap, nil
-}
-
-// parseSize reads a byte size as Galera's options do: a number with an optional K, M or G
-// suffix (powers of 1024).
-func parseSize(v string) (int64, error) {
-	mult := int64(1)
-	num := strings.TrimSpace(v)
-	if k := len(num); k > 0 {
-		switch num[k-1] {
-		case 'k', 'K':
-			mult, num = 1<<10, num[:k-1]
-		case 'm', 'M':
-			mult, num = 1<<20, num[:k-1]
-		case 'g', 'G':
-			mult, num = 1<<30, num[:k-1]
-		}
-	}
-	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n < 0 || n > math.MaxInt64/mult {
-		return 0, fmt.Errorf("invalid size %q (accepted: bytes with an optional K, M or G suffix, such as 128M)", v)
-	}
-	return n * mult, nil
 }

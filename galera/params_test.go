@@ -2,6 +2,7 @@ package galera_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/replbench/replbench/galera"
 	"github.com/replbench/replbench/protocols"
@@ -39,7 +40,7 @@ func TestParamsRefuseImpossibleValues(t *testing.T) {
 	}
 }
 
-// TestCheckParams: the rules between parameters are refused by the protocol's Check, so
+// TestCheckParams: the rules between parameters are refused by the protocol's Parse, so
 // the harness sees them before a node starts.
 func TestCheckParams(t *testing.T) {
 	p, err := protocols.Lookup("galera")
@@ -61,5 +62,50 @@ func TestCheckParams(t *testing.T) {
 		{User: map[string]string{galera.ParamGCacheSize: "lots"}, Want: "gcache.size"},
 	}...); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestSettingsAreTyped: ParseSettings gives every parameter its typed field, folds aliases
+// (gcs.fc_master_slave is the older name of gcs.fc_single_primary, still accepted by
+// Galera) and derives the bounds' inputs from one place.
+func TestSettingsAreTyped(t *testing.T) {
+	p, err := protocols.Lookup("galera")
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(user map[string]string) *galera.Settings {
+		t.Helper()
+		s, err := p.Resolve(user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.(*galera.Settings)
+	}
+	d := get(nil)
+	if d.SlaveThreads != 1 || d.UserSendWindow != 2 || d.SendWindow != 4 || !d.UseAggregate || d.CommitOrder != 3 ||
+		d.GCacheSize != 128<<20 || d.Tick != 100*time.Millisecond || d.FC.Limit != 16 || d.FC.Factor != 1 || d.FC.SinglePrimary {
+		t.Fatalf("defaults: %+v", *d)
+	}
+	if lo, up := d.FCLimits(3); lo != 28 || up != 28 {
+		t.Fatalf("FCLimits(3) = [%d, %d], want [28, 28]", lo, up)
+	}
+	if c := d.EVSConfig(0, 3); c.SuspectTicks != 50 || c.KeepaliveTicks != 10 || c.InactiveTicks != 150 {
+		t.Fatalf("EVS ticks: %+v", c)
+	}
+	for _, name := range []string{galera.ParamFCSinglePrimary, "gcs.fc_master_slave"} {
+		s := get(map[string]string{name: "true", galera.ParamFCFactor: "0.5"})
+		if lo, up := s.FCLimits(3); lo != 8 || up != 16 {
+			t.Errorf("%s=true fc_factor=0.5: FCLimits(3) = [%d, %d], want [8, 16]", name, lo, up)
+		}
+		if got := s.Params()[galera.ParamFCSinglePrimary]; got != "true" {
+			t.Errorf("%s=true: Params()[%s] = %q, want it under the real name", name, galera.ParamFCSinglePrimary, got)
+		}
+	}
+	s := get(map[string]string{"wsrep_applier_threads": "8", galera.ParamCommitOrder: "1", galera.ParamGCacheSize: "2K"})
+	if s.SlaveThreads != 8 || s.SerialRemoteCommit() || s.SerialLocalCommit() || s.GCacheSize != 2048 {
+		t.Fatalf("wsrep_applier_threads=8 repl.commit_order=1 gcache.size=2K: %+v", *s)
+	}
+	if s := get(map[string]string{galera.ParamCommitOrder: "2"}); !s.SerialRemoteCommit() || s.SerialLocalCommit() {
+		t.Fatal("repl.commit_order=2 commits remote write-sets in order, local ones out of order")
 	}
 }

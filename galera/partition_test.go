@@ -209,7 +209,7 @@ func TestTwoTwoSplitAndWeight(t *testing.T) {
 					if node == "n1" {
 						params[ParamWeight] = w
 					}
-					pr, err := New(protocols.Config{Node: node, Members: names, Endpoint: ep, Applier: &fakeApplier{}, Params: params})
+					pr, err := New(protocols.Config{Node: node, Members: names, Endpoint: ep, Applier: &fakeApplier{}, Settings: testSettings(t, params)})
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -246,30 +246,23 @@ func New(cfg protocols.Config) (protocols.Provider, error) {
 	if cfg.Endpoint == nil || cfg.Applier == nil {
 		return nil, errors.New("galera: the configuration needs an Endpoint and an Applier (the harness provides both)")
 	}
-	// The harness may hand over storage or harness parameters too: take only ours.
-	mine := map[string]string{}
-	for _, d := range Params {
-		if v, ok := cfg.Params[d.Name]; ok {
-			mine[d.Name] = v
-		}
-	}
-	prm, err := protocols.Resolve(Params, mine)
-	if err != nil {
-		return nil, fmt.Errorf("galera: %w", err)
+	st, ok := cfg.Settings.(*Settings)
+	if !ok || st == nil {
+		return nil, fmt.Errorf("galera: the configuration needs *galera.Settings, got %T (resolve them with the protocol's Resolve or galera.ParseSettings)", cfg.Settings)
 	}
 	n := len(cfg.Members)
 	p := &Provider{
 		cfg: cfg, self: self, n: n, ep: cfg.Endpoint, applier: cfg.Applier,
 		uuid:           protocols.NameUUID("galera"),
 		index:          map[string]int{},
-		slaveThreads:   int(max(1, prm.Int(ParamSlaveThreads))),
-		retryAuto:      int(prm.Int(ParamRetryAutocommit)),
-		syncWait:       prm.Int(ParamSyncWait),
-		commitOrder:    prm.Int(ParamCommitOrder),
-		causalTimeout:  prm.Duration(ParamCausalReadTimeout),
-		tick:           prm.Duration(ParamRetransmitInterval),
-		autoIncControl: prm.Bool(ParamAutoIncControl),
-		weight:         int(prm.Int(ParamWeight)),
+		slaveThreads:   st.SlaveThreads,
+		retryAuto:      st.RetryAutocommit,
+		syncWait:       st.SyncWait,
+		commitOrder:    int64(st.CommitOrder),
+		causalTimeout:  st.CausalReadTimeout,
+		tick:           st.Tick,
+		autoIncControl: st.AutoIncControl,
+		weight:         st.Weight,
 		wake:           make(chan struct{}, 1),
 		waiters:        map[uint64]*pending{},
 		causalCh:       map[uint64]chan int64{},
@@ -280,35 +273,15 @@ func New(cfg protocols.Config) (protocols.Provider, error) {
 	for i, m := range cfg.Members {
 		p.index[m] = i
 	}
-	ec := gcs.DefaultConfig(self, n)
-	ec.UserSendWindow = int(prm.Int(ParamUserSendWindow))
-	ec.SendWindow = int(prm.Int(ParamSendWindow))
-	ec.Aggregate = prm.Bool(ParamUseAggregate)
-	ec.MaxPacket = int(prm.Int(ParamMaxPacket))
-	ec.KeepaliveTicks = ticks(prm.Duration(ParamKeepalive), p.tick)
-	ec.CausalKeepaliveTicks = ticks(prm.Duration(ParamCausalKeepalive), p.tick)
-	ec.SuspectTicks = ticks(prm.Duration(ParamSuspectTimeout), p.tick)
-	ec.JoinRetransTicks = ticks(prm.Duration(ParamJoinRetrans), p.tick)
-	ec.InactiveTicks = ticks(prm.Duration(ParamInactiveTimeout), p.tick)
-	ec.Weight = p.weight
-	if err := CheckParams(prm); err != nil { // the same rules the harness checks up front
-		return nil, err
-	}
-	p.evs = gcs.New(ec)
+	p.evs = gcs.New(st.EVSConfig(self, n))
 	p.group = gcs.NewGroup(self, n, p.evs.CurrentView())
 	p.conf.Store(1)
-	cc := cert.DefaultConfig()
-	cc.MaxLength = prm.Int(ParamCertMaxLength)
-	cc.LengthCheck = prm.Int(ParamCertLengthCheck)
-	cc.OptimisticPA = prm.Bool(ParamCertOptimisticPA)
-	p.certCfg = cc
-	p.cert = cert.New(cc, 0)
-	if p.gcacheSize, err = parseSize(prm.String(ParamGCacheSize)); err != nil {
-		return nil, fmt.Errorf("galera: %s: %w", ParamGCacheSize, err)
-	}
-	p.fcLimit, p.fcFactor, p.fcSingle = prm.Int(ParamFCLimit), prm.Float(ParamFCFactor), prm.Bool(ParamFCSinglePrimary)
+	p.certCfg = st.CertConfig()
+	p.cert = cert.New(p.certCfg, 0)
+	p.gcacheSize = st.GCacheSize
+	p.fcLimit, p.fcFactor, p.fcSingle = st.FC.Limit, st.FC.Factor, st.FC.SinglePrimary
 	p.stRetry = time.Second
-	p.fc.Upper, p.fc.Lower = gcs.Limits(p.fcLimit, p.fcFactor, n, p.fcSingle)
+	p.fc.Lower, p.fc.Upper = st.FCLimits(n)
 	p.qcond = sync.NewCond(&p.qmu)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.snapshot()

@@ -59,7 +59,7 @@ func newDBCluster(t testing.TB, n int, bus transport.Bus, params map[string]stri
 		if err != nil {
 			t.Fatal(err)
 		}
-		pr, err := New(protocols.Config{Node: m, Members: members, Endpoint: ep, Applier: db, Params: params})
+		pr, err := New(protocols.Config{Node: m, Members: members, Endpoint: ep, Applier: db, Settings: testSettings(t, params)})
 		if err != nil {
 			t.Fatal(err)
 		}

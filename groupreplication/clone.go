@@ -38,10 +38,6 @@ import (
 // transactions wait for the joiner's prepare); it then refuses after cloneTimeout and the
 // joiner tries the next donor.
 
-// pMessageCacheSize is group_replication_message_cache_size: bytes of agreed messages each
-// member keeps for members that fall behind (the XCom cache, 1 GiB by default).
-const pMessageCacheSize = "group_replication_message_cache_size"
-
 // cloneTimeout bounds each wait of a clone: the donor's wait for its own commits, and the
 // joiner's wait for the donor's answer.
 const cloneTimeout = 60 * time.Second

@@ -44,7 +44,7 @@ func start(t testing.TB, n int, inner transport.Bus, nw transport.Network, virtu
 			user = map[string]string{}
 		}
 		maps.Copy(user, perNode[node])
-		ps, err := protocols.Resolve(Params, user)
+		set, err := protocols.ResolveSettings(Params, ParseSettings, user)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -63,7 +63,7 @@ func start(t testing.TB, n int, inner transport.Bus, nw transport.Network, virtu
 		if err := db.CreateTable(table); err != nil {
 			t.Fatal(err)
 		}
-		p, err := newProvider(protocols.Config{Node: node, Members: c.nodes, Endpoint: ep, Applier: db, Params: ps, Seed: 1})
+		p, err := newProvider(protocols.Config{Node: node, Members: c.nodes, Endpoint: ep, Applier: db, Settings: set, Seed: 1})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -33,7 +33,7 @@ func (p *Provider) Members() []MemberRow {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	role := func(i int) string {
-		if !p.set.singlePrimary || i == p.primary {
+		if !p.set.SinglePrimary || i == p.primary {
 			return "PRIMARY"
 		}
 		return "SECONDARY"
@@ -185,7 +185,7 @@ func (p *Provider) becomePrimaryLocked(np int) {
 		return
 	}
 	p.primaryChange = true
-	if p.set.singlePrimary {
+	if p.set.SinglePrimary {
 		// The old primary's in-flight writes are certified against the new one's.
 		p.cert.SetConflictDetection(true)
 	}
@@ -220,7 +220,7 @@ func (p *Provider) handleMembership(m *message) {
 		if target == p.self && !p.joining {
 			p.goErrorLocked("expelled from the group")
 		}
-		if p.set.singlePrimary && target == p.primary {
+		if p.set.SinglePrimary && target == p.primary {
 			// Every member elects from the same view: the same primary everywhere.
 			p.becomePrimaryLocked(p.view.Elect())
 		}
@@ -252,7 +252,7 @@ func (p *Provider) handleMembership(m *message) {
 			p.rejoinAttempts = 0
 			p.exitTaken = false
 		}
-		if p.set.singlePrimary && p.everPrimary && !p.view.In(p.primary) {
+		if p.set.SinglePrimary && p.everPrimary && !p.view.In(p.primary) {
 			// No primary was left to elect from until now.
 			p.becomePrimaryLocked(p.view.Elect())
 		}
@@ -378,7 +378,7 @@ func (p *Provider) rejoiner() {
 				p.mu.Unlock()
 				break
 			}
-			if p.rejoinAttempts >= p.set.rejoinTries {
+			if p.rejoinAttempts >= p.set.AutorejoinTries {
 				p.exitTaken = true
 				p.notifyLocked()
 				p.mu.Unlock()
@@ -390,12 +390,12 @@ func (p *Provider) rejoiner() {
 			p.mu.Unlock()
 			if !first {
 				select {
-				case <-time.After(p.set.rejoinInterval):
+				case <-time.After(p.set.AutorejoinInterval):
 				case <-p.ctx.Done():
 					return
 				}
 			}
-			p.attemptRejoin(p.ctx, p.set.rejoinInterval)
+			p.attemptRejoin(p.ctx, p.set.AutorejoinInterval)
 		}
 	}
 }
@@ -410,7 +410,7 @@ func (p *Provider) Rejoin(ctx context.Context) error {
 	if st != stateError {
 		return &protocols.Error{Code: 3093, SQLState: "HY000", Msg: "START GROUP_REPLICATION: member is " + st + ", not ERROR; nothing to rejoin", Cause: protocols.CauseOther}
 	}
-	if p.attemptRejoin(ctx, p.set.rejoinInterval) {
+	if p.attemptRejoin(ctx, p.set.AutorejoinInterval) {
 		return nil
 	}
 	return errNotOnline(stateError)
@@ -470,7 +470,7 @@ func (p *Provider) attemptRejoin(ctx context.Context, limit time.Duration) bool 
 		p.paused = false
 		p.mu.Unlock()
 	}
-	p.proposeControl(&message{Kind: kindJoin, Origin: p.self, ID: int64(p.set.weight)})
+	p.proposeControl(&message{Kind: kindJoin, Origin: p.self, ID: int64(p.set.MemberWeight)})
 	signal(p.pipeWake)
 	deadline := time.After(limit)
 	for {
@@ -504,9 +504,9 @@ func (p *Provider) refusalLocked() *protocols.Error {
 	switch {
 	case p.state == stateOffline:
 		return errNotOnline(stateOffline)
-	case p.exitTaken && equalFold(p.set.exitAction, "OFFLINE_MODE"):
+	case p.exitTaken && strings.EqualFold(p.set.ExitAction, "OFFLINE_MODE"):
 		return &protocols.Error{Code: 3032, SQLState: "HY000", Msg: "The server is currently in offline mode (group_replication_exit_state_action=OFFLINE_MODE; rejoin the member to serve again)", Cause: protocols.CauseNotReady}
-	case p.exitTaken && equalFold(p.set.exitAction, "ABORT_SERVER"):
+	case p.exitTaken && strings.EqualFold(p.set.ExitAction, "ABORT_SERVER"):
 		return &protocols.Error{Code: 2013, SQLState: "HY000", Msg: "Lost connection to MySQL server during query (group_replication_exit_state_action=ABORT_SERVER shut the member down)", Cause: protocols.CauseNotReady}
 	}
 	return protocols.ErrReadOnly()

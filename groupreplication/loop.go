@@ -56,7 +56,7 @@ func (p *Provider) receive(from string, payload []byte) {
 // proposes, and acts on its output (send, deliver committed entries, follow the leader).
 func (p *Provider) raftLoop() {
 	defer p.wg.Done()
-	ticker := time.NewTicker(p.set.tick)
+	ticker := time.NewTicker(p.set.RaftTick)
 	defer ticker.Stop()
 	if p.self == 0 {
 		// n1 campaigns at start, so the primary (kept on the leader) is n1.
@@ -150,8 +150,8 @@ func (p *Provider) raftLoop() {
 func (p *Provider) leaderChanged(out agreement.Output) {
 	p.mu.Lock()
 	p.lead = int(out.Lead) - 1
-	announce := out.IsLeader && p.set.singlePrimary && !p.everPrimary && p.primary != p.self
-	online := !p.set.singlePrimary && out.Lead != 0 && p.state == stateRecovering
+	announce := out.IsLeader && p.set.SinglePrimary && !p.everPrimary && p.primary != p.self
+	online := !p.set.SinglePrimary && out.Lead != 0 && p.state == stateRecovering
 	if online {
 		p.state = stateOnline
 	}
@@ -166,7 +166,7 @@ func (p *Provider) leaderChanged(out agreement.Output) {
 // primary's commits pay no forwarding hop: a leader that is not the primary hands
 // leadership over, unless it suspects the primary (the transfer could not complete).
 func (p *Provider) followPrimary() {
-	if !p.node.IsLeader() || !p.set.singlePrimary {
+	if !p.node.IsLeader() || !p.set.SinglePrimary {
 		return
 	}
 	p.mu.Lock()
@@ -358,7 +358,7 @@ func (p *Provider) handle(m *message) {
 		p.mu.Lock()
 		if m.Origin == p.primary && p.primaryChange {
 			p.primaryChange = false
-			if p.set.singlePrimary {
+			if p.set.SinglePrimary {
 				p.cert.SetConflictDetection(false)
 			}
 			p.notifyLocked()
@@ -401,7 +401,7 @@ func (p *Provider) applier() {
 // transaction's dependencies have committed, takes its row locks (aborting local
 // transactions that are not yet ordered), and commits in the agreed order.
 func (p *Provider) startWorkers() {
-	for range p.set.workers {
+	for range p.set.ApplierWorkers {
 		go func() {
 			defer p.wg.Done()
 			for t := range p.work {
@@ -425,7 +425,7 @@ func (p *Provider) applyRemote(t *remoteTxn) {
 		p.commitMon.Cancel(ws.Seqno)
 		return
 	}
-	if t.level.hasAfter() {
+	if t.level.HasAfter() {
 		p.holdAfter(+1)
 		p.propose(appendMessage(nil, &message{Kind: kindPrepared, Origin: p.self, ID: ws.Seqno}))
 		err := p.waitPrepared(ws.Seqno)
@@ -453,11 +453,11 @@ func (p *Provider) applyRemote(t *remoteTxn) {
 // collection of the certification info.
 func (p *Provider) broadcaster() {
 	defer p.wg.Done()
-	fcT := time.NewTicker(p.set.fcPeriod)
+	fcT := time.NewTicker(p.set.FlowControlPeriod)
 	defer fcT.Stop()
 	var gtidC <-chan time.Time
-	if p.set.gtidPeriod > 0 {
-		gt := time.NewTicker(p.set.gtidPeriod)
+	if p.set.GTIDExecutedPeriod > 0 {
+		gt := time.NewTicker(p.set.GTIDExecutedPeriod)
 		defer gt.Stop()
 		gtidC = gt.C
 	}

@@ -2,8 +2,11 @@ package groupreplication_test
 
 import (
 	"testing"
+	"time"
 
-	_ "github.com/replbench/replbench/groupreplication"
+	"github.com/replbench/replbench/groupreplication"
+	"github.com/replbench/replbench/groupreplication/flowcontrol"
+	"github.com/replbench/replbench/groupreplication/group"
 	"github.com/replbench/replbench/protocols"
 	"github.com/replbench/replbench/protocols/prototest"
 )
@@ -60,5 +63,44 @@ func TestCheckParams(t *testing.T) {
 		{User: map[string]string{minRec: "501", maxQ: "500"}, Want: "group_replication_flow_control_min_recovery_quota (501) cannot be larger than group_replication_flow_control_max_quota (500)"},
 	}...); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestParseSettings: the registered Parse gives the typed Settings the provider and the
+// bounds read, with aliases folded and the server's units converted.
+func TestParseSettings(t *testing.T) {
+	p, err := protocols.Lookup("gr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := p.Resolve(map[string]string{
+		"slave_parallel_workers":                 "8",
+		"group_replication_flow_control_mode":    "disabled",
+		"group_replication_consistency":          "after",
+		"group_replication_member_expel_timeout": "7",
+		"group_replication_single_primary_mode":  "OFF",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, ok := s.(*groupreplication.Settings)
+	if !ok {
+		t.Fatalf("Resolve gave %T, want *groupreplication.Settings", s)
+	}
+	if set.ApplierWorkers != 8 || set.FlowControl.Mode != flowcontrol.Disabled || set.Consistency != group.After ||
+		set.ExpelTimeout != 7*time.Second || set.SinglePrimary || set.FlowControlPeriod != time.Second ||
+		set.FlowControl.ApplierThreshold != 25000 || set.MessageCacheSize != 1<<30 {
+		t.Fatalf("settings %+v", *set)
+	}
+	if got := set.Params()["replica_parallel_workers"]; got != "8" {
+		t.Fatalf("Params() under the real name: %q", got)
+	}
+	if d := groupreplication.DefaultSettings(); !d.SinglePrimary || d.Consistency != group.Eventual || d.ApplierWorkers != 4 {
+		t.Fatalf("defaults %+v", *d)
+	}
+	// replica_parallel_workers=0 runs one worker, as the server's single applier thread.
+	z, err := groupreplication.ParseSettings(protocols.Params{"replica_parallel_workers": "0"})
+	if err != nil || z.(*groupreplication.Settings).ApplierWorkers != 1 {
+		t.Fatalf("workers 0: %v %+v", err, z)
 	}
 }

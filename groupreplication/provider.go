@@ -24,7 +24,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +33,7 @@ import (
 	"github.com/replbench/replbench/groupreplication/agreement"
 	"github.com/replbench/replbench/groupreplication/certifier"
 	"github.com/replbench/replbench/groupreplication/flowcontrol"
+	"github.com/replbench/replbench/groupreplication/group"
 	"github.com/replbench/replbench/groupreplication/membership"
 	"github.com/replbench/replbench/protocols"
 	"github.com/replbench/replbench/protocols/monitor"
@@ -47,96 +47,10 @@ const (
 	stateError      = "ERROR"
 )
 
-// settings are the resolved parameters.
-type settings struct {
-	singlePrimary bool
-	level         consistency
-	blockSize     int64
-	autoInc       int64
-	sizeLimit     int64
-	fc            flowcontrol.Config
-	fcPeriod      time.Duration
-	workers       int
-	gtidPeriod    time.Duration
-	tick          time.Duration
-	electionTicks int
-	cacheBytes    uint64 // group_replication_message_cache_size
-
-	expelTimeout   time.Duration
-	unreachableMaj time.Duration
-	exitAction     string
-	rejoinTries    int
-	rejoinInterval time.Duration
-	weight         int
-}
-
-// parseSettings reads this protocol's parameters out of p (values for other layers, such as
-// the engine's, are ignored). Ranges, choices and cross-parameter rules are checked once,
-// by the parameter list (protocols.Resolve and CheckParams), the same check the harness runs
-// before a run starts.
-func parseSettings(given protocols.Params) (settings, error) {
-	mine := map[string]string{}
-	for _, d := range Params {
-		for _, n := range append([]string{d.Name}, d.Aliases...) {
-			if v, ok := given[n]; ok {
-				mine[n] = v
-			}
-		}
-	}
-	p, err := protocols.Resolve(Params, mine)
-	if err != nil {
-		return settings{}, err
-	}
-	if err := CheckParams(p); err != nil {
-		return settings{}, err
-	}
-	var s settings
-	s.singlePrimary = p.Bool(pSinglePrimary)
-	if s.level, err = parseConsistency(p.String(pConsistency)); err != nil {
-		return s, err
-	}
-	s.blockSize = p.Int(pBlockSize)
-	s.autoInc = p.Int(pAutoIncrement)
-	s.sizeLimit = p.Int(pSizeLimit)
-	s.fc = flowcontrol.Config{
-		Mode:               flowcontrol.Mode(p.String(pFCMode)),
-		CertifierThreshold: p.Int(pFCCertThreshold),
-		ApplierThreshold:   p.Int(pFCApplyThreshold),
-		HoldPercent:        p.Int(pFCHold),
-		ReleasePercent:     p.Int(pFCRelease),
-		MemberQuotaPercent: p.Int(pFCMemberQuota),
-		MinQuota:           p.Int(pFCMinQuota),
-		MinRecoveryQuota:   p.Int(pFCMinRecovery),
-		MaxQuota:           p.Int(pFCMaxQuota),
-		PurgeAfterSteps:    10,
-	}
-	if equalFold(string(s.fc.Mode), "disabled") {
-		s.fc.Mode = flowcontrol.Disabled
-	} else {
-		s.fc.Mode = flowcontrol.Quota
-	}
-	s.fcPeriod = time.Duration(p.Int(pFCPeriod)) * time.Second
-	s.workers = int(p.Int(pWorkers))
-	if s.workers < 1 {
-		s.workers = 1
-	}
-	s.gtidPeriod = p.Duration(pGTIDBroadcast)
-	s.tick = p.Duration(pRaftTick)
-	s.electionTicks = int(p.Int(pRaftElectionTicks))
-	s.cacheBytes = uint64(p.Int(pMessageCacheSize))
-	s.expelTimeout = time.Duration(p.Int(pExpelTimeout)) * time.Second
-	s.unreachableMaj = time.Duration(p.Int(pUnreachableMaj)) * time.Second
-	s.exitAction = strings.ToUpper(p.String(pExitAction))
-	s.rejoinTries = int(p.Int(pAutorejoinTries))
-	s.rejoinInterval = p.Duration(pRejoinInterval)
-	s.weight = int(p.Int(pMemberWeight))
-	return s, nil
-}
-
 // Provider is one member of the group.
 type Provider struct {
 	cfg   protocols.Config
-	set   settings
+	set   *Settings
 	self  int // member index
 	group string
 	node  *agreement.Node // owned by the raft loop
@@ -223,7 +137,7 @@ type prepareState struct {
 
 type remoteTxn struct {
 	ws    *protocols.WriteSet
-	level consistency
+	level group.Consistency
 }
 
 // New creates one member. It does not talk to anyone until Start.
@@ -242,17 +156,17 @@ func newProvider(cfg protocols.Config) (*Provider, error) {
 	if cfg.Endpoint == nil || cfg.Applier == nil {
 		return nil, errors.New("group-replication: Config needs an Endpoint and an Applier")
 	}
-	set, err := parseSettings(cfg.Params)
-	if err != nil {
-		return nil, err
+	set, ok := cfg.Settings.(*Settings)
+	if !ok {
+		return nil, fmt.Errorf("group-replication: Config.Settings is %T, want *groupreplication.Settings (resolve the parameters with the protocol's Resolve or ParseSettings)", cfg.Settings)
 	}
 	peers := make([]uint64, len(cfg.Members))
 	for i := range peers {
 		peers[i] = uint64(i + 1)
 	}
 	ac := agreement.DefaultConfig(uint64(self+1), peers)
-	ac.ElectionTick = set.electionTicks
-	ac.CacheBytes = set.cacheBytes
+	ac.ElectionTick = set.RaftElectionTicks
+	ac.CacheBytes = set.MessageCacheSize
 	node, err := agreement.New(ac)
 	if err != nil {
 		return nil, err
@@ -268,8 +182,8 @@ func newProvider(cfg protocols.Config) (*Provider, error) {
 		pipeWake:  make(chan struct{}, 1),
 		applyWake: make(chan struct{}, 1),
 		work:      make(chan *remoteTxn),
-		cert:      certifier.New(set.blockSize, !set.singlePrimary),
-		fc:        flowcontrol.New(set.fc),
+		cert:      certifier.New(set.GTIDBlockSize, !set.SinglePrimary),
+		fc:        flowcontrol.New(set.FlowControl),
 		fcStep:    make(chan struct{}),
 		state:     stateOffline,
 		primary:   -1,
@@ -292,8 +206,8 @@ func newProvider(cfg protocols.Config) (*Provider, error) {
 	}
 	p.view = membership.NewView(uuids)
 	p.det = membership.NewDetector(membership.DetectorConfig{Self: self, Members: len(cfg.Members),
-		SuspectAfter: membership.DefaultSuspectAfter, ExpelTimeout: set.expelTimeout,
-		UnreachableMajorityTimeout: set.unreachableMaj}, time.Now())
+		SuspectAfter: membership.DefaultSuspectAfter, ExpelTimeout: set.ExpelTimeout,
+		UnreachableMajorityTimeout: set.UnreachableMajorityTimeout}, time.Now())
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	return p, nil
 }
@@ -302,9 +216,9 @@ func newProvider(cfg protocols.Config) (*Provider, error) {
 // this member is ONLINE with a primary elected (single-primary) or a leader known
 // (multi-primary), or when ctx ends.
 func (p *Provider) Start(ctx context.Context) error {
-	if !p.set.singlePrimary && p.set.autoInc > 0 {
+	if !p.set.SinglePrimary && p.set.AutoIncrementIncrement > 0 {
 		// group_replication_auto_increment_increment, offset = server_id.
-		p.cfg.Applier.SetAutoIncrement(int(p.set.autoInc), p.self+1)
+		p.cfg.Applier.SetAutoIncrement(int(p.set.AutoIncrementIncrement), p.self+1)
 	}
 	p.mu.Lock()
 	p.state = stateRecovering
@@ -313,17 +227,17 @@ func (p *Provider) Start(ctx context.Context) error {
 	p.detMu.Lock()
 	p.det.Reset(time.Now())
 	p.detMu.Unlock()
-	p.wg.Add(5 + p.set.workers)
+	p.wg.Add(5 + p.set.ApplierWorkers)
 	go p.rejoiner()
 	go p.raftLoop()
 	go p.pipeline()
 	go p.applier()
 	go p.broadcaster()
 	p.startWorkers()
-	p.proposeControl(&message{Kind: kindWeight, Origin: p.self, ID: int64(p.set.weight)})
+	p.proposeControl(&message{Kind: kindWeight, Origin: p.self, ID: int64(p.set.MemberWeight)})
 	for {
 		p.mu.Lock()
-		ready := p.state == stateOnline && (!p.set.singlePrimary || (p.primary >= 0 && !p.primaryChange))
+		ready := p.state == stateOnline && (!p.set.SinglePrimary || (p.primary >= 0 && !p.primaryChange))
 		if p.state == stateError {
 			p.mu.Unlock()
 			return fmt.Errorf("group-replication: %s is in ERROR state", p.cfg.Node)
@@ -414,7 +328,7 @@ func (p *Provider) BeforeRead(ctx context.Context) error {
 		}
 		var ch <-chan struct{}
 		switch {
-		case p.primaryChange && p.primary == p.self && p.set.level >= beforeOnPrimaryFailover:
+		case p.primaryChange && p.primary == p.self && p.set.Consistency >= group.BeforeOnPrimaryFailover:
 			// BEFORE_ON_PRIMARY_FAILOVER and stronger: a new primary holds transactions
 			// until it has applied its backlog.
 			ch = p.changed
@@ -435,7 +349,7 @@ func (p *Provider) BeforeRead(ctx context.Context) error {
 			return errNotOnline(stateOffline)
 		}
 	}
-	if p.set.level.hasBefore() {
+	if p.set.Consistency.HasBefore() {
 		return p.SyncWait(ctx)
 	}
 	return nil
@@ -448,7 +362,7 @@ func (p *Provider) BeforeWrite(ctx context.Context) error {
 	if p.state != stateOnline {
 		return p.refusalLocked()
 	}
-	if p.set.singlePrimary && (p.primary != p.self || p.primaryChange) {
+	if p.set.SinglePrimary && (p.primary != p.self || p.primaryChange) {
 		return protocols.ErrReadOnly()
 	}
 	return nil
@@ -501,15 +415,15 @@ func (p *Provider) Replicate(ctx context.Context, ws *protocols.WriteSet) (proto
 		p.mu.Unlock()
 		return nil, err
 	}
-	if p.set.singlePrimary && p.primary != p.self {
+	if p.set.SinglePrimary && p.primary != p.self {
 		p.mu.Unlock()
 		return nil, protocols.ErrReadOnly()
 	}
 	p.mu.Unlock()
-	if p.set.sizeLimit > 0 && int64(ws.Size()) > p.set.sizeLimit {
+	if p.set.TransactionSizeLimit > 0 && int64(ws.Size()) > p.set.TransactionSizeLimit {
 		p.localRollback.Add(1)
 		return nil, &protocols.Error{Code: 3100, SQLState: "HY000",
-			Msg:   fmt.Sprintf("Error on observer while running replication hook 'before_commit' (write-set of %d bytes exceeds group_replication_transaction_size_limit %d; split the transaction)", ws.Size(), p.set.sizeLimit),
+			Msg:   fmt.Sprintf("Error on observer while running replication hook 'before_commit' (write-set of %d bytes exceeds group_replication_transaction_size_limit %d; split the transaction)", ws.Size(), p.set.TransactionSizeLimit),
 			Cause: protocols.CauseOther}
 	}
 	// Flow control: do_wait before the send.
@@ -534,7 +448,7 @@ func (p *Provider) Replicate(ctx context.Context, ws *protocols.WriteSet) (proto
 	p.waiters[id] = ch
 	p.mu.Unlock()
 	p.localProposed.Add(1)
-	data := appendMessage(make([]byte, 0, ws.Size()+16), &message{Kind: kindTxn, Origin: p.self, ID: id, Level: p.set.level, WS: ws})
+	data := appendMessage(make([]byte, 0, ws.Size()+16), &message{Kind: kindTxn, Origin: p.self, ID: id, Level: p.set.Consistency, WS: ws})
 	p.trackPending(id, data)
 	p.propose(data)
 
@@ -551,7 +465,7 @@ func (p *Provider) Replicate(ctx context.Context, ws *protocols.WriteSet) (proto
 				p.localRollback.Add(1)
 				return nil, protocols.ErrGRRollback()
 			}
-			return &commit{p: p, gtid: protocols.GTID{UUID: p.group, Seqno: r.GNO}, seqno: r.Seqno, level: p.set.level}, nil
+			return &commit{p: p, gtid: protocols.GTID{UUID: p.group, Seqno: r.GNO}, seqno: r.Seqno, level: p.set.Consistency}, nil
 		case <-done:
 			var pe *protocols.Error
 			if errors.As(context.Cause(ctx), &pe) && pe.Cause == protocols.CauseBFAbort {
@@ -600,7 +514,7 @@ type commit struct {
 	p     *Provider
 	gtid  protocols.GTID
 	seqno int64
-	level consistency
+	level group.Consistency
 }
 
 func (c *commit) GTID() protocols.GTID { return c.gtid }
@@ -612,7 +526,7 @@ func (c *commit) Seqno() int64         { return c.seqno }
 // transaction, so this one must too.
 func (c *commit) Apply(ctx context.Context, engineCommit func() error) error {
 	p := c.p
-	if c.level.hasAfter() {
+	if c.level.HasAfter() {
 		p.holdAfter(+1)
 		p.propose(appendMessage(nil, &message{Kind: kindPrepared, Origin: p.self, ID: c.seqno}))
 		err := p.waitPrepared(c.seqno)

@@ -14,11 +14,11 @@ func (p *Provider) Status() []protocols.StatusVar {
 	st := p.cert.Stats()
 	executed := p.cert.GTIDExecutedSet()
 	state, primary, lead := p.state, p.primary, p.lead
-	readOnly := state != stateOnline || (p.set.singlePrimary && (primary != p.self || p.primaryChange))
+	readOnly := state != stateOnline || (p.set.SinglePrimary && (primary != p.self || p.primaryChange))
 	majorityLost, attempts, reason, views := p.majorityLost, p.rejoinTotal, p.errorReason, p.view.Changes()
 	quota := p.fc.Quota()
 	role := "SECONDARY"
-	if !p.set.singlePrimary || primary == p.self {
+	if !p.set.SinglePrimary || primary == p.self {
 		role = "PRIMARY"
 	}
 	p.mu.Unlock()
@@ -41,7 +41,7 @@ func (p *Provider) Status() []protocols.StatusVar {
 		lastFree = protocols.GTID{UUID: p.group, Seqno: st.LastConflictFree}.String()
 	}
 	primaryUUID := ""
-	if p.set.singlePrimary && primary >= 0 {
+	if p.set.SinglePrimary && primary >= 0 {
 		primaryUUID = memberUUID(p.cfg.Members[primary])
 	}
 	leader := ""
@@ -57,8 +57,8 @@ func (p *Provider) Status() []protocols.StatusVar {
 		{Name: "replication_group_members", Value: members},
 		{Name: "super_read_only", Value: onOff(readOnly)},
 		{Name: "group_replication_primary_member", Value: primaryUUID},
-		{Name: "group_replication_single_primary_mode", Value: onOff(p.set.singlePrimary)},
-		{Name: "group_replication_consistency", Value: p.set.level.String()},
+		{Name: "group_replication_single_primary_mode", Value: onOff(p.set.SinglePrimary)},
+		{Name: "group_replication_consistency", Value: p.set.Consistency.String()},
 		{Name: "COUNT_TRANSACTIONS_IN_QUEUE", Value: i(inQueue)},
 		{Name: "COUNT_TRANSACTIONS_CHECKED", Value: i(st.Checked)},
 		{Name: "COUNT_CONFLICTS_DETECTED", Value: i(st.Conflicts)},
@@ -80,7 +80,7 @@ func (p *Provider) Status() []protocols.StatusVar {
 		{Name: "gr_model_error_reason", Value: reason},
 		{Name: "gr_model_applier_errors", Value: i(p.applierErrors.Load())},
 		{Name: "gr_model_corrupt_messages", Value: i(p.corruptFrames.Load())},
-		{Name: "gr_model_message_cache_limit", Value: strconv.FormatUint(p.set.cacheBytes, 10)},
+		{Name: "gr_model_message_cache_limit", Value: strconv.FormatUint(p.set.MessageCacheSize, 10)},
 		{Name: "gr_model_message_cache_bytes", Value: strconv.FormatUint(p.cachedBytes.Load(), 10)},
 		{Name: "gr_model_clones_received", Value: i(p.clone.received.Load())},
 		{Name: "gr_model_clones_donated", Value: i(p.clone.donated.Load())},

@@ -8,6 +8,7 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 
 	"github.com/replbench/replbench/groupreplication/flowcontrol"
+	"github.com/replbench/replbench/groupreplication/group"
 	"github.com/replbench/replbench/protocols"
 )
 
@@ -43,58 +44,12 @@ const (
 	frameCloneData    byte = 4
 )
 
-// consistency is group_replication_consistency, carried in each transaction message so
-// that every member knows whether it must report back that it prepared.
-type consistency byte
-
-const (
-	eventual consistency = iota
-	beforeOnPrimaryFailover
-	before
-	after
-	beforeAndAfter
-)
-
-var consistencyNames = []string{"EVENTUAL", "BEFORE_ON_PRIMARY_FAILOVER", "BEFORE", "AFTER", "BEFORE_AND_AFTER"}
-
-func parseConsistency(s string) (consistency, error) {
-	for i, n := range consistencyNames {
-		if equalFold(n, s) {
-			return consistency(i), nil
-		}
-	}
-	return 0, fmt.Errorf("group_replication_consistency %q: accepted values are %v", s, consistencyNames)
-}
-
-func (c consistency) String() string  { return consistencyNames[c] }
-func (c consistency) hasBefore() bool { return c == before || c == beforeAndAfter }
-func (c consistency) hasAfter() bool  { return c == after || c == beforeAndAfter }
-
-func equalFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'a' <= x && x <= 'z' {
-			x -= 32
-		}
-		if 'a' <= y && y <= 'z' {
-			y -= 32
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
-
 // message is one decoded group message. Which fields are set depends on Kind.
 type message struct {
 	Kind   msgKind
 	Origin int   // sending member's index
 	ID     int64 // txn: proposal id on the origin; sync: token; prepared: position; gtid: position
-	Level  consistency
+	Level  group.Consistency
 	WS     *protocols.WriteSet
 	Stats  flowcontrol.Stats
 }
@@ -155,8 +110,8 @@ func decodeMessage(b []byte) (*message, error) {
 		if n <= 0 || len(b) < n+1 {
 			return fail("txn header")
 		}
-		m.ID, m.Level = int64(id), consistency(b[n])
-		if m.Level > beforeAndAfter {
+		m.ID, m.Level = int64(id), group.Consistency(b[n])
+		if m.Level > group.BeforeAndAfter {
 			return fail("consistency level")
 		}
 		ws, used, err := protocols.DecodeWriteSet(b[n+1:])

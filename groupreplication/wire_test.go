@@ -7,6 +7,7 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 
 	"github.com/replbench/replbench/groupreplication/flowcontrol"
+	"github.com/replbench/replbench/groupreplication/group"
 	"github.com/replbench/replbench/protocols"
 )
 
@@ -15,7 +16,7 @@ func sampleMessages() []*message {
 		Keys: []protocols.Key{{Table: "t", Row: []byte{1, 2}, Type: protocols.KeyExclusive}},
 		Rows: []protocols.RowChange{{Table: "t", Op: protocols.OpUpdate, Row: []byte{1, 2}, After: []byte{3}}}}
 	return []*message{
-		{Kind: kindTxn, Origin: 1, ID: 77, Level: after, WS: ws},
+		{Kind: kindTxn, Origin: 1, ID: 77, Level: group.After, WS: ws},
 		{Kind: kindStats, Origin: 2, Stats: flowcontrol.Stats{CertQueue: 1, ApplyQueue: 30000, Certified: 5, Applied: 4, Local: 3, Recovering: true}},
 		{Kind: kindGTIDExecuted, Origin: 0, ID: 123456},
 		{Kind: kindSyncBefore, Origin: 3, ID: 5},

@@ -64,3 +64,21 @@ func (f *FlowControl) Delivered(stop bool) (pause, resume bool) {
 	}
 	return before <= 0 && f.StopCount > 0, before > 0 && f.StopCount <= 0
 }
+
+// FCParams are one node's flow-control settings: gcs.fc_limit, gcs.fc_factor and
+// gcs.fc_single_primary (alias gcs.fc_master_slave). The limits they give depend on the
+// group size, which changes with every view, so the settings are kept and the limits are
+// derived from them per view; the bound calculation (harness/law) derives them the same way,
+// from this one method, so the two cannot disagree.
+type FCParams struct {
+	Limit         int64
+	Factor        float64
+	SinglePrimary bool
+}
+
+// Limits is the flow-control interval [lower, upper] in a group of members nodes: a
+// receive queue above upper sends STOP, one back at lower sends CONT.
+func (p FCParams) Limits(members int) (lower, upper int64) {
+	upper, lower = Limits(p.Limit, p.Factor, members, p.SinglePrimary)
+	return lower, upper
+}

@@ -94,7 +94,7 @@ func (c *Controller) Receive(from string, s Stats) {
 		m.dLocal = max(s.Local-m.last.Local, 0)
 	}
 	m.last, m.seen, m.stamp = s, true, c.steps
-	if c.cfg.Mode == Quota && (s.CertQueue > c.cfg.CertifierThreshold || s.ApplyQueue > c.cfg.ApplierThreshold) {
+	if c.cfg.Lagging(s.CertQueue, s.ApplyQueue) {
 		c.holds++
 	}
 }
@@ -108,37 +108,76 @@ func (c *Controller) Step() int64 {
 			delete(c.members, name)
 		}
 	}
-	holds, q, used := c.holds, c.quota, c.used
+	periods := make([]Period, 0, len(c.members))
+	for _, m := range c.members {
+		periods = append(periods, Period{CertQueue: m.last.CertQueue, ApplyQueue: m.last.ApplyQueue,
+			Certified: m.dCert, Applied: m.dApp, Local: m.dLocal, Recovering: m.last.Recovering})
+	}
+	c.quota = c.cfg.NextQuota(c.quota, c.used, c.holds > 0, periods)
 	c.holds, c.used = 0, 0
-	if c.cfg.Mode != Quota {
-		c.quota = 0
+	return c.quota
+}
+
+// Period is one member's last flow-control period as the quota rule reads it: the queue
+// sizes of its last stats message, and what it certified, applied and proposed locally
+// since the message before.
+type Period struct {
+	CertQueue, ApplyQueue int64
+	Certified, Applied    int64
+	Local                 int64
+	Recovering            bool
+}
+
+// Lagging reports whether a stats message with these queue sizes counts as a hold: in
+// QUOTA mode, a queue past its threshold.
+func (c Config) Lagging(certQueue, applyQueue int64) bool {
+	return c.Mode == Quota && (certQueue > c.CertifierThreshold || applyQueue > c.ApplierThreshold)
+}
+
+// NextQuota is the quota rule of one period (Flow_control_module::flow_control_step):
+// quota and used are this period's quota (0: none) and the local transactions admitted
+// under it; lagging is whether any stats message received in the period was Lagging;
+// members are the periods of the members heard from. While some member lags, the next
+// quota is the slowest lagger's pace (the least certified or applied over the period among
+// the members past that threshold, or the least non-zero pace of anyone if lower), at least
+// the minimum quota (min_quota, or min_recovery_quota when only recovering members lag, or
+// 5% of the lower threshold), less hold_percent, at most max_quota, split between the
+// members that wrote (or member_quota_percent of it each), less what this member overused;
+// never below 1. With no lagger a quota grows by release_percent per period (at most
+// max_quota) and, without a release, is lifted. This is the one statement of the rule: the
+// controller applies it every period and the bounds (harness/law) evaluate it for a
+// steady state.
+func (c Config) NextQuota(quota, used int64, lagging bool, members []Period) int64 {
+	if c.Mode != Quota {
 		return 0
 	}
+	q := quota
 	var extra int64
 	if q > 0 && used > q {
 		extra = used - q
 	}
-	if holds > 0 {
-		thrC, thrA := c.cfg.CertifierThreshold, c.cfg.ApplierThreshold
+	switch {
+	case lagging:
+		thrC, thrA := c.CertifierThreshold, c.ApplierThreshold
 		var minCert, minAppl, safe int64
 		writers := int64(0)
 		laggerNotRecovering := false
-		for _, m := range c.members {
-			if m.last.CertQueue > thrC && m.dCert > 0 && (minCert == 0 || m.dCert < minCert) {
-				minCert = m.dCert
+		for _, m := range members {
+			if m.CertQueue > thrC && m.Certified > 0 && (minCert == 0 || m.Certified < minCert) {
+				minCert = m.Certified
 			}
-			if m.last.ApplyQueue > thrA && m.dApp > 0 && (minAppl == 0 || m.dApp < minAppl) {
-				minAppl = m.dApp
+			if m.ApplyQueue > thrA && m.Applied > 0 && (minAppl == 0 || m.Applied < minAppl) {
+				minAppl = m.Applied
 			}
-			if (m.last.CertQueue > thrC || m.last.ApplyQueue > thrA) && !m.last.Recovering {
+			if (m.CertQueue > thrC || m.ApplyQueue > thrA) && !m.Recovering {
 				laggerNotRecovering = true
 			}
-			for _, d := range []int64{m.dCert, m.dApp} {
+			for _, d := range []int64{m.Certified, m.Applied} {
 				if d > 0 && (safe == 0 || d < safe) {
 					safe = d
 				}
 			}
-			if m.dLocal > 0 {
+			if m.Local > 0 {
 				writers++
 			}
 		}
@@ -148,38 +187,36 @@ func (c *Controller) Step() int64 {
 			capv = minCert
 		}
 		lim := min(thrC, thrA) / 20
-		if !laggerNotRecovering && c.cfg.MinRecoveryQuota > 0 {
-			lim = c.cfg.MinRecoveryQuota
+		if !laggerNotRecovering && c.MinRecoveryQuota > 0 {
+			lim = c.MinRecoveryQuota
 		}
-		if c.cfg.MinQuota > 0 {
-			lim = c.cfg.MinQuota
+		if c.MinQuota > 0 {
+			lim = c.MinQuota
 		}
 		base := capv
 		if safe > 0 && (base == 0 || safe < base) {
 			base = safe
 		}
-		q = max(base, lim) * (100 - c.cfg.HoldPercent) / 100
-		if c.cfg.MaxQuota > 0 {
-			q = min(q, c.cfg.MaxQuota)
+		q = max(base, lim) * (100 - c.HoldPercent) / 100
+		if c.MaxQuota > 0 {
+			q = min(q, c.MaxQuota)
 		}
 		if writers > 1 {
-			if c.cfg.MemberQuotaPercent == 0 {
+			if c.MemberQuotaPercent == 0 {
 				q /= writers
 			} else {
-				q = q * c.cfg.MemberQuotaPercent / 100
+				q = q * c.MemberQuotaPercent / 100
 			}
 		}
-		q = max(q-extra, 1)
-	} else if q > 0 && c.cfg.ReleasePercent > 0 {
-		q = max(q*(100+c.cfg.ReleasePercent)/100, q+1)
-		if c.cfg.MaxQuota > 0 && q > c.cfg.MaxQuota {
-			q = c.cfg.MaxQuota
+		return max(q-extra, 1)
+	case q > 0 && c.ReleasePercent > 0:
+		q = max(q*(100+c.ReleasePercent)/100, q+1)
+		if c.MaxQuota > 0 && q > c.MaxQuota {
+			q = c.MaxQuota
 		}
-	} else {
-		q = 0
+		return q
 	}
-	c.quota = q
-	return q
+	return 0
 }
 
 // Admit counts one local transaction about to be sent and reports whether it may go now.

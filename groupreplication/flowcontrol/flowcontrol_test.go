@@ -104,3 +104,28 @@ func TestPurge(t *testing.T) {
 		t.Fatal("a member silent for 10 steps must be purged")
 	}
 }
+
+// NextQuota is the rule the bounds evaluate for a steady state without running a
+// controller: one member applying 4000 a period with 30000 queued, two writers, the
+// defaults: 4000 less hold_percent 10, split in two.
+func TestNextQuotaSteadyState(t *testing.T) {
+	c := DefaultConfig()
+	members := []Period{
+		{Certified: 10000, Applied: 5000, Local: 5000},
+		{Certified: 10000, Applied: 5000, Local: 5000},
+		{Certified: 10000, Applied: 4000, ApplyQueue: 30000},
+	}
+	if !c.Lagging(0, 30000) || c.Lagging(25000, 25000) {
+		t.Fatal("Lagging: a queue past the threshold, not at it")
+	}
+	if q := c.NextQuota(0, 0, true, members); q != 1800 {
+		t.Fatalf("two writers behind a 4000/period laggard: quota %d, want 1800", q)
+	}
+	if q := c.NextQuota(1800, 0, false, members); q != 2700 {
+		t.Fatalf("released: quota %d, want 1800 + 50%%", q)
+	}
+	c.Mode = Disabled
+	if q := c.NextQuota(0, 0, true, members); q != 0 {
+		t.Fatalf("DISABLED: quota %d, want none", q)
+	}
+}

@@ -6,6 +6,11 @@ import "time"
 // (XCom's detector: 5 s, not configurable in the server).
 const DefaultSuspectAfter = 5 * time.Second
 
+// Majority is how many members of a view of n a decision needs: floor(n/2)+1. A view change
+// (an expulsion included) and every agreed message need that many; a member that reaches
+// fewer, itself counted, blocks. The bounds (harness/law) count the same majority.
+func Majority(n int) int { return n/2 + 1 }
+
 // DetectorConfig configures one member's failure detector.
 type DetectorConfig struct {
 	// Self is this member's index; Members is the configured group size.
@@ -135,7 +140,7 @@ func (d *Detector) Tick(now time.Time) Report {
 			r.Unreachable[i] = true
 		}
 	}
-	r.MajorityLost = size > 0 && 2*reachable <= size
+	r.MajorityLost = size > 0 && reachable < Majority(size)
 	if !r.MajorityLost {
 		d.lostSince, d.timeoutFired = time.Time{}, false
 	} else if d.lostSince.IsZero() {
