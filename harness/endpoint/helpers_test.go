@@ -10,8 +10,8 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	_ "github.com/replbench/replbench/galera"
-	"github.com/replbench/replbench/harness"
 	_ "github.com/replbench/replbench/groupreplication"
+	"github.com/replbench/replbench/harness"
 	_ "github.com/replbench/replbench/protocols/standalone"
 	_ "github.com/replbench/replbench/semisync"
 	"github.com/replbench/replbench/storage/sqlexec"

@@ -32,11 +32,11 @@ type (
 		op   sqlparser.BinaryExprOperator
 		l, r expr
 	}
-	negExpr  struct{ x expr }
-	notExpr  struct{ x expr }
-	andExpr  struct{ l, r expr }
-	orExpr   struct{ l, r expr }
-	cmpExpr  struct {
+	negExpr struct{ x expr }
+	notExpr struct{ x expr }
+	andExpr struct{ l, r expr }
+	orExpr  struct{ l, r expr }
+	cmpExpr struct {
 		op   sqlparser.ComparisonExprOperator
 		l, r expr
 	}

@@ -4,8 +4,8 @@ import (
 	"strconv"
 	"strings"
 
-	querypb "vitess.io/vitess/go/vt/proto/query"
 	"vitess.io/vitess/go/sqltypes"
+	querypb "vitess.io/vitess/go/vt/proto/query"
 
 	"github.com/replbench/replbench/storage"
 )

@@ -310,6 +310,5 @@ func (se *Session) rollback() {
 	}
 }
 
-
 // ok returns an empty OK result (a fresh one: the endpoint may set fields on it).
 func ok() *sqltypes.Result { return &sqltypes.Result{} }
