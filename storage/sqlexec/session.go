@@ -117,6 +117,12 @@ func isSystemDB(db string) bool {
 // by the normalised text, so only a new statement shape is planned.
 func (se *Session) Query(ctx context.Context, sql string) (*sqltypes.Result, error) {
 	se.node.stats.questions.Add(1)
+	// Some clients send the C string's terminating NUL (mysqlslap) or a trailing ';'; the
+	// server's parser stops at either.
+	sql = strings.TrimRight(sql, "\x00; \t\r\n")
+	if sql == "" {
+		return nil, sqlErr(1065, "42000", "Query was empty")
+	}
 	key := se.db + "\x00" + sql
 	v := se.srv.schemaV.Load()
 	if c := se.srv.plans.get(key); c != nil && c.version == v {
@@ -176,6 +182,7 @@ func (p *Prepared) BindNames() []string { return p.c.bindNames }
 
 // Prepare plans a statement with ? placeholders (COM_STMT_PREPARE).
 func (se *Session) Prepare(sql string) (*Prepared, error) {
+	sql = strings.TrimRight(sql, "\x00; \t\r\n")
 	key := "\x01" + se.db + "\x00" + sql
 	v := se.srv.schemaV.Load()
 	if c := se.srv.plans.get(key); c != nil && c.version == v {
