@@ -82,10 +82,10 @@ func (tc *testCluster) db(t *testing.T, i int, extra string) *sql.DB {
 }
 
 func mustExec(t *testing.T, db interface {
-	Exec(string, ...any) (sql.Result, error)
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
 }, q string, args ...any) sql.Result {
 	t.Helper()
-	r, err := db.Exec(q, args...)
+	r, err := db.ExecContext(context.Background(), q, args...)
 	if err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}

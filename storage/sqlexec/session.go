@@ -11,6 +11,7 @@ import (
 	querypb "vitess.io/vitess/go/vt/proto/query"
 	"vitess.io/vitess/go/vt/sqlparser"
 
+	"github.com/replbench/replbench/protocols"
 	"github.com/replbench/replbench/storage"
 )
 
@@ -272,7 +273,11 @@ func (se *Session) run(ctx context.Context, c *compiled, binds []Value) (*sqltyp
 		if err == nil {
 			return r, nil
 		}
-		if attempt < se.retryAutocommit && storage.IsAutocommitConflict(err) && ctx.Err() == nil {
+		// Galera re-runs an autocommit statement that failed certification or was
+		// brute-force aborted by an applier (both are cluster conflicts, MariaDB's
+		// wsrep_retry_autocommit); a local deadlock is the client's.
+		conflict := storage.IsAutocommitConflict(err) || protocols.Classify(err) == protocols.CauseBFAbort
+		if attempt < se.retryAutocommit && conflict && ctx.Err() == nil {
 			se.node.stats.autocommitRetries.Add(1)
 			continue
 		}
