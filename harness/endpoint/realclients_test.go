@@ -3,6 +3,7 @@ package endpoint
 import (
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,17 @@ func TestServeForManualUse(t *testing.T) {
 	tc := startTest(t, proto, nodes, nil, Config{Listen: listen})
 	for _, e := range tc.set.Endpoints() {
 		t.Logf("%s %s %s %s", e.Node, e.Addr, e.Role, e.State)
+	}
+	if path := os.Getenv("REPLBENCH_SERVE_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			t.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	time.Sleep(d)
 }

@@ -143,7 +143,11 @@ func (se *Session) Query(ctx context.Context, sql string) (*sqltypes.Result, err
 			}
 			c.litIdx = make([]int, len(c.bindNames))
 			for i, n := range c.bindNames {
-				c.litIdx[i], _ = strconv.Atoi(strings.TrimPrefix(n, litPrefix))
+				k, err := strconv.Atoi(strings.TrimPrefix(n, litPrefix))
+				if err != nil || !strings.HasPrefix(n, litPrefix) {
+					return nil, errPlaceholder
+				}
+				c.litIdx[i] = k
 			}
 			se.srv.plans.put(nkey, c)
 		}
@@ -159,12 +163,14 @@ func (se *Session) Query(ctx context.Context, sql string) (*sqltypes.Result, err
 	if err != nil {
 		return nil, err
 	}
-	if c.params > 0 {
-		return nil, sqlErr(erSyntax, "42000", "You have an error in your SQL syntax: '?' placeholders need a prepared statement")
+	if len(c.bindNames) > 0 {
+		return nil, errPlaceholder
 	}
 	se.srv.plans.put(key, c)
 	return se.run(ctx, c, nil)
 }
+
+var errPlaceholder = sqlErr(erSyntax, "42000", "You have an error in your SQL syntax: '?' placeholders need a prepared statement")
 
 // Prepared is a statement planned once at PREPARE and executed from bind values.
 type Prepared struct {
