@@ -551,11 +551,7 @@ func (sc *scope) compile(x sqlparser.Expr) (expr, error) {
 		}
 		return &colExpr{i}, nil
 	case *sqlparser.BinaryExpr:
-		l, err := sc.compile(n.Left)
-		if err != nil {
-			return nil, err
-		}
-		r, err := sc.compile(n.Right)
+		l, r, err := sc.pair(n.Left, n.Right)
 		if err != nil {
 			return nil, err
 		}
@@ -579,21 +575,13 @@ func (sc *scope) compile(x sqlparser.Expr) (expr, error) {
 		}
 		return nil, notSupported("operator " + sqlparser.String(n))
 	case *sqlparser.AndExpr:
-		l, err := sc.compile(n.Left)
-		if err != nil {
-			return nil, err
-		}
-		r, err := sc.compile(n.Right)
+		l, r, err := sc.pair(n.Left, n.Right)
 		if err != nil {
 			return nil, err
 		}
 		return &andExpr{l, r}, nil
 	case *sqlparser.OrExpr:
-		l, err := sc.compile(n.Left)
-		if err != nil {
-			return nil, err
-		}
-		r, err := sc.compile(n.Right)
+		l, r, err := sc.pair(n.Left, n.Right)
 		if err != nil {
 			return nil, err
 		}
@@ -712,6 +700,19 @@ func (sc *scope) compile(x sqlparser.Expr) (expr, error) {
 		return nil, sqlErr(1111, "HY000", "Invalid use of group function")
 	}
 	return nil, notSupported("expression " + sqlparser.String(x))
+}
+
+// pair compiles the two operands of a binary operator.
+func (sc *scope) pair(a, b sqlparser.Expr) (expr, expr, error) {
+	l, err := sc.compile(a)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := sc.compile(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	return l, r, nil
 }
 
 func builtinNames() string {
