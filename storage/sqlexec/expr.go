@@ -1,5 +1,6 @@
 // This file holds the expression evaluator and its compiler together (a little over 600
 // lines): each node type's eval and its compile case are read side by side.
+
 package sqlexec
 
 import (
