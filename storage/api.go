@@ -34,6 +34,14 @@ type Column struct {
 	Size          int  // CHAR/VARCHAR length, informational
 	AutoIncrement bool // at most one column, which must be the first primary-key column
 	Nullable      bool
+	// Decl is the type as a SQL client declared it ("varchar(120)", "decimal(12,2)"); the
+	// engine stores only Type, the SQL layer reports Decl back (result metadata, SHOW CREATE
+	// TABLE). Empty for tables created through the Go API.
+	Decl string
+	// Default is the value an INSERT that omits the column stores, when HasDefault is set
+	// (the SQL layer applies it; the engine itself never fills columns in).
+	Default    Value
+	HasDefault bool
 }
 
 // Index is a secondary index over columns of the table (positions in Columns).

@@ -191,6 +191,7 @@ func (e *Engine) Node() string { return e.opts.Node }
 
 // CreateTable creates a table. A table without a primary key is refused.
 func (e *Engine) CreateTable(s TableSchema) error {
+	s = cloneSchema(s) // validateSchema normalises defaults in place
 	if err := validateSchema(&s); err != nil {
 		return err
 	}

@@ -63,6 +63,13 @@ func validateSchema(s *TableSchema) error {
 		if c.AutoIncrement && (c.Type != Int || s.PrimaryKey[0] != i) {
 			return fmt.Errorf("storage: CreateTable %s: auto-increment column %q must be an integer and the first primary-key column", s.Name, c.Name)
 		}
+		if c.HasDefault {
+			d, err := normalize(&s.Columns[i], c.Default)
+			if err != nil {
+				return fmt.Errorf("storage: CreateTable %s: default of column %q: %w", s.Name, c.Name, err)
+			}
+			s.Columns[i].Default = d
+		}
 	}
 	checkCols := func(what string, cols []int) error {
 		if len(cols) == 0 {
@@ -287,7 +294,15 @@ func appendSchema(dst []byte, s *TableSchema) []byte {
 		if c.Nullable {
 			f |= 2
 		}
+		if c.HasDefault {
+			f |= 4
+		}
 		dst = append(dst, f)
+		str(c.Decl)
+		if c.HasDefault {
+			enc, _ := AppendRow(nil, Row{c.Default}) // validateSchema checked the value's type
+			str(string(enc))
+		}
 	}
 	ints(s.PrimaryKey)
 	dst = binary.AppendUvarint(dst, uint64(len(s.Indexes)))
@@ -385,7 +400,18 @@ func decodeSchema(r *byteReader) TableSchema {
 	for i := uint64(0); i < n && r.err == nil; i++ {
 		c := Column{Name: string(r.bytes()), Type: ColumnType(r.byte()), Size: int(r.uvarint())}
 		f := r.byte()
-		c.AutoIncrement, c.Nullable = f&1 != 0, f&2 != 0
+		c.AutoIncrement, c.Nullable, c.HasDefault = f&1 != 0, f&2 != 0, f&4 != 0
+		c.Decl = string(r.bytes())
+		if c.HasDefault {
+			if b := r.bytes(); r.err == nil {
+				d, err := DecodeRow(b)
+				if err != nil || len(d) != 1 {
+					r.err = fmt.Errorf("%w: column %s default", ErrCorruptKey, c.Name)
+				} else {
+					c.Default = d[0]
+				}
+			}
+		}
 		s.Columns = append(s.Columns, c)
 	}
 	s.PrimaryKey = r.ints()

@@ -14,7 +14,7 @@ import (
 // payload): 'T' starts a table (uvarint auto-increment counter, schema), 'R' is one row of
 // the last table (length-prefixed primary key, then the row encoding), 'E' ends the stream.
 // The stream is a consistent Pebble snapshot, so it can be taken while clients run.
-const snapshotMagic = "replbench-storage-snapshot/1\n"
+const snapshotMagic = "replbench-storage-snapshot/2\n" // 2: column declarations and defaults
 
 const maxFrame = 256 << 20
 

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -25,7 +26,8 @@ type Txn struct {
 	o    owner
 	snap *pebble.Snapshot // guarded by e.snapMu against Close; used by the owner goroutine
 
-	hasSnap bool
+	hasSnap  bool
+	readOnce bool // an autocommit transaction made its first read without a snapshot
 
 	writes []*pending
 	byKey  map[string]*pending // built once writes grows past a few rows
@@ -35,6 +37,20 @@ type Txn struct {
 	writeGate  bool // BeforeWrite passed
 	finished   bool
 	lockBuf    []byte
+	timeout    time.Duration // innodb_lock_wait_timeout of this transaction; 0: the engine's
+
+	// Statement rollback: stmtStart is len(writes) when the statement began, undo the
+	// earlier pending images the statement overwrote (only kept while stmtOn).
+	stmtOn    bool
+	stmtStart int
+	undo      []undoRec
+}
+
+// undoRec is a pending write's image before the current statement changed it.
+type undoRec struct {
+	p   *pending
+	row Row
+	enc []byte
 }
 
 // pending is one buffered row write.
@@ -126,7 +142,51 @@ func lockKey(buf []byte, tableID uint32, idx byte, enc []byte) ([]byte, string) 
 func (t *Txn) lock(ctx context.Context, tb *table, idx byte, enc []byte) error {
 	var k string
 	t.lockBuf, k = lockKey(t.lockBuf, tb.id, idx, enc)
-	return t.e.lm.acquire(ctx, &t.o, k, t.e.timeout)
+	timeout := t.e.timeout
+	if t.timeout > 0 {
+		timeout = t.timeout
+	}
+	return t.e.lm.acquire(ctx, &t.o, k, timeout)
+}
+
+// SetLockWaitTimeout sets this transaction's innodb_lock_wait_timeout (a session variable
+// in MySQL); 0 restores the engine's.
+func (t *Txn) SetLockWaitTimeout(d time.Duration) { t.timeout = d }
+
+// BeginStatement marks the start of a statement, so that RollbackStatement can undo what the
+// statement changed and nothing before it: MySQL rolls back a failed statement (a duplicate
+// key in the third row of a multi-row INSERT, a lock wait timeout), not its transaction.
+// Locks the statement took stay held, as in InnoDB.
+func (t *Txn) BeginStatement() {
+	t.stmtOn, t.stmtStart, t.undo = true, len(t.writes), t.undo[:0]
+}
+
+// RollbackStatement undoes the writes of the statement begun by the last BeginStatement.
+func (t *Txn) RollbackStatement() {
+	if !t.stmtOn || t.finished {
+		return
+	}
+	for i := len(t.undo) - 1; i >= 0; i-- {
+		u := t.undo[i]
+		u.p.row, u.p.enc = u.row, u.enc
+	}
+	for _, p := range t.writes[t.stmtStart:] {
+		if t.byKey != nil {
+			delete(t.byKey, pendingKey(p.t, p.pk))
+		}
+	}
+	clear(t.writes[t.stmtStart:])
+	t.writes = t.writes[:t.stmtStart]
+	t.undo = t.undo[:0]
+}
+
+// overwrite replaces a pending write's image, remembering the old one for RollbackStatement
+// when the write predates the statement.
+func (t *Txn) overwrite(p *pending, row Row, enc []byte) {
+	if t.stmtOn {
+		t.undo = append(t.undo, undoRec{p, p.row, p.enc})
+	}
+	p.row, p.enc = row, enc
 }
 
 func (t *Txn) find(tb *table, pk []byte) *pending {
@@ -191,6 +251,14 @@ func (t *Txn) Get(ctx context.Context, table string, pk ...Value) (Row, error) {
 	}
 	if p := t.find(tb, k); p != nil {
 		return cloneRow(p.row), nil
+	}
+	if t.autocommit && !t.hasSnap && !t.readOnce {
+		// An autocommit statement's first read is a single point read in the common case
+		// (sysbench's point select): the latest committed version is what a snapshot taken
+		// now would show, without the cost of creating and closing a Pebble snapshot. A
+		// later read of the same statement takes the snapshot as usual.
+		t.readOnce = true
+		return t.e.latest(tb, k)
 	}
 	v, c, err := t.snapshot().Get(tb.rowKey(k))
 	if errors.Is(err, pebble.ErrNotFound) {
@@ -340,7 +408,7 @@ func (t *Txn) Insert(ctx context.Context, table string, row Row) (int64, error) 
 		return 0, err
 	}
 	if p != nil { // deleted earlier in this transaction
-		p.row, p.enc = vals, enc
+		t.overwrite(p, vals, enc)
 	} else {
 		t.add(&pending{t: tb, pk: pk, row: vals, enc: enc})
 	}
@@ -445,7 +513,7 @@ func (t *Txn) Update(ctx context.Context, table string, row Row) error {
 		}
 	}
 	if p != nil {
-		p.row, p.enc = vals, enc
+		t.overwrite(p, vals, enc)
 	} else {
 		t.add(&pending{t: tb, pk: pk, row: vals, enc: enc, before: cur})
 	}
@@ -470,7 +538,7 @@ func (t *Txn) Delete(ctx context.Context, table string, pk ...Value) (bool, erro
 		return false, err
 	}
 	if p != nil {
-		p.row, p.enc = nil, nil
+		t.overwrite(p, nil, nil)
 	} else {
 		t.add(&pending{t: tb, pk: k, before: cur})
 	}

@@ -1,0 +1,218 @@
+// Package endpoint gives every node of an emulated cluster its own MySQL server endpoint, so
+// that real clients (the mysql CLI, mysqlslap, sysbench, an application's driver) can be
+// pointed at "a Galera cluster over an 80 ms WAN" running in one process.
+//
+// The wire protocol is vitess's go/mysql server (handshake, mysql_native_password, TLS, the
+// text and binary protocols, server-side prepared statements); statements go to the SQL
+// layer (storage/sqlexec), which runs them on the node's engine through its provider. The
+// endpoint adds what a server adds around them: users, max_allowed_packet, multi-statements
+// off, and a session per connection that is rolled back when the connection goes away.
+package endpoint
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"vitess.io/vitess/go/mysql"
+
+	"github.com/replbench/replbench/protocols"
+	"github.com/replbench/replbench/storage/sqlexec"
+)
+
+// Config configures the endpoints of a cluster.
+type Config struct {
+	// Listen is the first node's address; node i listens on its port + i. A port of 0 gives
+	// every node a free port of its own. An empty host binds 127.0.0.1. Default
+	// 127.0.0.1:3311.
+	Listen string
+	// User and Password are the one account the servers accept (mysql_native_password);
+	// the default is root with an empty password, as on a fresh server. Anything else
+	// gets 1045.
+	User, Password string
+	// TLS, when set, lets clients upgrade to TLS (it is never required).
+	TLS *tls.Config
+}
+
+// DefaultListen is where the first node listens unless told otherwise.
+const DefaultListen = "127.0.0.1:3311"
+
+// Info describes one running endpoint, for the table `replbench serve` prints.
+type Info struct {
+	Node  string
+	Addr  string
+	Role  string // read-write, read-only (1290: GR secondary, replica), not-ready (1047)
+	State string // the protocol's own state (Synced, ONLINE, source, replica, ...)
+}
+
+// Set is the running endpoints of one cluster.
+type Set struct {
+	srv  *sqlexec.Server
+	eps  []*endpoint
+	once sync.Once
+}
+
+type endpoint struct {
+	node     int
+	name     string
+	listener *mysql.Listener
+	h        *handler
+	done     chan struct{}
+}
+
+// Start listens on one address per node of srv and serves until Close. If any address
+// cannot be bound, the endpoints already started are closed and the error names the
+// address.
+func Start(srv *sqlexec.Server, cfg Config) (*Set, error) {
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	if cfg.User == "" {
+		cfg.User = "root"
+	}
+	host, portText, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen address %q: %v (accepted: host:port, such as %s)", cfg.Listen, err, DefaultListen)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	base, err := strconv.Atoi(portText)
+	if err != nil || base < 0 || base+len(srv.Nodes())-1 > 65535 {
+		return nil, fmt.Errorf("listen address %q: port %q does not leave room for %d consecutive ports (accepted: 0, or 1 to %d)", cfg.Listen, portText, len(srv.Nodes()), 65536-len(srv.Nodes()))
+	}
+	auth, err := authServer(cfg.User, cfg.Password)
+	if err != nil {
+		return nil, err
+	}
+	quietVitessLog()
+	s := &Set{srv: srv}
+	for i, n := range srv.Nodes() {
+		port := 0
+		if base > 0 {
+			port = base + i
+		}
+		addr := net.JoinHostPort(host, strconv.Itoa(port))
+		raw, err := net.Listen("tcp", addr)
+		if err != nil {
+			_ = s.Close()
+			return nil, fmt.Errorf("endpoint of %s: listen on %s: %w", n.Name, addr, err)
+		}
+		h := newHandler(srv, i)
+		l, err := mysql.NewListenerWithConfig(mysql.ListenerConfig{
+			Listener: raw, AuthServer: auth, Handler: h,
+			ConnReadBufferSize: 16 << 10, ConnBufferPooling: true,
+		})
+		if err != nil {
+			raw.Close()
+			_ = s.Close()
+			return nil, fmt.Errorf("endpoint of %s: %w", n.Name, err)
+		}
+		l.ServerVersion = srv.Version()
+		if cfg.TLS != nil {
+			l.TLSConfig.Store(cfg.TLS)
+		}
+		l.PreHandleFunc = func(_ context.Context, c net.Conn, _ uint32) (net.Conn, error) {
+			return newLimitConn(c, srv.MaxAllowedPacket()), nil
+		}
+		ep := &endpoint{node: i, name: n.Name, listener: l, h: h, done: make(chan struct{})}
+		s.eps = append(s.eps, ep)
+		go func() {
+			defer close(ep.done)
+			l.Accept()
+		}()
+	}
+	return s, nil
+}
+
+func authServer(user, password string) (mysql.AuthServer, error) {
+	cfg := map[string][]*mysql.AuthServerStaticEntry{user: {{Password: password}}}
+	js, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	a := mysql.NewAuthServerStaticWithAuthMethodDescription("", string(js), 0, mysql.MysqlNativePassword)
+	return a, nil
+}
+
+// Endpoints reports every endpoint's address, role and state, in node order.
+func (s *Set) Endpoints() []Info {
+	out := make([]Info, len(s.eps))
+	for i, ep := range s.eps {
+		n := s.srv.Nodes()[ep.node]
+		out[i] = Info{Node: ep.name, Addr: ep.listener.Addr().String(), Role: role(n), State: state(n)}
+	}
+	return out
+}
+
+// Addrs are the endpoints' addresses in node order.
+func (s *Set) Addrs() []string {
+	out := make([]string, len(s.eps))
+	for i, ep := range s.eps {
+		out[i] = ep.listener.Addr().String()
+	}
+	return out
+}
+
+func role(n *sqlexec.Node) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	switch protocols.Classify(n.Provider.BeforeWrite(ctx)) {
+	case protocols.CauseReadOnly:
+		return "read-only"
+	case protocols.CauseNotReady:
+		return "not-ready"
+	case protocols.CauseTimeout:
+		return "waiting"
+	}
+	return "read-write"
+}
+
+// stateVars are the status variables in which the protocols report a node's state.
+var stateVars = []string{"wsrep_local_state_comment", "MEMBER_STATE", "Rpl_semi_sync_master_status", "Replica_IO_Running", "Slave_IO_Running"}
+
+func state(n *sqlexec.Node) string {
+	vars := n.Provider.Status()
+	for _, name := range stateVars {
+		for _, v := range vars {
+			if v.Name == name {
+				if name == "Rpl_semi_sync_master_status" {
+					return "source, semi-sync " + v.Value
+				}
+				if name == "Replica_IO_Running" || name == "Slave_IO_Running" {
+					return "replica, IO running " + v.Value
+				}
+				return v.Value
+			}
+		}
+	}
+	return "running"
+}
+
+// Close stops accepting connections, closes every open one (their transactions roll back
+// and release their locks) and waits until every connection has ended. It is safe to call
+// more than once.
+func (s *Set) Close() error {
+	s.once.Do(func() {
+		for _, ep := range s.eps {
+			ep.listener.Close()
+		}
+		for _, ep := range s.eps {
+			<-ep.done
+			ep.h.closeAll()
+		}
+	})
+	var errs []error
+	for _, ep := range s.eps {
+		if !ep.h.wait(10 * time.Second) {
+			errs = append(errs, fmt.Errorf("endpoint of %s: connections still open 10 s after close (a statement that ignores cancellation)", ep.name))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,78 @@
+package harness
+
+import (
+	"context"
+	"maps"
+	"time"
+
+	"github.com/replbench/replbench/protocols"
+	"github.com/replbench/replbench/storage"
+)
+
+// Live is a cluster brought up for clients from outside the harness (`replbench serve`
+// gives each node a MySQL endpoint): the same bring-up as a point of `replbench run` (the
+// protocol, parameters, network and the workload's tables loaded on every node), but no
+// client threads of the harness's own.
+type Live struct {
+	c     *cluster
+	proto *protocols.Protocol
+}
+
+// LiveNode is one running node as the SQL layer needs it.
+type LiveNode struct {
+	Name     string
+	Engine   *storage.Engine
+	Provider protocols.Provider
+	Protocol *protocols.Protocol
+	// Params are the node's resolved protocol parameters and engine parameters together,
+	// under their real names (what SHOW VARIABLES reports).
+	Params protocols.Params
+}
+
+// StartLive brings up the cluster of ps (its Threads, Queries and Duration are not used)
+// over bus, with node databases under dataDir ("" keeps them in memory).
+func StartLive(ctx context.Context, ps *PointSpec, bus BusConfig, dataDir string, seed int64, progress func(string)) (*Live, error) {
+	proto, err := protocols.Lookup(ps.Protocol)
+	if err != nil {
+		return nil, err
+	}
+	if progress == nil {
+		progress = func(string) {}
+	}
+	c, err := startCluster(ctx, ps, clusterConfig{dataDir: dataDir, bus: bus, seed: seed}, progress)
+	if err != nil {
+		return nil, err
+	}
+	return &Live{c: c, proto: proto}, nil
+}
+
+// Nodes returns the running nodes in order n1..nN.
+func (l *Live) Nodes() []LiveNode {
+	out := make([]LiveNode, len(l.c.members))
+	for i, m := range l.c.members {
+		p := maps.Clone(l.c.params[i])
+		eng, _ := protocols.Resolve(EngineParams, nil)
+		for k, v := range eng {
+			if _, ok := p[k]; !ok {
+				p[k] = v
+			}
+		}
+		out[i] = LiveNode{Name: m, Engine: l.c.engines[i], Provider: l.c.providers[i], Protocol: l.proto, Params: p}
+	}
+	return out
+}
+
+// Fault makes a network event happen now (a partition, a heal, a delay), as a point's
+// fault timeline would at its time.
+func (l *Live) Fault(f FaultEvent) { f.apply(l.c.emu) }
+
+// Converge waits up to timeout for every node to apply what was committed and compares the
+// tables' checksums across nodes; ok is false with a detail naming the nodes and tables
+// that differ.
+func (l *Live) Converge(ctx context.Context, timeout time.Duration) (ok bool, detail string) {
+	cv := l.c.converge(ctx, timeout)
+	return cv.ok, cv.detail
+}
+
+// Close stops the providers, the network and the engines.
+func (l *Live) Close() error { return l.c.close() }
