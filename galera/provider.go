@@ -397,14 +397,17 @@ func (p *Provider) loop() {
 			p.evs.Tick()
 			p.membershipTick()
 		}
-		// Deliveries can produce actions (flow control, commit-cut reports): loop until quiet.
-		for range 4 {
+		// Deliveries can produce actions (flow control, commit-cut reports, the state
+		// exchange) that must leave now: run Ready until EVS has nothing left.
+		for {
 			rd := p.evs.Ready()
 			buf = p.send(rd.Messages, buf)
-			if len(rd.Deliveries) == 0 {
+			if len(rd.Deliveries) > 0 {
+				p.deliver(rd.Deliveries)
+			}
+			if !p.evs.HasReady() {
 				break
 			}
-			p.deliver(rd.Deliveries)
 		}
 		p.snapshot()
 	}
