@@ -101,7 +101,7 @@ func (p *Provider) handleEvent(e *event) {
 		}
 		p.m.Step(m)
 	case evTransfer:
-		p.receiveTransfer(e.from, e.payload)
+		p.m.Transfer(e.from, e.payload)
 	case evPropose:
 		if p.closed.Load() {
 			e.p.done <- verdict{seqno: vNotReady}
@@ -174,6 +174,8 @@ func (p *Provider) execute(effects []replicator.Effect) {
 			p.applier.SetAutoIncrement(ef.Increment, ef.Offset)
 		case replicator.Donate:
 			p.donate(ef)
+		case replicator.Restore:
+			p.restore(ef)
 		case replicator.Received:
 			p.lastXfer = fmt.Sprintf("%s from %s: up to seqno %d", ef.Kind, p.cfg.Members[ef.From], ef.At)
 		case replicator.Installed:
@@ -216,13 +218,9 @@ func (p *Provider) donate(d replicator.Donate) {
 	p.lastXfer = fmt.Sprintf("%s to %s: seqnos %d..%d", d.Kind, p.cfg.Members[d.To], d.From+1, d.At)
 }
 
-// receiveTransfer hands a state transfer to the machine; an SST first replaces the
-// storage engine's contents and moves the monitors to the snapshot's position.
-func (p *Provider) receiveTransfer(from int, payload []byte) {
-	r := p.m.Transfer(from, payload)
-	if r == nil {
-		return
-	}
+// restore replaces the storage engine's contents with an SST snapshot and moves the
+// monitors to its position, then lets the machine rebuild its certification index.
+func (p *Provider) restore(r replicator.Restore) {
 	ok := p.applier.Restore(bytes.NewReader(r.Snapshot)) == nil
 	if ok {
 		p.applyMon.Reset(r.At)

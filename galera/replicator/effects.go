@@ -14,7 +14,7 @@ type Ready struct {
 }
 
 // Effect is one thing the driver must do: Verdict, Apply, Cancel, CausalDone, FlowControl,
-// AutoIncrement, Installed, Donate or Received.
+// AutoIncrement, Installed, Donate, Restore or Received.
 type Effect interface{ effect() }
 
 // Outcome is what became of a local write-set.

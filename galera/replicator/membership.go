@@ -23,6 +23,7 @@ func (m *Machine) installView(v gcs.View) {
 		m.emit(FlowControl{Paused: false})
 	}
 	m.fc.Lower, m.fc.Upper = m.cfg.FC.Limits(len(v.Members))
+	m.requested, m.early = false, nil // a transfer is not retried across views
 	m.emit(Installed{View: v})
 
 	var mine [][]byte
@@ -85,7 +86,11 @@ func (m *Machine) deliverGroupAction(d gcs.Delivery) {
 	case actStateReq:
 		donor := m.group.RequestDelivered(d.Source)
 		if donor < 0 && d.Source == m.self {
+			m.requested = false
 			m.reqRetry = m.cfg.StateRetryTicks
+		}
+		if donor >= 0 && d.Source == m.self {
+			m.requestDelivered(donor)
 		}
 		if donor == m.self {
 			m.donate(d.Source)
@@ -120,6 +125,6 @@ func (m *Machine) exchangeDone() {
 	m.held = nil
 	m.failPending()
 	if m.group.Own() == gcs.NodePrim {
-		m.evs.Propose([]byte{actStateReq})
+		m.request()
 	}
 }

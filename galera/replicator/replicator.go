@@ -83,6 +83,8 @@ type Machine struct {
 	held        [][]byte // own write-set actions waiting for the state exchange
 	holding     bool     // a primary view's state exchange is running: hold new proposals
 	reqRetry    int      // ticks until a refused state-transfer request is repeated
+	requested   bool     // this member's state-transfer request is in the total order
+	early       *early   // a transfer that arrived before that request was delivered here
 	restoring   *sstPending
 	conf        int64
 
@@ -124,6 +126,12 @@ func New(cfg Config) *Machine {
 
 func (m *Machine) emit(e Effect) { m.effects = append(m.effects, e) }
 
+// request asks the group for a state transfer (GCS_ACT_STATE_REQ).
+func (m *Machine) request() {
+	m.requested = true
+	m.evs.Propose([]byte{actStateReq})
+}
+
 // Serving reports whether a new local write-set may be ordered: this member is SYNCED (or
 // DONOR) in a primary component. It is wsrep_ready, apart from the driver's own started
 // and closed states.
@@ -151,7 +159,7 @@ func (m *Machine) Tick() {
 	if m.reqRetry > 0 {
 		m.reqRetry--
 		if m.reqRetry == 0 && m.group.Own() == gcs.NodePrim && !m.group.Exchanging() {
-			m.evs.Propose([]byte{actStateReq})
+			m.request()
 		}
 	}
 }

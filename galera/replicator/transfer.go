@@ -74,11 +74,14 @@ func (m *Machine) donate(joiner int) {
 }
 
 // Restore asks the driver to replace the storage engine's contents with an SST snapshot at
-// position At, then to reset its monitors to At, and to report with Restored.
+// position At, then to reset its monitors to At, and to report with Restored before it hands
+// the machine any other input.
 type Restore struct {
 	At       int64
 	Snapshot []byte
 }
+
+func (Restore) effect() {}
 
 // sstPending is an SST received, waiting for the driver's Restored.
 type sstPending struct {
@@ -87,23 +90,50 @@ type sstPending struct {
 	list []cached
 }
 
-// Transfer hands the machine a state-transfer message from member from (IsTransfer). A
-// member that is not waiting for one ignores it. An IST is replayed at once. An SST needs
-// the storage engine restored first: Transfer returns the snapshot, and the driver restores
-// it and calls Restored before any other input.
-func (m *Machine) Transfer(from int, payload []byte) *Restore {
-	if m.group.Own() != gcs.NodeJoiner {
-		return nil
+// early is a state transfer that arrived before this member delivered its own request.
+type early struct {
+	from    int
+	payload []byte
+}
+
+// Transfer hands the machine a state-transfer message from member from (IsTransfer). The
+// joiner replays an IST at once; an SST comes back as a Restore effect. The donor sends as
+// soon as it has delivered the request, which can be before the joiner has delivered it (and
+// so become JOINER) itself: a transfer that arrives while this member waits for its own
+// request is kept until then, as a joiner listens before it asks. Any other member ignores
+// it.
+func (m *Machine) Transfer(from int, payload []byte) {
+	switch {
+	case m.group.Own() == gcs.NodeJoiner:
+		m.receive(from, payload)
+	case m.group.Own() == gcs.NodePrim && m.requested:
+		m.early = &early{from: from, payload: payload}
 	}
+}
+
+// requestDelivered runs when this member's own state-transfer request is delivered and a
+// donor was chosen: a transfer from that donor that arrived early is replayed now.
+func (m *Machine) requestDelivered(donor int) {
+	m.requested = false
+	if e := m.early; e != nil {
+		m.early = nil
+		if e.from == donor {
+			m.receive(e.from, e.payload)
+		}
+	}
+}
+
+func (m *Machine) receive(from int, payload []byte) {
 	kind, at, list, snap, err := decodeTransfer(payload)
 	if err != nil {
 		m.stats.applyErrors++
 		m.evs.Propose([]byte{actJoin, 0})
-		return nil
+		return
 	}
 	if kind == SST {
 		m.restoring = &sstPending{from: from, at: at, list: list}
-		return &Restore{At: at, Snapshot: snap}
+		m.emit(Restore{At: at, Snapshot: snap})
+		return
 	}
 	for _, c := range list {
 		if c.g == m.have+1 {
@@ -112,14 +142,13 @@ func (m *Machine) Transfer(from int, payload []byte) *Restore {
 	}
 	if m.have < at {
 		m.evs.Propose([]byte{actJoin, 0}) // the donor's cache had a hole: ask again
-		return nil
+		return
 	}
 	m.stats.ist++
 	m.transferred(from, IST, at)
-	return nil
 }
 
-// Restored completes an SST (Transfer returned a Restore): ok reports whether the storage
+// Restored completes an SST (a Restore effect): ok reports whether the storage
 // engine took the snapshot (and the monitors were reset to its position). The certification
 // index is rebuilt from the donor's cached write-sets (the preload); without them it starts
 // empty at the snapshot's position.
