@@ -63,16 +63,18 @@ func decodeAction(action []byte) (*protocols.WriteSet, error) {
 type cached struct {
 	g      int64
 	action []byte
+	passed bool // it passed certification (gcache only)
 }
 
 // encodeTransfer is a state-transfer message without its snapshot: kind, the position it
-// brings the joiner to, and the write-set actions it carries.
+// brings the joiner to, and the write-set actions it carries, each with its verdict.
 func encodeTransfer(kind Kind, at int64, list []cached) []byte {
 	b := []byte{msgTransfer, byte(kind)}
 	b = binary.AppendVarint(b, at)
 	b = binary.AppendUvarint(b, uint64(len(list)))
 	for _, c := range list {
 		b = binary.AppendVarint(b, c.g)
+		b = append(b, map[bool]byte{false: 0, true: 1}[c.passed])
 		b = binary.AppendUvarint(b, uint64(len(c.action)))
 		b = append(b, c.action...)
 	}
@@ -103,15 +105,16 @@ func decodeTransfer(b []byte) (kind Kind, at int64, list []cached, snap []byte, 
 	b = b[n:]
 	for range k {
 		g, n := binary.Varint(b)
-		if n <= 0 {
+		if n <= 0 || n >= len(b) || b[n] > 1 {
 			return 0, 0, nil, nil, errTransfer
 		}
-		b = b[n:]
+		passed := b[n] == 1
+		b = b[n+1:]
 		l, n := binary.Uvarint(b)
 		if n <= 0 || l > uint64(len(b)-n) || l == 0 {
 			return 0, 0, nil, nil, errTransfer
 		}
-		list = append(list, cached{g: g, action: b[n : n+int(l)]})
+		list = append(list, cached{g: g, action: b[n : n+int(l)], passed: passed})
 		b = b[n+int(l):]
 	}
 	if kind == SST {

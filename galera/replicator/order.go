@@ -91,11 +91,10 @@ func (m *Machine) deliverWriteSet(d gcs.Delivery) {
 
 // ordered certifies the write-set action at position g (own: this node's client waits
 // for it, under action id id) and hands it to the appliers, or cancels its slot. It also
-// keeps it in gcache. A write-set of this node whose client is gone (failed by a view
+// keeps it in gcache, with its verdict. A write-set of this node whose client is gone (failed by a view
 // change, then ordered by the primary side's transitional delivery, or replayed by IST) is
 // applied like a remote one.
 func (m *Machine) ordered(g int64, action []byte, id uint64, own *protocols.WriteSet) {
-	m.cacheAdd(g, action)
 	m.have = g
 	_, n := binary.Uvarint(action[1:])
 	body := action[1+n:]
@@ -107,6 +106,7 @@ func (m *Machine) ordered(g int64, action []byte, id uint64, own *protocols.Writ
 			// Every member must keep the same seqno sequence, so a write-set this node
 			// cannot read still takes its slot; it is counted as an apply error.
 			m.stats.applyErrors++
+			m.cacheAdd(g, action, false)
 			m.cancel(g)
 			return
 		}
@@ -119,6 +119,7 @@ func (m *Machine) ordered(g int64, action []byte, id uint64, own *protocols.Writ
 		m.cert = cert.New(m.cfg.Cert, g-1)
 	}
 	v := m.cert.Certify(ws, own != nil)
+	m.cacheAdd(g, action, v.OK)
 	if !v.OK {
 		m.cancel(g)
 		m.cert.Committed(own != nil, ws.Snapshot, 0, 0, m.committed)

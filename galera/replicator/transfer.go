@@ -9,13 +9,14 @@ import (
 // and SST (a storage snapshot) for a joiner whose history is behind, and the joiner's side,
 // which replays the transferred write-sets, then the live ones it queued meanwhile.
 
-// cacheAdd keeps an ordered write-set in gcache, dropping the oldest beyond gcache.size
-// (the ring buffer overwriting released buffers).
-func (m *Machine) cacheAdd(g int64, action []byte) {
+// cacheAdd keeps an ordered write-set in gcache with its verdict (a failed one is kept
+// marked skip, as Galera marks its buffer), dropping the oldest beyond gcache.size (the ring
+// buffer overwriting released buffers).
+func (m *Machine) cacheAdd(g int64, action []byte, passed bool) {
 	if m.cfg.GCacheSize <= 0 {
 		return
 	}
-	m.gcache = append(m.gcache, cached{g: g, action: action})
+	m.gcache = append(m.gcache, cached{g: g, action: action, passed: passed})
 	m.gcacheBytes += int64(len(action))
 	drop := 0
 	for m.gcacheBytes > m.cfg.GCacheSize && drop < len(m.gcache) {
@@ -150,8 +151,9 @@ func (m *Machine) receive(from int, payload []byte) {
 
 // Restored completes an SST (a Restore effect): ok reports whether the storage
 // engine took the snapshot (and the monitors were reset to its position). The certification
-// index is rebuilt from the donor's cached write-sets (the preload); without them it starts
-// empty at the snapshot's position.
+// index is rebuilt from the donor's cached write-sets (the preload) with the verdicts the
+// group gave them, not by certifying them again: the joiner's index does not reach back
+// far enough to test them; without them it starts empty at the snapshot's position.
 func (m *Machine) Restored(ok bool) {
 	r := m.restoring
 	m.restoring = nil
@@ -176,7 +178,7 @@ func (m *Machine) Restored(ok bool) {
 			break
 		}
 		ws.Seqno = c.g
-		m.cert.Certify(ws, false)
+		m.cert.Preload(ws, c.passed)
 	}
 	if m.cert.Position() != r.at {
 		m.cert = cert.New(m.cfg.Cert, r.at)
