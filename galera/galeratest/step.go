@@ -192,17 +192,21 @@ func (e *Env) Drop(from, to int) int {
 // Partition cuts every link between members of different groups, both ways, and drops
 // what is in flight on them; members in no group keep their links.
 func (e *Env) Partition(groups [][]int) {
+	side := make([]int, len(e.members))
+	for i := range side {
+		side[i] = -1
+	}
+	for g, members := range groups {
+		for _, i := range members {
+			side[i] = g
+		}
+	}
 	e.cut = map[[2]int]bool{}
-	for gi, g := range groups {
-		for gj, h := range groups {
-			if gi == gj {
-				continue
-			}
-			for _, a := range g {
-				for _, b := range h {
-					e.cut[[2]int{a, b}] = true
-					e.Drop(a, b)
-				}
+	for a := range e.members {
+		for b := range e.members {
+			if side[a] >= 0 && side[b] >= 0 && side[a] != side[b] {
+				e.cut[[2]int{a, b}] = true
+				e.Drop(a, b)
 			}
 		}
 	}
