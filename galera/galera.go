@@ -4,11 +4,18 @@
 // local or remote, happens in global seqno order (the apply and commit monitors), flow
 // control that lets one slow node pace the whole cluster, and the wsrep_* status variables.
 //
-// The provider is a thin driver around the two state machines: one goroutine owns the EVS
-// and the certifier (it is Galera's local monitor: certification is serial, in delivery
-// order), a ticker feeds it time, wsrep_slave_threads applier goroutines take certified
-// remote write-sets in order, and client goroutines block in Replicate until their own
-// write-set comes back in total order. Nothing in the hot path runs a goroutine per message.
+// The layers, bottom up: package gcs is the group communication (EVS total order, views
+// and quorum, flow control's arithmetic), package cert the certifier, package replicator the
+// pure machine that ties them into Galera's replicator (what each delivery means: positions,
+// verdicts, applies, flow control, state exchange and state transfer decisions), all three
+// without goroutines, clocks or locks. This package is the driver around the machine: one
+// loop goroutine owns it (loop.go; it is Galera's local monitor: certification is serial, in
+// delivery order), a ticker feeds it time, wsrep_slave_threads applier goroutines take
+// certified remote write-sets in order (appliers.go), and client goroutines block in
+// Replicate until their own write-set comes back in total order (client.go). Nothing in the
+// hot path runs a goroutine per message. Package galeratest replays clusters of machines
+// step by step from scripts. Parameters are declared once (params.go) and resolved once into
+// Settings (settings.go).
 package galera
 
 import "github.com/replbench/replbench/protocols"

@@ -9,6 +9,7 @@ import (
 
 	"github.com/replbench/replbench/galera/cert"
 	"github.com/replbench/replbench/galera/gcs"
+	"github.com/replbench/replbench/galera/replicator"
 	"github.com/replbench/replbench/protocols"
 )
 
@@ -161,6 +162,16 @@ func (s *Settings) CertConfig() cert.Config {
 	c.LengthCheck = s.CertLengthCheck
 	c.OptimisticPA = s.CertOptimisticPA
 	return c
+}
+
+// stateRetry is how long a member whose state-transfer request found no donor waits before
+// asking again.
+const stateRetry = time.Second
+
+// ReplicatorConfig is member self's replicator configuration in a group of n.
+func (s *Settings) ReplicatorConfig(self, n int) replicator.Config {
+	return replicator.Config{EVS: s.EVSConfig(self, n), Cert: s.CertConfig(), FC: s.FC, GCacheSize: s.GCacheSize,
+		AutoIncControl: s.AutoIncControl, StateRetryTicks: s.Ticks(stateRetry)}
 }
 
 // parseSize reads a byte size as Galera's options do: a number with an optional K, M or G

@@ -234,19 +234,7 @@ func (c *Certifier) Certify(ws *protocols.WriteSet, local bool) Verdict {
 	v := c.test(ws, g, s, toi, unsafe)
 	keys := []keyRef(nil)
 	if v.OK {
-		keys = keysOf(ws)
-		src := c.source(ws.Source)
-		for _, k := range keys {
-			e := c.index[k.hash]
-			if e == nil {
-				e = &entry{}
-				c.index[k.hash] = e
-			}
-			e.refs[k.typ] = ref{seqno: g, source: src, toi: toi}
-		}
-		if unsafe {
-			c.lastPAUns = g
-		}
+		keys = c.record(ws, g, toi, unsafe)
 		c.nPassed++
 		c.depsSum += float64(g - v.Depends)
 		ws.DependsSeqno = v.Depends
@@ -256,6 +244,41 @@ func (c *Certifier) Certify(ws *protocols.WriteSet, local bool) Verdict {
 	}
 	c.appendTrx(trx{seqno: g, keys: keys, bytes: ws.Size()}, local, s)
 	return v
+}
+
+// Preload records a write-set the group has already certified, at the next position
+// (ws.Seqno == Position()+1), with the verdict it was given: its keys if it passed, a dummy
+// if it failed. It is the index rebuild of a joiner after an SST, from the donor's cached
+// write-sets: their uncertainty intervals reach below where the joiner's index starts, so
+// testing them again could only find fewer conflicts than the members that ordered them did,
+// and the joiner's index would disagree with theirs. Certification counters do not move.
+func (c *Certifier) Preload(ws *protocols.WriteSet, passed bool) {
+	g := ws.Seqno
+	c.position = g
+	var keys []keyRef
+	if passed {
+		toi := ws.Flags&protocols.FlagTOI != 0
+		keys = c.record(ws, g, toi, toi || ws.Flags&protocols.FlagPAUnsafe != 0)
+	}
+	c.appendTrx(trx{seqno: g, keys: keys, bytes: ws.Size()}, false, ws.Snapshot)
+}
+
+// record enters a passed write-set's keys at position g into the index and returns them.
+func (c *Certifier) record(ws *protocols.WriteSet, g int64, toi, unsafe bool) []keyRef {
+	keys := keysOf(ws)
+	src := c.source(ws.Source)
+	for _, k := range keys {
+		e := c.index[k.hash]
+		if e == nil {
+			e = &entry{}
+			c.index[k.hash] = e
+		}
+		e.refs[k.typ] = ref{seqno: g, source: src, toi: toi}
+	}
+	if unsafe {
+		c.lastPAUns = g
+	}
+	return keys
 }
 
 func (c *Certifier) test(ws *protocols.WriteSet, g, s int64, toi, unsafe bool) Verdict {

@@ -3,6 +3,7 @@ package cert
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/replbench/replbench/protocols"
@@ -253,6 +254,44 @@ func TestLengthCheckMask(t *testing.T) {
 		}
 		if tc.mask == 127 && peak <= 9 {
 			t.Errorf("cert.length_check=127: window peaked at %d; the trim should only run every 128 positions", peak)
+		}
+	}
+}
+
+// Preload rebuilds a joiner's index after an SST with the group's verdicts: a preloaded
+// write-set whose last_seen lies below the index's start is recorded, not refused, and a
+// later write-set that did not see it conflicts with it exactly as on the members that
+// certified it; a failed one is a dummy.
+func TestPreloadKeepsTheGroupsVerdicts(t *testing.T) {
+	key := func(row string) []protocols.Key {
+		return []protocols.Key{{Table: "t", Row: []byte(row), Type: protocols.KeyExclusive}}
+	}
+	full := New(DefaultConfig(), 0)
+	var order []*protocols.WriteSet
+	var verdicts []bool
+	for i, w := range []struct {
+		src, row string
+		seen     int64
+	}{{"n1", "a", 0}, {"n2", "a", 0}, {"n1", "b", 1}, {"n2", "c", 1}} {
+		ws := &protocols.WriteSet{Source: w.src, Snapshot: w.seen, Seqno: int64(i + 1), Keys: key(w.row)}
+		verdicts = append(verdicts, full.Certify(ws, false).OK)
+		order = append(order, ws)
+	}
+	if !slices.Equal(verdicts, []bool{true, false, true, true}) {
+		t.Fatalf("verdicts %v", verdicts)
+	}
+	// A joiner restored at seqno 4 preloads 2..4 (the donor's cache): its index starts at 1.
+	joiner := New(DefaultConfig(), 1)
+	for i, ws := range order[1:] {
+		joiner.Preload(ws, verdicts[i+1])
+	}
+	if got, want := joiner.Stats().IndexSize, full.Stats().IndexSize-1; got != want {
+		t.Errorf("index size %d after the preload, want %d (the donor's, less row a of seqno 1)", got, want)
+	}
+	for _, c := range []*Certifier{full, joiner} {
+		late := &protocols.WriteSet{Source: "n1", Snapshot: 2, Seqno: 5, Keys: key("c")}
+		if v := c.Certify(late, false); v.OK {
+			t.Errorf("a write-set of n1 that did not see n2's seqno 4 on row c passed: %+v", v)
 		}
 	}
 }

@@ -457,14 +457,50 @@ func (e *EVS) Causal(token uint64) {
 	e.causals = append(e.causals, causalWait{token, e.lastSent})
 }
 
-func (e *EVS) updateAru() {
+func (e *EVS) updateAru() { e.aru = e.minRecv() }
+
+// minRecv is the aru the next Ready computes: every seq up to it is received from every
+// view member.
+func (e *EVS) minRecv() int64 {
 	a := e.recv[e.cfg.Self]
 	for i, r := range e.recv {
 		if e.members[i] {
 			a = min(a, r)
 		}
 	}
-	e.aru = a
+	return a
+}
+
+// HasReady reports whether Ready would do anything now: send a message, deliver an action,
+// a causal token or a view, or decide on inputs that arrived since the last Ready. A driver
+// calls Ready until HasReady is false, because the deliveries of one Ready often make the
+// layer above propose at once (flow control, commit-cut reports, the state exchange), and
+// those must leave in the same step rather than wait for the next input or tick. Without new
+// input it turns false after at most one Ready.
+func (e *EVS) HasReady() bool {
+	if len(e.out) > 0 || len(e.deliv) > 0 || e.stepped || e.dupSeen {
+		return true
+	}
+	if e.state != StateOperational {
+		return false
+	}
+	aru := e.minRecv()
+	if e.maxHS > e.lastSent || aru > e.lastReportedAru {
+		return true
+	}
+	safe := aru
+	for i, r := range e.reported {
+		if e.members[i] && i != e.cfg.Self {
+			safe = min(safe, r)
+		}
+	}
+	safe = max(safe, e.safe)
+	for _, c := range e.causals {
+		if c.target <= safe {
+			return true
+		}
+	}
+	return safe > e.safe
 }
 
 // Ready ends a step: it flushes queued actions if acks arrived, fills the sequence and

@@ -297,3 +297,53 @@ func TestWithdrawQueuedOnly(t *testing.T) {
 		}
 	}
 }
+
+// HasReady is what lets a driver run Ready until nothing is left: it is false once a Ready
+// has consumed every input, true after an input (a message, a tick) or a proposal made
+// while handling the deliveries of the last Ready, and false again after one more Ready.
+func TestHasReady(t *testing.T) {
+	a, b := New(DefaultConfig(0, 2)), New(DefaultConfig(1, 2))
+	if a.HasReady() {
+		t.Fatal("a fresh member has nothing ready")
+	}
+	a.Propose([]byte("x"))
+	if !a.HasReady() {
+		t.Fatal("a proposal that left at once must be sent by the next Ready")
+	}
+	rd := a.Ready()
+	if len(rd.Messages) != 1 || a.HasReady() {
+		t.Fatalf("after Ready: %d messages, HasReady %v; want 1 message and nothing left", len(rd.Messages), a.HasReady())
+	}
+	// b receives it and acks; a receives the ack: the action becomes safe on a.
+	b.Step(rd.Messages[0].Msg)
+	if !b.HasReady() {
+		t.Fatal("a received message must be decided by the next Ready")
+	}
+	rb := b.Ready()
+	for b.HasReady() {
+		rb.Messages = append(rb.Messages, b.Ready().Messages...)
+	}
+	for _, env := range rb.Messages {
+		a.Step(env.Msg)
+	}
+	if !a.HasReady() {
+		t.Fatal("an ack that makes an action safe must be delivered by the next Ready")
+	}
+	if got := a.Ready(); len(got.Deliveries) != 1 {
+		t.Fatalf("deliveries %v, want x", got.Deliveries)
+	}
+	// The layer above reacts to the delivery by proposing (a STOP, a commit-cut report):
+	// that is ready at once, not at the next tick.
+	a.Propose([]byte("reaction"))
+	if !a.HasReady() {
+		t.Fatal("a proposal made while handling deliveries must be ready")
+	}
+	a.Ready()
+	if a.HasReady() {
+		t.Fatal("nothing left after the last Ready")
+	}
+	a.Tick()
+	if !a.HasReady() {
+		t.Fatal("a tick is an input: Ready must run")
+	}
+}
