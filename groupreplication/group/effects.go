@@ -87,25 +87,3 @@ type Await struct {
 func (e *Effects) propose(data []byte) { e.Proposals = append(e.Proposals, data) }
 
 func (e *Effects) proposeMessage(m *Message) { e.propose(AppendMessage(nil, m)) }
-
-// Merge appends o's effects to e's, for a caller that batches several inputs.
-func (e *Effects) Merge(o Effects) {
-	e.Held = e.Held || o.Held
-	e.Cancel = append(e.Cancel, o.Cancel...)
-	e.Verdicts = append(e.Verdicts, o.Verdicts...)
-	e.Applies = append(e.Applies, o.Applies...)
-	e.Syncs = append(e.Syncs, o.Syncs...)
-	e.Proposals = append(e.Proposals, o.Proposals...)
-	e.Resend = append(e.Resend, o.Resend...)
-	e.Prepared = append(e.Prepared, o.Prepared...)
-	e.Awaits = append(e.Awaits, o.Awaits...)
-	e.Changed = e.Changed || o.Changed
-	e.RolledBack = e.RolledBack || o.RolledBack
-	e.Rejoin = e.Rejoin || o.Rejoin
-	e.FlowStep = e.FlowStep || o.FlowStep
-	e.Beacon = e.Beacon || o.Beacon
-	e.Campaign = e.Campaign || o.Campaign
-	if o.Transfer {
-		e.Transfer, e.TransferTo = true, o.TransferTo
-	}
-}
