@@ -251,18 +251,36 @@ func (p *Provider) step(in func(*group.Machine) group.Effects) group.Effects {
 
 // wakeups are the channel sends step does once p.mu is released.
 type wakeups struct {
-	verdicts []verdictFor
-	syncs    []syncFor
+	verdicts []answer[certifier.Result]
+	syncs    []answer[int64]
 }
 
-type verdictFor struct {
-	ch chan certifier.Result
-	r  certifier.Result
+// answer is one reply to a waiting client.
+type answer[T any] struct {
+	ch chan T
+	v  T
 }
 
-type syncFor struct {
-	ch  chan int64
-	pos int64
+// takeWaiter removes the client waiting under id; a dropped message closes its channel
+// (the client gets ErrRolledBack), anything else is queued as an answer.
+func takeWaiter[T any](waits map[int64]chan T, id int64, dropped bool, v T, out *[]answer[T]) {
+	ch := waits[id]
+	delete(waits, id)
+	switch {
+	case ch == nil:
+	case dropped:
+		close(ch)
+	default:
+		*out = append(*out, answer[T]{ch, v})
+	}
+}
+
+// closeWaiters rolls back every waiting client of waits.
+func closeWaiters[T any](waits map[int64]chan T) {
+	for id, ch := range waits {
+		close(ch)
+		delete(waits, id)
+	}
 }
 
 // takeLocked does the part of eff that touches the wait maps: it takes the channels of the
@@ -270,36 +288,14 @@ type syncFor struct {
 // wakes whoever waits on a change, a flow-control step or an AFTER position. p.mu held.
 func (p *Provider) takeLocked(eff *group.Effects) (w wakeups) {
 	for _, v := range eff.Verdicts {
-		ch := p.waiters[v.ID]
-		delete(p.waiters, v.ID)
-		switch {
-		case ch == nil:
-		case v.Dropped:
-			close(ch)
-		default:
-			w.verdicts = append(w.verdicts, verdictFor{ch, v.Result})
-		}
+		takeWaiter(p.waiters, v.ID, v.Dropped, v.Result, &w.verdicts)
 	}
 	for _, s := range eff.Syncs {
-		ch := p.syncs[s.ID]
-		delete(p.syncs, s.ID)
-		switch {
-		case ch == nil:
-		case s.Dropped:
-			close(ch)
-		default:
-			w.syncs = append(w.syncs, syncFor{ch, s.Position})
-		}
+		takeWaiter(p.syncs, s.ID, s.Dropped, s.Position, &w.syncs)
 	}
 	if eff.RolledBack {
-		for id, ch := range p.waiters {
-			close(ch)
-			delete(p.waiters, id)
-		}
-		for id, ch := range p.syncs {
-			close(ch)
-			delete(p.syncs, id)
-		}
+		closeWaiters(p.waiters)
+		closeWaiters(p.syncs)
 	}
 	for _, seq := range eff.Prepared {
 		if ch := p.preparedCh[seq]; ch != nil {
@@ -325,11 +321,11 @@ func (p *Provider) carry(eff group.Effects, w wakeups) {
 	for _, seq := range eff.Cancel {
 		p.commitMon.Cancel(seq)
 	}
-	for _, v := range w.verdicts {
-		v.ch <- v.r
+	for _, a := range w.verdicts {
+		a.ch <- a.v
 	}
-	for _, s := range w.syncs {
-		s.ch <- s.pos
+	for _, a := range w.syncs {
+		a.ch <- a.v
 	}
 	for _, a := range eff.Applies {
 		p.applyQueued.Add(1)

@@ -41,8 +41,11 @@ func (m *Machine) Stop() (eff Effects) {
 // Submit sends one of this member's transactions (data is its encoded KindTxn message with
 // proposal id id): its client waits for the Verdict. The proposal is kept until delivered,
 // to be sent again if it is lost.
-func (m *Machine) Submit(id int64, data []byte) (eff Effects) {
-	m.waiting[id] = true
+func (m *Machine) Submit(id int64, data []byte) Effects { return m.submit(m.waiting, id, data) }
+
+// submit registers a client waiting under id in waits and sends its proposal.
+func (m *Machine) submit(waits map[int64]bool, id int64, data []byte) (eff Effects) {
+	waits[id] = true
 	m.pending[id] = data
 	eff.propose(data)
 	return eff
@@ -62,12 +65,7 @@ func (m *Machine) Abandon(id int64) bool {
 
 // SubmitSync sends a BEFORE sync message (data, with token id): its client waits for the
 // SyncDone.
-func (m *Machine) SubmitSync(id int64, data []byte) (eff Effects) {
-	m.syncing[id] = true
-	m.pending[id] = data
-	eff.propose(data)
-	return eff
-}
+func (m *Machine) SubmitSync(id int64, data []byte) Effects { return m.submit(m.syncing, id, data) }
 
 // WithdrawSync is the client of sync id giving up: nothing waits for it, and it is not
 // sent again.
