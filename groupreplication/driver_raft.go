@@ -129,7 +129,7 @@ func (p *Provider) raftLoop() {
 			p.deliver(out.Committed)
 		}
 		if out.LeadChanged {
-			p.leaderChanged(out)
+			p.step(func(m *group.Machine) group.Effects { return m.LeaderChanged(int(out.Lead)-1, out.IsLeader) })
 		}
 		p.cachedBytes.Store(p.node.CachedBytes())
 	}
@@ -159,16 +159,5 @@ func (p *Provider) tick() {
 	}
 	if eff.Transfer {
 		p.node.TransferLeader(uint64(eff.TransferTo + 1))
-	}
-}
-
-// leaderChanged tells the machine about a new raft leader. The proposals it resends go
-// straight into the node, which the raft loop owns: raft forwards them with its next
-// Ready (one raft drops for want of a leader is not retried: the next leader change
-// resends it).
-func (p *Provider) leaderChanged(out agreement.Output) {
-	eff := p.step(func(m *group.Machine) group.Effects { return m.LeaderChanged(int(out.Lead)-1, out.IsLeader) })
-	for _, d := range eff.Resend {
-		_ = p.node.Propose(d)
 	}
 }

@@ -180,6 +180,7 @@ func machineConfig(cfg protocols.Config, set *Settings, uuids []string) group.Co
 		GTIDBlockSize: set.GTIDBlockSize, FlowControl: set.FlowControl,
 		ExpelTimeout: set.ExpelTimeout, UnreachableMajorityTimeout: set.UnreachableMajorityTimeout,
 		ExitAction: set.ExitAction, AutorejoinTries: set.AutorejoinTries, MemberWeight: set.MemberWeight,
+		Tick: set.RaftTick,
 	}
 }
 

@@ -40,6 +40,7 @@ func (m *Machine) handle(msg *Message, eff *Effects) {
 		}
 	case KindSyncBefore:
 		if own {
+			m.arrived(m.pending[msg.ID])
 			delete(m.pending, msg.ID)
 		}
 		accepted := m.accept(msg)
@@ -48,6 +49,10 @@ func (m *Machine) handle(msg *Message, eff *Effects) {
 			eff.Syncs = append(eff.Syncs, SyncDone{ID: msg.ID, Position: m.cert.Stats().Seqno, Dropped: !accepted})
 		}
 	case KindPrepared:
+		if own {
+			m.arrived(m.prepares[msg.ID])
+			delete(m.prepares, msg.ID)
+		}
 		ps := m.preparedAt(msg.ID)
 		if !ps.from[msg.Origin] {
 			ps.from[msg.Origin] = true
@@ -56,6 +61,7 @@ func (m *Machine) handle(msg *Message, eff *Effects) {
 	case KindNewPrimary:
 		// Bootstrap: the first raft leader is the first primary. Later primaries come
 		// from elections over the view.
+		m.controlDelivered(msg)
 		if m.state == Recovering && !m.joining {
 			m.state = Online
 		}
@@ -81,6 +87,7 @@ func (m *Machine) handle(msg *Message, eff *Effects) {
 // gets the write-set.
 func (m *Machine) certify(msg *Message, own bool, eff *Effects) {
 	if own {
+		m.arrived(m.pending[msg.ID])
 		delete(m.pending, msg.ID)
 	}
 	waiter := own && m.waiting[msg.ID]

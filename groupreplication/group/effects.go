@@ -27,9 +27,6 @@ type Effects struct {
 	Syncs []SyncDone
 	// Proposals are encoded messages to put in the agreed log.
 	Proposals [][]byte
-	// Resend are proposals of this member still undelivered, to hand to the agreement
-	// layer again (LeaderChanged only): the old leader may have lost them.
-	Resend [][]byte
 	// Prepared lists AFTER positions that every member of the view has now prepared: the
 	// transactions waiting on them may commit.
 	Prepared []int64

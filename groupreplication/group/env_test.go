@@ -64,6 +64,7 @@ type member struct {
 	heard     []time.Time
 	nextID    int64
 	sent      map[int64]sentTxn // proposals whose client waits
+	proposed  map[int64]bool    // transactions handed to the node at least once
 	throttled []pending
 	load      int // load clients: each proposes a transaction on a fresh row once its last one is decided
 	applied   int64
@@ -121,10 +122,10 @@ func newEnv(n int, cfg envConfig) (*env, error) {
 			return nil, err
 		}
 		c := cfg.Config
-		c.Self, c.Members, c.UUIDs = i, e.names, e.names
+		c.Self, c.Members, c.UUIDs, c.Tick = i, e.names, e.names, tickDur
 		mb := &member{i: i, name: e.names[i], node: node, m: New(c, e.clock()),
 			filled: map[int64]bool{}, db: map[string]int64{}, heard: make([]time.Time, n),
-			sent: map[int64]sentTxn{}, rejoin: rejoinState{at: -1}}
+			sent: map[int64]sentTxn{}, proposed: map[int64]bool{}, rejoin: rejoinState{at: -1}}
 		e.members = append(e.members, mb)
 	}
 	for _, mb := range e.members {
@@ -234,7 +235,6 @@ func (e *env) ready(mb *member) bool {
 	mb.queue = append(mb.queue, out.Committed...)
 	if out.LeadChanged {
 		eff := mb.m.LeaderChanged(int(out.Lead)-1, out.IsLeader)
-		mb.props = append(mb.props, eff.Resend...)
 		e.carry(mb, eff)
 	}
 	e.drainQueue(mb)
@@ -287,6 +287,14 @@ func (e *env) carry(mb *member, eff Effects) {
 	}
 	for _, s := range eff.Syncs {
 		e.logf(mb, "sync %d at position %d (dropped %v)", s.ID, s.Position, s.Dropped)
+	}
+	for _, d := range eff.Proposals {
+		if msg, err := DecodeMessage(d); err == nil && msg.Kind == KindTxn && !isLoad(msg.WS) {
+			if mb.proposed[msg.ID] {
+				e.logf(mb, "resent txn %d", msg.ID)
+			}
+			mb.proposed[msg.ID] = true
+		}
 	}
 	mb.props = append(mb.props, eff.Proposals...)
 	for _, seq := range eff.Prepared {

@@ -1,7 +1,6 @@
 package group
 
 import (
-	"slices"
 	"time"
 
 	"github.com/replbench/replbench/groupreplication/flowcontrol"
@@ -46,7 +45,7 @@ func (m *Machine) Submit(id int64, data []byte) Effects { return m.submit(m.wait
 // submit registers a client waiting under id in waits and sends its proposal.
 func (m *Machine) submit(waits map[int64]bool, id int64, data []byte) (eff Effects) {
 	waits[id] = true
-	m.pending[id] = data
+	m.pending[id] = m.track(data)
 	eff.propose(data)
 	return eff
 }
@@ -75,9 +74,12 @@ func (m *Machine) WithdrawSync(id int64) {
 }
 
 // Prepare reports that this member prepared the AFTER transaction at position seq: the
-// message goes to the group, and the transaction waits (WaitPrepared) for every member's.
+// message goes to the group (kept until delivered), and the transaction waits
+// (WaitPrepared) for every member's.
 func (m *Machine) Prepare(seq int64) (eff Effects) {
-	eff.proposeMessage(&Message{Kind: KindPrepared, Origin: m.cfg.Self, ID: seq})
+	data := AppendMessage(nil, &Message{Kind: KindPrepared, Origin: m.cfg.Self, ID: seq})
+	m.prepares[seq] = m.track(data)
+	eff.propose(data)
 	return eff
 }
 
@@ -132,6 +134,9 @@ func (m *Machine) Tick(t Tick) (eff Effects) {
 			eff.proposeMessage(&Message{Kind: KindExpel, Origin: m.cfg.Self, ID: int64(x)})
 		}
 	}
+	if m.state == Online || m.state == Recovering {
+		m.resendOverdue(&eff)
+	}
 	// Keep the raft leader on the primary Group Replication elected, so the primary's
 	// commits pay no forwarding hop: a leader that is not the primary hands leadership
 	// over, unless it suspects the primary (the transfer could not complete).
@@ -148,7 +153,7 @@ func (m *Machine) Tick(t Tick) (eff Effects) {
 // leader (n1, which campaigns at start) announces itself as the primary through the log;
 // later primaries are elected from the view and the leader follows them (Tick). A leader
 // that held proposals and never committed them took them with it, so every proposal still
-// undelivered is sent again (delivery drops the duplicates).
+// undelivered is sent again at once (delivery drops the duplicates).
 func (m *Machine) LeaderChanged(lead int, isLeader bool) (eff Effects) {
 	m.lead = lead
 	announce := isLeader && m.cfg.SinglePrimary && !m.everPrimary && m.primary != m.cfg.Self
@@ -157,35 +162,12 @@ func (m *Machine) LeaderChanged(lead int, isLeader bool) (eff Effects) {
 	}
 	eff.Changed = true
 	if lead >= 0 {
-		eff.Resend = m.undelivered()
+		m.resendAll(&eff)
 	}
 	if announce {
-		eff.proposeMessage(&Message{Kind: KindNewPrimary, Origin: m.cfg.Self})
+		eff.Proposals = append(eff.Proposals, m.ProposeControl(Message{Kind: KindNewPrimary, Origin: m.cfg.Self}).Proposals...)
 	}
 	return eff
-}
-
-// undelivered returns the proposals this member waits to see delivered: control messages
-// first (in kind order), then its transactions and sync messages in id order.
-func (m *Machine) undelivered() [][]byte {
-	kinds := make([]Kind, 0, len(m.control))
-	for k := range m.control {
-		kinds = append(kinds, k)
-	}
-	slices.Sort(kinds)
-	ids := make([]int64, 0, len(m.pending))
-	for id := range m.pending {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	out := make([][]byte, 0, len(kinds)+len(ids))
-	for _, k := range kinds {
-		out = append(out, m.control[k])
-	}
-	for _, id := range ids {
-		out = append(out, m.pending[id])
-	}
-	return out
 }
 
 // Queues are the driver's counters a stats message carries besides the certifier's.

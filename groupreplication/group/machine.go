@@ -31,6 +31,8 @@ type Config struct {
 	GTIDBlockSize int64
 	FlowControl   flowcontrol.Config
 
+	// Tick is the length of one Tick (0: 100 ms): retransmission waits are counted in ticks.
+	Tick time.Duration
 	// SuspectAfter is the silence after which a peer is UNREACHABLE (0: XCom's 5 s).
 	SuspectAfter               time.Duration
 	ExpelTimeout               time.Duration
@@ -68,14 +70,16 @@ type Machine struct {
 
 	delivered []deliveredIDs // transaction/sync ids delivered, by origin (dedup.go)
 	prepared  map[int64]*prepared
-	waiting   map[int64]bool   // own transactions whose client waits for the verdict
-	syncing   map[int64]bool   // own sync messages a client waits on
-	pending   map[int64][]byte // own proposals not yet delivered, for resending
-	control   map[Kind][]byte  // own control messages not yet delivered, for resending
-	ticks     int              // Tick calls so far
-	campaign  int              // tick of the notifier's last campaign
-	verdicts  uint64           // digest of every certification result, in order
-	corrupt   int64            // agreed messages that did not decode
+	waiting   map[int64]bool      // own transactions whose client waits for the verdict
+	syncing   map[int64]bool      // own sync messages a client waits on
+	pending   map[int64]*proposal // own transactions and syncs not yet delivered (retransmit.go)
+	control   map[Kind]*proposal  // own control messages not yet delivered
+	prepares  map[int64]*proposal // own AFTER prepares not yet delivered, by position
+	rtt       rttEstimator
+	ticks     int    // Tick calls so far
+	campaign  int    // tick of the notifier's last campaign
+	verdicts  uint64 // digest of every certification result, in order
+	corrupt   int64  // agreed messages that did not decode
 }
 
 // prepared is one AFTER position: who has reported it prepared.
@@ -101,8 +105,9 @@ func New(cfg Config, now time.Time) *Machine {
 		prepared:    map[int64]*prepared{},
 		waiting:     map[int64]bool{},
 		syncing:     map[int64]bool{},
-		pending:     map[int64][]byte{},
-		control:     map[Kind][]byte{},
+		pending:     map[int64]*proposal{},
+		control:     map[Kind]*proposal{},
+		prepares:    map[int64]*proposal{},
 	}
 	m.det = membership.NewDetector(membership.DetectorConfig{Self: cfg.Self, Members: n,
 		SuspectAfter: cfg.SuspectAfter, ExpelTimeout: cfg.ExpelTimeout,

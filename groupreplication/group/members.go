@@ -97,18 +97,18 @@ func (m *Machine) goError(reason string, eff *Effects) {
 	clear(m.syncing)
 	clear(m.pending)
 	clear(m.control)
+	clear(m.prepares)
 	eff.RolledBack = true
 	eff.Changed = true
 	eff.Rejoin = true
 }
 
 // ProposeControl proposes a membership or primary-change message of this member and keeps
-// it until it is delivered: a leader that is handing leadership over drops forwarded
-// proposals silently, so these are sent again (Tick, LeaderChanged). They are idempotent,
-// so a duplicate changes nothing.
+// it until it is delivered (retransmit.go). They are idempotent, so a duplicate changes
+// nothing.
 func (m *Machine) ProposeControl(msg Message) (eff Effects) {
 	data := AppendMessage(nil, &msg)
-	m.control[msg.Kind] = data
+	m.control[msg.Kind] = m.track(data)
 	eff.propose(data)
 	return eff
 }
@@ -116,6 +116,7 @@ func (m *Machine) ProposeControl(msg Message) (eff Effects) {
 // controlDelivered forgets a control message of this member once delivered.
 func (m *Machine) controlDelivered(msg *Message) {
 	if msg.Origin == m.cfg.Self {
+		m.arrived(m.control[msg.Kind])
 		delete(m.control, msg.Kind)
 	}
 }
