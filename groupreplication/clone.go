@@ -11,7 +11,8 @@ import (
 	"time"
 
 	"github.com/replbench/replbench/groupreplication/agreement"
-	"github.com/replbench/replbench/groupreplication/certifier"
+	"github.com/replbench/replbench/groupreplication/group"
+	"github.com/replbench/replbench/internal/driver"
 )
 
 // Distributed recovery by clone.
@@ -74,22 +75,18 @@ type cloneIncoming struct {
 
 // logLost runs on the raft loop when raft installed a snapshot at index at instead of
 // sending entries: the entries this member was missing are gone from every cache. It
-// drops what was queued before the snapshot (the clone replaces it) and leaves the group.
+// drops what was queued before the snapshot (the clone replaces it) and the machine leaves
+// the group, in one critical section so that a clone in progress sees the snapshot and
+// the trimmed queue together.
 func (p *Provider) logLost(at uint64) {
-	p.lostLog.Store(true)
-	p.pipeMu.Lock()
-	p.lostAt = max(p.lostAt, at)
-	p.pipeQ = keepAfter(p.pipeQ, at)
-	p.pipeTxns = countTxns(p.pipeQ)
-	p.pipeMu.Unlock()
-	p.mu.Lock()
-	if !p.paused {
-		// Still in the group (or recovering and applying): leave it. A member already
-		// out of it (ERROR, or in the middle of a clone) just needs a newer state, which
-		// the clone notices from lostAt.
-		p.goErrorLocked("the messages this member missed are no longer in any member's cache (group_replication_message_cache_size); it rejoins by clone")
-	}
-	p.mu.Unlock()
+	p.step(func(m *group.Machine) group.Effects {
+		eff := m.LogLost(at)
+		p.pipeMu.Lock()
+		p.pipeQ = keepAfter(p.pipeQ, at)
+		p.pipeTxns.Store(countTxns(p.pipeQ))
+		p.pipeMu.Unlock()
+		return eff
+	})
 }
 
 func keepAfter(q []agreement.Entry, index uint64) []agreement.Entry {
@@ -105,7 +102,7 @@ func keepAfter(q []agreement.Entry, index uint64) []agreement.Entry {
 func countTxns(q []agreement.Entry) int64 {
 	var n int64
 	for _, e := range q {
-		if len(e.Data) > 0 && msgKind(e.Data[0]) == kindTxn {
+		if group.IsTxn(e.Data) {
 			n++
 		}
 	}
@@ -129,7 +126,7 @@ func (p *Provider) cloneRequested(from string, b []byte) {
 	p.clone.reqs = append(p.clone.reqs, cloneRequest{from: from, id: id, need: need})
 	p.clone.waiting.Store(int32(len(p.clone.reqs)))
 	p.clone.mu.Unlock()
-	signal(p.pipeWake)
+	driver.Signal(p.pipeWake)
 }
 
 // serveClones runs on the pipeline between messages: it answers the requests this
@@ -146,7 +143,7 @@ func (p *Provider) serveClones() {
 	var later []cloneRequest
 	for _, r := range reqs {
 		p.mu.Lock()
-		online := p.state == stateOnline && !p.paused
+		online := p.m.CanDonate()
 		p.mu.Unlock()
 		switch {
 		case !online:
@@ -170,7 +167,7 @@ func refusal(why string) []byte { return append([]byte{0}, why...) }
 // positions the certifier has decided, then writes both.
 func (p *Provider) donate(r cloneRequest, at uint64) {
 	p.mu.Lock()
-	seq := p.cert.Stats().Seqno
+	seq := p.m.Certified()
 	p.mu.Unlock()
 	ctx, cancel := context.WithTimeout(p.ctx, cloneTimeout)
 	err := p.commitMon.WaitFor(ctx, seq)
@@ -184,7 +181,7 @@ func (p *Provider) donate(r cloneRequest, at uint64) {
 	hdr = binary.AppendUvarint(hdr, at)
 	hdr = binary.AppendVarint(hdr, seq)
 	p.mu.Lock()
-	state := p.appendGroupState(nil)
+	state := p.m.AppendState(nil)
 	p.mu.Unlock()
 	hdr = binary.AppendUvarint(hdr, uint64(len(state)))
 	buf.Write(hdr)
@@ -252,7 +249,7 @@ func (p *Provider) cloneFromGroup(ctx context.Context) error {
 	// Nothing is certified while paused; let the applier finish what was, so nothing old
 	// is written over the restored database.
 	p.mu.Lock()
-	seq := p.cert.Stats().Seqno
+	seq := p.m.Certified()
 	p.mu.Unlock()
 	wctx, cancel := context.WithTimeout(ctx, cloneTimeout)
 	defer cancel()
@@ -268,9 +265,9 @@ func (p *Provider) cloneFromGroup(ctx context.Context) error {
 	}
 	var last error
 	for range 3 {
-		p.pipeMu.Lock()
-		need := p.lostAt
-		p.pipeMu.Unlock()
+		p.mu.Lock()
+		_, need := p.m.LostLog()
+		p.mu.Unlock()
 		installed := false
 		for _, donor := range p.donors() {
 			blob, err := p.requestClone(ctx, donor, need)
@@ -289,11 +286,14 @@ func (p *Provider) cloneFromGroup(ctx context.Context) error {
 		if !installed {
 			return last
 		}
-		p.pipeMu.Lock()
-		behind := p.lostAt > p.pipeIndex.Load()
-		p.pipeMu.Unlock()
+		p.mu.Lock()
+		_, lostAt := p.m.LostLog()
+		behind := lostAt > p.pipeIndex.Load()
 		if !behind {
-			p.lostLog.Store(false)
+			p.m.LogRecovered()
+		}
+		p.mu.Unlock()
+		if !behind {
 			return nil
 		}
 		last = errors.New("clone: the group's cache moved past the cloned state while it was installed")
@@ -304,7 +304,7 @@ func (p *Provider) cloneFromGroup(ctx context.Context) error {
 // donors returns the members to ask, the raft leader first (it holds the newest log).
 func (p *Provider) donors() []string {
 	p.mu.Lock()
-	lead := p.lead
+	lead := p.m.Lead()
 	p.mu.Unlock()
 	var out []string
 	if lead >= 0 && lead != p.self {
@@ -378,7 +378,7 @@ func (p *Provider) installClone(donor string, b []byte, need uint64) error {
 	}
 	// Check the state before touching the database.
 	p.mu.Lock()
-	restore, err := p.decodeGroupState(state)
+	cloned, err := p.m.DecodeState(state)
 	p.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("clone: state from %s: %w", donor, err)
@@ -386,16 +386,11 @@ func (p *Provider) installClone(donor string, b []byte, need uint64) error {
 	if err := p.cfg.Applier.Restore(bytes.NewReader(db)); err != nil {
 		return fmt.Errorf("clone: restoring the database from %s: %w", donor, err)
 	}
-	p.mu.Lock()
-	restore()
-	for seq := range p.prepared {
-		delete(p.prepared, seq)
-	}
-	p.mu.Unlock()
+	p.step(func(m *group.Machine) group.Effects { return m.Install(cloned) })
 	p.commitMon.Reset(seq)
 	p.pipeMu.Lock()
 	p.pipeQ = keepAfter(p.pipeQ, at)
-	p.pipeTxns = countTxns(p.pipeQ)
+	p.pipeTxns.Store(countTxns(p.pipeQ))
 	p.pipeIndex.Store(at)
 	p.pipeMu.Unlock()
 	p.clone.received.Add(1)
@@ -403,101 +398,4 @@ func (p *Provider) installClone(donor string, b []byte, need uint64) error {
 	p.clone.last = fmt.Sprintf("from %s: %d bytes at position %d", donor, len(b), seq)
 	p.clone.mu.Unlock()
 	return nil
-}
-
-// appendGroupState appends everything the pipeline derived from the agreed order that a
-// joiner must continue from: the certifier, the view, the primary, the delivered message
-// ids, and the verdict digest. p.mu held.
-func (p *Provider) appendGroupState(b []byte) []byte {
-	cs := p.cert.AppendState(nil)
-	b = binary.AppendUvarint(b, uint64(len(cs)))
-	b = append(b, cs...)
-	b = p.view.AppendState(b)
-	b = binary.AppendVarint(b, int64(p.primary))
-	b = append(b, boolByte(p.everPrimary), boolByte(p.primaryChange))
-	b = binary.AppendUvarint(b, p.verdicts.Load())
-	b = binary.AppendUvarint(b, uint64(len(p.delivered)))
-	for _, d := range p.delivered {
-		b = binary.AppendVarint(b, d.max)
-		b = binary.AppendUvarint(b, uint64(len(d.ids)))
-		for id := range d.ids {
-			b = binary.AppendVarint(b, id)
-		}
-	}
-	return b
-}
-
-func boolByte(v bool) byte {
-	if v {
-		return 1
-	}
-	return 0
-}
-
-// decodeGroupState checks appendGroupState's bytes and returns the function that installs
-// them (call it with p.mu held). p.mu held.
-func (p *Provider) decodeGroupState(b []byte) (func(), error) {
-	bad := errors.New("corrupt group state (donor and joiner must run the same model)")
-	cl, n := binary.Uvarint(b)
-	if n <= 0 || cl > uint64(len(b)-n) {
-		return nil, bad
-	}
-	cert, err := certifier.RestoreState(b[n : n+int(cl)])
-	if err != nil {
-		return nil, err
-	}
-	b = b[n+int(cl):]
-	view := p.view.Copy()
-	if b, err = view.RestoreState(b); err != nil {
-		return nil, err
-	}
-	primary, n := binary.Varint(b)
-	if n <= 0 || len(b) < n+2 || primary < -1 || primary >= int64(len(p.cfg.Members)) {
-		return nil, bad
-	}
-	everPrimary, primaryChange := b[n] == 1, b[n+1] == 1
-	b = b[n+2:]
-	verdicts, n := binary.Uvarint(b)
-	if n <= 0 {
-		return nil, bad
-	}
-	b = b[n:]
-	members, n := binary.Uvarint(b)
-	if n <= 0 || members != uint64(len(p.cfg.Members)) {
-		return nil, bad
-	}
-	b = b[n:]
-	delivered := make([]deliveredIDs, members)
-	for i := range delivered {
-		mx, n := binary.Varint(b)
-		if n <= 0 {
-			return nil, bad
-		}
-		b = b[n:]
-		cnt, k := binary.Uvarint(b)
-		if k <= 0 || cnt > uint64(len(b)) {
-			return nil, bad
-		}
-		b = b[k:]
-		d := deliveredIDs{max: mx, ids: make(map[int64]struct{}, cnt)}
-		for range cnt {
-			id, n := binary.Varint(b)
-			if n <= 0 {
-				return nil, bad
-			}
-			b = b[n:]
-			d.ids[id] = struct{}{}
-		}
-		delivered[i] = d
-	}
-	if len(b) != 0 {
-		return nil, bad
-	}
-	return func() {
-		p.cert, p.view = cert, view
-		p.primary, p.everPrimary, p.primaryChange = int(primary), everPrimary, primaryChange
-		p.delivered = delivered
-		p.verdicts.Store(verdicts)
-		p.viewChangedLocked()
-	}, nil
 }

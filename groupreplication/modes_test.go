@@ -123,9 +123,9 @@ func TestSameVerdictsOnEveryMemberUnderRandomDelays(t *testing.T) {
 			if !c.quiesce(context.Background()) {
 				t.Fatal("members did not converge")
 			}
-			d := c.provs[0].verdicts.Load()
+			d := c.provs[0].verdictDigest()
 			for i, p := range c.provs {
-				if p.verdicts.Load() != d {
+				if p.verdictDigest() != d {
 					t.Fatalf("seed %d: member %d's verdicts differ from n1's", seed, i+1)
 				}
 				if c.status(i, "gtid_executed") != c.status(0, "gtid_executed") {

@@ -9,7 +9,10 @@ own messages, while raft sends every proposal through the leader. In multi-prima
 a member that is not the raft leader pays an extra forwarding hop (about one one-way delay to the
 leader, plus the leader's majority round trip); XCom would not. Single-primary keeps the primary
 on the raft leader (n1 campaigns at start), which matches XCom's single-leader mode
-(group_replication_paxos_single_leader=ON) and has no extra hop.
+(group_replication_paxos_single_leader=ON) and has no extra hop. Raft forwards a follower's proposal
+to the leader once; a lost one is gone. XCom retries its instances until decided, so the model keeps
+each proposal until the log delivers it and sends it again when overdue (timed on the member's own
+ordering latency as TCP times retransmissions, doubling up to the 5 s suspicion window).
 Certification, GTID blocks, write-set dependencies, flow control, the gtid_executed garbage
 collection and the consistency levels follow the server. GTID sets are represented by the prefix
 of the agreed order they equal, which is exact because every member commits in that order.

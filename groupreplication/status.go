@@ -2,6 +2,7 @@ package groupreplication
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/replbench/replbench/protocols"
 )
@@ -11,21 +12,16 @@ import (
 // model's own counters (prefixed gr_model_).
 func (p *Provider) Status() []protocols.StatusVar {
 	p.mu.Lock()
-	st := p.cert.Stats()
-	executed := p.cert.GTIDExecutedSet()
-	state, primary, lead := p.state, p.primary, p.lead
-	readOnly := state != stateOnline || (p.set.SinglePrimary && (primary != p.self || p.primaryChange))
-	majorityLost, attempts, reason, views := p.majorityLost, p.rejoinTotal, p.errorReason, p.view.Changes()
-	quota := p.fc.Quota()
+	ms := p.m.Status()
+	members := formatMembers(p.m.Members())
+	p.mu.Unlock()
+	st, executed := ms.Cert, ms.GTIDExecuted
+	state, primary, lead := ms.State, ms.Primary, ms.Lead
 	role := "SECONDARY"
 	if !p.set.SinglePrimary || primary == p.self {
 		role = "PRIMARY"
 	}
-	p.mu.Unlock()
-	members := formatMembers(p.Members())
-	p.pipeMu.Lock()
-	inQueue := p.pipeTxns
-	p.pipeMu.Unlock()
+	inQueue := p.pipeTxns.Load()
 	p.clone.mu.Lock()
 	lastClone := p.clone.last
 	p.clone.mu.Unlock()
@@ -52,10 +48,10 @@ func (p *Provider) Status() []protocols.StatusVar {
 	return []protocols.StatusVar{
 		{Name: "MEMBER_ID", Value: memberUUID(p.cfg.Node)},
 		{Name: "MEMBER_HOST", Value: p.cfg.Node},
-		{Name: "MEMBER_STATE", Value: state},
+		{Name: "MEMBER_STATE", Value: string(state)},
 		{Name: "MEMBER_ROLE", Value: role},
 		{Name: "replication_group_members", Value: members},
-		{Name: "super_read_only", Value: onOff(readOnly)},
+		{Name: "super_read_only", Value: onOff(ms.ReadOnly)},
 		{Name: "group_replication_primary_member", Value: primaryUUID},
 		{Name: "group_replication_single_primary_mode", Value: onOff(p.set.SinglePrimary)},
 		{Name: "group_replication_consistency", Value: p.set.Consistency.String()},
@@ -71,15 +67,15 @@ func (p *Provider) Status() []protocols.StatusVar {
 		{Name: "COUNT_TRANSACTIONS_LOCAL_ROLLBACK", Value: i(p.localRollback.Load())},
 		{Name: "gtid_executed", Value: gtidSet(executed)},
 		{Name: "gr_model_last_committed_position", Value: i(p.commitMon.LastLeft())},
-		{Name: "gr_model_flow_control_quota", Value: i(quota)},
+		{Name: "gr_model_flow_control_quota", Value: i(ms.Quota)},
 		{Name: "gr_model_certification_gc_runs", Value: i(st.GCRuns)},
 		{Name: "gr_model_raft_leader", Value: leader},
-		{Name: "gr_model_view_changes", Value: i(views)},
-		{Name: "gr_model_majority_lost", Value: onOff(majorityLost)},
-		{Name: "gr_model_autorejoin_attempts", Value: i(attempts)},
-		{Name: "gr_model_error_reason", Value: reason},
+		{Name: "gr_model_view_changes", Value: i(ms.ViewChanges)},
+		{Name: "gr_model_majority_lost", Value: onOff(ms.MajorityLost)},
+		{Name: "gr_model_autorejoin_attempts", Value: i(ms.RejoinTotal)},
+		{Name: "gr_model_error_reason", Value: ms.ErrorReason},
 		{Name: "gr_model_applier_errors", Value: i(p.applierErrors.Load())},
-		{Name: "gr_model_corrupt_messages", Value: i(p.corruptFrames.Load())},
+		{Name: "gr_model_corrupt_messages", Value: i(p.corruptFrames.Load() + ms.Corrupt)},
 		{Name: "gr_model_message_cache_limit", Value: strconv.FormatUint(p.set.MessageCacheSize, 10)},
 		{Name: "gr_model_message_cache_bytes", Value: strconv.FormatUint(p.cachedBytes.Load(), 10)},
 		{Name: "gr_model_clones_received", Value: i(p.clone.received.Load())},
@@ -96,4 +92,12 @@ func onOff(b bool) string {
 		return "ON"
 	}
 	return "OFF"
+}
+
+func formatMembers(rows []MemberRow) string {
+	parts := make([]string, len(rows))
+	for i, r := range rows {
+		parts[i] = r.Host + "=" + r.State + "/" + r.Role
+	}
+	return strings.Join(parts, ",")
 }
