@@ -12,9 +12,9 @@ import (
 	"github.com/replbench/replbench/protocols"
 )
 
-// TableOptions chooses what PrintTable adds to the one-row-per-point table. The main table
-// is always printed; the rest is opt-in because a sweep of 36 points with three nodes' status
-// variables each is more than a terminal wants by default.
+// TableOptions chooses what the tables show. The main table is always printed; the status
+// tables are opt-in because a sweep of 36 points with three nodes' status variables each is
+// more than a terminal wants by default.
 type TableOptions struct {
 	// ShowStatus adds, per point, a table of every node's protocol status variables under
 	// their real names.
@@ -24,129 +24,330 @@ type TableOptions struct {
 	ShowBound bool
 	// Title is printed above the table; empty prints the scenario name.
 	Title string
+	// Wide prints every column (mean, min, p95, p99.9, the bound's limit, every abort
+	// cause, the settings every point shares) however wide the table gets; otherwise the
+	// least important columns are hidden until the tables fit Width, and a line says which.
+	Wide bool
+	// Width is the width the narrow form fits; 0 means DefaultWidth.
+	Width int
+	// Warnings are the run's warnings (the emulator was late, ...), printed under the
+	// notes.
+	Warnings []string
 }
 
-// PrintTable writes the run as go-pretty tables: one row per point with protocol, nodes,
-// network, threads, committed, aborts by cause (a column for each cause that occurred),
-// elapsed seconds, tps, p50/p95/p99 latency in ms, the model bound and efficiency when
-// present, and convergence. A point that did not converge is flagged in its row and again,
-// with what differed, in a line under the table, so it cannot scroll by unnoticed.
-// Workload metrics (tpmC, ...) and checks follow in a second table when any point has them.
+func (o TableOptions) width() int {
+	if o.Width > 0 {
+		return o.Width
+	}
+	return DefaultWidth
+}
+
+// PrintRun writes everything a finished run shows on a terminal, in reading order: the main
+// table, the derivations of the bounds and the networks' delays, notes and warnings, the
+// workload and per-type tables, the fault timeline, the published figures beside the
+// measured ones, the checkers' verdicts, a sysbench-style summary, and last the scenario's
+// explanation of what the reader is looking at. `replbench run` and `replbench report`
+// both print it, so a report of an old run reads like the run did.
+func PrintRun(w io.Writer, run *Run, opts TableOptions) {
+	PrintTable(w, run, opts)
+	if run == nil || len(run.Points) == 0 {
+		return
+	}
+	for _, s := range opts.Warnings {
+		fmt.Fprintln(w, wrap(s, opts.width(), 2))
+	}
+	printWorkloadTable(w, run.Points, opts)
+	printByType(w, run.Points, opts)
+	PrintEvents(w, run)
+	for i := range run.Points {
+		if run.Points[i].Reference != nil {
+			PrintReference(w, run)
+			break
+		}
+	}
+	printVerdicts(w, run, opts.width())
+	PrintSummary(w, run, opts)
+	if run.Explain != "" {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, wrap("What this shows: "+run.Explain, opts.width(), 0))
+	}
+}
+
+// PrintTable writes the main table: one row per configuration (repeats folded into mean
+// ±sd), with a column for every setting that varies between the points (protocol, nodes,
+// network, workload, writers, each swept parameter, threads), the committed transactions,
+// aborts by cause, throughput, median, p99 and max latency (a stall that p99 hides shows in
+// max), the Callaghan's-law bound and efficiency where the points carry one, and convergence
+// when a point did not converge. The settings every point shares are said once above the
+// table. Under it: a loud line per point that did not converge, the bound's derivations,
+// the networks' delays, and the points' notes.
 func PrintTable(w io.Writer, run *Run, opts TableOptions) {
 	if run == nil || len(run.Points) == 0 {
 		fmt.Fprintln(w, "no points in this run")
 		return
 	}
 	pts := run.Points
-	causes := abortCauses(pts)
-	hasBound, hasEff, hasRepeat, hasWriters, hasWorkload := false, false, false, false, false
-	wl := pts[0].Workload
-	for _, p := range pts {
-		hasBound = hasBound || p.Bound != nil
-		hasEff = hasEff || p.Efficiency != nil
-		hasRepeat = hasRepeat || p.Repeat > 0
-		hasWriters = hasWriters || len(p.Writers) != len(pts[0].Writers) || len(p.Writers) > 1
-		hasWorkload = hasWorkload || p.Workload != wl
-	}
+	groups := groupPoints(pts)
+	vary := varyingDims(pts)
+	width := opts.width()
 
-	t := newTable()
 	title := opts.Title
 	if title == "" && run.Scenario != "" {
 		title = "scenario " + run.Scenario
 	}
+	if common := describeConstant(pts); common != "" {
+		if title != "" {
+			title += ": "
+		}
+		title += common
+	}
 	if title != "" {
-		t.SetTitle(title)
+		fmt.Fprintln(w, wrap(title, width, 2))
 	}
-	hdr := table.Row{"protocol", "nodes", "network"}
-	if hasWorkload {
-		hdr = append(hdr, "workload")
+
+	t, hidden := mainTable(groups, vary, opts.Wide).render(opts.Wide, width)
+	fmt.Fprintln(w, t)
+	if len(hidden) > 0 {
+		fmt.Fprintln(w, wrap("(hidden to fit "+strconv.Itoa(width)+" columns: "+strings.Join(hidden, ", ")+"; --wide shows every column)", width, 1))
 	}
-	if hasWriters {
-		hdr = append(hdr, "writers")
+	if hasRepeats(groups) {
+		fmt.Fprintln(w, "cells of repeated configurations are mean ±standard deviation over the runs; --wide adds min-max.")
 	}
-	hdr = append(hdr, "threads")
-	if hasRepeat {
-		hdr = append(hdr, "repeat")
+	for i := range pts {
+		p := &pts[i]
+		if !p.Converged {
+			fmt.Fprintln(w, wrap(fmt.Sprintf("!!! NOT CONVERGED: point %d (%s): %s", i+1, pointName(p, vary),
+				orDefault(p.ConvergenceDetail, "no detail recorded")), width, 4))
+		}
 	}
-	hdr = append(hdr, "committed")
-	for _, c := range causes {
-		hdr = append(hdr, "abort "+c)
+	hasBound := false
+	for _, p := range pts {
+		hasBound = hasBound || p.Bound != nil
 	}
-	hdr = append(hdr, "elapsed s", "tps", "p50 ms", "p95 ms", "p99 ms")
 	if hasBound {
-		hdr = append(hdr, "floor ms (model)", "max tps (model)")
+		fmt.Fprintln(w, wrap("floor and model tps are Callaghan's-law bounds computed from the emulated network: a model, not a "+
+			"measurement; eff = measured tps / model tps.", width, 0))
+		if opts.ShowBound {
+			for _, d := range derivations(pts, vary) {
+				fmt.Fprintln(w, wrap("  "+d, width, 4))
+			}
+		}
+	}
+	for _, l := range networkLines(pts) {
+		fmt.Fprintln(w, wrap(l, width, 4))
+	}
+	for i := range pts {
+		for _, n := range pts[i].Notes {
+			fmt.Fprintln(w, wrap(fmt.Sprintf("note (%s): %s", pointName(&pts[i], vary), n), width, 4))
+		}
+	}
+	if opts.ShowStatus {
+		printStatus(w, pts, vary)
+	}
+}
+
+// mainTable builds the one-row-per-configuration table; wide puts the shared settings in
+// every row and the range in repeated cells.
+func mainTable(groups []Group, vary []dimension, wide bool) *fitTable {
+	var pts []Point
+	for _, g := range groups {
+		for _, p := range g.Points {
+			pts = append(pts, *p)
+		}
+	}
+	t := &fitTable{}
+	rows := make([][]string, len(groups))
+	addCol := func(c fitCol, cell func(g Group) string) {
+		t.add(c)
+		for i, g := range groups {
+			rows[i] = append(rows[i], cell(g))
+		}
+	}
+	shown := vary
+	if wide {
+		shown = dimensions(pts) // the wide form repeats the shared settings in every row
+	}
+	for _, d := range shown {
+		d := d
+		prio := prioKeep
+		if distinct(pts, d) <= 1 {
+			prio = 0
+		}
+		addCol(fitCol{head: d.title, prio: prio, right: d.rightAligned()}, func(g Group) string { return d.label(g.Points[0]) })
+	}
+	rep := hasRepeats(groups)
+	if rep {
+		addCol(fitCol{head: "runs", prio: 90, right: true}, func(g Group) string { return strconv.Itoa(g.Repeats()) })
+	}
+	st := func(f func(*Point) (float64, bool), format func(float64) string) func(Group) string {
+		return func(g Group) string { return fmtStat(g.Stat(f), format, wide) }
+	}
+	counted, aborted := false, false
+	for _, p := range pts {
+		counted = counted || p.Queries > 0
+		aborted = aborted || p.TotalAborts() > 0
+	}
+	addCol(fitCol{head: "commits", wide: "committed", prio: 60, right: true},
+		st(func(p *Point) (float64, bool) { return float64(p.Committed), true }, fmtCount))
+	causes := abortCauses(pts)
+	causePrio := 55
+	if len(causes) > 3 {
+		causePrio = 0 // too many for the narrow form: the total and rate stand for them
+	}
+	if len(causes) > 3 || (len(causes) > 1 && !wide) {
+		addCol(fitCol{head: "aborts", prio: 57, right: true},
+			st(func(p *Point) (float64, bool) { return float64(p.TotalAborts()), true }, fmtCount))
+	}
+	for _, c := range causes {
+		c := c
+		addCol(fitCol{head: shortCause(c), wide: "abort " + c, prio: causePrio, right: true},
+			st(func(p *Point) (float64, bool) { return float64(p.Aborts[c]), true }, fmtCount))
+	}
+	if aborted {
+		addCol(fitCol{head: "abort\n%", wide: "abort % of attempts", prio: 50, right: true},
+			st(func(p *Point) (float64, bool) { return 100 * p.AbortRate(), true }, fmtPct))
+	}
+	secPrio := 15
+	if counted {
+		secPrio = 80 // a counted run's metric is its time, as the documents report it
+	}
+	addCol(fitCol{head: "secs", wide: "elapsed s", prio: secPrio, right: true},
+		st(func(p *Point) (float64, bool) { return p.ElapsedS, true }, func(v float64) string { return fmtF(v, 3) }))
+	addCol(fitCol{head: "tps", prio: 95, right: true}, st(func(p *Point) (float64, bool) { return p.TPS, true }, fmtRate))
+	lat := func(f func(Latency) float64) func(*Point) (float64, bool) {
+		return func(p *Point) (float64, bool) { return f(p.Latency), p.Committed > 0 }
+	}
+	addCol(fitCol{head: "min\nms", wide: "min ms", prio: 0, right: true}, st(lat(func(l Latency) float64 { return l.Min }), fmtMs))
+	addCol(fitCol{head: "mean\nms", wide: "mean ms", prio: 0, right: true}, st(lat(func(l Latency) float64 { return l.Mean }), fmtMs))
+	addCol(fitCol{head: "p50\nms", wide: "p50 ms", prio: 85, right: true}, st(lat(func(l Latency) float64 { return l.P50 }), fmtMs))
+	addCol(fitCol{head: "p95\nms", wide: "p95 ms", prio: 20, right: true}, st(lat(func(l Latency) float64 { return l.P95 }), fmtMs))
+	addCol(fitCol{head: "p99\nms", wide: "p99 ms", prio: 88, right: true}, st(lat(func(l Latency) float64 { return l.P99 }), fmtMs))
+	addCol(fitCol{head: "p99.9\nms", wide: "p99.9 ms", prio: 0, right: true}, st(lat(func(l Latency) float64 { return l.P999 }), fmtMs))
+	addCol(fitCol{head: "max\nms", wide: "max ms", prio: 87, right: true}, st(lat(func(l Latency) float64 { return l.Max }), fmtMs))
+	hasBound, hasEff, unconverged := false, false, false
+	for _, p := range pts {
+		hasBound = hasBound || p.Bound != nil
+		hasEff = hasEff || p.Efficiency != nil
+		unconverged = unconverged || !p.Converged
+	}
+	if hasBound {
+		bound := func(f func(*Bound) float64) func(*Point) (float64, bool) {
+			return func(p *Point) (float64, bool) {
+				if p.Bound == nil {
+					return 0, false
+				}
+				return f(p.Bound), true
+			}
+		}
+		addCol(fitCol{head: "floor\nms", wide: "floor ms (model)", prio: 65, right: true},
+			st(bound(func(b *Bound) float64 { return b.CommitFloorMs }), fmtMs))
+		addCol(fitCol{head: "model\ntps", wide: "max tps (model)", prio: 66, right: true},
+			st(bound(func(b *Bound) float64 { return b.MaxTPS }), fmtTPS))
+		addCol(fitCol{head: "limit", wide: "bound limit", prio: 0}, func(g Group) string {
+			if b := g.Points[0].Bound; b != nil {
+				return b.Limit
+			}
+			return ""
+		})
 	}
 	if hasEff {
-		hdr = append(hdr, "efficiency")
+		addCol(fitCol{head: "eff", wide: "efficiency", prio: 64, right: true}, st(func(p *Point) (float64, bool) {
+			if p.Efficiency == nil {
+				return 0, false
+			}
+			return *p.Efficiency * 100, true
+		}, func(v float64) string { return fmt.Sprintf("%.0f%%", v) }))
 	}
-	hdr = append(hdr, "converged")
-	t.AppendHeader(hdr)
+	convPrio := 0
+	if unconverged {
+		convPrio = 99
+	}
+	addCol(fitCol{head: "converged", prio: convPrio}, func(g Group) string {
+		for _, p := range g.Points {
+			if !p.Converged {
+				return "NO <<<"
+			}
+		}
+		return "yes"
+	})
+	t.rows = rows
+	return t
+}
 
-	var unconverged []string
-	for i, p := range pts {
-		row := table.Row{p.Protocol, p.Nodes, NetworkLabel(p.Network)}
-		if hasWorkload {
-			row = append(row, p.Workload)
-		}
-		if hasWriters {
-			row = append(row, strings.Join(p.Writers, ","))
-		}
-		row = append(row, p.Threads)
-		if hasRepeat {
-			row = append(row, p.Repeat)
-		}
-		row = append(row, p.Committed)
-		for _, c := range causes {
-			row = append(row, p.Aborts[c])
-		}
-		row = append(row, fmtF(p.ElapsedS, 3), fmtF(p.TPS, 1), fmtMs(p.Latency.P50), fmtMs(p.Latency.P95), fmtMs(p.Latency.P99))
-		if hasBound {
-			if p.Bound != nil {
-				row = append(row, fmtMs(p.Bound.CommitFloorMs), fmtTPS(p.Bound.MaxTPS))
-			} else {
-				row = append(row, "", "")
-			}
-		}
-		if hasEff {
-			if p.Efficiency != nil {
-				row = append(row, fmt.Sprintf("%.0f%%", *p.Efficiency*100))
-			} else {
-				row = append(row, "")
-			}
-		}
-		if p.Converged {
-			row = append(row, "yes")
-		} else {
-			row = append(row, "NO  <<<")
-			unconverged = append(unconverged, fmt.Sprintf("point %d (%s, %s, %d threads): %s", i+1, p.Protocol,
-				NetworkLabel(p.Network), p.Threads, orDefault(p.ConvergenceDetail, "no detail recorded")))
-		}
-		t.AppendRow(row)
+// fmtStat prints a figure: the value for one run, mean ±sd over repeats, and with wide the
+// range as well. A figure no point had is empty.
+func fmtStat(s Stat, f func(float64) string, wide bool) string {
+	switch {
+	case s.N == 0:
+		return ""
+	case s.N == 1:
+		return f(s.Mean)
+	case wide:
+		return f(s.Mean) + " ±" + f(s.SD) + " (" + f(s.Min) + "-" + f(s.Max) + ")"
 	}
-	cfg := []table.ColumnConfig{}
-	for i := 3; i <= len(hdr); i++ {
-		cfg = append(cfg, table.ColumnConfig{Number: i + 1, Align: text.AlignRight})
+	return f(s.Mean) + " ±" + f(s.SD)
+}
+
+func fmtCount(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) }
+
+func fmtPct(v float64) string {
+	if v > 0 && v < 0.1 {
+		return "<0.1%"
 	}
-	t.SetColumnConfigs(cfg)
-	fmt.Fprintln(w, t.Render())
-	for _, u := range unconverged {
-		fmt.Fprintln(w, "!!! NOT CONVERGED: "+u)
+	return fmtF(v, 1) + "%"
+}
+
+// fmtRate prints a throughput: one decimal below 10,000, whole numbers above.
+func fmtRate(v float64) string {
+	if v >= 10000 {
+		return fmtF(v, 0)
 	}
-	if hasBound {
-		fmt.Fprintln(w, "floor and max tps are Callaghan's-law bounds computed from the emulated network: a model, not a measurement; efficiency = measured tps / model max tps.")
-		if opts.ShowBound {
-			printDerivations(w, pts)
+	return fmtF(v, 1)
+}
+
+// shortCause is a cause's narrow column header.
+func shortCause(c string) string {
+	switch protocols.Cause(c) {
+	case protocols.CauseCertification:
+		return "cert"
+	case protocols.CauseBFAbort:
+		return "bf"
+	case protocols.CauseLockWaitTimeout:
+		return "lockwait"
+	case protocols.CauseNotReady:
+		return "notready"
+	case protocols.CauseReadOnly:
+		return "readonly"
+	case protocols.CauseDuplicateKey:
+		return "dupkey"
+	case protocols.CauseRolledBack:
+		return "rollback"
+	}
+	return c
+}
+
+// pointName names a point by the settings that tell it from the others in its run:
+// "galera, 3az, writers all, 16 threads". A run of one point is named by its protocol.
+func pointName(p *Point, vary []dimension) string {
+	var parts []string
+	for _, d := range vary {
+		v := d.label(p)
+		switch {
+		case d.key == "threads":
+			v += " threads"
+		case d.key == "nodes":
+			v += " nodes"
+		case d.key == "writers":
+			v = "writers " + v
+		case strings.HasPrefix(d.key, "param:"):
+			v = d.title + "=" + v
 		}
+		parts = append(parts, v)
 	}
-	for _, p := range pts {
-		for _, n := range p.Notes {
-			fmt.Fprintf(w, "note (%s, %s, %d threads): %s\n", p.Protocol, NetworkLabel(p.Network), p.Threads, n)
-		}
+	if len(parts) == 0 {
+		return p.Protocol
 	}
-	printWorkloadTable(w, pts)
-	if opts.ShowStatus {
-		printStatus(w, pts)
-	}
+	return strings.Join(parts, ", ")
 }
 
 // newTable is the project's table style: box-drawing lines, headers as written (status
@@ -181,22 +382,149 @@ func abortCauses(pts []Point) []string {
 	return append(out, sortedKeys(seen)...)
 }
 
-func printDerivations(w io.Writer, pts []Point) {
+// derivations is one line per distinct bound derivation, naming the points it belongs to by
+// protocol and network when those vary.
+func derivations(pts []Point, vary []dimension) []string {
+	var keep []dimension
+	for _, d := range vary {
+		if d.key != "threads" { // the floor's derivation does not depend on the clients
+			keep = append(keep, d)
+		}
+	}
 	seen := map[string]bool{}
-	for _, p := range pts {
+	var out []string
+	for i := range pts {
+		p := &pts[i]
 		if p.Bound == nil || p.Bound.Derivation == "" {
 			continue
 		}
-		line := fmt.Sprintf("  model, %s on %s: %s", p.Protocol, NetworkLabel(p.Network), p.Bound.Derivation)
+		line := p.Bound.Derivation
+		if n := pointName(p, keep); len(keep) > 0 {
+			line = n + ": " + line
+		}
 		if seen[line] {
 			continue
 		}
 		seen[line] = true
-		fmt.Fprintln(w, line)
+		out = append(out, line)
+	}
+	return out
+}
+
+// networkLines says, once per network that is more than its name, what delays it has: the
+// per-node egress and the one-way link delays (both directions folded when equal), jitter
+// and loss. Tables and legends use the network's short name; this is where its matrix is.
+func networkLines(pts []Point) []string {
+	details := map[string][]string{} // name -> distinct details, in order
+	var names []string
+	nodes := map[string]int{}
+	for _, p := range pts {
+		name := NetworkLabel(p.Network)
+		d := NetworkDetail(p.Network)
+		if _, ok := details[name]; !ok {
+			names = append(names, name)
+		}
+		if !contains(details[name], d) {
+			details[name] = append(details[name], d)
+			nodes[name+"\x00"+d] = p.Nodes
+		}
+	}
+	var out []string
+	for _, name := range names {
+		for _, d := range details[name] {
+			if d == "" {
+				continue
+			}
+			label := name
+			if len(details[name]) > 1 {
+				label += fmt.Sprintf(" (%d nodes)", nodes[name+"\x00"+d])
+			}
+			out = append(out, "network "+label+": "+d)
+		}
+	}
+	return out
+}
+
+// NetworkDetail describes a network's delays in one line: "egress n1 50ms; links n1-n2
+// 0.5ms, n1-n3 0.7ms, n2>n3 1ms, n3>n2 2ms; jitter ...; loss 1%". Empty for a network
+// without delays (the LAN preset's defaults are delays too, and are listed).
+func NetworkDetail(n Network) string {
+	var parts []string
+	if eg := nonZero(n.Egress); len(eg) > 0 {
+		var e []string
+		for _, k := range sortedNodeNames(eg) {
+			e = append(e, k+" "+fmtDelay(eg[k]))
+		}
+		parts = append(parts, "egress "+strings.Join(e, ", "))
+	}
+	if links := nonZero(n.Links); len(links) > 0 {
+		var l []string
+		done := map[string]bool{}
+		for _, k := range sortedKeys(links) {
+			if done[k] {
+				continue
+			}
+			from, to, directed := strings.Cut(k, ">")
+			if !directed {
+				l = append(l, k+" "+fmtDelay(links[k]))
+				continue
+			}
+			rev := to + ">" + from
+			if v, ok := links[rev]; ok && v == links[k] {
+				done[rev] = true
+				l = append(l, from+"-"+to+" "+fmtDelay(v))
+				continue
+			}
+			l = append(l, k+" "+fmtDelay(links[k]))
+		}
+		parts = append(parts, "one-way links "+strings.Join(l, ", "))
+	}
+	if n.Jitter != "" && n.Jitter != "none" {
+		parts = append(parts, "jitter "+n.Jitter)
+	}
+	if n.Loss != 0 {
+		parts = append(parts, fmt.Sprintf("loss %g%%", n.Loss*100))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// sortedNodeNames orders n1, n2, ..., n10 by number.
+func sortedNodeNames[V any](m map[string]V) []string {
+	ks := sortedKeys(m)
+	num := func(s string) int {
+		v, err := strconv.Atoi(strings.TrimPrefix(s, "n"))
+		if err != nil {
+			return 1 << 30
+		}
+		return v
+	}
+	for i := 1; i < len(ks); i++ {
+		for j := i; j > 0 && num(ks[j]) < num(ks[j-1]); j-- {
+			ks[j], ks[j-1] = ks[j-1], ks[j]
+		}
+	}
+	return ks
+}
+
+func printWorkloadTable(w io.Writer, pts []Point, opts TableOptions) {
+	t, failed := workloadTable(pts)
+	if t == nil {
+		return
+	}
+	out, hidden := t.render(opts.Wide, opts.width())
+	fmt.Fprintln(w, "workload metrics and checks")
+	fmt.Fprintln(w, out)
+	if len(hidden) > 0 {
+		fmt.Fprintln(w, wrap("(hidden to fit: "+strings.Join(hidden, ", ")+"; --wide shows them)", opts.width(), 1))
+	}
+	for _, f := range failed {
+		fmt.Fprintln(w, "!!! CHECK FAILED: "+f)
 	}
 }
 
-func printWorkloadTable(w io.Writer, pts []Point) {
+// workloadTable is the workload metrics (tpmC, ...) and checks per point, with the settings
+// that vary; nil when no point has either. failed names each failed check.
+func workloadTable(pts []Point) (t *fitTable, failed []string) {
 	metricSet, checkSet := map[string]bool{}, map[string]bool{}
 	for _, p := range pts {
 		for k := range p.Metrics {
@@ -207,22 +535,32 @@ func printWorkloadTable(w io.Writer, pts []Point) {
 		}
 	}
 	if len(metricSet) == 0 && len(checkSet) == 0 {
-		return
+		return nil, nil
 	}
+	vary := varyingDims(pts)
 	metrics, checks := sortedKeys(metricSet), sortedKeys(checkSet)
-	t := newTable()
-	t.SetTitle("workload metrics and checks")
-	hdr := table.Row{"protocol", "network", "threads"}
+	t = &fitTable{}
+	for _, d := range vary {
+		t.add(fitCol{head: d.title, prio: prioKeep, right: d.rightAligned()})
+	}
+	if len(vary) == 0 {
+		t.add(fitCol{head: "protocol", prio: prioKeep})
+	}
 	for _, m := range metrics {
-		hdr = append(hdr, m)
+		t.add(fitCol{head: m, prio: 50, right: true})
 	}
 	for _, c := range checks {
-		hdr = append(hdr, "check "+c)
+		t.add(fitCol{head: "check " + c, prio: 60})
 	}
-	t.AppendHeader(hdr)
-	var failed []string
-	for _, p := range pts {
-		row := table.Row{p.Protocol, NetworkLabel(p.Network), p.Threads}
+	for i := range pts {
+		p := &pts[i]
+		var row []string
+		for _, d := range vary {
+			row = append(row, d.label(p))
+		}
+		if len(vary) == 0 {
+			row = append(row, p.Protocol)
+		}
 		for _, m := range metrics {
 			if v, ok := p.Metrics[m]; ok {
 				row = append(row, fmtF(v, 1))
@@ -239,23 +577,79 @@ func printWorkloadTable(w io.Writer, pts []Point) {
 				row = append(row, "pass")
 			default:
 				row = append(row, "FAIL <<<")
-				failed = append(failed, fmt.Sprintf("%s (%s, %s, %d threads)", c, p.Protocol, NetworkLabel(p.Network), p.Threads))
+				failed = append(failed, fmt.Sprintf("%s (%s)", c, pointName(p, vary)))
 			}
 		}
-		t.AppendRow(row)
+		t.rows = append(t.rows, row)
 	}
-	fmt.Fprintln(w, t.Render())
-	for _, f := range failed {
-		fmt.Fprintln(w, "!!! CHECK FAILED: "+f)
+	return t, failed
+}
+
+// printByType writes, for the points whose workload runs more than one transaction type
+// (TPC-C's five, the users-groups hotspot), one row per point and type with its count,
+// aborts and latency percentiles. The main table mixes the types into one histogram, which
+// for TPC-C hides that Delivery costs several times a Payment; a single-type workload gets
+// no extra table, since its one row would repeat the main table.
+func printByType(w io.Writer, pts []Point, opts TableOptions) {
+	t := byTypeTable(pts)
+	if t == nil {
+		return
+	}
+	out, hidden := t.render(opts.Wide, opts.width())
+	fmt.Fprintln(w, "latency by transaction type")
+	fmt.Fprintln(w, out)
+	if len(hidden) > 0 {
+		fmt.Fprintln(w, wrap("(hidden to fit: "+strings.Join(hidden, ", ")+"; --wide shows them)", opts.width(), 1))
 	}
 }
 
-func printStatus(w io.Writer, pts []Point) {
+// byTypeTable is one row per point and transaction type; nil when no point ran more than
+// one type.
+func byTypeTable(pts []Point) *fitTable {
+	vary := varyingDims(pts)
+	t := &fitTable{}
+	for _, d := range vary {
+		t.add(fitCol{head: d.title, prio: prioKeep, right: d.rightAligned()})
+	}
+	for _, c := range []fitCol{{head: "type", prio: prioKeep}, {head: "committed", prio: 70, right: true},
+		{head: "aborted", prio: 60, right: true}, {head: "share", prio: 65, right: true}, {head: "mean ms", prio: 30, right: true},
+		{head: "p50 ms", prio: 80, right: true}, {head: "p95 ms", prio: 40, right: true}, {head: "p99 ms", prio: 75, right: true},
+		{head: "max ms", prio: 74, right: true}} {
+		t.add(c)
+	}
+	for i := range pts {
+		p := &pts[i]
+		if len(p.ByType) < 2 {
+			continue
+		}
+		for _, name := range sortedKeys(p.ByType) {
+			s := p.ByType[name]
+			share := 0.0
+			if p.Committed > 0 {
+				share = 100 * float64(s.Committed) / float64(p.Committed)
+			}
+			var row []string
+			for _, d := range vary {
+				row = append(row, d.label(p))
+			}
+			l := s.Latency
+			row = append(row, name, strconv.FormatInt(s.Committed, 10), strconv.FormatInt(s.Aborted, 10),
+				fmt.Sprintf("%.1f%%", share), fmtMs(l.Mean), fmtMs(l.P50), fmtMs(l.P95), fmtMs(l.P99), fmtMs(l.Max))
+			t.rows = append(t.rows, row)
+		}
+	}
+	if len(t.rows) == 0 {
+		return nil
+	}
+	return t
+}
+
+func printStatus(w io.Writer, pts []Point, vary []dimension) {
 	for i, p := range pts {
 		if len(p.Status) == 0 {
 			continue
 		}
-		nodes := sortedKeys(p.Status)
+		nodes := sortedNodeNames(p.Status)
 		varSet := map[string]bool{}
 		for _, n := range nodes {
 			for k := range p.Status[n] {
@@ -263,7 +657,7 @@ func printStatus(w io.Writer, pts []Point) {
 			}
 		}
 		t := newTable()
-		t.SetTitle(fmt.Sprintf("status, point %d: %s, %s, %d threads", i+1, p.Protocol, NetworkLabel(p.Network), p.Threads))
+		t.SetTitle(fmt.Sprintf("status, point %d: %s", i+1, pointName(&pts[i], vary)))
 		hdr := table.Row{"variable"}
 		for _, n := range nodes {
 			hdr = append(hdr, n)
@@ -280,25 +674,20 @@ func printStatus(w io.Writer, pts []Point) {
 	}
 }
 
-// NetworkLabel is the short name of a point's network in tables and plot legends: the
-// preset, plus any per-node egress or per-link delay the preset does not already imply
-// ("lan n2+50ms"), plus jitter and loss when set. A preset that is already a full label
-// (the harness writes "lan+n3=50ms") is used as it is.
+// NetworkLabel is the short name of a point's network in tables and plot legends. The
+// harness records the network's label as its preset ("lan", "3az", "lan+n3=50ms": the
+// preset plus the overrides a scenario or flag gave), which is what a reader chose and
+// recognises; the delay matrix behind it is NetworkDetail's, printed once per run, never
+// in a legend. A file without a label is named by its non-zero egress and link delays.
 func NetworkLabel(n Network) string {
-	if strings.ContainsAny(n.Preset, "+=") {
-		return n.Preset // the harness's label already names its overrides ("lan+n3=50ms")
-	}
-	parts := []string{}
 	if n.Preset != "" {
-		parts = append(parts, n.Preset)
+		return n.Preset
 	}
-	implied := presetEgress(n.Preset)
-	for _, k := range sortedKeys(n.Egress) {
-		v := n.Egress[k]
-		if v == 0 || (implied != nil && implied[k] == v && len(nonZero(n.Egress)) == len(implied)) {
-			continue
+	var parts []string
+	for _, k := range sortedNodeNames(n.Egress) {
+		if v := n.Egress[k]; v != 0 {
+			parts = append(parts, k+"+"+fmtDelay(v))
 		}
-		parts = append(parts, k+"+"+fmtDelay(v))
 	}
 	for _, k := range sortedKeys(n.Links) {
 		if v := n.Links[k]; v != 0 {
@@ -314,18 +703,10 @@ func NetworkLabel(n Network) string {
 	if len(parts) == 0 {
 		return "-"
 	}
-	return strings.Join(parts, " ")
-}
-
-// presetEgress is the per-node egress the documents' presets put on n1.
-func presetEgress(preset string) map[string]float64 {
-	switch preset {
-	case "wan-50":
-		return map[string]float64{"n1": 50}
-	case "wan-100":
-		return map[string]float64{"n1": 100}
+	if len(parts) > 3 {
+		return "custom (" + strconv.Itoa(len(parts)) + " delays)"
 	}
-	return nil
+	return strings.Join(parts, " ")
 }
 
 func nonZero(m map[string]float64) map[string]float64 {
