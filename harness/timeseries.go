@@ -61,7 +61,9 @@ type seriesRecorder struct {
 	samples  []results.Sample
 	prevFC   map[string][2]int64 // node -> paused ns, messages sent at the last sample
 	lastHist *hdr.Histogram      // the last sample's latencies, for folding a short final one in
-	line     lineAcc             // what the next report line sums
+	// prevFCBase is prevFC as it was when the last sample began, for folding.
+	prevFCBase map[string][2]int64
+	line       lineAcc // what the next report line sums
 }
 
 // lineAcc sums samples into one report line.
@@ -147,6 +149,7 @@ func (r *seriesRecorder) sample(now time.Time, final bool) {
 		}
 		r.last = r.last.Add(-time.Duration(prev.SpanS * float64(time.Second)))
 		r.samples = r.samples[:len(r.samples)-1]
+		r.prevFC = r.prevFCBase // the flow-control deltas run from the folded sample's start
 	}
 	span := now.Sub(r.last).Seconds()
 	if span <= 0 {
@@ -177,7 +180,7 @@ func (r *seriesRecorder) sample(now time.Time, final bool) {
 		}
 	}
 	sort.Strings(s.FCSenders)
-	r.prevFC = cur
+	r.prevFCBase, r.prevFC = r.prevFC, cur
 	r.samples = append(r.samples, s)
 	if r.perLine > 0 {
 		r.addLine(&s, h, final)

@@ -106,9 +106,9 @@ func describeConstant(pts []Point, skip ...string) string {
 		case v == "":
 			continue
 		case d.key == "nodes":
-			v += " nodes"
+			v = nodesPhrase(v)
 		case d.key == "threads":
-			v += " threads"
+			v = countPhrase(v, "thread")
 		case d.key == "writers":
 			v = "writers " + v
 		case strings.HasPrefix(d.key, "param:"):
@@ -320,4 +320,15 @@ func sortedInts(m map[int]bool) []int {
 	}
 	sort.Ints(out)
 	return out
+}
+
+// nodesPhrase is "1 node", "3 nodes".
+func nodesPhrase(n string) string { return countPhrase(n, "node") }
+
+// countPhrase is "1 thread", "16 threads".
+func countPhrase(n, noun string) string {
+	if n == "1" {
+		return "1 " + noun
+	}
+	return n + " " + noun + "s"
 }

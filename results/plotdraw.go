@@ -247,6 +247,18 @@ func (pl *palette) color(label string) color.Color { return plotutil.Color(pl.in
 
 func (pl *palette) shape(label string) draw.GlyphDrawer { return plotutil.Shape(pl.index(label)) }
 
+// dashes tells apart the series whose colour repeats (gonum's palette has seven): the
+// first seven are solid, the next seven long-dashed, and so on.
+func (pl *palette) dashes(label string) []vg.Length {
+	switch (pl.index(label) / len(plotutil.SoftColors)) % 3 {
+	case 1:
+		return []vg.Length{vg.Points(8), vg.Points(3)}
+	case 2:
+		return []vg.Length{vg.Points(2), vg.Points(2), vg.Points(8), vg.Points(2)}
+	}
+	return nil
+}
+
 // Line styles: measured is solid, the model bound dotted, published figures dashed with
 // crosses, a second percentile a fine dash.
 var (
@@ -271,8 +283,8 @@ func glyphKey(glyph draw.GlyphDrawer, c color.Color) []plot.Thumbnailer {
 	return []plot.Thumbnailer{&plotter.Scatter{XYs: plotter.XYs{{}}, GlyphStyle: draw.GlyphStyle{Color: c, Radius: vg.Points(3.5), Shape: glyph}}}
 }
 
-func colorKey(c color.Color, glyph draw.GlyphDrawer) []plot.Thumbnailer {
-	l := &plotter.Line{XYs: plotter.XYs{{}}, LineStyle: draw.LineStyle{Color: c, Width: vg.Points(2)}}
+func colorKey(c color.Color, glyph draw.GlyphDrawer, dashes ...vg.Length) []plot.Thumbnailer {
+	l := &plotter.Line{XYs: plotter.XYs{{}}, LineStyle: draw.LineStyle{Color: c, Width: vg.Points(2), Dashes: dashes}}
 	if glyph == nil {
 		return []plot.Thumbnailer{l}
 	}

@@ -44,6 +44,17 @@ type layout struct {
 // preferred as a panel since it sets each panel's scale.
 func chooseLayout(pts []Point) layout {
 	vary := varyingDims(pts)
+	// A setting that follows from the protocol (standalone runs on one node, the others on
+	// three) splits nothing the protocol does not already split: it is no axis of its own.
+	if p := findDim(vary, "protocol"); p != nil {
+		var keep []dimension
+		for _, d := range vary {
+			if d.key == "protocol" || !determinedBy(pts, d, *p) {
+				keep = append(keep, d)
+			}
+		}
+		vary = keep
+	}
 	var l layout
 	take := func(key string) *dimension {
 		for i := range vary {
@@ -100,6 +111,19 @@ func chooseLayout(pts []Point) layout {
 	}
 	l.facets = vary
 	return l
+}
+
+// determinedBy reports whether every value of on comes with one value of d.
+func determinedBy(pts []Point, d, on dimension) bool {
+	seen := map[string]string{}
+	for i := range pts {
+		k, v := on.value(&pts[i]), d.value(&pts[i])
+		if w, ok := seen[k]; ok && w != v {
+			return false
+		}
+		seen[k] = v
+	}
+	return true
 }
 
 func findDim(ds []dimension, key string) *dimension {
@@ -161,9 +185,9 @@ func dimPhrase(d dimension, p *Point) string {
 	case d.key == "writers":
 		return "writers " + v
 	case d.key == "threads":
-		return v + " threads"
+		return countPhrase(v, "thread")
 	case d.key == "nodes":
-		return v + " nodes"
+		return nodesPhrase(v)
 	case strings.HasPrefix(d.key, "param:"):
 		return d.title + "=" + v
 	}
@@ -375,7 +399,7 @@ func lineFigure(pts []Point, l layout, m metric, pal *palette) *figure {
 			})
 			lbl := s
 			if lbl == "" {
-				lbl = "measured"
+				lbl = gs[0].Points[0].Protocol // one series: the protocol the subtitle names
 			}
 			col, shape := pal.color(lbl), pal.shape(lbl)
 			var xy, sec, bnd, ref plotter.XYs
@@ -409,10 +433,10 @@ func lineFigure(pts []Point, l layout, m metric, pal *palette) *figure {
 			if err != nil {
 				continue
 			}
-			line.Color, line.Width = col, vg.Points(1.8)
+			line.Color, line.Width, line.Dashes = col, vg.Points(1.8), pal.dashes(lbl)
 			glyphs.Color, glyphs.Shape, glyphs.Radius = col, shape, vg.Points(3)
 			p.Add(line, glyphs)
-			f.addLegend(lbl, colorKey(col, shape)...)
+			f.addLegend(lbl, colorKey(col, shape, pal.dashes(lbl)...)...)
 			if hasSpread(errs) {
 				eb, err := plotter.NewYErrorBars(struct {
 					plotter.XYs
@@ -428,6 +452,13 @@ func lineFigure(pts []Point, l layout, m metric, pal *palette) *figure {
 				sl, _ := plotter.NewLine(sec)
 				sl.Color, sl.Width, sl.Dashes = col, vg.Points(1), fineDash
 				p.Add(sl)
+			}
+			if len(bnd) == 1 { // one x: the bound is a short tick across the mark
+				x, y := bnd[0].X, bnd[0].Y
+				bnd = plotter.XYs{{X: x - 0.2, Y: y}, {X: x + 0.2, Y: y}}
+				if l.x.key == "threads" {
+					bnd = plotter.XYs{{X: x / 1.12, Y: y}, {X: x * 1.12, Y: y}}
+				}
 			}
 			if len(bnd) > 0 {
 				bl, _ := plotter.NewLine(bnd)

@@ -261,3 +261,39 @@ func TestReportMainCurrentHarnessFile(t *testing.T) {
 		t.Errorf("CSV lacks the faults or the autocommit retries:\n%s", b)
 	}
 }
+
+// Repeats of one configuration are one mark (their mean) with the min-max range as an
+// error bar: the repeat index is no series of its own.
+func TestWritePlotsRepeats(t *testing.T) {
+	run := &Run{Schema: Schema, Scenario: "rep"}
+	for _, th := range []int{1, 4, 16} {
+		for r := 0; r < 3; r++ {
+			p := insertPoint("galera", Network{Preset: "lan"}, th, 1)
+			p.Queries, p.Duration, p.Repeat = 0, 3, r
+			p.TPS = float64(100*th) * (1 + 0.1*float64(r))
+			p.Latency = Latency{P50: 1 + 0.1*float64(r), P99: 3, Max: 5}
+			run.Points = append(run.Points, p)
+		}
+	}
+	l := chooseLayout(run.Points)
+	if l.x == nil || l.x.key != "threads" || l.series != nil || len(l.facets) != 0 {
+		t.Fatalf("layout %+v: want threads on x and nothing else", l)
+	}
+	f := lineFigure(run.Points, l, runMetrics(run)[0], newPalette())
+	if len(f.panels) != 1 || len(f.legend) != 2 || f.legend[0].label != "galera" || f.legend[1].label != "error bars: min-max over repeats" {
+		var names []string
+		for _, e := range f.legend {
+			names = append(names, e.label)
+		}
+		t.Fatalf("%d panels, legend %v: want one line with its repeat range", len(f.panels), names)
+	}
+	dir := t.TempDir()
+	if os.Getenv("REPLBENCH_SCREENSHOTS") != "" {
+		dir = os.Getenv("REPLBENCH_SCREENSHOTS")
+	}
+	files, err := WritePlots(dir, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFiles(t, files)
+}

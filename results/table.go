@@ -204,7 +204,7 @@ func mainTable(groups []Group, vary []dimension, wide bool) *fitTable {
 			st(func(p *Point) (float64, bool) { return float64(p.Aborts[c]), true }, fmtCount))
 	}
 	if aborted {
-		addCol(fitCol{head: "abort\n%", wide: "abort % of attempts", prio: 50, right: true},
+		addCol(fitCol{head: "abort\n%", wide: "abort % of attempts", prio: 58, right: true},
 			st(func(p *Point) (float64, bool) { return 100 * p.AbortRate(), true }, fmtPct))
 	}
 	secPrio := 15
@@ -334,9 +334,9 @@ func pointName(p *Point, vary []dimension) string {
 		v := d.label(p)
 		switch {
 		case d.key == "threads":
-			v += " threads"
+			v = countPhrase(v, "thread")
 		case d.key == "nodes":
-			v += " nodes"
+			v = nodesPhrase(v)
 		case d.key == "writers":
 			v = "writers " + v
 		case strings.HasPrefix(d.key, "param:"):
@@ -382,31 +382,38 @@ func abortCauses(pts []Point) []string {
 	return append(out, sortedKeys(seen)...)
 }
 
-// derivations is one line per distinct bound derivation, naming the points it belongs to by
-// protocol and network when those vary.
+// derivations is one line per distinct bound derivation, prefixed with the points it
+// belongs to (by the settings that vary, threads aside: the floor does not depend on them).
 func derivations(pts []Point, vary []dimension) []string {
 	var keep []dimension
 	for _, d := range vary {
-		if d.key != "threads" { // the floor's derivation does not depend on the clients
+		if d.key != "threads" {
 			keep = append(keep, d)
 		}
 	}
-	seen := map[string]bool{}
-	var out []string
+	names := map[string][]string{}
+	var order []string
 	for i := range pts {
 		p := &pts[i]
 		if p.Bound == nil || p.Bound.Derivation == "" {
 			continue
 		}
-		line := p.Bound.Derivation
-		if n := pointName(p, keep); len(keep) > 0 {
-			line = n + ": " + line
+		d := p.Bound.Derivation
+		if _, ok := names[d]; !ok {
+			order = append(order, d)
 		}
-		if seen[line] {
-			continue
+		if n := pointName(p, keep); len(keep) > 0 && !contains(names[d], n) {
+			names[d] = append(names[d], n)
+		} else if names[d] == nil {
+			names[d] = []string{}
 		}
-		seen[line] = true
-		out = append(out, line)
+	}
+	var out []string
+	for _, d := range order {
+		if len(names[d]) > 0 {
+			d = strings.Join(names[d], "; ") + ": " + d
+		}
+		out = append(out, d)
 	}
 	return out
 }

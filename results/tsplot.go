@@ -23,6 +23,10 @@ const minSeriesSamples = 3
 // drawing; the CSV and JSON keep every point's series.
 const maxSeriesFigures = 24
 
+// maxOverview is the most points the overview puts in one frame: one colour each, or the
+// lines cannot be told apart.
+const maxOverview = 7
+
 // SeriesFigureName is the file name (without extension) of point i's (0-based) time-series
 // figure.
 func SeriesFigureName(i int) string { return fmt.Sprintf("%s-%02d", PlotTimeSeries, i+1) }
@@ -50,15 +54,15 @@ func seriesPoints(run *Run) []int {
 }
 
 // writeSeriesPlots draws, for a run whose points carry time series, an overview of every
-// such point's throughput and p99 over time in one frame (when there are two to ten of
-// them: the protocols' reactions to the same fault side by side), and per point a figure of
+// such point's throughput and p99 over time in one frame (when there are two to
+// maxOverview of them: the protocols' reactions to the same fault side by side), and per point a figure of
 // throughput, latency (median, p99, max), aborts per second by cause and flow-control pauses
 // over time. Fault windows (a partition, a clog, until the heal) are shaded and labelled;
 // other fault events are dashed vertical lines.
 func writeSeriesPlots(dir string, run *Run, pal *palette) ([]string, error) {
 	idx := seriesPoints(run)
 	var files []string
-	if len(idx) >= 2 && len(idx) <= 10 {
+	if len(idx) >= 2 && len(idx) <= maxOverview {
 		if f := seriesOverview(run, idx, pal); f != nil {
 			out, err := f.save(dir, PlotTimeSeries)
 			if err != nil {
@@ -393,8 +397,8 @@ func orderedCauses(set map[string]bool) []string {
 // pointSubtitle says what a point is in one line: protocol, nodes, network, workload,
 // writers, threads, length, and the faults applied.
 func pointSubtitle(p *Point) string {
-	parts := []string{p.Protocol, fmt.Sprintf("%d nodes", p.Nodes), NetworkLabel(p.Network), p.Workload,
-		"writers " + writersLabel(p), fmt.Sprintf("%d threads", p.Threads)}
+	parts := []string{p.Protocol, nodesPhrase(fmt.Sprint(p.Nodes)), NetworkLabel(p.Network), p.Workload,
+		"writers " + writersLabel(p), countPhrase(fmt.Sprint(p.Threads), "thread")}
 	if l := lengthLabel(p); l != "" {
 		parts = append(parts, l)
 	}
