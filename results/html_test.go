@@ -181,3 +181,15 @@ func TestHTMLInChromium(t *testing.T) {
 		t.Errorf("a script error went unnoticed: %v", e)
 	}
 }
+
+// Rendering a run's plots and report: three points with a time series each, as
+// partition-minority writes them (go test -bench WriteRendered ./results).
+func BenchmarkWriteRendered(b *testing.B) {
+	dir := b.TempDir()
+	run := seriesRun()
+	for b.Loop() {
+		if _, err := WriteRendered(dir, run); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

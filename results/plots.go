@@ -149,7 +149,11 @@ func chartTitle(m metric, l layout, pts []Point) (string, string) {
 	case l.cat != nil:
 		t += " by " + l.cat.title
 	}
-	if l.series != nil && l.series.key != "protocol" {
+	switch {
+	case l.series == nil || l.series.key == "protocol":
+	case l.series.key == "nodes":
+		t += ", by cluster size"
+	default:
 		t += ", by " + l.series.title
 	}
 	return t, describeConstant(pts)
