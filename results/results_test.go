@@ -309,3 +309,37 @@ func TestSetBound(t *testing.T) {
 		t.Fatalf("efficiency against no bound should be unset, got %v", *p.Efficiency)
 	}
 }
+
+// TPC-C's five types get one row each with their share of the committed transactions and
+// their own percentiles, beside the settings that tell the points apart; a single-type point
+// adds no rows.
+func TestPrintByType(t *testing.T) {
+	pts := []Point{
+		{Protocol: "galera", Network: Network{Preset: "lan"}, Workload: "tpcc", Threads: 4, Committed: 200,
+			ByType: map[string]TypeStats{
+				"new_order":    {Committed: 90, Aborted: 1, Latency: Latency{Mean: 2, P50: 1.5, P95: 5, P99: 9, Max: 12}},
+				"payment":      {Committed: 86, Latency: Latency{Mean: 3, P50: 2.5, P95: 6, P99: 10, Max: 11}},
+				"delivery":     {Committed: 8, Latency: Latency{Mean: 4, P50: 4, P95: 7, P99: 7, Max: 7}},
+				"order_status": {Committed: 8, Latency: Latency{Mean: 0.2, P50: 0.1, P95: 0.5, P99: 0.5, Max: 0.5}},
+				"stock_level":  {Committed: 8, Latency: Latency{Mean: 1, P50: 0.7, P95: 3, P99: 3, Max: 3}},
+			}},
+		{Protocol: "galera", Network: Network{Preset: "lan"}, Workload: "insert", Threads: 4, Committed: 10,
+			ByType: map[string]TypeStats{"insert": {Committed: 10}}},
+	}
+	var b bytes.Buffer
+	printByType(&b, pts, TableOptions{})
+	out := b.String()
+	for _, want := range []string{"latency by transaction type", "workload", "tpcc", "new_order", "45.0%", "payment", "43.0%", "delivery", "order_status", "stock_level", "12.0"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("per-type table lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "│ insert") {
+		t.Errorf("a single-type point got rows:\n%s", out)
+	}
+	b.Reset()
+	printByType(&b, pts[1:], TableOptions{})
+	if b.Len() != 0 {
+		t.Errorf("a run of single-type points printed:\n%s", b.String())
+	}
+}
