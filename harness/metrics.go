@@ -42,6 +42,7 @@ func latencyOf(h *hdr.Histogram) results.Latency {
 	}
 	q := func(p float64) float64 { return float64(h.ValueAtQuantile(p)) / 1000 }
 	return results.Latency{
+		Min:  float64(h.Min()) / 1000,
 		Mean: h.Mean() / 1000,
 		P50:  q(50), P95: q(95), P99: q(99), P999: q(99.9),
 		Max: float64(h.Max()) / 1000,
@@ -64,6 +65,7 @@ type clientStats struct {
 	ivHist      *hdr.Histogram
 	ivCommitted int64
 	ivAborts    int64
+	ivCauses    map[protocols.Cause]int64 // the interval's aborts by cause (timeseries.go)
 }
 
 type typeStats struct {
@@ -73,7 +75,7 @@ type typeStats struct {
 }
 
 func newClientStats() *clientStats {
-	return &clientStats{all: newHist(), byType: map[string]*typeStats{}, aborts: map[protocols.Cause]int64{}, ivHist: newHist(), firstErr: map[protocols.Cause]string{}}
+	return &clientStats{all: newHist(), byType: map[string]*typeStats{}, aborts: map[protocols.Cause]int64{}, ivHist: newHist(), firstErr: map[protocols.Cause]string{}, ivCauses: map[protocols.Cause]int64{}}
 }
 
 func (s *clientStats) typ(name string) *typeStats {
@@ -104,6 +106,7 @@ func (s *clientStats) abort(txType string, c protocols.Cause, retried bool, err 
 		s.firstErr[c] = err.Error()
 	}
 	s.ivAborts++
+	s.ivCauses[c]++
 	if txType != "" {
 		s.typ(txType).aborted++
 	}
@@ -125,13 +128,18 @@ func (s *clientStats) giveUp() {
 	s.mu.Unlock()
 }
 
-// interval returns and resets the current interval's figures into the merged accumulators.
-func (s *clientStats) interval(into *hdr.Histogram) (committed, aborts int64) {
+// interval returns and resets the current interval's figures into the merged accumulators,
+// adding its aborts by cause to causes.
+func (s *clientStats) interval(into *hdr.Histogram, causes map[protocols.Cause]int64) (committed, aborts int64) {
 	s.mu.Lock()
 	into.Merge(s.ivHist)
 	s.ivHist.Reset()
 	committed, aborts = s.ivCommitted, s.ivAborts
 	s.ivCommitted, s.ivAborts = 0, 0
+	for c, n := range s.ivCauses {
+		causes[c] += n
+	}
+	clear(s.ivCauses)
 	s.mu.Unlock()
 	return committed, aborts
 }

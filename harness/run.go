@@ -15,7 +15,6 @@ import (
 	"sync"
 	"time"
 
-	hdr "github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
@@ -95,14 +94,14 @@ func Run(ctx context.Context, s *Scenario, points []PointSpec, opt Options) (*Ou
 	}
 	out := &Outcome{Dir: dir}
 	run := &results.Run{
-		Schema: results.Schema, Scenario: s.Name, Seed: s.Seed,
+		Schema: results.Schema, Scenario: s.Name, Description: s.Description, Explain: s.Explain, Seed: s.Seed,
 		StartedAt:   started.UTC().Format(time.RFC3339),
 		Environment: environment(opt.Bus),
 		Points:      []results.Point{},
 	}
 	out.Run = run
 	if y, err := s.Marshal(); err == nil {
-		if err := os.WriteFile(filepath.Join(dir, "scenario.yaml"), y, 0o644); err != nil {
+		if err := results.WriteFileAtomic(filepath.Join(dir, results.ScenarioFile), y); err != nil {
 			return out, err
 		}
 	}
@@ -111,7 +110,7 @@ func Run(ctx context.Context, s *Scenario, points []PointSpec, opt Options) (*Ou
 		Seed      int64  `json:"seed"`
 		StartedAt string `json:"started_at"`
 	}{run.Environment, s.Seed, run.StartedAt}, "", "  ")
-	if err := os.WriteFile(filepath.Join(dir, "environment.json"), append(env, '\n'), 0o644); err != nil {
+	if err := results.WriteFileAtomic(filepath.Join(dir, "environment.json"), append(env, '\n')); err != nil {
 		return out, err
 	}
 
@@ -120,7 +119,7 @@ func Run(ctx context.Context, s *Scenario, points []PointSpec, opt Options) (*Ou
 	var warnings []string // printed under the table
 	for i := range points {
 		ps := &points[i]
-		con.describe(fmt.Sprintf("%s %dn %s %s t=%d", ps.Protocol, ps.Nodes, ps.Network.Name, ps.Workload.Name, ps.Threads))
+		con.describe(pointLabel(ps))
 		p, warn, err := runPoint(ctx, s, ps, opt, con)
 		if warn != "" {
 			warnings = append(warnings, warn)
@@ -149,7 +148,7 @@ func Run(ctx context.Context, s *Scenario, points []PointSpec, opt Options) (*Ou
 	if err := writeResults(dir, run); err != nil && runErr == nil {
 		runErr = err
 	}
-	out.Files = append(out.Files, filepath.Join(dir, "results.json"), filepath.Join(dir, "results.csv"))
+	out.Files = append(out.Files, filepath.Join(dir, "results.json"), filepath.Join(dir, "results.csv"), filepath.Join(dir, results.SeriesFile))
 	if len(run.Points) > 0 {
 		plots, err := writePlots(dir, run)
 		if err != nil {
@@ -167,18 +166,7 @@ func Run(ctx context.Context, s *Scenario, points []PointSpec, opt Options) (*Ou
 			runErr = err
 		}
 	}
-	results.PrintTable(opt.Stdout, run, results.TableOptions{ShowBound: true, ShowStatus: opt.Status})
-	for _, w := range warnings {
-		fmt.Fprintln(opt.Stdout, w)
-	}
-	printByType(opt.Stdout, run)
-	printFaults(opt.Stdout, run)
-	for _, p := range run.Points {
-		if p.Reference != nil {
-			results.PrintReference(opt.Stdout, run)
-			break
-		}
-	}
+	results.PrintRun(opt.Stdout, run, results.TableOptions{ShowBound: true, ShowStatus: opt.Status, Warnings: warnings})
 	fmt.Fprintf(opt.Stderr, "replbench: results in %s\n", dir)
 	return out, runErr
 }
@@ -191,14 +179,17 @@ func writePlots(dir string, run *results.Run) (files []string, err error) {
 			err = fmt.Errorf("plotting failed: %v", r)
 		}
 	}()
-	return results.WritePlots(dir, run)
+	return results.WriteRendered(dir, run)
 }
 
 func writeResults(dir string, run *results.Run) error {
 	if err := results.WriteJSON(filepath.Join(dir, "results.json"), run); err != nil {
 		return err
 	}
-	return results.WriteCSV(filepath.Join(dir, "results.csv"), run)
+	if err := results.WriteCSV(filepath.Join(dir, "results.csv"), run); err != nil {
+		return err
+	}
+	return results.WriteSeriesCSV(filepath.Join(dir, results.SeriesFile), run)
 }
 
 // makeRunDir creates <parent>/<timestamp>-<name>, adding a suffix if two runs start in the
@@ -309,7 +300,7 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 		c.emu.ResetStats()
 	}
 	phaseStart := time.Now()
-	stopReport := startReporter(con, clients, opt.ReportInterval)
+	series := startSeries(con, clients, c.providers, c.members, pointLabel(ps), phaseStart, opt.ReportInterval)
 	tl := startTimeline(ps.Faults, c.emu, phaseStart, func(at time.Duration, f FaultEvent) {
 		con.printf("%s [%6.1fs] fault: %s\n", time.Now().Format("15:04:05.000"), at.Seconds(), strings.Replace(f.Event(), "=", " ", 1))
 	})
@@ -319,7 +310,7 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 	}
 	elapsed := ph.elapsed
 	applied, pending, cut := tl.stop()
-	stopReport()
+	p.Series = series.stop(phaseStart.Add(elapsed))
 	p.Faults = applied
 	for _, f := range pending {
 		p.Notes = append(p.Notes, fmt.Sprintf("fault %s did not fire: the measured phase ended after %.3fs", f, elapsed.Seconds()))
@@ -543,48 +534,6 @@ func (c *console) printf(format string, args ...any) {
 	fmt.Fprintf(c.w, format, args...)
 	if c.bar != nil && !c.bar.IsFinished() {
 		_ = c.bar.RenderBlank()
-	}
-}
-
-// startReporter prints, every interval, a timestamped line with the interval's throughput,
-// p95 latency and aborts, as sysbench's --report-interval does. It returns a function that
-// stops it and waits for it.
-func startReporter(con *console, clients []*client, every time.Duration) func() {
-	if every <= 0 {
-		return func() {}
-	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(every)
-		defer t.Stop()
-		start := time.Now()
-		last := start
-		for {
-			select {
-			case <-done:
-				return
-			case now := <-t.C:
-				h := hdr.New(histLowest, histHighest, histSigFigs)
-				var committed, aborts int64
-				for _, cl := range clients {
-					c, a := cl.stats.interval(h)
-					committed += c
-					aborts += a
-				}
-				secs := now.Sub(last).Seconds()
-				last = now
-				con.printf("%s [%6.1fs] tps %.1f p95 %.3f ms aborts %d (%.1f/s)\n",
-					now.Format("15:04:05.000"), now.Sub(start).Seconds(), float64(committed)/secs,
-					float64(h.ValueAtQuantile(95))/1000, aborts, float64(aborts)/secs)
-			}
-		}
-	}()
-	return func() {
-		close(done)
-		wg.Wait()
 	}
 }
 

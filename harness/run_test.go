@@ -97,13 +97,18 @@ func checkRun(t *testing.T, out *Outcome, jsonPath string, points int) {
 		}
 	}
 	// The run directory holds everything a run writes.
-	for _, f := range []string{"results.json", "results.csv", "scenario.yaml", "environment.json"} {
+	for _, f := range []string{"results.json", "results.csv", "scenario.yaml", "environment.json", results.SeriesFile, results.ReportFile} {
 		if _, err := os.Stat(filepath.Join(out.Dir, f)); err != nil {
 			t.Errorf("run directory: %v", err)
 		}
 	}
 	if again, err := results.ReadJSON(filepath.Join(out.Dir, "results.json")); err != nil || len(again.Points) != points {
 		t.Errorf("results.json read back: %v", err)
+	}
+	for _, p := range out.Run.Points {
+		if p.Series == nil || len(p.Series.Samples) == 0 || p.Series.Samples[len(p.Series.Samples)-1].T <= 0 {
+			t.Errorf("%s t=%d: no time series", p.Protocol, p.Threads)
+		}
 	}
 	if !strings.Contains(filepath.Base(out.Dir), "-e2e") {
 		t.Errorf("run directory %s is not named after the scenario", out.Dir)

@@ -23,6 +23,9 @@ import (
 type Scenario struct {
 	Name        string `yaml:"name"`
 	Description string `yaml:"description,omitempty"`
+	// Explain is the teaching text: the mechanism the scenario shows and what a reader
+	// should look for in its results, printed after the tables and placed in the report.
+	Explain string `yaml:"explain,omitempty"`
 
 	Cluster  Cluster           `yaml:"cluster,omitempty"`
 	Protocol string            `yaml:"protocol,omitempty"`

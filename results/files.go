@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -16,34 +17,63 @@ import (
 	"github.com/replbench/replbench/protocols"
 )
 
-// WriteJSON writes run to path as indented JSON with schema replbench/v1. The file is
-// written beside its final name and renamed into place, so a reader never sees half a
-// result and an interrupted run leaves the previous file intact. An empty Run.Schema is
-// filled in; a different one is refused, since this code only knows how to write v1.
+// Stdout is the path that means "standard output" to WriteJSON and CheckWritable, as "-"
+// does to most Unix tools (`--json -`).
+const Stdout = "-"
+
+// WriteJSON writes run to path as indented JSON with schema replbench/v1; path "-" (Stdout)
+// writes it to standard output. A file is written beside its final name and renamed into
+// place (WriteFileAtomic), so a reader never sees half a result and an interrupted run
+// leaves the previous file intact. An empty Run.Schema is filled in; a different one is
+// refused, since this code only knows how to write v1.
 func WriteJSON(path string, run *Run) error {
+	b, err := encodeJSON(run)
+	if err != nil {
+		return fmt.Errorf("results: encoding %s: %w", path, err)
+	}
+	if path == Stdout {
+		if _, err := os.Stdout.Write(b); err != nil {
+			return fmt.Errorf("results: writing the results to standard output: %w", err)
+		}
+		return nil
+	}
+	return WriteFileAtomic(path, b)
+}
+
+// WriteJSONTo writes run as WriteJSON does, to w (a pipe, a buffer, an HTTP response).
+func WriteJSONTo(w io.Writer, run *Run) error {
+	b, err := encodeJSON(run)
+	if err != nil {
+		return fmt.Errorf("results: encoding the results: %w", err)
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+func encodeJSON(run *Run) ([]byte, error) {
 	if run == nil {
-		return errors.New("results: WriteJSON needs a run, got nil")
+		return nil, errors.New("WriteJSON needs a run, got nil")
 	}
 	r := *run
 	if r.Schema == "" {
 		r.Schema = Schema
 	}
 	if r.Schema != Schema {
-		return fmt.Errorf("results: run has schema %q, this build writes %q only", r.Schema, Schema)
+		return nil, fmt.Errorf("run has schema %q, this build writes %q only", r.Schema, Schema)
 	}
 	if r.Points == nil {
 		r.Points = []Point{}
 	}
 	for i := range r.Points {
 		if err := checkFinite(&r.Points[i]); err != nil {
-			return fmt.Errorf("results: point %d (%s): %w", i, r.Points[i].Protocol, err)
+			return nil, fmt.Errorf("point %d (%s): %w", i, r.Points[i].Protocol, err)
 		}
 	}
 	b, err := json.MarshalIndent(&r, "", "  ")
 	if err != nil {
-		return fmt.Errorf("results: encoding %s: %w", path, err)
+		return nil, err
 	}
-	return writeAtomic(path, append(b, '\n'))
+	return append(b, '\n'), nil
 }
 
 // checkFinite rejects NaN and infinities, which JSON cannot carry: a producer that computes
@@ -65,6 +95,13 @@ func checkFinite(p *Point) error {
 	for k, v := range p.Metrics {
 		vals["metrics."+k] = v
 	}
+	if p.Series != nil {
+		for i, s := range p.Series.Samples {
+			k := fmt.Sprintf("series.samples[%d].", i)
+			vals[k+"tps"], vals[k+"t_s"], vals[k+"fc_paused_ms"] = s.TPS, s.T, s.FCPausedMs
+			vals[k+"latency_ms.mean"], vals[k+"latency_ms.max"] = s.Latency.Mean, s.Latency.Max
+		}
+	}
 	for k, v := range vals {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return fmt.Errorf("field %s is %v, which JSON cannot hold: use 0 for \"none\"", k, v)
@@ -73,23 +110,33 @@ func checkFinite(p *Point) error {
 	return nil
 }
 
-func writeAtomic(path string, data []byte) error {
+// WriteFileAtomic writes data to path through a temporary file in the same directory that
+// is synced and renamed into place, so that a reader (a dashboard polling results.json, the
+// next `replbench report`) sees the old file or the new one, never a torn one, and a run
+// killed mid-write leaves no half file under the real name. The file is mode 0644. Every
+// results file goes through it.
+func WriteFileAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
 	if err != nil {
 		return fmt.Errorf("results: cannot write %s: %w", path, err)
 	}
 	tmp := f.Name()
-	if _, err := f.Write(data); err != nil {
+	fail := func(err error) error {
 		f.Close()
 		os.Remove(tmp)
 		return fmt.Errorf("results: writing %s: %w", path, err)
 	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("results: writing %s: %w", path, err)
+	if _, err := f.Write(data); err != nil {
+		return fail(err)
 	}
-	if err := os.Chmod(tmp, 0o644); err != nil {
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("results: writing %s: %w", path, err)
 	}
@@ -98,6 +145,81 @@ func writeAtomic(path string, data []byte) error {
 		return fmt.Errorf("results: writing %s: %w", path, err)
 	}
 	return nil
+}
+
+// CheckWritable checks, before anything runs, that a results file can be written at path:
+// "-" (standard output) always can; otherwise path must not be a directory or a special file
+// (a device would be replaced by the rename, not written to), its parent directory must
+// exist, and a file must be creatable there (which is what WriteFileAtomic does, so a
+// read-only file system, /proc or a missing permission fails here, not after the run). The
+// error is one line that names the path and what is accepted; the probe file it creates is
+// removed.
+func CheckWritable(path string) error {
+	if path == Stdout {
+		return nil
+	}
+	if strings.TrimSpace(path) == "" {
+		return errors.New("empty path (accepted: a file name such as out/results.json, or - for standard output)")
+	}
+	if st, err := os.Stat(path); err == nil {
+		if st.IsDir() {
+			return fmt.Errorf("%s is a directory (accepted: a file name such as %s, or - for standard output)", path, filepath.Join(path, "results.json"))
+		}
+		if !st.Mode().IsRegular() {
+			return fmt.Errorf("%s is not a regular file (accepted: a new or existing regular file, or - for standard output)", path)
+		}
+	}
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("cannot write %s: directory %s does not exist (create it first, or give a path in an existing directory)", path, dir)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("cannot write %s: %s is not a directory", path, dir)
+	}
+	return probeDir(dir, path)
+}
+
+// CheckWritableDir checks that dir can hold run directories: an existing directory where a
+// file can be created, or a path whose nearest existing ancestor is such a directory (it is
+// created by the run). Use it for --out and --data-dir before anything runs.
+func CheckWritableDir(dir string) error {
+	if strings.TrimSpace(dir) == "" {
+		return errors.New("empty directory name (accepted: a directory that exists or can be created)")
+	}
+	d := filepath.Clean(dir)
+	for {
+		st, err := os.Stat(d)
+		if err == nil {
+			if !st.IsDir() {
+				if d == filepath.Clean(dir) {
+					return fmt.Errorf("%s is a file, not a directory (accepted: a directory that exists or can be created)", dir)
+				}
+				return fmt.Errorf("cannot create %s: %s is a file, not a directory", dir, d)
+			}
+			return probeDir(d, dir)
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return fmt.Errorf("cannot create %s: no existing parent directory", dir)
+		}
+		d = parent
+	}
+}
+
+// probeDir creates and removes a temporary file in dir; what is the name the user gave.
+func probeDir(dir, what string) error {
+	f, err := os.CreateTemp(dir, ".replbench-probe-*")
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("cannot write %s: %v in %s (accepted: a path in a writable directory)", what, err, dir)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
 }
 
 // ReadJSON reads a results file and checks that it is schema replbench/v1, so that a report
@@ -205,7 +327,7 @@ func WriteCSV(path string, run *Run) error {
 	if err := w.Error(); err != nil {
 		return fmt.Errorf("results: encoding %s: %w", path, err)
 	}
-	return writeAtomic(path, buf.Bytes())
+	return WriteFileAtomic(path, buf.Bytes())
 }
 
 func ftoa(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }

@@ -12,13 +12,40 @@ const Schema = "replbench/v1"
 
 // Run is one invocation: every point it measured, plus what is needed to reproduce it.
 type Run struct {
-	Schema      string       `json:"schema"`
-	Scenario    string       `json:"scenario,omitempty"`
+	Schema   string `json:"schema"`
+	Scenario string `json:"scenario,omitempty"`
+	// Description is the scenario's question in one paragraph (its description: field);
+	// Explain is its teaching text: the mechanism it shows and what to look for in the
+	// results (its explain: field). Both are empty for runs written before they existed.
+	Description string       `json:"description,omitempty"`
+	Explain     string       `json:"explain,omitempty"`
 	Seed        int64        `json:"seed"`
 	StartedAt   string       `json:"started_at,omitempty"` // RFC 3339
 	Environment *Environment `json:"environment,omitempty"`
 	Points      []Point      `json:"points"`
+	// Verdicts are the run-wide checker verdicts (a history checker over every point, say);
+	// per-point verdicts are in Point.Verdicts. The report renders whatever is here.
+	Verdicts []Verdict `json:"verdicts,omitempty"`
 }
+
+// Verdict is one checker's finding, in a form every checker can fill and the report can
+// render without knowing the checker: a name, an outcome, one line of detail, and
+// optionally the evidence (an anomaly's transactions, a diverged row) as lines of text.
+type Verdict struct {
+	Checker string `json:"checker"`          // which checker ("elle-list-append", "bank-total", ...)
+	Outcome string `json:"outcome"`          // VerdictPass, VerdictFail or VerdictUnknown
+	Detail  string `json:"detail,omitempty"` // one line: what was checked or what broke
+	// Evidence is what a reader needs to see the failure for themselves; a few lines.
+	Evidence []string `json:"evidence,omitempty"`
+}
+
+// Verdict outcomes. Unknown is a checker that could not decide (the history was cut short,
+// the checker's own limit was reached), which is neither a pass nor a failure.
+const (
+	VerdictPass    = "pass"
+	VerdictFail    = "fail"
+	VerdictUnknown = "unknown"
+)
 
 // Environment records where a run ran.
 type Environment struct {
@@ -73,6 +100,11 @@ type Point struct {
 	// the time it fired ("5.000s partition n1,n2|n3").
 	Faults []string `json:"faults,omitempty"`
 	Notes  []string `json:"notes,omitempty"`
+	// Series is the point's measured phase second by second (see Series); absent in files
+	// written before it existed and for points that measured nothing.
+	Series *Series `json:"series,omitempty"`
+	// Verdicts are the checkers' findings on this point (see Verdict).
+	Verdicts []Verdict `json:"verdicts,omitempty"`
 }
 
 // Network describes the emulated network of a point and how precisely it was emulated.
@@ -97,6 +129,9 @@ type Percentiles struct {
 
 // Latency is a latency distribution in milliseconds (HdrHistogram, 3 significant figures).
 type Latency struct {
+	// Min is the fastest commit; omitted by files written before it was recorded, so a 0
+	// with a non-zero mean means "not recorded".
+	Min  float64 `json:"min,omitempty"`
 	Mean float64 `json:"mean"`
 	P50  float64 `json:"p50"`
 	P95  float64 `json:"p95"`

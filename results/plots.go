@@ -4,128 +4,98 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"sort"
-	"strconv"
-	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 )
 
-// Plot file names written by WritePlots. The thread plots are drawn per protocol, with
-// "-<protocol>.png" appended to the prefix.
+// Plot file names (without extension: each is written as .png and .svg) written by
+// WritePlots when the run has the data for them.
 const (
-	PlotSecondsVsThreads   = "seconds-vs-threads"
-	PlotLatencyVsThreads   = "latency-vs-threads"
-	PlotThroughputVsThread = "throughput-vs-threads"
-	PlotAbortRateVsWriters = "abort-rate-vs-writers.png"
+	PlotThroughput = "throughput"
+	PlotLatency    = "latency"
+	PlotSeconds    = "seconds"
+	PlotAbortRate  = "abort-rate"
+	PlotTimeSeries = "timeseries" // the overview; per-point figures are timeseries-NN
 )
 
-// fileSafe keeps a protocol name usable in a file name.
-func fileSafe(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
-			return r
-		}
-		return '_'
-	}, s)
+// metric is one quantity a chart plots per configuration.
+type metric struct {
+	file, title, ylabel string
+	y                   func(*Point) (float64, bool)
+	second              func(*Point) (float64, bool) // a second figure drawn fine-dashed (p99 under the median)
+	secondName          string
+	bound               func(*Point) (float64, bool) // the model's value, dotted
+	boundName           string
+	ref                 func(*Point) (float64, bool) // the published value, dashed with crosses
+	refName             string
+	log                 bool // y on a log scale when the data spans more than a factor of 20
+	accept              func(*Point) bool
 }
 
-// series is one line of a plot: one protocol on one network, x ascending, repeats averaged.
-type series struct {
-	label string
-	xs    []float64
-	ys    []float64
-	bound []float64 // model value at each x, NaN where the point had none
-	ref   []float64 // published value at each x, NaN where none
-}
+func positive(v float64) (float64, bool) { return v, v > 0 && !math.IsNaN(v) && !math.IsInf(v, 0) }
 
-// groupSeries builds one series per (protocol, network) from the points pf accepts, with
-// x and y taken by the given functions. Points with the same x (repeats) are averaged.
-func groupSeries(pts []Point, accept func(*Point) bool, x, y, bound func(*Point) (float64, bool), ref func(*Point) (float64, bool)) []series {
-	type acc struct{ y, b, r, ny, nb, nr float64 }
-	groups := map[string]map[float64]*acc{}
-	order := []string{}
-	for i := range pts {
-		p := &pts[i]
-		if !accept(p) {
-			continue
-		}
-		xv, ok := x(p)
-		yv, ok2 := y(p)
-		if !ok || !ok2 {
-			continue
-		}
-		lbl := p.Protocol + " " + NetworkLabel(p.Network)
-		if groups[lbl] == nil {
-			groups[lbl] = map[float64]*acc{}
-			order = append(order, lbl)
-		}
-		a := groups[lbl][xv]
-		if a == nil {
-			a = &acc{}
-			groups[lbl][xv] = a
-		}
-		a.y += yv
-		a.ny++
-		if bound != nil {
-			if b, ok := bound(p); ok {
-				a.b += b
-				a.nb++
+func runMetrics(run *Run) []metric {
+	committed := func(p *Point) bool { return p.Committed > 0 }
+	bound := func(f func(*Bound) float64) func(*Point) (float64, bool) {
+		return func(p *Point) (float64, bool) {
+			if p.Bound == nil {
+				return 0, false
 			}
-		}
-		if ref != nil {
-			if r, ok := ref(p); ok {
-				a.r += r
-				a.nr++
-			}
+			return positive(f(p.Bound))
 		}
 	}
-	var out []series
-	for _, lbl := range order {
-		g := groups[lbl]
-		xs := make([]float64, 0, len(g))
-		for xv := range g {
-			xs = append(xs, xv)
-		}
-		sort.Float64s(xs)
-		s := series{label: lbl}
-		for _, xv := range xs {
-			a := g[xv]
-			s.xs = append(s.xs, xv)
-			s.ys = append(s.ys, a.y/a.ny)
-			s.bound = append(s.bound, avgOrNaN(a.b, a.nb))
-			s.ref = append(s.ref, avgOrNaN(a.r, a.nr))
-		}
-		out = append(out, s)
+	ms := []metric{
+		{file: PlotThroughput, title: "Throughput", ylabel: "transactions per second",
+			y: func(p *Point) (float64, bool) { return positive(p.TPS) }, accept: committed, log: true,
+			bound: bound(func(b *Bound) float64 { return b.MaxTPS }), boundName: "model max tps (Callaghan's law)"},
+		{file: PlotLatency, title: "Commit latency", ylabel: "latency, ms", accept: committed, log: true,
+			y:      func(p *Point) (float64, bool) { return positive(p.Latency.P50) },
+			second: func(p *Point) (float64, bool) { return positive(p.Latency.P99) }, secondName: "p99",
+			bound: bound(func(b *Bound) float64 { return b.CommitFloorMs }), boundName: "model commit floor"},
 	}
-	return out
+	counted, aborted := false, false
+	for _, p := range run.Points {
+		counted = counted || p.Queries > 0
+		aborted = aborted || p.TotalAborts() > 0
+	}
+	if counted {
+		ms = append(ms, metric{file: PlotSeconds, title: "Seconds to run the transactions", ylabel: "elapsed seconds", log: true,
+			accept: func(p *Point) bool { return p.Queries > 0 },
+			y:      func(p *Point) (float64, bool) { return positive(p.ElapsedS) },
+			bound: func(p *Point) (float64, bool) {
+				if p.Bound == nil || p.Bound.MaxTPS <= 0 || p.Queries <= 0 {
+					return 0, false
+				}
+				return float64(p.Queries) / p.Bound.MaxTPS, true
+			}, boundName: "model seconds (queries / max tps)",
+			ref: func(p *Point) (float64, bool) {
+				if r := ReferenceFor(run.Scenario, p); r != nil {
+					return r.Value, true
+				}
+				return 0, false
+			}, refName: "published"})
+	}
+	if aborted {
+		ms = append(ms, metric{file: PlotAbortRate, title: "Abort rate", ylabel: "aborts, % of attempts",
+			accept: func(p *Point) bool { return p.Committed+p.TotalAborts() > 0 },
+			y:      func(p *Point) (float64, bool) { return 100 * p.AbortRate(), true }})
+	}
+	return ms
 }
 
-func avgOrNaN(sum, n float64) float64 {
-	if n == 0 {
-		return math.NaN()
-	}
-	return sum / n
-}
-
-// WritePlots draws the run's plots into dir with gonum.org/v1/plot and returns the files
-// written. Each plot has one line per network (and protocol where several share a frame),
-// the model bound as a dotted line of the same colour where the points carry one, and
-// (seconds plot) the published figures as dashed lines with crosses. A plot whose data is
-// absent from the run is skipped, not drawn empty. Per protocol P:
-//   - seconds-vs-threads-P.png: elapsed seconds of counted runs (--queries) against
-//     threads, the documents' chart, log-log so 0.1 s and 55 s both read;
-//   - latency-vs-threads-P.png: mean commit latency against threads, with the commit floor;
-//   - throughput-vs-threads-P.png: tps against threads, with the model's max tps;
-//
-// and for the run, abort-rate-vs-writers.png: aborts / attempts against the number of
-// writer nodes, one line per protocol, network and thread count, only when the run varies
-// the writers (the model has no abort bound, so none is drawn).
+// WritePlots draws the run's charts into dir with gonum.org/v1/plot, each as PNG and SVG,
+// and returns the files written. For a sweep it draws throughput, commit latency (median,
+// with p99 fine-dashed), seconds for counted runs (with the published figures where the run
+// reproduces them) and the abort rate when anything aborted, in the layout chooseLayout
+// picks: a line chart against threads, writers or nodes, or, for a run that varies none of
+// them, bars (throughput, abort rate) and a latency profile (median, p99, max) per protocol.
+// The model bound is drawn dotted in the series' colour where the points carry one. Then the
+// time series (see writeSeriesPlots). A run of one point gets only its time series: a chart
+// of one mark compares nothing.
 func WritePlots(dir string, run *Run) ([]string, error) {
 	if run == nil {
 		return nil, fmt.Errorf("results: WritePlots needs a run, got nil")
@@ -133,276 +103,270 @@ func WritePlots(dir string, run *Run) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("results: cannot create plot directory: %w", err)
 	}
+	pal := newPalette()
 	var files []string
-	threads := func(p *Point) (float64, bool) { return float64(p.Threads), p.Threads > 0 }
-	positive := func(v float64) (float64, bool) { return v, v > 0 && !math.IsNaN(v) && !math.IsInf(v, 0) }
-	// One file per protocol: the documents chart one system at a time, and a dozen lines
-	// with their bounds and published twins in one frame cannot be read.
-	var protos []string
-	seen := map[string]bool{}
-	for _, p := range run.Points {
-		if !seen[p.Protocol] {
-			seen[p.Protocol] = true
-			protos = append(protos, p.Protocol)
+	if len(groupPoints(run.Points)) > 1 {
+		l := chooseLayout(run.Points)
+		for _, m := range runMetrics(run) {
+			var pts []Point
+			for _, p := range run.Points {
+				if m.accept(&p) {
+					pts = append(pts, p)
+				}
+			}
+			if len(pts) == 0 {
+				continue
+			}
+			var f *figure
+			if l.x != nil {
+				f = lineFigure(pts, l, m, pal)
+			} else {
+				f = categoryFigure(pts, l, m, pal)
+			}
+			if f == nil {
+				continue
+			}
+			out, err := f.save(dir, m.file)
+			if err != nil {
+				return files, err
+			}
+			files = append(files, out...)
 		}
 	}
-	for _, proto := range protos {
-		var pts []Point
-		for _, p := range run.Points {
-			if p.Protocol == proto {
-				pts = append(pts, p)
-			}
-		}
-		suffix := "-" + fileSafe(proto) + ".png"
-		short := func(ss []series) []series { // the title names the protocol
-			for i := range ss {
-				ss[i].label = strings.TrimPrefix(ss[i].label, proto+" ")
-			}
-			return ss
-		}
+	ts, err := writeSeriesPlots(dir, run, pal)
+	return append(files, ts...), err
+}
 
-		// Seconds versus concurrency, as the documents chart it.
-		sec := groupSeries(pts, func(p *Point) bool { return p.Queries > 0 }, threads,
-			func(p *Point) (float64, bool) { return positive(p.ElapsedS) },
-			func(p *Point) (float64, bool) {
-				if p.Bound == nil || p.Bound.MaxTPS <= 0 || p.Queries <= 0 {
-					return 0, false
-				}
-				return float64(p.Queries) / p.Bound.MaxTPS, true
-			},
-			func(p *Point) (float64, bool) {
-				if r := ReferenceFor(run.Scenario, p); r != nil {
-					return r.Value, true
-				}
-				return 0, false
+// chartTitle is "Throughput vs threads" and the subtitle names what every point shares.
+func chartTitle(m metric, l layout, pts []Point) (string, string) {
+	t := m.title
+	switch {
+	case l.x != nil:
+		t += " vs " + l.x.title
+		if l.x.key == "writers" {
+			t = m.title + " vs writer nodes"
+		}
+	case l.cat != nil:
+		t += " by " + l.cat.title
+	}
+	switch {
+	case l.series == nil || l.series.key == "protocol":
+	case l.series.key == "nodes":
+		t += ", by cluster size"
+	default:
+		t += ", by " + l.series.title
+	}
+	return t, describeConstant(pts)
+}
+
+// panels splits pts into facets in order of first appearance and returns them with their
+// titles.
+func panels(pts []Point, l layout) ([][]Point, []string) {
+	idx := map[string]int{}
+	var out [][]Point
+	var titles []string
+	for _, p := range pts {
+		k := facetKey(l, &p)
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, nil)
+			titles = append(titles, facetTitle(l, &p))
+		}
+		out[i] = append(out[i], p)
+	}
+	return out, titles
+}
+
+func gridCols(n int) int {
+	switch {
+	case n <= 1:
+		return 1
+	case n == 2 || n == 4:
+		return 2
+	}
+	return 3
+}
+
+// lineFigure draws m against the numeric x axis, one line per series value and one panel
+// per facet.
+func lineFigure(pts []Point, l layout, m metric, pal *palette) *figure {
+	title, sub := chartTitle(m, l, pts)
+	f := &figure{title: title, subtitle: sub}
+	facets, titles := panels(pts, l)
+	f.cols = gridCols(len(facets))
+	if f.cols > 1 {
+		f.panelW, f.panelH = 4.6*vg.Inch, 3.4*vg.Inch
+	}
+	xlabel := l.x.title
+	if l.x.key == "writers" {
+		xlabel = "writer nodes"
+	}
+	// One y range over every panel, so panels compare by eye.
+	ylo, yhi := math.Inf(1), 0.0
+	var xsAll []float64
+	drewAny := false
+	for fi, fpts := range facets {
+		p := newPanel(titles[fi], xlabel, m.ylabel)
+		groups := groupPoints(fpts)
+		bySeries := map[string][]Group{}
+		var order []string
+		for _, g := range groups {
+			s := ""
+			if l.series != nil {
+				s = dimPhrase(*l.series, g.Points[0])
+			}
+			if _, ok := bySeries[s]; !ok {
+				order = append(order, s)
+			}
+			bySeries[s] = append(bySeries[s], g)
+		}
+		for _, s := range order {
+			gs := bySeries[s]
+			sort.SliceStable(gs, func(i, j int) bool {
+				a, _ := l.x.num(gs[i].Points[0])
+				b, _ := l.x.num(gs[j].Points[0])
+				return a < b
 			})
-		sec = short(sec)
-		if len(sec) > 0 {
-			f, err := drawPlot(dir, PlotSecondsVsThreads+suffix, proto+": seconds to run the transactions versus concurrency", "threads (concurrency)", "elapsed seconds", sec, true, "published", false)
-			if err != nil {
-				return files, err
+			lbl := s
+			if lbl == "" {
+				lbl = gs[0].Points[0].Protocol // one series: the protocol the subtitle names
 			}
-			files = append(files, f)
-		}
-
-		lat := groupSeries(pts, func(p *Point) bool { return p.Committed > 0 }, threads,
-			func(p *Point) (float64, bool) { return positive(p.Latency.Mean) },
-			func(p *Point) (float64, bool) {
-				if p.Bound == nil {
-					return 0, false
+			col, shape := pal.color(lbl), pal.shape(lbl)
+			var xy, sec, bnd, ref plotter.XYs
+			var errs plotter.YErrors
+			for _, g := range gs {
+				x, _ := l.x.num(g.Points[0])
+				xsAll = append(xsAll, x)
+				if st := g.Stat(m.y); st.N > 0 {
+					xy = append(xy, plotter.XY{X: x, Y: st.Mean})
+					errs = append(errs, struct{ Low, High float64 }{st.Mean - st.Min, st.Max - st.Mean})
+					ylo, yhi = minPos(ylo, st.Min), math.Max(yhi, st.Max)
 				}
-				return positive(p.Bound.CommitFloorMs)
-			}, nil)
-		lat = short(lat)
-		if len(lat) > 0 {
-			f, err := drawPlot(dir, PlotLatencyVsThreads+suffix, proto+": mean commit latency versus threads", "threads", "latency ms", lat, true, "", true)
-			if err != nil {
-				return files, err
-			}
-			files = append(files, f)
-		}
-
-		tps := groupSeries(pts, func(p *Point) bool { return p.Committed > 0 }, threads,
-			func(p *Point) (float64, bool) { return positive(p.TPS) },
-			func(p *Point) (float64, bool) {
-				if p.Bound == nil {
-					return 0, false
-				}
-				return positive(p.Bound.MaxTPS)
-			}, nil)
-		tps = short(tps)
-		if len(tps) > 0 {
-			f, err := drawPlot(dir, PlotThroughputVsThread+suffix, proto+": throughput versus threads", "threads", "transactions per second", tps, true, "", true)
-			if err != nil {
-				return files, err
-			}
-			files = append(files, f)
-		}
-	}
-
-	pts := run.Points
-	if writersVary(pts) {
-		ab := groupSeries(pts, func(p *Point) bool { return p.Committed+p.TotalAborts() > 0 },
-			func(p *Point) (float64, bool) { return float64(len(p.Writers)), len(p.Writers) > 0 },
-			func(p *Point) (float64, bool) { return p.AbortRate() * 100, true }, nil, nil)
-		// Each thread count is its own line: abort rates at 4 and 64 threads do not average.
-		ab = splitByThreads(pts, ab)
-		if len(ab) > 0 {
-			f, err := drawPlot(dir, PlotAbortRateVsWriters, "Abort rate versus writer nodes", "writer nodes", "aborts, % of attempts", ab, false, "", true)
-			if err != nil {
-				return files, err
-			}
-			files = append(files, f)
-		}
-	}
-	return files, nil
-}
-
-func writersVary(pts []Point) bool {
-	seen := map[int]bool{}
-	for _, p := range pts {
-		seen[len(p.Writers)] = true
-	}
-	return len(seen) > 1
-}
-
-// splitByThreads rebuilds the abort series with the thread count in the label when the run
-// varies threads as well as writers.
-func splitByThreads(pts []Point, s []series) []series {
-	th := map[int]bool{}
-	for _, p := range pts {
-		th[p.Threads] = true
-	}
-	if len(th) <= 1 {
-		return s
-	}
-	var out []series
-	for _, t := range sortedInts(th) {
-		t := t
-		sub := groupSeries(pts, func(p *Point) bool { return p.Threads == t && p.Committed+p.TotalAborts() > 0 },
-			func(p *Point) (float64, bool) { return float64(len(p.Writers)), len(p.Writers) > 0 },
-			func(p *Point) (float64, bool) { return p.AbortRate() * 100, true }, nil, nil)
-		for i := range sub {
-			sub[i].label += " " + strconv.Itoa(t) + " thr"
-		}
-		out = append(out, sub...)
-	}
-	return out
-}
-
-func sortedInts(m map[int]bool) []int {
-	out := make([]int, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Ints(out)
-	return out
-}
-
-// drawPlot draws the series: measured as solid lines with points, the model as dotted
-// lines and the published figures as dashed lines in the series' colour. log draws both
-// axes on log scales (threads double from point to point in every sweep the project runs).
-func drawPlot(dir, name, title, xlabel, ylabel string, ss []series, log bool, refName string, legendLeft bool) (string, error) {
-	p := plot.New()
-	p.Title.Text = title
-	p.X.Label.Text = xlabel
-	p.Y.Label.Text = ylabel
-	p.Legend.Top = true
-	p.Legend.Left = legendLeft
-	minX, maxX := math.Inf(1), math.Inf(-1)
-	hasModel := false
-	for i, s := range ss {
-		col := plotutil.Color(i)
-		xy := make(plotter.XYs, len(s.xs))
-		for j := range s.xs {
-			xy[j] = plotter.XY{X: s.xs[j], Y: s.ys[j]}
-			minX, maxX = math.Min(minX, s.xs[j]), math.Max(maxX, s.xs[j])
-		}
-		line, pointsGlyph, err := plotter.NewLinePoints(xy)
-		if err != nil {
-			return "", fmt.Errorf("results: plot %s, %s: %w", name, s.label, err)
-		}
-		line.Color = col
-		line.Width = vg.Points(1.5)
-		pointsGlyph.Color = col
-		pointsGlyph.Shape = plotutil.Shape(i)
-		p.Add(line, pointsGlyph)
-		p.Legend.Add(s.label, line, pointsGlyph)
-		if b := finite(s.xs, s.bound); len(b) > 0 {
-			hasModel = true
-			l, err := plotter.NewLine(b)
-			if err != nil {
-				return "", err
-			}
-			l.Color = col
-			l.Dashes = []vg.Length{vg.Points(1), vg.Points(3)}
-			p.Add(l)
-		}
-		if r := finite(s.xs, s.ref); len(r) > 0 {
-			l, lp, err := plotter.NewLinePoints(r)
-			if err != nil {
-				return "", err
-			}
-			l.Color = col
-			l.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
-			lp.Color = col
-			lp.Shape = draw.CrossGlyph{}
-			p.Add(l, lp)
-			p.Legend.Add(s.label+" ("+refName+")", l, lp)
-		}
-	}
-	if hasModel {
-		key, err := plotter.NewLine(plotter.XYs{{X: 0, Y: 0}})
-		if err == nil {
-			key.Color = plotutil.Color(0)
-			key.Dashes = []vg.Length{vg.Points(1), vg.Points(3)}
-			p.Legend.Add("dotted: model bound (Callaghan's law)", key)
-		}
-	}
-	if log {
-		// A log axis cannot hold zero, and gonum widens a degenerate range (one point, or
-		// all values equal) by one unit either side, which can cross zero: set both ranges
-		// from the positive data, padded by a factor.
-		lo, hi := positiveRange(ss)
-		if lo > 0 {
-			p.Y.Min, p.Y.Max = lo/1.5, hi*1.5
-		}
-		if minX > 0 {
-			p.X.Min, p.X.Max = minX/1.5, maxX*1.5
-		}
-		p.X.Scale = plot.LogScale{}
-		p.Y.Scale = plot.LogScale{}
-		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
-		p.X.Tick.Marker = powerOfTwoTicks(minX, maxX)
-	}
-	p.Add(plotter.NewGrid())
-	path := filepath.Join(dir, name)
-	if err := p.Save(9*vg.Inch, 6*vg.Inch, path); err != nil {
-		return "", fmt.Errorf("results: cannot write plot %s: %w", path, err)
-	}
-	return path, nil
-}
-
-// positiveRange is the smallest and largest positive y over every line of ss (measured,
-// model and published); 0, 0 when there is none.
-func positiveRange(ss []series) (lo, hi float64) {
-	lo, hi = math.Inf(1), 0
-	for _, s := range ss {
-		for _, ys := range [][]float64{s.ys, s.bound, s.ref} {
-			for _, y := range ys {
-				if y > 0 && !math.IsInf(y, 0) {
-					lo, hi = math.Min(lo, y), math.Max(hi, y)
+				for _, e := range []struct {
+					f   func(*Point) (float64, bool)
+					dst *plotter.XYs
+				}{{m.second, &sec}, {m.bound, &bnd}, {m.ref, &ref}} {
+					if e.f == nil {
+						continue
+					}
+					if st := g.Stat(e.f); st.N > 0 {
+						*e.dst = append(*e.dst, plotter.XY{X: x, Y: st.Mean})
+						ylo, yhi = minPos(ylo, st.Mean), math.Max(yhi, st.Mean)
+					}
 				}
 			}
+			if len(xy) == 0 {
+				continue
+			}
+			drewAny = true
+			line, glyphs, err := plotter.NewLinePoints(xy)
+			if err != nil {
+				continue
+			}
+			line.Color, line.Width, line.Dashes = col, vg.Points(1.8), pal.dashes(lbl)
+			glyphs.Color, glyphs.Shape, glyphs.Radius = col, shape, vg.Points(3)
+			p.Add(line, glyphs)
+			f.addLegend(lbl, colorKey(col, shape, pal.dashes(lbl)...)...)
+			if hasSpread(errs) {
+				eb, err := plotter.NewYErrorBars(struct {
+					plotter.XYs
+					plotter.YErrors
+				}{xy, errs})
+				if err == nil {
+					eb.Color = col
+					p.Add(eb)
+					f.addKey("error bars: min-max over repeats", styleKey(nil, nil)...)
+				}
+			}
+			if len(sec) > 0 {
+				sl, _ := plotter.NewLine(sec)
+				sl.Color, sl.Width, sl.Dashes = col, vg.Points(1), fineDash
+				p.Add(sl)
+			}
+			if len(bnd) == 1 { // one x: the bound is a short tick across the mark
+				x, y := bnd[0].X, bnd[0].Y
+				bnd = plotter.XYs{{X: x - 0.2, Y: y}, {X: x + 0.2, Y: y}}
+				if l.x.key == "threads" {
+					bnd = plotter.XYs{{X: x / 1.12, Y: y}, {X: x * 1.12, Y: y}}
+				}
+			}
+			if len(bnd) > 0 {
+				bl, _ := plotter.NewLine(bnd)
+				bl.Color, bl.Width, bl.Dashes = col, vg.Points(1.2), dotted
+				p.Add(bl)
+			}
+			if len(ref) > 0 {
+				rl, rp, _ := plotter.NewLinePoints(ref)
+				rl.Color, rl.Width, rl.Dashes = col, vg.Points(1.2), dashed
+				rp.Color, rp.Shape, rp.Radius = col, draw.CrossGlyph{}, vg.Points(3.5)
+				p.Add(rl, rp)
+			}
+			if len(sec) > 0 {
+				f.addKey("solid: median", styleKey(nil, nil)...)
+				f.addKey("fine dash: "+m.secondName, styleKey(fineDash, nil)...)
+			}
+			if len(bnd) > 0 {
+				f.addKey("dotted: "+m.boundName, styleKey(dotted, nil)...)
+			}
+			if len(ref) > 0 {
+				f.addKey("dashed, crosses: "+m.refName, styleKey(dashed, draw.CrossGlyph{})...)
+			}
+		}
+		f.panels = append(f.panels, p)
+	}
+	if !drewAny {
+		return nil
+	}
+	xs := uniqueSorted(xsAll)
+	logX := l.x.key == "threads" && len(xs) > 1 && xs[0] > 0 && xs[len(xs)-1]/xs[0] >= 4
+	for _, p := range f.panels {
+		if logX {
+			p.X.Scale = plot.LogScale{}
+			p.X.Min, p.X.Max = xs[0]/1.3, xs[len(xs)-1]*1.3
+		} else {
+			lo, hi := xs[0], xs[len(xs)-1]
+			padX := math.Max((hi-lo)*0.08, 0.3)
+			p.X.Min, p.X.Max = lo-padX, hi+padX
+		}
+		p.X.Tick.Marker = valueTicks(xs)
+		switch {
+		case m.log && ylo > 0 && yhi/ylo > 20:
+			setLogY(p, ylo, yhi)
+		default:
+			p.Y.Min, p.Y.Max = 0, yhi*1.12
+			if yhi == 0 {
+				p.Y.Max = 1
+			}
 		}
 	}
-	if hi == 0 {
-		return 0, 0
-	}
-	return lo, hi
+	return f
 }
 
-// finite returns the (x, y) pairs whose y is a positive number, for log axes.
-func finite(xs, ys []float64) plotter.XYs {
-	var out plotter.XYs
-	for i := range xs {
-		if !math.IsNaN(ys[i]) && ys[i] > 0 {
-			out = append(out, plotter.XY{X: xs[i], Y: ys[i]})
+func hasSpread(errs plotter.YErrors) bool {
+	for _, e := range errs {
+		if e.Low > 0 || e.High > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func minPos(a, b float64) float64 {
+	if b > 0 && b < a {
+		return b
+	}
+	return a
+}
+
+func uniqueSorted(xs []float64) []float64 {
+	sort.Float64s(xs)
+	var out []float64
+	for _, x := range xs {
+		if len(out) == 0 || out[len(out)-1] != x {
+			out = append(out, x)
 		}
 	}
 	return out
-}
-
-// powerOfTwoTicks labels 1, 2, 4, ... across the range, the thread counts sweeps use.
-func powerOfTwoTicks(lo, hi float64) plot.Ticker {
-	var ticks plot.ConstantTicks
-	if math.IsInf(lo, 0) || lo <= 0 {
-		lo = 1
-	}
-	for v := 1.0; v <= math.Max(hi, 1)*2; v *= 2 {
-		if v >= lo/2 {
-			ticks = append(ticks, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', -1, 64)})
-		}
-	}
-	return ticks
 }

@@ -229,7 +229,7 @@ func PrintReference(w io.Writer, run *Run) {
 		}
 	}
 	if matched == 0 {
-		fmt.Fprintf(w, "No point of this run reproduces a published figure (%s: galera or group-replication, 3 nodes, %d inserts, lan or one node's egress at 50/100 ms, threads 1-64).\n", WANTableSource, WANTableQueries)
+		fmt.Fprintln(w, wrap(fmt.Sprintf("No point of this run reproduces a published figure (%s: galera or group-replication, 3 nodes, %d inserts, lan or one node's egress at 50/100 ms, threads 1-64).", WANTableSource, WANTableQueries), DefaultWidth, 0))
 		return
 	}
 	delays := []float64{100, 50, 0.05}
@@ -250,12 +250,13 @@ func PrintReference(w io.Writer, run *Run) {
 		if !has || len(figs) == 0 {
 			continue
 		}
-		sub := []string{"published", "measured", "ratio"}
+		sub := []string{"pub.", "meas.", "ratio"}
 		if hasModel {
 			sub = append(sub, "model")
 		}
 		t := newTable()
-		t.SetTitle(fmt.Sprintf("%s latency/seconds (published) vs %s (measured), %s", figs[0].System, proto, WANTableMetric))
+		fmt.Fprintln(w, wrap(fmt.Sprintf("%s latency/seconds (pub. = published) vs %s (meas. = measured), %s",
+			figs[0].System, proto, WANTableMetric), DefaultWidth, 2))
 		h1 := table.Row{"Threads"}
 		h2 := table.Row{""}
 		for _, d := range delays {
@@ -306,9 +307,9 @@ func PrintReference(w io.Writer, run *Run) {
 		}
 		t.SetColumnConfigs(cfg)
 		fmt.Fprintln(w, t.Render())
-		fmt.Fprintf(w, "measured = this run's elapsed seconds for %d inserts (mean over repeats); ratio = measured / published.\n", WANTableQueries)
+		fmt.Fprintln(w, wrap(fmt.Sprintf("measured = this run's elapsed seconds for %d inserts (mean over repeats); ratio = measured / published.", WANTableQueries), DefaultWidth, 0))
 		if hasModel {
-			fmt.Fprintf(w, "model = %d inserts at the Callaghan's-law bound (%d / max tps): a floor on seconds from the emulated delays, a model, not a measurement.\n", WANTableQueries, WANTableQueries)
+			fmt.Fprintln(w, wrap(fmt.Sprintf("model = %d inserts at the Callaghan's-law bound (%d / max tps): a floor on seconds from the emulated delays, a model, not a measurement.", WANTableQueries, WANTableQueries), DefaultWidth, 0))
 		}
 		for _, d := range []float64{50, 100} {
 			pl := placements[proto][d]
@@ -324,18 +325,18 @@ func PrintReference(w io.Writer, run *Run) {
 					line += fmt.Sprintf("; model commit floor %s-%s ms", fmtMs(lo), fmtMs(hi))
 				}
 			}
-			fmt.Fprintln(w, line+".")
+			fmt.Fprintln(w, wrap(line+".", DefaultWidth, 4))
 		}
-		fmt.Fprintln(w, placementNote(proto, placements[proto]))
+		fmt.Fprintln(w, wrap(placementNote(proto, placements[proto]), DefaultWidth, 0))
 		fmt.Fprintln(w)
 	}
 }
 
-// fmtSec prints seconds to the published table's precision (milliseconds), and small model
-// figures with three significant digits rather than as 0.000.
+// fmtSec prints seconds to the published table's precision (milliseconds); a model figure
+// below a millisecond is "<0.001" rather than a 0.000 that reads as zero.
 func fmtSec(v float64) string {
-	if v < 0.1 {
-		return strconv.FormatFloat(v, 'g', 3, 64)
+	if v > 0 && v < 0.0005 {
+		return "<0.001"
 	}
 	return fmtF(v, 3)
 }

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 )
 
 // ResultsFile is the name of a run's JSON file inside its run directory.
@@ -25,7 +27,8 @@ func ReportMain(args []string, stdout, stderr io.Writer) int {
 	noPlots := fs.Bool("no-plots", false, "do not (re)write the plots")
 	plotDir := fs.String("plots", "", "directory for the plots (default: the run directory)")
 	derivations := fs.Bool("derivations", true, "print how each model bound was derived")
-	usage := "usage: replbench report [--status] [--no-plots] [--plots DIR] RUN_DIR|results.json"
+	wide := fs.Bool("wide", false, "print every column, however wide the tables get")
+	usage := "usage: replbench report [--status] [--wide] [--no-plots] [--plots DIR] RUN_DIR|results.json"
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			fmt.Fprintln(stdout, usage)
@@ -56,45 +59,37 @@ func ReportMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "replbench report: %s\n", firstLine(err.Error()))
 		return 2
 	}
+	fillFromScenarioFile(run, filepath.Join(dir, ScenarioFile))
 	for i := range run.Points { // files from before the reference was filled in still compare
 		if run.Points[i].Reference == nil {
 			run.Points[i].Reference = ReferenceFor(run.Scenario, &run.Points[i])
 		}
 	}
-	fmt.Fprintf(stdout, "run %s", path)
+	head := "run " + path
 	if run.Scenario != "" {
-		fmt.Fprintf(stdout, ", scenario %s", run.Scenario)
+		head += ", scenario " + run.Scenario
 	}
 	if run.StartedAt != "" {
-		fmt.Fprintf(stdout, ", started %s", run.StartedAt)
+		head += ", started " + run.StartedAt
 	}
-	fmt.Fprintf(stdout, ", seed %d\n", run.Seed)
+	fmt.Fprintln(stdout, wrap(fmt.Sprintf("%s, seed %d", head, run.Seed), DefaultWidth, 4))
 	if e := run.Environment; e != nil {
-		fmt.Fprintf(stdout, "environment: replbench %s %s, %s, %s/%s, %d CPUs, bus %s\n", e.Version, e.Commit, e.GoVersion, e.OS, e.Arch, e.CPUs, e.Bus)
+		fmt.Fprintln(stdout, wrap(fmt.Sprintf("environment: replbench %s %s, %s, %s/%s, %d CPUs, bus %s", e.Version, e.Commit, e.GoVersion, e.OS, e.Arch, e.CPUs, e.Bus), DefaultWidth, 4))
 	}
-	PrintTable(stdout, run, TableOptions{ShowStatus: *status, ShowBound: *derivations})
-	PrintEvents(stdout, run)
-	hasRef := false
-	for i := range run.Points {
-		hasRef = hasRef || run.Points[i].Reference != nil
-	}
-	if hasRef {
-		fmt.Fprintln(stdout)
-		PrintReference(stdout, run)
-	}
+	PrintRun(stdout, run, TableOptions{ShowStatus: *status, ShowBound: *derivations, Wide: *wide})
 	if *noPlots {
 		return 0
 	}
 	if *plotDir != "" {
 		dir = *plotDir
 	}
-	files, err := WritePlots(dir, run)
+	files, err := WriteRendered(dir, run)
+	for _, f := range files {
+		fmt.Fprintf(stdout, "wrote %s\n", f)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "replbench report: %s\n", firstLine(err.Error()))
 		return 1
-	}
-	for _, f := range files {
-		fmt.Fprintf(stdout, "plot: %s\n", f)
 	}
 	return 0
 }
@@ -109,16 +104,47 @@ func firstLine(s string) string {
 // PrintEvents writes, one line per point, what the main table has no column for: the fault
 // timeline as applied (so a hole in a point's throughput has its cause beside it) and the
 // autocommit statements the server re-ran (wsrep_retry_autocommit), which the client never
-// saw fail and which therefore are not in the abort columns. `replbench report` prints it
-// under the tables; points with neither print nothing.
+// saw fail and which therefore are not in the abort columns. Points with neither print
+// nothing.
 func PrintEvents(w io.Writer, run *Run) {
-	for _, p := range run.Points {
-		label := fmt.Sprintf("%s, %s, %d threads", p.Protocol, NetworkLabel(p.Network), p.Threads)
+	vary := varyingDims(run.Points)
+	for i := range run.Points {
+		p := &run.Points[i]
+		label := pointName(p, vary)
 		if len(p.Faults) > 0 {
-			fmt.Fprintf(w, "faults (%s): %s\n", label, strings.Join(p.Faults, "; "))
+			fmt.Fprintln(w, wrap(fmt.Sprintf("faults (%s): %s", label, strings.Join(p.Faults, "; ")), DefaultWidth, 4))
 		}
 		if p.AutocommitRetries > 0 {
-			fmt.Fprintf(w, "autocommit retries (%s): %d re-run by the server after a certification failure, not seen by the client\n", label, p.AutocommitRetries)
+			fmt.Fprintln(w, wrap(fmt.Sprintf("autocommit retries (%s): %d re-run by the server after a certification failure, not seen by the client", label, p.AutocommitRetries), DefaultWidth, 4))
 		}
+	}
+}
+
+// ScenarioFile is the name of the scenario as run, in the run directory.
+const ScenarioFile = "scenario.yaml"
+
+// fillFromScenarioFile takes the description and explanation of a run written before the
+// results carried them from the scenario.yaml beside it, so that `replbench report` of an
+// old run still says what the run asks. A missing or unreadable file changes nothing.
+func fillFromScenarioFile(run *Run, path string) {
+	if run.Description != "" && run.Explain != "" {
+		return
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	var sc struct {
+		Description string `yaml:"description"`
+		Explain     string `yaml:"explain"`
+	}
+	if yaml.Unmarshal(b, &sc) != nil {
+		return
+	}
+	if run.Description == "" {
+		run.Description = strings.TrimSpace(sc.Description)
+	}
+	if run.Explain == "" {
+		run.Explain = strings.TrimSpace(sc.Explain)
 	}
 }

@@ -194,34 +194,81 @@ func TestPrintTable(t *testing.T) {
 	PrintTable(&buf, sampleRun(), TableOptions{ShowStatus: true, ShowBound: true})
 	s := buf.String()
 	for _, want := range []string{
-		"scenario sample",
-		"abort certification", // the one cause that occurred has a column
-		"floor ms (model)", "max tps (model)", "efficiency",
+		"scenario sample: 3 nodes, oltp_write_only, 8 threads, 10s", // what every point shares, once
+		"network", "writers", "n1,n2", "wsrep_slave_", // the settings that differ, each a column
+		"cert", // the one cause that occurred has a column
+		"floor", "model", "eff",
 		"galera", "wan-50", "group-replication", "lan",
-		"10.010", "149.8", "51.2", "60.3", "75.5", // elapsed, tps, percentiles
+		"149.8", "51.2", "75.5", "101", // tps, p50, p99, max
 		"50.1", "160", "94%", // bound and efficiency
-		"NO  <<<",
-		"!!! NOT CONVERGED: point 2 (group-replication, lan, 8 threads): n3 checksum of sbtest1 differs",
-		"model, galera on wan-50: model: longest path n1->n2->n3->n1",
+		"NO <<<",
+		"!!! NOT CONVERGED: point 2 (group-replication, lan, writers n1, wsrep_slave_threads=default): n3 checksum of sbtest1",
+		"galera, wan-50, writers n1,n2, wsrep_slave_threads=4: model: longest path n1->n2->n3->n1",
 		"a model, not a measurement",
-		"workload metrics and checks", "tpmC", "1234.5", "FAIL <<<", "!!! CHECK FAILED: ytd_consistent (group-replication",
+		"network wan-50: egress n1 50ms",
 		"status, point 1: galera", "wsrep_local_cert_failures",
-		"note (group-replication, lan, 8 threads): raft leader forwarding differs from XCom",
+		"note (group-replication, lan, writers n1, wsrep_slave_threads=default): raft leader forwarding differs from XCom",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("table lacks %q:\n%s", want, s)
 		}
 	}
-	for _, absent := range []string{"abort bf_abort", "abort deadlock"} {
+	for _, absent := range []string{"bf_abort", "deadlock"} {
 		if strings.Contains(s, absent) {
 			t.Errorf("table has a column for a cause that never occurred: %q", absent)
 		}
 	}
-	// One row per point: each protocol's row carries its committed count.
-	for _, row := range []string{"1500", "30000"} {
-		if strings.Count(s, row) < 1 {
-			t.Errorf("no row with committed %s", row)
+	for _, line := range strings.Split(s, "\n") {
+		if w := len([]rune(line)); w > DefaultWidth {
+			t.Errorf("line of %d columns: %s", w, line)
 		}
+	}
+	// The wide form has every column, the committed counts among them.
+	buf.Reset()
+	PrintTable(&buf, sampleRun(), TableOptions{Wide: true})
+	for _, want := range []string{"committed", "1500", "30000", "abort certification", "p99.9 ms", "mean ms", "elapsed s", "bound limit", "latency"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("wide table lacks %q:\n%s", want, buf.String())
+		}
+	}
+}
+
+// Points that differ only by their repeat index fold into one row of mean ±sd; the wide
+// form adds the range.
+func TestPrintTableRepeats(t *testing.T) {
+	run := &Run{Schema: Schema, Scenario: "rep"}
+	for r, tps := range []float64{100, 110, 120} {
+		p := insertPoint("galera", Network{Preset: "lan"}, 4, 500/tps)
+		p.Queries, p.Duration, p.Repeat, p.TPS = 0, 5, r, tps
+		p.Latency = Latency{P50: 1, P99: 2, Max: 3 + float64(r)}
+		run.Points = append(run.Points, p)
+	}
+	other := insertPoint("galera", Network{Preset: "lan"}, 8, 1)
+	other.Queries, other.Duration, other.TPS = 0, 5, 300
+	run.Points = append(run.Points, other)
+	var buf bytes.Buffer
+	PrintTable(&buf, run, TableOptions{})
+	s := buf.String()
+	for _, want := range []string{"runs", "110.0 ±10.0", "4.00 ±1.00", "mean ±standard deviation"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("table lacks %q:\n%s", want, s)
+		}
+	}
+	if n := strings.Count(s, "│ galera") + strings.Count(s, "│       4 │") + strings.Count(s, "│       8 │"); n != 2 {
+		t.Errorf("want one row per configuration (2), counted %d:\n%s", n, s)
+	}
+	buf.Reset()
+	PrintTable(&buf, run, TableOptions{Wide: true})
+	if !strings.Contains(buf.String(), "110.0 ±10.0 (100.0-120.0)") {
+		t.Errorf("wide table lacks the range:\n%s", buf.String())
+	}
+	gs := GroupRepeats(run)
+	if len(gs) != 2 || gs[0].Repeats() != 3 {
+		t.Fatalf("groups %d (first %d), want 2 with 3 repeats first", len(gs), gs[0].Repeats())
+	}
+	st := gs[0].Stat(func(p *Point) (float64, bool) { return p.TPS, true })
+	if st.Mean != 110 || st.SD != 10 || st.Min != 100 || st.Max != 120 || st.N != 3 {
+		t.Errorf("stat %+v", st)
 	}
 }
 
@@ -232,15 +279,22 @@ func TestNetworkLabel(t *testing.T) {
 	}{
 		{Network{Preset: "lan"}, "lan"},
 		{Network{Preset: "wan-50", Egress: map[string]float64{"n1": 50}}, "wan-50"},
-		{Network{Preset: "lan", Egress: map[string]float64{"n2": 50}}, "lan n2+50ms"},
 		{Network{Preset: "lan+n3=50ms", Egress: map[string]float64{"n3": 50}}, "lan+n3=50ms"},
-		{Network{Preset: "3dc", Links: map[string]float64{"n1>n2": 35}}, "3dc n1>n2=35ms"},
+		// The harness's label names the network; its delays are NetworkDetail's, never a legend.
+		{Network{Preset: "3az", Links: map[string]float64{"n1>n2": 0.5, "n2>n1": 0.5, "n1>n3": 0.7, "n3>n1": 0.7}}, "3az"},
+		{Network{Egress: map[string]float64{"n2": 50}}, "n2+50ms"},
+		{Network{Links: map[string]float64{"n1>n2": 1, "n2>n1": 1, "n1>n3": 2, "n3>n1": 2}}, "custom (4 delays)"},
 		{Network{}, "-"},
 	}
 	for _, c := range cases {
 		if got := NetworkLabel(c.n); got != c.want {
 			t.Errorf("NetworkLabel(%+v) = %q, want %q", c.n, got, c.want)
 		}
+	}
+	d := NetworkDetail(Network{Preset: "3az", Egress: map[string]float64{"n1": 50},
+		Links: map[string]float64{"n1>n2": 0.5, "n2>n1": 0.5, "n1>n3": 0.7, "n3>n1": 0.9}})
+	if want := "egress n1 50ms; one-way links n1-n2 0.5ms, n1>n3 0.7ms, n3>n1 0.9ms"; d != want {
+		t.Errorf("NetworkDetail = %q, want %q", d, want)
 	}
 }
 
@@ -253,5 +307,39 @@ func TestSetBound(t *testing.T) {
 	p.SetBound(&Bound{MaxTPS: 0, Limit: "none"})
 	if p.Efficiency != nil {
 		t.Fatalf("efficiency against no bound should be unset, got %v", *p.Efficiency)
+	}
+}
+
+// TPC-C's five types get one row each with their share of the committed transactions and
+// their own percentiles, beside the settings that tell the points apart; a single-type point
+// adds no rows.
+func TestPrintByType(t *testing.T) {
+	pts := []Point{
+		{Protocol: "galera", Network: Network{Preset: "lan"}, Workload: "tpcc", Threads: 4, Committed: 200,
+			ByType: map[string]TypeStats{
+				"new_order":    {Committed: 90, Aborted: 1, Latency: Latency{Mean: 2, P50: 1.5, P95: 5, P99: 9, Max: 12}},
+				"payment":      {Committed: 86, Latency: Latency{Mean: 3, P50: 2.5, P95: 6, P99: 10, Max: 11}},
+				"delivery":     {Committed: 8, Latency: Latency{Mean: 4, P50: 4, P95: 7, P99: 7, Max: 7}},
+				"order_status": {Committed: 8, Latency: Latency{Mean: 0.2, P50: 0.1, P95: 0.5, P99: 0.5, Max: 0.5}},
+				"stock_level":  {Committed: 8, Latency: Latency{Mean: 1, P50: 0.7, P95: 3, P99: 3, Max: 3}},
+			}},
+		{Protocol: "galera", Network: Network{Preset: "lan"}, Workload: "insert", Threads: 4, Committed: 10,
+			ByType: map[string]TypeStats{"insert": {Committed: 10}}},
+	}
+	var b bytes.Buffer
+	printByType(&b, pts, TableOptions{})
+	out := b.String()
+	for _, want := range []string{"latency by transaction type", "workload", "tpcc", "new_order", "45.0%", "payment", "43.0%", "delivery", "order_status", "stock_level", "12.0"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("per-type table lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "│ insert") {
+		t.Errorf("a single-type point got rows:\n%s", out)
+	}
+	b.Reset()
+	printByType(&b, pts[1:], TableOptions{})
+	if b.Len() != 0 {
+		t.Errorf("a run of single-type points printed:\n%s", b.String())
 	}
 }

@@ -12,9 +12,9 @@ import (
 	"github.com/replbench/replbench/protocols"
 )
 
-// TableOptions chooses what PrintTable adds to the one-row-per-point table. The main table
-// is always printed; the rest is opt-in because a sweep of 36 points with three nodes' status
-// variables each is more than a terminal wants by default.
+// TableOptions chooses what the tables show. The main table is always printed; the status
+// tables are opt-in because a sweep of 36 points with three nodes' status variables each is
+// more than a terminal wants by default.
 type TableOptions struct {
 	// ShowStatus adds, per point, a table of every node's protocol status variables under
 	// their real names.
@@ -24,129 +24,330 @@ type TableOptions struct {
 	ShowBound bool
 	// Title is printed above the table; empty prints the scenario name.
 	Title string
+	// Wide prints every column (mean, min, p95, p99.9, the bound's limit, every abort
+	// cause, the settings every point shares) however wide the table gets; otherwise the
+	// least important columns are hidden until the tables fit Width, and a line says which.
+	Wide bool
+	// Width is the width the narrow form fits; 0 means DefaultWidth.
+	Width int
+	// Warnings are the run's warnings (the emulator was late, ...), printed under the
+	// notes.
+	Warnings []string
 }
 
-// PrintTable writes the run as go-pretty tables: one row per point with protocol, nodes,
-// network, threads, committed, aborts by cause (a column for each cause that occurred),
-// elapsed seconds, tps, p50/p95/p99 latency in ms, the model bound and efficiency when
-// present, and convergence. A point that did not converge is flagged in its row and again,
-// with what differed, in a line under the table, so it cannot scroll by unnoticed.
-// Workload metrics (tpmC, ...) and checks follow in a second table when any point has them.
+func (o TableOptions) width() int {
+	if o.Width > 0 {
+		return o.Width
+	}
+	return DefaultWidth
+}
+
+// PrintRun writes everything a finished run shows on a terminal, in reading order: the main
+// table, the derivations of the bounds and the networks' delays, notes and warnings, the
+// workload and per-type tables, the fault timeline, the published figures beside the
+// measured ones, the checkers' verdicts, a sysbench-style summary, and last the scenario's
+// explanation of what the reader is looking at. `replbench run` and `replbench report`
+// both print it, so a report of an old run reads like the run did.
+func PrintRun(w io.Writer, run *Run, opts TableOptions) {
+	PrintTable(w, run, opts)
+	if run == nil || len(run.Points) == 0 {
+		return
+	}
+	for _, s := range opts.Warnings {
+		fmt.Fprintln(w, wrap(s, opts.width(), 2))
+	}
+	printWorkloadTable(w, run.Points, opts)
+	printByType(w, run.Points, opts)
+	PrintEvents(w, run)
+	for i := range run.Points {
+		if run.Points[i].Reference != nil {
+			PrintReference(w, run)
+			break
+		}
+	}
+	printVerdicts(w, run, opts.width())
+	PrintSummary(w, run, opts)
+	if run.Explain != "" {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, wrap("What this shows: "+run.Explain, opts.width(), 0))
+	}
+}
+
+// PrintTable writes the main table: one row per configuration (repeats folded into mean
+// ±sd), with a column for every setting that varies between the points (protocol, nodes,
+// network, workload, writers, each swept parameter, threads), the committed transactions,
+// aborts by cause, throughput, median, p99 and max latency (a stall that p99 hides shows in
+// max), the Callaghan's-law bound and efficiency where the points carry one, and convergence
+// when a point did not converge. The settings every point shares are said once above the
+// table. Under it: a loud line per point that did not converge, the bound's derivations,
+// the networks' delays, and the points' notes.
 func PrintTable(w io.Writer, run *Run, opts TableOptions) {
 	if run == nil || len(run.Points) == 0 {
 		fmt.Fprintln(w, "no points in this run")
 		return
 	}
 	pts := run.Points
-	causes := abortCauses(pts)
-	hasBound, hasEff, hasRepeat, hasWriters, hasWorkload := false, false, false, false, false
-	wl := pts[0].Workload
-	for _, p := range pts {
-		hasBound = hasBound || p.Bound != nil
-		hasEff = hasEff || p.Efficiency != nil
-		hasRepeat = hasRepeat || p.Repeat > 0
-		hasWriters = hasWriters || len(p.Writers) != len(pts[0].Writers) || len(p.Writers) > 1
-		hasWorkload = hasWorkload || p.Workload != wl
-	}
+	groups := groupPoints(pts)
+	vary := varyingDims(pts)
+	width := opts.width()
 
-	t := newTable()
 	title := opts.Title
 	if title == "" && run.Scenario != "" {
 		title = "scenario " + run.Scenario
 	}
+	if common := describeConstant(pts); common != "" {
+		if title != "" {
+			title += ": "
+		}
+		title += common
+	}
 	if title != "" {
-		t.SetTitle(title)
+		fmt.Fprintln(w, wrap(title, width, 2))
 	}
-	hdr := table.Row{"protocol", "nodes", "network"}
-	if hasWorkload {
-		hdr = append(hdr, "workload")
+
+	t, hidden := mainTable(groups, vary, opts.Wide).render(opts.Wide, width)
+	fmt.Fprintln(w, t)
+	if len(hidden) > 0 {
+		fmt.Fprintln(w, wrap("(hidden to fit "+strconv.Itoa(width)+" columns: "+strings.Join(hidden, ", ")+"; --wide shows every column)", width, 1))
 	}
-	if hasWriters {
-		hdr = append(hdr, "writers")
+	if hasRepeats(groups) {
+		fmt.Fprintln(w, "cells of repeated configurations are mean ±standard deviation over the runs; --wide adds min-max.")
 	}
-	hdr = append(hdr, "threads")
-	if hasRepeat {
-		hdr = append(hdr, "repeat")
+	for i := range pts {
+		p := &pts[i]
+		if !p.Converged {
+			fmt.Fprintln(w, wrap(fmt.Sprintf("!!! NOT CONVERGED: point %d (%s): %s", i+1, pointName(p, vary),
+				orDefault(p.ConvergenceDetail, "no detail recorded")), width, 4))
+		}
 	}
-	hdr = append(hdr, "committed")
-	for _, c := range causes {
-		hdr = append(hdr, "abort "+c)
+	hasBound := false
+	for _, p := range pts {
+		hasBound = hasBound || p.Bound != nil
 	}
-	hdr = append(hdr, "elapsed s", "tps", "p50 ms", "p95 ms", "p99 ms")
 	if hasBound {
-		hdr = append(hdr, "floor ms (model)", "max tps (model)")
+		fmt.Fprintln(w, wrap("floor and model tps are Callaghan's-law bounds computed from the emulated network: a model, not a "+
+			"measurement; eff = measured tps / model tps.", width, 0))
+		if opts.ShowBound {
+			for _, d := range derivations(pts, vary) {
+				fmt.Fprintln(w, wrap("  "+d, width, 4))
+			}
+		}
+	}
+	for _, l := range networkLines(pts) {
+		fmt.Fprintln(w, wrap(l, width, 4))
+	}
+	for i := range pts {
+		for _, n := range pts[i].Notes {
+			fmt.Fprintln(w, wrap(fmt.Sprintf("note (%s): %s", pointName(&pts[i], vary), n), width, 4))
+		}
+	}
+	if opts.ShowStatus {
+		printStatus(w, pts, vary)
+	}
+}
+
+// mainTable builds the one-row-per-configuration table; wide puts the shared settings in
+// every row and the range in repeated cells.
+func mainTable(groups []Group, vary []dimension, wide bool) *fitTable {
+	var pts []Point
+	for _, g := range groups {
+		for _, p := range g.Points {
+			pts = append(pts, *p)
+		}
+	}
+	t := &fitTable{}
+	rows := make([][]string, len(groups))
+	addCol := func(c fitCol, cell func(g Group) string) {
+		t.add(c)
+		for i, g := range groups {
+			rows[i] = append(rows[i], cell(g))
+		}
+	}
+	shown := vary
+	if wide {
+		shown = dimensions(pts) // the wide form repeats the shared settings in every row
+	}
+	for _, d := range shown {
+		d := d
+		prio := prioKeep
+		if distinct(pts, d) <= 1 {
+			prio = 0
+		}
+		addCol(fitCol{head: d.title, prio: prio, right: d.rightAligned()}, func(g Group) string { return d.label(g.Points[0]) })
+	}
+	rep := hasRepeats(groups)
+	if rep {
+		addCol(fitCol{head: "runs", prio: 90, right: true}, func(g Group) string { return strconv.Itoa(g.Repeats()) })
+	}
+	st := func(f func(*Point) (float64, bool), format func(float64) string) func(Group) string {
+		return func(g Group) string { return fmtStat(g.Stat(f), format, wide) }
+	}
+	counted, aborted := false, false
+	for _, p := range pts {
+		counted = counted || p.Queries > 0
+		aborted = aborted || p.TotalAborts() > 0
+	}
+	addCol(fitCol{head: "commits", wide: "committed", prio: 60, right: true},
+		st(func(p *Point) (float64, bool) { return float64(p.Committed), true }, fmtCount))
+	causes := abortCauses(pts)
+	causePrio := 55
+	if len(causes) > 3 {
+		causePrio = 0 // too many for the narrow form: the total and rate stand for them
+	}
+	if len(causes) > 3 || (len(causes) > 1 && !wide) {
+		addCol(fitCol{head: "aborts", prio: 57, right: true},
+			st(func(p *Point) (float64, bool) { return float64(p.TotalAborts()), true }, fmtCount))
+	}
+	for _, c := range causes {
+		c := c
+		addCol(fitCol{head: shortCause(c), wide: "abort " + c, prio: causePrio, right: true},
+			st(func(p *Point) (float64, bool) { return float64(p.Aborts[c]), true }, fmtCount))
+	}
+	if aborted {
+		addCol(fitCol{head: "abort\n%", wide: "abort % of attempts", prio: 58, right: true},
+			st(func(p *Point) (float64, bool) { return 100 * p.AbortRate(), true }, fmtPct))
+	}
+	secPrio := 15
+	if counted {
+		secPrio = 80 // a counted run's metric is its time, as the documents report it
+	}
+	addCol(fitCol{head: "secs", wide: "elapsed s", prio: secPrio, right: true},
+		st(func(p *Point) (float64, bool) { return p.ElapsedS, true }, func(v float64) string { return fmtF(v, 3) }))
+	addCol(fitCol{head: "tps", prio: 95, right: true}, st(func(p *Point) (float64, bool) { return p.TPS, true }, fmtRate))
+	lat := func(f func(Latency) float64) func(*Point) (float64, bool) {
+		return func(p *Point) (float64, bool) { return f(p.Latency), p.Committed > 0 }
+	}
+	addCol(fitCol{head: "min\nms", wide: "min ms", prio: 0, right: true}, st(lat(func(l Latency) float64 { return l.Min }), fmtMs))
+	addCol(fitCol{head: "mean\nms", wide: "mean ms", prio: 0, right: true}, st(lat(func(l Latency) float64 { return l.Mean }), fmtMs))
+	addCol(fitCol{head: "p50\nms", wide: "p50 ms", prio: 85, right: true}, st(lat(func(l Latency) float64 { return l.P50 }), fmtMs))
+	addCol(fitCol{head: "p95\nms", wide: "p95 ms", prio: 20, right: true}, st(lat(func(l Latency) float64 { return l.P95 }), fmtMs))
+	addCol(fitCol{head: "p99\nms", wide: "p99 ms", prio: 88, right: true}, st(lat(func(l Latency) float64 { return l.P99 }), fmtMs))
+	addCol(fitCol{head: "p99.9\nms", wide: "p99.9 ms", prio: 0, right: true}, st(lat(func(l Latency) float64 { return l.P999 }), fmtMs))
+	addCol(fitCol{head: "max\nms", wide: "max ms", prio: 87, right: true}, st(lat(func(l Latency) float64 { return l.Max }), fmtMs))
+	hasBound, hasEff, unconverged := false, false, false
+	for _, p := range pts {
+		hasBound = hasBound || p.Bound != nil
+		hasEff = hasEff || p.Efficiency != nil
+		unconverged = unconverged || !p.Converged
+	}
+	if hasBound {
+		bound := func(f func(*Bound) float64) func(*Point) (float64, bool) {
+			return func(p *Point) (float64, bool) {
+				if p.Bound == nil {
+					return 0, false
+				}
+				return f(p.Bound), true
+			}
+		}
+		addCol(fitCol{head: "floor\nms", wide: "floor ms (model)", prio: 65, right: true},
+			st(bound(func(b *Bound) float64 { return b.CommitFloorMs }), fmtMs))
+		addCol(fitCol{head: "model\ntps", wide: "max tps (model)", prio: 66, right: true},
+			st(bound(func(b *Bound) float64 { return b.MaxTPS }), fmtTPS))
+		addCol(fitCol{head: "limit", wide: "bound limit", prio: 0}, func(g Group) string {
+			if b := g.Points[0].Bound; b != nil {
+				return b.Limit
+			}
+			return ""
+		})
 	}
 	if hasEff {
-		hdr = append(hdr, "efficiency")
+		addCol(fitCol{head: "eff", wide: "efficiency", prio: 64, right: true}, st(func(p *Point) (float64, bool) {
+			if p.Efficiency == nil {
+				return 0, false
+			}
+			return *p.Efficiency * 100, true
+		}, func(v float64) string { return fmt.Sprintf("%.0f%%", v) }))
 	}
-	hdr = append(hdr, "converged")
-	t.AppendHeader(hdr)
+	convPrio := 0
+	if unconverged {
+		convPrio = 99
+	}
+	addCol(fitCol{head: "converged", prio: convPrio}, func(g Group) string {
+		for _, p := range g.Points {
+			if !p.Converged {
+				return "NO <<<"
+			}
+		}
+		return "yes"
+	})
+	t.rows = rows
+	return t
+}
 
-	var unconverged []string
-	for i, p := range pts {
-		row := table.Row{p.Protocol, p.Nodes, NetworkLabel(p.Network)}
-		if hasWorkload {
-			row = append(row, p.Workload)
-		}
-		if hasWriters {
-			row = append(row, strings.Join(p.Writers, ","))
-		}
-		row = append(row, p.Threads)
-		if hasRepeat {
-			row = append(row, p.Repeat)
-		}
-		row = append(row, p.Committed)
-		for _, c := range causes {
-			row = append(row, p.Aborts[c])
-		}
-		row = append(row, fmtF(p.ElapsedS, 3), fmtF(p.TPS, 1), fmtMs(p.Latency.P50), fmtMs(p.Latency.P95), fmtMs(p.Latency.P99))
-		if hasBound {
-			if p.Bound != nil {
-				row = append(row, fmtMs(p.Bound.CommitFloorMs), fmtTPS(p.Bound.MaxTPS))
-			} else {
-				row = append(row, "", "")
-			}
-		}
-		if hasEff {
-			if p.Efficiency != nil {
-				row = append(row, fmt.Sprintf("%.0f%%", *p.Efficiency*100))
-			} else {
-				row = append(row, "")
-			}
-		}
-		if p.Converged {
-			row = append(row, "yes")
-		} else {
-			row = append(row, "NO  <<<")
-			unconverged = append(unconverged, fmt.Sprintf("point %d (%s, %s, %d threads): %s", i+1, p.Protocol,
-				NetworkLabel(p.Network), p.Threads, orDefault(p.ConvergenceDetail, "no detail recorded")))
-		}
-		t.AppendRow(row)
+// fmtStat prints a figure: the value for one run, mean ±sd over repeats, and with wide the
+// range as well. A figure no point had is empty.
+func fmtStat(s Stat, f func(float64) string, wide bool) string {
+	switch {
+	case s.N == 0:
+		return ""
+	case s.N == 1:
+		return f(s.Mean)
+	case wide:
+		return f(s.Mean) + " ±" + f(s.SD) + " (" + f(s.Min) + "-" + f(s.Max) + ")"
 	}
-	cfg := []table.ColumnConfig{}
-	for i := 3; i <= len(hdr); i++ {
-		cfg = append(cfg, table.ColumnConfig{Number: i + 1, Align: text.AlignRight})
+	return f(s.Mean) + " ±" + f(s.SD)
+}
+
+func fmtCount(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) }
+
+func fmtPct(v float64) string {
+	if v > 0 && v < 0.1 {
+		return "<0.1%"
 	}
-	t.SetColumnConfigs(cfg)
-	fmt.Fprintln(w, t.Render())
-	for _, u := range unconverged {
-		fmt.Fprintln(w, "!!! NOT CONVERGED: "+u)
+	return fmtF(v, 1) + "%"
+}
+
+// fmtRate prints a throughput: one decimal below 10,000, whole numbers above.
+func fmtRate(v float64) string {
+	if v >= 10000 {
+		return fmtF(v, 0)
 	}
-	if hasBound {
-		fmt.Fprintln(w, "floor and max tps are Callaghan's-law bounds computed from the emulated network: a model, not a measurement; efficiency = measured tps / model max tps.")
-		if opts.ShowBound {
-			printDerivations(w, pts)
+	return fmtF(v, 1)
+}
+
+// shortCause is a cause's narrow column header.
+func shortCause(c string) string {
+	switch protocols.Cause(c) {
+	case protocols.CauseCertification:
+		return "cert"
+	case protocols.CauseBFAbort:
+		return "bf"
+	case protocols.CauseLockWaitTimeout:
+		return "lockwait"
+	case protocols.CauseNotReady:
+		return "notready"
+	case protocols.CauseReadOnly:
+		return "readonly"
+	case protocols.CauseDuplicateKey:
+		return "dupkey"
+	case protocols.CauseRolledBack:
+		return "rollback"
+	}
+	return c
+}
+
+// pointName names a point by the settings that tell it from the others in its run:
+// "galera, 3az, writers all, 16 threads". A run of one point is named by its protocol.
+func pointName(p *Point, vary []dimension) string {
+	var parts []string
+	for _, d := range vary {
+		v := d.label(p)
+		switch {
+		case d.key == "threads":
+			v = countPhrase(v, "thread")
+		case d.key == "nodes":
+			v = nodesPhrase(v)
+		case d.key == "writers":
+			v = "writers " + v
+		case strings.HasPrefix(d.key, "param:"):
+			v = d.title + "=" + v
 		}
+		parts = append(parts, v)
 	}
-	for _, p := range pts {
-		for _, n := range p.Notes {
-			fmt.Fprintf(w, "note (%s, %s, %d threads): %s\n", p.Protocol, NetworkLabel(p.Network), p.Threads, n)
-		}
+	if len(parts) == 0 {
+		return p.Protocol
 	}
-	printWorkloadTable(w, pts)
-	if opts.ShowStatus {
-		printStatus(w, pts)
-	}
+	return strings.Join(parts, ", ")
 }
 
 // newTable is the project's table style: box-drawing lines, headers as written (status
@@ -181,159 +382,38 @@ func abortCauses(pts []Point) []string {
 	return append(out, sortedKeys(seen)...)
 }
 
-func printDerivations(w io.Writer, pts []Point) {
-	seen := map[string]bool{}
-	for _, p := range pts {
+// derivations is one line per distinct bound derivation, prefixed with the points it
+// belongs to (by the settings that vary, threads aside: the floor does not depend on them).
+func derivations(pts []Point, vary []dimension) []string {
+	var keep []dimension
+	for _, d := range vary {
+		if d.key != "threads" {
+			keep = append(keep, d)
+		}
+	}
+	names := map[string][]string{}
+	var order []string
+	for i := range pts {
+		p := &pts[i]
 		if p.Bound == nil || p.Bound.Derivation == "" {
 			continue
 		}
-		line := fmt.Sprintf("  model, %s on %s: %s", p.Protocol, NetworkLabel(p.Network), p.Bound.Derivation)
-		if seen[line] {
-			continue
+		d := p.Bound.Derivation
+		if _, ok := names[d]; !ok {
+			order = append(order, d)
 		}
-		seen[line] = true
-		fmt.Fprintln(w, line)
-	}
-}
-
-func printWorkloadTable(w io.Writer, pts []Point) {
-	metricSet, checkSet := map[string]bool{}, map[string]bool{}
-	for _, p := range pts {
-		for k := range p.Metrics {
-			metricSet[k] = true
-		}
-		for k := range p.Checks {
-			checkSet[k] = true
+		if n := pointName(p, keep); len(keep) > 0 && !contains(names[d], n) {
+			names[d] = append(names[d], n)
+		} else if names[d] == nil {
+			names[d] = []string{}
 		}
 	}
-	if len(metricSet) == 0 && len(checkSet) == 0 {
-		return
-	}
-	metrics, checks := sortedKeys(metricSet), sortedKeys(checkSet)
-	t := newTable()
-	t.SetTitle("workload metrics and checks")
-	hdr := table.Row{"protocol", "network", "threads"}
-	for _, m := range metrics {
-		hdr = append(hdr, m)
-	}
-	for _, c := range checks {
-		hdr = append(hdr, "check "+c)
-	}
-	t.AppendHeader(hdr)
-	var failed []string
-	for _, p := range pts {
-		row := table.Row{p.Protocol, NetworkLabel(p.Network), p.Threads}
-		for _, m := range metrics {
-			if v, ok := p.Metrics[m]; ok {
-				row = append(row, fmtF(v, 1))
-			} else {
-				row = append(row, "")
-			}
+	var out []string
+	for _, d := range order {
+		if len(names[d]) > 0 {
+			d = strings.Join(names[d], "; ") + ": " + d
 		}
-		for _, c := range checks {
-			v, ok := p.Checks[c]
-			switch {
-			case !ok:
-				row = append(row, "")
-			case v:
-				row = append(row, "pass")
-			default:
-				row = append(row, "FAIL <<<")
-				failed = append(failed, fmt.Sprintf("%s (%s, %s, %d threads)", c, p.Protocol, NetworkLabel(p.Network), p.Threads))
-			}
-		}
-		t.AppendRow(row)
-	}
-	fmt.Fprintln(w, t.Render())
-	for _, f := range failed {
-		fmt.Fprintln(w, "!!! CHECK FAILED: "+f)
-	}
-}
-
-func printStatus(w io.Writer, pts []Point) {
-	for i, p := range pts {
-		if len(p.Status) == 0 {
-			continue
-		}
-		nodes := sortedKeys(p.Status)
-		varSet := map[string]bool{}
-		for _, n := range nodes {
-			for k := range p.Status[n] {
-				varSet[k] = true
-			}
-		}
-		t := newTable()
-		t.SetTitle(fmt.Sprintf("status, point %d: %s, %s, %d threads", i+1, p.Protocol, NetworkLabel(p.Network), p.Threads))
-		hdr := table.Row{"variable"}
-		for _, n := range nodes {
-			hdr = append(hdr, n)
-		}
-		t.AppendHeader(hdr)
-		for _, v := range sortedKeys(varSet) {
-			row := table.Row{v}
-			for _, n := range nodes {
-				row = append(row, p.Status[n][v])
-			}
-			t.AppendRow(row)
-		}
-		fmt.Fprintln(w, t.Render())
-	}
-}
-
-// NetworkLabel is the short name of a point's network in tables and plot legends: the
-// preset, plus any per-node egress or per-link delay the preset does not already imply
-// ("lan n2+50ms"), plus jitter and loss when set. A preset that is already a full label
-// (the harness writes "lan+n3=50ms") is used as it is.
-func NetworkLabel(n Network) string {
-	if strings.ContainsAny(n.Preset, "+=") {
-		return n.Preset // the harness's label already names its overrides ("lan+n3=50ms")
-	}
-	parts := []string{}
-	if n.Preset != "" {
-		parts = append(parts, n.Preset)
-	}
-	implied := presetEgress(n.Preset)
-	for _, k := range sortedKeys(n.Egress) {
-		v := n.Egress[k]
-		if v == 0 || (implied != nil && implied[k] == v && len(nonZero(n.Egress)) == len(implied)) {
-			continue
-		}
-		parts = append(parts, k+"+"+fmtDelay(v))
-	}
-	for _, k := range sortedKeys(n.Links) {
-		if v := n.Links[k]; v != 0 {
-			parts = append(parts, k+"="+fmtDelay(v))
-		}
-	}
-	if n.Jitter != "" {
-		parts = append(parts, "jitter "+n.Jitter)
-	}
-	if n.Loss != 0 {
-		parts = append(parts, fmt.Sprintf("loss %g%%", n.Loss*100))
-	}
-	if len(parts) == 0 {
-		return "-"
-	}
-	return strings.Join(parts, " ")
-}
-
-// presetEgress is the per-node egress the documents' presets put on n1.
-func presetEgress(preset string) map[string]float64 {
-	switch preset {
-	case "wan-50":
-		return map[string]float64{"n1": 50}
-	case "wan-100":
-		return map[string]float64{"n1": 100}
-	}
-	return nil
-}
-
-func nonZero(m map[string]float64) map[string]float64 {
-	out := map[string]float64{}
-	for k, v := range m {
-		if v != 0 {
-			out[k] = v
-		}
+		out = append(out, d)
 	}
 	return out
 }
