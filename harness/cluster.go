@@ -128,7 +128,7 @@ func startCluster(ctx context.Context, ps *PointSpec, cc clusterConfig, progress
 		}
 		p, err := proto.New(protocols.Config{
 			Node: node, Members: c.members, Endpoint: ep, Applier: c.engines[i],
-			Params: params[i], Settings: c.settings[i], Seed: cc.seed + int64(i),
+			Settings: c.settings[i], Seed: cc.seed + int64(i),
 		})
 		if err != nil {
 			_ = ep.Close()

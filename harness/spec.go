@@ -383,7 +383,7 @@ func resolveUserParams(s *Scenario, p *protocols.Protocol, n int, base map[strin
 		return nil, err
 	}
 	// Each value is valid on its own; now each node's whole set, exactly as bring-up will
-	// resolve it, so that a combination the protocol refuses (its Check) or the engine
+	// resolve it, so that a combination the protocol refuses (its Parse) or the engine
 	// cannot open with fails here, before a run directory exists, not at start-up.
 	for i := 0; i < n; i++ {
 		node := nodeName(i)
