@@ -29,10 +29,7 @@ type cluster struct {
 	engines   []*storage.Engine
 	providers []protocols.Provider
 	emu       *transport.Emulator
-	net       transport.Network
 	workload  workloads.Workload
-	params    []protocols.Params // each node's resolved protocol parameters
-	settings  []protocols.Settings
 }
 
 // clusterConfig is what bring-up needs beyond the point itself.
@@ -70,18 +67,17 @@ func startCluster(ctx context.Context, ps *PointSpec, cc clusterConfig, progress
 			_ = c.removeDataDirs(cc.dataDir)
 		}
 	}()
-	params := make([]protocols.Params, ps.Nodes)
-	for i, node := range c.members {
-		pp, opts, err := splitParams(proto, node, cc.dataDir, ps.Params[node])
-		if err != nil {
-			return nil, err
+	if len(ps.Cluster) != ps.Nodes {
+		return nil, fmt.Errorf("point %d is not resolved (%d of %d nodes): build it with Expand or ResolvePoint", ps.Index, len(ps.Cluster), ps.Nodes)
+	}
+	for _, n := range ps.Cluster {
+		opts := n.Engine
+		if cc.dataDir != "" {
+			opts.Dir = filepath.Join(cc.dataDir, n.Name)
 		}
-		params[i] = pp.Params()
-		c.params = append(c.params, pp.Params())
-		c.settings = append(c.settings, pp)
 		e, err := storage.Open(opts)
 		if err != nil {
-			return nil, fmt.Errorf("open the engine of %s: %w", node, err)
+			return nil, fmt.Errorf("open the engine of %s: %w", n.Name, err)
 		}
 		c.engines = append(c.engines, e)
 	}
@@ -113,14 +109,11 @@ func startCluster(ctx context.Context, ps *PointSpec, cc clusterConfig, progress
 		}
 	}
 
-	if c.net, err = ps.Network.Build(c.members); err != nil {
-		return nil, err
-	}
 	bus, err := cc.bus.open()
 	if err != nil {
 		return nil, err
 	}
-	c.emu = transport.NewEmulator(bus, c.net, transport.EmulatorOptions{Seed: cc.seed})
+	c.emu = transport.NewEmulator(bus, ps.Net, transport.EmulatorOptions{Seed: cc.seed})
 	for i, node := range c.members {
 		ep, err := c.emu.Attach(node)
 		if err != nil {
@@ -128,7 +121,7 @@ func startCluster(ctx context.Context, ps *PointSpec, cc clusterConfig, progress
 		}
 		p, err := proto.New(protocols.Config{
 			Node: node, Members: c.members, Endpoint: ep, Applier: c.engines[i],
-			Settings: c.settings[i], Seed: cc.seed + int64(i),
+			Settings: ps.Cluster[i].Settings, Seed: cc.seed + int64(i),
 		})
 		if err != nil {
 			_ = ep.Close()

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -19,7 +18,6 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
-	"github.com/replbench/replbench/protocols"
 	"github.com/replbench/replbench/results"
 	"github.com/replbench/replbench/workloads"
 )
@@ -279,7 +277,7 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 		_ = c.removeDataDirs(opt.DataDir)
 	}()
 	p := &results.Point{
-		Protocol: ps.Protocol, Nodes: ps.Nodes, Network: resultNetwork(ps.Network.Name, c.net),
+		Protocol: ps.Protocol, Nodes: ps.Nodes, Network: resultNetwork(ps.Network.Name, ps.Net),
 		Workload: ps.Workload.Name, Options: ps.Workload.Options, Params: ps.UserParams(),
 		Threads: ps.Threads, Writers: ps.Writers, Queries: ps.Queries, Duration: ps.Duration.Seconds(),
 		Repeat: ps.Repeat,
@@ -407,18 +405,11 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 	if err := closeWithin(c, closeTimeout); err != nil {
 		p.Notes = append(p.Notes, "close: "+err.Error())
 	}
-	nodeParams := map[string]protocols.Params{}
-	for i, node := range c.members {
-		np := protocols.Params{}
-		maps.Copy(np, c.params[i])
-		maps.Copy(np, ps.Params[node]) // engine values too (replbench.apply_delay)
-		nodeParams[node] = np
-	}
-	setBound(p, ps, c.net, c.params[writerIndex(c.members, ps.Writers)], nodeParams)
+	setBound(p, ps)
 	if !interrupted {
 		p.Reference = results.ReferenceFor(s.Name, p) // a partial point reproduces nothing
 	}
-	return p, delayWarning(p, smallestOneWay(c.net, c.members)), nil
+	return p, delayWarning(p, smallestOneWay(ps.Net, c.members)), nil
 }
 
 // stallText says what a stalled phase left behind.
@@ -586,16 +577,6 @@ func startReporter(con *console, clients []*client, every time.Duration) func() 
 		close(done)
 		wg.Wait()
 	}
-}
-
-// writerIndex is the position of the first writer among members.
-func writerIndex(members, writers []string) int {
-	for i, m := range members {
-		if len(writers) > 0 && m == writers[0] {
-			return i
-		}
-	}
-	return 0
 }
 
 // isTerminal reports whether w is a terminal; the progress bar redraws itself with carriage
