@@ -49,7 +49,7 @@ func resolveNode(p *protocols.Protocol, node string, user map[string]string) (No
 	if err != nil {
 		return NodeSpec{}, err
 	}
-	return NodeSpec{Name: node, Settings: st, Engine: opts}, nil
+	return NodeSpec{Name: node, Settings: st, Engine: opts, EngineParams: ep}, nil
 }
 
 // AcceptsParam reports whether a point of protocol p accepts the parameter name (its own

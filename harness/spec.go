@@ -64,6 +64,9 @@ type NodeSpec struct {
 	// Engine are the node's storage options from the engine parameters. Dir is empty:
 	// where a node keeps its files is a property of the run (--data-dir), not of the point.
 	Engine storage.Options
+	// EngineParams are the engine parameters' resolved values under their names, as SHOW
+	// VARIABLES reports them; the engine itself runs on Engine.
+	EngineParams protocols.Params
 }
 
 // Members returns n1..nN.
