@@ -94,7 +94,7 @@ func startCluster(ctx context.Context, ps *PointSpec, cc clusterConfig, progress
 		}
 	}
 	progress("loading " + def.Name)
-	if err := c.workload.Load(ctx, c.engines[0], cc.loadProgress); err != nil {
+	if err := c.workload.Load(ctx, workloads.OnEngine(c.engines[0]), cc.loadProgress); err != nil {
 		return nil, fmt.Errorf("load workload %s on n1: %w", def.Name, err)
 	}
 	if len(c.engines) > 1 {
@@ -169,10 +169,19 @@ func (c *cluster) clients(ps *PointSpec, seed int64) []*client {
 			}
 		}
 		rng := rand.New(rand.NewPCG(uint64(seed), uint64(i)+1))
-		out[i] = &client{id: i, node: node, db: c.engines[idx], wl: c.workload.NewClient(i, rng), stats: newClientStats()}
+		out[i] = &client{id: i, node: node, db: workloads.OnEngine(c.engines[idx]), wl: c.workload.NewClient(i, rng), stats: newClientStats()}
 		if r, ok := c.providers[idx].(protocols.AutocommitRetrier); ok {
 			out[i].serverRetries = r.RetryAutocommit()
 		}
+	}
+	return out
+}
+
+// dbs is every node's engine as the workload sees it.
+func (c *cluster) dbs() []workloads.DB {
+	out := make([]workloads.DB, len(c.engines))
+	for i, e := range c.engines {
+		out[i] = workloads.OnEngine(e)
 	}
 	return out
 }

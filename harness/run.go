@@ -364,7 +364,7 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 	}
 	if cv.ok && !interrupted {
 		cctx, cancel := context.WithTimeout(context.Background(), ConvergeTimeout)
-		checks, err := c.workload.Check(cctx, c.engines)
+		checks, err := c.workload.Check(cctx, c.dbs())
 		cancel()
 		if err != nil {
 			p.Notes = append(p.Notes, "workload check failed to run: "+err.Error())
