@@ -7,12 +7,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/replbench/replbench/storage"
+	"github.com/replbench/replbench/workloads"
 )
 
 type nopClient struct{}
 
-func (nopClient) Next(context.Context, *storage.Engine, bool) (string, error) { return "t", nil }
+func (nopClient) Next(context.Context, workloads.DB, bool) (string, error) { return "t", nil }
 
 // BenchmarkClientLoop is the harness's own cost per transaction (scheduling, the latency
 // clock, HdrHistogram recording) with 16 clients and a transaction that does nothing: the

@@ -4,32 +4,37 @@ import (
 	"strconv"
 
 	"github.com/replbench/replbench/harness/law"
-	"github.com/replbench/replbench/protocols"
-	"github.com/replbench/replbench/protocols/transport"
 	"github.com/replbench/replbench/results"
 )
+
+// LawInput is the bound's input for a resolved point: its built network, members, writers
+// and threads, and every node's settings exactly as the providers get them, so that the
+// bound and the run cannot read a parameter differently. hotRows is the number of hot rows
+// (0: none). The caller may set what a point does not say (law.Input.Leader, SyncCost).
+func LawInput(ps *PointSpec, hotRows int) law.Input {
+	nodes := make([]law.Node, len(ps.Cluster))
+	for i, n := range ps.Cluster {
+		nodes[i] = law.Node{Settings: n.Settings, Engine: n.Engine}
+	}
+	return law.Input{
+		Network:  ps.Net,
+		Members:  ps.Members(),
+		Protocol: ps.Protocol,
+		Nodes:    nodes,
+		Writers:  ps.Writers,
+		Threads:  ps.Threads,
+		HotRows:  hotRows,
+		Duration: ps.Duration,
+	}
+}
 
 // setBound attaches the Callaghan's-law model of the point (package law) to p: the commit
 // floor the network and the protocol impose, the throughput bound for the thread count,
 // and the efficiency measured / bound. A protocol the law package has no model for gets no
 // bound and a note, not an invented one. The model leaves out the engine's own cost (and
 // the fsync of an on-disk run), so efficiency near 1 means "at the network's limit".
-//
-// nodeParams are every node's parameters (protocol and engine), so that a slow applier
-// (replbench.apply_delay on one node) caps the bound the way flow control caps the cluster.
-func setBound(p *results.Point, ps *PointSpec, net transport.Network, params map[string]string, nodeParams map[string]protocols.Params) {
-	in := law.Input{
-		NodeParams: nodeParams,
-		Duration:   ps.Duration,
-		Network:    net,
-		Members:    ps.Members(),
-		Protocol:   ps.Protocol,
-		Params:     params,
-		Writers:    ps.Writers,
-		Threads:    ps.Threads,
-		HotRows:    hotRows(p),
-	}
-	b, err := law.Compute(in)
+func setBound(p *results.Point, ps *PointSpec) {
+	b, err := law.Compute(LawInput(ps, hotRows(p)))
 	if err != nil {
 		p.Notes = append(p.Notes, "no Callaghan bound: "+err.Error())
 		return

@@ -26,7 +26,7 @@ type load struct {
 type client struct {
 	id    int
 	node  string
-	db    *storage.Engine
+	db    workloads.DB
 	wl    workloads.Client
 	stats *clientStats
 	// serverRetries is how many times the node's server re-runs an autocommit statement

@@ -9,6 +9,7 @@ import (
 	"github.com/replbench/replbench/protocols"
 	"github.com/replbench/replbench/results"
 	"github.com/replbench/replbench/storage"
+	"github.com/replbench/replbench/workloads"
 )
 
 // fakeClient takes service[i] for its i-th transaction (the last value repeats) and fails
@@ -21,7 +22,7 @@ type fakeClient struct {
 	retried  int
 }
 
-func (f *fakeClient) Next(ctx context.Context, db *storage.Engine, retry bool) (string, error) {
+func (f *fakeClient) Next(ctx context.Context, db workloads.DB, retry bool) (string, error) {
 	if retry {
 		f.retried++
 	}
@@ -145,7 +146,7 @@ func TestPhaseStopsOnCancel(t *testing.T) {
 
 type ctxClient struct{}
 
-func (ctxClient) Next(ctx context.Context, db *storage.Engine, retry bool) (string, error) {
+func (ctxClient) Next(ctx context.Context, db workloads.DB, retry bool) (string, error) {
 	select {
 	case <-time.After(10 * time.Millisecond):
 		return "t", nil

@@ -29,10 +29,7 @@ type cluster struct {
 	engines   []*storage.Engine
 	providers []protocols.Provider
 	emu       *transport.Emulator
-	net       transport.Network
 	workload  workloads.Workload
-	params    []protocols.Params // each node's resolved protocol parameters
-	settings  []protocols.Settings
 }
 
 // clusterConfig is what bring-up needs beyond the point itself.
@@ -70,18 +67,17 @@ func startCluster(ctx context.Context, ps *PointSpec, cc clusterConfig, progress
 			_ = c.removeDataDirs(cc.dataDir)
 		}
 	}()
-	params := make([]protocols.Params, ps.Nodes)
-	for i, node := range c.members {
-		pp, opts, err := splitParams(proto, node, cc.dataDir, ps.Params[node])
-		if err != nil {
-			return nil, err
+	if len(ps.Cluster) != ps.Nodes {
+		return nil, fmt.Errorf("point %d is not resolved (%d of %d nodes): build it with Expand or ResolvePoint", ps.Index, len(ps.Cluster), ps.Nodes)
+	}
+	for _, n := range ps.Cluster {
+		opts := n.Engine
+		if cc.dataDir != "" {
+			opts.Dir = filepath.Join(cc.dataDir, n.Name)
 		}
-		params[i] = pp.Params()
-		c.params = append(c.params, pp.Params())
-		c.settings = append(c.settings, pp)
 		e, err := storage.Open(opts)
 		if err != nil {
-			return nil, fmt.Errorf("open the engine of %s: %w", node, err)
+			return nil, fmt.Errorf("open the engine of %s: %w", n.Name, err)
 		}
 		c.engines = append(c.engines, e)
 	}
@@ -98,7 +94,7 @@ func startCluster(ctx context.Context, ps *PointSpec, cc clusterConfig, progress
 		}
 	}
 	progress("loading " + def.Name)
-	if err := c.workload.Load(ctx, c.engines[0], cc.loadProgress); err != nil {
+	if err := c.workload.Load(ctx, workloads.OnEngine(c.engines[0]), cc.loadProgress); err != nil {
 		return nil, fmt.Errorf("load workload %s on n1: %w", def.Name, err)
 	}
 	if len(c.engines) > 1 {
@@ -113,14 +109,11 @@ func startCluster(ctx context.Context, ps *PointSpec, cc clusterConfig, progress
 		}
 	}
 
-	if c.net, err = ps.Network.Build(c.members); err != nil {
-		return nil, err
-	}
 	bus, err := cc.bus.open()
 	if err != nil {
 		return nil, err
 	}
-	c.emu = transport.NewEmulator(bus, c.net, transport.EmulatorOptions{Seed: cc.seed})
+	c.emu = transport.NewEmulator(bus, ps.Net, transport.EmulatorOptions{Seed: cc.seed})
 	for i, node := range c.members {
 		ep, err := c.emu.Attach(node)
 		if err != nil {
@@ -128,7 +121,7 @@ func startCluster(ctx context.Context, ps *PointSpec, cc clusterConfig, progress
 		}
 		p, err := proto.New(protocols.Config{
 			Node: node, Members: c.members, Endpoint: ep, Applier: c.engines[i],
-			Params: params[i], Settings: c.settings[i], Seed: cc.seed + int64(i),
+			Settings: ps.Cluster[i].Settings, Seed: cc.seed + int64(i),
 		})
 		if err != nil {
 			_ = ep.Close()
@@ -176,10 +169,19 @@ func (c *cluster) clients(ps *PointSpec, seed int64) []*client {
 			}
 		}
 		rng := rand.New(rand.NewPCG(uint64(seed), uint64(i)+1))
-		out[i] = &client{id: i, node: node, db: c.engines[idx], wl: c.workload.NewClient(i, rng), stats: newClientStats()}
+		out[i] = &client{id: i, node: node, db: workloads.OnEngine(c.engines[idx]), wl: c.workload.NewClient(i, rng), stats: newClientStats()}
 		if r, ok := c.providers[idx].(protocols.AutocommitRetrier); ok {
 			out[i].serverRetries = r.RetryAutocommit()
 		}
+	}
+	return out
+}
+
+// dbs is every node's engine as the workload sees it.
+func (c *cluster) dbs() []workloads.DB {
+	out := make([]workloads.DB, len(c.engines))
+	for i, e := range c.engines {
+		out[i] = workloads.OnEngine(e)
 	}
 	return out
 }

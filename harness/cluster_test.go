@@ -25,18 +25,17 @@ func checkNoGoroutines(t *testing.T, before int) {
 
 // A cluster that fails to start returns the error, never a panic and never a half-built
 // cluster, and closes everything it had started. The failure is provoked at each stage of
-// bring-up: a parameter the protocol refuses (before any engine opens), and the context
+// bring-up: a point nobody resolved (before any engine opens), and the context
 // ending just before the providers start, when engines, the workload's data, the bus, the
 // emulator and every provider already exist, over both buses.
 func TestStartClusterFailureClosesEverything(t *testing.T) {
 	cases := []struct {
 		name, bus, cancelAt string
-		params              map[string]string
 		want                string
 	}{
-		{"bad parameter", "memory", "", map[string]string{"rpl_semi_sync_master_wait_for_slave_count": "0"}, "rpl_semi_sync_master_wait_for_slave_count"},
-		{"start fails/memory", "memory", "starting semisync", nil, "semisync on n"},
-		{"start fails/nats", "nats", "starting semisync", nil, "semisync on n"},
+		{"unresolved point", "memory", "", "is not resolved"},
+		{"start fails/memory", "memory", "starting semisync", "semisync on n"},
+		{"start fails/nats", "nats", "starting semisync", "semisync on n"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -44,7 +43,11 @@ func TestStartClusterFailureClosesEverything(t *testing.T) {
 			ps := &PointSpec{
 				Protocol: "semisync", Nodes: 3, Workload: WorkloadSpec{Name: "insert"},
 				Threads: 1, Writers: []string{"n1"}, Queries: 1,
-				Params: map[string]map[string]string{"n1": tc.params, "n2": tc.params, "n3": tc.params},
+			}
+			if tc.cancelAt != "" {
+				if err := ResolvePoint(ps); err != nil {
+					t.Fatal(err)
+				}
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -75,5 +78,25 @@ func TestStartClusterFailureClosesEverything(t *testing.T) {
 				t.Errorf("node directories left behind: %v", left)
 			}
 		})
+	}
+}
+
+// A point made by hand is resolved by ResolvePoint, the same resolution Expand runs: a
+// parameter the protocol refuses fails there, naming the node, before anything starts.
+func TestResolvePoint(t *testing.T) {
+	bad := map[string]string{"rpl_semi_sync_master_wait_for_slave_count": "0"}
+	ps := &PointSpec{Protocol: "semi-sync", Nodes: 3, Given: map[string]map[string]string{"n2": bad}}
+	if err := ResolvePoint(ps); err == nil || !strings.Contains(err.Error(), "n2: parameter rpl_semi_sync_master_wait_for_slave_count: 0 is out of range") {
+		t.Fatalf("err = %v", err)
+	}
+	ps = &PointSpec{Protocol: "semi-sync", Nodes: 3, Network: NetworkSpec{Preset: "wan-50"}}
+	if err := ResolvePoint(ps); err != nil {
+		t.Fatal(err)
+	}
+	if ps.Protocol != "semisync" || len(ps.Cluster) != 3 || ps.Cluster[2].Name != "n3" || ps.Network.Name != "wan-50" || ps.Net.OneWay("n1", "n3") == 0 {
+		t.Fatalf("resolved %+v", ps)
+	}
+	if err := ResolvePoint(&PointSpec{Protocol: "standalone", Nodes: 2}); err == nil || !strings.Contains(err.Error(), "runs on 1 nodes, not 2") {
+		t.Fatalf("err = %v", err)
 	}
 }

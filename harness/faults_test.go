@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/replbench/replbench/protocols/transport"
-	"github.com/replbench/replbench/storage"
+	"github.com/replbench/replbench/workloads"
 )
 
 // The --fault syntax: every event parses to what it says and prints back to the same text,
@@ -222,7 +222,7 @@ type blockingClient struct {
 	forever chan struct{}
 }
 
-func (b *blockingClient) Next(ctx context.Context, _ *storage.Engine, _ bool) (string, error) {
+func (b *blockingClient) Next(ctx context.Context, _ workloads.DB, _ bool) (string, error) {
 	if b.n > 0 {
 		b.n--
 		time.Sleep(b.service)

@@ -15,6 +15,7 @@ import (
 // client threads of the harness's own.
 type Live struct {
 	c     *cluster
+	ps    *PointSpec
 	proto *protocols.Protocol
 }
 
@@ -30,7 +31,8 @@ type LiveNode struct {
 }
 
 // StartLive brings up the cluster of ps (its Threads, Queries and Duration are not used)
-// over bus, with node databases under dataDir ("" keeps them in memory).
+// over bus, with node databases under dataDir ("" keeps them in memory). ps must be
+// resolved: a point from Expand, or one made by hand and passed to ResolvePoint.
 func StartLive(ctx context.Context, ps *PointSpec, bus BusConfig, dataDir string, seed int64, progress func(string)) (*Live, error) {
 	proto, err := protocols.Lookup(ps.Protocol)
 	if err != nil {
@@ -43,16 +45,16 @@ func StartLive(ctx context.Context, ps *PointSpec, bus BusConfig, dataDir string
 	if err != nil {
 		return nil, err
 	}
-	return &Live{c: c, proto: proto}, nil
+	return &Live{c: c, ps: ps, proto: proto}, nil
 }
 
 // Nodes returns the running nodes in order n1..nN.
 func (l *Live) Nodes() []LiveNode {
 	out := make([]LiveNode, len(l.c.members))
 	for i, m := range l.c.members {
-		p := maps.Clone(l.c.params[i])
-		eng, _ := protocols.Resolve(EngineParams, nil)
-		for k, v := range eng {
+		n := l.ps.Cluster[i]
+		p := maps.Clone(n.Settings.Params())
+		for k, v := range n.EngineParams {
 			if _, ok := p[k]; !ok {
 				p[k] = v
 			}

@@ -10,16 +10,17 @@ import (
 	"github.com/replbench/replbench/results"
 )
 
-// checkNetwork validates a network spec for a cluster of n nodes and returns it with its
-// label filled in. path is the field path of the spec, for error messages.
-func (s *Scenario) checkNetwork(nw NetworkSpec, path string, n int) (NetworkSpec, error) {
-	if _, err := nw.Build(memberNames(n)); err != nil {
-		return nw, fmt.Errorf("%s: %v", s.where(path), err)
-	}
+// checkNetwork builds a network spec for a cluster of n nodes and returns it with its label
+// filled in, and the built network. path is the field path of the spec, for error messages.
+func (s *Scenario) checkNetwork(nw NetworkSpec, path string, n int) (NetworkSpec, transport.Network, error) {
 	if nw.Name == "" {
 		nw.Name = nw.label()
 	}
-	return nw, nil
+	net, err := nw.Build(memberNames(n))
+	if err != nil {
+		return nw, net, fmt.Errorf("%s: %v", s.where(path), err)
+	}
+	return nw, net, nil
 }
 
 // label names a network for tables: the preset, plus any overrides ("lan+n3=50ms").

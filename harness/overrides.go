@@ -18,7 +18,9 @@ func hasOption(name, opt string) bool {
 // `--threads 8` on a scenario that sweeps threads runs only 8; the network refinements
 // (Egress, Links, Jitter, Loss) apply to every network of the run, on top of the preset.
 type Overrides struct {
-	Protocol        *string
+	// Protocols replaces the protocol: one name sets the scenario's protocol, several
+	// (a list, or every registered one) become its protocol sweep.
+	Protocols       []string
 	Nodes           *int
 	Workload        *string
 	WorkloadOptions map[string]string
@@ -45,9 +47,15 @@ type Overrides struct {
 // Apply writes the overrides into s and remembers which flag set each field, so that a
 // validation error points at the flag rather than at a line of the file.
 func (s *Scenario) Apply(o Overrides) {
-	if o.Protocol != nil {
-		s.Protocol, s.Sweep.Protocols = *o.Protocol, nil
+	switch len(o.Protocols) {
+	case 0:
+	case 1:
+		s.Protocol, s.Sweep.Protocols = o.Protocols[0], nil
 		s.markFlag("protocol", "--protocol")
+	default:
+		s.Protocol, s.Sweep.Protocols = "", slices.Clone(o.Protocols)
+		s.markFlag("protocol", "--protocol")
+		s.markFlag("sweep.protocols", "--protocol")
 	}
 	if o.Nodes != nil {
 		s.Cluster.Nodes, s.Sweep.Nodes = *o.Nodes, nil

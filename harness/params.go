@@ -1,8 +1,6 @@
 package harness
 
 import (
-	"path/filepath"
-
 	"github.com/replbench/replbench/protocols"
 	"github.com/replbench/replbench/storage"
 )
@@ -24,11 +22,11 @@ func AllParams(p *protocols.Protocol) []protocols.Param {
 	return out
 }
 
-// splitParams resolves one node's user parameters into the protocol's (defaults applied,
-// cross-parameter rules checked) and the engine's options. A name both lists know goes to
-// both. It creates nothing (dataDir only names the node's directory), so validation runs
-// it on every node of every point before a run starts, and bring-up runs it again.
-func splitParams(p *protocols.Protocol, node, dataDir string, user map[string]string) (protocols.Settings, storage.Options, error) {
+// resolveNode resolves one node's user parameters into the protocol's settings (defaults
+// applied, the protocol's Parse run, so its cross-parameter rules are checked) and the
+// engine's options. A name both lists know goes to both. It is the only place a point's
+// parameters are parsed: Expand runs it for every node of every point before a run starts.
+func resolveNode(p *protocols.Protocol, node string, user map[string]string) (NodeSpec, error) {
 	proto := map[string]string{}
 	engine := map[string]string{}
 	for k, v := range user {
@@ -39,18 +37,24 @@ func splitParams(p *protocols.Protocol, node, dataDir string, user map[string]st
 			engine[k] = v
 		}
 	}
-	pp, err := p.Resolve(proto) // the protocol's cross-parameter rules too
+	st, err := p.Resolve(proto)
 	if err != nil {
-		return nil, storage.Options{}, err
+		return NodeSpec{}, err
 	}
 	ep, err := protocols.Resolve(EngineParams, engine)
 	if err != nil {
-		return nil, storage.Options{}, err
+		return NodeSpec{}, err
 	}
-	dir := ""
-	if dataDir != "" {
-		dir = filepath.Join(dataDir, node)
+	opts, err := storage.OptionsFromParams(node, "", ep)
+	if err != nil {
+		return NodeSpec{}, err
 	}
-	opts, err := storage.OptionsFromParams(node, dir, ep)
-	return pp, opts, err
+	return NodeSpec{Name: node, Settings: st, Engine: opts, EngineParams: ep}, nil
+}
+
+// AcceptsParam reports whether a point of protocol p accepts the parameter name (its own
+// or the engine's, under its name or an alias).
+func AcceptsParam(p *protocols.Protocol, name string) bool {
+	_, ok := findParam(AllParams(p), name)
+	return ok
 }

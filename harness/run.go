@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -18,7 +17,6 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
-	"github.com/replbench/replbench/protocols"
 	"github.com/replbench/replbench/results"
 	"github.com/replbench/replbench/workloads"
 )
@@ -270,7 +268,7 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 		_ = c.removeDataDirs(opt.DataDir)
 	}()
 	p := &results.Point{
-		Protocol: ps.Protocol, Nodes: ps.Nodes, Network: resultNetwork(ps.Network.Name, c.net),
+		Protocol: ps.Protocol, Nodes: ps.Nodes, Network: resultNetwork(ps.Network.Name, ps.Net),
 		Workload: ps.Workload.Name, Options: ps.Workload.Options, Params: ps.UserParams(),
 		Threads: ps.Threads, Writers: ps.Writers, Queries: ps.Queries, Duration: ps.Duration.Seconds(),
 		Repeat: ps.Repeat,
@@ -357,7 +355,7 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 	}
 	if cv.ok && !interrupted {
 		cctx, cancel := context.WithTimeout(context.Background(), ConvergeTimeout)
-		checks, err := c.workload.Check(cctx, c.engines)
+		checks, err := c.workload.Check(cctx, c.dbs())
 		cancel()
 		if err != nil {
 			p.Notes = append(p.Notes, "workload check failed to run: "+err.Error())
@@ -398,18 +396,11 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 	if err := closeWithin(c, closeTimeout); err != nil {
 		p.Notes = append(p.Notes, "close: "+err.Error())
 	}
-	nodeParams := map[string]protocols.Params{}
-	for i, node := range c.members {
-		np := protocols.Params{}
-		maps.Copy(np, c.params[i])
-		maps.Copy(np, ps.Params[node]) // engine values too (replbench.apply_delay)
-		nodeParams[node] = np
-	}
-	setBound(p, ps, c.net, c.params[writerIndex(c.members, ps.Writers)], nodeParams)
+	setBound(p, ps)
 	if !interrupted {
 		p.Reference = results.ReferenceFor(s.Name, p) // a partial point reproduces nothing
 	}
-	return p, delayWarning(p, smallestOneWay(c.net, c.members)), nil
+	return p, delayWarning(p, smallestOneWay(ps.Net, c.members)), nil
 }
 
 // stallText says what a stalled phase left behind.
@@ -535,16 +526,6 @@ func (c *console) printf(format string, args ...any) {
 	if c.bar != nil && !c.bar.IsFinished() {
 		_ = c.bar.RenderBlank()
 	}
-}
-
-// writerIndex is the position of the first writer among members.
-func writerIndex(members, writers []string) int {
-	for i, m := range members {
-		if len(writers) > 0 && m == writers[0] {
-			return i
-		}
-	}
-	return 0
 }
 
 // isTerminal reports whether w is a terminal; the progress bar redraws itself with carriage

@@ -10,25 +10,38 @@ import (
 	"time"
 
 	"github.com/replbench/replbench/protocols"
+	"github.com/replbench/replbench/protocols/transport"
+	"github.com/replbench/replbench/storage"
 	"github.com/replbench/replbench/workloads"
 )
 
 // PointSpec is one fully resolved point: everything needed to bring up a cluster and drive
-// it, with names already checked against the registries.
+// it, with names checked against the registries, every node's parameters resolved into the
+// protocol's typed settings and the engine's options, and the network built. Expand (or
+// ResolvePoint, for a point made by hand) is the one place that parses a parameter or a
+// network: bring-up, the providers, the bound (package law) and the results read Cluster and
+// Net, so no two of them can read a value differently.
 type PointSpec struct {
 	Scenario string
 	Index    int // 0-based position in the run
 	Protocol string
 	Nodes    int
+	// Network is the network as the scenario describes it, with its label (Network.Name);
+	// Net is that network built for this point's members, what the emulator runs and the
+	// bound reads.
 	Network  NetworkSpec
+	Net      transport.Network
 	Workload WorkloadSpec
 	Threads  int
 	// Writers are the nodes that have clients: the requested writers, cut to the first
 	// Threads of them when there are fewer threads than writers.
 	Writers []string
-	// Params are the user's parameters per node (protocol and engine parameters mixed, as
-	// typed); defaults are applied when the cluster is built.
-	Params       map[string]map[string]string
+	// Cluster is every node's resolved configuration, in member order (Cluster[0] is n1).
+	Cluster []NodeSpec
+	// Given are the parameters the user set, per node, as typed (protocol and engine
+	// parameters mixed). They are kept only to record them in the result (UserParams);
+	// everything that acts on a parameter reads Cluster.
+	Given        map[string]map[string]string
 	Queries      int64
 	Duration     time.Duration
 	Warmup       time.Duration
@@ -40,6 +53,20 @@ type PointSpec struct {
 	Repeat         int
 	// Faults is the fault timeline of the measured phase, sorted by time.
 	Faults []FaultEvent
+}
+
+// NodeSpec is one node of a point, resolved: what its provider and its engine are built from.
+type NodeSpec struct {
+	Name string
+	// Settings are the node's protocol settings as the protocol's Parse built them
+	// (*galera.Settings, *groupreplication.Settings, *semisync.Settings, ...).
+	Settings protocols.Settings
+	// Engine are the node's storage options from the engine parameters. Dir is empty:
+	// where a node keeps its files is a property of the run (--data-dir), not of the point.
+	Engine storage.Options
+	// EngineParams are the engine parameters' resolved values under their names, as SHOW
+	// VARIABLES reports them; the engine itself runs on Engine.
+	EngineParams protocols.Params
 }
 
 // Members returns n1..nN.
@@ -55,13 +82,13 @@ func (p *PointSpec) Members() []string {
 func (p *PointSpec) UserParams() map[string]string {
 	out := map[string]string{}
 	common := map[string]string{}
-	if len(p.Params) > 0 {
+	if len(p.Given) > 0 {
 		// a parameter equal on every node was given for all nodes
-		first := p.Params[nodeName(0)]
+		first := p.Given[nodeName(0)]
 		for k, v := range first {
 			same := true
 			for i := 1; i < p.Nodes; i++ {
-				if p.Params[nodeName(i)][k] != v {
+				if p.Given[nodeName(i)][k] != v {
 					same = false
 					break
 				}
@@ -72,7 +99,7 @@ func (p *PointSpec) UserParams() map[string]string {
 			}
 		}
 	}
-	for node, m := range p.Params {
+	for node, m := range p.Given {
 		for k, v := range m {
 			if _, ok := common[k]; !ok {
 				out[node+":"+k] = v
@@ -83,9 +110,16 @@ func (p *PointSpec) UserParams() map[string]string {
 }
 
 // Expand validates the scenario and returns its points: the cartesian product of the sweep
-// axes (see Sweep for the order), repeated. The first problem found is returned as one line
-// naming where it is (file and line, or the flag) and what is accepted.
-func Expand(s *Scenario) ([]PointSpec, error) {
+// axes (see Sweep for the order), repeated, each resolved (see PointSpec). The first problem
+// found is returned as one line naming where it is (file and line, or the flag) and what is
+// accepted.
+func Expand(s *Scenario) ([]PointSpec, error) { return expand(s, true) }
+
+// ExpandModel is Expand for a command that computes from the points without running them
+// (`replbench law`): the same resolution, but no run length is needed.
+func ExpandModel(s *Scenario) ([]PointSpec, error) { return expand(s, false) }
+
+func expand(s *Scenario, run bool) ([]PointSpec, error) {
 	fail := func(p, format string, args ...any) error {
 		return fmt.Errorf("%s: %s", s.where(p), fmt.Sprintf(format, args...))
 	}
@@ -192,7 +226,7 @@ func Expand(s *Scenario) ([]PointSpec, error) {
 		return nil, fail("queries", "negative query count %d (accepted: a positive integer)", s.Queries)
 	case s.Queries > 0 && s.Duration > 0:
 		return nil, fail("queries", "both queries (%d) and duration (%s) given (accepted: exactly one of --queries N or --duration D)", s.Queries, time.Duration(s.Duration))
-	case s.Queries == 0 && s.Duration == 0:
+	case s.Queries == 0 && s.Duration == 0 && run:
 		return nil, fail("queries", "neither queries nor duration given (accepted: exactly one of --queries N or --duration D)")
 	}
 	if s.Rate < 0 {
@@ -235,12 +269,12 @@ func Expand(s *Scenario) ([]PointSpec, error) {
 						}
 					}
 					for pi, ps := range paramSets {
-						perNode, err := resolveUserParams(s, pr.v, n, s.Params, "params", ps, paramPaths[pi])
+						given, cluster, err := resolveUserParams(s, pr.v, n, s.Params, "params", ps, paramPaths[pi])
 						if err != nil {
 							return nil, err
 						}
 						for neti, nw := range nets {
-							nw, err := s.checkNetwork(nw, netPaths[neti], n)
+							nw, net, err := s.checkNetwork(nw, netPaths[neti], n)
 							if err != nil {
 								return nil, err
 							}
@@ -260,9 +294,9 @@ func Expand(s *Scenario) ([]PointSpec, error) {
 								for r := 0; r < repeats; r++ {
 									out = append(out, PointSpec{
 										Scenario: s.Name, Index: len(out),
-										Protocol: pr.v.Name, Nodes: n, Network: nw,
+										Protocol: pr.v.Name, Nodes: n, Network: nw, Net: net,
 										Workload: WorkloadSpec{Name: wl.Name, Options: maps.Clone(wl.Options)},
-										Threads:  t, Writers: used, Params: perNode,
+										Threads:  t, Writers: used, Cluster: cluster, Given: given,
 										Queries: s.Queries, Duration: time.Duration(s.Duration),
 										Warmup: time.Duration(s.Warmup), Rate: s.Rate,
 										Retries: s.Retries, RetryBackoff: time.Duration(s.RetryBackoff),
@@ -278,6 +312,31 @@ func Expand(s *Scenario) ([]PointSpec, error) {
 		}
 	}
 	return out, nil
+}
+
+// ResolvePoint resolves a point made by hand (a test's, a command's that builds its cluster
+// without a scenario): from Protocol, Nodes, Network and Given it fills Cluster and Net,
+// the same way Expand resolves a scenario's points. A point from Expand is resolved already.
+func ResolvePoint(ps *PointSpec) error {
+	p, err := protocols.Lookup(ps.Protocol)
+	if err != nil {
+		return err
+	}
+	if ps.Nodes < max(p.MinNodes, 1) || (p.MaxNodes > 0 && ps.Nodes > p.MaxNodes) {
+		return fmt.Errorf("protocol %s runs on %s nodes, not %d", p.Name, NodeRange(p), ps.Nodes)
+	}
+	ps.Protocol = p.Name
+	ps.Cluster = make([]NodeSpec, ps.Nodes)
+	for i, node := range ps.Members() {
+		if ps.Cluster[i], err = resolveNode(p, node, ps.Given[node]); err != nil {
+			return fmt.Errorf("%s: %w", node, err)
+		}
+	}
+	if ps.Network.Name == "" {
+		ps.Network.Name = ps.Network.label()
+	}
+	ps.Net, err = ps.Network.Build(ps.Members())
+	return err
 }
 
 // NodeRange says how many nodes protocol p runs on, as errors and listings print it: "1",
@@ -342,9 +401,10 @@ func checkWorkload(w WorkloadSpec, nodes int, writers []string, threads int, see
 
 // resolveUserParams merges the base parameters and one sweep set (the sweep wins; a flag
 // has already been written into base and removed from the sweep sets), splits NODE:NAME
-// entries per node, and validates every name and value against the protocol's and the
-// engine's parameter lists.
-func resolveUserParams(s *Scenario, p *protocols.Protocol, n int, base map[string]string, basePath string, sweep map[string]string, sweepPath string) (map[string]map[string]string, error) {
+// entries per node, validates every name and value against the protocol's and the engine's
+// parameter lists, and resolves each node (resolveNode). It returns the user's values per
+// node, for the record, and the resolved nodes.
+func resolveUserParams(s *Scenario, p *protocols.Protocol, n int, base map[string]string, basePath string, sweep map[string]string, sweepPath string) (map[string]map[string]string, []NodeSpec, error) {
 	perNode := map[string]map[string]string{}
 	for i := 0; i < n; i++ {
 		perNode[nodeName(i)] = map[string]string{}
@@ -377,21 +437,24 @@ func resolveUserParams(s *Scenario, p *protocols.Protocol, n int, base map[strin
 		return nil
 	}
 	if err := apply(base, basePath); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := apply(sweep, sweepPath); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	// Each value is valid on its own; now each node's whole set, exactly as bring-up will
-	// resolve it, so that a combination the protocol refuses (its Check) or the engine
-	// cannot open with fails here, before a run directory exists, not at start-up.
-	for i := 0; i < n; i++ {
+	// Each value is valid on its own; now each node's whole set, so that a combination the
+	// protocol refuses (its Parse) or the engine cannot open with fails here, before a run
+	// directory exists, not at start-up.
+	nodes := make([]NodeSpec, n)
+	for i := range nodes {
 		node := nodeName(i)
-		if _, _, err := splitParams(p, node, "", perNode[node]); err != nil {
-			return nil, fmt.Errorf("%s: %v", paramsWhere(s, node, err, base, basePath, sweep, sweepPath), err)
+		ns, err := resolveNode(p, node, perNode[node])
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %v", paramsWhere(s, node, err, base, basePath, sweep, sweepPath), err)
 		}
+		nodes[i] = ns
 	}
-	return perNode, nil
+	return perNode, nodes, nil
 }
 
 // paramsWhere names where the parameters behind a node's failed combination were set: the

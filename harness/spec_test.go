@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/replbench/replbench/protocols"
+	"github.com/replbench/replbench/semisync"
 )
 
 // Sweep expansion: the cartesian product in the documented order (protocols, workloads,
@@ -26,7 +27,7 @@ func TestExpandSweepOrder(t *testing.T) {
 	}
 	var got []string
 	for _, p := range pts {
-		got = append(got, fmt.Sprintf("%s/%s/t%d/r%d", p.Params["n1"]["innodb_lock_wait_timeout"], p.Network.Name, p.Threads, p.Repeat))
+		got = append(got, fmt.Sprintf("%g/%s/t%d/r%d", p.Cluster[0].Engine.LockWaitTimeout.Seconds(), p.Network.Name, p.Threads, p.Repeat))
 	}
 	want := []string{
 		"5/lan/t1/r0", "5/lan/t1/r1", "5/lan/t2/r0", "5/lan/t2/r1",
@@ -41,9 +42,15 @@ func TestExpandSweepOrder(t *testing.T) {
 		if p.Index != i || p.Protocol != "semisync" || p.Nodes != 3 || p.Duration != 200*time.Millisecond {
 			t.Fatalf("point %d: %+v", i, p)
 		}
-		// the per-node parameter lands on n3 only
-		if p.Params["n3"]["replbench.apply_delay"] != "1ms" || p.Params["n1"]["replbench.apply_delay"] != "" {
-			t.Fatalf("per-node params %v", p.Params)
+		// the per-node parameter lands on n3 only, resolved once into the engine's options
+		if p.Cluster[2].Engine.ApplyDelay != time.Millisecond || p.Cluster[0].Engine.ApplyDelay != 0 || p.Cluster[2].Name != "n3" {
+			t.Fatalf("per-node params %+v", p.Cluster)
+		}
+		if _, ok := p.Cluster[0].Settings.(*semisync.Settings); !ok {
+			t.Fatalf("settings %T, want the protocol's own", p.Cluster[0].Settings)
+		}
+		if p.Network.Name == "wan-50" && p.Net.OneWay("n1", "n2") != 50*time.Millisecond+p.Net.OneWay("n2", "n1") {
+			t.Fatalf("the point's network is not built from its preset: %+v", p.Net)
 		}
 	}
 	if up := pts[0].UserParams(); up["innodb_lock_wait_timeout"] != "5" || up["n3:replbench.apply_delay"] != "1ms" {
@@ -81,7 +88,7 @@ func TestOverridesReplaceAxes(t *testing.T) {
 		t.Fatalf("%d points", len(pts))
 	}
 	for _, p := range pts {
-		if p.Threads != 4 || p.Network.Name != "wan-100+n3=7ms" || p.Queries != 50 || p.Duration != 0 || p.Params["n2"]["innodb_lock_wait_timeout"] != "9" {
+		if p.Threads != 4 || p.Network.Name != "wan-100+n3=7ms" || p.Queries != 50 || p.Duration != 0 || p.Cluster[1].Engine.LockWaitTimeout != 9*time.Second {
 			t.Fatalf("point %+v", p)
 		}
 	}
@@ -101,7 +108,8 @@ func TestExpandBadInput(t *testing.T) {
 		mod  func(*Scenario)
 		want string
 	}{
-		{"unknown protocol", Overrides{Protocol: str("paxos")}, nil, `--protocol: unknown protocol "paxos" (accepted:`},
+		{"unknown protocol", Overrides{Protocols: []string{"paxos"}}, nil, `--protocol: unknown protocol "paxos" (accepted:`},
+		{"unknown protocol in a list", Overrides{Protocols: []string{"galera", "paxos"}}, nil, `--protocol: unknown protocol "paxos" (accepted:`},
 		{"unknown workload", Overrides{Workload: str("tpcd")}, nil, `--workload: unknown workload "tpcd" (accepted:`},
 		{"unknown preset", Overrides{Network: str("moon")}, nil, `--network: unknown network preset "moon" (accepted: lan`},
 		{"unknown parameter", Overrides{Params: map[string]string{"wsrep_nope": "1"}}, nil, `--param wsrep_nope: unknown parameter "wsrep_nope" for protocol semisync (accepted:`},
@@ -111,7 +119,7 @@ func TestExpandBadInput(t *testing.T) {
 		{"link node beyond", Overrides{Links: map[string]time.Duration{"n1-n7": time.Millisecond}}, nil, "unknown node n7"},
 		{"writer beyond", Overrides{Writers: Writers{"n5"}}, nil, `--writers: unknown writer node "n5"`},
 		{"threads 0", Overrides{Threads: IntList{0}}, nil, "--threads: invalid thread count 0"},
-		{"nodes for standalone", Overrides{Protocol: str("standalone"), Nodes: i(3)}, nil, "--nodes: protocol standalone runs on 1 nodes, not 3"},
+		{"nodes for standalone", Overrides{Protocols: []string{"standalone"}, Nodes: i(3)}, nil, "--nodes: protocol standalone runs on 1 nodes, not 3"},
 		{"unknown workload option", Overrides{WorkloadOptions: map[string]string{"colour": "red"}}, nil, `unknown option "colour" of workload insert`},
 		{"both queries and duration", Overrides{}, func(s *Scenario) { s.Duration = Duration(time.Second) }, "both queries"},
 		{"neither queries nor duration", Overrides{}, func(s *Scenario) { s.Queries = 0 }, "neither queries nor duration"},
@@ -180,8 +188,11 @@ func TestExpandParamAlias(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := pts[0].Params["n1"]["rpl_semi_sync_source_wait_for_replica_count"]; got != "2" {
-		t.Fatalf("params %v", pts[0].Params)
+	if got := pts[0].Cluster[0].Settings.(*semisync.Settings).WaitCount; got != 2 {
+		t.Fatalf("wait count %d, want 2 (settings %v)", got, pts[0].Cluster[0].Settings.Params())
+	}
+	if got := pts[0].UserParams()["rpl_semi_sync_source_wait_for_replica_count"]; got != "2" {
+		t.Fatalf("the result records what the user typed: %v", pts[0].UserParams())
 	}
 }
 

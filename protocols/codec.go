@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/replbench/replbench/internal/codec"
 )
 
 // writeSetVersion is the first byte of every encoded write-set. Bump it when the layout
@@ -24,7 +26,7 @@ var ErrCorrupt = errors.New("corrupt write-set")
 // over the bus, so its size is what the network emulator and flow control see.
 func AppendWriteSet(dst []byte, ws *WriteSet) []byte {
 	dst = append(dst, writeSetVersion)
-	dst = appendString(dst, ws.Source)
+	dst = codec.AppendString(dst, ws.Source)
 	dst = binary.AppendUvarint(dst, ws.TrxID)
 	dst = binary.AppendVarint(dst, ws.Snapshot)
 	dst = binary.AppendVarint(dst, ws.Seqno)
@@ -32,21 +34,21 @@ func AppendWriteSet(dst []byte, ws *WriteSet) []byte {
 	dst = binary.AppendUvarint(dst, uint64(ws.Flags))
 	dst = binary.AppendUvarint(dst, uint64(len(ws.Keys)))
 	for _, k := range ws.Keys {
-		dst = appendString(dst, k.Table)
-		dst = appendString(dst, k.Index)
-		dst = appendBytes(dst, k.Row)
+		dst = codec.AppendString(dst, k.Table)
+		dst = codec.AppendString(dst, k.Index)
+		dst = codec.AppendBytes(dst, k.Row)
 		dst = append(dst, byte(k.Type))
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(ws.Rows)))
 	for _, r := range ws.Rows {
-		dst = appendString(dst, r.Table)
+		dst = codec.AppendString(dst, r.Table)
 		dst = append(dst, byte(r.Op))
-		dst = appendBytes(dst, r.Row)
+		dst = codec.AppendBytes(dst, r.Row)
 		if r.After == nil {
 			dst = append(dst, 0)
 		} else {
 			dst = append(dst, 1)
-			dst = appendBytes(dst, r.After)
+			dst = codec.AppendBytes(dst, r.After)
 		}
 	}
 	return dst
@@ -61,147 +63,58 @@ func EncodeWriteSet(ws *WriteSet) []byte {
 // of bytes consumed. Malformed input gives an error wrapping ErrCorrupt, never a panic; the
 // decoded byte slices are copies, so b may be reused.
 func DecodeWriteSet(b []byte) (*WriteSet, int, error) {
-	d := decoder{b: b}
-	if v := d.byte(); d.err == nil && v != writeSetVersion {
+	d := codec.NewReader(b, ErrCorrupt)
+	if v := d.Byte(); !d.Failed() && v != writeSetVersion {
 		return nil, 0, fmt.Errorf("%w: version %d, this build reads %d", ErrCorrupt, v, writeSetVersion)
 	}
 	ws := &WriteSet{}
-	ws.Source = d.string()
-	ws.TrxID = d.uvarint()
-	ws.Snapshot = d.varint()
-	ws.Seqno = d.varint()
-	ws.DependsSeqno = d.varint()
-	ws.Flags = Flags(d.uvarint())
-	if n := d.count(); n > 0 {
+	ws.Source = string(d.Bytes(maxFieldLen))
+	ws.TrxID = d.Uvarint()
+	ws.Snapshot = d.Varint()
+	ws.Seqno = d.Varint()
+	ws.DependsSeqno = d.Varint()
+	ws.Flags = Flags(d.Uvarint())
+	if n := d.Count(maxItems); n > 0 {
 		ws.Keys = make([]Key, n)
 		for i := range ws.Keys {
 			k := &ws.Keys[i]
-			k.Table = d.string()
-			k.Index = d.string()
-			k.Row = d.bytes()
-			k.Type = KeyType(d.byte())
-			if d.err == nil && k.Type > KeyExclusive {
-				d.fail("key type %d", k.Type)
+			k.Table = string(d.Bytes(maxFieldLen))
+			k.Index = string(d.Bytes(maxFieldLen))
+			k.Row = copyBytes(d.Bytes(maxFieldLen))
+			k.Type = KeyType(d.Byte())
+			if !d.Failed() && k.Type > KeyExclusive {
+				d.Fail("key type %d", k.Type)
 			}
 		}
 	}
-	if n := d.count(); n > 0 {
+	if n := d.Count(maxItems); n > 0 {
 		ws.Rows = make([]RowChange, n)
 		for i := range ws.Rows {
 			r := &ws.Rows[i]
-			r.Table = d.string()
-			r.Op = Op(d.byte())
-			if d.err == nil && (r.Op < OpInsert || r.Op > OpDelete) {
-				d.fail("row op %d", r.Op)
+			r.Table = string(d.Bytes(maxFieldLen))
+			r.Op = Op(d.Byte())
+			if !d.Failed() && (r.Op < OpInsert || r.Op > OpDelete) {
+				d.Fail("row op %d", r.Op)
 			}
-			r.Row = d.bytes()
-			switch d.byte() {
-			case 0:
-			case 1:
-				r.After = d.bytes()
+			r.Row = copyBytes(d.Bytes(maxFieldLen))
+			if d.Bool() {
+				r.After = copyBytes(d.Bytes(maxFieldLen))
 				if r.After == nil {
 					r.After = []byte{}
 				}
-			default:
-				d.fail("after-image marker")
 			}
 		}
 	}
-	if d.err != nil {
-		return nil, 0, d.err
+	if err := d.Err(); err != nil {
+		return nil, 0, err
 	}
-	return ws, d.off, nil
+	return ws, d.Offset(), nil
 }
 
-func appendString(dst []byte, s string) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(s)))
-	return append(dst, s...)
-}
-
-func appendBytes(dst []byte, b []byte) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(b)))
-	return append(dst, b...)
-}
-
-// decoder reads the encoding with sticky errors, so the decode path reads straight through.
-type decoder struct {
-	b   []byte
-	off int
-	err error
-}
-
-func (d *decoder) fail(format string, args ...any) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: at byte %d: %s", ErrCorrupt, d.off, fmt.Sprintf(format, args...))
-	}
-}
-
-func (d *decoder) byte() byte {
-	if d.err != nil {
-		return 0
-	}
-	if d.off >= len(d.b) {
-		d.fail("truncated")
-		return 0
-	}
-	c := d.b[d.off]
-	d.off++
-	return c
-}
-
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b[d.off:])
-	if n <= 0 {
-		d.fail("bad uvarint")
-		return 0
-	}
-	d.off += n
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.b[d.off:])
-	if n <= 0 {
-		d.fail("bad varint")
-		return 0
-	}
-	d.off += n
-	return v
-}
-
-func (d *decoder) count() int {
-	n := d.uvarint()
-	if d.err == nil && (n > maxItems || n > uint64(len(d.b)-d.off)) {
-		d.fail("count %d exceeds what remains", n)
-		return 0
-	}
-	return int(n)
-}
-
-func (d *decoder) bytes() []byte {
-	n := d.uvarint()
-	if d.err != nil {
+// copyBytes copies a decoded field out of the input buffer; empty stays nil.
+func copyBytes(b []byte) []byte {
+	if len(b) == 0 {
 		return nil
 	}
-	if n > maxFieldLen || n > uint64(len(d.b)-d.off) {
-		d.fail("length %d exceeds what remains", n)
-		return nil
-	}
-	if n == 0 {
-		return nil
-	}
-	out := make([]byte, n)
-	copy(out, d.b[d.off:])
-	d.off += int(n)
-	return out
-}
-
-func (d *decoder) string() string {
-	return string(d.bytes())
+	return append([]byte(nil), b...)
 }

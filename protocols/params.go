@@ -115,7 +115,7 @@ type Params map[string]string
 // Resolve merges user values over the defaults of defs and validates them: an unknown
 // name, a value outside Choices, a value that does not parse as its default's kind, or a
 // number outside [Min, Max] is an error naming the parameter and what it accepts. Rules
-// that tie several parameters together are the protocol's Check (Protocol.Resolve runs
+// that tie several parameters together are the protocol's Parse (Protocol.Resolve runs
 // both).
 func Resolve(defs []Param, user map[string]string) (Params, error) {
 	out := Params{}

@@ -148,13 +148,13 @@ func TestCheckDefs(t *testing.T) {
 	}
 }
 
-// windowCheck is a cross-parameter rule in the shape of Galera's: the user send window may
-// not exceed the send window.
-func windowCheck(p Params) error {
+// windowParse is a Parse with a cross-parameter rule in the shape of Galera's: the user
+// send window may not exceed the send window.
+func windowParse(p Params) (Settings, error) {
 	if p.Int("user_window") > p.Int("window") {
-		return errors.New("user_window must not exceed window")
+		return nil, errors.New("user_window must not exceed window")
 	}
-	return nil
+	return ParamSettings(p), nil
 }
 
 func TestProtocolResolve(t *testing.T) {
@@ -164,7 +164,7 @@ func TestProtocolResolve(t *testing.T) {
 			{Name: "user_window", Default: "2", Min: new(1.0), Aliases: []string{"uw"}},
 			{Name: "window", Default: "4", Min: new(1.0)},
 		},
-		Check: windowCheck,
+		Parse: windowParse,
 	}
 	for _, tc := range []struct {
 		user map[string]string
@@ -172,10 +172,10 @@ func TestProtocolResolve(t *testing.T) {
 	}{
 		{nil, ""},
 		{map[string]string{"window": "8", "user_window": "8"}, ""},
-		// Check sees values given under an alias under the canonical name.
+		// Parse sees values given under an alias under the canonical name.
 		{map[string]string{"uw": "5"}, "user_window must not exceed window"},
 		{map[string]string{"window": "1"}, "user_window must not exceed window"},
-		// A range error comes first: Check only ever sees values within their ranges.
+		// A range error comes first: Parse only ever sees values within their ranges.
 		{map[string]string{"window": "0"}, "parameter window: 0 is out of range (accepted: at least 1)"},
 		{map[string]string{"nope": "1"}, "unknown parameter \"nope\" (accepted: user_window, window)"},
 	} {
@@ -189,17 +189,17 @@ func TestProtocolResolve(t *testing.T) {
 			t.Errorf("%v: error %v, want one containing %q", tc.user, err, tc.want)
 		}
 	}
-	// Without a Check, Protocol.Resolve is the package-level Resolve.
-	p.Check = nil
+	// Without a Parse, Protocol.Resolve is the package-level Resolve, as ParamSettings.
+	p.Parse = nil
 	if got, err := p.Resolve(map[string]string{"uw": "5"}); err != nil || got.Params().Int("user_window") != 5 {
-		t.Errorf("without Check: %v %v", got, err)
+		t.Errorf("without Parse: %v %v", got, err)
 	}
 }
 
 func TestRegisterRefusesContradictoryDefinitions(t *testing.T) {
 	for _, p := range []Protocol{
 		{Name: "bad-default", Params: []Param{{Name: "a", Default: "0", Min: new(1.0)}}},
-		{Name: "bad-check", Params: []Param{{Name: "a", Default: "0"}}, Check: func(Params) error { return errors.New("no") }},
+		{Name: "bad-parse", Params: []Param{{Name: "a", Default: "0"}}, Parse: func(Params) (Settings, error) { return nil, errors.New("no") }},
 	} {
 		func() {
 			defer func() {

@@ -119,12 +119,10 @@ type Config struct {
 	Endpoint transport.Endpoint // this node's connection to the (emulated) network
 	Applier  Applier            // this node's storage engine
 	// Settings are this node's resolved protocol settings (Protocol.Resolve), of the
-	// protocol's own type; New type-asserts them.
+	// protocol's own type; New type-asserts them. They are the only parameters a provider
+	// gets: it never parses a parameter string itself.
 	Settings Settings
-	// Params are the same values untyped. Deprecated: read Settings; kept only until every
-	// provider does.
-	Params Params
-	Seed   int64 // for any randomised choice the protocol makes
+	Seed     int64 // for any randomised choice the protocol makes
 }
 
 // Index returns the position of this node in Members, or -1.

@@ -19,9 +19,6 @@ type Protocol struct {
 	// starts a node, and hands the result to New, to the law and to the results alike. Nil
 	// means no typed settings (ParamSettings) and no cross-parameter rules.
 	Parse func(Params) (Settings, error)
-	// Check is the older form of Parse: cross-parameter rules only. Deprecated: used only
-	// while a protocol has no Parse; remove once every protocol registers Parse.
-	Check func(Params) error
 	New   func(Config) (Provider, error)
 }
 
@@ -30,23 +27,14 @@ type Protocol struct {
 // Parse, which checks the cross-parameter rules. user holds only this protocol's
 // parameters, under their names or aliases; the harness splits engine parameters off first.
 func (p *Protocol) Resolve(user map[string]string) (Settings, error) {
-	parse := p.Parse
-	if parse == nil && p.Check != nil {
-		parse = func(ps Params) (Settings, error) {
-			if err := p.Check(ps); err != nil {
-				return nil, err
-			}
-			return ParamSettings(ps), nil
-		}
-	}
-	return ResolveSettings(p.Params, parse, user)
+	return ResolveSettings(p.Params, p.Parse, user)
 }
 
 // protocolsByName is the table Register fills and Lookup reads.
 var protocolsByName = registry.New[Protocol]("protocols", "protocol")
 
 // Register adds a protocol; packages call it from init. A duplicate name or alias, or
-// parameter definitions whose defaults fail their own ranges or Check, panics: both are
+// parameter definitions whose defaults fail their own ranges or Parse, panics: both are
 // programming errors that would otherwise surface only as a refused run.
 func Register(p Protocol) {
 	if err := CheckDefs(p.Params); err != nil {

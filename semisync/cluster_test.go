@@ -106,17 +106,19 @@ type vcluster struct {
 	mu    sync.Mutex
 }
 
-func resolve(t testing.TB, proto string, user map[string]string) protocols.Params {
+// resolve is the settings every node of a test cluster runs with, resolved as the harness
+// resolves them (the protocol's parameter list, then its Parse).
+func resolve(t testing.TB, proto string, user map[string]string) protocols.Settings {
 	t.Helper()
 	def, err := protocols.Lookup(proto)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps, err := protocols.Resolve(def.Params, user)
+	st, err := def.Resolve(user)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ps
+	return st
 }
 
 func newVCluster(t *testing.T, n int, nw transport.Network, proto string, user map[string]string) *vcluster {
@@ -130,7 +132,7 @@ func newVCluster(t *testing.T, n int, nw transport.Network, proto string, user m
 			t.Fatal(err)
 		}
 		app := newFakeApplier()
-		pv, err := New(protocols.Config{Node: node, Members: c.nodes, Endpoint: ep, Applier: app, Params: ps, Seed: 1}, proto == "semisync")
+		pv, err := New(protocols.Config{Node: node, Members: c.nodes, Endpoint: ep, Applier: app, Settings: ps, Seed: 1})
 		if err != nil {
 			t.Fatal(err)
 		}

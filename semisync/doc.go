@@ -13,9 +13,12 @@
 // The protocol logic lives in two pure state machines, Source and Replica, in the style
 // of etcd's raft: explicit inputs (client submissions, messages, ticks with the current
 // time) and explicit outputs (messages to send, sessions to release), no goroutines and
-// no clock inside. Provider is the driver that connects them to the bus, the storage
-// engine and the time package, so the same code runs in wall-clock time in the CLI and in
-// virtual time (testing/synctest) in tests, where the latency claims are exact.
+// no clock inside (source*.go, replica.go, deps.go, wire.go; machines_test.go checks it).
+// Provider is the driver that connects them to the bus, the storage engine and the time
+// package (driver.go, and the replica's applier in driver_apply.go), so the same code runs
+// in wall-clock time in the CLI, in virtual time (testing/synctest) in tests, where the
+// latency claims are exact, and step by step in testdata/source.txt. A node's parameters
+// arrive resolved, as Settings (settings.go), which the bounds (harness/law) read too.
 //
 // What the model keeps from the real system, because it decides the numbers:
 //   - AFTER_SYNC waits once per binlog group, while the group holds the commit-stage lock:

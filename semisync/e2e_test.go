@@ -55,7 +55,7 @@ func newRCluster(t testing.TB, proto string, n int, nats bool, nw func(nodes []s
 		if err != nil {
 			t.Fatal(err)
 		}
-		pv, err := New(protocols.Config{Node: node, Members: nodes, Endpoint: ep, Applier: db, Params: ps, Seed: 7}, proto == "semisync")
+		pv, err := New(protocols.Config{Node: node, Members: nodes, Endpoint: ep, Applier: db, Settings: ps, Seed: 7})
 		if err != nil {
 			t.Fatal(err)
 		}

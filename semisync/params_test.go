@@ -1,7 +1,9 @@
 package semisync_test
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/replbench/replbench/protocols"
 	"github.com/replbench/replbench/protocols/prototest"
@@ -47,5 +49,47 @@ func TestParamsRefuseImpossibleValues(t *testing.T) {
 		prototest.ParamCase{User: map[string]string{semisync.ParamTimeout: "4294967295", semisync.ParamWaitCount: "65535", semisync.ParamWorkers: "1024", semisync.ParamSyncDelay: "1000000"}},
 	); err != nil {
 		t.Error(err)
+	}
+}
+
+// Settings are the parameters in the model's units, converted once: the timeout from
+// milliseconds, the sync delay from microseconds; aliases land on the same field; async has
+// no ack wait.
+func TestSettings(t *testing.T) {
+	d := semisync.DefaultSettings(true)
+	if !d.SemiSync || d.WaitCount != 1 || d.Timeout != 10*time.Second || d.WaitPoint != semisync.AfterSync ||
+		!d.WaitNoSlave || d.Serialized || d.Workers != 4 || !d.PreserveOrder || d.Heartbeat != 100*time.Millisecond || d.HistorySize != 25000 {
+		t.Errorf("semisync defaults: %+v", d)
+	}
+	p, _ := protocols.Lookup("semisync")
+	st, err := p.Resolve(map[string]string{
+		"rpl_semi_sync_source_timeout": "500", semisync.ParamWaitPoint: "after_commit", "rpl_semi_sync_source_wait_for_replica_count": "2",
+		semisync.ParamSyncDelay: "1500", semisync.ParamWorkers: "0", "slave_preserve_commit_order": "OFF", semisync.ParamSerialized: "ON",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := st.(*semisync.Settings)
+	if s.Timeout != 500*time.Millisecond || s.WaitPoint != semisync.AfterCommit || s.WaitCount != 2 || s.SyncDelay != 1500*time.Microsecond ||
+		s.Workers != 0 || s.ApplierWorkers() != 1 || s.PreserveOrder || !s.Serialized {
+		t.Errorf("set: %+v", s)
+	}
+	if s.Params()[semisync.ParamWaitCount] != "2" {
+		t.Errorf("Params() keeps the resolved values under the real names: %v", s.Params())
+	}
+	if c := s.SourceConfig([]string{"n2"}); c.WaitCount != 2 || c.Timeout != s.Timeout || !c.SemiSync || c.Replicas[0] != "n2" {
+		t.Errorf("SourceConfig: %+v", c)
+	}
+	if a := semisync.DefaultSettings(false); a.SemiSync || a.WaitCount != 0 || a.Workers != 4 {
+		t.Errorf("async defaults: %+v", a)
+	}
+}
+
+// New refuses settings that are not semisync's own, with a message that says what it needs,
+// rather than running on defaults.
+func TestNewNeedsItsSettings(t *testing.T) {
+	_, err := semisync.New(protocols.Config{Node: "n1", Members: []string{"n1", "n2"}, Settings: protocols.ParamSettings{}})
+	if err == nil || !strings.Contains(err.Error(), "semisync.ParseSettings") {
+		t.Fatalf("err = %v", err)
 	}
 }

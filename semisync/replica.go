@@ -145,6 +145,14 @@ func (r *Replica) Ready() ([]Envelope, []RelayEntry) {
 	return m, e
 }
 
+// Heard reports whether the source has answered since the last dump request: the driver
+// reports the replica ready once it has.
+func (r *Replica) Heard() bool { return r.heard }
+
+// SourcePos is the newest source position this replica has heard of: what a causal read on
+// the replica waits to have applied.
+func (r *Replica) SourcePos() int64 { return r.sourcePos }
+
 // Status returns a copy of the counters.
 func (r *Replica) Status() ReplicaStatus {
 	st := r.st

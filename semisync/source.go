@@ -1,9 +1,7 @@
 package semisync
 
 import (
-	"fmt"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/replbench/replbench/protocols"
@@ -142,14 +140,32 @@ type group struct {
 	acked     bool // AFTER_SYNC: the group's one wait ended with an ack
 }
 
-// waiter is one commitTrx call blocked on an ack: a whole group's (AFTER_SYNC) or one
-// session's (AFTER_COMMIT).
+// waiter is one commitTrx call blocked on an ack: a whole group's (AFTER_SYNC: grp set, it
+// releases every member to commit) or one session's (AFTER_COMMIT: sess set, it ends that
+// session's commit). It is data, so that what an ack, a timeout or a kill releases is
+// decided in one place (releaseWait) rather than in a closure made where the wait began.
 type waiter struct {
 	pos      int64
 	start    time.Time
 	deadline time.Time
-	release  func(now time.Time, acked bool)
-	for_     []*session // the sessions whose wait this is
+	grp      *group   // AFTER_SYNC: the group whose one wait this is
+	sess     *session // AFTER_COMMIT: the session whose own wait this is
+}
+
+// covers reports whether the wait is on behalf of ss.
+func (w *waiter) covers(ss *session) bool {
+	if w.sess != nil {
+		return w.sess == ss
+	}
+	return slices.Contains(w.grp.members, ss)
+}
+
+// killed reports whether a session the wait is for was killed (Interrupt) before it began.
+func (w *waiter) killed() bool {
+	if w.sess != nil {
+		return w.sess.killed
+	}
+	return slices.ContainsFunc(w.grp.members, func(ss *session) bool { return ss.killed })
 }
 
 // Source is the source's state machine: the binlog, the commit pipeline with its
@@ -304,18 +320,21 @@ func (s *Source) advance(now time.Time) {
 	}
 	s.holder = g
 	s.st.Groups++
-	goAll := func(_ time.Time, acked bool) {
-		g.acked = acked
-		for _, m := range g.members {
-			s.evs = append(s.evs, Event{Session: m.id, Kind: EvGo, Pos: m.pos})
-		}
-	}
 	if s.cfg.SemiSync && s.cfg.WaitPoint == AfterSync {
 		// after_sync hook: one commitTrx for the whole group, at its last position.
-		s.commitTrx(now, g.members[len(g.members)-1].pos, g.members, goAll)
+		s.commitTrx(now, &waiter{pos: g.members[len(g.members)-1].pos, grp: g})
 		return
 	}
-	goAll(now, false)
+	s.goGroup(g, false)
+}
+
+// goGroup lets every member of g run its engine commit; acked says whether an ack covered
+// the group's wait (AFTER_SYNC), which its members report when they finish.
+func (s *Source) goGroup(g *group, acked bool) {
+	g.acked = acked
+	for _, m := range g.members {
+		s.evs = append(s.evs, Event{Session: m.id, Kind: EvGo, Pos: m.pos})
+	}
 }
 
 // Committed reports that a session's engine commit has run. When the whole group has
@@ -340,13 +359,7 @@ func (s *Source) Committed(now time.Time, id uint64) {
 		}
 		g.waiting = len(g.members)
 		for _, m := range g.members {
-			s.commitTrx(now, m.pos, []*session{m}, func(now time.Time, acked bool) {
-				s.finish(m, acked)
-				g.waiting--
-				if s.cfg.Serialized && g.waiting == 0 {
-					s.release(now, g)
-				}
-			})
+			s.commitTrx(now, &waiter{pos: m.pos, sess: m})
 		}
 		return
 	}
@@ -368,312 +381,4 @@ func (s *Source) release(now time.Time, g *group) {
 	}
 	s.holder = nil
 	s.advance(now)
-}
-
-// commitTrx is ReplSemiSyncMaster::commitTrx for position pos on behalf of the sessions
-// in for_: return at once if async, if OFF, if pos is already acked or if one of them was
-// killed; otherwise wait until an ack covers pos, the timeout switches semi-sync off, or
-// one of them is killed (Interrupt). release runs exactly once, possibly now.
-func (s *Source) commitTrx(now time.Time, pos int64, for_ []*session, release func(now time.Time, acked bool)) {
-	switch {
-	case !s.cfg.SemiSync:
-		release(now, false)
-		return
-	case !s.on:
-		s.st.NoTx++
-		release(now, false)
-		return
-	case s.replyInited && s.replyPos >= pos:
-		s.st.YesTx++
-		release(now, true)
-		return
-	case !s.active[pos]:
-		// Written while OFF: nothing will ask a replica to ack it; it is async.
-		s.st.NoTx++
-		release(now, false)
-		return
-	case slices.ContainsFunc(for_, func(ss *session) bool { return ss.killed }):
-		// The waiting thread was killed before its wait began.
-		s.st.NoTx++
-		s.st.Interrupted++
-		release(now, false)
-		return
-	}
-	if !s.waitInited || pos < s.waitPos {
-		if s.waitInited {
-			s.st.Backtraverse++
-		}
-		s.waitPos, s.waitInited = pos, true
-	}
-	s.waiters = append(s.waiters, &waiter{pos: pos, start: now, deadline: now.Add(s.cfg.Timeout), release: release, for_: for_})
-}
-
-// Interrupt is the session id killed while it waits (KILL QUERY, or the client's deadline):
-// commitTrx stops waiting for the ack, as MySQL's does when it sees the thread killed. The
-// transaction is in the binlog, so it still commits in the engine, in binlog order; only
-// the wait is cut short, and counts as no_tx. Under AFTER_SYNC the wait is the whole
-// group's, done by one thread holding the commit-stage lock: the model lets any member's
-// kill end it (MySQL lets only the leader's), so that every killed session returns
-// promptly; the group then commits without the ack, the commit-stage lock passes on, and
-// the source goes on serving the other sessions. A session still queued behind an
-// earlier group's wait is marked: its own group will not wait for the ack, but it
-// commits after that earlier group, whose wait ends with its ack, its timeout or a kill
-// of its own. Interrupt reports whether it ended a wait now.
-func (s *Source) Interrupt(now time.Time, id uint64) bool {
-	ss := s.sessions[id]
-	if ss == nil || ss.pos == 0 {
-		return false // done already, or not written: Cancel withdraws those
-	}
-	ss.killed = true
-	i := slices.IndexFunc(s.waiters, func(w *waiter) bool { return slices.Contains(w.for_, ss) })
-	if i < 0 {
-		return false
-	}
-	w := s.waiters[i]
-	s.waiters = slices.Delete(s.waiters, i, i+1)
-	s.waitInited = false
-	for _, k := range s.waiters {
-		if !s.waitInited || k.pos < s.waitPos {
-			s.waitPos, s.waitInited = k.pos, true
-		}
-	}
-	s.st.NoTx++
-	s.st.Interrupted++
-	w.release(now, false)
-	return true
-}
-
-// Step handles a message from a replica.
-func (s *Source) Step(now time.Time, from string, m message) {
-	if !slices.Contains(s.cfg.Replicas, from) {
-		return
-	}
-	switch m.Type {
-	case msgDump:
-		s.dump(now, from, m.Pos)
-	case msgAck:
-		s.ack(now, from, m.Pos)
-	case msgQuit:
-		if _, ok := s.dumps[from]; ok {
-			delete(s.dumps, from)
-			if s.cfg.SemiSync && s.on && !s.cfg.WaitNoSlave && len(s.dumps) < s.cfg.WaitCount {
-				s.switchOff(now)
-			}
-		}
-	}
-}
-
-// dump (re)starts the dump stream of a replica at position from: the backlog is sent at
-// once, then new events as they are written. A replica that is up to date gets a
-// heartbeat, so it knows it is connected.
-func (s *Source) dump(now time.Time, from string, start int64) {
-	if start < 1 {
-		start = 1
-	}
-	if start > s.syncedPos+1 {
-		start = s.syncedPos + 1
-	}
-	d := s.dumps[from]
-	if d == nil {
-		d = &dumpStream{}
-		s.dumps[from] = d
-	}
-	d.next = start
-	if start > s.syncedPos {
-		s.sendHeartbeat(now, from, d)
-		return
-	}
-	for d.next <= s.syncedPos {
-		s.sendEvent(now, from, d, d.next)
-	}
-}
-
-// sendEvent sends position pos on d, which must be d.next. The sync flag asks for an ack:
-// while ON for every transaction still waiting for one; while OFF only for the newest
-// position, whose ack is what switches semi-sync back on.
-func (s *Source) sendEvent(now time.Time, to string, d *dumpStream, pos int64) {
-	e := s.binlog[pos-1]
-	sync := false
-	if s.cfg.SemiSync {
-		if s.on {
-			sync = s.active[pos] && (!s.replyInited || pos > s.replyPos)
-		} else {
-			sync = pos >= s.commitPos
-		}
-	}
-	s.msgs = append(s.msgs, Envelope{To: to, Payload: appendMessage(nil, message{Type: msgEvent, Pos: pos, Sync: sync, TS: e.ts, WS: e.ws})})
-	d.next = pos + 1
-	d.lastSend = now
-}
-
-// sendHeartbeat tells a replica the newest position. While a session waits for an ack, or
-// while semi-sync is OFF, it also asks a caught-up replica to ack again, standing in for
-// TCP's retransmission of an ack the emulator dropped.
-func (s *Source) sendHeartbeat(now time.Time, to string, d *dumpStream) {
-	sync := s.cfg.SemiSync && s.syncedPos > 0 && (len(s.waiters) > 0 || !s.on)
-	s.msgs = append(s.msgs, Envelope{To: to, Payload: appendMessage(nil, message{Type: msgHeartbeat, Pos: s.syncedPos, Sync: sync})})
-	d.lastSend = now
-}
-
-// ack is the ack receiver's handleAck: record the replica's position and, once
-// WaitCount replicas have acked a position, move reply_pos forward, switch semi-sync back
-// on if it reaches the newest written position, and release the waiters it covers.
-func (s *Source) ack(now time.Time, from string, pos int64) {
-	d := s.dumps[from]
-	if d == nil || pos > s.syncedPos {
-		return
-	}
-	if pos > d.acked {
-		d.acked = pos
-	}
-	if !s.cfg.SemiSync {
-		return
-	}
-	acks := make([]int64, 0, len(s.dumps))
-	for _, x := range s.dumps {
-		acks = append(acks, x.acked)
-	}
-	if len(acks) < s.cfg.WaitCount {
-		return
-	}
-	sort.Slice(acks, func(i, j int) bool { return acks[i] > acks[j] })
-	cand := acks[s.cfg.WaitCount-1]
-	if cand == 0 || (s.replyInited && cand <= s.replyPos) {
-		return
-	}
-	if !s.on {
-		// try_switch_on: only an ack of the newest written position re-arms semi-sync.
-		if cand < s.commitPos {
-			return
-		}
-		s.on = true
-	}
-	s.replyPos, s.replyInited = cand, true
-	for p := range s.active {
-		if p <= cand {
-			delete(s.active, p)
-		}
-	}
-	if s.waitInited && s.replyPos >= s.waitPos {
-		s.waitInited = false
-	}
-	kept := s.waiters[:0]
-	var released []*waiter
-	for _, w := range s.waiters {
-		if w.pos <= cand {
-			released = append(released, w)
-		} else {
-			kept = append(kept, w)
-		}
-	}
-	s.waiters = kept
-	for _, w := range kept {
-		if !s.waitInited || w.pos < s.waitPos {
-			s.waitPos, s.waitInited = w.pos, true
-		}
-	}
-	for _, w := range released {
-		s.st.YesTx++
-		s.st.TxWaits++
-		s.st.TxWaitTime += now.Sub(w.start).Microseconds()
-		w.release(now, true)
-	}
-}
-
-// switchOff is switch_off: state OFF, reply and wait positions forgotten, every waiter
-// woken; they and all later commits count as no_tx until a replica catches up.
-func (s *Source) switchOff(now time.Time) {
-	s.on = false
-	s.st.NoTimes++
-	s.replyInited, s.waitInited = false, false
-	clear(s.active)
-	ws := s.waiters
-	s.waiters = nil
-	for _, w := range ws {
-		s.st.NoTx++
-		w.release(now, false)
-	}
-}
-
-// Tick ends a sync-stage delay that is due, checks the waiters' deadlines (a timeout
-// switches semi-sync off) and sends a
-// heartbeat down every dump stream that has been silent for HeartbeatPeriod.
-func (s *Source) Tick(now time.Time) {
-	if len(s.syncQueue) > 0 && !now.Before(s.syncDeadline) {
-		s.syncStage(now)
-	}
-	for _, w := range s.waiters {
-		if !now.Before(w.deadline) {
-			s.st.WaitTimeouts++
-			s.switchOff(now)
-			break
-		}
-	}
-	if s.cfg.HeartbeatPeriod > 0 {
-		for _, name := range s.dumpNames() {
-			d := s.dumps[name]
-			if now.Sub(d.lastSend) >= s.cfg.HeartbeatPeriod {
-				s.sendHeartbeat(now, name, d)
-			}
-		}
-	}
-}
-
-// NextDeadline is when Tick must run next: the earliest waiter deadline or the end of
-// the sync stage's delay.
-func (s *Source) NextDeadline() (time.Time, bool) {
-	var t time.Time
-	if len(s.syncQueue) > 0 {
-		t = s.syncDeadline
-	}
-	for _, w := range s.waiters {
-		if t.IsZero() || w.deadline.Before(t) {
-			t = w.deadline
-		}
-	}
-	return t, !t.IsZero()
-}
-
-// Ready returns and forgets the output produced since the last call: messages to send
-// (in order: per-link FIFO matters) and sessions to release.
-func (s *Source) Ready() ([]Envelope, []Event) {
-	m, e := s.msgs, s.evs
-	s.msgs, s.evs = nil, nil
-	return m, e
-}
-
-// Status returns a copy of the counters.
-func (s *Source) Status() SourceStatus {
-	st := s.st
-	st.On = s.on
-	st.Clients = len(s.dumps)
-	st.WaitSessions = len(s.waiters)
-	st.CommitPos = s.commitPos
-	if s.replyInited {
-		st.ReplyPos = s.replyPos
-	}
-	st.ReplicaAcked = make(map[string]int64, len(s.dumps))
-	st.ReplicaSending = make(map[string]int64, len(s.dumps))
-	for n, d := range s.dumps {
-		st.ReplicaAcked[n] = d.acked
-		st.ReplicaSending[n] = d.next
-	}
-	return st
-}
-
-// CommitPos is the newest binlog position written.
-func (s *Source) CommitPos() int64 { return s.commitPos }
-
-func (s *Source) dumpNames() []string {
-	names := make([]string, 0, len(s.dumps))
-	for _, r := range s.cfg.Replicas {
-		if _, ok := s.dumps[r]; ok {
-			names = append(names, r)
-		}
-	}
-	return names
-}
-
-func (s *Source) String() string {
-	return fmt.Sprintf("source{on=%v commit=%d reply=%d queue=%d waiters=%d}", s.on, s.commitPos, s.replyPos, len(s.queue), len(s.waiters))
 }

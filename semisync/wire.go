@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/replbench/replbench/internal/codec"
 )
 
 // msgType is the first byte of every message this package puts on the bus.
@@ -80,47 +82,32 @@ func appendMessage(dst []byte, m message) []byte {
 // An event's WS aliases b (the handler owns the payload, so no copy is needed).
 func decodeMessage(b []byte) (message, error) {
 	var m message
-	if len(b) == 0 {
-		return m, fmt.Errorf("%w: empty", errBadMessage)
+	d := codec.NewReader(b, errBadMessage)
+	m.Type = msgType(d.Byte())
+	if !d.Failed() && (m.Type < msgDump || m.Type > msgQuit) {
+		d.Fail("unknown type %d", byte(m.Type))
 	}
-	m.Type = msgType(b[0])
-	if m.Type < msgDump || m.Type > msgQuit {
-		return m, fmt.Errorf("%w: unknown type %d", errBadMessage, b[0])
-	}
-	pos, n := binary.Uvarint(b[1:])
-	if n <= 0 || pos > 1<<62 {
-		return m, fmt.Errorf("%w: bad position in %s", errBadMessage, m.Type)
+	pos := d.Uvarint()
+	if !d.Failed() && pos > 1<<62 {
+		d.Fail("position %d in %s", pos, m.Type)
 	}
 	m.Pos = int64(pos)
-	rest := b[1+n:]
-	if m.Type == msgHeartbeat {
-		if len(rest) != 1 || rest[0] > 1 {
-			return m, fmt.Errorf("%w: bad heartbeat flags", errBadMessage)
+	switch m.Type {
+	case msgHeartbeat:
+		m.Sync = d.Bool()
+	case msgEvent:
+		if !d.Failed() && m.Pos == 0 {
+			d.Fail("event at position 0")
 		}
-		m.Sync = rest[0] == 1
-		return m, nil
-	}
-	if m.Type != msgEvent {
-		if len(rest) != 0 {
-			return m, fmt.Errorf("%w: %d trailing bytes after %s", errBadMessage, len(rest), m.Type)
+		m.Sync = d.Bool()
+		m.TS = d.Varint()
+		m.WS = d.Rest()
+		if !d.Failed() && len(m.WS) == 0 {
+			d.Fail("event without a write-set")
 		}
-		return m, nil
 	}
-	if m.Pos == 0 {
-		return m, fmt.Errorf("%w: event at position 0", errBadMessage)
+	if n := d.Len(); n != 0 {
+		d.Fail("%d trailing bytes after %s", n, m.Type)
 	}
-	if len(rest) == 0 || rest[0] > 1 {
-		return m, fmt.Errorf("%w: bad event flags", errBadMessage)
-	}
-	m.Sync = rest[0] == 1
-	ts, n := binary.Varint(rest[1:])
-	if n <= 0 {
-		return m, fmt.Errorf("%w: bad event timestamp", errBadMessage)
-	}
-	m.TS = ts
-	m.WS = rest[1+n:]
-	if len(m.WS) == 0 {
-		return m, fmt.Errorf("%w: event without a write-set", errBadMessage)
-	}
-	return m, nil
+	return m, d.Err()
 }

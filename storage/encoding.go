@@ -7,6 +7,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/replbench/replbench/internal/codec"
 )
 
 // Key tuples are encoded so that bytes.Compare on two encodings orders them as the tuples
@@ -209,43 +211,31 @@ func EncodeRow(r Row) ([]byte, error) { return AppendRow(make([]byte, 0, 16+8*le
 
 // DecodeRow decodes a row encoding.
 func DecodeRow(b []byte) (Row, error) {
-	n, k := binary.Uvarint(b)
-	if k <= 0 || n > uint64(len(b)) {
-		return nil, fmt.Errorf("%w: row column count", ErrCorruptKey)
-	}
-	b = b[k:]
-	r := make(Row, n)
+	d := codec.NewReader(b, ErrCorruptKey)
+	r := make(Row, d.Count(len(b)))
 	for i := range r {
-		if len(b) == 0 {
-			return nil, fmt.Errorf("%w: row truncated at column %d", ErrCorruptKey, i)
-		}
-		tag := b[0]
-		b = b[1:]
-		switch tag {
+		switch tag := d.Byte(); tag {
 		case rowNull:
 		case rowInt:
-			v, k := binary.Varint(b)
-			if k <= 0 {
-				return nil, fmt.Errorf("%w: row int", ErrCorruptKey)
-			}
-			r[i], b = v, b[k:]
+			r[i] = d.Varint()
 		case rowFloat:
-			if len(b) < 8 {
-				return nil, fmt.Errorf("%w: row float", ErrCorruptKey)
+			if f := d.Raw(8); f != nil {
+				r[i] = math.Float64frombits(binary.LittleEndian.Uint64(f))
 			}
-			r[i], b = math.Float64frombits(binary.LittleEndian.Uint64(b)), b[8:]
 		case rowString:
-			l, k := binary.Uvarint(b)
-			if k <= 0 || l > uint64(len(b)-k) {
-				return nil, fmt.Errorf("%w: row string", ErrCorruptKey)
-			}
-			r[i], b = string(b[k:k+int(l)]), b[k+int(l):]
+			r[i] = string(d.Bytes(len(b)))
 		default:
-			return nil, fmt.Errorf("%w: row tag %d", ErrCorruptKey, tag)
+			d.Fail("row tag %d", tag)
+		}
+		if d.Failed() {
+			return nil, d.Err()
 		}
 	}
-	if len(b) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes after row", ErrCorruptKey, len(b))
+	if n := d.Len(); n != 0 {
+		d.Fail("%d trailing bytes after row", n)
+	}
+	if err := d.Err(); err != nil {
+		return nil, err
 	}
 	return r, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
+	"github.com/replbench/replbench/internal/codec"
 	"github.com/replbench/replbench/protocols"
 )
 
@@ -133,11 +134,11 @@ func (e *Engine) loadTables() error {
 	}
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
-		r := &byteReader{b: it.Value()}
-		id := uint32(r.uvarint())
-		s := decodeSchema(r)
-		if r.err != nil {
-			return fmt.Errorf("storage: node %s: corrupt schema of table %q: %w", e.opts.Node, it.Key()[1:], r.err)
+		r := codec.NewReader(it.Value(), ErrCorruptKey)
+		id := uint32(r.Uvarint())
+		s := decodeSchema(&r)
+		if err := r.Err(); err != nil {
+			return fmt.Errorf("storage: node %s: corrupt schema of table %q: %w", e.opts.Node, it.Key()[1:], err)
 		}
 		t := newTable(id, s)
 		e.tables[s.Name] = t

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sync"
+
+	"github.com/replbench/replbench/internal/codec"
 )
 
 // Pebble key layout. Table ids are node-local (assigned in creation order), which is why
@@ -318,95 +320,34 @@ func appendSchema(dst []byte, s *TableSchema) []byte {
 	return dst
 }
 
-type byteReader struct {
-	b   []byte
-	err error
-}
-
-func (r *byteReader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = fmt.Errorf("%w: truncated varint", ErrCorruptKey)
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *byteReader) varint() int64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.err = fmt.Errorf("%w: truncated varint", ErrCorruptKey)
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *byteReader) bytes() []byte {
-	n := r.uvarint()
-	if r.err != nil {
-		return nil
-	}
-	if n > uint64(len(r.b)) {
-		r.err = fmt.Errorf("%w: truncated field", ErrCorruptKey)
-		return nil
-	}
-	v := r.b[:n]
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *byteReader) byte() byte {
-	if r.err != nil {
-		return 0
-	}
-	if len(r.b) == 0 {
-		r.err = fmt.Errorf("%w: truncated", ErrCorruptKey)
-		return 0
-	}
-	c := r.b[0]
-	r.b = r.b[1:]
-	return c
-}
-
-func (r *byteReader) ints() []int {
-	n := r.uvarint()
-	if n > uint64(len(r.b)) {
-		r.err = fmt.Errorf("%w: bad count", ErrCorruptKey)
-		return nil
-	}
+// readInts reads a uvarint count and that many uvarints (column positions).
+func readInts(r *codec.Reader) []int {
+	n := r.Count(maxSchemaItems)
 	out := make([]int, n)
 	for i := range out {
-		out[i] = int(r.uvarint())
+		out[i] = int(r.Uvarint())
 	}
 	return out
 }
 
-func decodeSchema(r *byteReader) TableSchema {
+// maxSchemaItems bounds a decoded column or index count: far above any real table (MySQL
+// allows 4096 columns and 64 indexes), low enough that a corrupt count allocates little.
+const maxSchemaItems = 1 << 16
+
+func decodeSchema(r *codec.Reader) TableSchema {
 	var s TableSchema
-	s.Name = string(r.bytes())
-	n := r.uvarint()
-	if n > uint64(len(r.b)) {
-		r.err = fmt.Errorf("%w: bad column count", ErrCorruptKey)
-		return s
-	}
-	for i := uint64(0); i < n && r.err == nil; i++ {
-		c := Column{Name: string(r.bytes()), Type: ColumnType(r.byte()), Size: int(r.uvarint())}
-		f := r.byte()
+	s.Name = string(r.Bytes(maxSchemaField))
+	n := r.Count(maxSchemaItems)
+	for i := 0; i < n && !r.Failed(); i++ {
+		c := Column{Name: string(r.Bytes(maxSchemaField)), Type: ColumnType(r.Byte()), Size: int(r.Uvarint())}
+		f := r.Byte()
 		c.AutoIncrement, c.Nullable, c.HasDefault = f&1 != 0, f&2 != 0, f&4 != 0
-		c.Decl = string(r.bytes())
+		c.Decl = string(r.Bytes(maxSchemaField))
 		if c.HasDefault {
-			if b := r.bytes(); r.err == nil {
+			if b := r.Bytes(maxSchemaField); !r.Failed() {
 				d, err := DecodeRow(b)
 				if err != nil || len(d) != 1 {
-					r.err = fmt.Errorf("%w: column %s default", ErrCorruptKey, c.Name)
+					r.Fail("column %s default", c.Name)
 				} else {
 					c.Default = d[0]
 				}
@@ -414,16 +355,16 @@ func decodeSchema(r *byteReader) TableSchema {
 		}
 		s.Columns = append(s.Columns, c)
 	}
-	s.PrimaryKey = r.ints()
-	n = r.uvarint()
-	if n > uint64(len(r.b)) {
-		r.err = fmt.Errorf("%w: bad index count", ErrCorruptKey)
-		return s
-	}
-	for i := uint64(0); i < n && r.err == nil; i++ {
-		ix := Index{Name: string(r.bytes()), Columns: r.ints()}
-		ix.Unique = r.byte() == 1
+	s.PrimaryKey = readInts(r)
+	n = r.Count(maxSchemaItems)
+	for i := 0; i < n && !r.Failed(); i++ {
+		ix := Index{Name: string(r.Bytes(maxSchemaField)), Columns: readInts(r)}
+		ix.Unique = r.Byte() == 1
 		s.Indexes = append(s.Indexes, ix)
 	}
 	return s
 }
+
+// maxSchemaField bounds a decoded name, declaration or default value (the bytes left bound
+// it too).
+const maxSchemaField = 16 << 20

@@ -8,6 +8,8 @@ import (
 	"io"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/replbench/replbench/internal/codec"
 )
 
 // Snapshot stream format: a magic line, then frames of (kind byte, uvarint length,
@@ -125,14 +127,15 @@ func (e *Engine) Restore(r io.Reader) error {
 		}
 		switch kind {
 		case 'T':
-			rd := &byteReader{b: buf}
-			auto := rd.varint()
-			s := decodeSchema(rd)
-			if rd.err == nil {
-				rd.err = validateSchema(&s)
+			rd := codec.NewReader(buf, ErrCorruptKey)
+			auto := rd.Varint()
+			s := decodeSchema(&rd)
+			err := rd.Err()
+			if err == nil {
+				err = validateSchema(&s)
 			}
-			if rd.err != nil {
-				return fmt.Errorf("storage: restore on node %s: table frame: %w", e.opts.Node, rd.err)
+			if err != nil {
+				return fmt.Errorf("storage: restore on node %s: table frame: %w", e.opts.Node, err)
 			}
 			if err := e.createTableLocked(s); err != nil {
 				return err
@@ -143,12 +146,12 @@ func (e *Engine) Restore(r io.Reader) error {
 			if cur == nil {
 				return fmt.Errorf("storage: restore on node %s: row before any table", e.opts.Node)
 			}
-			rd := &byteReader{b: buf}
-			pk := rd.bytes()
-			if rd.err != nil {
-				return fmt.Errorf("storage: restore on node %s: row frame: %w", e.opts.Node, rd.err)
+			rd := codec.NewReader(buf, ErrCorruptKey)
+			pk := rd.Bytes(len(buf))
+			if err := rd.Err(); err != nil {
+				return fmt.Errorf("storage: restore on node %s: row frame: %w", e.opts.Node, err)
 			}
-			val := rd.b
+			val := rd.Rest()
 			if len(cur.indexes) > 0 {
 				row, err := DecodeRow(val)
 				if err != nil {

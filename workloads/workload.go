@@ -1,9 +1,10 @@
 // Package workloads holds the transaction mixes the harness replays: the sysbench OLTP
 // family, DBT2/TPC-C, Callaghan's hotspots and the 100%-insert load of mysqlslap.
 //
-// A workload only uses storage's transaction API (reads, range scans, inserts, updates,
-// deletes); it never knows which protocol runs underneath. That is what makes a result
-// comparable across protocols: the same statements, the same keys, the same seed.
+// A workload only uses the transaction API of DB and Tx (reads, range scans, inserts,
+// updates, deletes); it never knows which protocol, or which database, runs underneath.
+// That is what makes a result comparable across protocols: the same statements, the same
+// keys, the same seed.
 package workloads
 
 import (
@@ -32,7 +33,8 @@ type Env struct {
 	Seed    int64
 }
 
-// Workload is one configured workload.
+// Workload is one configured workload, written against DB: the harness hands it each node
+// as a DB, and so will any other back end (see DB).
 type Workload interface {
 	// Name is the workload's registered name.
 	Name() string
@@ -41,13 +43,13 @@ type Workload interface {
 	// Load fills the tables on one node, deterministically from the seed. The harness copies
 	// the loaded state to the other nodes (a snapshot, as a real cluster is provisioned).
 	// progress, if not nil, is called now and then with rows done and rows in total.
-	Load(ctx context.Context, db *storage.Engine, progress func(done, total int64)) error
+	Load(ctx context.Context, db DB, progress func(done, total int64)) error
 	// NewClient returns client number id (0-based, over all writer nodes) with its own
 	// random stream. A client is used by one goroutine.
 	NewClient(id int, rng *rand.Rand) Client
 	// Check runs the end-of-run consistency conditions (TPC-C's, a counter sum, ...) on the
 	// given nodes, after replication has quiesced; each named check passes or fails.
-	Check(ctx context.Context, dbs []*storage.Engine) (map[string]bool, error)
+	Check(ctx context.Context, dbs []DB) (map[string]bool, error)
 }
 
 // Client runs transactions of a workload.
@@ -56,7 +58,7 @@ type Client interface {
 	// per-type latency, and the error the transaction ended with (nil if it committed). The
 	// harness retries a Retryable error by calling Next again with retry set, which asks the
 	// client to re-run the same transaction with the same parameters.
-	Next(ctx context.Context, db *storage.Engine, retry bool) (txType string, err error)
+	Next(ctx context.Context, db DB, retry bool) (txType string, err error)
 }
 
 // Metricser is implemented by workloads that report their own headline figures, such as
@@ -95,16 +97,16 @@ func Lookup(name string) (*Definition, error) { return definitions.Lookup(name) 
 // Names returns the registered workload names, sorted.
 func Names() []string { return definitions.Names() }
 
-// AdaptNew turns a package's New, which returns its concrete Impl (so that tests can reach
-// the workload's own counters), into the Definition.New the harness calls. It exists so
-// that every workload package registers the same way: build, and on success Adapt.
-func AdaptNew[W Impl](newImpl func(opts map[string]string, env Env) (W, error)) func(opts map[string]string, env Env) (Workload, error) {
+// Constructor makes a package's New, which returns its concrete type (so that the
+// package's tests reach the workload's own counters), the Definition.New the harness calls:
+// a failed New gives a nil Workload, never a non-nil interface holding a nil pointer.
+func Constructor[W Workload](newW func(opts map[string]string, env Env) (W, error)) func(opts map[string]string, env Env) (Workload, error) {
 	return func(opts map[string]string, env Env) (Workload, error) {
-		w, err := newImpl(opts, env)
+		w, err := newW(opts, env)
 		if err != nil {
 			return nil, err
 		}
-		return Adapt(w), nil
+		return w, nil
 	}
 }
 

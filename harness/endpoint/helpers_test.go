@@ -28,9 +28,12 @@ type testCluster struct {
 func startTest(t *testing.T, protocol string, nodes int, params map[string]string, cfg Config) *testCluster {
 	t.Helper()
 	ps := &harness.PointSpec{Protocol: protocol, Nodes: nodes, Workload: harness.WorkloadSpec{Name: "insert"},
-		Threads: 1, Writers: []string{"n1"}, Params: map[string]map[string]string{}}
+		Threads: 1, Writers: []string{"n1"}, Given: map[string]map[string]string{}}
 	for i := 1; i <= nodes; i++ {
-		ps.Params[fmt.Sprintf("n%d", i)] = params
+		ps.Given[fmt.Sprintf("n%d", i)] = params
+	}
+	if err := harness.ResolvePoint(ps); err != nil {
+		t.Fatalf("%s: %v", protocol, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -4,8 +4,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/replbench/replbench/protocols"
 )
 
 // A slow applier caps throughput where flow control makes writers wait for it. The review's
@@ -13,18 +11,18 @@ import (
 // below the bound: 17,922 tps with no delay, 822 with n3:replbench.apply_delay=1ms, 191
 // with 5ms.
 func TestApplyCap(t *testing.T) {
-	n3 := func(kv ...string) map[string]protocols.Params {
-		p := protocols.Params{}
+	n3 := func(kv ...string) map[string]map[string]string {
+		p := map[string]string{}
 		for i := 0; i+1 < len(kv); i += 2 {
 			p[kv[i]] = kv[i+1]
 		}
-		return map[string]protocols.Params{"n3": p}
+		return map[string]map[string]string{"n3": p}
 	}
 	cases := []struct {
 		sentence string
 		proto    string
 		params   map[string]string
-		node     map[string]protocols.Params
+		node     map[string]map[string]string
 		writers  []string
 		threads  int
 		duration time.Duration
@@ -46,7 +44,7 @@ func TestApplyCap(t *testing.T) {
 		{sentence: "out-of-order commit lets the applier threads overlap", proto: "galera", threads: 16,
 			node: n3("replbench.apply_delay", "1ms", "wsrep_applier_threads", "8", "repl.commit_order", "1"), maxTPS: 8000, limit: "apply"},
 		{sentence: "the slowest of several slow nodes binds", proto: "galera", threads: 16,
-			node: map[string]protocols.Params{"n2": {"replbench.apply_delay": "2ms"}, "n3": {"replbench.apply_delay": "1ms"}}, maxTPS: 500, limit: "apply", says: []string{"n2"}},
+			node: map[string]map[string]string{"n2": {"replbench.apply_delay": "2ms"}, "n3": {"replbench.apply_delay": "1ms"}}, maxTPS: 500, limit: "apply", says: []string{"n2"}},
 		{sentence: "a delay set for every node binds at a non-writer, not at the writer, which applies nothing", proto: "galera", threads: 16,
 			params: map[string]string{"replbench.apply_delay": "1ms"}, maxTPS: 1000, limit: "apply", says: []string{"n2"}},
 		{sentence: "a slow node that also writes caps only the others' transactions", proto: "galera", threads: 3, writers: []string{"n1", "n3"},
@@ -55,9 +53,18 @@ func TestApplyCap(t *testing.T) {
 			node: n3("replbench.apply_delay", "10ms"), maxTPS: 100 + 1/(2*lan).Seconds(), limit: "apply"},
 		{sentence: "GR: the quota holds writers only after the applier threshold, so without a duration nothing is capped", proto: "gr", threads: 16,
 			node: n3("replbench.apply_delay", "5ms"), maxTPS: 16 / (2 * lan).Seconds(), limit: "latency", says: []string{"not counted"}},
-		{sentence: "GR with the run's duration: the lagging member's pace plus the threshold and one period at the network bound", proto: "gr", threads: 16,
-			node: n3("replbench.apply_delay", "5ms"), duration: 100 * time.Second,
-			maxTPS: 200 + (25000+16+16/(2*lan).Seconds())/100, limit: "apply"},
+		{sentence: "GR with the run's duration: the quota rule never holds writers below its minimum, 5% of the lower threshold (1250 a period) less hold_percent, so a 200 tps lagger lets them run at 1125 tps, plus the threshold and one period at the network bound",
+			proto: "gr", threads: 16, node: n3("replbench.apply_delay", "5ms"), duration: 100 * time.Second,
+			maxTPS: 1125 + (25000+16+16/(2*lan).Seconds())/100, limit: "apply", says: []string{"quota rule's minimum, 1125 tps"}},
+		{sentence: "GR: a lagger faster than the quota's minimum holds the writers to its own pace (the held quota, 90% of it, is below it)",
+			proto: "gr", threads: 16, node: n3("replbench.apply_delay", "500us"), duration: 100 * time.Second,
+			maxTPS: 2000 + (25000+16+16/(2*lan).Seconds())/100, limit: "apply", says: []string{"lagging member's pace"}},
+		{sentence: "GR: group_replication_flow_control_min_quota raises that minimum: 5000 a period, less 10%, over the one writer",
+			proto: "gr", threads: 16, node: n3("replbench.apply_delay", "500us"), params: map[string]string{"group_replication_flow_control_min_quota": "5000"},
+			duration: 100 * time.Second, maxTPS: 4500 + (25000+16+16/(2*lan).Seconds())/100, limit: "apply"},
+		{sentence: "GR: a longer flow-control period lets the writers run free for longer before the quota holds",
+			proto: "gr", threads: 16, node: n3("replbench.apply_delay", "500us"), params: map[string]string{"group_replication_flow_control_period": "2"},
+			duration: 100 * time.Second, maxTPS: 2000 + (25000+16+2*16/(2*lan).Seconds())/100, limit: "apply"},
 		{sentence: "semi-sync: a slow replica does not throttle the source, it lags", proto: "semisync", threads: 16,
 			node: n3("replbench.apply_delay", "5ms"), maxTPS: 16 / (2 * lan).Seconds(), limit: "latency", says: []string{"lags behind", "relay-log"}},
 		{sentence: "async: a slow replica lags", proto: "async", threads: 16,
@@ -66,8 +73,8 @@ func TestApplyCap(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.sentence, func(t *testing.T) {
 			net, members := nw(t, "lan", 3)
-			e, err := Explain(Input{Network: net, Members: members, Protocol: c.proto, Params: protocols.Params(c.params),
-				NodeParams: c.node, Writers: c.writers, Threads: c.threads, Duration: c.duration})
+			e, err := Explain(Input{Network: net, Members: members, Protocol: c.proto, Nodes: resolved(t, c.proto, members, c.params, c.node),
+				Writers: c.writers, Threads: c.threads, Duration: c.duration})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -91,18 +98,25 @@ func TestApplyCap(t *testing.T) {
 	}
 }
 
-func TestApplyCapErrors(t *testing.T) {
+// Inputs the law cannot model are refused with the reason: settings of another protocol
+// than the one asked, a configuration count that does not match the members, a negative
+// apply delay.
+func TestInputErrors(t *testing.T) {
 	net, members := nw(t, "lan", 3)
+	semi := resolved(t, "semisync", members, nil, nil)
+	slow := resolved(t, "galera", members, nil, nil)
+	slow[2].Engine.ApplyDelay = -time.Millisecond
 	for _, c := range []struct {
-		name string
-		node map[string]protocols.Params
-		want string
+		name  string
+		nodes []Node
+		want  string
 	}{
-		{"unknown node", map[string]protocols.Params{"n9": {"replbench.apply_delay": "1ms"}}, "unknown node n9"},
-		{"bad duration", map[string]protocols.Params{"n3": {"replbench.apply_delay": "soon"}}, "non-negative duration"},
+		{"another protocol's settings", semi, "the settings of n1 are *semisync.Settings, not galera's"},
+		{"one configuration short", semi[:2], "2 node configurations for 3 members"},
+		{"negative apply delay", slow, "apply delay on n3: -1ms is negative"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Compute(Input{Network: net, Members: members, Protocol: "galera", Threads: 1, NodeParams: c.node})
+			_, err := Compute(Input{Network: net, Members: members, Protocol: "galera", Threads: 1, Nodes: c.nodes})
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err %v, want %q", err, c.want)
 			}

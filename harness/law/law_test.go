@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/replbench/replbench/protocols"
 	"github.com/replbench/replbench/protocols/transport"
 )
 
@@ -84,8 +83,8 @@ func TestCompute(t *testing.T) {
 		{sentence: "without aggregation a fresh write-set leaves within evs.user_send_window and a queued one within evs.send_window, so max(2, 4) write-sets are unsafe at once",
 			proto: "galera", preset: "wan-50", nodes: 3, threads: 8, params: map[string]string{"evs.use_aggregate": "OFF"},
 			floor: 3*lan + 50*ms, maxTPS: 4 / (3*lan + 50*ms).Seconds(), limit: "send_window"},
-		{sentence: "without aggregation the larger window binds even when it is the user window",
-			proto: "galera", preset: "wan-50", nodes: 3, threads: 8, params: map[string]string{"evs.use_aggregate": "OFF", "evs.user_send_window": "6"},
+		{sentence: "without aggregation the send window binds when it is raised (Galera refuses a user window above it, so the larger one is always the send window)",
+			proto: "galera", preset: "wan-50", nodes: 3, threads: 8, params: map[string]string{"evs.use_aggregate": "OFF", "evs.user_send_window": "3", "evs.send_window": "6"},
 			floor: 3*lan + 50*ms, maxTPS: 6 / (3*lan + 50*ms).Seconds(), limit: "send_window"},
 		{sentence: "a given row can't be modified more than once per RTT (one hot row, eight threads)",
 			proto: "galera", preset: "wan-50", nodes: 3, threads: 8, hotRows: 1,
@@ -148,7 +147,7 @@ func TestCompute(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.sentence, func(t *testing.T) {
 			net, members := nw(t, c.preset, c.nodes, c.mods...)
-			b, err := Compute(Input{Network: net, Members: members, Protocol: c.proto, Params: protocols.Params(c.params),
+			b, err := Compute(Input{Network: net, Members: members, Protocol: c.proto, Nodes: resolved(t, c.proto, members, c.params, nil),
 				Writers: c.writers, Threads: c.threads, HotRows: c.hotRows})
 			if err != nil {
 				t.Fatal(err)
@@ -221,7 +220,7 @@ func TestComputeErrors(t *testing.T) {
 		{"writer not a member", Input{Network: net, Members: members, Protocol: "galera", Threads: 1, Writers: []string{"n7"}}, "unknown node n7"},
 		{"single-primary secondary", Input{Network: net, Members: members, Protocol: "gr", Threads: 1, Writers: []string{"n2"}}, "group_replication_single_primary_mode=OFF"},
 		{"semisync wait count above replicas", Input{Network: net, Members: members, Protocol: "semisync", Threads: 1,
-			Params: protocols.Params{"rpl_semi_sync_master_wait_for_slave_count": "3"}}, "give 1..2"},
+			Nodes: resolved(t, "semisync", members, map[string]string{"rpl_semi_sync_master_wait_for_slave_count": "3"}, nil)}, "give 1..2"},
 		{"semisync replica writer", Input{Network: net, Members: members, Protocol: "semisync", Threads: 1, Writers: []string{"n3"}}, "read-only"},
 		{"no members", Input{Network: net, Protocol: "galera", Threads: 1}, "no members"},
 	}

@@ -62,7 +62,7 @@ func init() {
 		Name:    Name,
 		Summary: "Callaghan's hotspots: counter (count = count + 1 on hot rows) or users-groups (insert a membership, update the group row)",
 		Options: Options,
-		New:     workloads.AdaptNew(New),
+		New:     workloads.Constructor(New),
 	})
 }
 
@@ -115,7 +115,7 @@ func New(opts map[string]string, env workloads.Env) (*Workload, error) {
 	return w, nil
 }
 
-// Name implements workloads.Impl.
+// Name implements workloads.Workload.
 func (w *Workload) Name() string { return Name }
 
 // Settings implements workloads.Configured.
@@ -124,7 +124,7 @@ func (w *Workload) Settings() map[string]string { return w.settings }
 // Committed is the number of committed increments (counter) or joins (users-groups).
 func (w *Workload) Committed() int64 { return w.tally.Committed() }
 
-// Tables implements workloads.Impl: the tables of the configured mode.
+// Tables implements workloads.Workload: the tables of the configured mode.
 func (w *Workload) Tables() []storage.TableSchema {
 	if w.mode == ModeCounter {
 		return []storage.TableSchema{{
@@ -174,8 +174,8 @@ func (w *Workload) Tables() []storage.TableSchema {
 	}
 }
 
-// LoadDB implements workloads.Impl: counters start at zero, groups empty.
-func (w *Workload) LoadDB(ctx context.Context, db workloads.DB, progress func(done, total int64)) error {
+// LoadDB implements workloads.Workload: counters start at zero, groups empty.
+func (w *Workload) Load(ctx context.Context, db workloads.DB, progress func(done, total int64)) error {
 	rng := workloads.NewRand(w.seed, 0x407)
 	if w.mode == ModeCounter {
 		l := workloads.NewLoader(ctx, db, w.rows, progress)
@@ -201,8 +201,8 @@ func (w *Workload) LoadDB(ctx context.Context, db workloads.DB, progress func(do
 	return l.Close()
 }
 
-// NewClientDB implements workloads.Impl.
-func (w *Workload) NewClientDB(id int, rng *rand.Rand) workloads.ClientDB {
+// NewClientDB implements workloads.Workload.
+func (w *Workload) NewClient(id int, rng *rand.Rand) workloads.Client {
 	return &client{w: w, rng: rng}
 }
 
@@ -226,8 +226,8 @@ func (c *client) pick(node string) int64 {
 	return workloads.IntRange(c.rng, w.hotRows+1, w.rows)
 }
 
-// Run implements workloads.ClientDB. With retry it repeats the previous row and user.
-func (c *client) Run(ctx context.Context, db workloads.DB, retry bool) (string, error) {
+// Next implements workloads.Client. With retry it repeats the previous row and user.
+func (c *client) Next(ctx context.Context, db workloads.DB, retry bool) (string, error) {
 	if !retry || c.row == 0 {
 		c.row = c.pick(db.Node())
 		c.user = workloads.IntRange(c.rng, 1, c.w.users)
@@ -272,11 +272,11 @@ func (c *client) join(ctx context.Context, db workloads.DB) error {
 	return c.w.tally.End(ctx, tx, err)
 }
 
-// CheckDB implements workloads.Impl. Counter: on every node the counters sum to the number
+// CheckDB implements workloads.Workload. Counter: on every node the counters sum to the number
 // of committed increments (a lost update shows as a smaller sum). Users-groups: one
 // membership row per committed join, and every group's member count equals its membership
 // rows found through the group index.
-func (w *Workload) CheckDB(ctx context.Context, dbs []workloads.DB) (map[string]bool, error) {
+func (w *Workload) Check(ctx context.Context, dbs []workloads.DB) (map[string]bool, error) {
 	if w.mode == ModeCounter {
 		ok := true
 		for _, db := range dbs {

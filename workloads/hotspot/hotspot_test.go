@@ -87,7 +87,7 @@ func TestCounterCheckCatchesALostUpdate(t *testing.T) {
 		t.Fatal(err)
 	}
 	tx.Commit(context.Background())
-	res, err := w.CheckDB(context.Background(), []workloads.DB{n})
+	res, err := w.Check(context.Background(), []workloads.DB{n})
 	if err != nil || res["counter_sum_equals_committed_increments"] {
 		t.Fatalf("check after a lost update: %v %v, want the counter check to fail", res, err)
 	}
@@ -121,12 +121,12 @@ func TestRetryRepeatsTheSameRow(t *testing.T) {
 	w, _ := New(map[string]string{"hot-share": "0"}, env)
 	n := wltest.Backends(t)[0].Open(t, "n1")
 	wltest.Load(t, w, n)
-	c := w.NewClientDB(0, workloads.NewRand(1, 1)).(*client)
+	c := w.NewClient(0, workloads.NewRand(1, 1)).(*client)
 	ctx := context.Background()
-	c.Run(ctx, n, false)
+	c.Next(ctx, n, false)
 	first := c.row
 	for i := 0; i < 5; i++ {
-		c.Run(ctx, n, true)
+		c.Next(ctx, n, true)
 		if c.row != first {
 			t.Fatalf("retry %d moved from row %d to %d", i, first, c.row)
 		}

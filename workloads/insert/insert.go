@@ -31,7 +31,7 @@ func init() {
 	workloads.Register(workloads.Definition{
 		Name:    Name,
 		Summary: "mysqlslap 100% insert: autocommit insert into t1 set a='fooBa' (auto-increment id); --queries inserts split over --threads",
-		New:     workloads.AdaptNew(New),
+		New:     workloads.Constructor(New),
 	})
 }
 
@@ -49,10 +49,10 @@ func New(opts map[string]string, env workloads.Env) (*Workload, error) {
 	return &Workload{}, nil
 }
 
-// Name implements workloads.Impl.
+// Name implements workloads.Workload.
 func (w *Workload) Name() string { return Name }
 
-// Tables implements workloads.Impl.
+// Tables implements workloads.Workload.
 func (w *Workload) Tables() []storage.TableSchema {
 	return []storage.TableSchema{{
 		Name: Table,
@@ -64,8 +64,8 @@ func (w *Workload) Tables() []storage.TableSchema {
 	}}
 }
 
-// LoadDB implements workloads.Impl: mysqlslap starts from an empty table.
-func (w *Workload) LoadDB(ctx context.Context, db workloads.DB, progress func(done, total int64)) error {
+// LoadDB implements workloads.Workload: mysqlslap starts from an empty table.
+func (w *Workload) Load(ctx context.Context, db workloads.DB, progress func(done, total int64)) error {
 	if progress != nil {
 		progress(0, 0)
 	}
@@ -75,22 +75,22 @@ func (w *Workload) LoadDB(ctx context.Context, db workloads.DB, progress func(do
 // Committed is the number of inserts that committed so far.
 func (w *Workload) Committed() int64 { return w.tally.Committed() }
 
-// NewClientDB implements workloads.Impl.
-func (w *Workload) NewClientDB(id int, rng *rand.Rand) workloads.ClientDB { return client{w} }
+// NewClientDB implements workloads.Workload.
+func (w *Workload) NewClient(id int, rng *rand.Rand) workloads.Client { return client{w} }
 
 type client struct{ w *Workload }
 
-// Run inserts one row. A retry inserts the same values again; the id is the engine's.
-func (c client) Run(ctx context.Context, db workloads.DB, retry bool) (string, error) {
+// Next inserts one row. A retry inserts the same values again; the id is the engine's.
+func (c client) Next(ctx context.Context, db workloads.DB, retry bool) (string, error) {
 	tx := db.Begin()
 	tx.SetAutocommit(true)
 	_, err := tx.Insert(ctx, Table, storage.Row{int64(0), Value})
 	return "insert", c.w.tally.End(ctx, tx, err)
 }
 
-// CheckDB implements workloads.Impl: every node holds one row per committed insert (plus at
+// CheckDB implements workloads.Workload: every node holds one row per committed insert (plus at
 // most one per commit whose outcome was in doubt), each with the inserted value.
-func (w *Workload) CheckDB(ctx context.Context, dbs []workloads.DB) (map[string]bool, error) {
+func (w *Workload) Check(ctx context.Context, dbs []workloads.DB) (map[string]bool, error) {
 	rowsOK, valuesOK := true, true
 	for _, db := range dbs {
 		tx := db.Begin()

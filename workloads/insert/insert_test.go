@@ -76,7 +76,7 @@ func TestCheckCatchesAMissingRow(t *testing.T) {
 	if err := tx.Commit(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	res, err := w.CheckDB(context.Background(), []workloads.DB{n})
+	res, err := w.Check(context.Background(), []workloads.DB{n})
 	if err != nil || res["rows_equal_committed_inserts"] {
 		t.Fatalf("check after losing a row: %v %v, want rows_equal_committed_inserts false", res, err)
 	}

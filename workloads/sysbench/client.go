@@ -125,10 +125,10 @@ func (c *client) transactional() bool {
 	return false
 }
 
-// Run implements workloads.ClientDB. In a transaction a retry re-runs every statement; in
+// Next implements workloads.Client. In a transaction a retry re-runs every statement; in
 // autocommit mode each statement commits on its own, and a retry resumes at the one that
 // failed.
-func (c *client) Run(ctx context.Context, db workloads.DB, retry bool) (string, error) {
+func (c *client) Next(ctx context.Context, db workloads.DB, retry bool) (string, error) {
 	if !retry || len(c.plan) == 0 {
 		c.newPlan()
 	}

@@ -80,7 +80,7 @@ func init() {
 			Name:    name,
 			Summary: s.Summary,
 			Options: Options,
-			New: workloads.AdaptNew(func(opts map[string]string, env workloads.Env) (*Workload, error) {
+			New: workloads.Constructor(func(opts map[string]string, env workloads.Env) (*Workload, error) {
 				return New(name, opts, env)
 			}),
 		})
@@ -156,7 +156,7 @@ func New(script string, opts map[string]string, env workloads.Env) (*Workload, e
 	return &Workload{script: script, cfg: c, dist: d, settings: s, seed: env.Seed}, nil
 }
 
-// Name implements workloads.Impl.
+// Name implements workloads.Workload.
 func (w *Workload) Name() string { return w.script }
 
 // Config returns the parsed options.
@@ -179,7 +179,7 @@ const (
 	colPad
 )
 
-// Tables implements workloads.Impl.
+// Tables implements workloads.Workload.
 func (w *Workload) Tables() []storage.TableSchema {
 	var out []storage.TableSchema
 	for n := int64(1); n <= w.cfg.Tables; n++ {
@@ -219,10 +219,10 @@ func (w *Workload) InitialRows() int64 {
 	return w.cfg.Tables * w.cfg.TableSize
 }
 
-// LoadDB implements workloads.Impl: ids 1..table-size, k drawn from the configured
+// LoadDB implements workloads.Workload: ids 1..table-size, k drawn from the configured
 // distribution over [1, table-size] as prepare does, c and pad from the templates. Each
 // table has its own random stream, so its content depends only on the seed.
-func (w *Workload) LoadDB(ctx context.Context, db workloads.DB, progress func(done, total int64)) error {
+func (w *Workload) Load(ctx context.Context, db workloads.DB, progress func(done, total int64)) error {
 	l := workloads.NewLoader(ctx, db, w.InitialRows(), progress)
 	if w.loadsRows() {
 		for n := int64(1); n <= w.cfg.Tables; n++ {
@@ -243,10 +243,10 @@ func (w *Workload) LoadDB(ctx context.Context, db workloads.DB, progress func(do
 // plus committed inserts minus committed deletes.
 func (w *Workload) ExpectedRows() int64 { return w.InitialRows() + w.delta.Load() }
 
-// CheckDB implements workloads.Impl. On every node: the tables hold the expected number of
+// CheckDB implements workloads.Workload. On every node: the tables hold the expected number of
 // rows, and the secondary index on k lists exactly the table's rows (same count, same sum
 // of ids and of k), which catches an index entry that replication or apply forgot.
-func (w *Workload) CheckDB(ctx context.Context, dbs []workloads.DB) (map[string]bool, error) {
+func (w *Workload) Check(ctx context.Context, dbs []workloads.DB) (map[string]bool, error) {
 	rowsOK, indexOK := true, true
 	for _, db := range dbs {
 		tx := db.Begin()
@@ -291,7 +291,7 @@ func (w *Workload) CheckDB(ctx context.Context, dbs []workloads.DB) (map[string]
 	return out, nil
 }
 
-// NewClientDB implements workloads.Impl.
-func (w *Workload) NewClientDB(id int, rng *rand.Rand) workloads.ClientDB {
+// NewClientDB implements workloads.Workload.
+func (w *Workload) NewClient(id int, rng *rand.Rand) workloads.Client {
 	return &client{w: w, id: int64(id), rng: rng}
 }

@@ -90,7 +90,7 @@ func TestStatementMix(t *testing.T) {
 	}
 	for _, c := range cases {
 		w := newW(t, c.script, nil)
-		cl := w.NewClientDB(0, workloads.NewRand(1, 1)).(*client)
+		cl := w.NewClient(0, workloads.NewRand(1, 1)).(*client)
 		cl.newPlan()
 		if got := kinds(cl.plan); !maps.Equal(got, c.want) {
 			t.Errorf("%s: statements %v, want %v", c.script, got, c.want)
@@ -101,7 +101,7 @@ func TestStatementMix(t *testing.T) {
 	}
 	// delete_inserts re-inserts the id it deleted; ids stay in [1, table-size].
 	w := newW(t, WriteOnly, map[string]string{"delete-inserts": "3"})
-	cl := w.NewClientDB(0, workloads.NewRand(1, 1)).(*client)
+	cl := w.NewClient(0, workloads.NewRand(1, 1)).(*client)
 	for i := 0; i < 100; i++ {
 		cl.newPlan()
 		for j, s := range cl.plan {
@@ -119,13 +119,13 @@ func TestRetryRerunsTheSamePlan(t *testing.T) {
 	w := newW(t, ReadWrite, nil)
 	n := wltest.Backends(t)[0].Open(t, "n1")
 	wltest.Load(t, w, n)
-	cl := w.NewClientDB(0, workloads.NewRand(1, 1)).(*client)
+	cl := w.NewClient(0, workloads.NewRand(1, 1)).(*client)
 	ctx := context.Background()
-	if _, err := cl.Run(ctx, n, false); err != nil {
+	if _, err := cl.Next(ctx, n, false); err != nil {
 		t.Fatal(err)
 	}
 	before := append([]stmt(nil), cl.plan...)
-	if _, err := cl.Run(ctx, n, true); err != nil {
+	if _, err := cl.Next(ctx, n, true); err != nil {
 		t.Fatal(err)
 	}
 	if len(before) != len(cl.plan) {
@@ -136,7 +136,7 @@ func TestRetryRerunsTheSamePlan(t *testing.T) {
 			t.Fatalf("retry changed statement %d: %+v -> %+v", i, before[i], cl.plan[i])
 		}
 	}
-	cl.Run(ctx, n, false)
+	cl.Next(ctx, n, false)
 	if cl.plan[0] == before[0] && cl.plan[1] == before[1] {
 		t.Fatal("a new transaction reused the old parameters")
 	}
@@ -146,7 +146,7 @@ func TestRetryRerunsTheSamePlan(t *testing.T) {
 func TestDistributionReachesTheStatements(t *testing.T) {
 	w := newW(t, PointSelect, map[string]string{"table-size": "10000"})
 	lo, hi := w.dist.SpecialWindow(1, 10000)
-	cl := w.NewClientDB(0, workloads.NewRand(1, 1)).(*client)
+	cl := w.NewClient(0, workloads.NewRand(1, 1)).(*client)
 	in := 0
 	const n = 20000
 	for i := 0; i < n; i++ {
@@ -169,7 +169,7 @@ func TestCheckCatchesAMissingRow(t *testing.T) {
 	tx := n.Begin()
 	tx.Delete(context.Background(), TableName(1), int64(500))
 	tx.Commit(context.Background())
-	res, _ := w.CheckDB(context.Background(), []workloads.DB{n})
+	res, _ := w.Check(context.Background(), []workloads.DB{n})
 	if res["rows_equal_expected"] {
 		t.Fatal("rows check passed with a row missing")
 	}
@@ -179,10 +179,10 @@ func BenchmarkReadWriteMemdb(b *testing.B) {
 	w, _ := New(ReadWrite, small, workloads.Env{Seed: 1})
 	n := wltest.Backends(b)[0].Open(b, "n1")
 	wltest.Load(b, w, n)
-	cl := w.NewClientDB(0, workloads.NewRand(1, 1))
+	cl := w.NewClient(0, workloads.NewRand(1, 1))
 	ctx := context.Background()
 	for b.Loop() {
-		if _, err := cl.Run(ctx, n, false); err != nil {
+		if _, err := cl.Next(ctx, n, false); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -43,9 +43,9 @@ type districtStats struct {
 	ytd, hist                              float64
 }
 
-// CheckDB implements workloads.Impl: the TPC-C consistency conditions on every node. It
+// CheckDB implements workloads.Workload: the TPC-C consistency conditions on every node. It
 // reads whole tables in one transaction per node, after the run has quiesced.
-func (w *Workload) CheckDB(ctx context.Context, dbs []workloads.DB) (map[string]bool, error) {
+func (w *Workload) Check(ctx context.Context, dbs []workloads.DB) (map[string]bool, error) {
 	out := map[string]bool{}
 	for _, name := range Checks {
 		out[name] = true

@@ -64,7 +64,7 @@ func init() {
 		Name:    Name,
 		Summary: "TPC-C / DBT2: 9 tables, New-Order/Payment/Order-Status/Delivery/Stock-Level 45/43/4/4/4, consistency checks, tpmC",
 		Options: Options,
-		New:     workloads.AdaptNew(New),
+		New:     workloads.Constructor(New),
 	})
 }
 
@@ -146,10 +146,10 @@ func New(opts map[string]string, env workloads.Env) (*Workload, error) {
 	return w, nil
 }
 
-// Name implements workloads.Impl.
+// Name implements workloads.Workload.
 func (w *Workload) Name() string { return Name }
 
-// Tables implements workloads.Impl.
+// Tables implements workloads.Workload.
 func (w *Workload) Tables() []storage.TableSchema { return Schema() }
 
 // Settings implements workloads.Configured, including the derived population sizes.
@@ -261,11 +261,11 @@ func (w *Workload) InitialRows() int64 {
 	return w.items + w.warehouses*(1+w.items+districtsPerWarehouse*perDistrict)
 }
 
-// LoadDB implements workloads.Impl. The items come from one random stream and each
+// LoadDB implements workloads.Workload. The items come from one random stream and each
 // warehouse from its own, so the data depends only on the seed and the options. The initial
 // w_ytd and d_ytd equal the loaded history amounts (300000 and 30000 at scale 1), which
 // keeps consistency conditions 8 and 9 true from the start at any scale.
-func (w *Workload) LoadDB(ctx context.Context, db workloads.DB, progress func(done, total int64)) (err error) {
+func (w *Workload) Load(ctx context.Context, db workloads.DB, progress func(done, total int64)) (err error) {
 	l := workloads.NewLoader(ctx, db, w.InitialRows(), progress)
 	defer func() {
 		if err != nil {

@@ -51,7 +51,7 @@ func TestRunKeepsConsistencyConditions(t *testing.T) {
 
 func TestMixAndRollbackRate(t *testing.T) {
 	w := newW(t, 1)
-	c := w.NewClientDB(0, workloads.NewRand(1, 1)).(*client)
+	c := w.NewClient(0, workloads.NewRand(1, 1)).(*client)
 	const n = 40000
 	count := map[string]int{}
 	rollbacks, remoteLines, lines, remotePay, byName := 0, 0, 0, 0, 0
@@ -192,7 +192,7 @@ func TestChecksCatchCorruption(t *testing.T) {
 			wltest.Run(t, w, n, 2, 50, 3, protocols.CauseRolledBack)
 			wltest.Check(t, w, n)
 			mutate(t, n, c.fn)
-			res, err := w.CheckDB(context.Background(), []workloads.DB{n})
+			res, err := w.Check(context.Background(), []workloads.DB{n})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -250,8 +250,9 @@ func TestMetrics(t *testing.T) {
 	if m["tpmC"] != 900 || m["tpmTotal"] != 2000 {
 		t.Fatalf("metrics %v, want tpmC 900 and tpmTotal 2000 for 450 New-Orders of 1000 in 30 s", m)
 	}
-	if _, ok := workloads.Adapt(w).(workloads.Metricser); !ok {
-		t.Fatal("the adapted workload does not expose Metrics")
+	var wl workloads.Workload = w
+	if _, ok := wl.(workloads.Metricser); !ok {
+		t.Fatal("the workload does not expose Metrics to the harness")
 	}
 }
 

@@ -11,8 +11,8 @@ import (
 	"github.com/replbench/replbench/workloads"
 )
 
-// NewClientDB implements workloads.Impl. Client i is a terminal of warehouse i mod W + 1.
-func (w *Workload) NewClientDB(id int, rng *rand.Rand) workloads.ClientDB {
+// NewClientDB implements workloads.Workload. Client i is a terminal of warehouse i mod W + 1.
+func (w *Workload) NewClient(id int, rng *rand.Rand) workloads.Client {
 	return &client{w: w, rng: rng, home: int64(id)%w.warehouses + 1}
 }
 
@@ -99,8 +99,8 @@ func (c *client) newInput() {
 	c.in = in
 }
 
-// Run implements workloads.ClientDB.
-func (c *client) Run(ctx context.Context, db workloads.DB, retry bool) (string, error) {
+// Next implements workloads.Client.
+func (c *client) Next(ctx context.Context, db workloads.DB, retry bool) (string, error) {
 	if !retry || c.in.typ == "" {
 		c.newInput()
 	}

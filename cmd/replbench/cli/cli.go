@@ -14,7 +14,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/replbench/replbench/harness"
-	"github.com/replbench/replbench/harness/law"
 	"github.com/replbench/replbench/protocols"
 	"github.com/replbench/replbench/results"
 	"github.com/replbench/replbench/workloads"
@@ -58,7 +57,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case "params":
 		return paramsMain(args[1:], stdout, stderr)
 	case "law":
-		return law.Main(args[1:], stdout, stderr)
+		return lawMain(args[1:], stdout, stderr)
 	case "report":
 		return results.ReportMain(args[1:], stdout, stderr)
 	case "version":

@@ -14,17 +14,10 @@ import (
 
 	"github.com/replbench/replbench/harness"
 	"github.com/replbench/replbench/protocols"
-	"github.com/replbench/replbench/protocols/transport"
 	"github.com/replbench/replbench/workloads"
 )
 
-// listFlag is a repeatable flag.
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, " ") }
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
-
-// durationFlag is a non-negative duration.
+// durationFlag is a non-negative duration, for the flags that say how a run is carried out.
 type durationFlag struct{ d time.Duration }
 
 func (f *durationFlag) String() string { return f.d.String() }
@@ -37,49 +30,33 @@ func (f *durationFlag) Set(v string) error {
 	return nil
 }
 
-// runFlags are the flags of `replbench run`.
+// runFlags are the flags of `replbench run`: the flag table's cluster and load flags, which
+// parse into o, and the flags that say how the run is carried out and where its output goes.
 type runFlags struct {
 	fs *flag.FlagSet
+	o  harness.Overrides
+	// experiment names the flags that describe what is measured (the table's). Without
+	// any of them (and without a scenario) `replbench run` runs the default comparison.
+	experiment map[string]bool
 
-	protocol, workload, threads, network, writers, jitter, loss string
-	nodes, retries                                              int
-	queries, seed                                               int64
-	rate                                                        float64
-	duration, warmup, retryBackoff, reportInterval, stall       durationFlag
-	refusedBackoff                                              durationFlag
-	delays, links, params, workloadOpts, faults                 listFlag
+	reportInterval, stall durationFlag
 
 	bus, natsURL, dataDir, out, jsonPath, csvPath string
 	status, noProgress                            bool
 }
 
 func newRunFlags() *runFlags {
-	f := &runFlags{fs: flag.NewFlagSet("run", flag.ContinueOnError)}
+	f := &runFlags{fs: flag.NewFlagSet("run", flag.ContinueOnError), experiment: map[string]bool{}}
 	fs := f.fs
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&f.protocol, "protocol", "", "protocol to run (see 'replbench params'); default: every registered protocol")
-	fs.IntVar(&f.nodes, "nodes", 0, "cluster size n1..nN, 1 to 64 (default: 3, or what the protocol accepts when it is not 3)")
-	fs.StringVar(&f.workload, "workload", "", "workload (see 'replbench workloads'; default insert)")
-	fs.StringVar(&f.threads, "threads", "", "client threads per point, comma-separated: each value is one point (e.g. 1,4,8)")
-	fs.Int64Var(&f.queries, "queries", 0, "transactions per point over all clients, split evenly (mysqlslap's --number-of-queries)")
-	fs.Var(&f.duration, "duration", "run length per point (e.g. 10s), instead of --queries")
-	fs.StringVar(&f.network, "network", "", "network preset: "+strings.Join(transport.PresetNames(), ", ")+" (default lan)")
-	fs.Var(&f.delays, "delay", "NODE=DUR: egress delay of a node, as tc netem on its interface (repeatable)")
-	fs.Var(&f.links, "link", "A-B=DUR: one-way delay each way between A and B; A>B=DUR one way only (repeatable)")
-	fs.StringVar(&f.jitter, "jitter", "", "jitter: constant:D, uniform:D, normal:MEAN,SD or pareto:MEAN,SD")
-	fs.StringVar(&f.loss, "loss", "", "message loss probability (0.01 or 1%)")
-	fs.StringVar(&f.writers, "writers", "", "nodes that run clients: n1, all, or n1,n3 (default n1)")
-	fs.Var(&f.params, "param", "NAME=VALUE on every node, or NODE:NAME=VALUE on one (repeatable; see 'replbench params PROTOCOL')")
-	fs.Var(&f.workloadOpts, "workload-option", "NAME=VALUE workload option (repeatable); options may also be given as their own flags, e.g. --hot-rows 4")
-	fs.Int64Var(&f.seed, "seed", 1, "seed for data, clients, jitter and loss")
-	fs.Float64Var(&f.rate, "rate", 0, "open loop: transactions/s over all clients, latency measured from the intended start (0: closed loop)")
-	fs.Var(&f.warmup, "warmup", "warm-up time per point, excluded from the measurement")
-	fs.IntVar(&f.retries, "retries", 0, "retries of a deadlock/certification/lock-timeout failure (default 0: mysqlslap does not retry)")
-	fs.Var(&f.retryBackoff, "retry-backoff", "pause before each retry")
-	f.refusedBackoff.d = harness.DefaultRefusedBackoff
-	fs.Var(&f.refusedBackoff, "refused-backoff", "pause of a client whose node refused its transaction (1290 read-only, 1047 not ready) before its next attempt, as a connection pool would; 0 retries at once")
+	for _, n := range addClusterFlags(fs, &f.o, clusterDefaults{Protocol: "every registered protocol", Nodes: "3, or what the protocol accepts when it is not 3", Threads: "1"}) {
+		f.experiment[n] = true
+	}
+	for _, n := range addLoadFlags(fs, &f.o) {
+		f.experiment[n] = true
+	}
+	delete(f.experiment, "seed") // the seed changes the draw, not the experiment
 	fs.Var(&f.reportInterval, "report-interval", "print a timestamped tps/p95/aborts line every interval")
-	fs.Var(&f.faults, "fault", "AT:EVENT fault during the measured phase (repeatable), AT counted from its start; events: partition=n1,n2|n3, oneway=n1>n3, heal, clog=n1>n2 or n1-n2, unclog=..., delay=n3=50ms, link=n1-n2=40ms, loss=0.05; e.g. --fault 5s:partition=n1,n2|n3 --fault 10s:heal")
 	fs.Var(&f.stall, "stall-timeout", "end a point whose transactions make no progress for this long and report the stall (default 30s)")
 	fs.BoolVar(&f.status, "status", false, "print each node's status variables after each point")
 	fs.StringVar(&f.bus, "bus", "nats", "message bus: nats (embedded, or external with --nats-url) or memory")
@@ -90,16 +67,6 @@ func newRunFlags() *runFlags {
 	fs.StringVar(&f.csvPath, "csv", "", "also write the results as CSV to FILE")
 	fs.BoolVar(&f.noProgress, "no-progress", false, "hide the progress bar")
 	return f
-}
-
-// experimentFlags are the flags that describe what is measured. Without any of them (and
-// without a scenario) `replbench run` runs the default comparison; the other flags only say
-// where output goes and how the run is carried out.
-var experimentFlags = map[string]bool{
-	"protocol": true, "nodes": true, "workload": true, "threads": true, "queries": true,
-	"duration": true, "network": true, "delay": true, "link": true, "jitter": true, "loss": true,
-	"writers": true, "param": true, "workload-option": true, "rate": true, "warmup": true,
-	"retries": true, "retry-backoff": true, "refused-backoff": true, "fault": true,
 }
 
 func (f *runFlags) usage(w io.Writer) {
@@ -119,16 +86,9 @@ func (f *runFlags) parse(args []string) (scenario string, set map[string]bool, e
 	if err != nil {
 		return "", nil, err
 	}
-	var positional []string
-	for {
-		if err := f.fs.Parse(args); err != nil {
-			return "", nil, err
-		}
-		if f.fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, f.fs.Arg(0))
-		args = f.fs.Args()[1:]
+	positional, err := parseFlags(f.fs, args)
+	if err != nil {
+		return "", nil, err
 	}
 	if len(positional) > 1 {
 		return "", nil, fmt.Errorf("more than one scenario given: %s (accepted: one built-in name or one FILE.yaml)", strings.Join(positional, " "))
@@ -136,9 +96,8 @@ func (f *runFlags) parse(args []string) (scenario string, set map[string]bool, e
 	if len(positional) == 1 {
 		scenario = positional[0]
 	}
-	set = map[string]bool{}
-	f.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
-	if len(f.workloadOpts) > 0 {
+	set = visited(f.fs)
+	if len(f.o.WorkloadOptions) > 0 {
 		set["workload-option"] = true
 	}
 	return scenario, set, nil
@@ -177,7 +136,9 @@ func (f *runFlags) extractWorkloadOptions(args []string) ([]string, error) {
 			i++
 			val = args[i]
 		}
-		f.workloadOpts = append(f.workloadOpts, name+"="+val)
+		if err := setKV(&f.o.WorkloadOptions, name+"="+val, "NAME=VALUE"); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -199,141 +160,6 @@ func defaultScenario(comparison bool) *harness.Scenario {
 		s.Queries = 2000
 	}
 	return s
-}
-
-// applyFlags writes the flags the user set over the scenario's fields; a flag replaces the
-// field and any sweep axis of the same field, and the network flags refine every network of
-// the run.
-func (f *runFlags) applyFlags(s *harness.Scenario, set map[string]bool) error {
-	m := harness.Overrides{}
-	if set["protocol"] {
-		m.Protocol = &f.protocol
-	}
-	if set["nodes"] {
-		// 0 is a scenario file's "protocol default"; on the command line it is more
-		// likely a script's empty variable, and running 3 nodes instead would be a
-		// measurement of something else, so it is refused: leave the flag out instead.
-		if f.nodes < 1 || f.nodes > 64 {
-			return fmt.Errorf("--nodes: invalid node count %d (accepted: 1 to 64; leave the flag out for the protocol's default)", f.nodes)
-		}
-		m.Nodes = &f.nodes
-	}
-	if set["workload"] {
-		m.Workload = &f.workload
-	}
-	for _, kv := range f.workloadOpts {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return fmt.Errorf("--workload-option %q: expected NAME=VALUE", kv)
-		}
-		if m.WorkloadOptions == nil {
-			m.WorkloadOptions = map[string]string{}
-		}
-		m.WorkloadOptions[strings.TrimLeft(k, "-")] = v
-	}
-	if set["threads"] {
-		t, err := harness.ParseIntList(f.threads)
-		if err != nil {
-			return fmt.Errorf("--threads: %v", err)
-		}
-		m.Threads = t
-	}
-	if set["queries"] {
-		if f.queries <= 0 {
-			return fmt.Errorf("--queries: invalid count %d (accepted: a positive number of transactions)", f.queries)
-		}
-		m.Queries = &f.queries
-	}
-	if set["duration"] {
-		if f.duration.d <= 0 {
-			return fmt.Errorf("--duration: invalid run length %s (accepted: a positive duration such as 10s)", f.duration.d)
-		}
-		m.Duration = &f.duration.d
-	}
-	if set["network"] {
-		m.Network = &f.network
-	}
-	for _, d := range f.delays {
-		node, dur, err := transport.ParseEgress(d)
-		if err != nil {
-			return fmt.Errorf("--delay: %v", err)
-		}
-		if m.Egress == nil {
-			m.Egress = map[string]time.Duration{}
-		}
-		m.Egress[node] = dur
-	}
-	for _, l := range f.links {
-		ld, err := transport.ParseLink(l)
-		if err != nil {
-			return fmt.Errorf("--link: %v", err)
-		}
-		sep := "-"
-		if ld.Directed {
-			sep = ">"
-		}
-		if m.Links == nil {
-			m.Links = map[string]time.Duration{}
-		}
-		m.Links[ld.From+sep+ld.To] = ld.Delay
-	}
-	if set["jitter"] {
-		if _, err := transport.ParseJitter(f.jitter); err != nil {
-			return fmt.Errorf("--jitter: %v", err)
-		}
-		m.Jitter = &f.jitter
-	}
-	if set["loss"] {
-		v, err := transport.ParseLoss(f.loss)
-		if err != nil {
-			return fmt.Errorf("--loss: %v", err)
-		}
-		m.Loss = &v
-	}
-	if set["writers"] {
-		w := harness.ParseWriters(f.writers)
-		if len(w) == 0 {
-			return fmt.Errorf("--writers: empty (accepted: n1, all, or a list such as n1,n3)")
-		}
-		m.Writers = w
-	}
-	for _, kv := range f.params {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return fmt.Errorf("--param %q: expected NAME=VALUE or NODE:NAME=VALUE", kv)
-		}
-		if m.Params == nil {
-			m.Params = map[string]string{}
-		}
-		m.Params[k] = v
-	}
-	if set["seed"] {
-		m.Seed = &f.seed
-	}
-	if set["rate"] {
-		m.Rate = &f.rate
-	}
-	if set["warmup"] {
-		m.Warmup = &f.warmup.d
-	}
-	if set["retries"] {
-		m.Retries = &f.retries
-	}
-	if set["retry-backoff"] {
-		m.RetryBackoff = &f.retryBackoff.d
-	}
-	if set["refused-backoff"] {
-		m.RefusedBackoff = &f.refusedBackoff.d
-	}
-	for _, fv := range f.faults {
-		ev, err := harness.ParseFault(fv)
-		if err != nil {
-			return fmt.Errorf("--fault: %v", err)
-		}
-		m.Faults = append(m.Faults, ev)
-	}
-	s.Apply(m)
-	return nil
 }
 
 // checkOutputs validates where output goes, before anything is written.
@@ -384,18 +210,16 @@ func prepare(args []string) (*runFlags, *harness.Scenario, []harness.PointSpec, 
 	default:
 		experiment := false
 		for name := range set {
-			experiment = experiment || experimentFlags[name]
+			experiment = experiment || f.experiment[name]
 		}
 		s = defaultScenario(!experiment)
 	}
-	if err := f.applyFlags(s, set); err != nil {
-		return f, nil, nil, err
-	}
+	s.Apply(f.o)
 	if s.Name == "" {
 		s.Name = "adhoc"
 	}
-	if !set["seed"] && s.Seed == 0 {
-		s.Seed = f.seed
+	if f.o.Seed == nil && s.Seed == 0 {
+		s.Seed = 1 // --seed's default
 	}
 	if err := f.checkOutputs(); err != nil {
 		return f, nil, nil, err

@@ -55,7 +55,7 @@ func openEngine(t testing.TB, node string) Node {
 }
 
 // Create creates impl's tables on n.
-func Create(t testing.TB, impl workloads.Impl, n Node) {
+func Create(t testing.TB, impl workloads.Workload, n Node) {
 	t.Helper()
 	for _, s := range impl.Tables() {
 		if err := n.CreateTable(s); err != nil {
@@ -65,11 +65,11 @@ func Create(t testing.TB, impl workloads.Impl, n Node) {
 }
 
 // Load creates and loads impl's tables on n and returns the checksums.
-func Load(t testing.TB, impl workloads.Impl, n Node) map[string]uint64 {
+func Load(t testing.TB, impl workloads.Workload, n Node) map[string]uint64 {
 	t.Helper()
 	Create(t, impl, n)
 	var last, total int64
-	if err := impl.LoadDB(context.Background(), n, func(d, tot int64) { last, total = d, tot }); err != nil {
+	if err := impl.Load(context.Background(), n, func(d, tot int64) { last, total = d, tot }); err != nil {
 		t.Fatalf("load %s: %v", impl.Name(), err)
 	}
 	if total > 0 && last != total {
@@ -92,24 +92,24 @@ type Outcome struct {
 // Run runs clients concurrent clients of impl on db, txs transactions each, retrying a
 // Retryable error up to 10 times with the same parameters as the harness does. An error of
 // a cause not in allowed fails the test.
-func Run(t testing.TB, impl workloads.Impl, db workloads.DB, clients, txs int, seed uint64, allowed ...protocols.Cause) Outcome {
+func Run(t testing.TB, impl workloads.Workload, db workloads.DB, clients, txs int, seed uint64, allowed ...protocols.Cause) Outcome {
 	t.Helper()
 	out := Outcome{Committed: map[string]int64{}, Aborted: map[protocols.Cause]int64{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
 	for id := 0; id < clients; id++ {
-		c := impl.NewClientDB(id, rand.New(rand.NewPCG(seed, uint64(id))))
+		c := impl.NewClient(id, rand.New(rand.NewPCG(seed, uint64(id))))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := 0; i < txs; i++ {
-				typ, err := c.Run(context.Background(), db, false)
+				typ, err := c.Next(context.Background(), db, false)
 				for r := 0; err != nil && protocols.Retryable(err) && r < 10; r++ {
 					mu.Lock()
 					out.Retries++
 					mu.Unlock()
-					typ, err = c.Run(context.Background(), db, true)
+					typ, err = c.Next(context.Background(), db, true)
 				}
 				mu.Lock()
 				if err == nil {
@@ -144,9 +144,9 @@ func Run(t testing.TB, impl workloads.Impl, db workloads.DB, clients, txs int, s
 }
 
 // Check runs impl's checks on the nodes and fails the test on a failed check.
-func Check(t testing.TB, impl workloads.Impl, nodes ...workloads.DB) map[string]bool {
+func Check(t testing.TB, impl workloads.Workload, nodes ...workloads.DB) map[string]bool {
 	t.Helper()
-	res, err := impl.CheckDB(context.Background(), nodes)
+	res, err := impl.Check(context.Background(), nodes)
 	if err != nil {
 		t.Fatalf("check %s: %v", impl.Name(), err)
 	}

@@ -1,4 +1,4 @@
-package law
+package cli
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 
 func TestMainAllProtocols(t *testing.T) {
 	var out, errb bytes.Buffer
-	if rc := Main([]string{"--protocol", "all", "--nodes", "3", "--network", "wan-50", "--threads", "8"}, &out, &errb); rc != 0 {
+	if rc := lawMain([]string{"--protocol", "all", "--nodes", "3", "--network", "wan-50", "--threads", "8"}, &out, &errb); rc != 0 {
 		t.Fatalf("rc %d, stderr %q", rc, errb.String())
 	}
 	s := strings.Join(strings.Fields(out.String()), " ")
@@ -37,7 +37,7 @@ func TestMainAllProtocols(t *testing.T) {
 
 func TestMainWhatIf(t *testing.T) {
 	var out, errb bytes.Buffer
-	rc := Main([]string{"--protocol", "semisync", "--delay", "n3=20ms", "--param", "rpl_semi_sync_master_wait_for_slave_count=2",
+	rc := lawMain([]string{"--protocol", "semisync", "--delay", "n3=20ms", "--param", "rpl_semi_sync_master_wait_for_slave_count=2",
 		"--param", "semisync.serialized=ON", "--threads", "32", "--hot-rows", "4"}, &out, &errb)
 	if rc != 0 {
 		t.Fatalf("rc %d, stderr %q", rc, errb.String())
@@ -74,7 +74,7 @@ func TestMainBadInput(t *testing.T) {
 	}
 	for _, args := range cases {
 		var out, errb bytes.Buffer
-		rc := Main(args, &out, &errb)
+		rc := lawMain(args, &out, &errb)
 		if rc != 2 {
 			t.Errorf("%v: rc %d, want 2 (stdout %q)", args, rc, out.String())
 		}
@@ -89,7 +89,7 @@ func TestMainBadInput(t *testing.T) {
 
 func TestMainSlowNode(t *testing.T) {
 	var out, errb bytes.Buffer
-	if rc := Main([]string{"--protocol", "galera,semisync", "--threads", "16", "--param", "n3:replbench.apply_delay=5ms"}, &out, &errb); rc != 0 {
+	if rc := lawMain([]string{"--protocol", "galera,semisync", "--threads", "16", "--param", "n3:replbench.apply_delay=5ms"}, &out, &errb); rc != 0 {
 		t.Fatalf("rc %d, stderr %q", rc, errb.String())
 	}
 	s := strings.Join(strings.Fields(out.String()), " ")

@@ -1,0 +1,46 @@
+package semisync
+
+import (
+	"math"
+
+	"github.com/replbench/replbench/protocols"
+)
+
+// Parameter names. The rpl_semi_sync_master_* names are the pre-8.0.26 ones the documents
+// use; 8.0.26+ spells them rpl_semi_sync_source_* with the same meaning and defaults.
+const (
+	ParamTimeout     = "rpl_semi_sync_master_timeout"
+	ParamWaitPoint   = "rpl_semi_sync_master_wait_point"
+	ParamWaitCount   = "rpl_semi_sync_master_wait_for_slave_count"
+	ParamWaitNoSlave = "rpl_semi_sync_master_wait_no_slave"
+	ParamWorkers     = "replica_parallel_workers"
+	ParamHistory     = "binlog_transaction_dependency_history_size"
+	ParamSerialized  = "semisync.serialized"
+	ParamSyncDelay   = "binlog_group_commit_sync_delay"
+	ParamNoDelayCnt  = "binlog_group_commit_sync_no_delay_count"
+	ParamPreserve    = "replica_preserve_commit_order"
+	ParamHeartbeat   = "semisync.heartbeat_period"
+)
+
+// commonParams are the parameters of both protocols: the binlog group commit, the
+// dependency tracking and the replicas' appliers.
+var commonParams = []protocols.Param{
+	{Name: ParamSyncDelay, Default: "0", Min: new(0.0), Max: new(1000000.0), Help: "microseconds the binlog sync stage waits before syncing, so that more transactions join the group: one ack wait (semi-sync) then covers more commits, at the price of that much more latency per commit, since events reach the replicas only once synced (sync_binlog=1). Ignored with semisync.serialized."},
+	{Name: ParamNoDelayCnt, Default: "0", Min: new(0.0), Max: new(100000.0), Help: "end the sync-stage wait early once this many transactions are queued (0: always wait the full binlog_group_commit_sync_delay)."},
+	{Name: ParamPreserve, Aliases: []string{"slave_preserve_commit_order"}, Default: "ON", Help: "replicas commit in binlog order (MySQL 8.0.27+ default); OFF lets a worker commit as soon as its write-set is applied, so a replica may briefly show a later transaction without an earlier independent one."},
+	{Name: ParamWorkers, Aliases: []string{"slave_parallel_workers"}, Default: "4", Min: new(0.0), Max: new(1024.0), Help: "applier workers on each replica (MySQL 8.0.27+ default 4); 0 applies in the coordinator, one transaction at a time. Workers apply transactions in parallel after their write-set dependency and commit in binlog order (replica_preserve_commit_order=ON)."},
+	{Name: ParamHistory, Default: "25000", Min: new(1.0), Max: new(1000000.0), Help: "rows the source remembers to compute write-set dependencies (binlog_transaction_dependency_tracking=WRITESET); when full it is cleared and parallelism on the replicas drops for a moment."},
+	{Name: ParamHeartbeat, Default: "100ms", Min: new(0.001), Help: "model knob: how long a dump stream may stay silent before the source sends a heartbeat, and how long a replica waits before re-requesting an unanswered dump. A replica that learns from a gap or a heartbeat that it lost events re-requests from its relay-log position. MySQL's SOURCE_HEARTBEAT_PERIOD defaults to 30 s and a real partition is noticed by replica_net_timeout (60 s); the model is quicker so that runs converge promptly after a fault."},
+}
+
+// SemiSyncParams are the parameters of protocol semisync: the ack wait's, then the common ones.
+var SemiSyncParams = append([]protocols.Param{
+	{Name: ParamTimeout, Aliases: []string{"rpl_semi_sync_source_timeout"}, Default: "10000", Min: new(0.0), Max: new(float64(math.MaxUint32)), Help: "milliseconds a commit waits for acks before the source silently switches to async; it switches back when an ack reaches the newest written position."},
+	{Name: ParamWaitPoint, Aliases: []string{"rpl_semi_sync_source_wait_point"}, Default: "AFTER_SYNC", Choices: []string{"AFTER_SYNC", "AFTER_COMMIT"}, Help: "AFTER_SYNC waits before the engine commit, once per binlog group, holding the commit-stage lock (nothing unacknowledged is visible); AFTER_COMMIT commits first and each session then waits for its own ack."},
+	{Name: ParamWaitCount, Aliases: []string{"rpl_semi_sync_source_wait_for_replica_count"}, Default: "1", Min: new(1.0), Max: new(65535.0), Help: "replica acks a commit needs: 1 means the fastest replica's round trip decides, N the N-th fastest's."},
+	{Name: ParamWaitNoSlave, Aliases: []string{"rpl_semi_sync_source_wait_no_replica"}, Default: "ON", Help: "ON: with fewer connected replicas than wait_for_slave_count, commits still wait for the timeout; OFF: the source switches to async as soon as a replica disconnects below the count."},
+	{Name: ParamSerialized, Default: "false", Help: "model switch: true makes every commit wait alone, holding the binlog lock from the binlog write through the ack (MySQL 5.5/5.6 as the documents describe it); false is 5.7+ group commit, where one ack wait covers a whole binlog group."},
+}, commonParams...)
+
+// AsyncParams are the parameters of protocol async: the common ones only (no ack wait).
+var AsyncParams = append([]protocols.Param(nil), commonParams...)

@@ -1,0 +1,34 @@
+package semisync
+
+import "github.com/replbench/replbench/protocols"
+
+func init() {
+	protocols.Register(protocols.Protocol{
+		Name:    "semisync",
+		Aliases: []string{"semi-sync", "semisynchronous"},
+		Summary: "MySQL semi-sync: source n1 waits for wait_for_slave_count relay-log acks per binlog group; 10 s timeout falls back to async",
+		Notes: "n1 is the source and the only writer; replicas refuse writes with 1290. " +
+			"The binlog is in memory and there is no fsync: a binlog group's cost is the ack round trip (plus the engine commit), not disk. " +
+			"Group commit forms a group from every transaction flushed while the previous group held the commit-stage lock; binlog_group_commit_sync_delay holds the sync stage (events leave the source once synced, as with sync_binlog=1). " +
+			"semisync.serialized=true holds the binlog lock from the write through the ack (5.5/5.6 behaviour as the documents describe it), so the source commits at most once per round trip. " +
+			"Under AFTER_SYNC yes_tx/no_tx count ack waits, i.e. binlog groups, as commitTrx does; under AFTER_COMMIT they count transactions. " +
+			"A dump stream is never broken by a partition (TCP would retransmit); events lost by the emulator are re-requested by the replica from its relay-log position, and a heartbeat sent while a session waits asks a caught-up replica to ack again, so a lost ack costs about semisync.heartbeat_period rather than the timeout. " +
+			"The whole binlog stays in memory for the run (no purge). " +
+			"A session whose context ends while it waits for an ack (a killed query) stops waiting: its transaction is in the binlog, so it still commits in the engine, in binlog order, and the client gets 1317; under AFTER_SYNC any member's kill ends its group's wait (MySQL: the group leader's), and the wait counts as no_tx.",
+		Params:   SemiSyncParams,
+		Parse:    ParseSettings,
+		MinNodes: 2,
+		New:      New,
+	})
+	protocols.Register(protocols.Protocol{
+		Name:    "async",
+		Aliases: []string{"asynchronous"},
+		Summary: "MySQL asynchronous replication: source n1 ships binlog events, replicas apply them, commit never waits",
+		Notes: "The same source and replicas as semisync without the ack wait. n1 is the only writer; replicas refuse writes with 1290. " +
+			"The binlog is in memory and there is no fsync. Events lost by the emulator are re-requested by the replica from its relay-log position.",
+		Params:   AsyncParams,
+		Parse:    ParseAsyncSettings,
+		MinNodes: 2,
+		New:      New,
+	})
+}
