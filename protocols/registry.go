@@ -1,6 +1,10 @@
 package protocols
 
-import "github.com/replbench/replbench/internal/registry"
+import (
+	"slices"
+
+	"github.com/replbench/replbench/internal/registry"
+)
 
 // Protocol describes a registered replication protocol.
 type Protocol struct {
@@ -20,14 +24,24 @@ type Protocol struct {
 	// means no typed settings (ParamSettings) and no cross-parameter rules.
 	Parse func(Params) (Settings, error)
 	New   func(Config) (Provider, error)
+	// Flavors are the servers this protocol can stand for, the default first (see Flavor).
+	// Register adds the FlavorParam declaration for them; nil means one unnamed server.
+	Flavors []Flavor
 }
 
 // Resolve merges user values over the protocol's defaults, checks each value (name,
 // choices, kind, range: see the package-level Resolve) and builds the typed Settings with
 // Parse, which checks the cross-parameter rules. user holds only this protocol's
 // parameters, under their names or aliases; the harness splits engine parameters off first.
+//
+// With flavours, the flavour named by FlavorParam (or the default) supplies its defaults and
+// refuses the options its server lacks before anything else is checked.
 func (p *Protocol) Resolve(user map[string]string) (Settings, error) {
-	return ResolveSettings(p.Params, p.Parse, user)
+	defs, err := p.resolveFlavor(user)
+	if err != nil {
+		return nil, err
+	}
+	return ResolveSettings(defs, p.Parse, user)
 }
 
 // protocolsByName is the table Register fills and Lookup reads.
@@ -37,6 +51,21 @@ var protocolsByName = registry.New[Protocol]("protocols", "protocol")
 // parameter definitions whose defaults fail their own ranges or Parse, panics: both are
 // programming errors that would otherwise surface only as a refused run.
 func Register(p Protocol) {
+	if len(p.Flavors) > 0 {
+		if _, dup := findDecl(p.Params, FlavorParam); !dup {
+			p.Params = append(slices.Clone(p.Params), flavorParam(&p))
+		}
+		for i := range p.Flavors {
+			for name := range p.Flavors[i].Defaults {
+				if _, ok := findDecl(p.Params, name); !ok {
+					panic("protocols: " + p.Name + ": flavour " + p.Flavors[i].Name + " sets a default for undeclared parameter " + name)
+				}
+			}
+			if _, err := ResolveSettings(p.withDefaults(&p.Flavors[i]), p.Parse, map[string]string{FlavorParam: p.Flavors[i].Name}); err != nil {
+				panic("protocols: " + p.Name + ": flavour " + p.Flavors[i].Name + "'s defaults fail: " + err.Error())
+			}
+		}
+	}
 	if err := CheckDefs(p.Params); err != nil {
 		panic("protocols: " + p.Name + ": " + err.Error())
 	}
