@@ -119,7 +119,9 @@ func TestBounds(t *testing.T) {
 }
 
 func TestMapError(t *testing.T) {
-	my := func(code uint16, msg string) error { return &mysql.MySQLError{Number: code, SQLState: [5]byte{'4', '0', '0', '0', '1'}, Message: msg} }
+	my := func(code uint16, msg string) error {
+		return &mysql.MySQLError{Number: code, SQLState: [5]byte{'4', '0', '0', '0', '1'}, Message: msg}
+	}
 	for _, tc := range []struct {
 		err    error
 		ph     phase

@@ -22,9 +22,9 @@ const bulkRows = 500
 type Tx struct {
 	c        *Client
 	auto     bool
-	open     bool  // BEGIN was sent
-	done     bool  // committed or rolled back
-	deferred error // an autocommit write's commit error, returned by Commit
+	open     bool               // BEGIN was sent
+	done     bool               // committed or rolled back
+	deferred error              // an autocommit write's commit error, returned by Commit
 	pending  map[string][][]any // a Loader's buffered rows per table
 	npending int
 }
