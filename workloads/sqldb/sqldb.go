@@ -249,3 +249,17 @@ func (c *Client) plain(ctx context.Context, text string) error {
 	_, err := c.conn.ExecContext(ctx, text)
 	return err
 }
+
+// Ping sends COM_PING on the client's connection: one round trip that the server answers
+// without parsing or executing anything, the floor under every statement.
+func (c *Client) Ping(ctx context.Context) error {
+	if err := c.ready(ctx); err != nil {
+		return err
+	}
+	if err := c.conn.PingContext(ctx); err != nil {
+		e, broken := mapError(err, phaseStatement, c.n.cfg.Kind)
+		c.broken = c.broken || broken
+		return e
+	}
+	return nil
+}
