@@ -302,11 +302,14 @@ cmd_up() {
 		if (exec 3<>"/dev/tcp/127.0.0.1/$(port_sql "$i")") 2>/dev/null; then die "port $(port_sql "$i") is in use: another cluster runs there (use --base-port)"; fi
 	done
 
+	rm -rf "$STATE"/n* # logs of an earlier failed attempt
 	mkdir -p "$STATE"
+	# The servers run as mysql (rsync SST's daemon would drop root to nobody and fail).
+	runuser -u mysql -- test -x "$STATE" || bad "--state $STATE: the mysql user cannot reach it (every parent directory needs o+x); choose another directory"
 	save_env
 	printf '%s\n' "${DELAYS[@]}" | sed '/^$/d' > "$STATE/delays"
 	printf '%s\n' "${LINKS[@]}" | sed '/^$/d' > "$STATE/links"
-	trap 'echo "real-cluster.sh: up failed; stopping what it started" >&2; cmd_down >/dev/null 2>&1 || true' EXIT
+	trap 'echo "real-cluster.sh: up failed; stopping what it started (logs kept in $STATE/n*/error.log)" >&2; KEEP_LOGS=1 cmd_down >/dev/null 2>&1 || true' EXIT
 	for i in $(seq 1 "$N"); do
 		d=$STATE/n$i
 		mkdir -p "$d/data"
@@ -422,7 +425,11 @@ cmd_down() {
 			if [ -f "$STATE/n$i/netns" ]; then ip netns del "$(cat "$STATE/n$i/netns")" 2>/dev/null || true; fi
 		done
 	fi
-	rm -rf "$STATE"
+	if [ "${KEEP_LOGS:-}" = 1 ]; then
+		rm -rf "$STATE"/n*/data "$STATE/cluster.env"
+	else
+		rm -rf "$STATE"
+	fi
 	echo "down: nothing left running from $STATE"
 }
 

@@ -2,6 +2,7 @@ package target
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -87,7 +88,8 @@ func TestRealGaleraInsert(t *testing.T) {
 	if os.Getenv("REPLBENCH_REAL") != "1" {
 		t.Skip("set REPLBENCH_REAL=1 (root, mariadb-server, galera-4, rsync) to run against a local real cluster")
 	}
-	state := filepath.Join(t.TempDir(), "cluster")
+	// Not t.TempDir(): the servers run as the mysql user, which must reach the state dir.
+	state := fmt.Sprintf("/tmp/replbench-itest-%d", os.Getpid())
 	script(t, "up", "galera", "--delay", "n3=0", "--base-port", "13600", "--state", state)
 	defer script(t, "down", "--state", state)
 
