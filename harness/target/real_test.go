@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -216,8 +218,22 @@ func TestProbe(t *testing.T) {
 		}
 	}
 	t.Logf("%s %s on %s, innodb_flush_log_at_trx_commit=%s", f.Kind, tg.Version(), node, f.Settings["innodb_flush_log_at_trx_commit"])
-	for _, kind := range ProbeKinds {
-		for _, c := range []int{1, 4, 16} {
+	kinds, clients := ProbeKinds, []int{1, 4, 16}
+	if s := os.Getenv("REPLBENCH_PROBE_KINDS"); s != "" {
+		kinds = strings.Split(s, ",")
+	}
+	if s := os.Getenv("REPLBENCH_PROBE_CLIENTS"); s != "" {
+		clients = nil
+		for _, x := range strings.Split(s, ",") {
+			c, err := strconv.Atoi(x)
+			if err != nil {
+				t.Fatalf("REPLBENCH_PROBE_CLIENTS=%s: %v", s, err)
+			}
+			clients = append(clients, c)
+		}
+	}
+	for _, kind := range kinds {
+		for _, c := range clients {
 			r, err := tg.Probe(ctx, node, kind, c, d)
 			if err != nil {
 				t.Fatal(err)
