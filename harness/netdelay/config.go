@@ -18,10 +18,10 @@ package netdelay
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"slices"
-	"sort"
 	"strconv"
 	"time"
 
@@ -145,7 +145,7 @@ func (c *Config) Network() (transport.Network, error) {
 		}
 	}
 	members := c.names()
-	for _, name := range sortedKeys(c.Delay) {
+	for _, name := range slices.Sorted(maps.Keys(c.Delay)) {
 		if err := transport.CheckNode(name, members); err != nil {
 			return nw, fmt.Errorf("delay: %v", err)
 		}
@@ -186,7 +186,7 @@ func (c *Config) Routes() []Route {
 	}
 	var out []Route
 	for _, n := range c.Nodes {
-		for _, ns := range sortedKeys(nss) {
+		for _, ns := range slices.Sorted(maps.Keys(nss)) {
 			if ns == n.Netns {
 				continue
 			}
@@ -221,13 +221,4 @@ func sameTopology(a, b *Config) bool {
 		}
 	}
 	return true
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
