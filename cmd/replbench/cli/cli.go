@@ -36,6 +36,7 @@ usage:
   replbench params PROTOCOL                    list a protocol's parameters and defaults
   replbench law [flags]                        print Callaghan's-law bounds without running
   replbench report DIR                         re-render tables and plots of a finished run
+  replbench netdelay run|check|routes ...      delay proxy between network namespaces (real servers)
   replbench version                            print the version
 
 'replbench run' with no experiment flags runs a short comparison of every registered
@@ -60,6 +61,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return lawMain(args[1:], stdout, stderr)
 	case "report":
 		return results.ReportMain(args[1:], stdout, stderr)
+	case "netdelay":
+		return netdelayMain(args[1:], stdout, stderr)
 	case "version":
 		v, c := harness.Version()
 		fmt.Fprintf(stdout, "replbench %s %s\n", v, c)
