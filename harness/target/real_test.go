@@ -54,15 +54,15 @@ func runInsert(t *testing.T, tg *Target, w *insert.Workload, node string, client
 			t.Fatal(err)
 		}
 		defer c.Close()
-		cl := w.NewClientDB(i, rand.New(rand.NewPCG(uint64(i), 1)))
+		cl := w.NewClient(i, rand.New(rand.NewPCG(uint64(i), 1)))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(stop) {
 				t0 := time.Now()
-				_, err := cl.Run(ctx, c, false)
+				_, err := cl.Next(ctx, c, false)
 				for r := 0; err != nil && protocols.Retryable(err) && r < 10; r++ {
-					_, err = cl.Run(ctx, c, true)
+					_, err = cl.Next(ctx, c, true)
 				}
 				mu.Lock()
 				if err != nil {
@@ -116,7 +116,7 @@ func TestRealGaleraInsert(t *testing.T) {
 	if tg.Version() == "" {
 		t.Fatal("no server version")
 	}
-	if err := tg.Load(ctx, func(ctx context.Context, db workloads.DB) error { return w.LoadDB(ctx, db, nil) }, time.Minute); err != nil {
+	if err := tg.Load(ctx, func(ctx context.Context, db workloads.DB) error { return w.Load(ctx, db, nil) }, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 
@@ -158,7 +158,7 @@ func TestRealGaleraInsert(t *testing.T) {
 			defer c.Close()
 			dbs = append(dbs, c)
 		}
-		checks, err := w.CheckDB(ctx, dbs)
+		checks, err := w.Check(ctx, dbs)
 		if err != nil {
 			t.Fatal(err)
 		}
