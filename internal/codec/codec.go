@@ -144,29 +144,29 @@ func (r *Reader) Varint() int64 {
 // Count reads a uvarint count of items that follow, each taking at least one byte: a count
 // above limit or above the bytes left is an error (so a corrupt count cannot make the caller
 // allocate gigabytes).
-func (r *Reader) Count(limit int) int {
-	n := r.Uvarint()
-	if r.err == nil && (n > uint64(limit) || n > uint64(len(r.b)-r.off)) {
-		r.Fail("count %d exceeds what remains", n)
-		return 0
-	}
-	return int(n)
-}
+func (r *Reader) Count(limit int) int { return r.length(limit, "count") }
 
 // Bytes reads a uvarint length and that many bytes, aliasing the input (copy them to keep
 // them past the buffer's life). A length above limit or above the bytes left is an error.
 func (r *Reader) Bytes(limit int) []byte {
-	n := r.Uvarint()
+	n := r.length(limit, "length")
 	if r.err != nil {
 		return nil
 	}
-	if n > uint64(limit) || n > uint64(len(r.b)-r.off) {
-		r.Fail("length %d exceeds what remains", n)
-		return nil
-	}
-	out := r.b[r.off : r.off+int(n) : r.off+int(n)]
-	r.off += int(n)
+	out := r.b[r.off : r.off+n : r.off+n]
+	r.off += n
 	return out
+}
+
+// length reads a uvarint that says how much follows and checks it against limit and the
+// bytes left.
+func (r *Reader) length(limit int, what string) int {
+	n := r.Uvarint()
+	if r.err == nil && (n > uint64(limit) || n > uint64(len(r.b)-r.off)) {
+		r.Fail("%s %d exceeds what remains", what, n)
+		return 0
+	}
+	return int(n)
 }
 
 // AppendBytes appends b with its uvarint length prefix: what Bytes reads.

@@ -13,9 +13,10 @@ import (
 
 // Impure lists what a pure state machine must not use, so that it runs the same in wall-clock
 // time, in virtual time (testing/synctest) and in a datadriven script: the packages that
-// bring locks, goroutine plumbing, I/O or the bus, and the functions of package time that
-// read or wait on the clock. time.Time and time.Duration values are fine: a machine is told
-// the time as an input.
+// bring locks, goroutine plumbing, I/O or the bus (a path ending in "/" bans everything
+// below it), and the functions of package time that read or wait on the clock. time.Time
+// and time.Duration values are fine: a machine is told the time as an input. Channels are
+// banned too: a machine never blocks.
 var Impure = struct {
 	Imports    []string
 	ClockCalls []string
@@ -29,8 +30,8 @@ var Impure = struct {
 }
 
 // CheckMachines parses the non-test Go files of the package in dir and reports every use of
-// something Impure, every go statement and every select statement in a file that isDriver
-// does not accept (give it the names of the driver's files: the provider that connects the
+// something Impure, every go statement, select statement and channel in a file that
+// isDriver does not accept (give it the names of the driver's files: the provider that connects the
 // machines to goroutines, timers and the bus). It is how a protocol package asserts that its
 // machines are pure: one test calling it lists the violations, file:line, or returns nil.
 func CheckMachines(dir string, isDriver func(file string) bool) error {
@@ -56,7 +57,7 @@ func CheckMachines(dir string, isDriver func(file string) bool) error {
 		for _, im := range f.Imports {
 			p, _ := strconv.Unquote(im.Path.Value)
 			for _, banned := range Impure.Imports {
-				if p == banned {
+				if p == banned || strings.HasSuffix(banned, "/") && strings.HasPrefix(p, banned) {
 					bad = append(bad, fmt.Sprintf("%s: imports %s", fset.Position(im.Pos()), p))
 				}
 			}
@@ -73,6 +74,12 @@ func CheckMachines(dir string, isDriver func(file string) bool) error {
 				bad = append(bad, fmt.Sprintf("%s: go statement", fset.Position(n.Pos())))
 			case *ast.SelectStmt:
 				bad = append(bad, fmt.Sprintf("%s: select statement", fset.Position(n.Pos())))
+			case *ast.SendStmt, *ast.ChanType:
+				bad = append(bad, fmt.Sprintf("%s: channel use", fset.Position(n.Pos())))
+			case *ast.UnaryExpr:
+				if n.Op == token.ARROW {
+					bad = append(bad, fmt.Sprintf("%s: channel receive", fset.Position(n.Pos())))
+				}
 			case *ast.SelectorExpr:
 				if id, ok := n.X.(*ast.Ident); ok && timeName != "" && id.Name == timeName {
 					for _, c := range Impure.ClockCalls {

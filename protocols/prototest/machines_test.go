@@ -12,7 +12,7 @@ func TestCheckMachines(t *testing.T) {
 	if err == nil {
 		t.Fatal("impure.go passed")
 	}
-	for _, want := range []string{"impure.go:4:2: imports sync", "impure.go:12:6: reads the clock (time.Now)", "impure.go:13:2: go statement", "impure.go:14:2: select statement"} {
+	for _, want := range []string{"impure.go:4:2: imports sync", "impure.go:12:6: reads the clock (time.Now)", "impure.go:13:2: go statement", "impure.go:14:2: select statement", "impure.go:11:14: channel use", "impure.go:15:7: channel receive"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("report lacks %q:\n%v", want, err)
 		}

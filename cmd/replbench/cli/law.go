@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -163,7 +164,7 @@ func lawProtocols(asked []string) ([]*protocols.Protocol, error) {
 // checkParamsKnown refuses a parameter that no protocol asked for accepts, naming what they
 // accept; one that only some accept goes to those (lawScenario).
 func checkParamsKnown(protos []*protocols.Protocol, params map[string]string) error {
-	for _, k := range sortedKeys(params) {
+	for _, k := range slices.Sorted(maps.Keys(params)) {
 		name := paramName(k)
 		if !slices.ContainsFunc(protos, func(p *protocols.Protocol) bool { return harness.AcceptsParam(p, name) }) {
 			var accepted, names []string
@@ -261,15 +262,6 @@ func threadList(first harness.PointSpec, o harness.Overrides) string {
 		parts[i] = strconv.Itoa(t)
 	}
 	return strings.Join(parts, ",")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
 }
 
 func printMatrix(w io.Writer, nw transport.Network, members []string) {
