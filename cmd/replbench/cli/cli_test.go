@@ -74,6 +74,7 @@ func TestRunBadInput(t *testing.T) {
 		{"per-node cross-parameter rule", []string{"--protocol", "galera", "--param", "n2:evs.keepalive_period=3s", "--queries", "5"}, "--param n2:evs.keepalive_period (on n2): galera: evs.keepalive_period (3s) must be at most a third of evs.suspect_timeout"},
 		{"cross-parameter rule", []string{"--protocol", "galera", "--param", "evs.user_send_window=9999", "--queries", "5"}, "evs.user_send_window (9999) must not exceed evs.send_window"},
 		{"negative refused backoff", []string{"--refused-backoff", "-1ms", "--queries", "5"}, "negative duration"},
+		{"unknown flavour", []string{"--protocol", "semisync", "--flavor", "nosuch", "--queries", "5"}, "--param replbench.flavor"},
 		{"json in missing dir", []string{"--queries", "5", "--json", filepath.Join(dir, "nope", "x.json")}, "does not exist"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

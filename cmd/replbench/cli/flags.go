@@ -39,7 +39,7 @@ type clusterDefaults struct {
 
 // addClusterFlags defines the flags that say which cluster runs on which network and with
 // how many client threads: --protocol, --nodes, --network, --delay, --link, --jitter,
-// --loss, --writers, --threads, --param. It returns their names.
+// --loss, --writers, --threads, --param, --flavor. It returns their names.
 func addClusterFlags(fs *flag.FlagSet, o *harness.Overrides, def clusterDefaults) []string {
 	return defineAll(fs, []flagDef{
 		{"protocol", "protocol name or alias, a comma-separated list, or all (see 'replbench params'); default: " + def.Protocol, func(v string) error {
@@ -127,6 +127,9 @@ func addClusterFlags(fs *flag.FlagSet, o *harness.Overrides, def clusterDefaults
 		}},
 		{"param", "NAME=VALUE on every node, or NODE:NAME=VALUE on one (repeatable; see 'replbench params PROTOCOL')", func(v string) error {
 			return setKV(&o.Params, v, "NAME=VALUE or NODE:NAME=VALUE")
+		}},
+		{"flavor", "the server every node stands for (mysql-8.0, mariadb-10.11, ...): --param " + protocols.FlavorParam + "=F; per node with --param NODE:" + protocols.FlavorParam + "=F", func(v string) error {
+			return setKV(&o.Params, protocols.FlavorParam+"="+strings.TrimSpace(v), "a flavour name")
 		}},
 	})
 }
