@@ -223,7 +223,11 @@ func newTxn(cfg Config, rng *rand.Rand, next map[string]int64) []history.Mop {
 		case 1:
 			return []history.Mop{history.WriteMop(k, val(k))}
 		}
-		return []history.Mop{history.CASMop(k, rng.Int64N(max(next[k], 1))+1, val(k))}
+		from := next[k] // most often the latest value issued, which may well be current
+		if rng.IntN(3) == 0 {
+			from = rng.Int64N(max(next[k], 1)) + 1
+		}
+		return []history.Mop{history.CASMop(k, from, val(k))}
 	}
 	n := 1 + rng.IntN(cfg.MaxMops)
 	mops := make([]history.Mop, n)
