@@ -81,13 +81,22 @@ func drawCycle(class string, steps []checker.Step, label map[int]string, h []his
 		}
 		fmt.Fprintf(&b, `<path d="M%.1f,%.1f Q%.1f,%.1f %.1f,%.1f" fill="none" stroke="%s" stroke-width="2"%s marker-end="url(#a-%s)"/>`+"\n",
 			s[0], s[1], c[0], c[1], e[0], e[1], style.color, dash, st.Rel)
-		lx, ly := 0.25*p0[0]+0.5*c[0]+0.25*p2[0]+dx/d*12, 0.25*p0[1]+0.5*c[1]+0.25*p2[1]+dy/d*12
+		// The label sits just outside the curve's midpoint, anchored on the side away from it.
+		ux, uy := dx/d, dy/d
+		lx, ly := 0.25*p0[0]+0.5*c[0]+0.25*p2[0]+ux*10, 0.25*p0[1]+0.5*c[1]+0.25*p2[1]+uy*10
+		anchor := "middle"
+		switch {
+		case ux > 0.3:
+			anchor = "start"
+		case ux < -0.3:
+			anchor = "end"
+		}
 		text := st.Rel
 		if st.Key != "" {
 			text += "[" + st.Key + "]"
 		}
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" dominant-baseline="middle" font-size="12" fill="%s">%s</text>`+"\n",
-			lx, ly, style.color, html.EscapeString(text))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="%s" dominant-baseline="middle" font-size="12" fill="%s">%s</text>`+"\n",
+			lx, ly, anchor, style.color, html.EscapeString(text))
 	}
 	for i, st := range steps {
 		p := pos[i]
