@@ -40,6 +40,10 @@ type Config struct {
 	// (plus their own writes), while writes apply at execution without any conflict check.
 	Snapshot bool
 	Lag      int64 // ns
+	// FirstCommitterWins, with Snapshot, aborts a transaction that writes a key someone else
+	// wrote after its snapshot: snapshot isolation, which allows write skew (G2-item) and
+	// nothing stronger.
+	FirstCommitterWins bool
 }
 
 func (c Config) withDefaults() Config {
@@ -249,6 +253,16 @@ func newTxn(cfg Config, rng *rand.Rand, next map[string]int64) []history.Mop {
 // current state, atomically; in Snapshot mode its reads see the state as of its invocation
 // minus the lag, overlaid with its own writes.
 func execute(cfg Config, st *store, c *client) {
+	if cfg.Snapshot && cfg.FirstCommitterWins && c.apply {
+		for _, m := range c.mops {
+			if m.IsWrite() {
+				if l := st.log[m.Key]; len(l) > 0 && l[len(l)-1].t > c.invoke-cfg.Lag {
+					c.out, c.apply = history.Fail, false // a concurrent writer committed first
+					break
+				}
+			}
+		}
+	}
 	own := map[string][]int64{} // Snapshot mode: own appends / last own write per key
 	for i := range c.mops {
 		m := &c.mops[i]
