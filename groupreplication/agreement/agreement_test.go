@@ -149,9 +149,18 @@ func TestCheckQuorumAndPreVote(t *testing.T) {
 	_ = w.nodes[1].Campaign()
 	w.stabilize()
 	w.isolated = 1
-	w.tick(40)
+	// CheckQuorum steps the leader down after one election timeout (10 ticks here, 20 at
+	// the outside once randomised); the majority side then elects, and a split pre-vote
+	// may cost it further randomised timeouts, so the election is awaited with a bound.
+	w.tick(20)
 	if w.nodes[1].IsLeader() {
 		t.Fatal("isolated leader must step down (CheckQuorum)")
+	}
+	for range 400 {
+		if l := w.nodes[2].Lead(); l == 2 || l == 3 {
+			break
+		}
+		w.tick(1)
 	}
 	newLead := w.nodes[2].Lead()
 	if newLead != 2 && newLead != 3 {
