@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/replbench/replbench/internal/codec"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -109,16 +110,15 @@ func countTxns(q []agreement.Entry) int64 {
 	return n
 }
 
+// errCorruptClone is what a donor's answer that does not decode gives the joiner.
+var errCorruptClone = errors.New("clone: corrupt answer")
+
 // cloneRequested is the bus handler for a clone request: the pipeline serves it between
 // two messages.
 func (p *Provider) cloneRequested(from string, b []byte) {
-	id, n := binary.Uvarint(b)
-	if n <= 0 {
-		p.corruptFrames.Add(1)
-		return
-	}
-	need, k := binary.Uvarint(b[n:])
-	if k <= 0 || n+k != len(b) {
+	r := codec.NewReader(b, group.ErrCorruptMessage)
+	id, need := r.Uvarint(), r.Uvarint()
+	if r.Failed() || r.Len() != 0 {
 		p.corruptFrames.Add(1)
 		return
 	}
@@ -216,16 +216,13 @@ func (p *Provider) sendClone(r cloneRequest, blob []byte) {
 
 // cloneReceived is the bus handler for clone data.
 func (p *Provider) cloneReceived(from string, b []byte) {
-	var hdr [3]uint64
-	for i := range hdr {
-		v, n := binary.Uvarint(b)
-		if n <= 0 {
-			p.corruptFrames.Add(1)
-			return
-		}
-		hdr[i], b = v, b[n:]
+	r := codec.NewReader(b, group.ErrCorruptMessage)
+	id, chunk, total := r.Uvarint(), r.Uvarint(), r.Uvarint()
+	b = r.Rest()
+	if r.Failed() {
+		p.corruptFrames.Add(1)
+		return
 	}
-	id, chunk, total := hdr[0], hdr[1], hdr[2]
 	p.clone.mu.Lock()
 	defer p.clone.mu.Unlock()
 	in := p.clone.in
@@ -358,21 +355,13 @@ func (p *Provider) requestClone(ctx context.Context, donor string, need uint64) 
 // installClone loads a donor's answer: the database, then the group state, then drops the
 // queued entries the state already covers.
 func (p *Provider) installClone(donor string, b []byte, need uint64) error {
-	at, n := binary.Uvarint(b)
-	if n <= 0 {
-		return errors.New("clone: corrupt answer")
+	r := codec.NewReader(b, errCorruptClone)
+	at, seq := r.Uvarint(), r.Varint()
+	state := r.Bytes(r.Len())
+	db := r.Rest()
+	if err := r.Err(); err != nil {
+		return err
 	}
-	b = b[n:]
-	seq, n := binary.Varint(b)
-	if n <= 0 {
-		return errors.New("clone: corrupt answer")
-	}
-	b = b[n:]
-	sl, n := binary.Uvarint(b)
-	if n <= 0 || sl > uint64(len(b)-n) {
-		return errors.New("clone: corrupt answer")
-	}
-	state, db := b[n:n+int(sl)], b[n+int(sl):]
 	if at < need {
 		return fmt.Errorf("clone: donor %s sent its state at %d, before the snapshot at %d", donor, at, need)
 	}

@@ -2,7 +2,7 @@ package groupreplication
 
 import (
 	"encoding/binary"
-	"fmt"
+	"github.com/replbench/replbench/internal/codec"
 
 	"go.etcd.io/raft/v3/raftpb"
 
@@ -40,26 +40,26 @@ func appendFrame(dst []byte, msgs []raftpb.Message) ([]byte, error) {
 }
 
 func decodeFrame(b []byte) ([]raftpb.Message, error) {
-	n, k := binary.Uvarint(b)
-	if k <= 0 || n > uint64(len(b)) {
-		return nil, fmt.Errorf("%w: frame count", group.ErrCorruptMessage)
-	}
-	b = b[k:]
+	r := codec.NewReader(b, group.ErrCorruptMessage)
+	n := r.Count(len(b))
 	out := make([]raftpb.Message, 0, n)
-	for i := uint64(0); i < n; i++ {
-		sz, k := binary.Uvarint(b)
-		if k <= 0 || sz > uint64(len(b)-k) {
-			return nil, fmt.Errorf("%w: frame message %d length", group.ErrCorruptMessage, i)
+	for i := range n {
+		raw := r.Bytes(r.Len())
+		if r.Failed() {
+			break
 		}
 		var m raftpb.Message
-		if err := m.Unmarshal(b[k : k+int(sz)]); err != nil {
-			return nil, fmt.Errorf("%w: raft message %d: %v", group.ErrCorruptMessage, i, err)
+		if err := m.Unmarshal(raw); err != nil {
+			r.Fail("raft message %d: %v", i, err)
+			break
 		}
 		out = append(out, m)
-		b = b[k+int(sz):]
 	}
-	if len(b) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes in frame", group.ErrCorruptMessage, len(b))
+	if r.Len() != 0 {
+		r.Fail("%d trailing bytes in frame", r.Len())
+	}
+	if err := r.Err(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package certifier
 import (
 	"encoding/binary"
 	"errors"
+	"github.com/replbench/replbench/internal/codec"
 	"maps"
 	"slices"
 )
@@ -59,7 +60,7 @@ const stateVersion = 1
 
 // RestoreState rebuilds a certifier from AppendState's bytes.
 func RestoreState(b []byte) (*Certifier, error) {
-	r := &reader{b: b}
+	r := &reader{codec.NewReader(b, ErrCorruptState)}
 	if r.uvarint() != stateVersion {
 		return nil, ErrCorruptState
 	}
@@ -95,8 +96,11 @@ func RestoreState(b []byte) (*Certifier, error) {
 		next := r.varint()
 		g.blocks[o] = &block{next: next, end: r.varint()}
 	}
-	if r.bad || len(r.b) != 0 {
-		return nil, ErrCorruptState
+	if r.Len() != 0 {
+		r.Fail("%d trailing bytes", r.Len())
+	}
+	if err := r.Err(); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -117,51 +121,19 @@ func appendIntervals(b []byte, iv []interval) []byte {
 	return b
 }
 
-// reader decodes AppendState's bytes; the first failure sets bad and every later read
-// returns zero, so decoding code needs one check at the end.
-type reader struct {
-	b   []byte
-	bad bool
-}
+// reader decodes AppendState's bytes over the project's one binary reader (internal/codec):
+// its error is sticky, so RestoreState reads straight through and checks once at the end.
+type reader struct{ codec.Reader }
 
-// fail marks the input bad and drops what is left of it.
-func (r *reader) fail() { r.bad, r.b = true, nil }
+func (r *reader) uvarint() uint64 { return r.Uvarint() }
 
-func (r *reader) uvarint() uint64 { return readVarint(r, binary.Uvarint) }
+func (r *reader) varint() int64 { return r.Varint() }
 
-func (r *reader) varint() int64 { return readVarint(r, binary.Varint) }
-
-// readVarint consumes one number decoded by decode (binary.Uvarint or binary.Varint).
-func readVarint[T uint64 | int64](r *reader, decode func([]byte) (T, int)) T {
-	v, n := decode(r.b)
-	if n <= 0 {
-		r.fail()
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) bool() bool {
-	if len(r.b) == 0 || r.b[0] > 1 {
-		r.fail()
-		return false
-	}
-	v := r.b[0] == 1
-	r.b = r.b[1:]
-	return v
-}
+func (r *reader) bool() bool { return r.Bool() }
 
 // count reads a length whose items take at least minBytes each, rejecting lengths the
 // remaining bytes cannot hold (so garbage never makes a huge allocation).
-func (r *reader) count(minBytes int) int {
-	n := r.uvarint()
-	if n > uint64(len(r.b)/minBytes) {
-		r.fail()
-		return 0
-	}
-	return int(n)
-}
+func (r *reader) count(minBytes int) int { return r.Count(r.Len() / minBytes) }
 
 func (r *reader) intervals() []interval {
 	n := r.count(2)

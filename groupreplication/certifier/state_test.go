@@ -2,6 +2,7 @@ package certifier
 
 import (
 	"bytes"
+	"errors"
 	"math/rand/v2"
 	"testing"
 )
@@ -62,11 +63,11 @@ func TestRestoreStateRejectsGarbage(t *testing.T) {
 	c.GTIDExecuted(0, 10, 2)
 	good := c.AppendState(nil)
 	for n := range len(good) {
-		if _, err := RestoreState(good[:n]); err == nil {
-			t.Fatalf("truncated to %d of %d bytes: no error", n, len(good))
+		if _, err := RestoreState(good[:n]); !errors.Is(err, ErrCorruptState) {
+			t.Fatalf("truncated to %d of %d bytes: %v, want ErrCorruptState", n, len(good), err)
 		}
 	}
-	if _, err := RestoreState(append(good, 0)); err == nil {
+	if _, err := RestoreState(append(good, 0)); !errors.Is(err, ErrCorruptState) {
 		t.Fatal("trailing byte: no error")
 	}
 }
