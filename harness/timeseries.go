@@ -243,17 +243,30 @@ func (r *seriesRecorder) addLine(s *results.Sample, h *hdr.Histogram, final bool
 		ab += a.aborts[c]
 		causes = append(causes, fmt.Sprintf("%s %d", c, a.aborts[c]))
 	}
-	line := fmt.Sprintf("%s [%6.1fs] %s: tps %.1f p95 %.3f ms aborts %d (%.1f/s)",
+	line := fmt.Sprintf("%s [%6.1fs] %s: tps %.1f lat ms %s err/s %.1f aborts %d",
 		time.Now().Format("15:04:05.000"), a.t, r.label, float64(a.committed)/a.span,
-		float64(a.hist.ValueAtQuantile(95))/1000, ab, float64(ab)/a.span)
+		percentileText(a.hist, r.con.pcts), float64(ab)/a.span, ab)
 	if len(causes) > 0 {
-		line = strings.TrimSuffix(line, ")") + ": " + strings.Join(causes, ", ") + ")"
+		line += " (" + strings.Join(causes, ", ") + ")"
 	}
 	if a.fcPausedM > 0 {
 		line += fmt.Sprintf(" fc paused %.0f ms", a.fcPausedM)
 	}
-	r.con.printf("%s\n", line)
+	r.con.interval(line)
 	r.line = lineAcc{}
+}
+
+// percentileText is "p95 1.234" for the percentiles pcts of h (95 when none are given),
+// space-separated.
+func percentileText(h *hdr.Histogram, pcts []float64) string {
+	if len(pcts) == 0 {
+		pcts = []float64{95}
+	}
+	parts := make([]string, len(pcts))
+	for i, q := range pcts {
+		parts[i] = fmt.Sprintf("p%s %.3f", strconv.FormatFloat(q, 'f', -1, 64), float64(h.ValueAtQuantile(q))/1000)
+	}
+	return strings.Join(parts, " ")
 }
 
 // pointLabel names a point in progress and report lines: protocol, nodes, network,
