@@ -70,4 +70,3 @@ func percentilesAt(clients []*clientStats, pcts []float64) map[string]float64 {
 	}
 	return out
 }
-

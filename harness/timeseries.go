@@ -139,7 +139,9 @@ func (r *seriesRecorder) sample(now time.Time, final bool) {
 	if now.Before(r.last) {
 		now = r.last // the phase ended before the last tick: what finished belongs to it
 	}
+	folded := false
 	if final && len(r.samples) > 0 && now.Sub(r.last) < r.step/4 {
+		folded = true
 		prev := &r.samples[len(r.samples)-1]
 		r.lastHist.Merge(h)
 		h = r.lastHist
@@ -182,7 +184,9 @@ func (r *seriesRecorder) sample(now time.Time, final bool) {
 	sort.Strings(s.FCSenders)
 	r.prevFCBase, r.prevFC = r.prevFC, cur
 	r.samples = append(r.samples, s)
-	if r.perLine > 0 {
+	// A folded final sample whose line was already printed is not printed again: the
+	// line would repeat the last one with a few stragglers added.
+	if r.perLine > 0 && !(folded && r.line.n == 0) {
 		r.addLine(&s, h, final)
 	}
 }

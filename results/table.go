@@ -222,9 +222,9 @@ func mainTable(groups []Group, vary []dimension, wide bool, pcts ...float64) *fi
 	}
 	addCol(fitCol{head: "min\nms", wide: "min ms", prio: 0, right: true}, st(lat(func(l Latency) float64 { return l.Min }), fmtMs))
 	addCol(fitCol{head: "mean\nms", wide: "mean ms", prio: 0, right: true}, st(lat(func(l Latency) float64 { return l.Mean }), fmtMs))
-	addCol(fitCol{head: "p50\nms", wide: "p50 ms", prio: 85, right: true}, st(lat(func(l Latency) float64 { return l.P50 }), fmtMs))
-	addCol(fitCol{head: "p95\nms", wide: "p95 ms", prio: 20, right: true}, st(lat(func(l Latency) float64 { return l.P95 }), fmtMs))
-	addCol(fitCol{head: "p99\nms", wide: "p99 ms", prio: 88, right: true}, st(lat(func(l Latency) float64 { return l.P99 }), fmtMs))
+	addCol(fitCol{head: "p50\nms", wide: "p50 ms", prio: fixedPrio(85, pcts), right: true}, st(lat(func(l Latency) float64 { return l.P50 }), fmtMs))
+	addCol(fitCol{head: "p95\nms", wide: "p95 ms", prio: fixedPrio(20, pcts), right: true}, st(lat(func(l Latency) float64 { return l.P95 }), fmtMs))
+	addCol(fitCol{head: "p99\nms", wide: "p99 ms", prio: fixedPrio(88, pcts), right: true}, st(lat(func(l Latency) float64 { return l.P99 }), fmtMs))
 	addCol(fitCol{head: "p99.9\nms", wide: "p99.9 ms", prio: 0, right: true}, st(lat(func(l Latency) float64 { return l.P999 }), fmtMs))
 	for _, q := range pcts {
 		k := PercentileKey(q)
@@ -290,7 +290,7 @@ func fmtStat(s Stat, f func(float64) string, wide bool) string {
 	switch {
 	case s.N == 0:
 		return ""
-	case s.N == 1:
+	case s.N == 1 || s.Min == s.Max: // one run, or the same in every run (a model bound)
 		return f(s.Mean)
 	case wide:
 		return f(s.Mean) + " ±" + f(s.SD) + " (" + f(s.Min) + "-" + f(s.Max) + ")"
@@ -465,4 +465,13 @@ func orDefault(s, d string) string {
 		return d
 	}
 	return s
+}
+
+// fixedPrio is the priority of a fixed percentile column: prio, or 0 (shown only with
+// --wide) when the user chose the percentiles to show (--percentile).
+func fixedPrio(prio int, pcts []float64) int {
+	if len(pcts) > 0 {
+		return 0
+	}
+	return prio
 }
