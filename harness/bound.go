@@ -2,6 +2,7 @@ package harness
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/replbench/replbench/harness/law"
 	"github.com/replbench/replbench/results"
@@ -33,8 +34,10 @@ func LawInput(ps *PointSpec, hotRows int) law.Input {
 // and the efficiency measured / bound. A protocol the law package has no model for gets no
 // bound and a note, not an invented one. The model leaves out the engine's own cost (and
 // the fsync of an on-disk run), so efficiency near 1 means "at the network's limit".
-func setBound(p *results.Point, ps *PointSpec) {
-	b, err := law.Compute(LawInput(ps, hotRows(p)))
+func setBound(p *results.Point, ps *PointSpec, syncCost time.Duration) {
+	in := LawInput(ps, hotRows(p))
+	in.SyncCost = syncCost
+	b, err := law.Compute(in)
 	if err != nil {
 		p.Notes = append(p.Notes, "no Callaghan bound: "+err.Error())
 		return

@@ -3,6 +3,7 @@ package harness
 import (
 	"fmt"
 	"maps"
+	"strconv"
 	"strings"
 	"time"
 
@@ -164,10 +165,17 @@ func delayWarning(p *results.Point, least time.Duration) string {
 	if de.P99 <= delayWarnFloorMs || de.P99 <= delayWarnFraction*leastMs {
 		return ""
 	}
-	share := fmt.Sprintf("%.1f%% of", 100*de.P99/leastMs)
-	if de.P99 >= 10*leastMs {
-		share = fmt.Sprintf("%.0f times", de.P99/leastMs)
+	// Lateness is counted only over the messages the network delivered, from the moment
+	// each was deliverable: a message a partition dropped is not in it, and one held by a
+	// clogged link is due when the link is released (transport.Emulator.handoff).
+	return fmt.Sprintf("warning (%s, %s, %d threads): over the %d messages it delivered, counted from when each was deliverable (partition drops and clog holds excluded), p99 lateness %.3f ms, %sx the smallest configured one-way delay (%.3f ms); the result carries that imprecision",
+		p.Protocol, results.NetworkLabel(p.Network), p.Threads, de.N, de.P99, timesText(de.P99/leastMs), leastMs)
+}
+
+// timesText prints a ratio with two significant figures below 10 and whole above.
+func timesText(r float64) string {
+	if r >= 10 {
+		return fmt.Sprintf("%.0f", r)
 	}
-	return fmt.Sprintf("warning (%s, %s, %d threads): the emulator delivered messages late by %.3f ms at p99 (%s the smallest configured one-way delay, %.3f ms); the result carries that imprecision",
-		p.Protocol, results.NetworkLabel(p.Network), p.Threads, de.P99, share, leastMs)
+	return strconv.FormatFloat(r, 'g', 2, 64)
 }

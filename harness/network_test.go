@@ -65,14 +65,14 @@ func TestDelayWarning(t *testing.T) {
 		if (got != "") != tc.warn {
 			t.Errorf("%s: %q, want warning %v", tc.name, got, tc.warn)
 		}
-		if tc.warn && (strings.Contains(got, "\n") || !strings.Contains(got, "late by") || !strings.Contains(got, "imprecision")) {
+		if tc.warn && (strings.Contains(got, "\n") || !strings.Contains(got, "p99 lateness") || !strings.Contains(got, "imprecision")) {
 			t.Errorf("%s: %q is not one line saying how late", tc.name, got)
 		}
 	}
-	if got := delayWarning(point(0.6), 50*time.Millisecond); !strings.Contains(got, "late by 0.600 ms at p99 (1.2% of the smallest configured one-way delay, 50.000 ms)") {
+	if got := delayWarning(point(0.6), 50*time.Millisecond); !strings.Contains(got, "p99 lateness 0.600 ms, 0.012x the smallest configured one-way delay (50.000 ms)") {
 		t.Errorf("wording: %q", got)
 	}
-	if got := delayWarning(point(7.8), 25*time.Microsecond); !strings.Contains(got, "late by 7.800 ms at p99 (312 times the smallest configured one-way delay, 0.025 ms)") {
+	if got := delayWarning(point(7.8), 25*time.Microsecond); !strings.Contains(got, "p99 lateness 7.800 ms, 312x the smallest configured one-way delay (0.025 ms)") {
 		t.Errorf("wording: %q", got)
 	}
 	if got := delayWarning(&results.Point{}, time.Millisecond); got != "" {

@@ -40,6 +40,13 @@ type Options struct {
 	NoProgress bool
 	Stdout     io.Writer
 	Stderr     io.Writer
+	// Percentiles are extra latency percentiles to measure (Latency.At) and print in the
+	// interval lines and tables (--percentile); nil keeps the fixed ones.
+	Percentiles []float64
+	// SyncCost is the local durable-commit cost the model adds to every floor (--sync).
+	SyncCost time.Duration
+	// Print writes the finished run on Stdout; nil means results.PrintRun (--output).
+	Print func(w io.Writer, run *results.Run, opts results.TableOptions)
 }
 
 // DefaultStallTimeout is the default stall bound: longer than any wait a modelled protocol
@@ -109,15 +116,17 @@ func Run(ctx context.Context, s *Scenario, points []PointSpec, opt Options) (*Ou
 	}
 
 	con := newConsole(opt.Stderr, len(points), opt.NoProgress)
+	con.plan(points, opt.Percentiles)
 	var runErr error
 	var warnings []string // printed under the table
 	for i := range points {
 		ps := &points[i]
-		con.describe(pointLabel(ps))
+		con.begin(i, pointLabel(ps))
 		p, warn, err := runPoint(ctx, s, ps, opt, con)
 		if warn != "" {
 			warnings = append(warnings, warn)
 		}
+		warnings = append(warnings, pointWarnings(p, ps)...)
 		if p != nil {
 			run.Points = append(run.Points, *p)
 			if err := writeResults(dir, run); err != nil {
@@ -132,7 +141,7 @@ func Run(ctx context.Context, s *Scenario, points []PointSpec, opt Options) (*Ou
 			runErr = fmt.Errorf("point %d (%s on %d nodes, %s, %d threads): %w", i+1, ps.Protocol, ps.Nodes, ps.Network.Name, ps.Threads, err)
 			break
 		}
-		con.step()
+		con.done(pointSummary(p))
 		if ctx.Err() != nil {
 			out.Interrupted = true
 			break
@@ -141,6 +150,12 @@ func Run(ctx context.Context, s *Scenario, points []PointSpec, opt Options) (*Ou
 	con.finish()
 	if err := writeResults(dir, run); err != nil && runErr == nil {
 		runErr = err
+	}
+	if b := con.intervals(); b != nil {
+		if err := results.WriteFileAtomic(filepath.Join(dir, IntervalsFile), b); err != nil && runErr == nil {
+			runErr = err
+		}
+		out.Files = append(out.Files, filepath.Join(dir, IntervalsFile))
 	}
 	out.Files = append(out.Files, filepath.Join(dir, "results.json"), filepath.Join(dir, "results.csv"), filepath.Join(dir, results.SeriesFile))
 	if len(run.Points) > 0 {
@@ -160,7 +175,12 @@ func Run(ctx context.Context, s *Scenario, points []PointSpec, opt Options) (*Ou
 			runErr = err
 		}
 	}
-	results.PrintRun(opt.Stdout, run, results.TableOptions{ShowBound: true, ShowStatus: opt.Status, Warnings: warnings})
+	topts := results.TableOptions{ShowBound: true, ShowStatus: opt.Status, Warnings: warnings, Percentiles: opt.Percentiles}
+	if opt.Print != nil {
+		opt.Print(opt.Stdout, run, topts)
+	} else {
+		results.PrintRun(opt.Stdout, run, topts)
+	}
 	fmt.Fprintf(opt.Stderr, "replbench: results in %s\n", dir)
 	return out, runErr
 }
@@ -326,6 +346,7 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 		stats[i] = cl.stats
 	}
 	mergeStats(stats, p)
+	p.Latency.At = percentilesAt(stats, opt.Percentiles)
 	if n := refusalNote(clients, l.refused); n != "" {
 		p.Notes = append(p.Notes, n)
 	}
@@ -392,7 +413,7 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 	if err := closeWithin(c, closeTimeout); err != nil {
 		p.Notes = append(p.Notes, "close: "+err.Error())
 	}
-	setBound(p, ps)
+	setBound(p, ps, opt.SyncCost)
 	if !interrupted {
 		p.Reference = results.ReferenceFor(s.Name, p) // a partial point reproduces nothing
 	}

@@ -245,6 +245,9 @@ func expand(s *Scenario, run bool) ([]PointSpec, error) {
 	if s.Repeats < 0 {
 		return nil, fail("repeats", "negative repeat count %d (accepted: 1 or more)", s.Repeats)
 	}
+	if err := s.checkLimits(); err != nil {
+		return nil, err
+	}
 	repeats := max(s.Repeats, 1)
 	faults := sortFaults(s.Faults)
 

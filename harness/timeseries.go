@@ -139,7 +139,9 @@ func (r *seriesRecorder) sample(now time.Time, final bool) {
 	if now.Before(r.last) {
 		now = r.last // the phase ended before the last tick: what finished belongs to it
 	}
+	folded := false
 	if final && len(r.samples) > 0 && now.Sub(r.last) < r.step/4 {
+		folded = true
 		prev := &r.samples[len(r.samples)-1]
 		r.lastHist.Merge(h)
 		h = r.lastHist
@@ -182,7 +184,9 @@ func (r *seriesRecorder) sample(now time.Time, final bool) {
 	sort.Strings(s.FCSenders)
 	r.prevFCBase, r.prevFC = r.prevFC, cur
 	r.samples = append(r.samples, s)
-	if r.perLine > 0 {
+	// A folded final sample whose line was already printed is not printed again: the
+	// line would repeat the last one with a few stragglers added.
+	if r.perLine > 0 && !(folded && r.line.n == 0) {
 		r.addLine(&s, h, final)
 	}
 }
@@ -243,17 +247,30 @@ func (r *seriesRecorder) addLine(s *results.Sample, h *hdr.Histogram, final bool
 		ab += a.aborts[c]
 		causes = append(causes, fmt.Sprintf("%s %d", c, a.aborts[c]))
 	}
-	line := fmt.Sprintf("%s [%6.1fs] %s: tps %.1f p95 %.3f ms aborts %d (%.1f/s)",
+	line := fmt.Sprintf("%s [%6.1fs] %s: tps %.1f lat ms %s err/s %.1f aborts %d",
 		time.Now().Format("15:04:05.000"), a.t, r.label, float64(a.committed)/a.span,
-		float64(a.hist.ValueAtQuantile(95))/1000, ab, float64(ab)/a.span)
+		percentileText(a.hist, r.con.pcts), float64(ab)/a.span, ab)
 	if len(causes) > 0 {
-		line = strings.TrimSuffix(line, ")") + ": " + strings.Join(causes, ", ") + ")"
+		line += " (" + strings.Join(causes, ", ") + ")"
 	}
 	if a.fcPausedM > 0 {
 		line += fmt.Sprintf(" fc paused %.0f ms", a.fcPausedM)
 	}
-	r.con.printf("%s\n", line)
+	r.con.interval(line)
 	r.line = lineAcc{}
+}
+
+// percentileText is "p95 1.234" for the percentiles pcts of h (95 when none are given),
+// space-separated.
+func percentileText(h *hdr.Histogram, pcts []float64) string {
+	if len(pcts) == 0 {
+		pcts = []float64{95}
+	}
+	parts := make([]string, len(pcts))
+	for i, q := range pcts {
+		parts[i] = fmt.Sprintf("p%s %.3f", strconv.FormatFloat(q, 'f', -1, 64), float64(h.ValueAtQuantile(q))/1000)
+	}
+	return strings.Join(parts, " ")
 }
 
 // pointLabel names a point in progress and report lines: protocol, nodes, network,

@@ -84,7 +84,7 @@ func TestSeriesRecorder(t *testing.T) {
 				t.Errorf("line does not name the point: %s", l)
 			}
 		}
-		if !strings.Contains(lines[0], "aborts 5 (5.0/s: certification 5)") || !strings.Contains(lines[0], "fc paused 250 ms") {
+		if !strings.Contains(lines[0], "err/s 5.0 aborts 5 (certification 5)") || !strings.Contains(lines[0], "lat ms p95 ") || !strings.Contains(lines[0], "fc paused 250 ms") {
 			t.Errorf("first line %s", lines[0])
 		}
 	})

@@ -7,6 +7,8 @@
 // without re-running anything.
 package results
 
+import "strconv"
+
 // Schema is the value of Run.Schema. Bump the version when a field changes meaning.
 const Schema = "replbench/v1"
 
@@ -138,7 +140,13 @@ type Latency struct {
 	P99  float64 `json:"p99"`
 	P999 float64 `json:"p999"`
 	Max  float64 `json:"max"`
+	// At holds the percentiles asked for with --percentile, keyed by PercentileKey
+	// ("p99.9"); omitted when none were.
+	At map[string]float64 `json:"at,omitempty"`
 }
+
+// PercentileKey names percentile q in Latency.At and in column heads: "p99.9", "p90".
+func PercentileKey(q float64) string { return "p" + strconv.FormatFloat(q, 'f', -1, 64) }
 
 // TypeStats is one transaction type's outcome.
 type TypeStats struct {

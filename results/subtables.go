@@ -42,6 +42,10 @@ func workloadTable(pts []Point) (t *fitTable, failed []string) {
 	if len(vary) == 0 {
 		t.add(fitCol{head: "protocol", prio: prioKeep})
 	}
+	rep := anyRepeat(pts)
+	if rep {
+		t.add(fitCol{head: "run", prio: prioKeep, right: true})
+	}
 	for _, m := range metrics {
 		t.add(fitCol{head: m, prio: 50, right: true})
 	}
@@ -56,6 +60,9 @@ func workloadTable(pts []Point) (t *fitTable, failed []string) {
 		}
 		if len(vary) == 0 {
 			row = append(row, p.Protocol)
+		}
+		if rep {
+			row = append(row, strconv.Itoa(p.Repeat+1))
 		}
 		for _, m := range metrics {
 			if v, ok := p.Metrics[m]; ok {
@@ -112,6 +119,10 @@ func byTypeTable(pts []Point) *fitTable {
 	for _, d := range vary {
 		t.add(fitCol{head: d.title, prio: prioKeep, right: d.rightAligned()})
 	}
+	rep := anyRepeat(pts)
+	if rep {
+		t.add(fitCol{head: "run", prio: prioKeep, right: true})
+	}
 	for _, c := range []fitCol{{head: "type", prio: prioKeep}, {head: "committed", prio: 70, right: true},
 		{head: "aborted", prio: 60, right: true}, {head: "share", prio: 65, right: true}, {head: "mean ms", prio: 30, right: true},
 		{head: "p50 ms", prio: 80, right: true}, {head: "p95 ms", prio: 40, right: true}, {head: "p99 ms", prio: 75, right: true},
@@ -132,6 +143,9 @@ func byTypeTable(pts []Point) *fitTable {
 			var row []string
 			for _, d := range vary {
 				row = append(row, d.label(p))
+			}
+			if rep {
+				row = append(row, strconv.Itoa(p.Repeat+1))
 			}
 			l := s.Latency
 			row = append(row, name, strconv.FormatInt(s.Committed, 10), strconv.FormatInt(s.Aborted, 10),
@@ -173,4 +187,15 @@ func printStatus(w io.Writer, pts []Point, vary []dimension) {
 		}
 		fmt.Fprintln(w, t.Render())
 	}
+}
+
+// anyRepeat reports whether some point is a repeat (Repeat > 0): the per-point tables then
+// number the runs, so that the rows of one configuration are told apart.
+func anyRepeat(pts []Point) bool {
+	for i := range pts {
+		if pts[i].Repeat > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -30,6 +30,9 @@ type TableOptions struct {
 	Wide bool
 	// Width is the width the narrow form fits; 0 means DefaultWidth.
 	Width int
+	// Percentiles are the latency percentiles asked for (--percentile): columns of their
+	// own in the main table, from Latency.At, beside min and max.
+	Percentiles []float64
 	// Warnings are the run's warnings (the emulator was late, ...), printed under the
 	// notes.
 	Warnings []string
@@ -105,7 +108,7 @@ func PrintTable(w io.Writer, run *Run, opts TableOptions) {
 		fmt.Fprintln(w, wrap(title, width, 2))
 	}
 
-	t, hidden := mainTable(groups, vary, opts.Wide).render(opts.Wide, width)
+	t, hidden := mainTable(groups, vary, opts.Wide, opts.Percentiles...).render(opts.Wide, width)
 	fmt.Fprintln(w, t)
 	if len(hidden) > 0 {
 		fmt.Fprintln(w, wrap("(hidden to fit "+strconv.Itoa(width)+" columns: "+strings.Join(hidden, ", ")+"; --wide shows every column)", width, 1))
@@ -148,7 +151,7 @@ func PrintTable(w io.Writer, run *Run, opts TableOptions) {
 
 // mainTable builds the one-row-per-configuration table; wide puts the shared settings in
 // every row and the range in repeated cells.
-func mainTable(groups []Group, vary []dimension, wide bool) *fitTable {
+func mainTable(groups []Group, vary []dimension, wide bool, pcts ...float64) *fitTable {
 	var pts []Point
 	for _, g := range groups {
 		for _, p := range g.Points {
@@ -219,10 +222,17 @@ func mainTable(groups []Group, vary []dimension, wide bool) *fitTable {
 	}
 	addCol(fitCol{head: "min\nms", wide: "min ms", prio: 0, right: true}, st(lat(func(l Latency) float64 { return l.Min }), fmtMs))
 	addCol(fitCol{head: "mean\nms", wide: "mean ms", prio: 0, right: true}, st(lat(func(l Latency) float64 { return l.Mean }), fmtMs))
-	addCol(fitCol{head: "p50\nms", wide: "p50 ms", prio: 85, right: true}, st(lat(func(l Latency) float64 { return l.P50 }), fmtMs))
-	addCol(fitCol{head: "p95\nms", wide: "p95 ms", prio: 20, right: true}, st(lat(func(l Latency) float64 { return l.P95 }), fmtMs))
-	addCol(fitCol{head: "p99\nms", wide: "p99 ms", prio: 88, right: true}, st(lat(func(l Latency) float64 { return l.P99 }), fmtMs))
+	addCol(fitCol{head: "p50\nms", wide: "p50 ms", prio: fixedPrio(85, pcts), right: true}, st(lat(func(l Latency) float64 { return l.P50 }), fmtMs))
+	addCol(fitCol{head: "p95\nms", wide: "p95 ms", prio: fixedPrio(20, pcts), right: true}, st(lat(func(l Latency) float64 { return l.P95 }), fmtMs))
+	addCol(fitCol{head: "p99\nms", wide: "p99 ms", prio: fixedPrio(88, pcts), right: true}, st(lat(func(l Latency) float64 { return l.P99 }), fmtMs))
 	addCol(fitCol{head: "p99.9\nms", wide: "p99.9 ms", prio: 0, right: true}, st(lat(func(l Latency) float64 { return l.P999 }), fmtMs))
+	for _, q := range pcts {
+		k := PercentileKey(q)
+		addCol(fitCol{head: k + "\nms", wide: k + " ms", prio: 89, right: true}, st(func(p *Point) (float64, bool) {
+			v, ok := p.Latency.At[k]
+			return v, ok && p.Committed > 0
+		}, fmtMs))
+	}
 	addCol(fitCol{head: "max\nms", wide: "max ms", prio: 87, right: true}, st(lat(func(l Latency) float64 { return l.Max }), fmtMs))
 	hasBound, hasEff, unconverged := false, false, false
 	for _, p := range pts {
@@ -280,7 +290,7 @@ func fmtStat(s Stat, f func(float64) string, wide bool) string {
 	switch {
 	case s.N == 0:
 		return ""
-	case s.N == 1:
+	case s.N == 1 || s.Min == s.Max: // one run, or the same in every run (a model bound)
 		return f(s.Mean)
 	case wide:
 		return f(s.Mean) + " ±" + f(s.SD) + " (" + f(s.Min) + "-" + f(s.Max) + ")"
@@ -455,4 +465,13 @@ func orDefault(s, d string) string {
 		return d
 	}
 	return s
+}
+
+// fixedPrio is the priority of a fixed percentile column: prio, or 0 (shown only with
+// --wide) when the user chose the percentiles to show (--percentile).
+func fixedPrio(prio int, pcts []float64) int {
+	if len(pcts) > 0 {
+		return 0
+	}
+	return prio
 }

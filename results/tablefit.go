@@ -162,3 +162,8 @@ func splitHeader(h string) string {
 	}
 	return h[:best+1] + "\n" + h[best+1:]
 }
+
+// Wrap breaks s into lines of at most width columns, indenting every line after the first by
+// indent spaces: the wrapping of the notes under the tables, for commands that print text
+// beside them.
+func Wrap(s string, width, indent int) string { return wrap(s, width, indent) }

@@ -12,6 +12,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/replbench/replbench/harness"
 	"github.com/replbench/replbench/protocols"
@@ -31,7 +32,7 @@ const usage = `replbench: a benchmark and testbed for synchronous database repli
 
 usage:
   replbench run [SCENARIO|FILE.yaml] [flags]   run a scenario, or an ad-hoc experiment from flags
-  replbench scenarios                          list the built-in scenarios
+  replbench scenarios [NAME]                   list the built-in scenarios, or explain one without running it
   replbench workloads                          list the workloads with their options
   replbench params PROTOCOL                    list a protocol's parameters and defaults
   replbench law [flags]                        print Callaghan's-law bounds without running
@@ -63,7 +64,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return results.ReportMain(args[1:], stdout, stderr)
 	case "netdelay":
 		return netdelayMain(args[1:], stdout, stderr)
-	case "version":
+	case "version", "--version", "-version", "-v":
 		v, c := harness.Version()
 		fmt.Fprintf(stdout, "replbench %s %s\n", v, c)
 		return ExitOK
@@ -71,14 +72,17 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, usage)
 		return ExitOK
 	}
-	fmt.Fprintf(stderr, "replbench: unknown command %q (accepted: run, scenarios, workloads, params, law, report, version)\n", args[0])
+	fmt.Fprintf(stderr, "replbench: unknown command %q (accepted: run, scenarios, workloads, params, law, report, netdelay, version)\n", args[0])
 	return ExitUsage
 }
 
 func scenariosMain(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 {
-		fmt.Fprintf(stderr, "replbench scenarios: takes no arguments, got %q\n", strings.Join(args, " "))
+	if len(args) > 1 {
+		fmt.Fprintf(stderr, "replbench scenarios: takes at most one scenario name, got %q (accepted: %s)\n", strings.Join(args, " "), strings.Join(harness.BuiltinNames(), ", "))
 		return ExitUsage
+	}
+	if len(args) == 1 {
+		return scenarioExplain(args[0], stdout, stderr)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	for _, name := range harness.BuiltinNames() {
@@ -164,4 +168,25 @@ func firstSentence(s string) string {
 		return s[:i+1]
 	}
 	return s
+}
+
+// scenarioExplain prints what a built-in scenario asks and explains, and what running it
+// would cost, without running anything (`replbench scenarios NAME`).
+func scenarioExplain(name string, stdout, stderr io.Writer) int {
+	s, err := harness.Builtin(name)
+	if err != nil {
+		fmt.Fprintf(stderr, "replbench scenarios: %v\n", oneLine(err.Error()))
+		return ExitUsage
+	}
+	fmt.Fprintf(stdout, "%s\n\n", s.Name)
+	if d := strings.TrimSpace(s.Description); d != "" {
+		fmt.Fprintf(stdout, "%s\n\n", results.Wrap(oneLine(d), results.DefaultWidth, 0))
+	}
+	if e := strings.TrimSpace(s.Explain); e != "" {
+		fmt.Fprintf(stdout, "What to look for:\n%s\n\n", results.Wrap(oneLine(e), results.DefaultWidth, 0))
+	}
+	if points, err := harness.Expand(s); err == nil {
+		fmt.Fprintf(stdout, "%d points, about %s to run: replbench run %s\n", len(points), harness.Estimate(points).Round(time.Second), s.Name)
+	}
+	return ExitOK
 }

@@ -165,6 +165,25 @@ func addLoadFlags(fs *flag.FlagSet, o *harness.Overrides) []string {
 			o.Duration = &d
 			return nil
 		}},
+		{"time", "alias of --duration (sysbench's --time)", func(v string) error {
+			d, err := harness.ParseDuration(v)
+			if err != nil {
+				return err
+			}
+			if d <= 0 {
+				return fmt.Errorf("invalid run length %s (accepted: a positive duration such as 10s)", d)
+			}
+			o.Duration = &d
+			return nil
+		}},
+		{"events", "alias of --queries (sysbench's --events)", func(v string) error {
+			q, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil || q <= 0 {
+				return fmt.Errorf("invalid count %s (accepted: a positive number of transactions)", v)
+			}
+			o.Queries = &q
+			return nil
+		}},
 		{"seed", "seed for data, clients, jitter and loss (default 1)", func(v string) error {
 			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 			if err != nil {

@@ -8,12 +8,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/replbench/replbench/harness"
 	"github.com/replbench/replbench/protocols"
+	"github.com/replbench/replbench/results"
 	"github.com/replbench/replbench/workloads"
 )
 
@@ -43,6 +44,8 @@ type runFlags struct {
 
 	bus, natsURL, dataDir, out, jsonPath, csvPath string
 	status, noProgress                            bool
+
+	ux uxFlags // --repeats, --percentile, --output, --wide, --yes, --sync (ux.go)
 }
 
 func newRunFlags() *runFlags {
@@ -66,6 +69,8 @@ func newRunFlags() *runFlags {
 	fs.StringVar(&f.jsonPath, "json", "", "also write the results as JSON (schema replbench/v1) to FILE")
 	fs.StringVar(&f.csvPath, "csv", "", "also write the results as CSV to FILE")
 	fs.BoolVar(&f.noProgress, "no-progress", false, "hide the progress bar")
+	f.ux.define(fs)
+	f.experiment["repeats"] = true
 	return f
 }
 
@@ -143,21 +148,26 @@ func (f *runFlags) extractWorkloadOptions(args []string) ([]string, error) {
 	return out, nil
 }
 
+// defaultRunLength is the run length of a point whose command line gives neither --queries
+// nor --time: long enough for the too-short warning (ShortCommits, ShortElapsed) not to
+// fire on the LAN, short enough for the default comparison to finish in seconds.
+const defaultRunLength = 2 * time.Second
+
 // defaultScenario is what `replbench run` runs without a scenario: every registered protocol
-// (standalone on one node, the others on three) with the mysqlslap insert load on the LAN.
-// With experiment flags the same base is used without its run length, which the flags must
-// then give.
+// (standalone on one node, the others on three) with the mysqlslap insert load on the LAN,
+// each point for defaultRunLength. With experiment flags the same base is used, and the
+// flags replace what they name.
 func defaultScenario(comparison bool) *harness.Scenario {
 	s := &harness.Scenario{
 		Workload: harness.WorkloadSpec{Name: "insert"},
 		Threads:  harness.IntList{1},
 		Sweep:    harness.Sweep{Protocols: protocols.Names()},
+		Duration: harness.Duration(defaultRunLength),
 	}
 	if comparison {
 		s.Name = "default"
-		s.Description = "A short comparison of every registered protocol: 2000 mysqlslap inserts from 8 clients on n1 over the LAN; standalone runs on one node, the others on three."
+		s.Description = fmt.Sprintf("A short comparison of every registered protocol: mysqlslap inserts from 8 clients on n1 over the LAN for %s per protocol; standalone runs on one node, the others on three.", defaultRunLength)
 		s.Threads = harness.IntList{8}
-		s.Queries = 2000
 	}
 	return s
 }
@@ -171,23 +181,33 @@ func (f *runFlags) checkOutputs() error {
 		if p.path == "" {
 			continue
 		}
-		dir := filepath.Dir(p.path)
-		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-			return fmt.Errorf("%s %s: directory %s does not exist (accepted: a file in an existing directory)", p.flag, p.path, dir)
+		if p.path == results.Stdout && p.flag == "--csv" {
+			return fmt.Errorf("--csv -: standard output is not accepted for CSV (accepted: a file name; use --output plain or --json - for standard output)")
 		}
+		if err := results.CheckWritable(p.path); err != nil {
+			return fmt.Errorf("%s: %v", p.flag, err)
+		}
+	}
+	if f.jsonPath == results.Stdout && f.ux.output != "table" {
+		return fmt.Errorf("--json - conflicts with --output %s (accepted: one of them writing to standard output)", f.ux.output)
 	}
 	if f.out == "" {
 		return fmt.Errorf("--out: empty (accepted: a directory, default runs)")
 	}
-	if st, err := os.Stat(f.out); err == nil && !st.IsDir() {
-		return fmt.Errorf("--out %s: not a directory", f.out)
+	if err := results.CheckWritableDir(f.out); err != nil {
+		return fmt.Errorf("--out: %v", err)
 	}
 	if f.dataDir != "" {
-		if st, err := os.Stat(f.dataDir); err == nil && !st.IsDir() {
-			return fmt.Errorf("--data-dir %s: not a directory", f.dataDir)
+		if err := results.CheckWritableDir(f.dataDir); err != nil {
+			return fmt.Errorf("--data-dir: %v", err)
 		}
 		if err := harness.CheckDataDir(f.dataDir); err != nil {
 			return fmt.Errorf("--data-dir: %v", err)
+		}
+	}
+	if f.natsURL != "" {
+		if err := checkReachable(f.natsURL); err != nil {
+			return fmt.Errorf("--nats-url: %v", err)
 		}
 	}
 	return nil
@@ -215,6 +235,9 @@ func prepare(args []string) (*runFlags, *harness.Scenario, []harness.PointSpec, 
 		s = defaultScenario(!experiment)
 	}
 	s.Apply(f.o)
+	if set["repeats"] {
+		s.Repeats = f.ux.repeats
+	}
 	if s.Name == "" {
 		s.Name = "adhoc"
 	}
@@ -226,6 +249,9 @@ func prepare(args []string) (*runFlags, *harness.Scenario, []harness.PointSpec, 
 	}
 	points, err := harness.Expand(s)
 	if err != nil {
+		return f, nil, nil, err
+	}
+	if err := f.ux.confirm(points); err != nil {
 		return f, nil, nil, err
 	}
 	return f, s, points, nil
@@ -241,7 +267,9 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "replbench run: %s\n", oneLine(err.Error()))
 		return ExitUsage
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	// SIGTERM (kill, a CI runner's timeout, systemd) stops the run as Ctrl-C does: the
+	// current point ends and what was measured is written.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	out, err := harness.Run(ctx, s, points, harness.Options{
 		Bus:     harness.BusConfig{Kind: f.bus, URL: f.natsURL},
@@ -249,6 +277,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		ReportInterval: f.reportInterval.d, Status: f.status, NoProgress: f.noProgress,
 		StallTimeout: f.stall.d,
 		Stdout:       stdout, Stderr: stderr,
+		Percentiles: f.ux.percentiles, SyncCost: f.ux.sync, Print: f.ux.printer(),
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "replbench run: %s\n", oneLine(err.Error()))

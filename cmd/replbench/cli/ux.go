@@ -1,0 +1,129 @@
+package cli
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/replbench/replbench/harness"
+	"github.com/replbench/replbench/results"
+)
+
+// uxFlags are `run`'s flags that shape what is measured per point and how the result is
+// shown, in the habits of sysbench and go-tpc: --repeats, --percentile, --output, --wide,
+// --yes and --sync.
+type uxFlags struct {
+	repeats     int
+	percentiles []float64
+	output      string
+	wide, yes   bool
+	sync        time.Duration
+}
+
+// outputs are the accepted values of --output.
+var outputs = []string{"table", "plain", "json"}
+
+func (u *uxFlags) define(fs *flag.FlagSet) {
+	u.output = "table"
+	defineAll(fs, []flagDef{
+		{"repeats", fmt.Sprintf("run every point N times (1 to %d); the tables show mean ± sd and min-max per cell", harness.MaxRepeats), func(v string) error {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || n < 1 || n > harness.MaxRepeats {
+				return fmt.Errorf("invalid repeat count %s (accepted: 1 to %d)", v, harness.MaxRepeats)
+			}
+			u.repeats = n
+			return nil
+		}},
+		{"percentile", "latency percentile(s) to report, comma-separated (e.g. 95 or 90,99.9): columns in the table and the interval lines", func(v string) error {
+			u.percentiles = nil
+			for _, f := range strings.Split(v, ",") {
+				q, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+				if err != nil || q <= 0 || q > 100 {
+					return fmt.Errorf("invalid percentile %q (accepted: numbers above 0 and at most 100, comma-separated, e.g. 95,99.9)", strings.TrimSpace(f))
+				}
+				u.percentiles = append(u.percentiles, q)
+			}
+			return nil
+		}},
+		{"output", "what goes to standard output at the end: table (default), plain (the tables without lines) or json (results.json)", func(v string) error {
+			v = strings.TrimSpace(v)
+			for _, o := range outputs {
+				if v == o {
+					u.output = v
+					return nil
+				}
+			}
+			return fmt.Errorf("unknown output %q (accepted: %s)", v, strings.Join(outputs, ", "))
+		}},
+		{"sync", "local durable-commit cost the model adds to every floor, e.g. 100us for an fsync (as 'replbench law --sync')", func(v string) error {
+			d, err := harness.ParseDuration(v)
+			if err != nil {
+				return err
+			}
+			if d > harness.MaxDelay {
+				return fmt.Errorf("sync cost %s is above the limit (accepted: 0 to %s)", d, harness.MaxDelay)
+			}
+			u.sync = d
+			return nil
+		}},
+	})
+	fs.BoolVar(&u.wide, "wide", false, "print every column, however wide the tables get (default: fit 120 columns)")
+	fs.BoolVar(&u.yes, "yes", false, fmt.Sprintf("run a large sweep (more than %d points or an estimated %s) without asking", harness.ConfirmPoints, harness.ConfirmTime))
+}
+
+// confirm refuses a run larger than harness.ConfirmPoints points or harness.ConfirmTime
+// (estimated) unless --yes was given, saying how many points and how long.
+func (u *uxFlags) confirm(points []harness.PointSpec) error {
+	est := harness.Estimate(points)
+	if u.yes || (len(points) <= harness.ConfirmPoints && est <= harness.ConfirmTime) {
+		return nil
+	}
+	return fmt.Errorf("this run has %d point(s) and would take about %s (limits without --yes: %d points, %s); pass --yes to run it, or narrow the sweep", len(points), est.Round(time.Second), harness.ConfirmPoints, harness.ConfirmTime)
+}
+
+// printer is how the finished run reaches standard output (--output, --wide).
+func (u *uxFlags) printer() func(io.Writer, *results.Run, results.TableOptions) {
+	return func(w io.Writer, run *results.Run, o results.TableOptions) {
+		o.Wide = u.wide
+		switch u.output {
+		case "json":
+			_ = results.WriteJSONTo(w, run)
+		case "plain":
+			pw, flush := results.PlainWriter(w)
+			results.PrintRun(pw, run, o)
+			_ = flush()
+		default:
+			results.PrintRun(w, run, o)
+		}
+	}
+}
+
+// checkReachable dials an external endpoint (--nats-url) once, briefly, so that an
+// unreachable one is a usage error before anything is written, not a failure of the
+// first point. Every URL of a comma-separated list must parse; one reachable is enough.
+func checkReachable(raw string) error {
+	var last error
+	for _, u := range strings.Split(raw, ",") {
+		u = strings.TrimSpace(u)
+		pu, err := url.Parse(u)
+		if err != nil || pu.Host == "" {
+			return fmt.Errorf("invalid URL %q (accepted: nats://HOST:PORT, comma-separated for a cluster)", u)
+		}
+		host := pu.Host
+		if pu.Port() == "" {
+			host = net.JoinHostPort(pu.Hostname(), "4222")
+		}
+		c, err := net.DialTimeout("tcp", host, 2*time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		last = err
+	}
+	return fmt.Errorf("%s is not reachable: %v (accepted: the URL of a running NATS server, or leave the flag out for an embedded one)", raw, last)
+}

@@ -1,0 +1,72 @@
+package harness
+
+import (
+	"fmt"
+
+	"github.com/replbench/replbench/results"
+)
+
+// Thresholds under which a point is too short to measure: its percentiles rest on too few
+// commits, or its elapsed time is dominated by start-up and the last stragglers. They are
+// warnings, not refusals: a quick look is legitimate, a figure quoted from it is not.
+const (
+	ShortCommits = 1000
+	ShortElapsed = 1.0 // seconds
+)
+
+// pointWarnings are the warnings a finished point earns under the table: too short to
+// measure, and not converged (with the convergence check's reason). A nil point earns none.
+func pointWarnings(p *results.Point, ps *PointSpec) []string {
+	if p == nil {
+		return nil
+	}
+	var out []string
+	label := pointLabel(ps)
+	if p.Committed < ShortCommits || p.ElapsedS < ShortElapsed {
+		out = append(out, fmt.Sprintf("warning (%s): too short to measure: %d commits in %.3f s (want at least about %d commits and %g s; raise --queries or give --time)",
+			label, p.Committed, p.ElapsedS, ShortCommits, ShortElapsed))
+	}
+	if !p.Converged {
+		why := p.ConvergenceDetail
+		if why == "" {
+			why = "no detail recorded"
+		}
+		out = append(out, fmt.Sprintf("warning (%s): did not converge: %s", label, why))
+	}
+	return out
+}
+
+// pointSummary is one finished point in a few words, for the plain progress line.
+func pointSummary(p *results.Point) string {
+	if p == nil {
+		return "no result"
+	}
+	s := fmt.Sprintf("%s %dn t=%d: %d commits in %.3f s, %.0f tps, p99 %.3f ms, max %.3f ms",
+		p.Protocol, p.Nodes, p.Threads, p.Committed, p.ElapsedS, p.TPS, p.Latency.P99, p.Latency.Max)
+	if !p.Converged {
+		s += ", NOT CONVERGED"
+	}
+	return s
+}
+
+// percentilesAt measures the latency percentiles pcts over every client's commits, keyed
+// as results.PercentileKey names them; nil when none are asked for.
+func percentilesAt(clients []*clientStats, pcts []float64) map[string]float64 {
+	if len(pcts) == 0 {
+		return nil
+	}
+	all := newHist()
+	for _, c := range clients {
+		c.mu.Lock()
+		all.Merge(c.all)
+		c.mu.Unlock()
+	}
+	if all.TotalCount() == 0 {
+		return nil
+	}
+	out := map[string]float64{}
+	for _, q := range pcts {
+		out[results.PercentileKey(q)] = float64(all.ValueAtQuantile(q)) / 1000
+	}
+	return out
+}
