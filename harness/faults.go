@@ -27,10 +27,12 @@ const (
 	FaultDelay     FaultKind = "delay"     // delay=n3=50ms: egress delay of one node
 	FaultLink      FaultKind = "link"      // link=n1-n2=40ms or link=n1>n2=40ms: one-way delay of a link
 	FaultLoss      FaultKind = "loss"      // loss=0.05 or loss=5%: message loss on every link
+	FaultPause     FaultKind = "pause"     // pause=n2: freeze a node (SIGSTOP): clients block, messages held
+	FaultResume    FaultKind = "resume"    // resume=n2: end a pause (SIGCONT): held messages delivered in order
 )
 
 // faultForms lists the accepted events, for error messages.
-const faultForms = "partition=A,B|C, oneway=A>B, heal, clog=A>B or A-B, unclog=A>B or A-B, delay=NODE=DUR, link=A-B=DUR or A>B=DUR, loss=P"
+const faultForms = "partition=A,B|C, oneway=A>B, heal, clog=A>B or A-B, unclog=A>B or A-B, delay=NODE=DUR, link=A-B=DUR or A>B=DUR, loss=P, pause=NODE, resume=NODE"
 
 // FaultEvent is one timed change to the network: at At after the start of the measured
 // phase the emulator applies it. It is written AT:EVENT ("5s:partition=n1,n2|n3",
@@ -53,6 +55,15 @@ type FaultEvent struct {
 	Delay time.Duration
 	// Loss is the loss probability of a loss event.
 	Loss float64
+}
+
+// nodeEvent reports whether the event acts on a node (its process) rather than the network.
+func (f FaultEvent) nodeEvent() bool {
+	switch f.Kind {
+	case FaultPause, FaultResume:
+		return true
+	}
+	return false
 }
 
 // ParseFault parses "AT:EVENT" (see the FaultKind constants for the events). Node names are
@@ -160,6 +171,14 @@ func parseFaultEvent(ev string) (FaultEvent, error) {
 			return f, fmt.Errorf("loss %q: 100%% loss is a partition (accepted: a probability in [0,1))", arg)
 		}
 		f.Loss = v
+	case FaultPause, FaultResume:
+		if err := needArg(); err != nil {
+			return f, err
+		}
+		if strings.ContainsAny(arg, ",|>=") {
+			return f, fmt.Errorf("%s %q: expected one node name such as n2", f.Kind, arg)
+		}
+		f.Node = arg
 	default:
 		return f, fmt.Errorf("unknown fault event %q (accepted: %s)", name, faultForms)
 	}
@@ -201,6 +220,8 @@ func (f FaultEvent) Event() string {
 		return fmt.Sprintf("link=%s%s%s=%s", f.From, sep, f.To, f.Delay)
 	case FaultLoss:
 		return fmt.Sprintf("loss=%g", f.Loss)
+	case FaultPause, FaultResume:
+		return string(f.Kind) + "=" + f.Node
 	}
 	return string(f.Kind)
 }
@@ -297,6 +318,16 @@ func (f FaultEvent) apply(t faultTarget) {
 		nw := t.Network()
 		nw.Loss = f.Loss
 		t.SetNetwork(nw)
+	case FaultPause, FaultResume:
+		nf, ok := t.(nodeFaulter)
+		if !ok {
+			return // refused before the run by checkNodeFaults
+		}
+		if f.Kind == FaultPause {
+			nf.Pause(f.Node)
+		} else {
+			nf.Resume(f.Node)
+		}
 	}
 }
 
@@ -318,12 +349,14 @@ type timeline struct {
 	cut     bool         // a cut or clog is in force: the last cut came after the last heal
 	done    chan struct{}
 	wg      sync.WaitGroup
+	target  faultTarget
+	start   time.Time
 }
 
 // startTimeline starts applying events (sorted by time) to t, timed from start; announce is
 // called with each event as it fires. With no events it starts nothing.
 func startTimeline(events []FaultEvent, t faultTarget, start time.Time, announce func(at time.Duration, f FaultEvent)) *timeline {
-	tl := &timeline{done: make(chan struct{}), pending: sortFaults(events)}
+	tl := &timeline{done: make(chan struct{}), pending: sortFaults(events), target: t, start: start}
 	if len(events) == 0 {
 		return tl
 	}
@@ -372,5 +405,13 @@ func (tl *timeline) stop() (applied []string, pending []FaultEvent, cut bool) {
 	tl.wg.Wait()
 	tl.mu.Lock()
 	defer tl.mu.Unlock()
+	// A node still paused at the end of the phase is resumed before the convergence check,
+	// as a cut is healed: otherwise every point that ends inside a pause looks diverged.
+	if nf, ok := tl.target.(nodeFaulter); ok {
+		for _, n := range nf.Paused() {
+			nf.Resume(n)
+			tl.applied = append(tl.applied, fmt.Sprintf("%.3fs resume %s (end of the measured phase, before the convergence check)", time.Since(tl.start).Seconds(), n))
+		}
+	}
 	return tl.applied, tl.pending, tl.cut
 }
