@@ -287,10 +287,11 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "replbench run: interrupted; the points measured so far are written")
 		return ExitInterrupted
 	}
-	for _, p := range out.Run.Points {
-		if !p.Converged {
-			return ExitFailure
+	if fails := pointFailures(out.Run); len(fails) > 0 {
+		for _, l := range fails {
+			fmt.Fprintf(stderr, "replbench run: FAILED %s\n", oneLine(l))
 		}
+		return ExitFailure
 	}
 	return ExitOK
 }
