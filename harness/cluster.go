@@ -11,7 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/replbench/replbench/internal/precise"
 	"github.com/replbench/replbench/protocols"
+	"github.com/replbench/replbench/protocols/servicetime"
 	"github.com/replbench/replbench/protocols/transport"
 	"github.com/replbench/replbench/storage"
 	"github.com/replbench/replbench/workloads"
@@ -31,6 +33,9 @@ type cluster struct {
 	emu       *transport.Emulator
 	workload  workloads.Workload
 
+	costs     []*servicetime.Node // each node's service-time model (servicetime.go); nil: none
+	costTimer *precise.Timer      // the waits of costs in real time; closed by close
+
 	gateMu sync.Mutex           // guards gates
 	gates  map[string]*nodeGate // each node's door for its clients (nodefaults.go)
 }
@@ -42,6 +47,8 @@ type clusterConfig struct {
 	seed    int64
 	// loadProgress, if set, hears how far the workload's load has got (rows done, total).
 	loadProgress func(done, total int64)
+	// virtual is set under testing/synctest: service-time waits use Go's timers.
+	virtual bool
 }
 
 // startCluster brings up the cluster of a point: the engines, the schema on every node, the
@@ -117,6 +124,14 @@ func startCluster(ctx context.Context, ps *PointSpec, cc clusterConfig, progress
 		return nil, err
 	}
 	c.emu = transport.NewEmulator(bus, ps.Net, transport.EmulatorOptions{Seed: cc.seed})
+	var waiter precise.Waiter = precise.Virtual{}
+	if needsCosts(ps) && !cc.virtual {
+		c.costTimer = precise.NewTimer()
+		waiter = c.costTimer
+	}
+	if c.costs, err = costNodes(ps, waiter); err != nil {
+		return nil, err
+	}
 	for i, node := range c.members {
 		ep, err := c.emu.Attach(node)
 		if err != nil {
@@ -124,7 +139,7 @@ func startCluster(ctx context.Context, ps *PointSpec, cc clusterConfig, progress
 		}
 		p, err := proto.New(protocols.Config{
 			Node: node, Members: c.members, Endpoint: ep, Applier: c.engines[i],
-			Settings: ps.Cluster[i].Settings, Seed: cc.seed + int64(i),
+			Settings: ps.Cluster[i].Settings, Seed: cc.seed + int64(i), Cost: c.costs[i],
 		})
 		if err != nil {
 			_ = ep.Close()
@@ -197,6 +212,9 @@ func (c *cluster) close() error {
 		if err := p.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close %s: %w", c.members[i], err))
 		}
+	}
+	if c.costTimer != nil {
+		c.costTimer.Close()
 	}
 	if c.emu != nil {
 		if err := c.emu.Close(); err != nil {

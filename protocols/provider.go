@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 
+	"github.com/replbench/replbench/protocols/servicetime"
 	"github.com/replbench/replbench/protocols/transport"
 )
 
@@ -123,6 +124,10 @@ type Config struct {
 	// gets: it never parses a parameter string itself.
 	Settings Settings
 	Seed     int64 // for any randomised choice the protocol makes
+	// Cost is this node's share of the service-time model (its cost profile, host CPU and
+	// log devices): the provider charges its commit-path stages to it. nil (profile "none")
+	// charges nothing; every servicetime.Node method is nil-safe.
+	Cost *servicetime.Node
 }
 
 // Index returns the position of this node in Members, or -1.
