@@ -64,6 +64,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return results.ReportMain(args[1:], stdout, stderr)
 	case "netdelay":
 		return netdelayMain(args[1:], stdout, stderr)
+	case "calibrate":
+		return calibrateMain(args[1:], stdout, stderr)
 	case "version", "--version", "-version", "-v":
 		v, c := harness.Version()
 		fmt.Fprintf(stdout, "replbench %s %s\n", v, c)
@@ -72,7 +74,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, usage)
 		return ExitOK
 	}
-	fmt.Fprintf(stderr, "replbench: unknown command %q (accepted: run, scenarios, workloads, params, law, report, netdelay, version)\n", args[0])
+	fmt.Fprintf(stderr, "replbench: unknown command %q (accepted: run, scenarios, workloads, params, law, report, netdelay, calibrate, version)\n", args[0])
 	return ExitUsage
 }
 
