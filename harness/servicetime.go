@@ -19,6 +19,7 @@ import (
 // The waits run on w (a precise timer in real time, Go's timers under synctest).
 func costNodes(ps *PointSpec, w precise.Waiter) ([]*servicetime.Node, error) {
 	out := make([]*servicetime.Node, len(ps.Cluster))
+	shared := map[string]*servicetime.Host{}
 	for i, n := range ps.Cluster {
 		if n.Settings == nil {
 			continue
@@ -31,7 +32,14 @@ func costNodes(ps *PointSpec, w precise.Waiter) ([]*servicetime.Node, error) {
 		if err != nil {
 			return nil, err
 		}
-		node := servicetime.NewNode(p, servicetime.NewHost(p.Host.Cores), w)
+		host := servicetime.NewHost(p.Host.Cores)
+		if p.Host.SharedByNodes {
+			if shared[p.Name] == nil {
+				shared[p.Name] = host
+			}
+			host = shared[p.Name]
+		}
+		node := servicetime.NewNode(p, host, w)
 		if node != nil {
 			node.FlushAtCommit, _ = strconv.Atoi(n.EngineParams["innodb_flush_log_at_trx_commit"])
 			if _, set := n.EngineParams["innodb_flush_log_at_trx_commit"]; !set {
