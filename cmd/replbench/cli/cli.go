@@ -123,6 +123,18 @@ func workloadsMain(args []string, stdout, stderr io.Writer) int {
 }
 
 func paramsMain(args []string, stdout, stderr io.Writer) int {
+	// --flavor F (or --flavor=F) shows the parameters as that server has them.
+	flavor := ""
+	for i := 0; i < len(args); i++ {
+		if v, ok := strings.CutPrefix(args[i], "--flavor="); ok {
+			flavor, args = v, append(args[:i:i], args[i+1:]...)
+			break
+		}
+		if args[i] == "--flavor" && i+1 < len(args) {
+			flavor, args = args[i+1], append(args[:i:i], args[i+2:]...)
+			break
+		}
+	}
 	if len(args) != 1 {
 		fmt.Fprintf(stderr, "replbench params: want one protocol (accepted: %s)\n", strings.Join(protocols.Names(), ", "))
 		return ExitUsage
@@ -131,6 +143,15 @@ func paramsMain(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "replbench params: %v\n", err)
 		return ExitUsage
+	}
+	shown := p.Params
+	if flavor != "" {
+		f, err := p.Flavor(flavor)
+		if err != nil {
+			fmt.Fprintf(stderr, "replbench params: %v\n", err)
+			return ExitUsage
+		}
+		shown = p.ParamsFor(f)
 	}
 	fmt.Fprintf(stdout, "%s: %s\n", p.Name, p.Summary)
 	if len(p.Aliases) > 0 {
@@ -152,7 +173,7 @@ func paramsMain(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.Name, d.Default, accepted, help)
 		}
 	}
-	write(p.Params)
+	write(shown)
 	fmt.Fprintln(tw, "\t\t\t")
 	fmt.Fprintln(tw, "engine:\t\t\t")
 	write(harness.EngineParams)
