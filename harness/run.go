@@ -414,6 +414,7 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 		p.Notes = append(p.Notes, "close: "+err.Error())
 	}
 	setBound(p, ps, opt.SyncCost)
+	noteServer(p, ps)
 	if !interrupted {
 		p.Reference = results.ReferenceFor(s.Name, p) // a partial point reproduces nothing
 	}

@@ -2,11 +2,14 @@ package harness
 
 import (
 	"context"
+	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/replbench/replbench/internal/precise"
 	"github.com/replbench/replbench/protocols"
 	"github.com/replbench/replbench/protocols/servicetime"
+	"github.com/replbench/replbench/results"
 	"github.com/replbench/replbench/storage"
 	"github.com/replbench/replbench/workloads"
 )
@@ -49,6 +52,33 @@ func costNodes(ps *PointSpec, w precise.Waiter) ([]*servicetime.Node, error) {
 		out[i] = node
 	}
 	return out, nil
+}
+
+// noteServer records in the point which server flavour and cost profile every node ran
+// (resolved, so the defaults are named too): "server: n1-n3 flavour mariadb-10.11, cost
+// profile galera-4-mariadb-10.11". Nothing for a protocol without flavours.
+func noteServer(p *results.Point, ps *PointSpec) {
+	type pair struct{ flavor, profile string }
+	var order []pair
+	nodes := map[pair][]string{}
+	for _, n := range ps.Cluster {
+		if n.Settings == nil {
+			continue
+		}
+		prm := n.Settings.Params()
+		f, ok := prm[protocols.FlavorParam]
+		if !ok {
+			continue
+		}
+		k := pair{f, prm[protocols.CostProfileParam]}
+		if _, seen := nodes[k]; !seen {
+			order = append(order, k)
+		}
+		nodes[k] = append(nodes[k], n.Name)
+	}
+	for _, k := range order {
+		p.Notes = append(p.Notes, fmt.Sprintf("server: %s flavour %s, cost profile %s", strings.Join(nodes[k], ","), k.flavor, k.profile))
+	}
 }
 
 // needsCosts reports whether any node of the point charges service time.

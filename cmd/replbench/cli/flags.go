@@ -128,7 +128,7 @@ func addClusterFlags(fs *flag.FlagSet, o *harness.Overrides, def clusterDefaults
 		{"param", "NAME=VALUE on every node, or NODE:NAME=VALUE on one (repeatable; see 'replbench params PROTOCOL')", func(v string) error {
 			return setKV(&o.Params, v, "NAME=VALUE or NODE:NAME=VALUE")
 		}},
-		{"flavor", "the server every node stands for (mysql-8.0, mariadb-10.11, ...): --param " + protocols.FlavorParam + "=F; per node with --param NODE:" + protocols.FlavorParam + "=F", func(v string) error {
+		{"flavor", "the server every node stands for (default: galera mariadb-10.11, semisync mysql-8.0; every result notes it; see 'replbench params P --flavor F'): --param " + protocols.FlavorParam + "=F; per node with --param NODE:" + protocols.FlavorParam + "=F", func(v string) error {
 			return setKV(&o.Params, protocols.FlavorParam+"="+strings.TrimSpace(v), "a flavour name")
 		}},
 		{"cost-profile", "the service-time model's cost profile: a built-in NAME, a YAML FILE, or none for the pure protocol model (default: the flavour's built-in profile; galera: galera-4-mariadb-10.11): --param " + protocols.CostProfileParam + "=P", func(v string) error {
