@@ -65,7 +65,7 @@ func (m model) galeraWindowRule(w string, floor, T time.Duration) (time.Duration
 func (m model) galeraPipelineNote(w string, floor time.Duration, threads int, uwin int64) string {
 	T, prof := m.commitPath(w)
 	lat, far := m.galeraWindowRule(w, floor, T)
-	where := "another member is the far one, so the near members' answers carry queued write-sets once the far member's answer opens the window: about one floor per commit"
+	where := "another member is the far one, so by the EVS sending rules alone the near members' answers carry queued write-sets once the far member's answer opens the window, about one floor per commit (the full model, with the provider's own EVS traffic and a commit path of about a millisecond, measures up to 1.6 floors)"
 	if far {
 		where = fmt.Sprintf("the writer is the far member, so queued write-sets wait for answers to its own sends: R + max(0, R/2 - T) = %s per commit", fmtD(lat))
 	}
