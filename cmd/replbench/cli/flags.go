@@ -138,6 +138,26 @@ func addClusterFlags(fs *flag.FlagSet, o *harness.Overrides, def clusterDefaults
 // workload and its options, the run length, the pacing, retries and the fault timeline. It
 // returns their names.
 func addLoadFlags(fs *flag.FlagSet, o *harness.Overrides) []string {
+	// --queries and --events (sysbench's name), --duration and --time are one setting each.
+	queries := func(v string) error {
+		q, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil || q <= 0 {
+			return fmt.Errorf("invalid count %s (accepted: a positive number of transactions)", v)
+		}
+		o.Queries = &q
+		return nil
+	}
+	runLength := func(v string) error {
+		d, err := harness.ParseDuration(v)
+		if err != nil {
+			return err
+		}
+		if d <= 0 {
+			return fmt.Errorf("invalid run length %s (accepted: a positive duration such as 10s)", d)
+		}
+		o.Duration = &d
+		return nil
+	}
 	return defineAll(fs, []flagDef{
 		{"workload", "workload (see 'replbench workloads'; default insert)", func(v string) error {
 			o.Workload = &v
@@ -146,44 +166,10 @@ func addLoadFlags(fs *flag.FlagSet, o *harness.Overrides) []string {
 		{"workload-option", "NAME=VALUE workload option (repeatable); options may also be given as their own flags, e.g. --hot-rows 4", func(v string) error {
 			return setKV(&o.WorkloadOptions, strings.TrimLeft(v, "-"), "NAME=VALUE")
 		}},
-		{"queries", "transactions per point over all clients, split evenly (mysqlslap's --number-of-queries)", func(v string) error {
-			q, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if err != nil || q <= 0 {
-				return fmt.Errorf("invalid count %s (accepted: a positive number of transactions)", v)
-			}
-			o.Queries = &q
-			return nil
-		}},
-		{"duration", "run length per point (e.g. 10s), instead of --queries", func(v string) error {
-			d, err := harness.ParseDuration(v)
-			if err != nil {
-				return err
-			}
-			if d <= 0 {
-				return fmt.Errorf("invalid run length %s (accepted: a positive duration such as 10s)", d)
-			}
-			o.Duration = &d
-			return nil
-		}},
-		{"time", "alias of --duration (sysbench's --time)", func(v string) error {
-			d, err := harness.ParseDuration(v)
-			if err != nil {
-				return err
-			}
-			if d <= 0 {
-				return fmt.Errorf("invalid run length %s (accepted: a positive duration such as 10s)", d)
-			}
-			o.Duration = &d
-			return nil
-		}},
-		{"events", "alias of --queries (sysbench's --events)", func(v string) error {
-			q, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if err != nil || q <= 0 {
-				return fmt.Errorf("invalid count %s (accepted: a positive number of transactions)", v)
-			}
-			o.Queries = &q
-			return nil
-		}},
+		{"queries", "transactions per point over all clients, split evenly (mysqlslap's --number-of-queries)", queries},
+		{"duration", "run length per point (e.g. 10s), instead of --queries", runLength},
+		{"time", "alias of --duration (sysbench's --time)", runLength},
+		{"events", "alias of --queries (sysbench's --events)", queries},
 		{"seed", "seed for data, clients, jitter and loss (default 1)", func(v string) error {
 			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 			if err != nil {
