@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -294,4 +295,30 @@ func visited(fs *flag.FlagSet) map[string]bool {
 	set := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	return set
+}
+
+// addBusFlags defines the message-bus flags every command that starts a cluster takes:
+// --bus, --nats-url and the credentials and TLS files of an external NATS. Secrets are
+// better given by environment (REPLBENCH_NATS_PASSWORD, REPLBENCH_NATS_TOKEN, read by
+// orEnv), where ps does not show them; they are never printed or written either way.
+func addBusFlags(fs *flag.FlagSet, b *harness.BusConfig) {
+	b.Kind = "nats"
+	fs.StringVar(&b.Kind, "bus", "nats", "message bus: nats (embedded, or external with --nats-url) or memory")
+	fs.StringVar(&b.URL, "nats-url", "", "URL of an external NATS cluster, comma-separated (default: an embedded server)")
+	fs.StringVar(&b.Auth.User, "nats-user", "", "user name for the external NATS (with --nats-password)")
+	fs.StringVar(&b.Auth.Password, "nats-password", "", "password for the external NATS (or $REPLBENCH_NATS_PASSWORD)")
+	fs.StringVar(&b.Auth.Token, "nats-token", "", "token for the external NATS (or $REPLBENCH_NATS_TOKEN)")
+	fs.StringVar(&b.Auth.NKeySeedFile, "nats-nkey", "", "nkey seed file for the external NATS")
+	fs.StringVar(&b.Auth.CredsFile, "nats-creds", "", "credentials (JWT) file for the external NATS")
+	fs.StringVar(&b.Auth.TLSCAFile, "nats-tls-ca", "", "CA file to verify the external NATS over TLS")
+	fs.StringVar(&b.Auth.TLSCertFile, "nats-tls-cert", "", "client certificate for TLS (with --nats-tls-key)")
+	fs.StringVar(&b.Auth.TLSKeyFile, "nats-tls-key", "", "client key for TLS (with --nats-tls-cert)")
+}
+
+// orEnv is v, or the environment variable name when v is empty.
+func orEnv(v, name string) string {
+	if v == "" {
+		return os.Getenv(name)
+	}
+	return v
 }
