@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/replbench/replbench/harness"
-	"github.com/replbench/replbench/protocols/transport"
 	"github.com/replbench/replbench/protocols"
+	"github.com/replbench/replbench/protocols/transport"
 	"github.com/replbench/replbench/results"
 	"github.com/replbench/replbench/workloads"
 )

@@ -100,4 +100,3 @@ func (u *uxFlags) printer() func(io.Writer, *results.Run, results.TableOptions) 
 		}
 	}
 }
-
