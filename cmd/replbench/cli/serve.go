@@ -117,6 +117,9 @@ func prepareServe(args []string) (*serveFlags, *harness.PointSpec, error) {
 	if len(points) != 1 {
 		return f, nil, fmt.Errorf("the flags describe %d clusters (a list of protocols, thread counts or a sweep); serve brings up one (accepted: one value per flag)", len(points))
 	}
+	if _, _, err := endpoint.ParseListen(f.listen, points[0].Nodes); err != nil {
+		return f, nil, fmt.Errorf("--listen: %v", err)
+	}
 	return f, &points[0], nil
 }
 
