@@ -7,9 +7,11 @@
 #
 # Usage: scripts/serve-sysbench.sh [--protocol P] [--network N] [--nodes N] [--port PORT]
 #          [--scripts S,...] [--threads T] [--time SECONDS] [--tables N] [--table-size N]
-#          [--concurrency C,...] [--queries N] [--param NAME=VALUE]... [--out DIR]
+#          [--concurrency C,...] [--queries N] [--param NAME=VALUE]... [--fault AT:EVENT]...
+#          [--out DIR]
 #          [--no-compare] [--ci]
 #   --port 0 lets every node pick a free port (default 3311: n1 3311, n2 3312, ...)
+#   --param and --fault go to serve and to the replbench run beside it
 #   --ci    fail on any client error other than 1213 (sysbench --mysql-ignore-errors=1213)
 #           and when serve reports that the nodes did not converge
 #   REPLBENCH=path   use an existing binary instead of building one
@@ -48,10 +50,11 @@ while [ $# -gt 0 ]; do
 	--concurrency) concurrency="$2"; shift 2 ;;
 	--queries) queries="$2"; shift 2 ;;
 	--param) params+=(--param "$2"); shift 2 ;;
+	--fault) params+=(--fault "$2"); shift 2 ;;
 	--out) out="$2"; shift 2 ;;
 	--no-compare) compare=0; shift ;;
 	--ci) ci=1; shift ;;
-	*) echo "serve-sysbench: unknown argument $1 (accepted: --protocol, --network, --nodes, --port, --scripts, --threads, --time, --tables, --table-size, --concurrency, --queries, --param, --out, --no-compare, --ci)" >&2; exit 2 ;;
+	*) echo "serve-sysbench: unknown argument $1 (accepted: --protocol, --network, --nodes, --port, --scripts, --threads, --time, --tables, --table-size, --concurrency, --queries, --param, --fault, --out, --no-compare, --ci)" >&2; exit 2 ;;
 	esac
 done
 for tool in sysbench mysql mysqlslap; do
