@@ -52,6 +52,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		return runMain(args[1:], stdout, stderr)
+	case "compare":
+		return compareMain(args[1:], stdout, stderr)
 	case "scenarios":
 		return scenariosMain(args[1:], stdout, stderr)
 	case "workloads":

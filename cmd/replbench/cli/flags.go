@@ -309,3 +309,17 @@ func visited(fs *flag.FlagSet) map[string]bool {
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	return set
 }
+
+// addTargetFlags defines --target, the real cluster a command runs its points on instead
+// of the model (run) or beside it (compare); see applyTarget for what it sets.
+func addTargetFlags(fs *flag.FlagSet, path *string) []string {
+	return defineAll(fs, []flagDef{
+		{"target", "FILE.yaml naming real MySQL-protocol servers n1..nN (scripts/real-cluster.sh writes one): run every point on them instead of the model", func(v string) error {
+			if strings.TrimSpace(v) == "" {
+				return errors.New("empty (accepted: a target file, e.g. /tmp/replbench-real/target.yaml)")
+			}
+			*path = v
+			return nil
+		}},
+	})
+}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/replbench/replbench/harness"
+	"github.com/replbench/replbench/harness/target"
 	"github.com/replbench/replbench/protocols"
 	"github.com/replbench/replbench/results"
 	"github.com/replbench/replbench/workloads"
@@ -46,6 +47,9 @@ type runFlags struct {
 	status, noProgress                            bool
 
 	ux uxFlags // --repeats, --percentile, --output, --wide, --yes, --sync (ux.go)
+
+	targetPath string       // --target FILE (compare.go)
+	target     *target.File // the loaded target file, when --target was given
 }
 
 func newRunFlags() *runFlags {
@@ -71,6 +75,7 @@ func newRunFlags() *runFlags {
 	fs.BoolVar(&f.noProgress, "no-progress", false, "hide the progress bar")
 	f.ux.define(fs)
 	f.experiment["repeats"] = true
+	addTargetFlags(fs, &f.targetPath)
 	return f
 }
 
@@ -234,6 +239,9 @@ func prepare(args []string) (*runFlags, *harness.Scenario, []harness.PointSpec, 
 		}
 		s = defaultScenario(!experiment)
 	}
+	if err := f.applyTarget(); err != nil {
+		return f, nil, nil, err
+	}
 	s.Apply(f.o)
 	if set["repeats"] {
 		s.Repeats = f.ux.repeats
@@ -278,6 +286,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		StallTimeout: f.stall.d,
 		Stdout:       stdout, Stderr: stderr,
 		Percentiles: f.ux.percentiles, SyncCost: f.ux.sync, Print: f.ux.printer(),
+		Target: f.target,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "replbench run: %s\n", oneLine(err.Error()))
