@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"time"
 
@@ -199,7 +200,7 @@ func RealStatus(before, after []target.Snapshot) map[string]map[string]string {
 			out[st.Node] = m
 		}
 		if st.Kind == target.Counter {
-			m[st.Name] = fmt.Sprintf("%g", st.Delta)
+			m[st.Name] = strconv.FormatFloat(st.Delta, 'f', -1, 64)
 		} else {
 			m[st.Name] = st.After
 		}

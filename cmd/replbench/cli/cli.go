@@ -32,6 +32,7 @@ const usage = `replbench: a benchmark and testbed for synchronous database repli
 
 usage:
   replbench run [SCENARIO|FILE.yaml] [flags]   run a scenario, or an ad-hoc experiment from flags
+  replbench compare [SCENARIO] --target FILE [flags]   run every point on the model and on real servers, side by side
   replbench scenarios [NAME]                   list the built-in scenarios, or explain one without running it
   replbench workloads                          list the workloads with their options
   replbench params PROTOCOL                    list a protocol's parameters and defaults
