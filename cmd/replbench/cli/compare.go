@@ -31,8 +31,8 @@ var targetProtocol = map[string]string{
 
 // applyTarget loads --target and makes the model side of the points describe the same
 // cluster: its node count, the protocol of its kind, the delays its proxy holds (the
-// target file's network), and, for semi-sync, the flavour of its servers (MariaDB 10.11) and
-// the wait point the source runs with. What the command line already says wins only where
+// target file's network), and, for semi-sync, the flavour of its servers (MariaDB 10.11, where the
+// protocol declares that flavour) and the wait point the source runs with. What the command line already says wins only where
 // it agrees; a disagreement (3 nodes asked of a 4-node target) is a usage error, since
 // the comparison would compare two different clusters.
 func (f *runFlags) applyTarget() error {
@@ -82,7 +82,7 @@ func (f *runFlags) applyTarget() error {
 		}
 	}
 	v := strings.ToLower(tf.Settings["version"])
-	if _, set := f.o.Params[protocols.FlavorParam]; !set && tf.Kind == "semisync" && strings.Contains(v, "mariadb") && strings.HasPrefix(v, "10.11") {
+	if _, set := f.o.Params[protocols.FlavorParam]; !set && hasFlavor(proto, "mariadb-10.11") && strings.Contains(v, "mariadb") && strings.HasPrefix(v, "10.11") {
 		setKV(&f.o.Params, protocols.FlavorParam+"=mariadb-10.11", "")
 	}
 	if wp := tf.Settings[semisync.ParamWaitPoint]; tf.Kind == "semisync" && wp != "" {
@@ -92,6 +92,20 @@ func (f *runFlags) applyTarget() error {
 	}
 	f.target = tf
 	return nil
+}
+
+// hasFlavor reports whether the protocol can stand for the named server (--flavor).
+func hasFlavor(proto, name string) bool {
+	p, err := protocols.Lookup(proto)
+	if err != nil {
+		return false
+	}
+	for _, fl := range p.Flavors {
+		if fl.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // compareMain is `replbench compare [SCENARIO] --target FILE [run flags]`: every point on
