@@ -35,7 +35,8 @@ func realScript(t *testing.T, args ...string) {
 // covers the commits, hotspot from all writers has certification or brute-force aborts
 // that the servers' counters also show, and the delayed insert's commit takes at least
 // the round trip. Needs root, the Debian packages and REPLBENCH_REAL=1;
-// REPLBENCH_REAL_BASE_PORT moves the ports (default 13700).
+// REPLBENCH_REAL_BASE_PORT moves the ports (default 13700) and REPLBENCH_REAL_TEST_STATE the
+// state directory.
 func TestRealGaleraRunTarget(t *testing.T) {
 	if os.Getenv("REPLBENCH_REAL") != "1" {
 		t.Skip("set REPLBENCH_REAL=1 (root, mariadb-server, galera-4, rsync) to run against a local real cluster")
@@ -48,6 +49,9 @@ func TestRealGaleraRunTarget(t *testing.T) {
 		base = p
 	}
 	state := fmt.Sprintf("/tmp/replbench-itest-run-%d", os.Getpid())
+	if d := os.Getenv("REPLBENCH_REAL_TEST_STATE"); d != "" {
+		state = d
+	}
 	realScript(t, "up", "galera", "--delay", "n3=0", "--base-port", base, "--state", state)
 	defer realScript(t, "down", "--state", state)
 
