@@ -7,9 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -190,6 +192,21 @@ func compareMain(args []string, stdout, stderr io.Writer) int {
 // printComparison renders the rows: throughput, mean and p95 latency on both sides with
 // real/model ratios, aborts by cause on both sides, and the status counters both report.
 func printComparison(w io.Writer, c *harness.Comparison) {
+	if len(c.Real.Points) > 0 {
+		p := &c.Real.Points[0]
+		line := fmt.Sprintf("target %s: innodb_flush_log_at_trx_commit=%s", c.Target, p.TargetSettings["innodb_flush_log_at_trx_commit"])
+		if c.Kind == "semisync" {
+			line += " rpl_semi_sync_master_wait_point=" + p.TargetSettings[semisync.ParamWaitPoint]
+		}
+		var rtts []string
+		for _, k := range slices.Sorted(maps.Keys(p.Network.MeasuredRTT)) {
+			rtts = append(rtts, fmt.Sprintf("%s %.2fms", k, p.Network.MeasuredRTT[k]))
+		}
+		if len(rtts) > 0 {
+			line += "; measured round trips " + strings.Join(rtts, ", ")
+		}
+		fmt.Fprintln(w, line)
+	}
 	t := table.NewWriter()
 	t.SetOutputMirror(w)
 	t.SetTitle(fmt.Sprintf("%s: model vs real %s (%s), ratio = real/model", c.Scenario, c.Kind, c.ServerVersion))
