@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/replbench/replbench/harness/target"
 	"github.com/replbench/replbench/results"
 	"github.com/replbench/replbench/workloads"
 )
@@ -47,6 +48,9 @@ type Options struct {
 	SyncCost time.Duration
 	// Print writes the finished run on Stdout; nil means results.PrintRun (--output).
 	Print func(w io.Writer, run *results.Run, opts results.TableOptions)
+	// Target, when set, runs every point on the real servers it names instead of the
+	// model (replbench run --target; see runRealPoint).
+	Target *target.File
 }
 
 // DefaultStallTimeout is the default stall bound: longer than any wait a modelled protocol
@@ -122,7 +126,11 @@ func Run(ctx context.Context, s *Scenario, points []PointSpec, opt Options) (*Ou
 	for i := range points {
 		ps := &points[i]
 		con.begin(i, pointLabel(ps))
-		p, warn, err := runPoint(ctx, s, ps, opt, con)
+		measure := runPoint
+		if opt.Target != nil {
+			measure = runRealPoint
+		}
+		p, warn, err := measure(ctx, s, ps, opt, con)
 		if warn != "" {
 			warnings = append(warnings, warn)
 		}

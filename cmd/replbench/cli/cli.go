@@ -33,6 +33,7 @@ const usage = `replbench: a benchmark and testbed for synchronous database repli
 usage:
   replbench run [SCENARIO|FILE.yaml] [flags]   run a scenario, or an ad-hoc experiment from flags
   replbench serve [flags]                      serve an emulated cluster to real MySQL clients until Ctrl-C
+  replbench compare [SCENARIO] --target FILE [flags]   run every point on the model and on real servers, side by side
   replbench scenarios [NAME]                   list the built-in scenarios, or explain one without running it
   replbench workloads                          list the workloads with their options
   replbench params PROTOCOL                    list a protocol's parameters and defaults
@@ -55,6 +56,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return runMain(args[1:], stdout, stderr)
 	case "serve":
 		return serveMain(args[1:], stdout, stderr)
+	case "compare":
+		return compareMain(args[1:], stdout, stderr)
 	case "scenarios":
 		return scenariosMain(args[1:], stdout, stderr)
 	case "workloads":

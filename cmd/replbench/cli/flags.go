@@ -315,10 +315,40 @@ func addBusFlags(fs *flag.FlagSet, b *harness.BusConfig) {
 	fs.StringVar(&b.Auth.TLSKeyFile, "nats-tls-key", "", "client key for TLS (with --nats-tls-cert)")
 }
 
+// checkBus completes the bus flags from the environment and checks them before anything
+// runs: the kind, the credentials, and (for an external NATS) one real connection.
+func checkBus(b *harness.BusConfig) error {
+	b.Auth.Password = orEnv(b.Auth.Password, "REPLBENCH_NATS_PASSWORD")
+	b.Auth.Token = orEnv(b.Auth.Token, "REPLBENCH_NATS_TOKEN")
+	if err := b.Validate(); err != nil {
+		return fmt.Errorf("--bus: %v", err)
+	}
+	if b.URL != "" {
+		if err := transport.CheckNATS(transport.NATSOptions{URL: b.URL, Auth: b.Auth}); err != nil {
+			return fmt.Errorf("--nats-url: %v", err)
+		}
+	}
+	return nil
+}
+
 // orEnv is v, or the environment variable name when v is empty.
 func orEnv(v, name string) string {
 	if v == "" {
 		return os.Getenv(name)
 	}
 	return v
+}
+
+// addTargetFlags defines --target, the real cluster a command runs its points on instead
+// of the model (run) or beside it (compare); see applyTarget for what it sets.
+func addTargetFlags(fs *flag.FlagSet, path *string) []string {
+	return defineAll(fs, []flagDef{
+		{"target", "FILE.yaml naming real MySQL-protocol servers n1..nN (scripts/real-cluster.sh writes one): run every point on them instead of the model", func(v string) error {
+			if strings.TrimSpace(v) == "" {
+				return errors.New("empty (accepted: a target file, e.g. /tmp/replbench-real/target.yaml)")
+			}
+			*path = v
+			return nil
+		}},
+	})
 }

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/replbench/replbench/harness"
+	"github.com/replbench/replbench/harness/target"
 	"github.com/replbench/replbench/protocols"
-	"github.com/replbench/replbench/protocols/transport"
 	"github.com/replbench/replbench/results"
 	"github.com/replbench/replbench/workloads"
 )
@@ -48,6 +48,9 @@ type runFlags struct {
 	status, noProgress              bool
 
 	ux uxFlags // --repeats, --percentile, --output, --wide, --yes, --sync (ux.go)
+
+	targetPath string       // --target FILE (compare.go)
+	target     *target.File // the loaded target file, when --target was given
 }
 
 func newRunFlags() *runFlags {
@@ -72,6 +75,7 @@ func newRunFlags() *runFlags {
 	fs.BoolVar(&f.noProgress, "no-progress", false, "hide the progress bar")
 	f.ux.define(fs)
 	f.experiment["repeats"] = true
+	addTargetFlags(fs, &f.targetPath)
 	return f
 }
 
@@ -175,11 +179,6 @@ func defaultScenario(comparison bool) *harness.Scenario {
 
 // checkOutputs validates where output goes, before anything is written.
 func (f *runFlags) checkOutputs() error {
-	f.bus.Auth.Password = orEnv(f.bus.Auth.Password, "REPLBENCH_NATS_PASSWORD")
-	f.bus.Auth.Token = orEnv(f.bus.Auth.Token, "REPLBENCH_NATS_TOKEN")
-	if err := f.bus.Validate(); err != nil {
-		return fmt.Errorf("--bus: %v", err)
-	}
 	for _, p := range []struct{ flag, path string }{{"--json", f.jsonPath}, {"--csv", f.csvPath}} {
 		if p.path == "" {
 			continue
@@ -208,10 +207,8 @@ func (f *runFlags) checkOutputs() error {
 			return fmt.Errorf("--data-dir: %v", err)
 		}
 	}
-	if f.bus.URL != "" {
-		if err := transport.CheckNATS(transport.NATSOptions{URL: f.bus.URL, Auth: f.bus.Auth}); err != nil {
-			return fmt.Errorf("--nats-url: %v", err)
-		}
+	if err := checkBus(&f.bus); err != nil {
+		return err
 	}
 	return nil
 }
@@ -236,6 +233,9 @@ func prepare(args []string) (*runFlags, *harness.Scenario, []harness.PointSpec, 
 			experiment = experiment || f.experiment[name]
 		}
 		s = defaultScenario(!experiment)
+	}
+	if err := f.applyTarget(); err != nil {
+		return f, nil, nil, err
 	}
 	s.Apply(f.o)
 	if set["repeats"] {
@@ -281,6 +281,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		StallTimeout: f.stall.d,
 		Stdout:       stdout, Stderr: stderr,
 		Percentiles: f.ux.percentiles, SyncCost: f.ux.sync, Print: f.ux.printer(),
+		Target: f.target,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "replbench run: %s\n", oneLine(err.Error()))
