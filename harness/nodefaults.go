@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/replbench/replbench/protocols/transport"
 	"github.com/replbench/replbench/storage"
@@ -18,6 +19,9 @@ type nodeGate struct {
 	mu      sync.Mutex
 	paused  bool
 	resumed chan struct{} // closed on resume; replaced on pause
+	downErr error         // the node is down (killed, crashed, stopped, restarting): fail at once
+
+	eng atomic.Pointer[storage.Engine] // the node's engine now (a restart replaces it)
 }
 
 func newNodeGate() *nodeGate {
@@ -54,8 +58,11 @@ func (g *nodeGate) resume() bool {
 // first (the run's watchdog or the end of the phase), so a client never outlives its phase.
 func (g *nodeGate) wait(ctx context.Context) error {
 	g.mu.Lock()
-	ch := g.resumed
+	ch, down := g.resumed, g.downErr
 	g.mu.Unlock()
+	if down != nil {
+		return down
+	}
 	select {
 	case <-ch:
 		return nil
@@ -72,7 +79,11 @@ type gatedDB struct {
 
 func (d gatedDB) Node() string { return d.e.Node() }
 func (d gatedDB) Begin() workloads.Tx {
-	return gatedTx{inner: workloads.OnEngine(d.e).Begin(), g: d.g}
+	e := d.e
+	if cur := d.g.eng.Load(); cur != nil {
+		e = cur
+	}
+	return gatedTx{inner: workloads.OnEngine(e).Begin(), g: d.g}
 }
 
 // gatedTx waits at the gate before every statement that takes a context; SetAutocommit and
@@ -156,6 +167,8 @@ type clusterTarget struct {
 
 	mu     sync.Mutex
 	paused map[string]bool
+
+	lc lifecycle // kill, crash, stop, restart (nodefaults_restart.go)
 }
 
 func newClusterTarget(c *cluster) *clusterTarget {

@@ -90,15 +90,15 @@ func New(cfg protocols.Config) (protocols.Provider, error) {
 	p := &Provider{
 		cfg:      cfg,
 		semi:     st.SemiSync,
-		source:   cfg.Members[0],
-		isSource: cfg.Node == cfg.Members[0],
+		source:   sourceOf(cfg),
+		isSource: cfg.Node == sourceOf(cfg),
 		uuid:     protocols.NameUUID("source/" + cfg.Members[0]),
 		ep:       cfg.Endpoint,
 		applier:  cfg.Applier,
 		workers:  st.Workers,
 		preserve: st.PreserveOrder,
 		hb:       st.Heartbeat,
-		order:    monitor.New(0),
+		order:    monitor.New(cfg.Position),
 		sessions: make(map[uint64]*waitSlot),
 		kick:     make(chan struct{}, 1),
 		ready:    make(chan struct{}),
@@ -106,9 +106,9 @@ func New(cfg protocols.Config) (protocols.Provider, error) {
 		work:     make(chan RelayEntry),
 	}
 	if p.isSource {
-		p.src = NewSource(st.SourceConfig(cfg.Members[1:]))
+		p.src = newSourceFor(cfg, st)
 	} else {
-		p.rep = NewReplica(p.source, 0, p.hb)
+		p.rep = NewReplica(p.source, cfg.Position, p.hb)
 	}
 	return p, nil
 }
