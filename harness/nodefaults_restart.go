@@ -51,9 +51,9 @@ const rejoinTimeout = 60 * time.Second
 
 // lifecycle is the restart state of a cluster.
 type lifecycle struct {
-	mu      sync.Mutex
-	down    map[string]*downNode
-	wg      sync.WaitGroup // restarts in flight
+	mu     sync.Mutex
+	down   map[string]*downNode
+	wg     sync.WaitGroup // restarts in flight
 	events []lifeEvent
 }
 
