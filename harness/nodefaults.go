@@ -20,6 +20,7 @@ type nodeGate struct {
 	paused  bool
 	resumed chan struct{} // closed on resume; replaced on pause
 	downErr error         // the node is down (killed, crashed, stopped, restarting): fail at once
+	downs   atomic.Uint64 // how many times the node went down
 
 	eng atomic.Pointer[storage.Engine] // the node's engine now (a restart replaces it)
 }
@@ -83,7 +84,7 @@ func (d gatedDB) Begin() workloads.Tx {
 	if cur := d.g.eng.Load(); cur != nil {
 		e = cur
 	}
-	return gatedTx{inner: workloads.OnEngine(e).Begin(), g: d.g}
+	return gatedTx{inner: workloads.OnEngine(e).Begin(), g: d.g, node: e.Node()}
 }
 
 // gatedTx waits at the gate before every statement that takes a context; SetAutocommit and
@@ -92,6 +93,7 @@ func (d gatedDB) Begin() workloads.Tx {
 type gatedTx struct {
 	inner workloads.Tx
 	g     *nodeGate
+	node  string
 }
 
 func (t gatedTx) SetAutocommit(on bool) { t.inner.SetAutocommit(on) }
@@ -135,7 +137,15 @@ func (t gatedTx) Commit(ctx context.Context) error {
 	if err := t.g.wait(ctx); err != nil {
 		return err
 	}
-	return t.inner.Commit(ctx)
+	before := t.g.downs.Load()
+	err := t.inner.Commit(ctx)
+	if t.g.downs.Load() != before {
+		// The node went down while the commit ran: whatever the engine did, the client
+		// never read the OK, so the outcome is unknown to it, as a client of a killed
+		// server sees.
+		return errLostConnection(t.node)
+	}
+	return err
 }
 func (t gatedTx) Rollback() { t.inner.Rollback() }
 

@@ -127,6 +127,7 @@ func (t *clusterTarget) down(node string, how storage.Halt) int {
 	g := t.c.gate(node)
 	g.mu.Lock()
 	g.downErr = errLostConnection(node)
+	g.downs.Add(1)
 	g.mu.Unlock()
 	t.mu.Lock()
 	if t.paused[node] { // a dead process is not paused any more
