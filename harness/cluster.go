@@ -119,6 +119,12 @@ func startCluster(ctx context.Context, ps *PointSpec, cc clusterConfig, progress
 		}
 	}
 
+	for _, e := range c.engines {
+		if err := e.Checkpoint(); err != nil { // provisioned data is on disk before any fault
+			return nil, fmt.Errorf("checkpoint %s after provisioning: %w", e.Node(), err)
+		}
+	}
+
 	bus, err := cc.bus.open()
 	if err != nil {
 		return nil, err

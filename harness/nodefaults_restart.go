@@ -124,6 +124,10 @@ func (t *clusterTarget) down(node string, how storage.Halt) int {
 	if i < 0 || lc.down[node] != nil {
 		return -1
 	}
+	if !t.c.engines[i].Crashable() {
+		lc.events = append(lc.events, lifeEvent{time.Now(), fmt.Sprintf("%s %s refused: node faults need in-memory nodes (no --data-dir)", how, node)})
+		return -1
+	}
 	g := t.c.gate(node)
 	g.mu.Lock()
 	g.downErr = errLostConnection(node)

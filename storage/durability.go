@@ -202,3 +202,16 @@ func setPosition(b *pebble.Batch, seqno int64) error {
 	binary.BigEndian.PutUint64(k[1:], uint64(seqno))
 	return b.Set(k[:], nil, nil)
 }
+
+// Checkpoint makes everything written so far durable (a memtable flush, synced): the
+// provisioning of a node is done before its faults begin, as a real cluster's data files are.
+func (e *Engine) Checkpoint() error {
+	if e.closed.Load() {
+		return ErrClosed
+	}
+	return e.db.Flush()
+}
+
+// Crashable reports whether the engine runs on the crash-testing filesystem (in memory),
+// which the node faults need.
+func (e *Engine) Crashable() bool { return e.fs != nil }
