@@ -105,6 +105,9 @@ func New(cfg protocols.Config) (protocols.Provider, error) {
 		aq:       driver.NewQueue[RelayEntry](),
 		work:     make(chan RelayEntry),
 	}
+	if bs, ok := cfg.Applier.(binlogStore); ok {
+		bs.KeepBinlog() // restart.go
+	}
 	if p.isSource {
 		p.src = newSourceFor(cfg, st)
 	} else {
@@ -137,6 +140,9 @@ func (p *Provider) Start(ctx context.Context) error {
 	p.wg.Add(1)
 	go p.loop()
 	p.mu.Unlock()
+	if p.isSource && p.cfg.Rejoin {
+		return nil // a restarted source serves at once; replicas reconnect when they can
+	}
 	select {
 	case <-p.ready:
 		return nil

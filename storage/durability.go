@@ -4,10 +4,14 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/replbench/replbench/protocols"
 )
 
 // This file is the engine's durability model: what survives a killed process and what
@@ -48,6 +52,11 @@ const flushInterval = time.Second
 // the recovered data). It sorts after every row and index key, outside Restore's range:
 // an SST replaces the rows, the positions only move forward.
 const posPrefix = 'z'
+
+// durable is the engine state of this file.
+type durable struct {
+	keepLog atomic.Bool // KeepBinlog: positions carry their write-sets
+}
 
 func (o Options) logFlush() LogFlush {
 	if o.LogFlush != LogFlushDefault {
@@ -192,15 +201,51 @@ func (e *Engine) Position() int64 {
 }
 
 // setPosition records seqno in the commit's batch (a key per position, so concurrent
-// commits need no ordering among themselves; the newest key is the position).
-func setPosition(b *pebble.Batch, seqno int64) error {
+// commits need no ordering among themselves; the newest key is the position), with the
+// encoded write-set as its value when the binlog is kept.
+func (e *Engine) setPosition(b *pebble.Batch, seqno int64, logged *protocols.WriteSet) error {
 	if seqno <= 0 {
 		return nil
 	}
 	var k [9]byte
 	k[0] = posPrefix
 	binary.BigEndian.PutUint64(k[1:], uint64(seqno))
-	return b.Set(k[:], nil, nil)
+	var v []byte
+	if logged != nil && e.keepLog.Load() {
+		v = protocols.EncodeWriteSet(logged)
+	}
+	return b.Set(k[:], v, nil)
+}
+
+// KeepBinlog makes every commit store its write-set with its position, in the same batch
+// as the rows: a binlog (and, on a replica, log_replica_updates) that is exactly as durable
+// as the data, from which a restarted or promoted source of a source/replica protocol
+// serves its replicas. Off by default: the other protocols keep their own caches.
+func (e *Engine) KeepBinlog() { e.keepLog.Store(true) }
+
+// Binlog calls fn with every kept write-set after position after, in position order, until
+// fn returns false. Positions committed before KeepBinlog have no write-set and are skipped.
+func (e *Engine) Binlog(after int64, fn func(seqno int64, ws []byte) bool) error {
+	if e.closed.Load() {
+		return ErrClosed
+	}
+	var lo [9]byte
+	lo[0] = posPrefix
+	binary.BigEndian.PutUint64(lo[1:], uint64(after+1))
+	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: lo[:], UpperBound: []byte{posPrefix + 1}})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		if len(it.Key()) != 9 || len(it.Value()) == 0 {
+			continue
+		}
+		if !fn(int64(binary.BigEndian.Uint64(it.Key()[1:])), slices.Clone(it.Value())) {
+			break
+		}
+	}
+	return it.Error()
 }
 
 // Checkpoint makes everything written so far durable (a memtable flush, synced): the

@@ -63,6 +63,7 @@ type Engine struct {
 	snapMu sync.Mutex
 	snaps  map[*Txn]struct{} // transactions holding a Pebble snapshot, closed by Close
 
+	durable
 	fs                   *vfs.MemFS    // the in-memory filesystem (nil on disk)
 	flushStop, flushDone chan struct{} // the once-a-second log flush (durability.go)
 }
