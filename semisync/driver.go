@@ -106,7 +106,7 @@ func New(cfg protocols.Config) (protocols.Provider, error) {
 		work:     make(chan RelayEntry),
 	}
 	if bs, ok := cfg.Applier.(binlogStore); ok {
-		bs.KeepBinlog() // restart.go
+		bs.KeepBinlog() // driver_restart.go
 	}
 	if p.isSource {
 		p.src = newSourceFor(cfg, st)

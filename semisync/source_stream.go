@@ -33,7 +33,7 @@ func (s *Source) Step(now time.Time, from string, m message) {
 // once, then new events as they are written. A replica that is up to date gets a
 // heartbeat, so it knows it is connected.
 func (s *Source) dump(now time.Time, from string, start int64) {
-	if start <= s.base { // purged here (restart.go)
+	if start <= s.base { // purged here (driver_restart.go)
 		start = s.base + 1
 	}
 	if start > s.syncedPos+1 {
