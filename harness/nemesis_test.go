@@ -280,6 +280,9 @@ func TestNodeFaultsKeepAcknowledgedWrites(t *testing.T) {
 		{"galera", "all", []string{"500ms:crash=all", "1s:restart=all"}},
 		{"semisync", "n1", []string{"500ms:kill=n2", "1500ms:restart=n2"}},
 		{"semisync", "n1", []string{"500ms:crash=n3", "1500ms:restart=n3"}},
+		// The source crashes and n2 is promoted: the writers on n2 commit from then on, and
+		// n1 comes back at the end as a replica of n2, with what it lost in the crash.
+		{"semisync", "all", []string{"500ms:crash=n1", "1s:promote=n2"}},
 	} {
 		t.Run(tc.protocol+"/"+strings.Join(tc.faults, ","), func(t *testing.T) {
 			r := runAcked(t, tc.protocol, nil, tc.writers, 2500*time.Millisecond, tc.faults...)
