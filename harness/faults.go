@@ -469,6 +469,14 @@ func (tl *timeline) stop() (applied []string, pending []FaultEvent, cut bool) {
 		for _, n := range nl.Down() {
 			tl.applied = append(tl.applied, fmt.Sprintf("%.3fs %s still down at the convergence check", time.Since(tl.start).Seconds(), n))
 		}
+		// What a restart did is learnt after the fact: order the record by time.
+		sort.SliceStable(tl.applied, func(i, j int) bool { return recordTime(tl.applied[i]) < recordTime(tl.applied[j]) })
 	}
 	return tl.applied, tl.pending, tl.cut
+}
+
+// recordTime reads the leading "1.234s" of a fault record.
+func recordTime(rec string) float64 {
+	v, _ := strconv.ParseFloat(strings.TrimSuffix(strings.Fields(rec + " ")[0], "s"), 64)
+	return v
 }
