@@ -477,6 +477,7 @@ func (tl *timeline) stop() (applied []string, pending []FaultEvent, cut bool) {
 
 // recordTime reads the leading "1.234s" of a fault record.
 func recordTime(rec string) float64 {
-	v, _ := strconv.ParseFloat(strings.TrimSuffix(strings.Fields(rec + " ")[0], "s"), 64)
+	at, _, _ := strings.Cut(rec, " ")
+	v, _ := strconv.ParseFloat(strings.TrimSuffix(at, "s"), 64)
 	return v
 }
