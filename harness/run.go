@@ -43,6 +43,9 @@ type Options struct {
 	// Percentiles are extra latency percentiles to measure (Latency.At) and print in the
 	// interval lines and tables (--percentile); nil keeps the fixed ones.
 	Percentiles []float64
+	// runDir and points are set by Run for the history checkers (verdicts.go).
+	runDir string
+	points int
 	// SyncCost is the local durable-commit cost the model adds to every floor (--sync).
 	SyncCost time.Duration
 	// Print writes the finished run on Stdout; nil means results.PrintRun (--output).
@@ -115,6 +118,7 @@ func Run(ctx context.Context, s *Scenario, points []PointSpec, opt Options) (*Ou
 		return out, err
 	}
 
+	opt.runDir, opt.points = dir, len(points)
 	con := newConsole(opt.Stderr, len(points), opt.NoProgress)
 	con.plan(points, opt.Percentiles)
 	var runErr error
@@ -381,6 +385,7 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 			p.Checks = checks
 		}
 	}
+	checkHistory(context.Background(), c, ps, opt.runDir, opt.points, p)
 	if m, ok := c.workload.(workloads.Metricser); ok {
 		byType := map[string]int64{}
 		for name, t := range p.ByType {

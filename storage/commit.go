@@ -62,6 +62,7 @@ func (t *Txn) Commit(ctx context.Context) error {
 		t.end(err)
 		return err
 	}
+	t.committed = c.GTID()
 	t.e.lm.ordered(&t.o, c.Seqno())
 	err = c.Apply(ctx, t.engineCommit)
 	t.end(err)
@@ -266,3 +267,9 @@ func IsAutocommitConflict(err error) bool {
 	var ac *AutocommitConflict
 	return errors.As(err, &ac)
 }
+
+// CommitID is the protocol's id of the transaction's commit (Galera's seqno, a GTID), once
+// Commit has had it ordered; the zero GTID for a read-only transaction, one on an engine
+// without a replicator, or one that did not commit. A history records it so that a lost
+// acknowledged write is named by the commit a client was told about.
+func (t *Txn) CommitID() protocols.GTID { return t.committed }

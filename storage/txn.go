@@ -38,6 +38,7 @@ type Txn struct {
 	finished   bool
 	lockBuf    []byte
 	timeout    time.Duration // innodb_lock_wait_timeout of this transaction; 0: the engine's
+	committed  protocols.GTID // the protocol's id of the commit, once Replicate ordered it
 
 	// Statement rollback: stmtStart is len(writes) when the statement began, undo the
 	// earlier pending images the statement overwrote (only kept while stmtOn).

@@ -3,6 +3,7 @@ package workloads
 import (
 	"context"
 
+	"github.com/replbench/replbench/protocols"
 	"github.com/replbench/replbench/storage"
 )
 
@@ -52,3 +53,22 @@ type engineDB struct{ e *storage.Engine }
 
 func (d engineDB) Node() string { return d.e.Node() }
 func (d engineDB) Begin() Tx    { return d.e.Begin() }
+
+// CommitID returns the protocol's id of tx's commit (a GTID, or Galera's seqno with the
+// cluster's state UUID) once Commit has returned nil, looking through wrappers that expose
+// the transaction they wrap as Unwrap() Tx; false when the back end does not say (a SQL
+// client without session tracking). The history records it, so that a lost acknowledged
+// write is named by the commit its client was told about.
+func CommitID(tx Tx) (protocols.GTID, bool) {
+	for tx != nil {
+		if c, ok := tx.(interface{ CommitID() protocols.GTID }); ok {
+			return c.CommitID(), true
+		}
+		u, ok := tx.(interface{ Unwrap() Tx })
+		if !ok {
+			break
+		}
+		tx = u.Unwrap()
+	}
+	return protocols.GTID{}, false
+}
