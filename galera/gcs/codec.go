@@ -80,7 +80,8 @@ func appendJoin(dst []byte, j *Join) []byte {
 	dst = appendView(dst, j.Prim.ID)
 	dst = binary.AppendVarint(dst, j.Prim.ConfID)
 	dst = appendInts(dst, j.Prim.Members)
-	return appendInts(dst, j.Prim.Weights)
+	dst = appendInts(dst, j.Prim.Weights)
+	return appendInts(dst, j.Heard)
 }
 
 // EncodedSize is the length of Encode's output for m, to size buffers.
@@ -270,6 +271,7 @@ func (d *dec) join(n int) *Join {
 	j.Prim.ConfID = d.varint()
 	j.Prim.Members = d.ints(n)
 	j.Prim.Weights = d.ints(n)
+	j.Heard = d.ints(n)
 	if d.err != nil {
 		return nil
 	}
