@@ -33,6 +33,7 @@ type cluster struct {
 
 	gateMu sync.Mutex           // guards gates
 	gates  map[string]*nodeGate // each node's door for its clients (nodefaults.go)
+	acked  *ackLog              // acknowledged writes of a workload without a history (acklog.go)
 }
 
 // clusterConfig is what bring-up needs beyond the point itself.
@@ -172,7 +173,7 @@ func (c *cluster) clients(ps *PointSpec, seed int64) []*client {
 			}
 		}
 		rng := rand.New(rand.NewPCG(uint64(seed), uint64(i)+1))
-		out[i] = &client{id: i, node: node, db: c.clientDB(node, idx), wl: c.workload.NewClient(i, rng), stats: newClientStats()}
+		out[i] = &client{id: i, node: node, db: c.logAcked(c.clientDB(node, idx)), wl: c.workload.NewClient(i, rng), stats: newClientStats()}
 		if r, ok := c.providers[idx].(protocols.AutocommitRetrier); ok {
 			out[i].serverRetries = r.RetryAutocommit()
 		}

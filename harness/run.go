@@ -374,9 +374,10 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 	if !cv.ok {
 		con.printf("\n*** NOT CONVERGED: %s on %d nodes, %s, %d threads: %s ***\n\n", ps.Protocol, ps.Nodes, ps.Network.Name, ps.Threads, cv.detail)
 	}
-	if cv.ok && !interrupted {
+	if !interrupted {
+		// The checks run whether or not the point converged, on each node's own data.
 		cctx, cancel := context.WithTimeout(context.Background(), ConvergeTimeout)
-		checks, err := c.workload.Check(cctx, c.dbs())
+		checks, err := c.workload.Check(cctx, c.localDBs())
 		cancel()
 		if err != nil {
 			p.Notes = append(p.Notes, "workload check failed to run: "+err.Error())

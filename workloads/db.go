@@ -72,3 +72,12 @@ func CommitID(tx Tx) (protocols.GTID, bool) {
 	}
 	return protocols.GTID{}, false
 }
+
+// OnEngineLocal is an engine as a DB whose transactions read the node's own data without
+// the protocol's gates (storage.Engine.BeginLocal): for end-of-run checks, never for clients.
+func OnEngineLocal(e *storage.Engine) DB { return localDB{e} }
+
+type localDB struct{ e *storage.Engine }
+
+func (d localDB) Node() string { return d.e.Node() }
+func (d localDB) Begin() Tx    { return d.e.BeginLocal() }
