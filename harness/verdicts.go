@@ -260,6 +260,9 @@ func explainAnomalies(ps *PointSpec, v *checker.Verdict) string {
 			why = append(why, "an acknowledged commit that no replica received (after a timeout fallback to async, or with no wait at all) is gone when its source's data is")
 		}
 	}
+	if has("internal") || (!plain && has("lost-update", "G-single")) {
+		why = append(why, "InnoDB's REPEATABLE READ is not snapshot isolation: a plain read sees the transaction's snapshot, a locking read (FOR UPDATE, and the read inside UPDATE) the latest committed version, and reads after the transaction's own write see that write on the latest version; so even one node shows internal, lost-update (two transactions read one version and both write) and G-single")
+	}
 	if len(why) == 0 && has("lost-update", "G-single", "G2") && plain {
 		why = append(why, "a plain SELECT then UPDATE under REPEATABLE READ computes the write from a snapshot, so two such transactions on the same row lose one update unless the read locks (FOR UPDATE)")
 	}
