@@ -30,7 +30,9 @@ type Options struct {
 	ReportInterval time.Duration
 	// Status prints each node's status variables after each point.
 	Status bool
-	// ConvergeTimeout bounds the end-of-point wait for replicas; 0 means ConvergeTimeout.
+	// ConvergeTimeout is how long the end-of-point wait for replicas goes on with no node
+	// applying anything (a replica still draining its backlog is waited for); 0 means
+	// ConvergeTimeout.
 	ConvergeTimeout time.Duration
 	// StallTimeout stops a point's measured phase when no transaction has finished for this
 	// long while some are in flight, and reports the stall, instead of waiting for ever on
@@ -371,6 +373,9 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 	}
 	cv := c.converge(context.Background(), cto)
 	p.Converged, p.ConvergenceDetail = cv.ok, cv.detail
+	if cv.waited != "" {
+		p.Notes = append(p.Notes, cv.waited)
+	}
 	if !cv.ok {
 		con.printf("\n*** NOT CONVERGED: %s on %d nodes, %s, %d threads: %s ***\n\n", ps.Protocol, ps.Nodes, ps.Network.Name, ps.Threads, cv.detail)
 	}
