@@ -37,8 +37,8 @@ type ackLog struct {
 type ackKey struct{ table, pk string }
 
 type ackedWrite struct {
-	order int64
-	gtid  string
+	order int64  // position in the protocol's total order (or of arrival, with none)
+	gtid  string // the commit's GTID as the protocol prints it ("" when it has none)
 	seqno int64
 	node  string
 	table string
@@ -123,8 +123,8 @@ func (t *ackTx) Commit(ctx context.Context) error {
 	if err != nil && !workloads.InDoubt(err) {
 		return err
 	}
-	g, _ := workloads.CommitID(t)
-	t.l.record(t.node, g.String(), g.UUID != "", g.Seqno, ws, err == nil)
+	g, seq, _ := workloads.CommitID(t)
+	t.l.record(t.node, g.String(), g.UUID != "", seq, ws, err == nil)
 	return err
 }
 

@@ -55,14 +55,18 @@ func (d engineDB) Node() string { return d.e.Node() }
 func (d engineDB) Begin() Tx    { return d.e.Begin() }
 
 // CommitID returns the protocol's id of tx's commit (a GTID, or Galera's seqno with the
-// cluster's state UUID) once Commit has returned nil, looking through wrappers that expose
-// the transaction they wrap as Unwrap() Tx; false when the back end does not say (a SQL
-// client without session tracking). The history records it, so that a lost acknowledged
-// write is named by the commit its client was told about.
-func CommitID(tx Tx) (protocols.GTID, bool) {
+// cluster's state UUID) and its position in the protocol's total order, once Commit has
+// returned nil, looking through wrappers that expose the transaction they wrap as
+// Unwrap() Tx; false when the back end does not say (a SQL client without session
+// tracking). The history records it, so that a lost acknowledged write is named by the
+// commit its client was told about.
+func CommitID(tx Tx) (id protocols.GTID, seqno int64, ok bool) {
 	for tx != nil {
-		if c, ok := tx.(interface{ CommitID() protocols.GTID }); ok {
-			return c.CommitID(), true
+		if c, ok := tx.(interface {
+			CommitID() protocols.GTID
+			CommitSeqno() int64
+		}); ok {
+			return c.CommitID(), c.CommitSeqno(), true
 		}
 		u, ok := tx.(interface{ Unwrap() Tx })
 		if !ok {
@@ -70,7 +74,7 @@ func CommitID(tx Tx) (protocols.GTID, bool) {
 		}
 		tx = u.Unwrap()
 	}
-	return protocols.GTID{}, false
+	return protocols.GTID{}, 0, false
 }
 
 // OnEngineLocal is an engine as a DB whose transactions read the node's own data without

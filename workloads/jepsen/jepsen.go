@@ -353,8 +353,8 @@ func (c *client) Next(ctx context.Context, db workloads.DB, retry bool) (string,
 		return txType, err
 	}
 	var id history.Commit
-	if g, ok := workloads.CommitID(tx); ok {
-		id.Seqno = g.Seqno
+	if g, seq, ok := workloads.CommitID(tx); ok {
+		id.Seqno = seq
 		if g.UUID != "" {
 			id.GTID = g.String()
 		}
