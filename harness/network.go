@@ -168,8 +168,8 @@ func delayWarning(p *results.Point, least time.Duration) string {
 	// Lateness is counted only over the messages the network delivered, from the moment
 	// each was deliverable: a message a partition dropped is not in it, and one held by a
 	// clogged link is due when the link is released (transport.Emulator.handoff).
-	return fmt.Sprintf("warning (%s, %s, %d threads): over the %d messages it delivered, counted from when each was deliverable (partition drops and clog holds excluded), p99 lateness %.3f ms, %sx the smallest configured one-way delay (%.3f ms); the result carries that imprecision",
-		p.Protocol, results.NetworkLabel(p.Network), p.Threads, de.N, de.P99, timesText(de.P99/leastMs), leastMs)
+	return fmt.Sprintf("warning (%s): over the %d messages it delivered, counted from when each was deliverable (partition drops and clog holds excluded), p99 lateness %.3f ms, %sx the smallest configured one-way delay (%.3f ms); the result carries that imprecision",
+		resultLabel(p), de.N, de.P99, timesText(de.P99/leastMs), leastMs)
 }
 
 // timesText prints a ratio with two significant figures below 10 and whole above.

@@ -41,8 +41,8 @@ func pointSummary(p *results.Point) string {
 	if p == nil {
 		return "no result"
 	}
-	s := fmt.Sprintf("%s %dn t=%d: %d commits in %.3f s, %.0f tps, p99 %.3f ms, max %.3f ms",
-		p.Protocol, p.Nodes, p.Threads, p.Committed, p.ElapsedS, p.TPS, p.Latency.P99, p.Latency.Max)
+	s := fmt.Sprintf("%s: %d commits in %.3f s, %.0f tps, p99 %.3f ms, max %.3f ms",
+		resultLabel(p), p.Committed, p.ElapsedS, p.TPS, p.Latency.P99, p.Latency.Max)
 	if !p.Converged {
 		s += ", NOT CONVERGED"
 	}

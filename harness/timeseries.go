@@ -276,9 +276,21 @@ func percentileText(h *hdr.Histogram, pcts []float64) string {
 // pointLabel names a point in progress and report lines: protocol, nodes, network,
 // workload, writers when more than n1, and threads.
 func pointLabel(ps *PointSpec) string {
+	return labelOf(ps.Protocol, ps.Nodes, ps.Network.Name, ps.Workload.Name, ps.Writers, ps.Threads)
+}
+
+// resultLabel is pointLabel for a finished point, read from its result.
+func resultLabel(p *results.Point) string {
+	return labelOf(p.Protocol, p.Nodes, results.NetworkLabel(p.Network), p.Workload, p.Writers, p.Threads)
+}
+
+// labelOf is the one format of a point's label, so progress lines, interval lines and
+// warnings name a point the same way and two points that differ only in writers or
+// workload never read alike.
+func labelOf(protocol string, nodes int, network, workload string, writers []string, threads int) string {
 	w := ""
-	if len(ps.Writers) > 1 || (len(ps.Writers) == 1 && ps.Writers[0] != "n1") {
-		w = " w=" + strings.Join(ps.Writers, ",")
+	if len(writers) > 1 || (len(writers) == 1 && writers[0] != "n1") {
+		w = " w=" + strings.Join(writers, ",")
 	}
-	return fmt.Sprintf("%s %dn %s %s%s t=%d", ps.Protocol, ps.Nodes, ps.Network.Name, ps.Workload.Name, w, ps.Threads)
+	return fmt.Sprintf("%s %dn %s %s%s t=%d", protocol, nodes, network, workload, w, threads)
 }
