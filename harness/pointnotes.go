@@ -2,6 +2,7 @@ package harness
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/replbench/replbench/results"
 )
@@ -41,8 +42,8 @@ func pointSummary(p *results.Point) string {
 	if p == nil {
 		return "no result"
 	}
-	s := fmt.Sprintf("%s: %d commits in %.3f s, %.0f tps, p99 %.3f ms, max %.3f ms",
-		resultLabel(p), p.Committed, p.ElapsedS, p.TPS, p.Latency.P99, p.Latency.Max)
+	s := fmt.Sprintf("%s: %d commits in %.3f s, %.0f tps, p99 %s ms, max %s ms",
+		resultLabel(p), p.Committed, p.ElapsedS, p.TPS, sig3(p.Latency.P99), sig3(p.Latency.Max))
 	if !p.Converged {
 		s += ", NOT CONVERGED"
 	}
@@ -69,4 +70,13 @@ func percentilesAt(clients []*clientStats, pcts []float64) map[string]float64 {
 		out[results.PercentileKey(q)] = float64(all.ValueAtQuantile(q)) / 1000
 	}
 	return out
+}
+
+// sig3 prints a latency with three significant figures, whole from 100 up (the tables'
+// precision: the progress line is a glance, the tables and files keep the detail).
+func sig3(v float64) string {
+	if v >= 100 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64)
 }

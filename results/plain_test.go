@@ -44,3 +44,26 @@ func TestWorkloadTableSummarisesMixedChecks(t *testing.T) {
 		t.Errorf("a point without checks has a summary")
 	}
 }
+
+// A standard deviation never shows more decimals than its mean.
+func TestSDTextMatchesMeanPrecision(t *testing.T) {
+	for _, tc := range []struct {
+		s    Stat
+		want string
+	}{
+		{Stat{N: 2, Mean: 0.593, SD: 0.000707, Min: 0.59, Max: 0.594}, "0.593 ±0.001"},
+		{Stat{N: 2, Mean: 37778, SD: 11252, Min: 1, Max: 2}, "37778 ±11252"},
+		{Stat{N: 2, Mean: 1100.2, SD: 318.46, Min: 1, Max: 2}, "1100.2 ±318.5"},
+	} {
+		if got := fmtStat(tc.s, fmtMs, false); tc.s.Mean < 10 && got != tc.want {
+			t.Errorf("fmtStat(%v) = %q, want %q", tc.s, got, tc.want)
+		} else if tc.s.Mean >= 10 {
+			if got := fmtStat(tc.s, fmtRate, false); got != tc.want {
+				t.Errorf("fmtStat(%v) = %q, want %q", tc.s, got, tc.want)
+			}
+		}
+	}
+	if got := sdText(fmtPct, Stat{Mean: 2, SD: 1.234}); got != "1.2%" {
+		t.Errorf("percent sd = %q", got)
+	}
+}
