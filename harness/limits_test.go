@@ -69,7 +69,7 @@ func TestConsolePlainProgress(t *testing.T) {
 	c.done("b done")
 	c.finish()
 	got := b.String()
-	if !strings.Contains(got, "point 1/2 done: a done, about ") || !strings.Contains(got, "point 2/2 done: b done\n") {
+	if !strings.Contains(got, "point 1/2: a done, ~") || !strings.Contains(got, "point 2/2: b done\n") {
 		t.Errorf("progress lines: %q", got)
 	}
 }

@@ -42,8 +42,8 @@ func pointSummary(p *results.Point) string {
 	if p == nil {
 		return "no result"
 	}
-	s := fmt.Sprintf("%s: %d commits in %.3f s, %.0f tps, p99 %s ms, max %s ms",
-		resultLabel(p), p.Committed, p.ElapsedS, p.TPS, sig3(p.Latency.P99), sig3(p.Latency.Max))
+	s := fmt.Sprintf("%s: %.0f tps, %d tx in %.2f s, p99 %s max %s ms",
+		resultLabel(p), p.TPS, p.Committed, p.ElapsedS, sig3(p.Latency.P99), sig3(p.Latency.Max))
 	if !p.Converged {
 		s += ", NOT CONVERGED"
 	}
