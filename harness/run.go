@@ -119,12 +119,13 @@ func Run(ctx context.Context, s *Scenario, points []PointSpec, opt Options) (*Ou
 	con.plan(points, opt.Percentiles)
 	var runErr error
 	var warnings []string // printed under the table
+	var late []string     // the points the emulator delivered late (delayWarning), one heading
 	for i := range points {
 		ps := &points[i]
 		con.begin(i, pointLabel(ps))
 		p, warn, err := runPoint(ctx, s, ps, opt, con)
 		if warn != "" {
-			warnings = append(warnings, warn)
+			late = append(late, warn)
 		}
 		warnings = append(warnings, pointWarnings(p, ps)...)
 		if p != nil {
@@ -175,6 +176,7 @@ func Run(ctx context.Context, s *Scenario, points []PointSpec, opt Options) (*Ou
 			runErr = err
 		}
 	}
+	warnings = append(lateWarnings(late), warnings...)
 	topts := results.TableOptions{ShowBound: true, ShowStatus: opt.Status, Warnings: warnings, Percentiles: opt.Percentiles}
 	if opt.Print != nil {
 		opt.Print(opt.Stdout, run, topts)
