@@ -179,7 +179,7 @@ func lateWarnings(lines []string) []string {
 	if len(lines) == 0 {
 		return nil
 	}
-	out := []string{"warning: the emulator delivered messages later than the network asked (p99, over the messages it delivered, counted from when each was deliverable: partition drops and clog holds excluded); these results carry that imprecision:"}
+	out := []string{"warning: messages reached their receivers later than the emulated network asked (p99 of arrival minus due time over the messages delivered, due from when each was deliverable: partition drops and clog holds excluded; a receiver slow to read its queue, as after a heal, counts too); these results carry that imprecision:"}
 	for _, l := range lines {
 		out = append(out, "- "+l)
 	}
