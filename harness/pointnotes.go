@@ -75,8 +75,13 @@ func percentilesAt(clients []*clientStats, pcts []float64) map[string]float64 {
 // sig3 prints a latency with three significant figures, whole from 100 up (the tables'
 // precision: the progress line is a glance, the tables and files keep the detail).
 func sig3(v float64) string {
-	if v >= 100 {
+	switch {
+	case v >= 100:
 		return strconv.FormatFloat(v, 'f', 0, 64)
+	case v >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	case v >= 1:
+		return strconv.FormatFloat(v, 'f', 2, 64)
 	}
 	return strconv.FormatFloat(v, 'g', 3, 64)
 }
