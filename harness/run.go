@@ -367,6 +367,11 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 	}
 	cv := c.converge(context.Background(), cto)
 	p.Converged, p.ConvergenceDetail = cv.ok, cv.detail
+	if events, lost := busLost(c.emu); lost != nil {
+		p.Notes = append(p.Notes, events...)
+		p.Converged, p.ConvergenceDetail = false, "the NATS bus lost a connection during the point ("+lost.Error()+"); messages may be lost"
+		cv.ok, cv.detail = false, p.ConvergenceDetail
+	}
 	if !cv.ok {
 		con.printf("\n*** NOT CONVERGED: %s on %d nodes, %s, %d threads: %s ***\n\n", ps.Protocol, ps.Nodes, ps.Network.Name, ps.Threads, cv.detail)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/replbench/replbench/harness"
 	"github.com/replbench/replbench/protocols"
+	"github.com/replbench/replbench/protocols/transport"
 	"github.com/replbench/replbench/results"
 	"github.com/replbench/replbench/workloads"
 )
@@ -42,8 +43,9 @@ type runFlags struct {
 
 	reportInterval, stall durationFlag
 
-	bus, natsURL, dataDir, out, jsonPath, csvPath string
-	status, noProgress                            bool
+	bus                             harness.BusConfig // --bus, --nats-url and NATS credentials (flags.go)
+	dataDir, out, jsonPath, csvPath string
+	status, noProgress              bool
 
 	ux uxFlags // --repeats, --percentile, --output, --wide, --yes, --sync (ux.go)
 }
@@ -62,8 +64,7 @@ func newRunFlags() *runFlags {
 	fs.Var(&f.reportInterval, "report-interval", "print a timestamped tps/p95/aborts line every interval")
 	fs.Var(&f.stall, "stall-timeout", "end a point whose transactions make no progress for this long and report the stall (default 30s)")
 	fs.BoolVar(&f.status, "status", false, "print each node's status variables after each point")
-	fs.StringVar(&f.bus, "bus", "nats", "message bus: nats (embedded, or external with --nats-url) or memory")
-	fs.StringVar(&f.natsURL, "nats-url", "", "URL of an external NATS cluster (default: an embedded server)")
+	addBusFlags(fs, &f.bus)
 	fs.StringVar(&f.dataDir, "data-dir", "", "keep each node's database on disk under DIR/<node> (default: in memory)")
 	fs.StringVar(&f.out, "out", "runs", "parent directory of the run directory <timestamp>-<scenario>")
 	fs.StringVar(&f.jsonPath, "json", "", "also write the results as JSON (schema replbench/v1) to FILE")
@@ -174,7 +175,9 @@ func defaultScenario(comparison bool) *harness.Scenario {
 
 // checkOutputs validates where output goes, before anything is written.
 func (f *runFlags) checkOutputs() error {
-	if err := (harness.BusConfig{Kind: f.bus, URL: f.natsURL}).Validate(); err != nil {
+	f.bus.Auth.Password = orEnv(f.bus.Auth.Password, "REPLBENCH_NATS_PASSWORD")
+	f.bus.Auth.Token = orEnv(f.bus.Auth.Token, "REPLBENCH_NATS_TOKEN")
+	if err := f.bus.Validate(); err != nil {
 		return fmt.Errorf("--bus: %v", err)
 	}
 	for _, p := range []struct{ flag, path string }{{"--json", f.jsonPath}, {"--csv", f.csvPath}} {
@@ -205,8 +208,8 @@ func (f *runFlags) checkOutputs() error {
 			return fmt.Errorf("--data-dir: %v", err)
 		}
 	}
-	if f.natsURL != "" {
-		if err := checkReachable(f.natsURL); err != nil {
+	if f.bus.URL != "" {
+		if err := transport.CheckNATS(transport.NATSOptions{URL: f.bus.URL, Auth: f.bus.Auth}); err != nil {
 			return fmt.Errorf("--nats-url: %v", err)
 		}
 	}
@@ -272,7 +275,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	out, err := harness.Run(ctx, s, points, harness.Options{
-		Bus:     harness.BusConfig{Kind: f.bus, URL: f.natsURL},
+		Bus:     f.bus,
 		DataDir: f.dataDir, OutDir: f.out, JSONPath: f.jsonPath, CSVPath: f.csvPath,
 		ReportInterval: f.reportInterval.d, Status: f.status, NoProgress: f.noProgress,
 		StallTimeout: f.stall.d,
