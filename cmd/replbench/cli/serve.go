@@ -19,6 +19,7 @@ import (
 
 	"github.com/replbench/replbench/harness"
 	"github.com/replbench/replbench/harness/endpoint"
+	"github.com/replbench/replbench/protocols/transport"
 	"github.com/replbench/replbench/results"
 	"github.com/replbench/replbench/storage/sqlexec"
 )
@@ -34,11 +35,12 @@ type serveFlags struct {
 	fs *flag.FlagSet
 	o  harness.Overrides
 
-	listen, user, password     string
-	bus, natsURL, dataDir, out string
-	converge                   durationFlag
-	maxAllowedPacket           int
-	seed                       int64 // the scenario seed after the flags
+	listen, user, password string
+	bus                    harness.BusConfig // --bus, --nats-url and NATS credentials (flags.go)
+	dataDir, out           string
+	converge               durationFlag
+	maxAllowedPacket       int
+	seed                   int64 // the scenario seed after the flags
 }
 
 // defaultConvergeTimeout bounds the convergence check when serving stops.
@@ -56,8 +58,7 @@ func newServeFlags() *serveFlags {
 	fs.StringVar(&f.password, "password", "", "its password (default empty, as a fresh server)")
 	fs.IntVar(&f.maxAllowedPacket, "max-allowed-packet", 64<<20, "@@max_allowed_packet in bytes; a larger packet gets 1153")
 	fs.Var(&f.converge, "converge-timeout", "how long the convergence check at the end waits for every node to apply what was committed")
-	fs.StringVar(&f.bus, "bus", "nats", "message bus: nats (embedded, or external with --nats-url) or memory")
-	fs.StringVar(&f.natsURL, "nats-url", "", "URL of an external NATS cluster (default: an embedded server)")
+	addBusFlags(fs, &f.bus)
 	fs.StringVar(&f.dataDir, "data-dir", "", "keep each node's database on disk under DIR/<node> (default: in memory)")
 	fs.StringVar(&f.out, "out", "runs", "parent directory of the run directory <timestamp>-serve-<protocol>")
 	return f
@@ -97,8 +98,15 @@ func prepareServe(args []string) (*serveFlags, *harness.PointSpec, error) {
 	if f.maxAllowedPacket < 1024 || f.maxAllowedPacket > 1<<30 {
 		return f, nil, fmt.Errorf("--max-allowed-packet: %d out of range (accepted: 1024 to %d, as MySQL)", f.maxAllowedPacket, 1<<30)
 	}
-	if err := (harness.BusConfig{Kind: f.bus, URL: f.natsURL}).Validate(); err != nil {
+	f.bus.Auth.Password = orEnv(f.bus.Auth.Password, "REPLBENCH_NATS_PASSWORD")
+	f.bus.Auth.Token = orEnv(f.bus.Auth.Token, "REPLBENCH_NATS_TOKEN")
+	if err := f.bus.Validate(); err != nil {
 		return f, nil, fmt.Errorf("--bus: %v", err)
+	}
+	if f.bus.URL != "" {
+		if err := transport.CheckNATS(transport.NATSOptions{URL: f.bus.URL, Auth: f.bus.Auth}); err != nil {
+			return f, nil, fmt.Errorf("--nats-url: %v", err)
+		}
 	}
 	if err := results.CheckWritableDir(f.out); err != nil {
 		return f, nil, fmt.Errorf("--out: %v", err)
@@ -161,7 +169,7 @@ type serveRecord struct {
 func serve(ctx context.Context, f *serveFlags, ps *harness.PointSpec, stdout, stderr io.Writer) (int, error) {
 	started := time.Now()
 	progress := func(s string) { fmt.Fprintf(stderr, "replbench serve: %s\n", s) }
-	live, err := harness.StartLive(ctx, ps, harness.BusConfig{Kind: f.bus, URL: f.natsURL}, f.dataDir, f.seed, progress)
+	live, err := harness.StartLive(ctx, ps, f.bus, f.dataDir, f.seed, progress)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ExitInterrupted, errors.New("interrupted while the cluster was starting; nothing written")
