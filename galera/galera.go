@@ -68,5 +68,6 @@ func init() {
 		MinNodes: 1,
 		Parse:    ParseSettings,
 		New:      New,
+		Rejoins:  true, // restart.go
 	})
 }

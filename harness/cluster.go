@@ -33,6 +33,12 @@ type cluster struct {
 
 	gateMu sync.Mutex           // guards gates
 	gates  map[string]*nodeGate // each node's door for its clients (nodefaults.go)
+
+	opts   []storage.Options                                             // each node's engine options, for a restart
+	spawn  func(i int, cfg protocols.Config) (protocols.Provider, error) // attach node i and create its provider
+	proto  string
+	eps    []transport.Endpoint // each node's endpoint now (a kill closes it)
+	source string               // the source after a promotion ("" : Members[0])
 	acked  *ackLog              // acknowledged writes of a workload without a history (acklog.go)
 }
 
@@ -84,6 +90,7 @@ func startCluster(ctx context.Context, ps *PointSpec, cc clusterConfig, progress
 			return nil, fmt.Errorf("open the engine of %s: %w", n.Name, err)
 		}
 		c.engines = append(c.engines, e)
+		c.opts = append(c.opts, opts)
 	}
 
 	env := workloads.Env{Nodes: ps.Nodes, Writers: ps.Writers, Threads: ps.Threads, Seed: cc.seed}
@@ -113,26 +120,47 @@ func startCluster(ctx context.Context, ps *PointSpec, cc clusterConfig, progress
 		}
 	}
 
+	for _, e := range c.engines {
+		if err := e.Checkpoint(); err != nil { // provisioned data is on disk before any fault
+			return nil, fmt.Errorf("checkpoint %s after provisioning: %w", e.Node(), err)
+		}
+	}
+
 	bus, err := cc.bus.open()
 	if err != nil {
 		return nil, err
 	}
 	c.emu = transport.NewEmulator(bus, ps.Net, transport.EmulatorOptions{Seed: cc.seed})
-	for i, node := range c.members {
+	c.proto = proto.Name
+	// spawn is bring-up's and a restart's one way to give node i a provider: attach it to
+	// the bus and create the provider over its current engine (nodefaults_restart.go sets
+	// cfg.Rejoin and cfg.Position).
+	c.spawn = func(i int, cfg protocols.Config) (protocols.Provider, error) {
+		node := c.members[i]
 		ep, err := c.emu.Attach(node)
 		if err != nil {
 			return nil, fmt.Errorf("attach %s to the bus: %w", node, err)
 		}
-		p, err := proto.New(protocols.Config{
-			Node: node, Members: c.members, Endpoint: ep, Applier: c.engines[i],
-			Settings: ps.Cluster[i].Settings, Seed: cc.seed + int64(i),
-		})
+		if c.eps == nil {
+			c.eps = make([]transport.Endpoint, len(c.members))
+		}
+		c.eps[i] = ep
+		cfg.Node, cfg.Members, cfg.Endpoint, cfg.Applier = node, c.members, ep, c.engines[i]
+		cfg.Settings, cfg.Seed = ps.Cluster[i].Settings, cc.seed+int64(i)
+		p, err := proto.New(cfg)
 		if err != nil {
 			_ = ep.Close()
 			return nil, fmt.Errorf("start %s on %s: %w", proto.Name, node, err)
 		}
-		c.providers = append(c.providers, p)
 		c.engines[i].SetReplicator(p)
+		return p, nil
+	}
+	for i := range c.members {
+		p, err := c.spawn(i, protocols.Config{})
+		if err != nil {
+			return nil, err
+		}
+		c.providers = append(c.providers, p)
 	}
 
 	progress("starting " + proto.Name)

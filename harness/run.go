@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/replbench/replbench/harness/target"
 	"github.com/replbench/replbench/results"
 	"github.com/replbench/replbench/workloads"
 )
@@ -52,6 +53,9 @@ type Options struct {
 	SyncCost time.Duration
 	// Print writes the finished run on Stdout; nil means results.PrintRun (--output).
 	Print func(w io.Writer, run *results.Run, opts results.TableOptions)
+	// Target, when set, runs every point on the real servers it names instead of the
+	// model (replbench run --target; see runRealPoint).
+	Target *target.File
 }
 
 // DefaultStallTimeout is the default stall bound: longer than any wait a modelled protocol
@@ -128,7 +132,11 @@ func Run(ctx context.Context, s *Scenario, points []PointSpec, opt Options) (*Ou
 	for i := range points {
 		ps := &points[i]
 		con.begin(i, pointLabel(ps))
-		p, warn, err := runPoint(ctx, s, ps, opt, con)
+		measure := runPoint
+		if opt.Target != nil {
+			measure = runRealPoint
+		}
+		p, warn, err := measure(ctx, s, ps, opt, con)
 		if warn != "" {
 			warnings = append(warnings, warn)
 		}
@@ -321,7 +329,7 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 	}
 	phaseStart := time.Now()
 	series := startSeries(con, clients, c.providers, c.members, pointLabel(ps), phaseStart, opt.ReportInterval)
-	tl := startTimeline(ps.Faults, newClusterTarget(c), phaseStart, func(at time.Duration, f FaultEvent) {
+	tl := startTimeline(expandNemesis(ps.Faults, c.members, ps.Duration, ps.Protocol, s.Seed), newClusterTarget(c), phaseStart, func(at time.Duration, f FaultEvent) {
 		con.printf("%s [%6.1fs] fault: %s\n", time.Now().Format("15:04:05.000"), at.Seconds(), strings.Replace(f.Event(), "=", " ", 1))
 	})
 	var ph phaseResult
@@ -375,6 +383,11 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 	p.Converged, p.ConvergenceDetail = cv.ok, cv.detail
 	if cv.waited != "" {
 		p.Notes = append(p.Notes, cv.waited)
+	}
+	if events, lost := busLost(c.emu); lost != nil {
+		p.Notes = append(p.Notes, events...)
+		p.Converged, p.ConvergenceDetail = false, "the NATS bus lost a connection during the point ("+lost.Error()+"); messages may be lost"
+		cv.ok, cv.detail = false, p.ConvergenceDetail
 	}
 	if !cv.ok {
 		con.printf("\n*** NOT CONVERGED: %s on %d nodes, %s, %d threads: %s ***\n\n", ps.Protocol, ps.Nodes, ps.Network.Name, ps.Threads, cv.detail)

@@ -110,6 +110,12 @@ type Point struct {
 	Series *Series `json:"series,omitempty"`
 	// Verdicts are the checkers' findings on this point (see Verdict).
 	Verdicts []Verdict `json:"verdicts,omitempty"`
+	// Target is "real" for a point measured on real servers (replbench run --target), empty
+	// for the model; ServerVersion is the writer's SELECT VERSION() and TargetSettings the
+	// server settings the target file records (innodb_flush_log_at_trx_commit, ...).
+	Target         string            `json:"target,omitempty"`
+	ServerVersion  string            `json:"server_version,omitempty"`
+	TargetSettings map[string]string `json:"target_settings,omitempty"`
 	// Checkers is the history checkers' summary of this point, as harness/checker.Summary
 	// writes it, under stable names: ok, linearizable (true, false or "unknown"),
 	// lost_acknowledged (every acknowledged commit missing from a live node, with its GTID
@@ -130,6 +136,9 @@ type Network struct {
 	// DelayError is how late the emulator delivered messages against their due time (never
 	// early), so no result hides its own imprecision.
 	DelayError *Percentiles `json:"delay_error_ms,omitempty"`
+	// MeasuredRTT is, on a real target, the round trip measured through the delay proxy
+	// ("client>n3", "n1>n3"; milliseconds, median of a TCP echo).
+	MeasuredRTT map[string]float64 `json:"measured_rtt_ms,omitempty"`
 }
 
 // Percentiles is a pair of error percentiles in milliseconds.

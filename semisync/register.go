@@ -19,6 +19,7 @@ func init() {
 		Parse:    ParseSettings,
 		MinNodes: 2,
 		New:      New,
+		Rejoins:  true, FixedSource: true, // driver_restart.go
 	})
 	protocols.Register(protocols.Protocol{
 		Name:    "async",
@@ -30,5 +31,6 @@ func init() {
 		Parse:    ParseAsyncSettings,
 		MinNodes: 2,
 		New:      New,
+		Rejoins:  true, FixedSource: true, // driver_restart.go
 	})
 }

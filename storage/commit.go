@@ -31,6 +31,7 @@ func (t *Txn) Commit(ctx context.Context) error {
 		return ErrClosed
 	}
 	ws := t.writeSet()
+	t.ws = ws
 	if ws == nil { // read-only
 		t.finish()
 		t.e.stats.commits.Add(1)
@@ -92,7 +93,7 @@ func (t *Txn) engineCommit() error {
 		}
 		t.e.stats.replays.Add(1)
 	}
-	return t.write(t.changes(), false)
+	return t.e.write(t.changes(), false, t.o.seqno, t.ws)
 }
 
 // rowWrite is one row to write: the after-image (nil row deletes).
@@ -117,9 +118,11 @@ func (t *Txn) changes() []rowWrite {
 // write commits a set of row writes to Pebble in one batch, maintaining the secondary
 // indexes from the current (before) images. The caller holds every row's lock, so the
 // before-images cannot change underneath.
-func (t *Txn) write(ws []rowWrite, remote bool) error { return t.e.write(ws, remote) }
+func (t *Txn) write(ws []rowWrite, remote bool) error { return t.e.write(ws, remote, 0, nil) }
 
-func (e *Engine) write(ws []rowWrite, remote bool) error {
+// write commits the rows and, with seqno > 0, the replication position in the same batch
+// (with the write-set itself when the binlog is kept: durability.go).
+func (e *Engine) write(ws []rowWrite, remote bool, seqno int64, logged *protocols.WriteSet) error {
 	if e.closed.Load() {
 		return ErrClosed
 	}
@@ -161,6 +164,9 @@ func (e *Engine) write(ws []rowWrite, remote bool) error {
 				w.t.seeAuto(v)
 			}
 		}
+	}
+	if err := e.setPosition(b, seqno, logged); err != nil {
+		return err
 	}
 	return b.Commit(e.wo)
 }

@@ -24,7 +24,8 @@ type Txn struct {
 	e    *Engine
 	id   uint64
 	o    owner
-	snap *pebble.Snapshot // guarded by e.snapMu against Close; used by the owner goroutine
+	ws   *protocols.WriteSet // at commit: the write-set the provider ordered (its binlog entry)
+	snap *pebble.Snapshot    // guarded by e.snapMu against Close; used by the owner goroutine
 
 	hasSnap  bool
 	readOnce bool // an autocommit transaction made its first read without a snapshot

@@ -1,3 +1,7 @@
+// This file is a little over 600 lines on purpose: it is the whole EVS sending and delivery
+// rule set (sequence, aru, fills, SAFE, send windows, retransmission), which is read as one
+// algorithm; membership and views live in view.go, the wire form in codec.go.
+
 // Package gcs is Galera's group communication as a pure state machine: EVS-style total
 // order with SAFE delivery, the layer every write-set, flow-control event and commit-cut
 // report travels through.

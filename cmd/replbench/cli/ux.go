@@ -4,8 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -101,29 +99,4 @@ func (u *uxFlags) printer() func(io.Writer, *results.Run, results.TableOptions) 
 			results.PrintRun(w, run, o)
 		}
 	}
-}
-
-// checkReachable dials an external endpoint (--nats-url) once, briefly, so that an
-// unreachable one is a usage error before anything is written, not a failure of the
-// first point. Every URL of a comma-separated list must parse; one reachable is enough.
-func checkReachable(raw string) error {
-	var last error
-	for _, u := range strings.Split(raw, ",") {
-		u = strings.TrimSpace(u)
-		pu, err := url.Parse(u)
-		if err != nil || pu.Host == "" {
-			return fmt.Errorf("invalid URL %q (accepted: nats://HOST:PORT, comma-separated for a cluster)", u)
-		}
-		host := pu.Host
-		if pu.Port() == "" {
-			host = net.JoinHostPort(pu.Hostname(), "4222")
-		}
-		c, err := net.DialTimeout("tcp", host, 2*time.Second)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		last = err
-	}
-	return fmt.Errorf("%s is not reachable: %v (accepted: the URL of a running NATS server, or leave the flag out for an embedded one)", raw, last)
 }
