@@ -201,7 +201,8 @@ func (c *cluster) clients(ps *PointSpec, seed int64) []*client {
 			}
 		}
 		rng := rand.New(rand.NewPCG(uint64(seed), uint64(i)+1))
-		out[i] = &client{id: i, node: node, db: c.logAcked(c.clientDB(node, idx)), wl: c.workload.NewClient(i, rng), stats: newClientStats()}
+		q := &queryCounts{}
+		out[i] = &client{id: i, node: node, db: countQueries(c.logAcked(c.clientDB(node, idx)), q), queries: q, wl: c.workload.NewClient(i, rng), stats: newClientStats()}
 		if r, ok := c.providers[idx].(protocols.AutocommitRetrier); ok {
 			out[i].serverRetries = r.RetryAutocommit()
 		}

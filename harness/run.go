@@ -129,6 +129,8 @@ func Run(ctx context.Context, s *Scenario, points []PointSpec, opt Options) (*Ou
 	con.plan(points, opt.Percentiles)
 	var runErr error
 	var warnings []string // printed under the table
+	var late []string     // the points the emulator delivered late (delayWarning), one heading
+	var short []string    // the points too short to measure (shortNote), one heading
 	for i := range points {
 		ps := &points[i]
 		con.begin(i, pointLabel(ps))
@@ -138,7 +140,10 @@ func Run(ctx context.Context, s *Scenario, points []PointSpec, opt Options) (*Ou
 		}
 		p, warn, err := measure(ctx, s, ps, opt, con)
 		if warn != "" {
-			warnings = append(warnings, warn)
+			late = append(late, warn)
+		}
+		if n := shortNote(p, ps); n != "" {
+			short = append(short, n)
 		}
 		warnings = append(warnings, pointWarnings(p, ps)...)
 		if p != nil {
@@ -189,6 +194,7 @@ func Run(ctx context.Context, s *Scenario, points []PointSpec, opt Options) (*Ou
 			runErr = err
 		}
 	}
+	warnings = append(append(lateWarnings(late), shortWarnings(short)...), warnings...)
 	topts := results.TableOptions{ShowBound: true, ShowStatus: opt.Status, Warnings: warnings, Percentiles: opt.Percentiles}
 	if opt.Print != nil {
 		opt.Print(opt.Stdout, run, topts)
@@ -381,13 +387,13 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 	}
 	cv := c.converge(context.Background(), cto)
 	p.Converged, p.ConvergenceDetail = cv.ok, cv.detail
-	if cv.waited != "" {
-		p.Notes = append(p.Notes, cv.waited)
-	}
 	if events, lost := busLost(c.emu); lost != nil {
 		p.Notes = append(p.Notes, events...)
 		p.Converged, p.ConvergenceDetail = false, "the NATS bus lost a connection during the point ("+lost.Error()+"); messages may be lost"
 		cv.ok, cv.detail = false, p.ConvergenceDetail
+	}
+	if cv.waited != "" {
+		p.Notes = append(p.Notes, cv.waited)
 	}
 	if !cv.ok {
 		con.printf("\n*** NOT CONVERGED: %s on %d nodes, %s, %d threads: %s ***\n\n", ps.Protocol, ps.Nodes, ps.Network.Name, ps.Threads, cv.detail)

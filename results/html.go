@@ -106,10 +106,14 @@ type htmlPage struct {
 	Charts                                                   []htmlImage
 	Overview                                                 *htmlImage
 	Series                                                   []htmlPoint
-	Verdicts                                                 []htmlVerdict
-	VerdictsFailed                                           int
-	Environment                                              *htmlTable
-	Files                                                    []string
+	// FaultsFirst puts the time series before the comparison charts: in a run with
+	// faults the hole a fault leaves over time is the result, and a reader should see it
+	// without scrolling past every chart.
+	FaultsFirst    bool
+	Verdicts       []htmlVerdict
+	VerdictsFailed int
+	Environment    *htmlTable
+	Files          []string
 }
 
 // WriteHTML writes dir/index.html: a self-contained page (images inline as data URIs, the
@@ -221,6 +225,9 @@ func buildPage(dir string, run *Run, files []string) (*htmlPage, error) {
 				hp.Summary = fmt.Sprintf("%d samples of %gs", len(p.Series.Samples), p.Series.IntervalS)
 			}
 			pg.Series = append(pg.Series, hp)
+			if len(p.Faults) > 0 && hp.Image != nil {
+				pg.FaultsFirst = true
+			}
 		}
 	}
 	pg.Environment = environmentTable(run)

@@ -72,7 +72,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return netdelayMain(args[1:], stdout, stderr)
 	case "version", "--version", "-version", "-v":
 		v, c := harness.Version()
-		fmt.Fprintf(stdout, "replbench %s %s\n", v, c)
+		fmt.Fprintln(stdout, strings.TrimSpace("replbench "+v+" "+c))
 		return ExitOK
 	case "help", "-h", "--help", "-help":
 		fmt.Fprintln(stdout, usage)
