@@ -27,6 +27,7 @@ import (
 	"sync/atomic"
 
 	"github.com/replbench/replbench/harness/history"
+	"github.com/replbench/replbench/protocols"
 	"github.com/replbench/replbench/storage"
 	"github.com/replbench/replbench/workloads"
 )
@@ -270,6 +271,10 @@ type client struct {
 	w   *Workload
 	rng *rand.Rand
 	rec *history.Client
+	// readOnly is set once the node refused a write as read-only (a Group Replication
+	// secondary in single-primary mode, a semi-sync replica): from then on the client only
+	// reads there, as the "read on every node, write where the protocol allows".
+	readOnly bool
 }
 
 // key picks a key of the window the next unique value falls in: keys rotate so that each
@@ -291,7 +296,7 @@ func (c *client) Next(ctx context.Context, db workloads.DB, retry bool) (string,
 		writes := 0
 		for range n {
 			k := strconv.FormatInt(c.key(), 10)
-			if c.rng.IntN(2) == 0 {
+			if c.readOnly || c.rng.IntN(2) == 0 {
 				mops = append(mops, history.ReadMop(k))
 				continue
 			}
@@ -309,7 +314,11 @@ func (c *client) Next(ctx context.Context, db workloads.DB, retry bool) (string,
 		}
 	case Register:
 		k := strconv.FormatInt(c.rng.Int64N(c.w.keys), 10)
-		switch c.rng.IntN(3) {
+		op := c.rng.IntN(3)
+		if c.readOnly {
+			op = 0
+		}
+		switch op {
 		case 0:
 			mops, txType = []history.Mop{history.ReadMop(k)}, "read"
 		case 1:
@@ -318,7 +327,7 @@ func (c *client) Next(ctx context.Context, db workloads.DB, retry bool) (string,
 			mops, txType = []history.Mop{history.CASMop(k, c.rng.Int64N(5), c.rng.Int64N(5))}, "cas"
 		}
 	case Bank:
-		if c.rng.IntN(2) == 0 {
+		if c.readOnly || c.rng.IntN(2) == 0 {
 			for a := range c.w.keys {
 				mops = append(mops, history.ReadMop(strconv.FormatInt(a, 10)))
 			}
@@ -337,6 +346,9 @@ func (c *client) Next(ctx context.Context, db workloads.DB, retry bool) (string,
 	if err != nil {
 		tx.Rollback()
 		c.rec.Fail(err)
+		if protocols.Classify(err) == protocols.CauseReadOnly {
+			c.readOnly = true
+		}
 		if err == errCASMismatch || err == errFunds {
 			// The statement ran and changed nothing (0 rows matched): the client is told,
 			// nothing aborted. The history has it as failed: it did not take effect.
