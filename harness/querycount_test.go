@@ -61,4 +61,3 @@ func TestQueryCounts(t *testing.T) {
 		t.Errorf("drain did not start a new interval: %d/%d/%d", r, w, o)
 	}
 }
-
