@@ -39,6 +39,7 @@ type cluster struct {
 	proto  string
 	eps    []transport.Endpoint // each node's endpoint now (a kill closes it)
 	source string               // the source after a promotion ("" : Members[0])
+	acked  *ackLog              // acknowledged writes of a workload without a history (acklog.go)
 }
 
 // clusterConfig is what bring-up needs beyond the point itself.
@@ -201,7 +202,7 @@ func (c *cluster) clients(ps *PointSpec, seed int64) []*client {
 		}
 		rng := rand.New(rand.NewPCG(uint64(seed), uint64(i)+1))
 		q := &queryCounts{}
-		out[i] = &client{id: i, node: node, db: countQueries(c.clientDB(node, idx), q), queries: q, wl: c.workload.NewClient(i, rng), stats: newClientStats()}
+		out[i] = &client{id: i, node: node, db: countQueries(c.logAcked(c.clientDB(node, idx)), q), queries: q, wl: c.workload.NewClient(i, rng), stats: newClientStats()}
 		if r, ok := c.providers[idx].(protocols.AutocommitRetrier); ok {
 			out[i].serverRetries = r.RetryAutocommit()
 		}

@@ -194,6 +194,8 @@ type EVS struct {
 	left, foreign        []bool  // left gracefully; heard from outside our view
 	excluded             []bool  // dropped at an install timeout
 	joins                []*Join
+	peerJoin             []*Join // each peer's latest JOIN, in any state (what it hears)
+	peerJoinAt           []int64 // tick it arrived
 	myJoin               *Join
 	attempt              int64
 	gatherAt, joinSentAt int64
@@ -220,7 +222,8 @@ func New(cfg Config) *EVS {
 	e := &EVS{cfg: cfg, recv: make([]int64, cfg.N), reported: make([]int64, cfg.N),
 		inputs: make([][]*Msg, cfg.N), pending: make([]map[int64]*Msg, cfg.N), causalAge: 1 << 30,
 		members: make([]bool, cfg.N), lastHeard: make([]int64, cfg.N), left: make([]bool, cfg.N),
-		foreign: make([]bool, cfg.N), excluded: make([]bool, cfg.N), primary: true}
+		foreign: make([]bool, cfg.N), excluded: make([]bool, cfg.N), primary: true,
+		peerJoin: make([]*Join, cfg.N), peerJoinAt: make([]int64, cfg.N)}
 	for i := range e.members {
 		e.members[i] = true
 		e.prim.Members = append(e.prim.Members, i)

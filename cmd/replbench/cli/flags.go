@@ -343,7 +343,7 @@ func orEnv(v, name string) string {
 // of the model (run) or beside it (compare); see applyTarget for what it sets.
 func addTargetFlags(fs *flag.FlagSet, path *string) []string {
 	return defineAll(fs, []flagDef{
-		{"target", "FILE.yaml naming real MySQL-protocol servers n1..nN (scripts/real-cluster.sh writes one): run every point on them instead of the model", func(v string) error {
+		{"target", "FILE.yaml naming real MySQL-protocol servers n1..nN (scripts/real-cluster.sh writes one), or KIND:USER:PASSWORD@HOST:PORT,HOST:PORT...: run every point on them instead of the model", func(v string) error {
 			if strings.TrimSpace(v) == "" {
 				return errors.New("empty (accepted: a target file, e.g. /tmp/replbench-real/target.yaml)")
 			}
