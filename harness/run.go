@@ -167,6 +167,8 @@ func Run(ctx context.Context, s *Scenario, points []PointSpec, opt Options) (*Ou
 		}
 	}
 	con.finish()
+	warnings = append(append(lateWarnings(late), shortWarnings(short)...), warnings...)
+	run.Warnings = warnings
 	if err := writeResults(dir, run); err != nil && runErr == nil {
 		runErr = err
 	}
@@ -194,7 +196,6 @@ func Run(ctx context.Context, s *Scenario, points []PointSpec, opt Options) (*Ou
 			runErr = err
 		}
 	}
-	warnings = append(append(lateWarnings(late), shortWarnings(short)...), warnings...)
 	topts := results.TableOptions{ShowBound: true, ShowStatus: opt.Status, Warnings: warnings, Percentiles: opt.Percentiles}
 	if opt.Print != nil {
 		opt.Print(opt.Stdout, run, topts)

@@ -306,7 +306,10 @@ func resultLabel(p *results.Point) string {
 // carries no number, so a run without repeats reads as before.
 func labelOf(protocol string, nodes int, network, workload string, writers []string, threads, repeat int) string {
 	w := ""
-	if len(writers) > 1 || (len(writers) == 1 && writers[0] != "n1") {
+	switch {
+	case len(writers) > 1 && len(writers) == nodes:
+		w = " w=all" // as the tables name it
+	case len(writers) > 1 || (len(writers) == 1 && writers[0] != "n1"):
 		w = " w=" + strings.Join(writers, ",")
 	}
 	r := ""

@@ -92,20 +92,29 @@ type htmlNetwork struct {
 	Matrix *htmlTable
 }
 
+// htmlWarning is one warning line of the report.
+type htmlWarning struct {
+	Text string
+	Sub  bool
+}
+
 type htmlPage struct {
 	Title, Scenario, Description, Explain, Common, StartedAt string
 	Seed                                                     int64
 	Points                                                   int
 	Main, MainWide, Workload, ByType, Summary                *htmlTable
 	Hidden                                                   string
-	Unconverged, Warnings, FailedChecks, Notes               []string
-	BoundNote                                                string
-	Bounds                                                   *htmlTable
-	Networks                                                 []htmlNetwork
-	Reference                                                string
-	Charts                                                   []htmlImage
-	Overview                                                 *htmlImage
-	Series                                                   []htmlPoint
+	Unconverged, FailedChecks, Notes                         []string
+	// Warnings are the run's warnings as the terminal printed them (Run.Warnings); a line
+	// under a heading (the terminal's "- ") is Sub.
+	Warnings  []htmlWarning
+	BoundNote string
+	Bounds    *htmlTable
+	Networks  []htmlNetwork
+	Reference string
+	Charts    []htmlImage
+	Overview  *htmlImage
+	Series    []htmlPoint
 	// FaultsFirst puts the time series before the comparison charts: in a run with
 	// faults the hole a fault leaves over time is the result, and a reader should see it
 	// without scrolling past every chart.
@@ -149,6 +158,10 @@ func buildPage(dir string, run *Run, files []string) (*htmlPage, error) {
 	pg.Title = "replbench run"
 	if run.Scenario != "" {
 		pg.Title += ": " + run.Scenario
+	}
+	for _, w := range run.Warnings {
+		t, sub := strings.CutPrefix(w, "- ")
+		pg.Warnings = append(pg.Warnings, htmlWarning{Text: t, Sub: sub})
 	}
 	if len(pts) > 0 {
 		pg.Common = describeConstant(pts)

@@ -31,6 +31,10 @@ type Run struct {
 	// Verdicts are the run-wide checker verdicts (a history checker over every point, say);
 	// per-point verdicts are in Point.Verdicts. The report renders whatever is here.
 	Verdicts []Verdict `json:"verdicts,omitempty"`
+	// Warnings are the lines the run printed under its table (the emulator was late, a
+	// point too short to measure, one that did not converge), kept so that the report and
+	// `replbench report` show what the terminal showed.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Verdict is one checker's finding, in a form every checker can fill and the report can

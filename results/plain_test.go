@@ -67,3 +67,17 @@ func TestSDTextMatchesMeanPrecision(t *testing.T) {
 		t.Errorf("percent sd = %q", got)
 	}
 }
+
+// Verdict lines, printed two spaces in, stay within the width however long their detail.
+func TestVerdictLinesFitWidth(t *testing.T) {
+	run := &Run{Schema: Schema, Points: []Point{{Protocol: "group-replication", Nodes: 3,
+		Verdicts: []Verdict{{Checker: "lost-acknowledged", Outcome: VerdictPass, Detail: strings.Repeat("0 rows also written in doubt (skipped); 15067 acknowledged commits; ", 4)}}}}}
+	var b bytes.Buffer
+	printVerdicts(&b, run, DefaultWidth)
+	if b.Len() == 0 {
+		t.Fatal("no verdict printed")
+	}
+	if m := maxLineWidth(b.String()); m > DefaultWidth {
+		t.Errorf("a verdict line is %d columns wide:\n%s", m, b.String())
+	}
+}
