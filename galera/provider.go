@@ -119,6 +119,9 @@ func New(cfg protocols.Config) (protocols.Provider, error) {
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.snapshot()
+	if cfg.Rejoin {
+		p.rejoinFrom(cfg.Position) // restart.go
+	}
 	return p, nil
 }
 
@@ -144,11 +147,16 @@ func (p *Provider) Start(ctx context.Context) error {
 	p.ep.SetHandler(p.handle)
 	p.started.Store(true)
 	p.refreshReady() // before the loop starts: from then on only the loop reads the machine
-	p.inbox.Post(event{kind: evAnnounce})
+	if !p.cfg.Rejoin {
+		p.inbox.Post(event{kind: evAnnounce})
+	}
 	p.wg.Add(1 + p.st.SlaveThreads)
 	go p.loop()
 	for range p.st.SlaveThreads {
 		go p.applierLoop()
+	}
+	if p.cfg.Rejoin {
+		return p.awaitSynced(ctx)
 	}
 	return nil
 }

@@ -13,6 +13,9 @@ import (
 type BusConfig struct {
 	Kind string // "nats" (embedded, the default) or "memory"
 	URL  string // an external NATS cluster; implies Kind "nats"
+	// Auth holds the external cluster's credentials and TLS files. Secrets in it or in
+	// URL are never printed or written: String and every error redact them.
+	Auth transport.NATSAuth
 }
 
 // BusKinds are the accepted values of --bus.
@@ -26,18 +29,28 @@ func (b BusConfig) Validate() error {
 		return fmt.Errorf("unknown bus %q (accepted: %s)", b.Kind, strings.Join(BusKinds, ", "))
 	}
 	if b.URL != "" && b.Kind == "memory" {
-		return fmt.Errorf("--nats-url %s conflicts with --bus memory (accepted: --bus nats with --nats-url, or --bus memory alone)", b.URL)
+		return fmt.Errorf("--nats-url %s conflicts with --bus memory (accepted: --bus nats with --nats-url, or --bus memory alone)", transport.RedactURL(b.URL))
+	}
+	if b.Auth != (transport.NATSAuth{}) {
+		if b.URL == "" {
+			return fmt.Errorf("NATS credentials or TLS files without --nats-url (accepted: they go with an external NATS; the embedded server needs none)")
+		}
+		return b.Auth.Validate()
 	}
 	return nil
 }
 
-// String names the bus as the environment record does: "nats-embedded", the URL, "memory".
+// String names the bus as the environment record does: "nats-embedded", the URL with any
+// password or token redacted (and the kind of credentials, never their value), "memory".
 func (b BusConfig) String() string {
 	switch {
 	case b.Kind == "memory":
 		return "memory"
 	case b.URL != "":
-		return b.URL
+		if a := b.Auth.String(); a != "" {
+			return transport.RedactURL(b.URL) + " (" + a + ")"
+		}
+		return transport.RedactURL(b.URL)
 	}
 	return "nats-embedded"
 }
@@ -47,5 +60,5 @@ func (b BusConfig) open() (transport.Bus, error) {
 	if b.Kind == "memory" {
 		return transport.NewMemBus(), nil
 	}
-	return openNATS(b.URL)
+	return openNATS(b.URL, b.Auth)
 }

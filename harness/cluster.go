@@ -38,6 +38,13 @@ type cluster struct {
 
 	gateMu sync.Mutex           // guards gates
 	gates  map[string]*nodeGate // each node's door for its clients (nodefaults.go)
+
+	opts   []storage.Options                                             // each node's engine options, for a restart
+	spawn  func(i int, cfg protocols.Config) (protocols.Provider, error) // attach node i and create its provider
+	proto  string
+	eps    []transport.Endpoint // each node's endpoint now (a kill closes it)
+	source string               // the source after a promotion ("" : Members[0])
+	acked  *ackLog              // acknowledged writes of a workload without a history (acklog.go)
 }
 
 // clusterConfig is what bring-up needs beyond the point itself.
@@ -90,6 +97,7 @@ func startCluster(ctx context.Context, ps *PointSpec, cc clusterConfig, progress
 			return nil, fmt.Errorf("open the engine of %s: %w", n.Name, err)
 		}
 		c.engines = append(c.engines, e)
+		c.opts = append(c.opts, opts)
 	}
 
 	env := workloads.Env{Nodes: ps.Nodes, Writers: ps.Writers, Threads: ps.Threads, Seed: cc.seed}
@@ -119,6 +127,12 @@ func startCluster(ctx context.Context, ps *PointSpec, cc clusterConfig, progress
 		}
 	}
 
+	for _, e := range c.engines {
+		if err := e.Checkpoint(); err != nil { // provisioned data is on disk before any fault
+			return nil, fmt.Errorf("checkpoint %s after provisioning: %w", e.Node(), err)
+		}
+	}
+
 	bus, err := cc.bus.open()
 	if err != nil {
 		return nil, err
@@ -132,21 +146,37 @@ func startCluster(ctx context.Context, ps *PointSpec, cc clusterConfig, progress
 	if c.costs, err = costNodes(ps, waiter); err != nil {
 		return nil, err
 	}
-	for i, node := range c.members {
+	c.proto = proto.Name
+	// spawn is bring-up's and a restart's one way to give node i a provider: attach it to
+	// the bus and create the provider over its current engine (nodefaults_restart.go sets
+	// cfg.Rejoin and cfg.Position).
+	c.spawn = func(i int, cfg protocols.Config) (protocols.Provider, error) {
+		node := c.members[i]
 		ep, err := c.emu.Attach(node)
 		if err != nil {
 			return nil, fmt.Errorf("attach %s to the bus: %w", node, err)
 		}
-		p, err := proto.New(protocols.Config{
-			Node: node, Members: c.members, Endpoint: ep, Applier: c.engines[i],
-			Settings: ps.Cluster[i].Settings, Seed: cc.seed + int64(i), Cost: c.costs[i],
-		})
+		if c.eps == nil {
+			c.eps = make([]transport.Endpoint, len(c.members))
+		}
+		c.eps[i] = ep
+		cfg.Node, cfg.Members, cfg.Endpoint, cfg.Applier = node, c.members, ep, c.engines[i]
+		cfg.Settings, cfg.Seed = ps.Cluster[i].Settings, cc.seed+int64(i)
+		cfg.Cost = c.costs[i]
+		p, err := proto.New(cfg)
 		if err != nil {
 			_ = ep.Close()
 			return nil, fmt.Errorf("start %s on %s: %w", proto.Name, node, err)
 		}
-		c.providers = append(c.providers, p)
 		c.engines[i].SetReplicator(p)
+		return p, nil
+	}
+	for i := range c.members {
+		p, err := c.spawn(i, protocols.Config{})
+		if err != nil {
+			return nil, err
+		}
+		c.providers = append(c.providers, p)
 	}
 
 	progress("starting " + proto.Name)
@@ -187,7 +217,8 @@ func (c *cluster) clients(ps *PointSpec, seed int64) []*client {
 			}
 		}
 		rng := rand.New(rand.NewPCG(uint64(seed), uint64(i)+1))
-		out[i] = &client{id: i, node: node, db: c.clientDB(node, idx), wl: c.workload.NewClient(i, rng), stats: newClientStats()}
+		q := &queryCounts{}
+		out[i] = &client{id: i, node: node, db: countQueries(c.logAcked(c.clientDB(node, idx)), q), queries: q, wl: c.workload.NewClient(i, rng), stats: newClientStats()}
 		if r, ok := c.providers[idx].(protocols.AutocommitRetrier); ok {
 			out[i].serverRetries = r.RetryAutocommit()
 		}

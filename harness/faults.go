@@ -3,6 +3,7 @@ package harness
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -29,10 +30,19 @@ const (
 	FaultLoss      FaultKind = "loss"      // loss=0.05 or loss=5%: message loss on every link
 	FaultPause     FaultKind = "pause"     // pause=n2: freeze a node (SIGSTOP): clients block, messages held
 	FaultResume    FaultKind = "resume"    // resume=n2: end a pause (SIGCONT): held messages delivered in order
+	FaultKill      FaultKind = "kill"      // kill=n2 or kill=all: kill -9: written data survives, the process's buffers do not
+	FaultCrash     FaultKind = "crash"     // crash=n2 or crash=all: power loss: only fsynced data survives
+	FaultStop      FaultKind = "stop"      // stop=n2 or stop=all: clean shutdown: everything is flushed first
+	FaultRestart   FaultKind = "restart"   // restart=n2 or restart=all: recover from what survived and rejoin
+	FaultPromote   FaultKind = "promote"   // promote=n2: make n2 the source (semi-sync/async, after the source went down)
+	FaultRandom    FaultKind = "random"    // random or random=SEED: a nemesis schedule from here to the end of the run
 )
 
+// AllNodes is the argument of a coordinated node fault (kill=all, crash=all).
+const AllNodes = "all"
+
 // faultForms lists the accepted events, for error messages.
-const faultForms = "partition=A,B|C, oneway=A>B, heal, clog=A>B or A-B, unclog=A>B or A-B, delay=NODE=DUR, link=A-B=DUR or A>B=DUR, loss=P, pause=NODE, resume=NODE"
+const faultForms = "partition=A,B|C, oneway=A>B, heal, clog=A>B or A-B, unclog=A>B or A-B, delay=NODE=DUR, link=A-B=DUR or A>B=DUR, loss=P, pause=NODE, resume=NODE, kill=NODE|all, crash=NODE|all, stop=NODE|all, restart=NODE|all, promote=NODE, random or random=SEED"
 
 // FaultEvent is one timed change to the network: at At after the start of the measured
 // phase the emulator applies it. It is written AT:EVENT ("5s:partition=n1,n2|n3",
@@ -55,12 +65,14 @@ type FaultEvent struct {
 	Delay time.Duration
 	// Loss is the loss probability of a loss event.
 	Loss float64
+	// Seed is the seed of a random nemesis (0: the run's seed).
+	Seed int64
 }
 
 // nodeEvent reports whether the event acts on a node (its process) rather than the network.
 func (f FaultEvent) nodeEvent() bool {
 	switch f.Kind {
-	case FaultPause, FaultResume:
+	case FaultPause, FaultResume, FaultKill, FaultCrash, FaultStop, FaultRestart, FaultPromote:
 		return true
 	}
 	return false
@@ -179,6 +191,25 @@ func parseFaultEvent(ev string) (FaultEvent, error) {
 			return f, fmt.Errorf("%s %q: expected one node name such as n2", f.Kind, arg)
 		}
 		f.Node = arg
+	case FaultKill, FaultCrash, FaultStop, FaultRestart, FaultPromote:
+		if err := needArg(); err != nil {
+			return f, err
+		}
+		if strings.ContainsAny(arg, ",|>=") || (f.Kind == FaultPromote && arg == AllNodes) {
+			if f.Kind == FaultPromote {
+				return f, fmt.Errorf("promote %q: expected one node name such as n2", arg)
+			}
+			return f, fmt.Errorf("%s %q: expected one node name such as n2, or all", f.Kind, arg)
+		}
+		f.Node = arg
+	case FaultRandom:
+		if hasArg {
+			v, err := strconv.ParseInt(arg, 10, 64)
+			if err != nil {
+				return f, fmt.Errorf("random %q: expected a seed, an integer (random=7), or no argument for the run's seed", arg)
+			}
+			f.Seed = v
+		}
 	default:
 		return f, fmt.Errorf("unknown fault event %q (accepted: %s)", name, faultForms)
 	}
@@ -192,7 +223,7 @@ func (f FaultEvent) nodes() []string {
 		out = append(out, g...)
 	}
 	for _, n := range []string{f.From, f.To, f.Node} {
-		if n != "" {
+		if n != "" && n != AllNodes {
 			out = append(out, n)
 		}
 	}
@@ -220,8 +251,12 @@ func (f FaultEvent) Event() string {
 		return fmt.Sprintf("link=%s%s%s=%s", f.From, sep, f.To, f.Delay)
 	case FaultLoss:
 		return fmt.Sprintf("loss=%g", f.Loss)
-	case FaultPause, FaultResume:
+	case FaultPause, FaultResume, FaultKill, FaultCrash, FaultStop, FaultRestart, FaultPromote:
 		return string(f.Kind) + "=" + f.Node
+	case FaultRandom:
+		if f.Seed != 0 {
+			return fmt.Sprintf("random=%d", f.Seed)
+		}
 	}
 	return string(f.Kind)
 }
@@ -328,6 +363,10 @@ func (f FaultEvent) apply(t faultTarget) {
 		} else {
 			nf.Resume(f.Node)
 		}
+	case FaultKill, FaultCrash, FaultStop, FaultRestart, FaultPromote:
+		if nl, ok := t.(nodeLifecycle); ok {
+			nl.Lifecycle(f)
+		}
 	}
 }
 
@@ -383,6 +422,11 @@ func startTimeline(events []FaultEvent, t faultTarget, start time.Time, announce
 			tl.mu.Lock()
 			tl.pending = tl.pending[1:]
 			tl.applied = append(tl.applied, f.Applied(at))
+			if nl, ok := t.(nodeLifecycle); ok {
+				for _, ev := range nl.Events() {
+					tl.applied = append(tl.applied, fmt.Sprintf("%.3fs %s", ev.at.Sub(start).Seconds(), ev.msg))
+				}
+			}
 			switch {
 			case f.Kind == FaultHeal:
 				tl.cut = false
@@ -413,5 +457,27 @@ func (tl *timeline) stop() (applied []string, pending []FaultEvent, cut bool) {
 			tl.applied = append(tl.applied, fmt.Sprintf("%.3fs resume %s (end of the measured phase, before the convergence check)", time.Since(tl.start).Seconds(), n))
 		}
 	}
+	// Likewise a node still down is restarted, and every restart waited for, so that the
+	// convergence and lost-write checks see every node recovered from what survived.
+	if nl, ok := tl.target.(nodeLifecycle); ok {
+		for _, n := range nl.RestartAll(rejoinTimeout) {
+			tl.applied = append(tl.applied, fmt.Sprintf("%.3fs restart %s (end of the measured phase, before the convergence check)", time.Since(tl.start).Seconds(), n))
+		}
+		for _, ev := range nl.Events() {
+			tl.applied = append(tl.applied, fmt.Sprintf("%.3fs %s", ev.at.Sub(tl.start).Seconds(), ev.msg))
+		}
+		for _, n := range nl.Down() {
+			tl.applied = append(tl.applied, fmt.Sprintf("%.3fs %s still down at the convergence check", time.Since(tl.start).Seconds(), n))
+		}
+		// What a restart did is learnt after the fact: order the record by time.
+		sort.SliceStable(tl.applied, func(i, j int) bool { return recordTime(tl.applied[i]) < recordTime(tl.applied[j]) })
+	}
 	return tl.applied, tl.pending, tl.cut
+}
+
+// recordTime reads the leading "1.234s" of a fault record.
+func recordTime(rec string) float64 {
+	at, _, _ := strings.Cut(rec, " ")
+	v, _ := strconv.ParseFloat(strings.TrimSuffix(at, "s"), 64)
+	return v
 }

@@ -78,3 +78,12 @@ func (l *Live) Converge(ctx context.Context, timeout time.Duration) (ok bool, de
 
 // Close stops the providers, the network and the engines.
 func (l *Live) Close() error { return l.c.close() }
+
+// MakeRunDir creates the run directory <parent>/<timestamp>-<name> that `replbench run`
+// writes into, for a command that writes its own files there (`replbench serve`).
+func MakeRunDir(parent string, started time.Time, name string) (string, error) {
+	return makeRunDir(parent, started, name)
+}
+
+// Point is the resolved point the cluster was brought up from.
+func (l *Live) Point() *PointSpec { return l.ps }

@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/replbench/replbench/protocols/servicetime"
 	"github.com/replbench/replbench/protocols/transport"
@@ -19,6 +20,10 @@ type nodeGate struct {
 	mu      sync.Mutex
 	paused  bool
 	resumed chan struct{} // closed on resume; replaced on pause
+	downErr error         // the node is down (killed, crashed, stopped, restarting): fail at once
+	downs   atomic.Uint64 // how many times the node went down
+
+	eng atomic.Pointer[storage.Engine] // the node's engine now (a restart replaces it)
 }
 
 func newNodeGate() *nodeGate {
@@ -55,8 +60,11 @@ func (g *nodeGate) resume() bool {
 // first (the run's watchdog or the end of the phase), so a client never outlives its phase.
 func (g *nodeGate) wait(ctx context.Context) error {
 	g.mu.Lock()
-	ch := g.resumed
+	ch, down := g.resumed, g.downErr
 	g.mu.Unlock()
+	if down != nil {
+		return down
+	}
 	select {
 	case <-ch:
 		return nil
@@ -73,7 +81,11 @@ type gatedDB struct {
 
 func (d gatedDB) Node() string { return d.e.Node() }
 func (d gatedDB) Begin() workloads.Tx {
-	return gatedTx{inner: workloads.OnEngine(d.e).Begin(), g: d.g}
+	e := d.e
+	if cur := d.g.eng.Load(); cur != nil {
+		e = cur
+	}
+	return gatedTx{inner: workloads.OnEngine(e).Begin(), g: d.g, node: e.Node()}
 }
 
 // gatedTx waits at the gate before every statement that takes a context; SetAutocommit and
@@ -82,6 +94,7 @@ func (d gatedDB) Begin() workloads.Tx {
 type gatedTx struct {
 	inner workloads.Tx
 	g     *nodeGate
+	node  string
 }
 
 func (t gatedTx) SetAutocommit(on bool) { t.inner.SetAutocommit(on) }
@@ -125,7 +138,15 @@ func (t gatedTx) Commit(ctx context.Context) error {
 	if err := t.g.wait(ctx); err != nil {
 		return err
 	}
-	return t.inner.Commit(ctx)
+	before := t.g.downs.Load()
+	err := t.inner.Commit(ctx)
+	if t.g.downs.Load() != before {
+		// The node went down while the commit ran: whatever the engine did, the client
+		// never read the OK, so the outcome is unknown to it, as a client of a killed
+		// server sees.
+		return errLostConnection(t.node)
+	}
+	return err
 }
 func (t gatedTx) Rollback() { t.inner.Rollback() }
 
@@ -157,6 +178,8 @@ type clusterTarget struct {
 
 	mu     sync.Mutex
 	paused map[string]bool
+
+	lc lifecycle // kill, crash, stop, restart (nodefaults_restart.go)
 }
 
 func newClusterTarget(c *cluster) *clusterTarget {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/replbench/replbench/harness/target"
 	"github.com/replbench/replbench/results"
 	"github.com/replbench/replbench/workloads"
 )
@@ -30,7 +31,9 @@ type Options struct {
 	ReportInterval time.Duration
 	// Status prints each node's status variables after each point.
 	Status bool
-	// ConvergeTimeout bounds the end-of-point wait for replicas; 0 means ConvergeTimeout.
+	// ConvergeTimeout is how long the end-of-point wait for replicas goes on with no node
+	// applying anything (a replica still draining its backlog is waited for); 0 means
+	// ConvergeTimeout.
 	ConvergeTimeout time.Duration
 	// StallTimeout stops a point's measured phase when no transaction has finished for this
 	// long while some are in flight, and reports the stall, instead of waiting for ever on
@@ -43,10 +46,16 @@ type Options struct {
 	// Percentiles are extra latency percentiles to measure (Latency.At) and print in the
 	// interval lines and tables (--percentile); nil keeps the fixed ones.
 	Percentiles []float64
+	// runDir and points are set by Run for the history checkers (verdicts.go).
+	runDir string
+	points int
 	// SyncCost is the local durable-commit cost the model adds to every floor (--sync).
 	SyncCost time.Duration
 	// Print writes the finished run on Stdout; nil means results.PrintRun (--output).
 	Print func(w io.Writer, run *results.Run, opts results.TableOptions)
+	// Target, when set, runs every point on the real servers it names instead of the
+	// model (replbench run --target; see runRealPoint).
+	Target *target.File
 }
 
 // DefaultStallTimeout is the default stall bound: longer than any wait a modelled protocol
@@ -115,16 +124,26 @@ func Run(ctx context.Context, s *Scenario, points []PointSpec, opt Options) (*Ou
 		return out, err
 	}
 
+	opt.runDir, opt.points = dir, len(points)
 	con := newConsole(opt.Stderr, len(points), opt.NoProgress)
 	con.plan(points, opt.Percentiles)
 	var runErr error
 	var warnings []string // printed under the table
+	var late []string     // the points the emulator delivered late (delayWarning), one heading
+	var short []string    // the points too short to measure (shortNote), one heading
 	for i := range points {
 		ps := &points[i]
 		con.begin(i, pointLabel(ps))
-		p, warn, err := runPoint(ctx, s, ps, opt, con)
+		measure := runPoint
+		if opt.Target != nil {
+			measure = runRealPoint
+		}
+		p, warn, err := measure(ctx, s, ps, opt, con)
 		if warn != "" {
-			warnings = append(warnings, warn)
+			late = append(late, warn)
+		}
+		if n := shortNote(p, ps); n != "" {
+			short = append(short, n)
 		}
 		warnings = append(warnings, pointWarnings(p, ps)...)
 		if p != nil {
@@ -148,6 +167,8 @@ func Run(ctx context.Context, s *Scenario, points []PointSpec, opt Options) (*Ou
 		}
 	}
 	con.finish()
+	warnings = append(append(lateWarnings(late), shortWarnings(short)...), warnings...)
+	run.Warnings = warnings
 	if err := writeResults(dir, run); err != nil && runErr == nil {
 		runErr = err
 	}
@@ -315,7 +336,7 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 	}
 	phaseStart := time.Now()
 	series := startSeries(con, clients, c.providers, c.members, pointLabel(ps), phaseStart, opt.ReportInterval)
-	tl := startTimeline(ps.Faults, newClusterTarget(c), phaseStart, func(at time.Duration, f FaultEvent) {
+	tl := startTimeline(expandNemesis(ps.Faults, c.members, ps.Duration, ps.Protocol, s.Seed), newClusterTarget(c), phaseStart, func(at time.Duration, f FaultEvent) {
 		con.printf("%s [%6.1fs] fault: %s\n", time.Now().Format("15:04:05.000"), at.Seconds(), strings.Replace(f.Event(), "=", " ", 1))
 	})
 	var ph phaseResult
@@ -367,12 +388,21 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 	}
 	cv := c.converge(context.Background(), cto)
 	p.Converged, p.ConvergenceDetail = cv.ok, cv.detail
+	if events, lost := busLost(c.emu); lost != nil {
+		p.Notes = append(p.Notes, events...)
+		p.Converged, p.ConvergenceDetail = false, "the NATS bus lost a connection during the point ("+lost.Error()+"); messages may be lost"
+		cv.ok, cv.detail = false, p.ConvergenceDetail
+	}
+	if cv.waited != "" {
+		p.Notes = append(p.Notes, cv.waited)
+	}
 	if !cv.ok {
 		con.printf("\n*** NOT CONVERGED: %s on %d nodes, %s, %d threads: %s ***\n\n", ps.Protocol, ps.Nodes, ps.Network.Name, ps.Threads, cv.detail)
 	}
-	if cv.ok && !interrupted {
+	if !interrupted {
+		// The checks run whether or not the point converged, on each node's own data.
 		cctx, cancel := context.WithTimeout(context.Background(), ConvergeTimeout)
-		checks, err := c.workload.Check(cctx, c.dbs())
+		checks, err := c.workload.Check(cctx, c.localDBs())
 		cancel()
 		if err != nil {
 			p.Notes = append(p.Notes, "workload check failed to run: "+err.Error())
@@ -381,6 +411,7 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 			p.Checks = checks
 		}
 	}
+	checkHistory(context.Background(), c, ps, opt.runDir, opt.points, p)
 	if m, ok := c.workload.(workloads.Metricser); ok {
 		byType := map[string]int64{}
 		for name, t := range p.ByType {

@@ -173,3 +173,6 @@ func (t *costTx) Commit(ctx context.Context) error {
 	return t.inner.Commit(ctx)
 }
 func (t *costTx) Rollback() { t.inner.Rollback() }
+
+// Unwrap exposes the wrapped transaction (workloads.CommitID looks through wrappers).
+func (t *costTx) Unwrap() workloads.Tx { return t.inner }

@@ -285,6 +285,9 @@ func expand(s *Scenario, run bool) ([]PointSpec, error) {
 								if err := CheckFault(f, memberNames(n), time.Duration(s.Duration)); err != nil {
 									return nil, fail(fmt.Sprintf("faults[%d]", fi), "%v", err)
 								}
+								if err := checkNodeFaults(f, *pr.v); err != nil {
+									return nil, fail(fmt.Sprintf("faults[%d]", fi), "%v", err)
+								}
 							}
 							for _, t := range threads {
 								// Clients go round-robin over the writers, so with fewer

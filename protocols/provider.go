@@ -124,6 +124,16 @@ type Config struct {
 	// gets: it never parses a parameter string itself.
 	Settings Settings
 	Seed     int64 // for any randomised choice the protocol makes
+	// Rejoin is set when the node restarts after a stop, kill or crash while the rest of
+	// the group runs on: the provider starts from Position, the replication position its
+	// engine recovered (Applier's committed rows carry it), and joins the running group
+	// as the protocol does (Galera IST/SST, a replica reconnecting from its relay log
+	// position). A provider that cannot rejoin refuses in New.
+	Rejoin   bool
+	Position int64
+	// Source, if set, names the source of a source/replica protocol in place of
+	// Members[0] (after a promotion).
+	Source string
 	// Cost is this node's share of the service-time model (its cost profile, host CPU and
 	// log devices): the provider charges its commit-path stages to it. nil (profile "none")
 	// charges nothing; every servicetime.Node method is nil-safe.

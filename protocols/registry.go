@@ -27,6 +27,13 @@ type Protocol struct {
 	// Flavors are the servers this protocol can stand for, the default first (see Flavor).
 	// Register adds the FlavorParam declaration for them; nil means one unnamed server.
 	Flavors []Flavor
+	// Rejoins reports that New accepts Config.Rejoin: the node faults restart and promote
+	// (and a random nemesis's kills and crashes) work on this protocol.
+	Rejoins bool
+	// FixedSource reports a source/replica topology whose source (Members[0], or
+	// Config.Source after a promotion) keeps its binlog only in memory: a random nemesis
+	// kills only replicas, and the source only comes back by a promotion.
+	FixedSource bool
 }
 
 // Resolve merges user values over the protocol's defaults, checks each value (name,

@@ -90,25 +90,28 @@ func New(cfg protocols.Config) (protocols.Provider, error) {
 	p := &Provider{
 		cfg:      cfg,
 		semi:     st.SemiSync,
-		source:   cfg.Members[0],
-		isSource: cfg.Node == cfg.Members[0],
+		source:   sourceOf(cfg),
+		isSource: cfg.Node == sourceOf(cfg),
 		uuid:     protocols.NameUUID("source/" + cfg.Members[0]),
 		ep:       cfg.Endpoint,
 		applier:  cfg.Applier,
 		workers:  st.Workers,
 		preserve: st.PreserveOrder,
 		hb:       st.Heartbeat,
-		order:    monitor.New(0),
+		order:    monitor.New(cfg.Position),
 		sessions: make(map[uint64]*waitSlot),
 		kick:     make(chan struct{}, 1),
 		ready:    make(chan struct{}),
 		aq:       driver.NewQueue[RelayEntry](),
 		work:     make(chan RelayEntry),
 	}
+	if bs, ok := cfg.Applier.(binlogStore); ok {
+		bs.KeepBinlog() // driver_restart.go
+	}
 	if p.isSource {
-		p.src = NewSource(st.SourceConfig(cfg.Members[1:]))
+		p.src = newSourceFor(cfg, st)
 	} else {
-		p.rep = NewReplica(p.source, 0, p.hb)
+		p.rep = NewReplica(p.source, cfg.Position, p.hb)
 	}
 	return p, nil
 }
@@ -137,6 +140,9 @@ func (p *Provider) Start(ctx context.Context) error {
 	p.wg.Add(1)
 	go p.loop()
 	p.mu.Unlock()
+	if p.isSource && p.cfg.Rejoin {
+		return nil // a restarted source serves at once; replicas reconnect when they can
+	}
 	select {
 	case <-p.ready:
 		return nil

@@ -19,6 +19,7 @@ func init() {
 		Parse:    ParseSettings,
 		MinNodes: 2,
 		New:      New,
+		Rejoins:  true, FixedSource: true, // driver_restart.go
 		Flavors: []protocols.Flavor{
 			{Name: "mysql-8.0", Summary: "MySQL 8.0 (the default): AFTER_SYNC under LOCK_commit, rpl_semi_sync_master_wait_for_slave_count; no measured cost profile yet (none)"},
 			{Name: "mysql-5.7", Summary: "MySQL 5.7: the same pipeline and defaults as 8.0 for what the model covers; no measured cost profile (none)"},
@@ -36,5 +37,6 @@ func init() {
 		Parse:    ParseAsyncSettings,
 		MinNodes: 2,
 		New:      New,
+		Rejoins:  true, FixedSource: true, // driver_restart.go
 	})
 }

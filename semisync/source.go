@@ -181,7 +181,8 @@ type Source struct {
 	cfg  SourceConfig
 	deps *depTracker
 
-	binlog    []binlogEvent // position p at index p-1
+	binlog    []binlogEvent // position p at index p-1-base
+	base      int64         // positions up to here are not in this binlog (driver_restart.go)
 	commitPos int64         // newest position written (flushed)
 	syncedPos int64         // newest position synced: what the dump streams may send
 

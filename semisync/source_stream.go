@@ -33,8 +33,8 @@ func (s *Source) Step(now time.Time, from string, m message) {
 // once, then new events as they are written. A replica that is up to date gets a
 // heartbeat, so it knows it is connected.
 func (s *Source) dump(now time.Time, from string, start int64) {
-	if start < 1 {
-		start = 1
+	if start <= s.base { // purged here (driver_restart.go)
+		start = s.base + 1
 	}
 	if start > s.syncedPos+1 {
 		start = s.syncedPos + 1
@@ -58,7 +58,7 @@ func (s *Source) dump(now time.Time, from string, start int64) {
 // while ON for every transaction still waiting for one; while OFF only for the newest
 // position, whose ack is what switches semi-sync back on.
 func (s *Source) sendEvent(now time.Time, to string, d *dumpStream, pos int64) {
-	e := s.binlog[pos-1]
+	e := s.binlog[pos-1-s.base]
 	sync := false
 	if s.cfg.SemiSync {
 		if s.on {

@@ -94,7 +94,7 @@ func (a *applied) Commit() error {
 	if d := a.e.opts.ApplyDelay; d > 0 {
 		time.Sleep(d)
 	}
-	err := a.e.write(a.rows, true)
+	err := a.e.write(a.rows, true, a.ws.Seqno, a.ws)
 	a.e.lm.release(&a.o)
 	if err == nil {
 		a.e.stats.applied.Add(1)

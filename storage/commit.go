@@ -31,6 +31,7 @@ func (t *Txn) Commit(ctx context.Context) error {
 		return ErrClosed
 	}
 	ws := t.writeSet()
+	t.ws = ws
 	if ws == nil { // read-only
 		t.finish()
 		t.e.stats.commits.Add(1)
@@ -62,6 +63,7 @@ func (t *Txn) Commit(ctx context.Context) error {
 		t.end(err)
 		return err
 	}
+	t.committed, t.commitSeq = c.GTID(), c.Seqno()
 	t.e.lm.ordered(&t.o, c.Seqno())
 	err = c.Apply(ctx, t.engineCommit)
 	t.end(err)
@@ -91,7 +93,7 @@ func (t *Txn) engineCommit() error {
 		}
 		t.e.stats.replays.Add(1)
 	}
-	return t.write(t.changes(), false)
+	return t.e.write(t.changes(), false, t.o.seqno, t.ws)
 }
 
 // rowWrite is one row to write: the after-image (nil row deletes).
@@ -116,9 +118,11 @@ func (t *Txn) changes() []rowWrite {
 // write commits a set of row writes to Pebble in one batch, maintaining the secondary
 // indexes from the current (before) images. The caller holds every row's lock, so the
 // before-images cannot change underneath.
-func (t *Txn) write(ws []rowWrite, remote bool) error { return t.e.write(ws, remote) }
+func (t *Txn) write(ws []rowWrite, remote bool) error { return t.e.write(ws, remote, 0, nil) }
 
-func (e *Engine) write(ws []rowWrite, remote bool) error {
+// write commits the rows and, with seqno > 0, the replication position in the same batch
+// (with the write-set itself when the binlog is kept: durability.go).
+func (e *Engine) write(ws []rowWrite, remote bool, seqno int64, logged *protocols.WriteSet) error {
 	if e.closed.Load() {
 		return ErrClosed
 	}
@@ -160,6 +164,9 @@ func (e *Engine) write(ws []rowWrite, remote bool) error {
 				w.t.seeAuto(v)
 			}
 		}
+	}
+	if err := e.setPosition(b, seqno, logged); err != nil {
+		return err
 	}
 	return b.Commit(e.wo)
 }
@@ -266,3 +273,15 @@ func IsAutocommitConflict(err error) bool {
 	var ac *AutocommitConflict
 	return errors.As(err, &ac)
 }
+
+// CommitID is the protocol's id of the transaction's commit (Galera's seqno, a GTID), once
+// Commit has had it ordered; the zero GTID for a read-only transaction, one on an engine
+// without a replicator, or one that did not commit. A history records it so that a lost
+// acknowledged write is named by the commit a client was told about.
+func (t *Txn) CommitID() protocols.GTID { return t.committed }
+
+// CommitSeqno is the commit's position in the protocol's total order (0 as for CommitID).
+// It is not always the GTID's number: Group Replication hands each member blocks of GNOs
+// (group_replication_gtid_assignment_block_size), so GNOs of two members do not follow the
+// order in which the group agreed their transactions.
+func (t *Txn) CommitSeqno() int64 { return t.commitSeq }

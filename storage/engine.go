@@ -25,6 +25,12 @@ type Options struct {
 	// ApplyDelay is added to every remote write-set's Applied.Commit (replbench.apply_delay):
 	// a slow applier node, to show flow control making a cluster as slow as its slowest node.
 	ApplyDelay time.Duration
+	// LogFlush is innodb_flush_log_at_trx_commit for in-memory nodes (durability.go); the
+	// zero value follows Sync.
+	LogFlush LogFlush
+	// FS is a surviving filesystem image to open (Reopen after a kill or crash); nil
+	// starts a fresh crashable in-memory one. Ignored with Dir.
+	FS *vfs.MemFS
 }
 
 // DefaultLockWaitTimeout is InnoDB's default innodb_lock_wait_timeout.
@@ -56,6 +62,10 @@ type Engine struct {
 
 	snapMu sync.Mutex
 	snaps  map[*Txn]struct{} // transactions holding a Pebble snapshot, closed by Close
+
+	durable
+	fs                   *vfs.MemFS    // the in-memory filesystem (nil on disk)
+	flushStop, flushDone chan struct{} // the once-a-second log flush (durability.go)
 }
 
 type replBox struct{ r protocols.Replicator }
@@ -99,16 +109,17 @@ func (quietLogger) Fatalf(f string, a ...any) { panic(fmt.Sprintf("pebble: "+f, 
 func Open(opts Options) (*Engine, error) {
 	po := &pebble.Options{Logger: quietLogger{}}
 	dir := opts.Dir
-	if dir == "" {
-		po.FS = vfs.NewMem()
+	fs := opts.openFS(po)
+	if fs != nil && opts.logFlush() == LogFlushSecond {
+		po.DisableWAL = true
 	}
 	db, err := pebble.Open(dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("storage: open node %s at %q: %w", opts.Node, opts.Dir, err)
 	}
-	e := &Engine{opts: opts, db: db, tables: map[string]*table{}, nextID: 1, snaps: map[*Txn]struct{}{}}
+	e := &Engine{opts: opts, db: db, tables: map[string]*table{}, nextID: 1, snaps: map[*Txn]struct{}{}, fs: fs}
 	e.wo = pebble.NoSync
-	if opts.Sync {
+	if opts.logFlush() == LogFlushCommit {
 		e.wo = pebble.Sync
 	}
 	e.timeout = opts.LockWaitTimeout
@@ -122,6 +133,7 @@ func Open(opts Options) (*Engine, error) {
 		db.Close()
 		return nil, err
 	}
+	e.startFlusher()
 	return e, nil
 }
 
@@ -177,6 +189,7 @@ func (e *Engine) Close() error {
 	if e.closed.Swap(true) {
 		return nil
 	}
+	e.stopFlusher()
 	e.snapMu.Lock()
 	for t := range e.snaps {
 		t.snap.Close()

@@ -173,7 +173,7 @@ func (e *Engine) Restore(r io.Reader) error {
 			if err := flush(true); err != nil {
 				return err
 			}
-			if e.opts.Sync {
+			if e.opts.Sync || e.opts.logFlush() == LogFlushSecond {
 				return e.db.Flush()
 			}
 			return nil

@@ -24,7 +24,8 @@ type Txn struct {
 	e    *Engine
 	id   uint64
 	o    owner
-	snap *pebble.Snapshot // guarded by e.snapMu against Close; used by the owner goroutine
+	ws   *protocols.WriteSet // at commit: the write-set the provider ordered (its binlog entry)
+	snap *pebble.Snapshot    // guarded by e.snapMu against Close; used by the owner goroutine
 
 	hasSnap  bool
 	readOnce bool // an autocommit transaction made its first read without a snapshot
@@ -37,7 +38,9 @@ type Txn struct {
 	writeGate  bool // BeforeWrite passed
 	finished   bool
 	lockBuf    []byte
-	timeout    time.Duration // innodb_lock_wait_timeout of this transaction; 0: the engine's
+	timeout    time.Duration  // innodb_lock_wait_timeout of this transaction; 0: the engine's
+	committed  protocols.GTID // the protocol's id of the commit, once Replicate ordered it
+	commitSeq  int64          // its position in the protocol's total order
 
 	// Statement rollback: stmtStart is len(writes) when the statement began, undo the
 	// earlier pending images the statement overwrote (only kept while stmtOn).

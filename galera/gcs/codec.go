@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/replbench/replbench/internal/codec"
 )
 
 // ErrCorrupt is wrapped by Decode for malformed input.
@@ -80,7 +82,8 @@ func appendJoin(dst []byte, j *Join) []byte {
 	dst = appendView(dst, j.Prim.ID)
 	dst = binary.AppendVarint(dst, j.Prim.ConfID)
 	dst = appendInts(dst, j.Prim.Members)
-	return appendInts(dst, j.Prim.Weights)
+	dst = appendInts(dst, j.Prim.Weights)
+	return appendInts(dst, j.Heard)
 }
 
 // EncodedSize is the length of Encode's output for m, to size buffers.
@@ -93,17 +96,18 @@ func EncodedSize(m *Msg) int {
 }
 
 // Decode parses one message from a member of a group of n. Actions alias b. Malformed
-// input, or a source outside the group, is an error wrapping ErrCorrupt, never a panic.
+// input, or a source outside the group, is an error wrapping ErrCorrupt, never a panic. It
+// reads through the project's one binary reader (internal/codec), with its sticky error.
 func Decode(b []byte, n int) (*Msg, error) {
-	d := dec{b: b}
-	m := &Msg{Type: MsgType(d.byte()), ReqFrom: -1}
-	src := d.uvarint()
-	m.Seq = d.varint()
-	rng := d.uvarint()
-	m.Aru = d.varint()
-	m.View = d.view()
-	if d.err != nil {
-		return nil, d.err
+	r := codec.NewReader(b, ErrCorrupt)
+	m := &Msg{Type: MsgType(r.Byte()), ReqFrom: -1}
+	src := r.Uvarint()
+	m.Seq = r.Varint()
+	rng := r.Uvarint()
+	m.Aru = r.Varint()
+	m.View = readView(&r)
+	if r.Failed() {
+		return nil, r.Err()
 	}
 	if src >= uint64(n) {
 		return nil, fmt.Errorf("%w: source index %d in a group of %d", ErrCorrupt, src, n)
@@ -114,44 +118,28 @@ func Decode(b []byte, n int) (*Msg, error) {
 	m.Source, m.Range = int(src), int64(rng)
 	switch m.Type {
 	case MsgGap:
-		from := d.varint()
-		if d.err == nil && (from < -1 || from >= int64(n)) {
+		from := r.Varint()
+		if !r.Failed() && (from < -1 || from >= int64(n)) {
 			return nil, fmt.Errorf("%w: retransmission request for member %d", ErrCorrupt, from)
 		}
 		m.ReqFrom = int(from)
 		if from >= 0 {
-			m.ReqLo, m.ReqHi = d.varint(), d.varint()
+			m.ReqLo, m.ReqHi = r.Varint(), r.Varint()
 		}
 	case MsgUser:
-		k := d.uvarint()
-		if k > maxActions || k > uint64(len(d.b)) {
-			return nil, fmt.Errorf("%w: %d actions", ErrCorrupt, k)
-		}
-		if k > 0 {
+		if k := r.Count(maxActions); k > 0 {
 			m.Actions = make([][]byte, k)
 			for i := range m.Actions {
-				l := d.uvarint()
-				if d.err != nil {
-					break
-				}
-				if l > uint64(len(d.b)-d.off) {
-					d.err = fmt.Errorf("%w: action of %d bytes past the end", ErrCorrupt, l)
-					break
-				}
-				m.Actions[i] = d.b[d.off : d.off+int(l) : d.off+int(l)]
-				d.off += int(l)
+				m.Actions[i] = r.Bytes(r.Len())
 			}
 		}
 	case MsgJoin:
-		m.Join = d.join(n)
+		m.Join = readJoin(&r, n)
 	case MsgInstall:
-		in := &Install{View: d.view(), Members: d.ints(n)}
-		k := d.uvarint()
-		if d.err == nil && k > uint64(n) {
-			d.err = fmt.Errorf("%w: %d joins in a group of %d", ErrCorrupt, k, n)
-		}
-		for i := uint64(0); i < k && d.err == nil; i++ {
-			if j := d.join(n); j != nil {
+		in := &Install{View: readView(&r), Members: readInts(&r, n)}
+		k := r.Count(n)
+		for i := 0; i < k && !r.Failed(); i++ {
+			if j := readJoin(&r, n); j != nil {
 				in.Joins = append(in.Joins, *j)
 			}
 		}
@@ -160,87 +148,35 @@ func Decode(b []byte, n int) (*Msg, error) {
 	default:
 		return nil, fmt.Errorf("%w: message type %d", ErrCorrupt, m.Type)
 	}
-	if d.err != nil {
-		return nil, d.err
+	if r.Failed() {
+		return nil, r.Err()
 	}
-	if d.off != len(d.b) {
-		return nil, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(d.b)-d.off)
+	if r.Len() != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, r.Len())
 	}
 	return m, nil
 }
 
-type dec struct {
-	b   []byte
-	off int
-	err error
-}
-
-func (d *dec) byte() byte {
-	if d.err != nil {
-		return 0
-	}
-	if d.off >= len(d.b) {
-		d.err = fmt.Errorf("%w: truncated", ErrCorrupt)
-		return 0
-	}
-	c := d.b[d.off]
-	d.off++
-	return c
-}
-
-func (d *dec) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b[d.off:])
-	if n <= 0 {
-		d.err = fmt.Errorf("%w: bad varint", ErrCorrupt)
-		return 0
-	}
-	d.off += n
-	return v
-}
-
-func (d *dec) varint() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.b[d.off:])
-	if n <= 0 {
-		d.err = fmt.Errorf("%w: bad varint", ErrCorrupt)
-		return 0
-	}
-	d.off += n
-	return v
-}
-
-func (d *dec) view() ViewID {
-	seq := d.varint()
-	rep := d.varint()
-	if d.err == nil && (seq < 0 || rep < 0 || rep > 1<<20) {
-		d.err = fmt.Errorf("%w: view %d.%d", ErrCorrupt, seq, rep)
+func readView(r *codec.Reader) ViewID {
+	seq := r.Varint()
+	rep := r.Varint()
+	if !r.Failed() && (seq < 0 || rep < 0 || rep > 1<<20) {
+		r.Fail("view %d.%d", seq, rep)
 	}
 	return ViewID{Seq: seq, Rep: int(rep)}
 }
 
-// ints reads a list of at most n values, each in [0, 1<<20) (member indices, weights).
-func (d *dec) ints(n int) []int {
-	k := d.uvarint()
-	if d.err != nil {
-		return nil
-	}
-	if k > uint64(n) {
-		d.err = fmt.Errorf("%w: list of %d in a group of %d", ErrCorrupt, k, n)
-		return nil
-	}
+// readInts reads a list of at most n values, each in [0, 1<<20) (member indices, weights).
+func readInts(r *codec.Reader, n int) []int {
+	k := r.Count(n)
 	var out []int
 	for range k {
-		v := d.varint()
-		if d.err != nil {
+		v := r.Varint()
+		if r.Failed() {
 			return nil
 		}
 		if v < 0 || v >= 1<<20 {
-			d.err = fmt.Errorf("%w: list value %d", ErrCorrupt, v)
+			r.Fail("list value %d", v)
 			return nil
 		}
 		out = append(out, int(v))
@@ -248,29 +184,23 @@ func (d *dec) ints(n int) []int {
 	return out
 }
 
-func (d *dec) join(n int) *Join {
-	j := &Join{View: d.view()}
-	j.Primary = d.uvarint() == 1
-	j.Attempt = d.varint()
-	j.Members = d.ints(n)
-	k := d.uvarint()
-	if d.err != nil {
-		return nil
-	}
-	if k > uint64(n) {
-		d.err = fmt.Errorf("%w: receive vector of %d in a group of %d", ErrCorrupt, k, n)
-		return nil
-	}
+func readJoin(r *codec.Reader, n int) *Join {
+	j := &Join{View: readView(r)}
+	j.Primary = r.Uvarint() == 1
+	j.Attempt = r.Varint()
+	j.Members = readInts(r, n)
+	k := r.Count(n)
 	for range k {
-		j.Recv = append(j.Recv, d.varint())
+		j.Recv = append(j.Recv, r.Varint())
 	}
-	j.Weight = int(d.varint())
-	j.Left = d.ints(n)
-	j.Prim.ID = d.view()
-	j.Prim.ConfID = d.varint()
-	j.Prim.Members = d.ints(n)
-	j.Prim.Weights = d.ints(n)
-	if d.err != nil {
+	j.Weight = int(r.Varint())
+	j.Left = readInts(r, n)
+	j.Prim.ID = readView(r)
+	j.Prim.ConfID = r.Varint()
+	j.Prim.Members = readInts(r, n)
+	j.Prim.Weights = readInts(r, n)
+	j.Heard = readInts(r, n)
+	if r.Failed() {
 		return nil
 	}
 	return j

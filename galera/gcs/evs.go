@@ -1,3 +1,7 @@
+// This file is a little over 600 lines on purpose: it is the whole EVS sending and delivery
+// rule set (sequence, aru, fills, SAFE, send windows, retransmission), which is read as one
+// algorithm; membership and views live in view.go, the wire form in codec.go.
+
 // Package gcs is Galera's group communication as a pure state machine: EVS-style total
 // order with SAFE delivery, the layer every write-set, flow-control event and commit-cut
 // report travels through.
@@ -191,6 +195,8 @@ type EVS struct {
 	left, foreign        []bool  // left gracefully; heard from outside our view
 	excluded             []bool  // dropped at an install timeout
 	joins                []*Join
+	peerJoin             []*Join // each peer's latest JOIN, in any state (what it hears)
+	peerJoinAt           []int64 // tick it arrived
 	myJoin               *Join
 	attempt              int64
 	gatherAt, joinSentAt int64
@@ -217,7 +223,8 @@ func New(cfg Config) *EVS {
 	e := &EVS{cfg: cfg, recv: make([]int64, cfg.N), reported: make([]int64, cfg.N),
 		inputs: make([][]*Msg, cfg.N), pending: make([]map[int64]*Msg, cfg.N), causalAge: 1 << 30,
 		members: make([]bool, cfg.N), lastHeard: make([]int64, cfg.N), left: make([]bool, cfg.N),
-		foreign: make([]bool, cfg.N), excluded: make([]bool, cfg.N), primary: true}
+		foreign: make([]bool, cfg.N), excluded: make([]bool, cfg.N), primary: true,
+		peerJoin: make([]*Join, cfg.N), peerJoinAt: make([]int64, cfg.N)}
 	for i := range e.members {
 		e.members[i] = true
 		e.prim.Members = append(e.prim.Members, i)

@@ -87,6 +87,7 @@ type Machine struct {
 	early       *early   // a transfer that arrived before that request was delivered here
 	restoring   *sstPending
 	conf        int64
+	restarted   bool // NewRestarted: the first IST replays with the group's verdicts (restart.go)
 
 	stats   counters
 	effects []Effect

@@ -136,6 +136,9 @@ func (m *Machine) receive(from int, payload []byte) {
 		m.emit(Restore{At: at, Snapshot: snap})
 		return
 	}
+	if m.restarted {
+		m.replayRestartIST(list) // restart.go
+	}
 	for _, c := range list {
 		if c.g == m.have+1 {
 			m.ordered(c.g, c.action, 0, nil)

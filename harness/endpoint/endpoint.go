@@ -76,16 +76,9 @@ func Start(srv *sqlexec.Server, cfg Config) (*Set, error) {
 	if cfg.User == "" {
 		cfg.User = "root"
 	}
-	host, portText, err := net.SplitHostPort(cfg.Listen)
+	host, base, err := ParseListen(cfg.Listen, len(srv.Nodes()))
 	if err != nil {
-		return nil, fmt.Errorf("listen address %q: %v (accepted: host:port, such as %s)", cfg.Listen, err, DefaultListen)
-	}
-	if host == "" {
-		host = "127.0.0.1"
-	}
-	base, err := strconv.Atoi(portText)
-	if err != nil || base < 0 || base+len(srv.Nodes())-1 > 65535 {
-		return nil, fmt.Errorf("listen address %q: port %q does not leave room for %d consecutive ports (accepted: 0, or 1 to %d)", cfg.Listen, portText, len(srv.Nodes()), 65536-len(srv.Nodes()))
+		return nil, err
 	}
 	auth, err := authServer(cfg.User, cfg.Password)
 	if err != nil {
@@ -129,6 +122,25 @@ func Start(srv *sqlexec.Server, cfg Config) (*Set, error) {
 		}()
 	}
 	return s, nil
+}
+
+// ParseListen checks a listen address for a cluster of n nodes (host:port, with room for n
+// consecutive ports; port 0 gives every node a free one) and returns its host (127.0.0.1
+// when empty) and first port, so a command can refuse a bad address before it starts
+// anything.
+func ParseListen(listen string, n int) (host string, base int, err error) {
+	host, portText, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", 0, fmt.Errorf("listen address %q: %v (accepted: host:port, such as %s)", listen, err, DefaultListen)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	base, err = strconv.Atoi(portText)
+	if err != nil || base < 0 || base+n-1 > 65535 {
+		return "", 0, fmt.Errorf("listen address %q: port %q does not leave room for %d consecutive ports (accepted: 0, or 1 to %d)", listen, portText, n, 65536-n)
+	}
+	return host, base, nil
 }
 
 func authServer(user, password string) (mysql.AuthServer, error) {

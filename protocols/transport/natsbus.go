@@ -32,6 +32,13 @@ type NATSOptions struct {
 	// enough for a large write-set; NATS's own default is 1 MiB). An external server
 	// enforces its own max_payload.
 	MaxPayload int32
+	// Auth authenticates to an external NATS and sets up TLS (see NATSAuth).
+	Auth NATSAuth
+	// ReconnectFor is how long an endpoint keeps trying to reconnect to an external NATS
+	// after losing it (default 10 s), buffering what it sends meanwhile. After that the
+	// connection closes, sends fail, and the point ends as not converged instead of
+	// hanging; either way the outage is reported through Health.
+	ReconnectFor time.Duration
 }
 
 // NewNATSBus returns a bus over NATS. Each endpoint has its own connection, publishes a
@@ -49,8 +56,19 @@ func NewNATSBus(opts NATSOptions) (Bus, error) {
 	if opts.ConnectTimeout <= 0 {
 		opts.ConnectTimeout = 5 * time.Second
 	}
-	b := &natsBus{opts: opts, eps: make(map[string]*natsEndpoint)}
+	if opts.ReconnectFor <= 0 {
+		opts.ReconnectFor = 10 * time.Second
+	}
+	b := &natsBus{opts: opts, eps: make(map[string]*natsEndpoint), log: &connLog{start: time.Now()}}
 	if opts.URL != "" {
+		if err := opts.Auth.Validate(); err != nil {
+			return nil, fmt.Errorf("transport: %w", err)
+		}
+		auth, err := opts.Auth.options()
+		if err != nil {
+			return nil, fmt.Errorf("transport: %w", err)
+		}
+		b.auth = auth
 		if opts.Prefix == "" {
 			return nil, errors.New("transport: NATSOptions.Prefix is required with an external NATS URL: give every machine of the run the same run id")
 		}
@@ -91,6 +109,8 @@ type natsBus struct {
 	ns     *server.Server
 	mu     sync.Mutex
 	eps    map[string]*natsEndpoint
+	auth   []nats.Option // credentials and TLS for an external NATS
+	log    *connLog
 	old    []*natsEndpoint // closed endpoints of restarted nodes, still to wait for
 	closed bool
 }
@@ -128,13 +148,34 @@ func (b *natsBus) Attach(node string) (Endpoint, error) {
 	copts := []nats.Option{
 		nats.Name("replbench " + node),
 		nats.Timeout(b.opts.ConnectTimeout),
-		nats.ClosedHandler(func(*nats.Conn) { close(ep.closed) }),
+		nats.ClosedHandler(func(*nats.Conn) {
+			select {
+			case <-ep.closing:
+			default:
+				b.log.add(node, "closed for good", nil, true)
+			}
+			close(ep.closed)
+		}),
 	}
 	var err error
 	if b.ns != nil {
 		ep.nc, err = nats.Connect("", append(copts, nats.InProcessServer(b.ns), nats.NoReconnect())...)
 	} else {
-		ep.nc, err = nats.Connect(b.opts.URL, append(copts, nats.MaxReconnects(-1))...)
+		const wait = 250 * time.Millisecond
+		copts = append(copts, b.auth...)
+		copts = append(copts,
+			nats.ReconnectWait(wait),
+			nats.MaxReconnects(max(1, int(b.opts.ReconnectFor/wait))),
+			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+				select {
+				case <-ep.closing:
+				default:
+					b.log.add(node, "lost", err, false)
+				}
+			}),
+			nats.ReconnectHandler(func(*nats.Conn) { b.log.add(node, "back", nil, false) }),
+		)
+		ep.nc, err = nats.Connect(b.opts.URL, copts...)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("transport: node %s connecting to NATS %s: %w", node, b.where(), err)
@@ -164,8 +205,11 @@ func (b *natsBus) where() string {
 	if b.ns != nil {
 		return "(embedded)"
 	}
-	return b.opts.URL
+	return RedactURL(b.opts.URL)
 }
+
+// ConnectionEvents implements Health.
+func (b *natsBus) ConnectionEvents() ([]string, error) { return b.log.snapshot() }
 
 func (b *natsBus) Close() error {
 	b.mu.Lock()

@@ -423,8 +423,14 @@ func (s *Session) variables(global bool) [][]string {
 }
 
 // status lists SHOW STATUS: the server's counters, the engine's, then the provider's own.
-func (s *Session) status() [][]string {
-	n := s.node
+func (s *Session) status() [][]string { return s.srv.nodeStatus(s.node) }
+
+// Status is what SHOW GLOBAL STATUS reports on node i (0-based) as name/value rows: the
+// server's counters, the engine's, then the provider's own (`replbench serve` writes it to
+// the run directory when it stops).
+func (srv *Server) Status(i int) [][]string { return srv.nodeStatus(srv.nodes[i]) }
+
+func (srv *Server) nodeStatus(n *Node) [][]string {
 	st := n.Engine.Stats()
 	i := func(v int64) string { return strconv.FormatInt(v, 10) }
 	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
@@ -439,7 +445,7 @@ func (s *Session) status() [][]string {
 		{"Replbench_autocommit_retries", i(n.stats.autocommitRetries.Load())},
 		{"Threads_connected", i(n.stats.threadsConnected.Load())},
 		{"Threads_running", i(n.stats.threadsRunning.Load())},
-		{"Uptime", i(int64(time.Since(s.srv.started).Seconds()))},
+		{"Uptime", i(int64(time.Since(srv.started).Seconds()))},
 	}
 	for k := range comKinds {
 		rows = append(rows, []string{comNames[k], i(n.stats.com[k].Load())})

@@ -1,4 +1,4 @@
-// Package cli is replbench's command line: the `run`, `scenarios`, `workloads`, `params`,
+// Package cli is replbench's command line: the `run`, `serve`, `scenarios`, `workloads`, `params`,
 // `law` and `report` subcommands. It parses and validates everything before anything is
 // created, so bad input costs one line on stderr and exit code 2, never a half-written
 // result that a script could mistake for a measurement.
@@ -32,6 +32,8 @@ const usage = `replbench: a benchmark and testbed for synchronous database repli
 
 usage:
   replbench run [SCENARIO|FILE.yaml] [flags]   run a scenario, or an ad-hoc experiment from flags
+  replbench serve [flags]                      serve an emulated cluster to real MySQL clients until Ctrl-C
+  replbench compare [SCENARIO] --target FILE [flags]   run every point on the model and on real servers, side by side
   replbench scenarios [NAME]                   list the built-in scenarios, or explain one without running it
   replbench workloads                          list the workloads with their options
   replbench params PROTOCOL                    list a protocol's parameters and defaults
@@ -52,6 +54,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		return runMain(args[1:], stdout, stderr)
+	case "serve":
+		return serveMain(args[1:], stdout, stderr)
+	case "compare":
+		return compareMain(args[1:], stdout, stderr)
 	case "scenarios":
 		return scenariosMain(args[1:], stdout, stderr)
 	case "workloads":
@@ -68,13 +74,13 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return calibrateMain(args[1:], stdout, stderr)
 	case "version", "--version", "-version", "-v":
 		v, c := harness.Version()
-		fmt.Fprintf(stdout, "replbench %s %s\n", v, c)
+		fmt.Fprintln(stdout, strings.TrimSpace("replbench "+v+" "+c))
 		return ExitOK
 	case "help", "-h", "--help", "-help":
 		fmt.Fprintln(stdout, usage)
 		return ExitOK
 	}
-	fmt.Fprintf(stderr, "replbench: unknown command %q (accepted: run, scenarios, workloads, params, law, report, netdelay, calibrate, version)\n", args[0])
+	fmt.Fprintf(stderr, "replbench: unknown command %q (accepted: run, serve, scenarios, workloads, params, law, report, netdelay, calibrate, version)\n", args[0])
 	return ExitUsage
 }
 

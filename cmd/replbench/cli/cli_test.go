@@ -77,7 +77,7 @@ func TestRunBadInput(t *testing.T) {
 		{"json is a directory", []string{"--queries", "5", "--json", dir}, "is a directory"},
 		{"json in proc", []string{"--queries", "5", "--json", "/proc/x.json"}, "cannot write /proc/x.json"},
 		{"data dir in proc", []string{"--queries", "5", "--data-dir", "/proc/self"}, "--data-dir: cannot write /proc/self"},
-		{"unreachable nats", []string{"--queries", "5", "--bus", "nats", "--nats-url", "nats://127.0.0.1:1"}, "--nats-url: nats://127.0.0.1:1 is not reachable"},
+		{"unreachable nats", []string{"--queries", "5", "--bus", "nats", "--nats-url", "nats://127.0.0.1:1"}, "--nats-url: cannot connect to nats://127.0.0.1:1"},
 		{"repeats above the limit", []string{"--queries", "5", "--repeats", "1000"}, "--repeats: invalid repeat count 1000 (accepted: 1 to 100)"},
 		{"warm-up above the limit", []string{"--queries", "5", "--warmup", "1000h"}, "--warmup: warm-up 1000h0m0s is above the limit"},
 		{"delay overflow", []string{"--queries", "5", "--protocol", "semisync", "--link", "n1-n2=9223372036854775807ns"}, "is above the limit (accepted: 0 to 1m0s one way)"},

@@ -76,9 +76,11 @@ func TestPartitionMinorityScenario(t *testing.T) {
 			t.Errorf("%s: faults %q, want the partition and the heal as applied", p.Protocol, p.Faults)
 			continue
 		}
+		// Fired at its fraction of the point (never early); the upper margin is scheduling
+		// on a loaded machine, not the timeline's resolution.
 		for i, want := range []float64{0.667, 1.333} {
 			var at float64
-			if _, err := fmtSscanf(p.Faults[i], &at); err != nil || at < want-0.01 || at > want+0.05 {
+			if _, err := fmtSscanf(p.Faults[i], &at); err != nil || at < want-0.01 || at > want+0.25 {
 				t.Errorf("%s: fault %q fired at %gs, want %gs", p.Protocol, p.Faults[i], at, want)
 			}
 		}

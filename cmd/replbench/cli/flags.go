@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -141,6 +142,26 @@ func addClusterFlags(fs *flag.FlagSet, o *harness.Overrides, def clusterDefaults
 // workload and its options, the run length, the pacing, retries and the fault timeline. It
 // returns their names.
 func addLoadFlags(fs *flag.FlagSet, o *harness.Overrides) []string {
+	// --queries and --events (sysbench's name), --duration and --time are one setting each.
+	queries := func(v string) error {
+		q, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil || q <= 0 {
+			return fmt.Errorf("invalid count %s (accepted: a positive number of transactions)", v)
+		}
+		o.Queries = &q
+		return nil
+	}
+	runLength := func(v string) error {
+		d, err := harness.ParseDuration(v)
+		if err != nil {
+			return err
+		}
+		if d <= 0 {
+			return fmt.Errorf("invalid run length %s (accepted: a positive duration such as 10s)", d)
+		}
+		o.Duration = &d
+		return nil
+	}
 	return defineAll(fs, []flagDef{
 		{"workload", "workload (see 'replbench workloads'; default insert)", func(v string) error {
 			o.Workload = &v
@@ -149,44 +170,10 @@ func addLoadFlags(fs *flag.FlagSet, o *harness.Overrides) []string {
 		{"workload-option", "NAME=VALUE workload option (repeatable); options may also be given as their own flags, e.g. --hot-rows 4", func(v string) error {
 			return setKV(&o.WorkloadOptions, strings.TrimLeft(v, "-"), "NAME=VALUE")
 		}},
-		{"queries", "transactions per point over all clients, split evenly (mysqlslap's --number-of-queries)", func(v string) error {
-			q, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if err != nil || q <= 0 {
-				return fmt.Errorf("invalid count %s (accepted: a positive number of transactions)", v)
-			}
-			o.Queries = &q
-			return nil
-		}},
-		{"duration", "run length per point (e.g. 10s), instead of --queries", func(v string) error {
-			d, err := harness.ParseDuration(v)
-			if err != nil {
-				return err
-			}
-			if d <= 0 {
-				return fmt.Errorf("invalid run length %s (accepted: a positive duration such as 10s)", d)
-			}
-			o.Duration = &d
-			return nil
-		}},
-		{"time", "alias of --duration (sysbench's --time)", func(v string) error {
-			d, err := harness.ParseDuration(v)
-			if err != nil {
-				return err
-			}
-			if d <= 0 {
-				return fmt.Errorf("invalid run length %s (accepted: a positive duration such as 10s)", d)
-			}
-			o.Duration = &d
-			return nil
-		}},
-		{"events", "alias of --queries (sysbench's --events)", func(v string) error {
-			q, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if err != nil || q <= 0 {
-				return fmt.Errorf("invalid count %s (accepted: a positive number of transactions)", v)
-			}
-			o.Queries = &q
-			return nil
-		}},
+		{"queries", "transactions per point over all clients, split evenly (mysqlslap's --number-of-queries)", queries},
+		{"duration", "run length per point (e.g. 10s), instead of --queries", runLength},
+		{"time", "alias of --duration (sysbench's --time)", runLength},
+		{"events", "alias of --queries (sysbench's --events)", queries},
 		{"seed", "seed for data, clients, jitter and loss (default 1)", func(v string) error {
 			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 			if err != nil {
@@ -311,4 +298,60 @@ func visited(fs *flag.FlagSet) map[string]bool {
 	set := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	return set
+}
+
+// addBusFlags defines the message-bus flags every command that starts a cluster takes:
+// --bus, --nats-url and the credentials and TLS files of an external NATS. Secrets are
+// better given by environment (REPLBENCH_NATS_PASSWORD, REPLBENCH_NATS_TOKEN, read by
+// orEnv), where ps does not show them; they are never printed or written either way.
+func addBusFlags(fs *flag.FlagSet, b *harness.BusConfig) {
+	b.Kind = "nats"
+	fs.StringVar(&b.Kind, "bus", "nats", "message bus: nats (embedded, or external with --nats-url) or memory")
+	fs.StringVar(&b.URL, "nats-url", "", "URL of an external NATS cluster, comma-separated (default: an embedded server)")
+	fs.StringVar(&b.Auth.User, "nats-user", "", "user name for the external NATS (with --nats-password)")
+	fs.StringVar(&b.Auth.Password, "nats-password", "", "password for the external NATS (or $REPLBENCH_NATS_PASSWORD)")
+	fs.StringVar(&b.Auth.Token, "nats-token", "", "token for the external NATS (or $REPLBENCH_NATS_TOKEN)")
+	fs.StringVar(&b.Auth.NKeySeedFile, "nats-nkey", "", "nkey seed file for the external NATS")
+	fs.StringVar(&b.Auth.CredsFile, "nats-creds", "", "credentials (JWT) file for the external NATS")
+	fs.StringVar(&b.Auth.TLSCAFile, "nats-tls-ca", "", "CA file to verify the external NATS over TLS")
+	fs.StringVar(&b.Auth.TLSCertFile, "nats-tls-cert", "", "client certificate for TLS (with --nats-tls-key)")
+	fs.StringVar(&b.Auth.TLSKeyFile, "nats-tls-key", "", "client key for TLS (with --nats-tls-cert)")
+}
+
+// checkBus completes the bus flags from the environment and checks them before anything
+// runs: the kind, the credentials, and (for an external NATS) one real connection.
+func checkBus(b *harness.BusConfig) error {
+	b.Auth.Password = orEnv(b.Auth.Password, "REPLBENCH_NATS_PASSWORD")
+	b.Auth.Token = orEnv(b.Auth.Token, "REPLBENCH_NATS_TOKEN")
+	if err := b.Validate(); err != nil {
+		return fmt.Errorf("--bus: %v", err)
+	}
+	if b.URL != "" {
+		if err := transport.CheckNATS(transport.NATSOptions{URL: b.URL, Auth: b.Auth}); err != nil {
+			return fmt.Errorf("--nats-url: %v", err)
+		}
+	}
+	return nil
+}
+
+// orEnv is v, or the environment variable name when v is empty.
+func orEnv(v, name string) string {
+	if v == "" {
+		return os.Getenv(name)
+	}
+	return v
+}
+
+// addTargetFlags defines --target, the real cluster a command runs its points on instead
+// of the model (run) or beside it (compare); see applyTarget for what it sets.
+func addTargetFlags(fs *flag.FlagSet, path *string) []string {
+	return defineAll(fs, []flagDef{
+		{"target", "FILE.yaml naming real MySQL-protocol servers n1..nN (scripts/real-cluster.sh writes one), or KIND:USER:PASSWORD@HOST:PORT,HOST:PORT...: run every point on them instead of the model", func(v string) error {
+			if strings.TrimSpace(v) == "" {
+				return errors.New("empty (accepted: a target file, e.g. /tmp/replbench-real/target.yaml)")
+			}
+			*path = v
+			return nil
+		}},
+	})
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/replbench/replbench/harness"
+	"github.com/replbench/replbench/harness/target"
 	"github.com/replbench/replbench/protocols"
 	"github.com/replbench/replbench/results"
 	"github.com/replbench/replbench/workloads"
@@ -42,10 +43,14 @@ type runFlags struct {
 
 	reportInterval, stall durationFlag
 
-	bus, natsURL, dataDir, out, jsonPath, csvPath string
-	status, noProgress                            bool
+	bus                             harness.BusConfig // --bus, --nats-url and NATS credentials (flags.go)
+	dataDir, out, jsonPath, csvPath string
+	status, noProgress              bool
 
 	ux uxFlags // --repeats, --percentile, --output, --wide, --yes, --sync (ux.go)
+
+	targetPath string       // --target FILE (compare.go)
+	target     *target.File // the loaded target file, when --target was given
 }
 
 func newRunFlags() *runFlags {
@@ -62,8 +67,7 @@ func newRunFlags() *runFlags {
 	fs.Var(&f.reportInterval, "report-interval", "print a timestamped tps/p95/aborts line every interval")
 	fs.Var(&f.stall, "stall-timeout", "end a point whose transactions make no progress for this long and report the stall (default 30s)")
 	fs.BoolVar(&f.status, "status", false, "print each node's status variables after each point")
-	fs.StringVar(&f.bus, "bus", "nats", "message bus: nats (embedded, or external with --nats-url) or memory")
-	fs.StringVar(&f.natsURL, "nats-url", "", "URL of an external NATS cluster (default: an embedded server)")
+	addBusFlags(fs, &f.bus)
 	fs.StringVar(&f.dataDir, "data-dir", "", "keep each node's database on disk under DIR/<node> (default: in memory)")
 	fs.StringVar(&f.out, "out", "runs", "parent directory of the run directory <timestamp>-<scenario>")
 	fs.StringVar(&f.jsonPath, "json", "", "also write the results as JSON (schema replbench/v1) to FILE")
@@ -71,6 +75,7 @@ func newRunFlags() *runFlags {
 	fs.BoolVar(&f.noProgress, "no-progress", false, "hide the progress bar")
 	f.ux.define(fs)
 	f.experiment["repeats"] = true
+	addTargetFlags(fs, &f.targetPath)
 	return f
 }
 
@@ -174,9 +179,6 @@ func defaultScenario(comparison bool) *harness.Scenario {
 
 // checkOutputs validates where output goes, before anything is written.
 func (f *runFlags) checkOutputs() error {
-	if err := (harness.BusConfig{Kind: f.bus, URL: f.natsURL}).Validate(); err != nil {
-		return fmt.Errorf("--bus: %v", err)
-	}
 	for _, p := range []struct{ flag, path string }{{"--json", f.jsonPath}, {"--csv", f.csvPath}} {
 		if p.path == "" {
 			continue
@@ -205,10 +207,8 @@ func (f *runFlags) checkOutputs() error {
 			return fmt.Errorf("--data-dir: %v", err)
 		}
 	}
-	if f.natsURL != "" {
-		if err := checkReachable(f.natsURL); err != nil {
-			return fmt.Errorf("--nats-url: %v", err)
-		}
+	if err := checkBus(&f.bus); err != nil {
+		return err
 	}
 	return nil
 }
@@ -233,6 +233,9 @@ func prepare(args []string) (*runFlags, *harness.Scenario, []harness.PointSpec, 
 			experiment = experiment || f.experiment[name]
 		}
 		s = defaultScenario(!experiment)
+	}
+	if err := f.applyTarget(); err != nil {
+		return f, nil, nil, err
 	}
 	s.Apply(f.o)
 	if set["repeats"] {
@@ -271,13 +274,18 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	// current point ends and what was measured is written.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	jsonPath, print := f.jsonPath, f.ux.printer()
+	if jsonPath == results.Stdout {
+		jsonPath, print = "", jsonToStdout(print, stderr)
+	}
 	out, err := harness.Run(ctx, s, points, harness.Options{
-		Bus:     harness.BusConfig{Kind: f.bus, URL: f.natsURL},
-		DataDir: f.dataDir, OutDir: f.out, JSONPath: f.jsonPath, CSVPath: f.csvPath,
+		Bus:     f.bus,
+		DataDir: f.dataDir, OutDir: f.out, JSONPath: jsonPath, CSVPath: f.csvPath,
 		ReportInterval: f.reportInterval.d, Status: f.status, NoProgress: f.noProgress,
 		StallTimeout: f.stall.d,
 		Stdout:       stdout, Stderr: stderr,
-		Percentiles: f.ux.percentiles, SyncCost: f.ux.sync, Print: f.ux.printer(),
+		Percentiles: f.ux.percentiles, SyncCost: f.ux.sync, Print: print,
+		Target: f.target,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "replbench run: %s\n", oneLine(err.Error()))

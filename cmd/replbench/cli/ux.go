@@ -4,8 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -103,27 +101,14 @@ func (u *uxFlags) printer() func(io.Writer, *results.Run, results.TableOptions) 
 	}
 }
 
-// checkReachable dials an external endpoint (--nats-url) once, briefly, so that an
-// unreachable one is a usage error before anything is written, not a failure of the
-// first point. Every URL of a comma-separated list must parse; one reachable is enough.
-func checkReachable(raw string) error {
-	var last error
-	for _, u := range strings.Split(raw, ",") {
-		u = strings.TrimSpace(u)
-		pu, err := url.Parse(u)
-		if err != nil || pu.Host == "" {
-			return fmt.Errorf("invalid URL %q (accepted: nats://HOST:PORT, comma-separated for a cluster)", u)
+// jsonToStdout is the printer of a run given --json -: standard output carries the results
+// file and nothing else, so `replbench run --json - | jq` reads one JSON document, and the
+// tables a person reads go to tables (standard error) instead.
+func jsonToStdout(print func(io.Writer, *results.Run, results.TableOptions), tables io.Writer) func(io.Writer, *results.Run, results.TableOptions) {
+	return func(w io.Writer, run *results.Run, o results.TableOptions) {
+		print(tables, run, o)
+		if err := results.WriteJSONTo(w, run); err != nil {
+			fmt.Fprintf(tables, "replbench: writing the results to standard output: %v\n", err)
 		}
-		host := pu.Host
-		if pu.Port() == "" {
-			host = net.JoinHostPort(pu.Hostname(), "4222")
-		}
-		c, err := net.DialTimeout("tcp", host, 2*time.Second)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		last = err
 	}
-	return fmt.Errorf("%s is not reachable: %v (accepted: the URL of a running NATS server, or leave the flag out for an embedded one)", raw, last)
 }

@@ -1,0 +1,279 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/replbench/replbench/harness"
+	"github.com/replbench/replbench/harness/endpoint"
+	"github.com/replbench/replbench/results"
+	"github.com/replbench/replbench/storage/sqlexec"
+)
+
+// serveFlags are the flags of `replbench serve`: the flag table's cluster and load flags
+// (the same as run's, parsed into o), and where the endpoints listen, who may log in and
+// where the run directory goes. Of the load flags, serve uses the workload (whose tables
+// every node loads, as a point of run would), the seed and the fault timeline (counted from
+// the moment the endpoints are up); --duration, when given, stops serving after that long
+// instead of at SIGINT/SIGTERM. The client flags (--threads, --queries, --rate, ...) are
+// accepted for a command line shared with run but drive nothing: the clients are outside.
+type serveFlags struct {
+	fs *flag.FlagSet
+	o  harness.Overrides
+
+	listen, user, password string
+	bus                    harness.BusConfig // --bus, --nats-url and NATS credentials (flags.go)
+	dataDir, out           string
+	converge               durationFlag
+	maxAllowedPacket       int
+	seed                   int64 // the scenario seed after the flags
+}
+
+// defaultConvergeTimeout bounds the convergence check when serving stops.
+const defaultConvergeTimeout = 30 * time.Second
+
+func newServeFlags() *serveFlags {
+	f := &serveFlags{fs: flag.NewFlagSet("serve", flag.ContinueOnError)}
+	f.converge.d = defaultConvergeTimeout
+	fs := f.fs
+	fs.SetOutput(io.Discard)
+	addClusterFlags(fs, &f.o, clusterDefaults{Protocol: "galera", Nodes: "3, or what the protocol accepts when it is not 3", Threads: "1 (the clients are outside)"})
+	addLoadFlags(fs, &f.o)
+	fs.StringVar(&f.listen, "listen", endpoint.DefaultListen, "address of n1's MySQL endpoint; node i listens on the next ports (port 0: a free port each)")
+	fs.StringVar(&f.user, "user", "root", "the account the endpoints accept (mysql_native_password)")
+	fs.StringVar(&f.password, "password", "", "its password (default empty, as a fresh server)")
+	fs.IntVar(&f.maxAllowedPacket, "max-allowed-packet", 64<<20, "@@max_allowed_packet in bytes; a larger packet gets 1153")
+	fs.Var(&f.converge, "converge-timeout", "how long the convergence check at the end waits for every node to apply what was committed")
+	addBusFlags(fs, &f.bus)
+	fs.StringVar(&f.dataDir, "data-dir", "", "keep each node's database on disk under DIR/<node> (default: in memory)")
+	fs.StringVar(&f.out, "out", "runs", "parent directory of the run directory <timestamp>-serve-<protocol>")
+	return f
+}
+
+func (f *serveFlags) usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: replbench serve [flags]")
+	fmt.Fprintln(w, "\nBrings a cluster up (the same cluster, network, parameter and fault flags as run)")
+	fmt.Fprintln(w, "and gives every node a MySQL endpoint for real clients (mysql, mysqlslap, sysbench,")
+	fmt.Fprintln(w, "an application). Runs until SIGINT or SIGTERM, then closes the connections, checks")
+	fmt.Fprintln(w, "that the nodes converged and writes a run directory with each node's status")
+	fmt.Fprintln(w, "variables and the fault timeline. --duration D stops after D instead; --fault times")
+	fmt.Fprintln(w, "count from when the endpoints are up.")
+	fmt.Fprintln(w, "\nflags:")
+	f.fs.SetOutput(w)
+	f.fs.PrintDefaults()
+	f.fs.SetOutput(io.Discard)
+}
+
+// prepareServe turns the command line into the one point to serve, or an error for one
+// line on stderr. Nothing is created or bound here.
+func prepareServe(args []string) (*serveFlags, *harness.PointSpec, error) {
+	f := newServeFlags()
+	positional, err := parseFlags(f.fs, args)
+	if err != nil {
+		return f, nil, err
+	}
+	if len(positional) > 0 {
+		return f, nil, fmt.Errorf("unexpected argument %q (serve takes flags only; see replbench serve -h)", strings.Join(positional, " "))
+	}
+	s := &harness.Scenario{Name: "serve", Protocol: "galera", Workload: harness.WorkloadSpec{Name: "insert"}, Threads: harness.IntList{1}, Seed: 1}
+	s.Apply(f.o)
+	f.seed = s.Seed
+	if f.user == "" {
+		return f, nil, errors.New("--user: empty (accepted: an account name, default root)")
+	}
+	if f.maxAllowedPacket < 1024 || f.maxAllowedPacket > 1<<30 {
+		return f, nil, fmt.Errorf("--max-allowed-packet: %d out of range (accepted: 1024 to %d, as MySQL)", f.maxAllowedPacket, 1<<30)
+	}
+	if err := checkBus(&f.bus); err != nil {
+		return f, nil, err
+	}
+	if err := results.CheckWritableDir(f.out); err != nil {
+		return f, nil, fmt.Errorf("--out: %v", err)
+	}
+	if f.dataDir != "" {
+		if err := results.CheckWritableDir(f.dataDir); err != nil {
+			return f, nil, fmt.Errorf("--data-dir: %v", err)
+		}
+		if err := harness.CheckDataDir(f.dataDir); err != nil {
+			return f, nil, fmt.Errorf("--data-dir: %v", err)
+		}
+	}
+	points, err := harness.ExpandModel(s)
+	if err != nil {
+		return f, nil, err
+	}
+	if len(points) != 1 {
+		return f, nil, fmt.Errorf("the flags describe %d clusters (a list of protocols, thread counts or a sweep); serve brings up one (accepted: one value per flag)", len(points))
+	}
+	if _, _, err := endpoint.ParseListen(f.listen, points[0].Nodes); err != nil {
+		return f, nil, fmt.Errorf("--listen: %v", err)
+	}
+	return f, &points[0], nil
+}
+
+func serveMain(args []string, stdout, stderr io.Writer) int {
+	f, ps, err := prepareServe(args)
+	if errors.Is(err, flag.ErrHelp) {
+		f.usage(stdout)
+		return ExitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "replbench serve: %s\n", oneLine(err.Error()))
+		return ExitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	code, err := serve(ctx, f, ps, stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "replbench serve: %s\n", oneLine(err.Error()))
+	}
+	return code
+}
+
+// serveRecord is what the run directory's serve.json holds.
+type serveRecord struct {
+	Protocol       string                       `json:"protocol"`
+	Nodes          int                          `json:"nodes"`
+	Network        string                       `json:"network"`
+	Workload       string                       `json:"workload"`
+	Started        time.Time                    `json:"started"`
+	Stopped        time.Time                    `json:"stopped"`
+	Endpoints      []endpoint.Info              `json:"endpoints"`
+	Faults         []string                     `json:"faults"`
+	Converged      bool                         `json:"converged"`
+	ConvergeDetail string                       `json:"converge_detail,omitempty"`
+	Status         map[string]map[string]string `json:"status"`
+}
+
+func serve(ctx context.Context, f *serveFlags, ps *harness.PointSpec, stdout, stderr io.Writer) (int, error) {
+	started := time.Now()
+	progress := func(s string) { fmt.Fprintf(stderr, "replbench serve: %s\n", s) }
+	live, err := harness.StartLive(ctx, ps, f.bus, f.dataDir, f.seed, progress)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ExitInterrupted, errors.New("interrupted while the cluster was starting; nothing written")
+		}
+		return ExitFailure, fmt.Errorf("start the cluster: %w", err)
+	}
+	defer live.Close()
+	var nodes []*sqlexec.Node
+	for _, n := range live.Nodes() {
+		nodes = append(nodes, &sqlexec.Node{Name: n.Name, Engine: n.Engine, Provider: n.Provider, Protocol: n.Protocol, Params: n.Params})
+	}
+	srv, err := sqlexec.NewServer(nodes, sqlexec.Options{MaxAllowedPacket: f.maxAllowedPacket})
+	if err != nil {
+		return ExitFailure, err
+	}
+	set, err := endpoint.Start(srv, endpoint.Config{Listen: f.listen, User: f.user, Password: f.password})
+	if err != nil {
+		return ExitFailure, err
+	}
+	infos := set.Endpoints()
+	fmt.Fprintf(stdout, "%s, %d nodes, network %s: serving MySQL (user %s)\n", ps.Protocol, ps.Nodes, ps.Network.Name, f.user)
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tADDRESS\tROLE\tSTATE")
+	for _, e := range infos {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Node, e.Addr, e.Role, e.State)
+	}
+	tw.Flush()
+	if host, port, err := net.SplitHostPort(infos[0].Addr); err == nil {
+		fmt.Fprintf(stdout, "connect: mysql -h %s -P %s -u%s; stop with Ctrl-C or SIGTERM\n", host, port, f.user)
+	}
+
+	// The fault timeline runs from now, as a point's runs from its measured phase.
+	serveCtx := ctx
+	var cancel context.CancelFunc = func() {}
+	if ps.Duration > 0 {
+		serveCtx, cancel = context.WithTimeout(ctx, ps.Duration)
+	}
+	defer cancel()
+	t0 := time.Now()
+	var mu sync.Mutex
+	applied := []string{}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for _, ev := range ps.Faults {
+			select {
+			case <-serveCtx.Done():
+				return
+			case <-time.After(time.Until(t0.Add(ev.At))):
+			}
+			live.Fault(ev)
+			at := time.Since(t0)
+			mu.Lock()
+			applied = append(applied, ev.Applied(at))
+			mu.Unlock()
+			progress("fault " + ev.Applied(at))
+		}
+	}()
+	<-serveCtx.Done()
+	wg.Wait()
+	progress("stopping: closing the client connections")
+	closeErr := set.Close()
+	// The convergence check heals nothing: a partition still in force at the end is a
+	// divergence the run directory should record, as run's check does.
+	cctx, ccancel := context.WithTimeout(context.Background(), f.converge.d+5*time.Second)
+	defer ccancel()
+	ok, detail := live.Converge(cctx, f.converge.d)
+	rec := serveRecord{Protocol: ps.Protocol, Nodes: ps.Nodes, Network: ps.Network.Name, Workload: ps.Workload.Name,
+		Started: started, Stopped: time.Now(), Endpoints: infos, Faults: applied, Converged: ok, ConvergeDetail: detail,
+		Status: map[string]map[string]string{}}
+	var text strings.Builder
+	for i, n := range nodes {
+		m := map[string]string{}
+		fmt.Fprintf(&text, "== %s (%s)\n", n.Name, infos[i].Addr)
+		for _, row := range srv.Status(i) {
+			m[row[0]] = row[1]
+			fmt.Fprintf(&text, "%s\t%s\n", row[0], row[1])
+		}
+		rec.Status[n.Name] = m
+	}
+	dir, err := harness.MakeRunDir(f.out, started, "serve-"+ps.Protocol)
+	if err != nil {
+		return ExitFailure, err
+	}
+	js, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return ExitFailure, err
+	}
+	if err := results.WriteFileAtomic(filepath.Join(dir, "serve.json"), append(js, '\n')); err != nil {
+		return ExitFailure, err
+	}
+	if err := results.WriteFileAtomic(filepath.Join(dir, "status.txt"), []byte(text.String())); err != nil {
+		return ExitFailure, err
+	}
+	faults := strings.Join(applied, "\n")
+	if faults != "" {
+		faults += "\n"
+	}
+	if err := results.WriteFileAtomic(filepath.Join(dir, "faults.txt"), []byte(faults)); err != nil {
+		return ExitFailure, err
+	}
+	verdict := "converged"
+	if !ok {
+		verdict = "DID NOT CONVERGE: " + detail
+	}
+	fmt.Fprintf(stdout, "served %s; %s; written to %s\n", time.Since(t0).Round(time.Millisecond), verdict, dir)
+	if closeErr != nil {
+		return ExitFailure, closeErr
+	}
+	if !ok {
+		return ExitFailure, nil
+	}
+	return ExitOK, nil
+}

@@ -1,0 +1,298 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/replbench/replbench/protocols"
+	"github.com/replbench/replbench/storage"
+)
+
+// This file is the node lifecycle faults: kill, crash, stop, restart and promote. A node goes
+// down in three steps, in this order, so that nothing the dead process does afterwards can
+// reach what survives: its wire is cut (its endpoint closes: messages to it are dropped and
+// it sends nothing more, no graceful leave for a kill or a crash), its engine is cloned as
+// the storage's durability model says (storage.Engine.Down: a kill keeps every written byte,
+// a crash only the fsynced ones), and then its provider's goroutines are stopped. Its
+// clients fail at once with a lost connection (2013) and retry after the refusal backoff.
+//
+// A restart reopens the engine on the surviving image (Pebble's WAL replay is the crash
+// recovery; Engine.Position is the replication position the surviving rows carry) and
+// creates a new provider with protocols.Config.Rejoin and Position, which joins the running
+// group as its protocol does. The node's clients are refused until the provider's Start
+// returns (the node is serving again).
+
+// nodeLifecycle is the part of a cluster the lifecycle faults drive.
+type nodeLifecycle interface {
+	Lifecycle(f FaultEvent)
+	// Down lists the nodes down now (killed, crashed or stopped and not restarted).
+	Down() []string
+	// RestartAll restarts every node that is down and waits (bounded) for them to serve;
+	// it returns one line per node restarted, for the result's fault record.
+	RestartAll(timeout time.Duration) []string
+	// Events returns, and forgets, what the lifecycle did that the timeline should
+	// record besides the event itself (a restart that failed, a node that serves again).
+	Events() []lifeEvent
+}
+
+// errLostConnection is what a client of a node that is down sees, as a client of a killed
+// mysqld does (CR_SERVER_LOST); classed with the refusals so the client backs off.
+func errLostConnection(node string) error {
+	return &protocols.Error{Code: 2013, SQLState: "HY000", Msg: "Lost connection to MySQL server during query (node " + node + " is down)", Cause: protocols.CauseNotReady}
+}
+
+// rejoinTimeout bounds a restarted node's Start: a node that cannot rejoin in this time is
+// reported and left down.
+const rejoinTimeout = 60 * time.Second
+
+// lifecycle is the restart state of a cluster.
+type lifecycle struct {
+	mu     sync.Mutex
+	down   map[string]*downNode
+	wg     sync.WaitGroup // restarts in flight
+	events []lifeEvent
+}
+
+// lifeEvent is something a lifecycle fault did after the event itself fired.
+type lifeEvent struct {
+	at  time.Time
+	msg string
+}
+
+// downNode is a node that went down: the image its engine left behind.
+type downNode struct {
+	how        storage.Halt
+	img        *vfs.MemFS
+	restarting bool
+}
+
+func (t *clusterTarget) index(node string) int {
+	for i, m := range t.c.members {
+		if m == node {
+			return i
+		}
+	}
+	return -1
+}
+
+func (t *clusterTarget) targets(node string) []string {
+	if node == AllNodes {
+		return append([]string(nil), t.c.members...)
+	}
+	return []string{node}
+}
+
+// Lifecycle implements nodeLifecycle.
+func (t *clusterTarget) Lifecycle(f FaultEvent) {
+	switch f.Kind {
+	case FaultKill, FaultCrash, FaultStop:
+		how := map[FaultKind]storage.Halt{FaultKill: storage.HaltKill, FaultCrash: storage.HaltCrash, FaultStop: storage.HaltStop}[f.Kind]
+		// A coordinated fault takes every image at one instant: first every wire is cut
+		// and every image taken, then the providers stop.
+		var stopping []int
+		for _, n := range t.targets(f.Node) {
+			if i := t.down(n, how); i >= 0 {
+				stopping = append(stopping, i)
+			}
+		}
+		for _, i := range stopping {
+			_ = t.c.providers[i].Close()
+		}
+	case FaultRestart:
+		for _, n := range t.targets(f.Node) {
+			t.restart(n, nil)
+		}
+	case FaultPromote:
+		t.promote(f.Node)
+	}
+}
+
+// down takes node down as how says; it returns the node's index, or -1 if it was down
+// already or its engine could not be taken down (recorded as an event).
+func (t *clusterTarget) down(node string, how storage.Halt) int {
+	i := t.index(node)
+	lc := &t.lc
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if lc.down == nil {
+		lc.down = map[string]*downNode{}
+	}
+	if i < 0 || lc.down[node] != nil {
+		return -1
+	}
+	if !t.c.engines[i].Crashable() {
+		lc.events = append(lc.events, lifeEvent{time.Now(), fmt.Sprintf("%s %s refused: node faults need in-memory nodes (no --data-dir)", how, node)})
+		return -1
+	}
+	g := t.c.gate(node)
+	g.mu.Lock()
+	g.downErr = errLostConnection(node)
+	g.downs.Add(1)
+	g.mu.Unlock()
+	t.mu.Lock()
+	if t.paused[node] { // a dead process is not paused any more
+		delete(t.paused, node)
+		t.clogNode(node, false)
+		g.resume()
+	}
+	t.mu.Unlock()
+	if how == storage.HaltStop {
+		// A clean shutdown: the provider leaves the group and its appliers finish before
+		// the engine flushes and closes.
+		_ = t.c.providers[i].Close()
+	}
+	_ = t.c.eps[i].Close() // a killed process says no goodbye
+	img, err := t.c.engines[i].Down(how, int64(i)+1)
+	if err != nil {
+		lc.events = append(lc.events, lifeEvent{time.Now(), fmt.Sprintf("%s %s failed: %v", how, node, err)})
+		return -1
+	}
+	lc.down[node] = &downNode{how: how, img: img}
+	return i
+}
+
+// restart reopens node's engine from its image and starts a rejoining provider in the
+// background; done, if set, is called when the node serves again or gave up.
+func (t *clusterTarget) restart(node string, done func(error)) {
+	lc := &t.lc
+	lc.mu.Lock()
+	d := lc.down[node]
+	if d == nil || d.restarting {
+		lc.mu.Unlock()
+		if done != nil {
+			done(nil)
+		}
+		return
+	}
+	d.restarting = true
+	lc.wg.Add(1)
+	lc.mu.Unlock()
+	go func() {
+		defer lc.wg.Done()
+		err := t.rejoin(node, d)
+		lc.mu.Lock()
+		if err != nil {
+			d.restarting = false
+			lc.events = append(lc.events, lifeEvent{time.Now(), fmt.Sprintf("restart %s failed: %v", node, err)})
+		} else {
+			delete(lc.down, node)
+			lc.events = append(lc.events, lifeEvent{time.Now(), fmt.Sprintf("%s serving again after %s", node, d.how)})
+		}
+		lc.mu.Unlock()
+		if done != nil {
+			done(err)
+		}
+	}()
+}
+
+// rejoin is the restart itself: recovery, a new provider, its Start, the gate opened.
+func (t *clusterTarget) rejoin(node string, d *downNode) error {
+	i := t.index(node)
+	e, err := storage.Reopen(t.c.opts[i], d.img)
+	if err != nil {
+		return fmt.Errorf("recovery: %w", err)
+	}
+	t.c.engines[i] = e
+	pos := e.Position()
+	p, err := t.c.spawn(i, protocols.Config{Rejoin: true, Position: pos, Source: t.c.source})
+	if err != nil {
+		return err
+	}
+	t.c.providers[i] = p
+	ctx, cancel := context.WithTimeout(context.Background(), rejoinTimeout)
+	defer cancel()
+	if err := p.Start(ctx); err != nil {
+		return fmt.Errorf("rejoin from position %d: %w", pos, err)
+	}
+	g := t.c.gate(node)
+	g.eng.Store(e)
+	g.mu.Lock()
+	g.downErr = nil
+	g.mu.Unlock()
+	return nil
+}
+
+// promote makes node the source of a source/replica protocol: every live replica restarts
+// its provider pointed at the new source, from the position its engine holds, and the old
+// source, when it restarts, comes back as a replica of node.
+func (t *clusterTarget) promote(node string) {
+	lc := &t.lc
+	i := t.index(node)
+	lc.mu.Lock()
+	if i < 0 || lc.down[node] != nil {
+		lc.events = append(lc.events, lifeEvent{time.Now(), fmt.Sprintf("promote %s refused: the node is down", node)})
+		lc.mu.Unlock()
+		return
+	}
+	lc.mu.Unlock()
+	t.c.source = node
+	// Every live node stops cleanly (its engine keeps everything) and restarts under the
+	// new topology; the promoted node starts as the source from its own position.
+	var live []string
+	for _, m := range t.c.members {
+		lc.mu.Lock()
+		isDown := lc.down[m] != nil
+		lc.mu.Unlock()
+		if !isDown {
+			live = append(live, m)
+		}
+	}
+	var stopping []int
+	for _, m := range live {
+		if k := t.down(m, storage.HaltStop); k >= 0 {
+			stopping = append(stopping, k)
+		}
+	}
+	for _, k := range stopping {
+		_ = t.c.providers[k].Close()
+	}
+	// The source first: the replicas' Start waits for it.
+	t.restart(node, nil)
+	for _, m := range live {
+		if m != node {
+			t.restart(m, nil)
+		}
+	}
+}
+
+// Down implements nodeLifecycle.
+func (t *clusterTarget) Down() []string {
+	t.lc.mu.Lock()
+	defer t.lc.mu.Unlock()
+	var out []string
+	for _, m := range t.c.members {
+		if t.lc.down[m] != nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// RestartAll implements nodeLifecycle.
+func (t *clusterTarget) RestartAll(timeout time.Duration) []string {
+	var out []string
+	for _, n := range t.Down() {
+		t.restart(n, nil)
+		out = append(out, n)
+	}
+	done := make(chan struct{})
+	go func() { t.lc.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+	}
+	return out
+}
+
+// Events implements nodeLifecycle.
+func (t *clusterTarget) Events() []lifeEvent {
+	t.lc.mu.Lock()
+	defer t.lc.mu.Unlock()
+	out := t.lc.events
+	t.lc.events = nil
+	return out
+}

@@ -1,0 +1,82 @@
+package semisync
+
+import (
+	"slices"
+	"time"
+
+	"github.com/replbench/replbench/protocols"
+)
+
+// This file is what a restarted or promoted node needs (protocols.Config.Rejoin, Source).
+//
+// A replica restarts from the position its engine recovered, as relay_log_recovery=ON
+// does: the relay log after the last applied transaction is discarded and the dump stream
+// is requested again from there, so what a crash lost of the relay log is fetched again.
+//
+// Every node keeps its binlog in its storage engine (binlogStore): each commit, local or
+// applied, stores its write-set with its position in the same batch as the rows, so the
+// binlog is as durable as the data (sync_binlog=1 with innodb_flush_log_at_trx_commit=1,
+// and log_replica_updates=ON on a replica). A source that restarts, or a replica promoted
+// to source, rebuilds its binlog from there and serves its replicas from their own
+// positions. One departure: the real source fsyncs its binlog before the ack wait and its
+// crash recovery commits what the binlog holds, while here a transaction a source had sent
+// but not yet committed in its engine is lost with the crash; a replica that had it keeps
+// it, and the old source gets it back when it rejoins as a replica of the promoted one.
+// A replica further behind than a rebuilt binlog reaches (the engine held no binlog yet)
+// is served from its start and shows as a divergence, where a real replica stops with
+// error 1236.
+
+// sourceOf is the source of the topology: Config.Source after a promotion, else Members[0].
+func sourceOf(cfg protocols.Config) string {
+	if cfg.Source != "" {
+		return cfg.Source
+	}
+	return cfg.Members[0]
+}
+
+// newSourceFor builds the source machine: empty at a first start, continuing from
+// cfg.Position when the node rejoins.
+func newSourceFor(cfg protocols.Config, st *Settings) *Source {
+	src := sourceOf(cfg)
+	var replicas []string
+	for _, m := range cfg.Members {
+		if m != src {
+			replicas = append(replicas, m)
+		}
+	}
+	s := NewSource(st.SourceConfig(slices.Clip(replicas)))
+	if cfg.Rejoin && cfg.Position > 0 {
+		s.base, s.commitPos, s.syncedPos = cfg.Position, cfg.Position, cfg.Position
+		if bs, ok := cfg.Applier.(binlogStore); ok {
+			rebuildBinlog(s, bs, cfg.Position, time.Now().UnixNano())
+		}
+	}
+	return s
+}
+
+// binlogStore is the storage engine's kept binlog (storage.Engine.KeepBinlog, Binlog).
+type binlogStore interface {
+	KeepBinlog()
+	Binlog(after int64, fn func(seqno int64, ws []byte) bool) error
+}
+
+// rebuildBinlog fills a rejoining source's binlog from its engine: the contiguous run of
+// kept write-sets that ends at the engine's position.
+func rebuildBinlog(s *Source, store binlogStore, pos int64, now int64) {
+	var evs []binlogEvent
+	first := int64(0)
+	_ = store.Binlog(0, func(seqno int64, ws []byte) bool {
+		if seqno > pos {
+			return false
+		}
+		if first == 0 || seqno != first+int64(len(evs)) {
+			first, evs = seqno, evs[:0] // a hole: keep only the run after it
+		}
+		evs = append(evs, binlogEvent{ws: ws, ts: now})
+		return true
+	})
+	if len(evs) == 0 || first+int64(len(evs))-1 != pos {
+		return
+	}
+	s.binlog, s.base = evs, first-1
+}

@@ -1,0 +1,71 @@
+package storage
+
+import (
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// TestDurabilityFollowsFlushLogAtTrxCommit checks what survives a kill and a crash under
+// each innodb_flush_log_at_trx_commit: ten commits before the once-a-second flush, ten
+// after it, then the fault.
+func TestDurabilityFollowsFlushLogAtTrxCommit(t *testing.T) {
+	cases := []struct {
+		mode        LogFlush
+		name        string
+		kill, crash int64 // the position that survives
+	}{
+		{LogFlushCommit, "1", 20, 20},
+		{LogFlushOS, "2", 20, 10},
+		{LogFlushSecond, "0", 10, 10},
+	}
+	for _, c := range cases {
+		for _, h := range []Halt{HaltKill, HaltCrash, HaltStop} {
+			want := map[Halt]int64{HaltKill: c.kill, HaltCrash: c.crash, HaltStop: 20}[h]
+			t.Run(c.name+"/"+h.String(), func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					opts := Options{Node: "n1", LogFlush: c.mode}
+					e, err := Open(opts)
+					must(t, err)
+					defer e.Close()
+					mustTable(t, e, counters)
+					time.Sleep(flushInterval / 2) // the schema reaches a once-a-second flush
+					synctest.Wait()
+					for i := int64(1); i <= 10; i++ {
+						applyWS(t, e, i, rowInsert(t, "counters", Row{i, i}))
+					}
+					time.Sleep(flushInterval)
+					synctest.Wait()
+					for i := int64(11); i <= 20; i++ {
+						applyWS(t, e, i, rowInsert(t, "counters", Row{i, i}))
+					}
+					synctest.Wait()
+					img, err := e.Down(h, 1)
+					must(t, err)
+					r, err := Reopen(opts, img)
+					must(t, err)
+					defer r.Close()
+					if got := r.Position(); got != want {
+						t.Errorf("position after %s with flush_log_at_trx_commit=%s: %d, want %d", h, c.name, got, want)
+					}
+					rows := int64(0)
+					must(t, exec(t, r, func(tx *Txn) error {
+						return tx.Scan(bg, "counters", ScanOptions{}, func(Row) bool { rows++; return true })
+					}))
+					if rows != want {
+						t.Errorf("rows after %s with flush_log_at_trx_commit=%s: %d, want %d (the position and the rows must survive together)", h, c.name, rows, want)
+					}
+				})
+			})
+		}
+	}
+}
+
+func TestDownRefusesOnDiskNodes(t *testing.T) {
+	e, err := Open(Options{Node: "n1", Dir: t.TempDir()})
+	must(t, err)
+	defer e.Close()
+	if _, err := e.Down(HaltCrash, 1); err == nil || !contains(err.Error(), "in-memory") {
+		t.Fatalf("crash of an on-disk node: %v, want a refusal naming in-memory nodes", err)
+	}
+}
