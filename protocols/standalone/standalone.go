@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/replbench/replbench/protocols"
+	"github.com/replbench/replbench/protocols/servicetime"
 )
 
 func init() {
@@ -21,12 +22,20 @@ func init() {
 		MinNodes: 1,
 		MaxNodes: 1,
 		New:      New,
+		// The floor stands for one real server: with its cost profile a plain run charges
+		// what MariaDB itself spends (statements, engine commit, redo flush), the same
+		// measurement the replicated flavours' profiles start from; --cost-profile none
+		// gives the pure engine-and-harness floor.
+		Flavors: []protocols.Flavor{{Name: "mariadb-10.11",
+			Summary: "one MariaDB 10.11 server: statement, commit and redo-flush costs from the measured mariadb-10.11 profile",
+			Profile: "mariadb-10.11"}},
 	})
 }
 
 // Provider is the standalone provider.
 type Provider struct {
 	uuid      string
+	cost      *servicetime.Node // nil: the pure floor (--cost-profile none)
 	committed atomic.Int64
 	seq       atomic.Int64
 }
@@ -36,7 +45,7 @@ func New(cfg protocols.Config) (protocols.Provider, error) {
 	if len(cfg.Members) != 1 {
 		return nil, fmt.Errorf("standalone runs exactly one node, got %d (use --nodes 1)", len(cfg.Members))
 	}
-	return &Provider{uuid: protocols.NameUUID("standalone/" + cfg.Node)}, nil
+	return &Provider{uuid: protocols.NameUUID("standalone/" + cfg.Node), cost: cfg.Cost}, nil
 }
 
 // Start implements protocols.Provider.
@@ -85,6 +94,11 @@ func (c *commit) Apply(ctx context.Context, engineCommit func() error) error {
 	if err := engineCommit(); err != nil {
 		return err
 	}
+	// The server's own commit work: the engine commit on the CPU, then the redo log as
+	// innodb_flush_log_at_trx_commit says (a group-committed fsync at 1). Without a cost
+	// profile both are free.
+	_ = c.p.cost.EngineCommit(ctx)
+	_ = c.p.cost.CommitRedo(ctx)
 	c.p.committed.Add(1)
 	return nil
 }
