@@ -37,6 +37,9 @@ func (p *Provider) apply(r replicator.Apply) error {
 		// abort. The model counts it and keeps the order moving.
 		p.applyErrors.Add(1)
 	}
+	// Applying the rows costs the applier's CPU (service-time model), in parallel with
+	// other appliers, before commit order.
+	_ = p.cfg.Cost.CPU(p.ctx, p.cfg.Cost.Start(), p.cfg.Cost.ApplyCost(len(ws.Rows)))
 	if p.st.SerialRemoteCommit() {
 		if err := p.commitMon.Enter(p.ctx, g); err != nil {
 			if applied != nil {
@@ -52,8 +55,10 @@ func (p *Provider) apply(r replicator.Apply) error {
 			p.applyErrors.Add(1)
 		}
 	}
+	_ = p.cfg.Cost.EngineCommit(p.ctx)
 	p.commitMon.Leave(g)
 	p.applyMon.Leave(g)
 	p.inbox.Post(event{kind: evCommitted, keys: len(ws.Keys), bytes: r.Bytes})
+	_ = p.cfg.Cost.CommitRedo(p.ctx)
 	return nil
 }

@@ -120,6 +120,8 @@ wait:
 	case vFenced:
 		return nil, protocols.ErrCertification()
 	}
+	// Certification and the local monitor, on the node's CPU (service-time model).
+	_ = p.cfg.Cost.CPU(ctx, p.cfg.Cost.Start(), p.cfg.Cost.CertifyCost(len(ws.Keys)))
 	if !v.ok {
 		p.certFailures.Add(1)
 		return nil, protocols.ErrCertification()
@@ -153,12 +155,17 @@ func (c *commit) Apply(ctx context.Context, engineCommit func() error) error {
 	p.commitWinSum.Add(c.seqno - p.commitMon.LastLeft())
 	p.commitWinN.Add(1)
 	err := engineCommit()
+	_ = p.cfg.Cost.EngineCommit(p.ctx)
 	p.commitMon.Leave(c.seqno)
 	p.applyMon.Leave(c.seqno)
 	if err == nil {
 		p.localCommits.Add(1)
 	}
 	p.inbox.Post(event{kind: evCommitted, local: true, seen: c.ws.Snapshot, keys: len(c.ws.Keys), bytes: c.bytes})
+	// The redo flush comes after commit order is released (wsrep_commit_ordered runs before
+	// trx_commit_complete_for_mysql), so concurrent commits share one group-committed
+	// fsync; only then does the client get its reply.
+	_ = p.cfg.Cost.CommitRedo(p.ctx)
 	return err
 }
 

@@ -69,5 +69,9 @@ func init() {
 		Parse:    ParseSettings,
 		New:      New,
 		Rejoins:  true, // restart.go
+		Flavors: []protocols.Flavor{
+			{Name: "mariadb-10.11", Summary: "MariaDB 10.11 with Galera 4 (the default): commit order released before the redo flush, cost profile measured on this machine type", Profile: "galera-4-mariadb-10.11"},
+			{Name: "pxc-8.0", Summary: "Percona XtraDB Cluster 8.0: the same pipeline and, for want of a PXC measurement, the MariaDB Galera 4 cost profile", Profile: "galera-4-mariadb-10.11"},
+		},
 	})
 }

@@ -29,6 +29,8 @@ type client struct {
 	db    workloads.DB
 	wl    workloads.Client
 	stats *clientStats
+	// queries counts the statements db issued (reads, writes, other), for qps per interval.
+	queries *queryCounts
 	// serverRetries is how many times the node's server re-runs an autocommit statement
 	// that failed certification before the client sees it (Galera's wsrep_retry_autocommit).
 	serverRetries int

@@ -11,7 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/replbench/replbench/internal/precise"
 	"github.com/replbench/replbench/protocols"
+	"github.com/replbench/replbench/protocols/servicetime"
 	"github.com/replbench/replbench/protocols/transport"
 	"github.com/replbench/replbench/storage"
 	"github.com/replbench/replbench/workloads"
@@ -31,6 +33,9 @@ type cluster struct {
 	emu       *transport.Emulator
 	workload  workloads.Workload
 
+	costs     []*servicetime.Node // each node's service-time model (servicetime.go); nil: none
+	costTimer *precise.Timer      // the waits of costs in real time; closed by close
+
 	gateMu sync.Mutex           // guards gates
 	gates  map[string]*nodeGate // each node's door for its clients (nodefaults.go)
 
@@ -39,6 +44,7 @@ type cluster struct {
 	proto   string
 	eps     []transport.Endpoint // each node's endpoint now (a kill closes it)
 	source  string               // the source after a promotion ("" : Members[0])
+	acked   *ackLog              // acknowledged writes of a workload without a history (acklog.go)
 	retired []*storage.Engine    // engines of nodes that went down, released at close
 }
 
@@ -49,6 +55,8 @@ type clusterConfig struct {
 	seed    int64
 	// loadProgress, if set, hears how far the workload's load has got (rows done, total).
 	loadProgress func(done, total int64)
+	// virtual is set under testing/synctest: service-time waits use Go's timers.
+	virtual bool
 }
 
 // startCluster brings up the cluster of a point: the engines, the schema on every node, the
@@ -131,6 +139,14 @@ func startCluster(ctx context.Context, ps *PointSpec, cc clusterConfig, progress
 		return nil, err
 	}
 	c.emu = transport.NewEmulator(bus, ps.Net, transport.EmulatorOptions{Seed: cc.seed})
+	var waiter precise.Waiter = precise.Virtual{}
+	if needsCosts(ps) && !cc.virtual {
+		c.costTimer = precise.NewTimer()
+		waiter = c.costTimer
+	}
+	if c.costs, err = costNodes(ps, waiter); err != nil {
+		return nil, err
+	}
 	c.proto = proto.Name
 	// spawn is bring-up's and a restart's one way to give node i a provider: attach it to
 	// the bus and create the provider over its current engine (nodefaults_restart.go sets
@@ -147,6 +163,7 @@ func startCluster(ctx context.Context, ps *PointSpec, cc clusterConfig, progress
 		c.eps[i] = ep
 		cfg.Node, cfg.Members, cfg.Endpoint, cfg.Applier = node, c.members, ep, c.engines[i]
 		cfg.Settings, cfg.Seed = ps.Cluster[i].Settings, cc.seed+int64(i)
+		cfg.Cost = c.costs[i]
 		p, err := proto.New(cfg)
 		if err != nil {
 			_ = ep.Close()
@@ -201,7 +218,8 @@ func (c *cluster) clients(ps *PointSpec, seed int64) []*client {
 			}
 		}
 		rng := rand.New(rand.NewPCG(uint64(seed), uint64(i)+1))
-		out[i] = &client{id: i, node: node, db: c.clientDB(node, idx), wl: c.workload.NewClient(i, rng), stats: newClientStats()}
+		q := &queryCounts{}
+		out[i] = &client{id: i, node: node, db: countQueries(c.logAcked(c.clientDB(node, idx)), q), queries: q, wl: c.workload.NewClient(i, rng), stats: newClientStats()}
 		if r, ok := c.providers[idx].(protocols.AutocommitRetrier); ok {
 			out[i].serverRetries = r.RetryAutocommit()
 		}
@@ -226,6 +244,9 @@ func (c *cluster) close() error {
 		if err := p.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close %s: %w", c.members[i], err))
 		}
+	}
+	if c.costTimer != nil {
+		c.costTimer.Close()
 	}
 	if c.emu != nil {
 		if err := c.emu.Close(); err != nil {

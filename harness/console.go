@@ -2,6 +2,7 @@ package harness
 
 import (
 	"fmt"
+	"github.com/replbench/replbench/results"
 	"io"
 	"os"
 	"strings"
@@ -168,9 +169,11 @@ func (c *console) done(summary string) {
 		}
 		el := time.Since(c.started)
 		r := time.Duration(float64(rest) * float64(barUnit) * float64(el) / float64(max(c.base, 1)*int64(barUnit)))
-		left = fmt.Sprintf(", about %s left", r.Round(time.Second))
+		left = fmt.Sprintf(", ~%s left", r.Round(time.Second))
 	}
-	fmt.Fprintf(c.w, "replbench: point %d/%d done: %s%s\n", c.cur+1, c.points, summary, left)
+	// Wrapped as the tables are, so a long label (five writers, a long network name)
+	// does not run past the 120 columns of the rest of the output.
+	fmt.Fprintln(c.w, results.Wrap(fmt.Sprintf("replbench: point %d/%d: %s%s", c.cur+1, c.points, summary, left), results.DefaultWidth, 4))
 }
 
 // step is done without a summary.

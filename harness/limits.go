@@ -3,6 +3,8 @@ package harness
 import (
 	"fmt"
 	"time"
+
+	"github.com/replbench/replbench/harness/law"
 )
 
 // The stated upper bounds of a scenario. A value above them is far more likely a typo or a
@@ -105,13 +107,14 @@ func (s *Scenario) pointCount() int {
 
 // Estimate is how long the points would take to run: each point's warm-up and run length,
 // or, for a point given as a number of transactions, that number at the rate given (or, in
-// a closed loop, assumedRate, a guess of a few thousand transactions per second), plus a
+// a closed loop, assumedRate, a guess of a few thousand transactions per second, or the
+// point's Callaghan's-law throughput bound when that is lower), plus a
 // fixed cost per point for starting, loading and checking its cluster.
 func Estimate(points []PointSpec) time.Duration {
 	const perPoint = 500 * time.Millisecond
 	const assumedRate = 2000.0
 	var total time.Duration
-	for _, p := range points {
+	for i, p := range points {
 		total += perPoint + p.Warmup
 		switch {
 		case p.Duration > 0:
@@ -120,6 +123,11 @@ func Estimate(points []PointSpec) time.Duration {
 			rate := assumedRate
 			if p.Rate > 0 {
 				rate = p.Rate
+			}
+			// A closed loop on a slow network cannot beat Callaghan's law: 500 inserts
+			// from one client over a 100 ms floor take 50 s, not a quarter of a second.
+			if b, err := law.Compute(LawInput(&points[i], 0)); err == nil && b.MaxTPS > 0 && b.MaxTPS < rate {
+				rate = b.MaxTPS
 			}
 			total += time.Duration(float64(p.Queries) / rate * float64(time.Second))
 		}

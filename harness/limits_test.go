@@ -45,9 +45,18 @@ func TestScenarioLimits(t *testing.T) {
 // warning that says why.
 func TestPointWarnings(t *testing.T) {
 	ps := &PointSpec{Protocol: "galera", Nodes: 3, Threads: 8, Network: NetworkSpec{Name: "lan"}, Workload: WorkloadSpec{Name: "insert"}}
-	short := pointWarnings(&results.Point{Committed: 3, ElapsedS: 0.0004, Converged: true}, ps)
-	if len(short) != 1 || !strings.Contains(short[0], "too short to measure: 3 commits in 0.000 s") {
-		t.Errorf("short point: %q", short)
+	n := shortNote(&results.Point{Committed: 3, ElapsedS: 0.0004, Converged: true}, ps)
+	if n != "galera 3n lan insert t=8: 3 commits in 0.000 s" {
+		t.Errorf("short point: %q", n)
+	}
+	if n := shortNote(&results.Point{Committed: 5000, ElapsedS: 2}, ps); n != "" {
+		t.Errorf("a long enough point: %q", n)
+	}
+	if w := shortWarnings([]string{n, "b: 5 commits in 0.001 s"}); len(w) != 3 || !strings.HasPrefix(w[0], "warning: too short to measure (want at least about 1000 commits and 1 s") || w[2] != "- b: 5 commits in 0.001 s" {
+		t.Errorf("short warnings: %q", w)
+	}
+	if w := pointWarnings(&results.Point{Committed: 3, ElapsedS: 0.0004, Converged: true}, ps); len(w) != 0 {
+		t.Errorf("a short but converged point has a per-point warning: %q", w)
 	}
 	long := pointWarnings(&results.Point{Committed: 5000, ElapsedS: 2, Converged: false, ConvergenceDetail: "n3 has 4 rows fewer"}, ps)
 	if len(long) != 1 || !strings.Contains(long[0], "did not converge: n3 has 4 rows fewer") {
@@ -69,7 +78,7 @@ func TestConsolePlainProgress(t *testing.T) {
 	c.done("b done")
 	c.finish()
 	got := b.String()
-	if !strings.Contains(got, "point 1/2 done: a done, about ") || !strings.Contains(got, "point 2/2 done: b done\n") {
+	if !strings.Contains(got, "point 1/2: a done, ~") || !strings.Contains(got, "point 2/2: b done\n") {
 		t.Errorf("progress lines: %q", got)
 	}
 }

@@ -168,8 +168,22 @@ func delayWarning(p *results.Point, least time.Duration) string {
 	// Lateness is counted only over the messages the network delivered, from the moment
 	// each was deliverable: a message a partition dropped is not in it, and one held by a
 	// clogged link is due when the link is released (transport.Emulator.handoff).
-	return fmt.Sprintf("warning (%s, %s, %d threads): over the %d messages it delivered, counted from when each was deliverable (partition drops and clog holds excluded), p99 lateness %.3f ms, %sx the smallest configured one-way delay (%.3f ms); the result carries that imprecision",
-		p.Protocol, results.NetworkLabel(p.Network), p.Threads, de.N, de.P99, timesText(de.P99/leastMs), leastMs)
+	return fmt.Sprintf("%s: p99 lateness %.3f ms, %sx the smallest one-way delay (%.3f ms), %d messages",
+		resultLabel(p), de.P99, timesText(de.P99/leastMs), leastMs, de.N)
+}
+
+// lateWarnings puts the points' delayWarning lines under one heading that says once what
+// the figure counts, so that a run where every point was late reads as one warning with a
+// line per point rather than the same sentence repeated; none for none.
+func lateWarnings(lines []string) []string {
+	if len(lines) == 0 {
+		return nil
+	}
+	out := []string{"warning: messages reached their receivers later than the emulated network asked (p99 of arrival minus due time over the messages delivered, due from when each was deliverable: partition drops and clog holds excluded; a receiver slow to read its queue, as after a heal, counts too); these results carry that imprecision:"}
+	for _, l := range lines {
+		out = append(out, "- "+l)
+	}
+	return out
 }
 
 // timesText prints a ratio with two significant figures below 10 and whole above.

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/replbench/replbench/protocols/servicetime"
 	"github.com/replbench/replbench/protocols/transport"
 	"github.com/replbench/replbench/storage"
 	"github.com/replbench/replbench/workloads"
@@ -268,5 +269,9 @@ func (c *cluster) gate(node string) *nodeGate {
 // clientDB is the DB a client of node (engine index idx) uses: the engine behind the node's
 // gate.
 func (c *cluster) clientDB(node string, idx int) workloads.DB {
-	return gatedDB{e: c.engines[idx], g: c.gate(node)}
+	var cost *servicetime.Node
+	if idx < len(c.costs) {
+		cost = c.costs[idx]
+	}
+	return withCosts(gatedDB{e: c.engines[idx], g: c.gate(node)}, cost)
 }

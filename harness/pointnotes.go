@@ -2,6 +2,7 @@ package harness
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/replbench/replbench/results"
 )
@@ -14,24 +15,38 @@ const (
 	ShortElapsed = 1.0 // seconds
 )
 
-// pointWarnings are the warnings a finished point earns under the table: too short to
-// measure, and not converged (with the convergence check's reason). A nil point earns none.
+// pointWarnings are the warnings a finished point earns under the table beyond the grouped
+// ones (shortNote, delayWarning): not converged, with the convergence check's reason. A
+// nil point earns none.
 func pointWarnings(p *results.Point, ps *PointSpec) []string {
-	if p == nil {
+	if p == nil || p.Converged {
 		return nil
 	}
-	var out []string
-	label := pointLabel(ps)
-	if p.Committed < ShortCommits || p.ElapsedS < ShortElapsed {
-		out = append(out, fmt.Sprintf("warning (%s): too short to measure: %d commits in %.3f s (want at least about %d commits and %g s; raise --queries or give --time)",
-			label, p.Committed, p.ElapsedS, ShortCommits, ShortElapsed))
+	why := p.ConvergenceDetail
+	if why == "" {
+		why = "no detail recorded"
 	}
-	if !p.Converged {
-		why := p.ConvergenceDetail
-		if why == "" {
-			why = "no detail recorded"
-		}
-		out = append(out, fmt.Sprintf("warning (%s): did not converge: %s", label, why))
+	return []string{fmt.Sprintf("warning (%s): did not converge: %s", pointLabel(ps), why)}
+}
+
+// shortNote is one line naming a point too short to measure (its percentiles rest on too
+// few commits, or start-up and the last stragglers dominate its elapsed time), "" for one
+// long enough or nil. The lines go under one heading (shortWarnings).
+func shortNote(p *results.Point, ps *PointSpec) string {
+	if p == nil || (p.Committed >= ShortCommits && p.ElapsedS >= ShortElapsed) {
+		return ""
+	}
+	return fmt.Sprintf("%s: %d commits in %.3f s", pointLabel(ps), p.Committed, p.ElapsedS)
+}
+
+// shortWarnings puts the shortNote lines under one heading that says the thresholds once.
+func shortWarnings(lines []string) []string {
+	if len(lines) == 0 {
+		return nil
+	}
+	out := []string{fmt.Sprintf("warning: too short to measure (want at least about %d commits and %g s; raise --queries or give --time):", ShortCommits, ShortElapsed)}
+	for _, l := range lines {
+		out = append(out, "- "+l)
 	}
 	return out
 }
@@ -41,8 +56,8 @@ func pointSummary(p *results.Point) string {
 	if p == nil {
 		return "no result"
 	}
-	s := fmt.Sprintf("%s %dn t=%d: %d commits in %.3f s, %.0f tps, p99 %.3f ms, max %.3f ms",
-		p.Protocol, p.Nodes, p.Threads, p.Committed, p.ElapsedS, p.TPS, p.Latency.P99, p.Latency.Max)
+	s := fmt.Sprintf("%s: %.0f tps, %d tx in %.2f s, p99 %s max %s ms",
+		resultLabel(p), p.TPS, p.Committed, p.ElapsedS, sig3(p.Latency.P99), sig3(p.Latency.Max))
 	if !p.Converged {
 		s += ", NOT CONVERGED"
 	}
@@ -69,4 +84,18 @@ func percentilesAt(clients []*clientStats, pcts []float64) map[string]float64 {
 		out[results.PercentileKey(q)] = float64(all.ValueAtQuantile(q)) / 1000
 	}
 	return out
+}
+
+// sig3 prints a latency with three significant figures, whole from 100 up (the tables'
+// precision: the progress line is a glance, the tables and files keep the detail).
+func sig3(v float64) string {
+	switch {
+	case v >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case v >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	case v >= 1:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64)
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/replbench/replbench/harness/target"
 	_ "github.com/replbench/replbench/protocols/standalone"
 	"github.com/replbench/replbench/storage/sqlexec"
-	_ "github.com/replbench/replbench/workloads/insert"
+	_ "github.com/replbench/replbench/workloads/all"
 )
 
 // A point on a target runs the workload through go-sql-driver against MySQL-protocol
@@ -55,30 +55,52 @@ func TestRunOnTargetThroughEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &harness.Scenario{Name: "t", Workload: harness.WorkloadSpec{Name: "insert"}, Threads: harness.IntList{2},
-		Sweep: harness.Sweep{Protocols: []string{"standalone"}}, Queries: 200, Seed: 1}
-	n := 1
-	s.Apply(harness.Overrides{Nodes: &n})
-	points, err := harness.Expand(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := harness.Run(ctx, s, points, harness.Options{OutDir: t.TempDir(), NoProgress: true, Stdout: io.Discard, Stderr: io.Discard, Target: tf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := out.Run.Points[0]
-	if p.Target != harness.TargetReal || p.ServerVersion == "" {
-		t.Errorf("target %q version %q: want a real point with the server's version", p.Target, p.ServerVersion)
-	}
-	if p.Committed != 200 {
-		t.Errorf("committed %d, want the 200 queries asked", p.Committed)
-	}
-	if !p.Converged {
-		t.Errorf("not converged: %s", p.ConvergenceDetail)
-	}
-	t.Logf("tps %.0f, %s, status %v, checks %v", p.TPS, p.ConvergenceDetail, p.Status, p.Checks)
-	if p.Network.Preset != "real" {
-		t.Errorf("network %q, want real", p.Network.Preset)
+	for _, wl := range []struct {
+		name string
+		opts map[string]string
+	}{
+		{"insert", nil},
+		{"hotspot", nil},
+		{"oltp_read_write", map[string]string{"table-size": "500"}},
+		{"oltp_point_select", map[string]string{"table-size": "500"}},
+		{"tpcc", map[string]string{"warehouses": "1", "scale": "0.01"}},
+	} {
+		t.Run(wl.name, func(t *testing.T) {
+			s := &harness.Scenario{Name: "t", Workload: harness.WorkloadSpec{Name: wl.name, Options: wl.opts}, Threads: harness.IntList{2},
+				Sweep: harness.Sweep{Protocols: []string{"standalone"}}, Queries: 60, Seed: 1}
+			n := 1
+			s.Apply(harness.Overrides{Nodes: &n})
+			points, err := harness.Expand(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := harness.Run(ctx, s, points, harness.Options{OutDir: t.TempDir(), NoProgress: true, Stdout: io.Discard, Stderr: io.Discard, Target: tf})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := out.Run.Points[0]
+			t.Logf("tps %.0f, aborts %v, %s, checks %v", p.TPS, p.Aborts, p.ConvergenceDetail, p.Checks)
+			if p.Target != harness.TargetReal || p.ServerVersion == "" {
+				t.Errorf("target %q version %q: want a real point with the server's version", p.Target, p.ServerVersion)
+			}
+			var aborts int64
+			for _, a := range p.Aborts {
+				aborts += a
+			}
+			if p.Committed+aborts != 60 {
+				t.Errorf("committed %d + aborted %d, want the 60 transactions asked", p.Committed, aborts)
+			}
+			if !p.Converged {
+				t.Errorf("not converged: %s", p.ConvergenceDetail)
+			}
+			for name, ok := range p.Checks {
+				if !ok {
+					t.Errorf("workload check %s failed", name)
+				}
+			}
+			if p.Network.Preset != "real" {
+				t.Errorf("network %q, want real", p.Network.Preset)
+			}
+		})
 	}
 }

@@ -32,7 +32,9 @@ type Options struct {
 	ReportInterval time.Duration
 	// Status prints each node's status variables after each point.
 	Status bool
-	// ConvergeTimeout bounds the end-of-point wait for replicas; 0 means ConvergeTimeout.
+	// ConvergeTimeout is how long the end-of-point wait for replicas goes on with no node
+	// applying anything (a replica still draining its backlog is waited for); 0 means
+	// ConvergeTimeout.
 	ConvergeTimeout time.Duration
 	// StallTimeout stops a point's measured phase when no transaction has finished for this
 	// long while some are in flight, and reports the stall, instead of waiting for ever on
@@ -45,6 +47,9 @@ type Options struct {
 	// Percentiles are extra latency percentiles to measure (Latency.At) and print in the
 	// interval lines and tables (--percentile); nil keeps the fixed ones.
 	Percentiles []float64
+	// runDir and points are set by Run for the history checkers (verdicts.go).
+	runDir string
+	points int
 	// SyncCost is the local durable-commit cost the model adds to every floor (--sync).
 	SyncCost time.Duration
 	// Print writes the finished run on Stdout; nil means results.PrintRun (--output).
@@ -120,10 +125,13 @@ func Run(ctx context.Context, s *Scenario, points []PointSpec, opt Options) (*Ou
 		return out, err
 	}
 
+	opt.runDir, opt.points = dir, len(points)
 	con := newConsole(opt.Stderr, len(points), opt.NoProgress)
 	con.plan(points, opt.Percentiles)
 	var runErr error
 	var warnings []string // printed under the table
+	var late []string     // the points the emulator delivered late (delayWarning), one heading
+	var short []string    // the points too short to measure (shortNote), one heading
 	for i := range points {
 		ps := &points[i]
 		con.begin(i, pointLabel(ps))
@@ -133,7 +141,10 @@ func Run(ctx context.Context, s *Scenario, points []PointSpec, opt Options) (*Ou
 		}
 		p, warn, err := measure(ctx, s, ps, opt, con)
 		if warn != "" {
-			warnings = append(warnings, warn)
+			late = append(late, warn)
+		}
+		if n := shortNote(p, ps); n != "" {
+			short = append(short, n)
 		}
 		warnings = append(warnings, pointWarnings(p, ps)...)
 		if p != nil {
@@ -157,6 +168,8 @@ func Run(ctx context.Context, s *Scenario, points []PointSpec, opt Options) (*Ou
 		}
 	}
 	con.finish()
+	warnings = append(append(lateWarnings(late), shortWarnings(short)...), warnings...)
+	run.Warnings = warnings
 	if err := writeResults(dir, run); err != nil && runErr == nil {
 		runErr = err
 	}
@@ -381,12 +394,16 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 		p.Converged, p.ConvergenceDetail = false, "the NATS bus lost a connection during the point ("+lost.Error()+"); messages may be lost"
 		cv.ok, cv.detail = false, p.ConvergenceDetail
 	}
+	if cv.waited != "" {
+		p.Notes = append(p.Notes, cv.waited)
+	}
 	if !cv.ok {
 		con.printf("\n*** NOT CONVERGED: %s on %d nodes, %s, %d threads: %s ***\n\n", ps.Protocol, ps.Nodes, ps.Network.Name, ps.Threads, cv.detail)
 	}
-	if cv.ok && !interrupted {
+	if !interrupted {
+		// The checks run whether or not the point converged, on each node's own data.
 		cctx, cancel := context.WithTimeout(context.Background(), ConvergeTimeout)
-		checks, err := c.workload.Check(cctx, c.dbs())
+		checks, err := c.workload.Check(cctx, c.localDBs())
 		cancel()
 		if err != nil {
 			p.Notes = append(p.Notes, "workload check failed to run: "+err.Error())
@@ -395,6 +412,7 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 			p.Checks = checks
 		}
 	}
+	checkHistory(context.Background(), c, ps, opt.runDir, opt.points, p)
 	if m, ok := c.workload.(workloads.Metricser); ok {
 		byType := map[string]int64{}
 		for name, t := range p.ByType {
@@ -428,6 +446,7 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 		p.Notes = append(p.Notes, "close: "+err.Error())
 	}
 	setBound(p, ps, opt.SyncCost)
+	noteServer(p, ps)
 	if !interrupted {
 		p.Reference = results.ReferenceFor(s.Name, p) // a partial point reproduces nothing
 	}

@@ -71,6 +71,7 @@ type lineAcc struct {
 	n         int
 	span      float64
 	committed int64
+	queries   [3]int64 // reads, writes, other
 	aborts    map[string]int64
 	hist      *hdr.Histogram
 	fcPausedM float64
@@ -84,6 +85,11 @@ func startSeries(con *console, clients []*client, providers []protocols.Provider
 	r := &seriesRecorder{con: con, clients: clients, providers: providers, members: members, label: label,
 		start: start, step: step, perLine: perLine, done: make(chan struct{}), last: start}
 	r.prevFC = r.readFC(nil)
+	for _, cl := range clients {
+		if cl.queries != nil {
+			cl.queries.drain() // the warm-up's statements are not the measured phase's
+		}
+	}
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
@@ -122,11 +128,15 @@ func (r *seriesRecorder) stop(end time.Time) *results.Series {
 func (r *seriesRecorder) sample(now time.Time, final bool) {
 	h := newHist()
 	causes := map[protocols.Cause]int64{}
-	var committed, aborts int64
+	var committed, aborts, reads, writes, other int64
 	for _, cl := range r.clients {
 		c, a := cl.stats.interval(h, causes)
 		committed += c
 		aborts += a
+		if cl.queries != nil {
+			rd, wr, ot := cl.queries.drain()
+			reads, writes, other = reads+rd, writes+wr, other+ot
+		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -146,6 +156,7 @@ func (r *seriesRecorder) sample(now time.Time, final bool) {
 		r.lastHist.Merge(h)
 		h = r.lastHist
 		committed += prev.Committed
+		reads, writes, other = reads+prev.Reads, writes+prev.Writes, other+prev.Other
 		for c, n := range prev.Aborts {
 			causes[protocols.Cause(c)] += n
 		}
@@ -160,7 +171,7 @@ func (r *seriesRecorder) sample(now time.Time, final bool) {
 	r.last = now
 	r.lastHist = h
 	s := results.Sample{T: now.Sub(r.start).Seconds(), SpanS: span, Committed: committed,
-		TPS: float64(committed) / span, Latency: latencyOf(h)}
+		TPS: float64(committed) / span, Latency: latencyOf(h), Reads: reads, Writes: writes, Other: other}
 	if len(causes) > 0 {
 		s.Aborts = map[string]int64{}
 		for c, n := range causes {
@@ -231,6 +242,9 @@ func (r *seriesRecorder) addLine(s *results.Sample, h *hdr.Histogram, final bool
 		a.n++
 		a.span += s.SpanS
 		a.committed += s.Committed
+		a.queries[0] += s.Reads
+		a.queries[1] += s.Writes
+		a.queries[2] += s.Other
 		a.hist.Merge(h)
 		a.fcPausedM += s.FCPausedMs
 		for c, n := range s.Aborts {
@@ -247,8 +261,10 @@ func (r *seriesRecorder) addLine(s *results.Sample, h *hdr.Histogram, final bool
 		ab += a.aborts[c]
 		causes = append(causes, fmt.Sprintf("%s %d", c, a.aborts[c]))
 	}
-	line := fmt.Sprintf("%s [%6.1fs] %s: tps %.1f lat ms %s err/s %.1f aborts %d",
+	q := a.queries
+	line := fmt.Sprintf("%s [%6.1fs] %s: tps %.1f qps %.1f (r/w/o %.1f/%.1f/%.1f) lat ms %s err/s %.1f aborts %d",
 		time.Now().Format("15:04:05.000"), a.t, r.label, float64(a.committed)/a.span,
+		float64(q[0]+q[1]+q[2])/a.span, float64(q[0])/a.span, float64(q[1])/a.span, float64(q[2])/a.span,
 		percentileText(a.hist, r.con.pcts), float64(ab)/a.span, ab)
 	if len(causes) > 0 {
 		line += " (" + strings.Join(causes, ", ") + ")"
@@ -276,9 +292,29 @@ func percentileText(h *hdr.Histogram, pcts []float64) string {
 // pointLabel names a point in progress and report lines: protocol, nodes, network,
 // workload, writers when more than n1, and threads.
 func pointLabel(ps *PointSpec) string {
+	return labelOf(ps.Protocol, ps.Nodes, ps.Network.Name, ps.Workload.Name, ps.Writers, ps.Threads, ps.Repeat)
+}
+
+// resultLabel is pointLabel for a finished point, read from its result.
+func resultLabel(p *results.Point) string {
+	return labelOf(p.Protocol, p.Nodes, results.NetworkLabel(p.Network), p.Workload, p.Writers, p.Threads, p.Repeat)
+}
+
+// labelOf is the one format of a point's label, so progress lines, interval lines and
+// warnings name a point the same way and two points that differ only in writers or
+// workload never read alike. A repeat after the first is numbered ("run 2"); the first
+// carries no number, so a run without repeats reads as before.
+func labelOf(protocol string, nodes int, network, workload string, writers []string, threads, repeat int) string {
 	w := ""
-	if len(ps.Writers) > 1 || (len(ps.Writers) == 1 && ps.Writers[0] != "n1") {
-		w = " w=" + strings.Join(ps.Writers, ",")
+	switch {
+	case len(writers) > 1 && len(writers) == nodes:
+		w = " w=all" // as the tables name it
+	case len(writers) > 1 || (len(writers) == 1 && writers[0] != "n1"):
+		w = " w=" + strings.Join(writers, ",")
 	}
-	return fmt.Sprintf("%s %dn %s %s%s t=%d", ps.Protocol, ps.Nodes, ps.Network.Name, ps.Workload.Name, w, ps.Threads)
+	r := ""
+	if repeat > 0 {
+		r = fmt.Sprintf(" run %d", repeat+1)
+	}
+	return fmt.Sprintf("%s %dn %s %s%s t=%d%s", protocol, nodes, network, workload, w, threads, r)
 }

@@ -123,3 +123,22 @@ func TestSeriesStepAndFold(t *testing.T) {
 		}
 	})
 }
+
+// A point's label names writers only when they are not n1 alone, and every member as "all",
+// as the tables do; a repeat after the first is numbered.
+func TestLabelOf(t *testing.T) {
+	for _, tc := range []struct {
+		writers []string
+		repeat  int
+		want    string
+	}{
+		{[]string{"n1"}, 0, "galera 3n lan insert t=4"},
+		{[]string{"n1", "n2"}, 0, "galera 3n lan insert w=n1,n2 t=4"},
+		{[]string{"n1", "n2", "n3"}, 1, "galera 3n lan insert w=all t=4 run 2"},
+		{[]string{"n2"}, 0, "galera 3n lan insert w=n2 t=4"},
+	} {
+		if got := labelOf("galera", 3, "lan", "insert", tc.writers, 4, tc.repeat); got != tc.want {
+			t.Errorf("labelOf(%v, %d) = %q, want %q", tc.writers, tc.repeat, got, tc.want)
+		}
+	}
+}

@@ -4,7 +4,16 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/replbench/replbench/protocols/servicetime"
 )
+
+// CostProfileParam names the node's cost profile for the service-time model
+// (protocols/servicetime): a built-in name, a YAML file, or "none" for the pure protocol
+// model. `--cost-profile X` is `--param replbench.cost_profile=X`. Its default is the
+// flavour's built-in profile, so a plain run predicts that server, and the resolved value
+// (recorded with every result's parameters) names the profile that was used.
+const CostProfileParam = "replbench.cost_profile"
 
 // FlavorParam is the parameter that names a node's server flavour. It is a model parameter
 // (replbench.*) rather than a real server option because a flavour is which server you run,
@@ -96,6 +105,9 @@ func (p *Protocol) withDefaults(f *Flavor) []Param {
 		if v, ok := f.Defaults[d.Name]; ok {
 			out[i].Default = v
 		}
+		if d.Name == CostProfileParam && f.Profile != "" {
+			out[i].Default = f.Profile
+		}
 	}
 	return out
 }
@@ -108,6 +120,28 @@ func flavorParam(p *Protocol) Param {
 	}
 	return Param{Name: FlavorParam, Default: p.Flavors[0].Name, Choices: p.FlavorNames(),
 		Help: "the server this node stands for (--flavor): its pipeline, defaults and cost profile; " + strings.Join(lines, "; ")}
+}
+
+// costProfileParam declares CostProfileParam for a protocol with flavours.
+func costProfileParam(p *Protocol) Param {
+	def := p.Flavors[0].Profile
+	if def == "" {
+		def = servicetime.None
+	}
+	return Param{Name: CostProfileParam, Default: def,
+		Help: "the service-time model's cost profile (--cost-profile): a built-in name (" + strings.Join(servicetime.Builtins(), ", ") + "), a YAML file, or none for the pure protocol model; the default is the flavour's built-in profile"}
+}
+
+// checkCostProfile refuses a cost profile that does not load, with the accepted values.
+func checkCostProfile(ps Params) error {
+	v, ok := ps[CostProfileParam]
+	if !ok {
+		return nil
+	}
+	if _, err := servicetime.Load(v); err != nil {
+		return fmt.Errorf("parameter %s: %v", CostProfileParam, err)
+	}
+	return nil
 }
 
 // resolveFlavor picks the flavour user asks for and refuses a parameter it lacks. It

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 
+	"github.com/replbench/replbench/protocols/servicetime"
 	"github.com/replbench/replbench/protocols/transport"
 )
 
@@ -133,6 +134,10 @@ type Config struct {
 	// Source, if set, names the source of a source/replica protocol in place of
 	// Members[0] (after a promotion).
 	Source string
+	// Cost is this node's share of the service-time model (its cost profile, host CPU and
+	// log devices): the provider charges its commit-path stages to it. nil (profile "none")
+	// charges nothing; every servicetime.Node method is nil-safe.
+	Cost *servicetime.Node
 }
 
 // Index returns the position of this node in Members, or -1.

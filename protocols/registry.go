@@ -48,7 +48,14 @@ func (p *Protocol) Resolve(user map[string]string) (Settings, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ResolveSettings(defs, p.Parse, user)
+	st, err := ResolveSettings(defs, p.Parse, user)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkCostProfile(st.Params()); err != nil {
+		return nil, err
+	}
+	return st, nil
 }
 
 // protocolsByName is the table Register fills and Lookup reads.
@@ -61,6 +68,9 @@ func Register(p Protocol) {
 	if len(p.Flavors) > 0 {
 		if _, dup := findDecl(p.Params, FlavorParam); !dup {
 			p.Params = append(slices.Clone(p.Params), flavorParam(&p))
+		}
+		if _, dup := findDecl(p.Params, CostProfileParam); !dup {
+			p.Params = append(slices.Clone(p.Params), costProfileParam(&p))
 		}
 		for i := range p.Flavors {
 			for name := range p.Flavors[i].Defaults {

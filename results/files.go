@@ -215,7 +215,7 @@ func probeDir(dir, what string) error {
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
-		return fmt.Errorf("cannot write %s: %v in %s (accepted: a path in a writable directory)", what, err, dir)
+		return fmt.Errorf("cannot write %s: creating a file in %s fails: %v (accepted: a path in a writable directory)", what, dir, err)
 	}
 	name := f.Name()
 	f.Close()

@@ -92,24 +92,37 @@ type htmlNetwork struct {
 	Matrix *htmlTable
 }
 
+// htmlWarning is one warning line of the report.
+type htmlWarning struct {
+	Text string
+	Sub  bool
+}
+
 type htmlPage struct {
 	Title, Scenario, Description, Explain, Common, StartedAt string
 	Seed                                                     int64
 	Points                                                   int
 	Main, MainWide, Workload, ByType, Summary                *htmlTable
 	Hidden                                                   string
-	Unconverged, Warnings, FailedChecks, Notes               []string
-	BoundNote                                                string
-	Bounds                                                   *htmlTable
-	Networks                                                 []htmlNetwork
-	Reference                                                string
-	Charts                                                   []htmlImage
-	Overview                                                 *htmlImage
-	Series                                                   []htmlPoint
-	Verdicts                                                 []htmlVerdict
-	VerdictsFailed                                           int
-	Environment                                              *htmlTable
-	Files                                                    []string
+	Unconverged, FailedChecks, Notes                         []string
+	// Warnings are the run's warnings as the terminal printed them (Run.Warnings); a line
+	// under a heading (the terminal's "- ") is Sub.
+	Warnings  []htmlWarning
+	BoundNote string
+	Bounds    *htmlTable
+	Networks  []htmlNetwork
+	Reference string
+	Charts    []htmlImage
+	Overview  *htmlImage
+	Series    []htmlPoint
+	// FaultsFirst puts the time series before the comparison charts: in a run with
+	// faults the hole a fault leaves over time is the result, and a reader should see it
+	// without scrolling past every chart.
+	FaultsFirst    bool
+	Verdicts       []htmlVerdict
+	VerdictsFailed int
+	Environment    *htmlTable
+	Files          []string
 }
 
 // WriteHTML writes dir/index.html: a self-contained page (images inline as data URIs, the
@@ -145,6 +158,10 @@ func buildPage(dir string, run *Run, files []string) (*htmlPage, error) {
 	pg.Title = "replbench run"
 	if run.Scenario != "" {
 		pg.Title += ": " + run.Scenario
+	}
+	for _, w := range run.Warnings {
+		t, sub := strings.CutPrefix(w, "- ")
+		pg.Warnings = append(pg.Warnings, htmlWarning{Text: t, Sub: sub})
 	}
 	if len(pts) > 0 {
 		pg.Common = describeConstant(pts)
@@ -221,6 +238,9 @@ func buildPage(dir string, run *Run, files []string) (*htmlPage, error) {
 				hp.Summary = fmt.Sprintf("%d samples of %gs", len(p.Series.Samples), p.Series.IntervalS)
 			}
 			pg.Series = append(pg.Series, hp)
+			if len(p.Faults) > 0 && hp.Image != nil {
+				pg.FaultsFirst = true
+			}
 		}
 	}
 	pg.Environment = environmentTable(run)

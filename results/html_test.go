@@ -193,3 +193,27 @@ func BenchmarkWriteRendered(b *testing.B) {
 		}
 	}
 }
+
+// The run's warnings reach the report as the terminal printed them, the per-point lines
+// under their heading, and the report of a run with faults puts the time series first.
+func TestHTMLWarningsAndFaultOrder(t *testing.T) {
+	dir := t.TempDir()
+	run := seriesRun()
+	run.Warnings = []string{"warning: too short to measure (want at least about 1000 commits and 1 s):", "- galera 3n lan insert t=8: 3 commits in 0.001 s"}
+	if _, err := WriteRendered(dir, run); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, ReportFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	for _, want := range []string{"<h3>Warnings</h3>", "<li>warning: too short to measure", `<li class="sub">galera 3n lan insert t=8: 3 commits in 0.001 s</li>`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("index.html lacks %q", want)
+		}
+	}
+	if s, c := strings.Index(page, `<h2 id="series">`), strings.Index(page, `<h2 id="charts">`); s < 0 || (c >= 0 && s > c) {
+		t.Errorf("a run with faults: Over time at %d, Charts at %d; want Over time first", s, c)
+	}
+}

@@ -7,7 +7,10 @@
 // without re-running anything.
 package results
 
-import "strconv"
+import (
+	"encoding/json"
+	"strconv"
+)
 
 // Schema is the value of Run.Schema. Bump the version when a field changes meaning.
 const Schema = "replbench/v1"
@@ -28,6 +31,10 @@ type Run struct {
 	// Verdicts are the run-wide checker verdicts (a history checker over every point, say);
 	// per-point verdicts are in Point.Verdicts. The report renders whatever is here.
 	Verdicts []Verdict `json:"verdicts,omitempty"`
+	// Warnings are the lines the run printed under its table (the emulator was late, a
+	// point too short to measure, one that did not converge), kept so that the report and
+	// `replbench report` show what the terminal showed.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Verdict is one checker's finding, in a form every checker can fill and the report can
@@ -113,6 +120,14 @@ type Point struct {
 	Target         string            `json:"target,omitempty"`
 	ServerVersion  string            `json:"server_version,omitempty"`
 	TargetSettings map[string]string `json:"target_settings,omitempty"`
+	// Checkers is the history checkers' summary of this point, as harness/checker.Summary
+	// writes it, under stable names: ok, linearizable (true, false or "unknown"),
+	// lost_acknowledged (every acknowledged commit missing from a live node, with its GTID
+	// or seqno), anomalies (count per class), consistent_with, not, and the full verdicts
+	// with their witnesses. Kept as raw JSON here because results sits below the checkers.
+	Checkers json.RawMessage `json:"checkers,omitempty"`
+	// HistoryFile is the point's operation history in the run directory (history.jsonl).
+	HistoryFile string `json:"history_file,omitempty"`
 }
 
 // Network describes the emulated network of a point and how precisely it was emulated.

@@ -3,6 +3,7 @@ package results
 import (
 	"image/color"
 	"math"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -97,7 +98,7 @@ func categoryFigure(pts []Point, l layout, m metric, pal *palette) *figure {
 				sc, _ := plotter.NewScatter(plotter.XYs{{X: x, Y: st.Mean}})
 				sc.Color, sc.Shape, sc.Radius = col, draw.CircleGlyph{}, vg.Points(5)
 				p.Add(sc)
-				lab, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: x, Y: st.Mean}}, Labels: []string{fmtRate(st.Mean)}})
+				lab, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: x, Y: st.Mean}}, Labels: []string{barValue(st.Mean)}})
 				if err == nil {
 					lab.TextStyle[0].Font.Size = 8
 					lab.Offset = vg.Point{X: vg.Points(8), Y: vg.Points(-3)}
@@ -112,7 +113,7 @@ func categoryFigure(pts []Point, l layout, m metric, pal *palette) *figure {
 				bar.Color = col
 				bar.LineStyle.Width = vg.Points(0.5)
 				p.Add(bar)
-				lab, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: x, Y: st.Mean}}, Labels: []string{fmtRate(st.Mean)}})
+				lab, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: x, Y: st.Mean}}, Labels: []string{barValue(st.Mean)}})
 				if err == nil {
 					lab.TextStyle[0].Font.Size = 8
 					lab.TextStyle[0].XAlign = draw.XCenter
@@ -203,4 +204,13 @@ func indexOf(ss []string, s string) int {
 		}
 	}
 	return -1
+}
+
+// barValue is the number printed on a bar or a dot: fmtRate's form from 10 up, and two
+// significant figures below, so an abort rate of 0.03% does not read "0.0".
+func barValue(v float64) string {
+	if v >= 10 || v == 0 {
+		return fmtRate(v)
+	}
+	return strconv.FormatFloat(v, 'g', 2, 64)
 }

@@ -74,9 +74,9 @@ func ReportMain(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, wrap(fmt.Sprintf("%s, seed %d", head, run.Seed), DefaultWidth, 4))
 	if e := run.Environment; e != nil {
-		fmt.Fprintln(stdout, wrap(fmt.Sprintf("environment: replbench %s %s, %s, %s/%s, %d CPUs, bus %s", e.Version, e.Commit, e.GoVersion, e.OS, e.Arch, e.CPUs, e.Bus), DefaultWidth, 4))
+		fmt.Fprintln(stdout, wrap(fmt.Sprintf("environment: replbench %s, %s, %s/%s, %d CPUs, bus %s", strings.TrimSpace(e.Version+" "+e.Commit), e.GoVersion, e.OS, e.Arch, e.CPUs, e.Bus), DefaultWidth, 4))
 	}
-	PrintRun(stdout, run, TableOptions{ShowStatus: *status, ShowBound: *derivations, Wide: *wide})
+	PrintRun(stdout, run, TableOptions{ShowStatus: *status, ShowBound: *derivations, Wide: *wide, Warnings: run.Warnings})
 	if *noPlots {
 		return 0
 	}

@@ -38,6 +38,12 @@ type Sample struct {
 	TPS       float64          `json:"tps"`
 	Aborts    map[string]int64 `json:"aborts,omitempty"`
 	Latency   Latency          `json:"latency_ms"`
+	// Reads, Writes and Other count the statements the clients issued in the interval, as
+	// sysbench splits its qps: point and range reads, inserts/updates/deletes, and the BEGIN
+	// and COMMIT/ROLLBACK of explicit transactions.
+	Reads  int64 `json:"reads,omitempty"`
+	Writes int64 `json:"writes,omitempty"`
+	Other  int64 `json:"other,omitempty"`
 	// FCPausedMs is the longest time any node spent paused by flow control in the interval
 	// (Galera's wsrep_flow_control_paused_ns): while one node is paused every writer waits.
 	FCPausedMs float64 `json:"fc_paused_ms,omitempty"`
@@ -49,6 +55,14 @@ type Sample struct {
 	// the interval (transactions per period a writer may commit, gr_model_flow_control_quota),
 	// 0 when no member throttles.
 	FCQuota int64 `json:"fc_quota,omitempty"`
+}
+
+// QPS is the statements per second of the interval (reads, writes and other).
+func (s *Sample) QPS() float64 {
+	if s.SpanS <= 0 {
+		return 0
+	}
+	return float64(s.Reads+s.Writes+s.Other) / s.SpanS
 }
 
 // TotalAborts is the sample's aborts over every cause.
@@ -150,7 +164,7 @@ func sameLink(a, b string) bool {
 
 // seriesColumns is the header of timeseries.csv before the per-cause abort columns.
 var seriesColumns = []string{"point", "protocol", "nodes", "network", "workload", "writers", "threads", "repeat",
-	"t_s", "span_s", "committed", "tps",
+	"t_s", "span_s", "committed", "tps", "qps", "reads", "writes", "other",
 	"latency_ms.min", "latency_ms.mean", "latency_ms.p50", "latency_ms.p95", "latency_ms.p99", "latency_ms.max",
 	"aborts"}
 
@@ -225,6 +239,7 @@ func WriteSeriesCSV(path string, run *Run) error {
 				"network": NetworkLabel(p.Network), "workload": p.Workload, "writers": strings.Join(p.Writers, ";"),
 				"threads": strconv.Itoa(p.Threads), "repeat": strconv.Itoa(p.Repeat),
 				"t_s": ftoa(s.T), "span_s": ftoa(s.SpanS), "committed": strconv.FormatInt(s.Committed, 10), "tps": ftoa(s.TPS),
+				"qps": ftoa(s.QPS()), "reads": strconv.FormatInt(s.Reads, 10), "writes": strconv.FormatInt(s.Writes, 10), "other": strconv.FormatInt(s.Other, 10),
 				"latency_ms.min": ftoa(s.Latency.Min), "latency_ms.mean": ftoa(s.Latency.Mean), "latency_ms.p50": ftoa(s.Latency.P50),
 				"latency_ms.p95": ftoa(s.Latency.P95), "latency_ms.p99": ftoa(s.Latency.P99), "latency_ms.max": ftoa(s.Latency.Max),
 				"aborts":       strconv.FormatInt(s.TotalAborts(), 10),

@@ -46,11 +46,21 @@ func workloadTable(pts []Point) (t *fitTable, failed []string) {
 	if rep {
 		t.add(fitCol{head: "run", prio: prioKeep, right: true})
 	}
+	// With many checks, or points that ran different checks (sysbench beside TPC-C), the
+	// one-column-per-check form cannot fit and would hide a workload's checks entirely:
+	// a "checks" column says per point how many passed and names the failures, and the
+	// per-check columns are the first hidden.
+	summary := len(checks) > 2 || checkSetsDiffer(pts)
+	checkPrio := 60
+	if summary {
+		t.add(fitCol{head: "checks", prio: 900})
+		checkPrio = 40
+	}
 	for _, m := range metrics {
 		t.add(fitCol{head: m, prio: 50, right: true})
 	}
 	for _, c := range checks {
-		t.add(fitCol{head: "check " + c, prio: 60})
+		t.add(fitCol{head: "check " + c, prio: checkPrio})
 	}
 	for i := range pts {
 		p := &pts[i]
@@ -63,6 +73,9 @@ func workloadTable(pts []Point) (t *fitTable, failed []string) {
 		}
 		if rep {
 			row = append(row, strconv.Itoa(p.Repeat+1))
+		}
+		if summary {
+			row = append(row, checksSummary(p.Checks))
 		}
 		for _, m := range metrics {
 			if v, ok := p.Metrics[m]; ok {
@@ -88,6 +101,57 @@ func workloadTable(pts []Point) (t *fitTable, failed []string) {
 	return t, failed
 }
 
+// shortHidden names hidden columns for the line under a table, with more than three
+// per-check columns counted rather than listed (the checks column says how they came out).
+func shortHidden(hidden []string) []string {
+	var out []string
+	n := 0
+	for _, h := range hidden {
+		if strings.HasPrefix(h, "check ") {
+			n++
+			continue
+		}
+		out = append(out, h)
+	}
+	if n <= 3 {
+		return hidden
+	}
+	return append(out, fmt.Sprintf("%d per-check columns", n))
+}
+
+// checkSetsDiffer reports whether the points ran different sets of checks.
+func checkSetsDiffer(pts []Point) bool {
+	for i := 1; i < len(pts); i++ {
+		if len(pts[i].Checks) != len(pts[0].Checks) {
+			return true
+		}
+		for k := range pts[i].Checks {
+			if _, ok := pts[0].Checks[k]; !ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checksSummary is one point's checks in a few words: "all 12 pass", or how many failed
+// and which; "" when the point ran none.
+func checksSummary(checks map[string]bool) string {
+	if len(checks) == 0 {
+		return ""
+	}
+	var bad []string
+	for _, k := range sortedKeys(checks) {
+		if !checks[k] {
+			bad = append(bad, k)
+		}
+	}
+	if len(bad) == 0 {
+		return fmt.Sprintf("all %d pass", len(checks))
+	}
+	return fmt.Sprintf("%d of %d FAIL <<< %s", len(bad), len(checks), strings.Join(bad, ", "))
+}
+
 // printByType writes, for the points whose workload runs more than one transaction type
 // (TPC-C's five, the users-groups hotspot), one row per point and type with its count,
 // aborts and latency percentiles. The main table mixes the types into one histogram, which
@@ -107,7 +171,7 @@ func printFitted(w io.Writer, title string, t *fitTable, opts TableOptions) {
 	fmt.Fprintln(w, title)
 	fmt.Fprintln(w, out)
 	if len(hidden) > 0 {
-		fmt.Fprintln(w, wrap("(hidden to fit: "+strings.Join(hidden, ", ")+"; --wide shows them)", opts.width(), 1))
+		fmt.Fprintln(w, wrap("(hidden to fit: "+strings.Join(shortHidden(hidden), ", ")+"; --wide shows them)", opts.width(), 1))
 	}
 }
 

@@ -72,9 +72,10 @@ func printVerdicts(w io.Writer, run *Run, width int) {
 		if v.Detail != "" {
 			l += ": " + v.Detail
 		}
-		lines = append(lines, wrap(l, width, 4))
+		// Each line is printed two spaces in: wrap to what is left of the width.
+		lines = append(lines, wrap(l, width-2, 4))
 		for _, e := range v.Evidence {
-			lines = append(lines, wrap("    "+e, width, 6))
+			lines = append(lines, wrap("    "+e, width-2, 6))
 		}
 	}
 	for _, v := range run.Verdicts {

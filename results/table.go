@@ -293,9 +293,43 @@ func fmtStat(s Stat, f func(float64) string, wide bool) string {
 	case s.N == 1 || s.Min == s.Max: // one run, or the same in every run (a model bound)
 		return f(s.Mean)
 	case wide:
-		return f(s.Mean) + " ±" + f(s.SD) + " (" + f(s.Min) + "-" + f(s.Max) + ")"
+		return f(s.Mean) + " ±" + sdText(f, s) + " (" + f(s.Min) + "-" + f(s.Max) + ")"
 	}
-	return f(s.Mean) + " ±" + f(s.SD)
+	return f(s.Mean) + " ±" + sdText(f, s)
+}
+
+// sdText prints a standard deviation with no more decimals than its mean shows: a p90 of
+// "0.593" gets "±0.001", not "±0.000707", which claims a precision the mean does not have
+// and widens the column.
+func sdText(f func(float64) string, s Stat) string {
+	mean, sd := f(s.Mean), f(s.SD)
+	want, have := decimals(mean), decimals(sd)
+	if have <= want {
+		return sd
+	}
+	v, err := strconv.ParseFloat(numericPrefix(sd), 64)
+	if err != nil {
+		return sd
+	}
+	return strconv.FormatFloat(v, 'f', want, 64) + sd[len(numericPrefix(sd)):]
+}
+
+// numericPrefix is the leading number of a formatted figure ("2.5" of "2.5%").
+func numericPrefix(s string) string {
+	i := 0
+	for i < len(s) && (s[i] == '.' || s[i] == '-' || (s[i] >= '0' && s[i] <= '9')) {
+		i++
+	}
+	return s[:i]
+}
+
+// decimals counts the digits after the point of a formatted figure's leading number.
+func decimals(s string) int {
+	n := numericPrefix(s)
+	if i := strings.IndexByte(n, '.'); i >= 0 {
+		return len(n) - i - 1
+	}
+	return 0
 }
 
 func fmtCount(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) }

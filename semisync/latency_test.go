@@ -158,3 +158,47 @@ func TestSyncDelayGroupsEveryone(t *testing.T) {
 		})
 	}
 }
+
+// binlog_order_commits (MySQL sql/binlog.cc, ordered_commit): ON, the AFTER_SYNC wait
+// happens in the commit stage under LOCK_commit, so a binlog group waits for its ack only
+// after the previous group's wait has ended: the threads that flushed while group A waited
+// form group B, whose ack (its events left right after A's) arrives just after A's, so
+// about two groups complete per round trip at 8 threads (the issue's "two groups per round
+// trip"). OFF skips the commit stage and
+// the wait holds no stage mutex, so every flush becomes its own group that waits at once,
+// in parallel with the others: about one group per commit. The round trips per commit are
+// the same in this model, which charges nothing for a group; what changes is how the waits
+// are grouped.
+func TestBinlogOrderCommits(t *testing.T) {
+	const D = 25 * time.Millisecond
+	const rtt = 2 * D
+	const threads, per = 8, 10
+	for _, tc := range []struct {
+		order          string
+		minGrp, maxGrp int
+	}{
+		{"ON", 2*per - 2, 2*per + 2},
+		{"OFF", threads * per * 3 / 4, threads * per},
+	} {
+		t.Run(tc.order, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				c := newVCluster(t, 3, twoReplicas(D, D), "semisync", map[string]string{
+					ParamWaitPoint: "AFTER_SYNC", ParamOrderCommit: tc.order})
+				defer c.close()
+				el := runThreads(t, c, threads, per)
+				g, err := strconv.Atoi(status(c.provs[0], "Binlog_group_commits"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("binlog_order_commits=%s: %d commits in %v (%.2f per round trip), %d groups", tc.order, threads*per, el, float64(threads*per)*float64(rtt)/float64(el), g)
+				if g < tc.minGrp || g > tc.maxGrp {
+					t.Fatalf("%d binlog groups, want %d..%d", g, tc.minGrp, tc.maxGrp)
+				}
+				if el < per*rtt || el > (per+1)*rtt {
+					t.Fatalf("took %v, want %v..%v", el, per*rtt, (per+1)*rtt)
+				}
+				c.converge(time.Second)
+			})
+		})
+	}
+}

@@ -16,6 +16,7 @@ const (
 	ParamWorkers     = "replica_parallel_workers"
 	ParamHistory     = "binlog_transaction_dependency_history_size"
 	ParamSerialized  = "semisync.serialized"
+	ParamOrderCommit = "binlog_order_commits"
 	ParamSyncDelay   = "binlog_group_commit_sync_delay"
 	ParamNoDelayCnt  = "binlog_group_commit_sync_no_delay_count"
 	ParamPreserve    = "replica_preserve_commit_order"
@@ -39,6 +40,7 @@ var SemiSyncParams = append([]protocols.Param{
 	{Name: ParamWaitPoint, Aliases: []string{"rpl_semi_sync_source_wait_point"}, Default: "AFTER_SYNC", Choices: []string{"AFTER_SYNC", "AFTER_COMMIT"}, Help: "AFTER_SYNC waits before the engine commit, once per binlog group, holding the commit-stage lock (nothing unacknowledged is visible); AFTER_COMMIT commits first and each session then waits for its own ack."},
 	{Name: ParamWaitCount, Aliases: []string{"rpl_semi_sync_source_wait_for_replica_count"}, Default: "1", Min: new(1.0), Max: new(65535.0), Help: "replica acks a commit needs: 1 means the fastest replica's round trip decides, N the N-th fastest's."},
 	{Name: ParamWaitNoSlave, Aliases: []string{"rpl_semi_sync_source_wait_no_replica"}, Default: "ON", Help: "ON: with fewer connected replicas than wait_for_slave_count, commits still wait for the timeout; OFF: the source switches to async as soon as a replica disconnects below the count."},
+	{Name: ParamOrderCommit, Default: "ON", Help: "MySQL: ON runs the commit stage, and AFTER_SYNC waits for the ack inside it holding LOCK_commit, so binlog groups do not overlap their waits; OFF skips the commit stage and the after-sync wait holds no stage mutex, so the next group flushes, syncs and waits at once (commits may then become visible out of binlog order). MariaDB has no such option."},
 	{Name: ParamSerialized, Default: "false", Help: "model switch: true makes every commit wait alone, holding the binlog lock from the binlog write through the ack (MySQL 5.5/5.6 as the documents describe it); false is 5.7+ group commit, where one ack wait covers a whole binlog group."},
 }, commonParams...)
 

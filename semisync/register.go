@@ -20,6 +20,12 @@ func init() {
 		MinNodes: 2,
 		New:      New,
 		Rejoins:  true, FixedSource: true, // driver_restart.go
+		Flavors: []protocols.Flavor{
+			{Name: "mysql-8.0", Summary: "MySQL 8.0 (the default): AFTER_SYNC under LOCK_commit, rpl_semi_sync_master_wait_for_slave_count; no measured cost profile yet (none)"},
+			{Name: "mysql-5.7", Summary: "MySQL 5.7: the same pipeline and defaults as 8.0 for what the model covers; no measured cost profile (none)"},
+			{Name: "mariadb-10.11", Summary: "MariaDB 10.11: waits AFTER_COMMIT by default, always for one ACK (no wait_for_slave_count); statement costs from the measured mariadb-10.11 profile",
+				Defaults: map[string]string{ParamWaitPoint: "AFTER_COMMIT"}, Lacks: []string{ParamWaitCount, ParamOrderCommit}, Profile: "mariadb-10.11"},
+		},
 	})
 	protocols.Register(protocols.Protocol{
 		Name:    "async",

@@ -30,6 +30,8 @@ type Settings struct {
 	// Serialized is semisync.serialized: every commit waits alone, holding the binlog lock
 	// through the ack (5.5/5.6), so the whole source commits once per round trip.
 	Serialized bool
+	// OrderCommits is binlog_order_commits (MySQL): see SourceConfig.OrderCommits.
+	OrderCommits bool
 
 	// Workers is replica_parallel_workers (0: the coordinator applies, one at a time).
 	Workers int
@@ -61,6 +63,7 @@ func ParseSettings(p protocols.Params) (protocols.Settings, error) {
 	s.WaitCount = int(p.Int(ParamWaitCount))
 	s.WaitNoSlave = p.Bool(ParamWaitNoSlave)
 	s.Serialized = p.Bool(ParamSerialized)
+	s.OrderCommits = p.Bool(ParamOrderCommit)
 	switch wp := p.String(ParamWaitPoint); {
 	case strings.EqualFold(wp, AfterCommit.String()):
 		s.WaitPoint = AfterCommit
@@ -118,6 +121,7 @@ func (s *Settings) SourceConfig(replicas []string) SourceConfig {
 		Timeout:          s.Timeout,
 		WaitNoSlave:      s.WaitNoSlave,
 		Serialized:       s.Serialized,
+		UnorderedCommits: !s.OrderCommits,
 		HeartbeatPeriod:  s.Heartbeat,
 		HistorySize:      s.HistorySize,
 		SyncDelay:        s.SyncDelay,

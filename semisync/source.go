@@ -39,6 +39,12 @@ type SourceConfig struct {
 	// Serialized holds the binlog lock from the binlog write through the ack wait, so
 	// every commit waits alone (the 5.5/5.6 behaviour); false is modern group commit.
 	Serialized bool
+	// UnorderedCommits is binlog_order_commits=OFF. ON (false, MySQL's default): the
+	// commit stage runs, and the AFTER_SYNC wait happens in it under LOCK_commit, so groups
+	// do not overlap their ack waits. OFF skips the commit stage: the after-sync hook runs
+	// once LOCK_sync is released, holding no stage mutex, and the next group flushes, syncs
+	// and waits at once.
+	UnorderedCommits bool
 	// HeartbeatPeriod is how long a dump stream may stay silent before the source sends
 	// a heartbeat carrying its newest position.
 	HeartbeatPeriod time.Duration
@@ -324,6 +330,11 @@ func (s *Source) advance(now time.Time) {
 	if s.cfg.SemiSync && s.cfg.WaitPoint == AfterSync {
 		// after_sync hook: one commitTrx for the whole group, at its last position.
 		s.commitTrx(now, &waiter{pos: g.members[len(g.members)-1].pos, grp: g})
+		if s.cfg.UnorderedCommits && !s.cfg.Serialized {
+			// binlog_order_commits=OFF: the wait holds no stage mutex (release is a
+			// no-op for a group that no longer holds it).
+			s.holder = nil
+		}
 		return
 	}
 	s.goGroup(g, false)

@@ -63,6 +63,7 @@ func (t *Txn) Commit(ctx context.Context) error {
 		t.end(err)
 		return err
 	}
+	t.committed, t.commitSeq = c.GTID(), c.Seqno()
 	t.e.lm.ordered(&t.o, c.Seqno())
 	err = c.Apply(ctx, t.engineCommit)
 	t.end(err)
@@ -272,3 +273,15 @@ func IsAutocommitConflict(err error) bool {
 	var ac *AutocommitConflict
 	return errors.As(err, &ac)
 }
+
+// CommitID is the protocol's id of the transaction's commit (Galera's seqno, a GTID), once
+// Commit has had it ordered; the zero GTID for a read-only transaction, one on an engine
+// without a replicator, or one that did not commit. A history records it so that a lost
+// acknowledged write is named by the commit a client was told about.
+func (t *Txn) CommitID() protocols.GTID { return t.committed }
+
+// CommitSeqno is the commit's position in the protocol's total order (0 as for CommitID).
+// It is not always the GTID's number: Group Replication hands each member blocks of GNOs
+// (group_replication_gtid_assignment_block_size), so GNOs of two members do not follow the
+// order in which the group agreed their transactions.
+func (t *Txn) CommitSeqno() int64 { return t.commitSeq }

@@ -38,7 +38,9 @@ type Txn struct {
 	writeGate  bool // BeforeWrite passed
 	finished   bool
 	lockBuf    []byte
-	timeout    time.Duration // innodb_lock_wait_timeout of this transaction; 0: the engine's
+	timeout    time.Duration  // innodb_lock_wait_timeout of this transaction; 0: the engine's
+	committed  protocols.GTID // the protocol's id of the commit, once Replicate ordered it
+	commitSeq  int64          // its position in the protocol's total order
 
 	// Statement rollback: stmtStart is len(writes) when the statement began, undo the
 	// earlier pending images the statement overwrote (only kept while stmtOn).

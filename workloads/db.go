@@ -3,6 +3,7 @@ package workloads
 import (
 	"context"
 
+	"github.com/replbench/replbench/protocols"
 	"github.com/replbench/replbench/storage"
 )
 
@@ -52,3 +53,35 @@ type engineDB struct{ e *storage.Engine }
 
 func (d engineDB) Node() string { return d.e.Node() }
 func (d engineDB) Begin() Tx    { return d.e.Begin() }
+
+// CommitID returns the protocol's id of tx's commit (a GTID, or Galera's seqno with the
+// cluster's state UUID) and its position in the protocol's total order, once Commit has
+// returned nil, looking through wrappers that expose the transaction they wrap as
+// Unwrap() Tx; false when the back end does not say (a SQL client without session
+// tracking). The history records it, so that a lost acknowledged write is named by the
+// commit its client was told about.
+func CommitID(tx Tx) (id protocols.GTID, seqno int64, ok bool) {
+	for tx != nil {
+		if c, ok := tx.(interface {
+			CommitID() protocols.GTID
+			CommitSeqno() int64
+		}); ok {
+			return c.CommitID(), c.CommitSeqno(), true
+		}
+		u, ok := tx.(interface{ Unwrap() Tx })
+		if !ok {
+			break
+		}
+		tx = u.Unwrap()
+	}
+	return protocols.GTID{}, 0, false
+}
+
+// OnEngineLocal is an engine as a DB whose transactions read the node's own data without
+// the protocol's gates (storage.Engine.BeginLocal): for end-of-run checks, never for clients.
+func OnEngineLocal(e *storage.Engine) DB { return localDB{e} }
+
+type localDB struct{ e *storage.Engine }
+
+func (d localDB) Node() string { return d.e.Node() }
+func (d localDB) Begin() Tx    { return d.e.BeginLocal() }

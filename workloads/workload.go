@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/replbench/replbench/harness/history"
 	"github.com/replbench/replbench/internal/registry"
 	"github.com/replbench/replbench/storage"
 )
@@ -148,3 +149,40 @@ func (t *Tally) Explains(n int64) bool {
 	want := t.committed.Load()
 	return n >= want && n <= want+t.inDoubt.Load()
 }
+
+// Historian is implemented by the checker workloads (workloads/jepsen): they record every
+// client operation in a history, and the harness runs the named history checkers on it at
+// the end of a point, reading each node's final data through State on the node's engine
+// directly (not through the protocol's gate, so a node that refuses clients is still
+// checked).
+type Historian interface {
+	// History is every operation recorded so far.
+	History() []history.Op
+	// Checkers names the checkers to run: CheckLost, CheckListAppend, ...
+	Checkers() []string
+	// State reads one node's final data.
+	State(ctx context.Context, db DB) (NodeState, error)
+}
+
+// NodeState is a node's final data as the checkers read it (the method set of
+// harness/checker.NodeState, which a workload cannot import).
+type NodeState interface {
+	Node() string
+	Elements(key string) ([]int64, error)
+	Value(key string) (int64, bool, error)
+}
+
+// Banker is implemented by the bank workload: every account's key and the total of the
+// initial balances, for the bank checker.
+type Banker interface {
+	Accounts() (keys []string, total int64)
+}
+
+// Names of the history checkers a Historian asks for (harness/checker's stable names).
+const (
+	CheckLost         = "lost-acknowledged"
+	CheckListAppend   = "elle-list-append"
+	CheckRWRegister   = "elle-rw-register"
+	CheckLinearizable = "linearizable"
+	CheckBank         = "bank"
+)

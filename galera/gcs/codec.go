@@ -82,7 +82,8 @@ func appendJoin(dst []byte, j *Join) []byte {
 	dst = appendView(dst, j.Prim.ID)
 	dst = binary.AppendVarint(dst, j.Prim.ConfID)
 	dst = appendInts(dst, j.Prim.Members)
-	return appendInts(dst, j.Prim.Weights)
+	dst = appendInts(dst, j.Prim.Weights)
+	return appendInts(dst, j.Heard)
 }
 
 // EncodedSize is the length of Encode's output for m, to size buffers.
@@ -198,6 +199,7 @@ func readJoin(r *codec.Reader, n int) *Join {
 	j.Prim.ConfID = r.Varint()
 	j.Prim.Members = readInts(r, n)
 	j.Prim.Weights = readInts(r, n)
+	j.Heard = readInts(r, n)
 	if r.Failed() {
 		return nil
 	}

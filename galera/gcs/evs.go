@@ -172,6 +172,7 @@ type EVS struct {
 	delivered       int64 // highest seq delivered
 
 	stepped        bool // a message or tick arrived since the last Ready
+	heardUser      bool // a user or gap message was handled since the last Ready: the queue may go
 	dupSeen        bool
 	idleTicks      int
 	noProgress     int
@@ -194,6 +195,8 @@ type EVS struct {
 	left, foreign        []bool  // left gracefully; heard from outside our view
 	excluded             []bool  // dropped at an install timeout
 	joins                []*Join
+	peerJoin             []*Join // each peer's latest JOIN, in any state (what it hears)
+	peerJoinAt           []int64 // tick it arrived
 	myJoin               *Join
 	attempt              int64
 	gatherAt, joinSentAt int64
@@ -220,7 +223,8 @@ func New(cfg Config) *EVS {
 	e := &EVS{cfg: cfg, recv: make([]int64, cfg.N), reported: make([]int64, cfg.N),
 		inputs: make([][]*Msg, cfg.N), pending: make([]map[int64]*Msg, cfg.N), causalAge: 1 << 30,
 		members: make([]bool, cfg.N), lastHeard: make([]int64, cfg.N), left: make([]bool, cfg.N),
-		foreign: make([]bool, cfg.N), excluded: make([]bool, cfg.N), primary: true}
+		foreign: make([]bool, cfg.N), excluded: make([]bool, cfg.N), primary: true,
+		peerJoin: make([]*Join, cfg.N), peerJoinAt: make([]int64, cfg.N)}
 	for i := range e.members {
 		e.members[i] = true
 		e.prim.Members = append(e.prim.Members, i)
@@ -292,8 +296,25 @@ func (e *EVS) sendGap(to, reqFrom int, lo, hi int64) {
 }
 
 // flush sends queued actions while the send window allows, aggregating them.
-func (e *EVS) flush() {
-	for e.state == StateOperational && len(e.output) > 0 && e.lastSent+1 <= e.safe+int64(e.cfg.SendWindow) {
+func (e *EVS) flush() { e.flushWithin(e.safe) }
+
+// provisionalSafe is the safe seq the messages handled in this step imply (the members'
+// reported arus and our own receipt), before Ready delivers up to it: the base the send
+// window is measured from while those messages are handled, as update_im_safe_seq moves
+// it before send_user runs.
+func (e *EVS) provisionalSafe() int64 {
+	safe := e.minRecv()
+	for i, r := range e.reported {
+		if e.members[i] && i != e.cfg.Self {
+			safe = min(safe, r)
+		}
+	}
+	return safe
+}
+
+// flushWithin sends queued actions while seq stays within safe + evs.send_window.
+func (e *EVS) flushWithin(safe int64) {
+	for e.state == StateOperational && len(e.output) > 0 && e.lastSent+1 <= safe+int64(e.cfg.SendWindow) {
 		n, size := 1, len(e.output[0])
 		if e.cfg.Aggregate {
 			for n < len(e.output) && size+len(e.output[n]) <= e.cfg.MaxPacket {
@@ -339,6 +360,9 @@ func (e *EVS) Step(m *Msg) {
 	}
 	if m.Aru > e.reported[src] {
 		e.reported[src] = m.Aru
+	}
+	if m.Type == MsgUser || m.Type == MsgGap {
+		e.heardUser = true
 	}
 	switch m.Type {
 	case MsgGap:
@@ -520,8 +544,15 @@ func (e *EVS) Ready() Ready {
 		e.out, e.deliv = nil, nil
 		return rd
 	}
-	if e.stepped {
-		e.flush()
+	// Queued write-sets leave only while a received user or gap message is handled
+	// (evs_proto.cpp: handle_user/handle_gap call send_user(send_window_)), against the safe
+	// seq that message has just updated; never from the retransmission timer, which sends
+	// a keepalive. So a write-set queued behind a full window waits for the next incoming
+	// message, on a quiet link the far member's ack. The one exception is a queue with
+	// nothing of ours in flight (left over from a view change): no ack will come to carry
+	// it, so a tick lets it go.
+	if e.heardUser || (e.stepped && len(e.sentBuf) == 0) {
+		e.flushWithin(max(e.safe, e.provisionalSafe()))
 	}
 	if e.maxHS > e.lastSent {
 		e.sendUser(nil)
@@ -531,6 +562,8 @@ func (e *EVS) Ready() Ready {
 		e.sendGap(-1, -1, 0, 0)
 	}
 	e.stepped, e.dupSeen = false, false
+	heard := e.heardUser
+	e.heardUser = false
 	e.reported[e.cfg.Self] = e.aru
 	safe := e.aru
 	for i, r := range e.reported {
@@ -551,8 +584,9 @@ func (e *EVS) Ready() Ready {
 			clear(e.sentBuf[n:])
 			e.sentBuf = e.sentBuf[:n]
 		}
-		// A wider window may let queued actions go.
-		if len(e.output) > 0 {
+		// A wider window may let queued actions go (the handling of the message that
+		// moved the safe seq; safe moves only on a received message).
+		if len(e.output) > 0 && (heard || len(e.sentBuf) == 0) {
 			e.flush()
 		}
 	}

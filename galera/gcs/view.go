@@ -37,6 +37,15 @@ import (
 // evs.inactive_timeout declares the peers whose JOIN disagrees or is missing inactive,
 // unilaterally, and proposes without them: that ends the view changes an asymmetric
 // partition would otherwise repeat.
+//
+// Asymmetric (one-way) cuts: a JOIN also carries what its sender hears. A member proposes
+// only peers that hear it back (a peer whose JOIN in this view change does not list it
+// cannot receive its messages, so could never make them SAFE), and builds
+// its proposal greedily in ascending index among peers that hear each other, so every
+// member that has the same JOINs proposes the same set and the majority side installs
+// within a join round instead of waiting for the inactive timeout. A node outside the view
+// whose latest JOIN does not hear every member does not start a merge: it would only
+// install a view it cannot take part in.
 
 // ViewID names a view: a sequence number one above the highest any member knew, and the
 // representative that installed it (two sides of a partition can install the same Seq).
@@ -79,6 +88,10 @@ type Join struct {
 	Weight  int     // the sender's pc.weight
 	Left    []int   // members of Prim the sender saw leave gracefully (LEAVE)
 	Prim    PrimView
+	// Heard are the peers the sender heard within the suspect timeout, ascending: its raw
+	// connectivity, apart from the membership it proposes, so that the others can tell a
+	// one-way cut (it does not hear a peer that hears it) from a decision.
+	Heard []int
 }
 
 // Install is the body of an INSTALL message: the new view and the JOINs it was agreed
@@ -219,19 +232,78 @@ func (e *EVS) heard(m *Msg) bool {
 	return m.View == e.view && e.state == StateOperational
 }
 
-// proposal is the membership this member proposes now.
+// proposal is the membership this member proposes now: itself, then in ascending order
+// every peer heard within the suspect timeout, not left or excluded, that hears and is
+// heard by each one already chosen (see hears).
 func (e *EVS) proposal() []int {
 	p := []int{e.cfg.Self}
 	for j := range e.cfg.N {
-		if j == e.cfg.Self || e.left[j] || e.excluded[j] {
+		if j == e.cfg.Self || e.left[j] || e.excluded[j] || !e.heardRecently(j) {
 			continue
 		}
-		if e.now-e.lastHeard[j] < int64(e.cfg.SuspectTicks) {
+		ok := true
+		for _, k := range p {
+			if !e.hears(j, k) || !e.hears(k, j) {
+				ok = false
+				break
+			}
+		}
+		if ok {
 			p = append(p, j)
 		}
 	}
 	slices.Sort(p)
 	return p
+}
+
+func (e *EVS) heardRecently(j int) bool {
+	return e.now-e.lastHeard[j] < int64(e.cfg.SuspectTicks)
+}
+
+// heardList is what this member hears now, for its JOIN.
+func (e *EVS) heardList() []int {
+	var out []int
+	for j := range e.cfg.N {
+		if j != e.cfg.Self && e.heardRecently(j) {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// hears reports whether a hears b, as far as this member knows: from its own reception
+// for itself; while gathering, from a's JOIN of this view change; outside a view change,
+// from a's latest JOIN younger than the suspect timeout. With no such JOIN, yes (nothing
+// says otherwise). A JOIN from before the view change is not used to shape a proposal:
+// what a peer heard during a partition says nothing about it once the partition heals.
+func (e *EVS) hears(a, b int) bool {
+	if a == b {
+		return true
+	}
+	if a == e.cfg.Self {
+		return e.heardRecently(b)
+	}
+	var j *Join
+	if e.state == StateGather {
+		j = e.joins[a]
+	} else if e.now-e.peerJoinAt[a] < int64(e.cfg.SuspectTicks) {
+		j = e.peerJoin[a]
+	}
+	if j == nil {
+		return true
+	}
+	return slices.Contains(j.Heard, b)
+}
+
+// mergeable reports whether peer j, outside the view, could join it: it hears every
+// member (as far as its latest JOIN says).
+func (e *EVS) mergeable(j int) bool {
+	for m, in := range e.members {
+		if in && !e.hears(j, m) {
+			return false
+		}
+	}
+	return true
 }
 
 // startGather freezes the old view and starts a view change.
@@ -260,6 +332,7 @@ func (e *EVS) sendJoin() {
 			Recv: slices.Clone(e.recv), Weight: e.cfg.Weight, Left: left, Prim: e.prim}
 		e.joins[e.cfg.Self] = e.myJoin
 	}
+	e.myJoin.Heard = e.heardList()
 	e.joinSentAt = e.now
 	e.out = append(e.out, Envelope{To: -1, Msg: &Msg{Type: MsgJoin, Source: e.cfg.Self, View: e.view, ReqFrom: -1, Join: e.myJoin}})
 	e.stats.Joins++
@@ -270,8 +343,12 @@ func (e *EVS) stepJoin(m *Msg) {
 	if j == nil || len(j.Recv) != e.cfg.N {
 		return
 	}
+	e.peerJoin[src], e.peerJoinAt[src] = j, e.now
 	switch e.state {
 	case StateOperational:
+		if !e.members[src] && !e.mergeable(src) {
+			return // it cannot hear all of us: a merge would install a view it is not in
+		}
 		if e.members[src] && j.View.Less(e.view) {
 			// A member of our view still gathering for it: it missed the INSTALL. The
 			// representative sends it again if the member still proposes what was agreed;
@@ -454,7 +531,7 @@ func (e *EVS) membershipTick() {
 			e.startGather()
 			return
 		}
-		if !e.members[j] && e.foreign[j] && silent < int64(e.cfg.SuspectTicks) && !e.left[j] {
+		if !e.members[j] && e.foreign[j] && silent < int64(e.cfg.SuspectTicks) && !e.left[j] && e.mergeable(j) {
 			e.startGather()
 			return
 		}

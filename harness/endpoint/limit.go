@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"time"
 )
 
 // errPacketTooLarge ends a connection whose client sent more than max_allowed_packet.
@@ -48,6 +49,7 @@ func (c *limitConn) Read(p []byte) (int, error) {
 	if seq, bad := c.scan(p[:n]); bad {
 		c.tripped = true
 		c.refuse(seq + 1)
+		c.drain()
 		return 0, errPacketTooLarge
 	}
 	return n, err
@@ -109,4 +111,19 @@ func (c *limitConn) refuse(seq byte) {
 	payload = append(payload, msg...)
 	pkt := []byte{byte(len(payload)), byte(len(payload) >> 8), byte(len(payload) >> 16), seq}
 	_, _ = c.Conn.Write(append(pkt, payload...))
+}
+
+// drain reads and discards what the client is still sending of the oversized command (for
+// at most a few seconds), so that its write completes and it reads the 1153 before the
+// connection closes. Closing with its bytes unread would make the kernel reset the
+// connection, and the client would see "connection reset" instead of MySQL's error.
+func (c *limitConn) drain() {
+	buf := make([]byte, 64<<10)
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); {
+		_ = c.Conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		if _, err := c.Conn.Read(buf); err != nil {
+			break
+		}
+	}
+	_ = c.Conn.SetReadDeadline(time.Time{})
 }

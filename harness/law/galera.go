@@ -195,5 +195,5 @@ func (m model) galeraWindowNote(floors map[string]time.Duration, uwin, swin int6
 	}
 	w := m.writers[0]
 	lo := float64(tp[w]) / (2 * floors[w].Seconds())
-	return fmt.Sprintf("; with more than evs.user_send_window=%d threads, a write-set that finds the window full is queued until the writer's next incoming message or safe point (at most one floor later, when it leaves aggregated within evs.send_window=%d), so commits take between one and two floors and the window alone holds throughput between %s tps and this bound, which stays the bound because that wait can be as short as one hop.", uwin, swin, FormatTPS(lo))
+	return strings.TrimSuffix(fmt.Sprintf("; with more than evs.user_send_window=%d threads, a write-set that finds the window full is queued until the writer's next incoming message or safe point (at most one floor later, when it leaves aggregated within evs.send_window=%d), so commits take between one and two floors and the window alone holds throughput between %s tps and this bound, which stays the bound because that wait can be as short as one hop.", uwin, swin, FormatTPS(lo)), "") + m.galeraPipelineNote(w, floors[w]-m.in.SyncCost, tp[w], uwin)
 }

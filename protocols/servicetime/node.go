@@ -31,6 +31,10 @@ type Node struct {
 	Wait   precise.Waiter
 	// Now is the model's clock; nil means time.Now (under synctest that is the fake clock).
 	Now func() time.Time
+	// FlushAtCommit is the node's innodb_flush_log_at_trx_commit: 1 syncs the redo log at
+	// every commit (group-committed on Redo), 2 writes it to the OS (RedoWriteUs of CPU),
+	// 0 does neither.
+	FlushAtCommit int
 }
 
 // NewNode binds a profile to a host and gives the node its own log devices. It returns nil
@@ -154,4 +158,30 @@ func (n *Node) SyncBinlog(ctx context.Context) error {
 		return nil
 	}
 	return n.Wait.WaitUntil(ctx, n.Binlog.Sync(n.now()))
+}
+
+// CommitRedo is the redo log work at the end of a commit, as innodb_flush_log_at_trx_commit
+// says: a group-committed fsync (1), a write to the OS (2) or nothing (0). The caller has
+// released commit order first, as InnoDB does (MariaDB calls wsrep_commit_ordered before
+// trx_commit_complete_for_mysql flushes), so concurrent commits share one fsync.
+func (n *Node) CommitRedo(ctx context.Context) error {
+	if n == nil {
+		return nil
+	}
+	switch n.FlushAtCommit {
+	case 1:
+		return n.SyncRedo(ctx)
+	case 2:
+		return n.CPU(ctx, n.now(), Us(n.P.Commit.RedoWriteUs))
+	}
+	return nil
+}
+
+// EngineCommit is the engine's in-memory commit (trx commit, lock release), charged on the
+// CPU inside commit order.
+func (n *Node) EngineCommit(ctx context.Context) error {
+	if n == nil {
+		return nil
+	}
+	return n.CPU(ctx, n.now(), Us(n.P.Commit.EngineUs))
 }

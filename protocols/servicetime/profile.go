@@ -59,6 +59,10 @@ type HostCosts struct {
 	// them (a cluster of three containers on one machine), nodes on their own hosts do not.
 	// 0 means unlimited: stages cost their time but never queue for a core.
 	Cores int `yaml:"cores"`
+	// SharedByNodes places every node of a cluster on this one host, sharing its cores (a
+	// local test cluster of three servers on one machine, as the calibration host runs
+	// them); false gives each node a host of its own.
+	SharedByNodes bool `yaml:"shared_by_nodes,omitempty"`
 }
 
 // ClientCosts are what a client pays per statement outside the server: the round trip

@@ -198,3 +198,29 @@ func TestLoadRefusesBadProfiles(t *testing.T) {
 		}
 	}
 }
+
+// CommitRedo follows innodb_flush_log_at_trx_commit: at 1 concurrent commits share one
+// group-committed fsync (the second and third wait for the next flush, not one each), at 2
+// each pays the redo write on the CPU, at 0 nothing.
+func TestCommitRedoByFlushSetting(t *testing.T) {
+	p := &Profile{Name: "t", Commit: CommitCosts{RedoFsyncUs: 1000, RedoWriteUs: 10}}
+	for _, tc := range []struct {
+		flush int
+		want  time.Duration // when the last of three simultaneous committers returns
+	}{{1, 1000 * time.Microsecond}, {2, 10 * time.Microsecond}, {0, 0}} {
+		synctest.Test(t, func(t *testing.T) {
+			n := NewNode(p, NewHost(0), nil)
+			n.FlushAtCommit = tc.flush
+			start := time.Now()
+			var wg sync.WaitGroup
+			for range 3 {
+				wg.Add(1)
+				go func() { defer wg.Done(); _ = n.CommitRedo(context.Background()) }()
+			}
+			wg.Wait()
+			if got := time.Since(start); got != tc.want {
+				t.Errorf("flush=%d: three commits took %v, want %v", tc.flush, got, tc.want)
+			}
+		})
+	}
+}

@@ -22,7 +22,11 @@ type access struct {
 	hi    expr
 	loInc bool
 	hiInc bool
-	point bool // eq (or eq + in) names whole primary keys
+	// ranges are alternative bounds on cols[len(eq)], from an OR of BETWEENs and equalities
+	// on one column (sysbench's select_random_ranges); at run time they are sorted and
+	// merged, so every row is visited once and in key order.
+	ranges []bound
+	point  bool // eq (or eq + in) names whole primary keys
 	// reverse scans backwards and sorted says the rows come out in the ORDER BY's order,
 	// set by the SELECT planner when the ORDER BY follows the key.
 	reverse bool
@@ -36,6 +40,65 @@ type keyCond struct {
 	lo, hi expr
 	loInc  bool
 	hiInc  bool
+	ranges []bound
+}
+
+// bound is one range of a column, as compiled expressions.
+type bound struct {
+	lo, hi       expr
+	loInc, hiInc bool
+}
+
+// orRanges returns the column and the ranges of an OR whose every disjunct is a BETWEEN
+// or an equality on that one column with values that name no column; ok is false for
+// any other OR.
+func orRanges(x *sqlparser.OrExpr, column func(sqlparser.Expr) (int, bool), value func(sqlparser.Expr) (expr, bool, error)) (col int, rs []bound, ok bool, err error) {
+	var disjuncts func(x sqlparser.Expr) []sqlparser.Expr
+	disjuncts = func(x sqlparser.Expr) []sqlparser.Expr {
+		if o, ok := x.(*sqlparser.OrExpr); ok {
+			return append(disjuncts(o.Left), disjuncts(o.Right)...)
+		}
+		return []sqlparser.Expr{x}
+	}
+	col = -1
+	for _, d := range disjuncts(x) {
+		var c int
+		var b bound
+		switch n := d.(type) {
+		case *sqlparser.BetweenExpr:
+			var okc, ok1, ok2 bool
+			if c, okc = column(n.Left); !okc || !n.IsBetween {
+				return 0, nil, false, nil
+			}
+			if b.lo, ok1, err = value(n.From); err != nil || !ok1 {
+				return 0, nil, false, err
+			}
+			if b.hi, ok2, err = value(n.To); err != nil || !ok2 {
+				return 0, nil, false, err
+			}
+			b.loInc, b.hiInc = true, true
+		case *sqlparser.ComparisonExpr:
+			var okc, okv bool
+			if n.Operator != sqlparser.EqualOp {
+				return 0, nil, false, nil
+			}
+			if c, okc = column(n.Left); !okc {
+				return 0, nil, false, nil
+			}
+			if b.lo, okv, err = value(n.Right); err != nil || !okv {
+				return 0, nil, false, err
+			}
+			b.hi, b.loInc, b.hiInc = b.lo, true, true
+		default:
+			return 0, nil, false, nil
+		}
+		if col >= 0 && c != col {
+			return 0, nil, false, nil
+		}
+		col = c
+		rs = append(rs, b)
+	}
+	return col, rs, col >= 0, nil
 }
 
 // chooseAccess picks the access path for a table from the conjuncts of where.
@@ -115,6 +178,14 @@ func chooseAccess(t *tableMeta, sc *scope, where sqlparser.Expr) (*access, error
 			case sqlparser.LessEqualOp:
 				kc.hi, kc.hiInc = v, true
 			}
+		case *sqlparser.OrExpr:
+			col, rs, ok, err := orRanges(n, column, value)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				get(col).ranges = rs
+			}
 		case *sqlparser.BetweenExpr:
 			col, ok := column(n.Left)
 			if !ok || !n.IsBetween {
@@ -155,6 +226,9 @@ func chooseAccess(t *tableMeta, sc *scope, where sqlparser.Expr) (*access, error
 			} else if kc.lo != nil || kc.hi != nil {
 				a.lo, a.hi, a.loInc, a.hiInc = kc.lo, kc.hi, kc.loInc, kc.hiInc
 				score += 2
+			} else if kc.ranges != nil {
+				a.ranges = kc.ranges
+				score += 2
 			}
 			break
 		}
@@ -163,7 +237,7 @@ func chooseAccess(t *tableMeta, sc *scope, where sqlparser.Expr) (*access, error
 			if a.in != nil {
 				n++
 			}
-			a.point = n == len(cols) && a.lo == nil && a.hi == nil
+			a.point = n == len(cols) && a.lo == nil && a.hi == nil && a.ranges == nil
 			if a.point {
 				score += 100
 			}
@@ -293,20 +367,9 @@ func (a *access) rows(ctx context.Context, e *env, t *storage.Txn, tm *tableMeta
 		}
 		return nil
 	}
-	var lo, hi Value
-	if a.lo != nil {
-		v, err := a.lo.eval(e)
-		if err != nil || v == nil {
-			return err
-		}
-		lo, _ = coerce(&cols[a.cols[len(a.eq)]], v)
-	}
-	if a.hi != nil {
-		v, err := a.hi.eval(e)
-		if err != nil || v == nil {
-			return err
-		}
-		hi, _ = coerce(&cols[a.cols[len(a.eq)]], v)
+	spans, err := a.spans(e, cols)
+	if err != nil || len(spans) == 0 {
+		return err
 	}
 	rc := -1 // the range column
 	if len(a.eq) < len(a.cols) {
@@ -314,6 +377,39 @@ func (a *access) rows(ctx context.Context, e *env, t *storage.Txn, tm *tableMeta
 	}
 	var keys [][]Value // locking scans: primary keys found, locked afterwards
 	for _, p := range prefixes {
+		for _, sp := range spans {
+			more, err := a.scanSpan(ctx, t, tm, p, sp, rc, match, lock, &keys, fn)
+			if err != nil || !more {
+				return err
+			}
+		}
+	}
+	for _, pk := range keys {
+		row, err := t.GetForUpdate(ctx, tm.store, pk...)
+		if err != nil {
+			return err
+		}
+		if row == nil {
+			continue // deleted since the snapshot
+		}
+		if m, err := match(row); err != nil {
+			return err
+		} else if m {
+			if more, err := fn(row); err != nil || !more {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// scanSpan scans one range [lo, hi] of the range column under prefix p; more is false
+// when fn asked to stop. Locking scans collect primary keys into keys instead of calling
+// fn.
+func (a *access) scanSpan(ctx context.Context, t *storage.Txn, tm *tableMeta, p []Value, sp span, rc int,
+	match func([]Value) (bool, error), lock bool, keys *[][]Value, fn func([]Value) (bool, error)) (more bool, err error) {
+	lo, hi, loInc, hiInc := sp.lo, sp.hi, sp.loInc, sp.hiInc
+	{
 		opt := storage.ScanOptions{Index: a.index, Reverse: a.reverse}
 		if len(p) > 0 {
 			opt.Prefix = p
@@ -334,20 +430,20 @@ func (a *access) rows(ctx context.Context, e *env, t *storage.Txn, tm *tableMeta
 			if rc >= 0 {
 				v := row[rc]
 				if !a.reverse && hi != nil && v != nil {
-					if d := compare(v, hi); d > 0 || (d == 0 && !a.hiInc) {
+					if d := compare(v, hi); d > 0 || (d == 0 && !hiInc) {
 						return false
 					}
 				}
 				if a.reverse && lo != nil && v != nil {
-					if d := compare(v, lo); d < 0 || (d == 0 && !a.loInc) {
+					if d := compare(v, lo); d < 0 || (d == 0 && !loInc) {
 						return false
 					}
 				}
-				if lo != nil && !a.loInc && v != nil && compare(v, lo) == 0 {
+				if lo != nil && !loInc && v != nil && compare(v, lo) == 0 {
 					return true
 				}
 				if hi != nil && a.reverse && v != nil {
-					if d := compare(v, hi); d > 0 || (d == 0 && !a.hiInc) {
+					if d := compare(v, hi); d > 0 || (d == 0 && !hiInc) {
 						return true
 					}
 				}
@@ -365,7 +461,7 @@ func (a *access) rows(ctx context.Context, e *env, t *storage.Txn, tm *tableMeta
 				for i, c := range tm.schema.PrimaryKey {
 					pk[i] = row[c]
 				}
-				keys = append(keys, pk)
+				*keys = append(*keys, pk)
 				return true
 			}
 			more, err := fn(row)
@@ -378,27 +474,92 @@ func (a *access) rows(ctx context.Context, e *env, t *storage.Txn, tm *tableMeta
 			return more && err == nil
 		})
 		if err != nil {
-			return err
+			return false, err
 		}
 		if ferr != nil || stop {
-			return ferr
+			return false, ferr
 		}
 	}
-	for _, pk := range keys {
-		row, err := t.GetForUpdate(ctx, tm.store, pk...)
+	return true, nil
+}
+
+// span is one evaluated range of the range column (nil: open).
+type span struct {
+	lo, hi       Value
+	loInc, hiInc bool
+}
+
+// spans evaluates the access path's bounds: one span, or the ranges sorted and merged so
+// that no row is visited twice, in scan order. An empty result means no row can match.
+func (a *access) spans(e *env, cols []storage.Column) ([]span, error) {
+	rcol := func() *storage.Column { return &cols[a.cols[len(a.eq)]] }
+	eval := func(x expr) (Value, bool, error) {
+		if x == nil {
+			return nil, true, nil
+		}
+		v, err := x.eval(e)
+		if err != nil || v == nil {
+			return nil, false, err // NULL bounds match nothing
+		}
+		cv, _ := coerce(rcol(), v)
+		return cv, true, nil
+	}
+	if a.ranges == nil {
+		lo, ok1, err := eval(a.lo)
+		if err != nil || !ok1 {
+			return nil, err
+		}
+		hi, ok2, err := eval(a.hi)
+		if err != nil || !ok2 {
+			return nil, err
+		}
+		return []span{{lo, hi, a.loInc, a.hiInc}}, nil
+	}
+	var out []span
+	for _, b := range a.ranges {
+		lo, ok1, err := eval(b.lo)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if row == nil {
-			continue // deleted since the snapshot
+		hi, ok2, err := eval(b.hi)
+		if err != nil {
+			return nil, err
 		}
-		if m, err := match(row); err != nil {
-			return err
-		} else if m {
-			if more, err := fn(row); err != nil || !more {
-				return err
+		if !ok1 || !ok2 {
+			continue
+		}
+		if d := compare(lo, hi); d > 0 || (d == 0 && !(b.loInc && b.hiInc)) {
+			continue // empty
+		}
+		out = append(out, span{lo, hi, b.loInc, b.hiInc})
+	}
+	slices.SortFunc(out, func(x, y span) int {
+		if d := compare(x.lo, y.lo); d != 0 {
+			return d
+		}
+		if x.loInc != y.loInc { // an inclusive lower bound starts first
+			if x.loInc {
+				return -1
+			}
+			return 1
+		}
+		return 0
+	})
+	merged := out[:0]
+	for _, sp := range out {
+		if n := len(merged); n > 0 {
+			cur := &merged[n-1]
+			if d := compare(sp.lo, cur.hi); d < 0 || (d == 0 && (cur.hiInc || sp.loInc)) {
+				if d := compare(sp.hi, cur.hi); d > 0 || (d == 0 && sp.hiInc) {
+					cur.hi, cur.hiInc = sp.hi, sp.hiInc
+				}
+				continue
 			}
 		}
+		merged = append(merged, sp)
 	}
-	return nil
+	if a.reverse {
+		slices.Reverse(merged)
+	}
+	return merged, nil
 }

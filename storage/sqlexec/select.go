@@ -230,7 +230,7 @@ func whereExpr(w *sqlparser.Where) sqlparser.Expr {
 // the access path's key columns after its equality prefix, all in one direction: then no
 // sort is needed and LIMIT stops the scan early (TPC-C's ORDER BY o_id DESC LIMIT 1).
 func (p *selectPlan) orderByKey(ob sqlparser.OrderBy) {
-	if p.acc == nil || p.acc.point || p.acc.in != nil || p.agg || p.distinct || len(ob) == 0 {
+	if p.acc == nil || p.acc.point || p.acc.in != nil || p.acc.ranges != nil || p.agg || p.distinct || len(ob) == 0 {
 		return
 	}
 	rest := p.acc.cols[len(p.acc.eq):]

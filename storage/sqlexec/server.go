@@ -5,7 +5,7 @@
 // the same Gate, certification and commit path as replbench's own workloads.
 //
 // The trade-off is coverage for speed: the statements the mysql CLI, mysqlslap, sysbench's
-// oltp scripts and TPC-C drivers send (single-table SELECT with point, range, IN and index
+// oltp scripts and TPC-C drivers send (single-table SELECT with point, range, ORed-range, IN and index
 // access, ORDER BY, LIMIT, DISTINCT, aggregates and GROUP BY; INSERT, UPDATE, DELETE;
 // transactions; SET and SHOW of the modelled variables; CREATE/DROP of databases, tables and
 // indexes) run from compiled plans, with a few microseconds of work per statement; anything

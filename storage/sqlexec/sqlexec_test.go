@@ -72,6 +72,13 @@ func TestSelectShapes(t *testing.T) {
 		{"SELECT DISTINCT c FROM o ORDER BY c DESC", "z y x"},
 		{"SELECT COUNT(DISTINCT c) FROM o", "3"},
 		{"SELECT id FROM o WHERE w=1 AND d=1 AND id IN (3, 1, 9) ", "1 3"},
+		// ORed ranges on one column: overlapping ranges visit each row once, empty ones none.
+		{"SELECT COUNT(*) FROM o WHERE w BETWEEN 1 AND 1 OR w = 2 OR w BETWEEN 1 AND 2", "5"},
+		{"SELECT COUNT(c) FROM o WHERE c BETWEEN 'x' AND 'y' OR c = 'x' OR c = 'z'", "5"},
+		{"SELECT id FROM o WHERE c BETWEEN 'z' AND 'a' OR c = 'y'", "2"},
+		{"SELECT w, id FROM o WHERE c = 'z' OR c BETWEEN 'w' AND 'x' ORDER BY w DESC, id DESC", "2,1 1,3 1,1 1,1"},
+		{"SELECT COUNT(*) FROM o WHERE w = 2 OR w BETWEEN 1 AND 1 FOR UPDATE", "5"},
+		{"SELECT COUNT(*) FROM o WHERE w = 2 OR c = 'y'", "2"},
 		{"SELECT id, amount * 2 FROM o WHERE w=2 AND d=1 AND id=1", "1,10"},
 		{"SELECT * FROM o WHERE w=1 AND d=2", "1,2,1,z,4.00"},
 		{"SELECT id FROM o ORDER BY amount DESC LIMIT 2 OFFSET 1", "1 3"},

@@ -6,6 +6,7 @@ package all
 import (
 	_ "github.com/replbench/replbench/workloads/hotspot"  // hotspot
 	_ "github.com/replbench/replbench/workloads/insert"   // insert
+	_ "github.com/replbench/replbench/workloads/jepsen"   // list-append, rw-register, register, bank
 	_ "github.com/replbench/replbench/workloads/sysbench" // oltp_*
 	_ "github.com/replbench/replbench/workloads/tpcc"     // tpcc
 )

@@ -9,8 +9,8 @@ import (
 )
 
 func TestEveryWorkloadIsRegistered(t *testing.T) {
-	want := []string{"hotspot", "insert", "oltp_delete", "oltp_insert", "oltp_point_select", "oltp_read_only",
-		"oltp_read_write", "oltp_update_index", "oltp_update_non_index", "oltp_write_only", "tpcc"}
+	want := []string{"bank", "hotspot", "insert", "list-append", "oltp_delete", "oltp_insert", "oltp_point_select", "oltp_read_only",
+		"oltp_read_write", "oltp_update_index", "oltp_update_non_index", "oltp_write_only", "register", "rw-register", "tpcc"}
 	if got := workloads.Names(); !slices.Equal(got, want) {
 		t.Fatalf("registered %v, want %v", got, want)
 	}

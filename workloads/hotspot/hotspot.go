@@ -55,7 +55,14 @@ var Options = []workloads.Option{
 	{Name: "hot-share", Default: defaultHotShare, Help: "share of a hot client's writes that go to the hot rows, 0..1; the rest pick uniformly among the other rows"},
 	{Name: "hot-nodes", Default: defaultHotWriter, Help: "writer nodes whose clients write the hot rows: all, or a list such as n1,n3; clients on other writers only write cold rows"},
 	{Name: "users", Default: defaultUsers, Help: "users-groups mode: rows of the users table that joiners are drawn from"},
+	{Name: "read", Default: ReadForUpdate, Help: "for-update: the hot row is read with SELECT ... FOR UPDATE (no update is lost); plain: a plain SELECT then UPDATE of the computed value in one transaction under REPEATABLE READ, as applications write it, which loses updates on one node (InnoDB semantics) and across nodes where the protocol certifies write-sets only", Choices: []string{ReadForUpdate, ReadPlain}},
 }
+
+// Read forms of the hot row's read-modify-write.
+const (
+	ReadForUpdate = "for-update"
+	ReadPlain     = "plain"
+)
 
 func init() {
 	workloads.Register(workloads.Definition{
@@ -76,6 +83,7 @@ type Workload struct {
 	hotNodes map[string]bool // nil: every node
 	users    int64
 	seed     int64
+	plain    bool // read=plain: SELECT then UPDATE, no locking read
 
 	tally workloads.Tally // committed increments or joins, and those in doubt
 }
@@ -95,6 +103,7 @@ func New(opts map[string]string, env workloads.Env) (*Workload, error) {
 		seed:     env.Seed,
 	}
 	w.hotRows = o.Int("hot-rows", 1, w.rows)
+	w.plain = o.String("read") == ReadPlain
 	if err := o.Err(); err != nil {
 		return nil, err
 	}
@@ -240,8 +249,15 @@ func (c *client) Next(ctx context.Context, db workloads.DB, retry bool) (string,
 
 func (c *client) increment(ctx context.Context, db workloads.DB) error {
 	tx := db.Begin()
-	tx.SetAutocommit(true)
-	r, err := tx.GetForUpdate(ctx, counterTable, c.row)
+	var r storage.Row
+	var err error
+	if c.w.plain {
+		// SELECT count ...; UPDATE ... SET count = <read + 1>: two statements, one transaction.
+		r, err = tx.Get(ctx, counterTable, c.row)
+	} else {
+		tx.SetAutocommit(true)
+		r, err = tx.GetForUpdate(ctx, counterTable, c.row)
+	}
 	if err == nil && r == nil {
 		err = fmt.Errorf("hotspot: achievements row %d is missing; was the table loaded?", c.row)
 	}
@@ -258,7 +274,11 @@ func (c *client) join(ctx context.Context, db workloads.DB) error {
 	_, err := tx.Insert(ctx, membershipTable, storage.Row{int64(0), c.user, c.row, now})
 	var g storage.Row
 	if err == nil {
-		g, err = tx.GetForUpdate(ctx, groupsTable, c.row)
+		if c.w.plain {
+			g, err = tx.Get(ctx, groupsTable, c.row)
+		} else {
+			g, err = tx.GetForUpdate(ctx, groupsTable, c.row)
+		}
 		if err == nil && g == nil {
 			err = fmt.Errorf("hotspot: groups row %d is missing; was the table loaded?", c.row)
 		}

@@ -70,15 +70,17 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return results.ReportMain(args[1:], stdout, stderr)
 	case "netdelay":
 		return netdelayMain(args[1:], stdout, stderr)
+	case "calibrate":
+		return calibrateMain(args[1:], stdout, stderr)
 	case "version", "--version", "-version", "-v":
 		v, c := harness.Version()
-		fmt.Fprintf(stdout, "replbench %s %s\n", v, c)
+		fmt.Fprintln(stdout, strings.TrimSpace("replbench "+v+" "+c))
 		return ExitOK
 	case "help", "-h", "--help", "-help":
 		fmt.Fprintln(stdout, usage)
 		return ExitOK
 	}
-	fmt.Fprintf(stderr, "replbench: unknown command %q (accepted: run, serve, scenarios, workloads, params, law, report, netdelay, version)\n", args[0])
+	fmt.Fprintf(stderr, "replbench: unknown command %q (accepted: run, serve, scenarios, workloads, params, law, report, netdelay, calibrate, version)\n", args[0])
 	return ExitUsage
 }
 
@@ -127,6 +129,18 @@ func workloadsMain(args []string, stdout, stderr io.Writer) int {
 }
 
 func paramsMain(args []string, stdout, stderr io.Writer) int {
+	// --flavor F (or --flavor=F) shows the parameters as that server has them.
+	flavor := ""
+	for i := 0; i < len(args); i++ {
+		if v, ok := strings.CutPrefix(args[i], "--flavor="); ok {
+			flavor, args = v, append(args[:i:i], args[i+1:]...)
+			break
+		}
+		if args[i] == "--flavor" && i+1 < len(args) {
+			flavor, args = args[i+1], append(args[:i:i], args[i+2:]...)
+			break
+		}
+	}
 	if len(args) != 1 {
 		fmt.Fprintf(stderr, "replbench params: want one protocol (accepted: %s)\n", strings.Join(protocols.Names(), ", "))
 		return ExitUsage
@@ -135,6 +149,15 @@ func paramsMain(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "replbench params: %v\n", err)
 		return ExitUsage
+	}
+	shown := p.Params
+	if flavor != "" {
+		f, err := p.Flavor(flavor)
+		if err != nil {
+			fmt.Fprintf(stderr, "replbench params: %v\n", err)
+			return ExitUsage
+		}
+		shown = p.ParamsFor(f)
 	}
 	fmt.Fprintf(stdout, "%s: %s\n", p.Name, p.Summary)
 	if len(p.Aliases) > 0 {
@@ -156,7 +179,7 @@ func paramsMain(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.Name, d.Default, accepted, help)
 		}
 	}
-	write(p.Params)
+	write(shown)
 	fmt.Fprintln(tw, "\t\t\t")
 	fmt.Fprintln(tw, "engine:\t\t\t")
 	write(harness.EngineParams)

@@ -41,7 +41,7 @@ func (f *runFlags) applyTarget() error {
 	if f.targetPath == "" {
 		return nil
 	}
-	tf, err := target.LoadFile(f.targetPath)
+	tf, err := target.Load(f.targetPath)
 	if err != nil {
 		return fmt.Errorf("--target: %v", err)
 	}

@@ -31,6 +31,8 @@ func TestCompareAndTargetBadInput(t *testing.T) {
 		{[]string{"compare", "--target", bad, "--out", out}, `kind "oracle"`},
 		{[]string{"run", "--target", filepath.Join(dir, "missing.yaml"), "--out", out}, "target file"},
 		{[]string{"compare", "--target", good, "--nodes", "5", "--out", out}, "has 3 nodes"},
+		{[]string{"compare", "--target", "galera:rb:rb@127.0.0.1:1,127.0.0.1:2", "--nodes", "3", "--out", out}, "has 2 nodes"},
+		{[]string{"compare", "--target", "galera:rb@nowhere", "--out", out}, "is not HOST:PORT"},
 		{[]string{"compare", "--target", good, "--protocol", "semisync", "--out", out}, "is a galera cluster"},
 		{[]string{"run", "--target", good, "--delay", "n2=5ms", "--out", out}, "a real node's delays are the proxy's"},
 		{[]string{"compare", "--target", good, "--csv", filepath.Join(dir, "x.csv"), "--out", out}, "--csv is not accepted"},

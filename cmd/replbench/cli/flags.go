@@ -129,8 +129,11 @@ func addClusterFlags(fs *flag.FlagSet, o *harness.Overrides, def clusterDefaults
 		{"param", "NAME=VALUE on every node, or NODE:NAME=VALUE on one (repeatable; see 'replbench params PROTOCOL')", func(v string) error {
 			return setKV(&o.Params, v, "NAME=VALUE or NODE:NAME=VALUE")
 		}},
-		{"flavor", "the server every node stands for (mysql-8.0, mariadb-10.11, ...): --param " + protocols.FlavorParam + "=F; per node with --param NODE:" + protocols.FlavorParam + "=F", func(v string) error {
+		{"flavor", "the server every node stands for (default: galera mariadb-10.11, semisync mysql-8.0; every result notes it; see 'replbench params P --flavor F'): --param " + protocols.FlavorParam + "=F; per node with --param NODE:" + protocols.FlavorParam + "=F", func(v string) error {
 			return setKV(&o.Params, protocols.FlavorParam+"="+strings.TrimSpace(v), "a flavour name")
+		}},
+		{"cost-profile", "the service-time model's cost profile: a built-in NAME, a YAML FILE, or none for the pure protocol model (default: the flavour's built-in profile; galera: galera-4-mariadb-10.11): --param " + protocols.CostProfileParam + "=P", func(v string) error {
+			return setKV(&o.Params, protocols.CostProfileParam+"="+strings.TrimSpace(v), "a cost profile")
 		}},
 	})
 }
@@ -343,7 +346,7 @@ func orEnv(v, name string) string {
 // of the model (run) or beside it (compare); see applyTarget for what it sets.
 func addTargetFlags(fs *flag.FlagSet, path *string) []string {
 	return defineAll(fs, []flagDef{
-		{"target", "FILE.yaml naming real MySQL-protocol servers n1..nN (scripts/real-cluster.sh writes one): run every point on them instead of the model", func(v string) error {
+		{"target", "FILE.yaml naming real MySQL-protocol servers n1..nN (scripts/real-cluster.sh writes one), or KIND:USER:PASSWORD@HOST:PORT,HOST:PORT...: run every point on them instead of the model", func(v string) error {
 			if strings.TrimSpace(v) == "" {
 				return errors.New("empty (accepted: a target file, e.g. /tmp/replbench-real/target.yaml)")
 			}

@@ -10,6 +10,7 @@ import (
 	_ "github.com/replbench/replbench/semisync"
 	_ "github.com/replbench/replbench/workloads/hotspot"
 	_ "github.com/replbench/replbench/workloads/insert"
+	_ "github.com/replbench/replbench/workloads/jepsen"
 	_ "github.com/replbench/replbench/workloads/sysbench"
 	_ "github.com/replbench/replbench/workloads/tpcc"
 )

@@ -274,13 +274,17 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	// current point ends and what was measured is written.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	jsonPath, print := f.jsonPath, f.ux.printer()
+	if jsonPath == results.Stdout {
+		jsonPath, print = "", jsonToStdout(print, stderr)
+	}
 	out, err := harness.Run(ctx, s, points, harness.Options{
 		Bus:     f.bus,
-		DataDir: f.dataDir, OutDir: f.out, JSONPath: f.jsonPath, CSVPath: f.csvPath,
+		DataDir: f.dataDir, OutDir: f.out, JSONPath: jsonPath, CSVPath: f.csvPath,
 		ReportInterval: f.reportInterval.d, Status: f.status, NoProgress: f.noProgress,
 		StallTimeout: f.stall.d,
 		Stdout:       stdout, Stderr: stderr,
-		Percentiles: f.ux.percentiles, SyncCost: f.ux.sync, Print: f.ux.printer(),
+		Percentiles: f.ux.percentiles, SyncCost: f.ux.sync, Print: print,
 		Target: f.target,
 	})
 	if err != nil {

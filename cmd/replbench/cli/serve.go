@@ -163,6 +163,9 @@ func serve(ctx context.Context, f *serveFlags, ps *harness.PointSpec, stdout, st
 	progress := func(s string) { fmt.Fprintf(stderr, "replbench serve: %s\n", s) }
 	live, err := harness.StartLive(ctx, ps, f.bus, f.dataDir, f.seed, progress)
 	if err != nil {
+		if ctx.Err() != nil {
+			return ExitInterrupted, errors.New("interrupted while the cluster was starting; nothing written")
+		}
 		return ExitFailure, fmt.Errorf("start the cluster: %w", err)
 	}
 	defer live.Close()
@@ -199,7 +202,7 @@ func serve(ctx context.Context, f *serveFlags, ps *harness.PointSpec, stdout, st
 	defer cancel()
 	t0 := time.Now()
 	var mu sync.Mutex
-	var applied []string
+	applied := []string{}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {

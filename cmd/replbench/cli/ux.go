@@ -100,3 +100,15 @@ func (u *uxFlags) printer() func(io.Writer, *results.Run, results.TableOptions) 
 		}
 	}
 }
+
+// jsonToStdout is the printer of a run given --json -: standard output carries the results
+// file and nothing else, so `replbench run --json - | jq` reads one JSON document, and the
+// tables a person reads go to tables (standard error) instead.
+func jsonToStdout(print func(io.Writer, *results.Run, results.TableOptions), tables io.Writer) func(io.Writer, *results.Run, results.TableOptions) {
+	return func(w io.Writer, run *results.Run, o results.TableOptions) {
+		print(tables, run, o)
+		if err := results.WriteJSONTo(w, run); err != nil {
+			fmt.Fprintf(tables, "replbench: writing the results to standard output: %v\n", err)
+		}
+	}
+}

@@ -1,9 +1,13 @@
 package cli
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/replbench/replbench/results"
 )
 
 // A bare protocol run gets the default run length instead of asking for one, and the
@@ -40,5 +44,20 @@ func TestVersionFlagAndScenarioExplain(t *testing.T) {
 	}
 	if code, _, errOut := run("scenarios", "nope"); code != ExitUsage || !strings.Contains(errOut, "unknown scenario") {
 		t.Errorf("scenarios nope: exit %d, %q", code, errOut)
+	}
+}
+
+// With --json -, standard output is one JSON document and the tables go to standard error.
+func TestJSONToStdoutKeepsStdoutJSON(t *testing.T) {
+	run := &results.Run{Schema: results.Schema, Scenario: "adhoc", Points: []results.Point{{Protocol: "galera", Nodes: 3, Threads: 1, Committed: 10}}}
+	var stdout, stderr bytes.Buffer
+	u := &uxFlags{output: "table"}
+	jsonToStdout(u.printer(), &stderr)(&stdout, run, results.TableOptions{})
+	var back results.Run
+	if err := json.Unmarshal(stdout.Bytes(), &back); err != nil || back.Schema != results.Schema || len(back.Points) != 1 {
+		t.Fatalf("stdout is not the results file: %v\n%s", err, stdout.String())
+	}
+	if !strings.Contains(stderr.String(), "galera") {
+		t.Errorf("the tables did not reach standard error: %q", stderr.String())
 	}
 }

@@ -1,0 +1,273 @@
+package harness
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/replbench/replbench/harness/checker"
+	"github.com/replbench/replbench/harness/checker/bank"
+	"github.com/replbench/replbench/harness/checker/elle"
+	"github.com/replbench/replbench/harness/checker/linear"
+	"github.com/replbench/replbench/harness/checker/lost"
+	"github.com/replbench/replbench/harness/history"
+	"github.com/replbench/replbench/results"
+	"github.com/replbench/replbench/workloads"
+)
+
+// linearTimeout bounds porcupine's search per point; past it the verdict is unknown.
+const linearTimeout = 20 * time.Second
+
+// pointFileDir is where a point's history, pictures and visualisation go: the run
+// directory for a run of one point, a p<N> directory under it otherwise, so that the files
+// of two points never overwrite each other.
+func pointFileDir(runDir string, points int, ps *PointSpec) (dir, rel string) {
+	if points <= 1 {
+		return runDir, ""
+	}
+	rel = fmt.Sprintf("p%d", ps.Index+1)
+	return filepath.Join(runDir, rel), rel
+}
+
+// checkHistory runs the history checkers a checker workload asks for, on the history its
+// clients recorded and on every node's final data read from the node's engine directly
+// (not through the protocol's gate, so a non-Primary or lagging node is still checked),
+// whether or not the point converged. It writes history.jsonl, the witness pictures and
+// porcupine's visualisation into the point's directory, and fills the point's verdicts
+// (one per checker: pass, fail or unknown, with the witness as evidence) and Checkers
+// (the summary under stable names). A workload that records no history gets nothing.
+func checkHistory(ctx context.Context, c *cluster, ps *PointSpec, runDir string, points int, p *results.Point) {
+	hw, ok := c.workload.(workloads.Historian)
+	if !ok {
+		if c.acked != nil {
+			v := c.acked.check(ctx, c.members, c.engines)
+			if v.Valid == checker.False {
+				v.Explanation = explainAnomalies(ps, &v)
+			}
+			finishVerdicts(p, []checker.Verdict{v})
+		}
+		return
+	}
+	if runDir == "" {
+		return
+	}
+	dir, rel := pointFileDir(runDir, points, ps)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		p.Notes = append(p.Notes, "history checkers did not run: "+err.Error())
+		return
+	}
+	h := hw.History()
+	if err := history.WriteFile(filepath.Join(dir, history.FileName), h); err != nil {
+		p.Notes = append(p.Notes, "history not written: "+err.Error())
+	} else {
+		p.HistoryFile = filepath.Join(rel, history.FileName)
+	}
+	var states []checker.NodeState
+	for i, e := range c.engines {
+		s, err := hw.State(ctx, workloads.OnEngineLocal(e))
+		if err != nil {
+			p.Notes = append(p.Notes, fmt.Sprintf("final state of %s not read: %v", c.members[i], err))
+			continue
+		}
+		states = append(states, s)
+	}
+	var vs []checker.Verdict
+	for _, name := range hw.Checkers() {
+		v, err := runChecker(name, h, states, dir, c.workload)
+		if err != nil {
+			v = checker.Verdict{Checker: name, Valid: checker.Unknown, Note: "could not run: " + err.Error()}
+		}
+		if v.Valid == checker.False {
+			v.Explanation = explainAnomalies(ps, &v)
+		}
+		if name == checker.LinearizableName {
+			if _, err := os.Stat(filepath.Join(dir, linear.FileName)); err == nil {
+				v.Files = append(v.Files, filepath.Join(rel, linear.FileName))
+			}
+		}
+		vs = append(vs, v)
+	}
+	if _, err := checker.WritePictures(dir, vs); err != nil {
+		p.Notes = append(p.Notes, "witness pictures not written: "+err.Error())
+	}
+	if rel != "" { // pictures are named relative to the point's directory
+		for i := range vs {
+			for j, f := range vs[i].Files {
+				if !strings.HasPrefix(f, rel+string(filepath.Separator)) {
+					vs[i].Files[j] = filepath.Join(rel, f)
+				}
+			}
+		}
+	}
+	finishVerdicts(p, vs)
+}
+
+// finishVerdicts puts the verdicts into the point: the summary under stable names, and one
+// report verdict per checker.
+func finishVerdicts(p *results.Point, vs []checker.Verdict) {
+	sum := checker.Summarize(vs...)
+	if b, err := json.Marshal(sum); err == nil {
+		p.Checkers = b
+	}
+	for i := range vs {
+		p.Verdicts = append(p.Verdicts, resultVerdict(&vs[i]))
+	}
+}
+
+// logAcked returns db with its acknowledged writes logged, for a workload that records no
+// history of its own.
+func (c *cluster) logAcked(db workloads.DB) workloads.DB {
+	if _, ok := c.workload.(workloads.Historian); ok {
+		return db
+	}
+	if c.acked == nil {
+		c.acked = newAckLog(c.workload.Tables())
+	}
+	return c.acked.wrap(db)
+}
+
+// localDBs is every node's engine as a DB that reads the node's own data, not through the
+// protocol's gate: for the end-of-run checks.
+func (c *cluster) localDBs() []workloads.DB {
+	out := make([]workloads.DB, len(c.engines))
+	for i, e := range c.engines {
+		out[i] = workloads.OnEngineLocal(e)
+	}
+	return out
+}
+
+func runChecker(name string, h []history.Op, states []checker.NodeState, dir string, w workloads.Workload) (checker.Verdict, error) {
+	switch name {
+	case checker.LostName:
+		return lost.Check(h, states, lost.Options{})
+	case checker.ListAppendName:
+		return elle.CheckListAppend(h, elle.Options{})
+	case checker.RWRegisterName:
+		return elle.CheckRWRegister(h, elle.RegisterOptions{})
+	case checker.LinearizableName:
+		return linear.Check(h, linear.Options{Timeout: linearTimeout, Dir: dir})
+	case checker.BankName:
+		b, ok := w.(workloads.Banker)
+		if !ok {
+			return checker.Verdict{}, fmt.Errorf("workload %s names no accounts", w.Name())
+		}
+		keys, total := b.Accounts()
+		return bank.Check(h, states, bank.Options{Accounts: keys, Total: total})
+	}
+	return checker.Verdict{}, fmt.Errorf("unknown checker %q", name)
+}
+
+// resultVerdict is a checker verdict in the report's form: the outcome, one line of what was
+// checked or found, and the first witness of each class and every lost write as evidence.
+func resultVerdict(v *checker.Verdict) results.Verdict {
+	out := results.Verdict{Checker: v.Checker, Outcome: results.VerdictUnknown}
+	switch v.Valid {
+	case checker.True:
+		out.Outcome = results.VerdictPass
+	case checker.False:
+		out.Outcome = results.VerdictFail
+	}
+	var parts []string
+	for _, a := range v.Anomalies {
+		parts = append(parts, fmt.Sprintf("%s ×%d", a.Class, a.Count))
+	}
+	if v.Models != nil {
+		parts = append(parts, "consistent with "+orNone(v.Models.ConsistentWith))
+	}
+	if len(parts) == 0 {
+		for k, n := range v.Checked {
+			parts = append(parts, fmt.Sprintf("%d %s", n, k))
+		}
+		slices.Sort(parts)
+	}
+	if v.Note != "" {
+		parts = append(parts, v.Note)
+	}
+	out.Detail = strings.Join(parts, "; ")
+	for _, a := range v.Anomalies {
+		if len(a.Witnesses) == 0 {
+			continue
+		}
+		out.Evidence = append(out.Evidence, a.Class+":")
+		for _, line := range strings.Split(strings.TrimRight(a.Witnesses[0].Text, "\n"), "\n") {
+			out.Evidence = append(out.Evidence, "  "+line)
+		}
+		if pic := a.Witnesses[0].Picture; pic != "" {
+			out.Evidence = append(out.Evidence, "  picture: "+pic)
+		}
+	}
+	for i, l := range v.Lost {
+		if i == 10 {
+			out.Evidence = append(out.Evidence, fmt.Sprintf("... and %d more lost writes (results.json)", len(v.Lost)-10))
+			break
+		}
+		out.Evidence = append(out.Evidence, "lost: "+l.String())
+	}
+	if v.Explanation != "" {
+		out.Evidence = append(out.Evidence, "why: "+v.Explanation)
+	}
+	return out
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none of the models checked"
+	}
+	return strings.Join(s, ", ")
+}
+
+// explainAnomalies is the model's account of why the anomalies happen on this protocol
+// with these settings, where it knows one; "" where it does not.
+func explainAnomalies(ps *PointSpec, v *checker.Verdict) string {
+	params := ps.UserParams()
+	var why []string
+	has := func(prefixes ...string) bool {
+		for _, a := range v.Anomalies {
+			for _, p := range prefixes {
+				if strings.HasPrefix(a.Class, p) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	plain := ps.Workload.Options["read"] == "plain" || (ps.Workload.Options["read"] == "" && (ps.Workload.Name == "list-append" || ps.Workload.Name == "rw-register"))
+	switch ps.Protocol {
+	case "galera":
+		if has("lost-update", "G-single", "G2", "lost-acknowledged", "wrong-total") && plain {
+			why = append(why, "Galera certifies write-sets only: a transaction's reads are not in its write-set, and its snapshot is its first read on its own node, so a plain SELECT then UPDATE on two nodes (or on one, under REPEATABLE READ) passes certification on a stale read and overwrites the other's update; SELECT ... FOR UPDATE on one node closes it, across nodes only certification of the written row does")
+		}
+		if has("stale-read", "nonlinearizable", "G-single-realtime", "G2-item-realtime") && params["wsrep_sync_wait"] == "" {
+			why = append(why, "with wsrep_sync_wait=0 a read on a node returns what that node has applied, which can be behind a commit another node already acknowledged (Galera replication is virtually synchronous: ordered everywhere, applied later)")
+		}
+	case "group-replication":
+		if has("lost-update", "G-single", "G2", "wrong-total") && plain {
+			why = append(why, "GR's certifier compares a transaction's write-set with the writes ordered after its snapshot version (gtid_executed when it started to commit), not when it read: a plain read that went stale before the commit began is not caught")
+		}
+		if has("stale-read", "nonlinearizable") {
+			why = append(why, "with group_replication_consistency=EVENTUAL a secondary's read returns what it has applied, which lags the group's agreed order")
+		}
+	case "semisync", "async":
+		if has("stale-read", "nonlinearizable") {
+			why = append(why, "replicas apply the source's binlog asynchronously: a read on a replica can miss a commit the source acknowledged")
+		}
+		if has("lost-acknowledged") {
+			why = append(why, "an acknowledged commit that no replica received (after a timeout fallback to async, or with no wait at all) is gone when its source's data is")
+		}
+	}
+	if has("internal") || (!plain && has("lost-update", "G-single")) {
+		why = append(why, "InnoDB's REPEATABLE READ is not snapshot isolation: a plain read sees the transaction's snapshot, a locking read (FOR UPDATE, and the read inside UPDATE) the latest committed version, and reads after the transaction's own write see that write on the latest version; so even one node shows internal, lost-update (two transactions read one version and both write) and G-single")
+	}
+	if len(why) == 0 && has("lost-update", "G-single", "G2") && plain {
+		why = append(why, "a plain SELECT then UPDATE under REPEATABLE READ computes the write from a snapshot, so two such transactions on the same row lose one update unless the read locks (FOR UPDATE)")
+	}
+	return strings.Join(why, "; ")
+}
+
+// Unwrap gives workloads.CommitID the engine's transaction behind a node's gate.
+func (t gatedTx) Unwrap() workloads.Tx { return t.inner }

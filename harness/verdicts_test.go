@@ -1,0 +1,70 @@
+package harness
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/replbench/replbench/harness/history"
+	"github.com/replbench/replbench/protocols"
+	"github.com/replbench/replbench/results"
+	_ "github.com/replbench/replbench/workloads/jepsen"
+)
+
+// End to end, every protocol with each checker workload and one client on n1 (a serial
+// history, reads on the node that wrote): every verdict passes, the point's JSON carries the
+// checkers' summary under its stable names, and the run directory holds the history.
+func TestCheckerWorkloadsSerialPass(t *testing.T) {
+	for _, proto := range protocols.Names() {
+		for _, wl := range []string{"list-append", "rw-register", "register", "bank"} {
+			t.Run(proto+"/"+wl, func(t *testing.T) {
+				s := &Scenario{Name: "e2e", Protocol: proto, Workload: WorkloadSpec{Name: wl}, Threads: IntList{1}, Queries: 80, Seed: 3}
+				out, _ := runSmall(t, s, BusConfig{Kind: "memory"})
+				p := out.Run.Points[0]
+				if len(p.Verdicts) == 0 {
+					t.Fatal("no verdicts")
+				}
+				for _, v := range p.Verdicts {
+					if v.Outcome != results.VerdictPass {
+						t.Errorf("%s: %s %s %v", v.Checker, v.Outcome, v.Detail, v.Evidence)
+					}
+				}
+				var sum map[string]any
+				if err := json.Unmarshal(p.Checkers, &sum); err != nil {
+					t.Fatalf("checkers block: %v (%s)", err, p.Checkers)
+				}
+				if sum["ok"] != true {
+					t.Errorf("checkers ok = %v", sum["ok"])
+				}
+				if wl != "bank" {
+					if l, ok := sum["lost_acknowledged"].([]any); !ok || len(l) != 0 {
+						t.Errorf("lost_acknowledged = %v, want []", sum["lost_acknowledged"])
+					}
+				}
+				if wl == "register" && sum["linearizable"] != true {
+					t.Errorf("linearizable = %v", sum["linearizable"])
+				}
+				h, err := history.ReadFile(filepath.Join(out.Dir, p.HistoryFile))
+				if err != nil || len(h) != 80 {
+					t.Errorf("history: %d ops, %v", len(h), err)
+				}
+				if wl == "register" {
+					if _, err := os.Stat(filepath.Join(out.Dir, "linearizability.html")); err != nil {
+						t.Errorf("no porcupine visualisation: %v", err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// Every other workload gets the lost-acknowledged check per row and commit.
+func TestInsertCarriesLostAcknowledged(t *testing.T) {
+	s := &Scenario{Name: "e2e", Protocol: "galera", Workload: WorkloadSpec{Name: "insert"}, Threads: IntList{2}, Queries: 60, Seed: 3}
+	out, _ := runSmall(t, s, BusConfig{Kind: "memory"})
+	p := out.Run.Points[0]
+	if len(p.Verdicts) != 1 || p.Verdicts[0].Checker != "lost-acknowledged" || p.Verdicts[0].Outcome != results.VerdictPass {
+		t.Fatalf("verdicts %+v; want one passing lost-acknowledged", p.Verdicts)
+	}
+}
