@@ -39,12 +39,13 @@ type cluster struct {
 	gateMu sync.Mutex           // guards gates
 	gates  map[string]*nodeGate // each node's door for its clients (nodefaults.go)
 
-	opts   []storage.Options                                             // each node's engine options, for a restart
-	spawn  func(i int, cfg protocols.Config) (protocols.Provider, error) // attach node i and create its provider
-	proto  string
-	eps    []transport.Endpoint // each node's endpoint now (a kill closes it)
-	source string               // the source after a promotion ("" : Members[0])
-	acked  *ackLog              // acknowledged writes of a workload without a history (acklog.go)
+	opts    []storage.Options                                             // each node's engine options, for a restart
+	spawn   func(i int, cfg protocols.Config) (protocols.Provider, error) // attach node i and create its provider
+	proto   string
+	eps     []transport.Endpoint // each node's endpoint now (a kill closes it)
+	source  string               // the source after a promotion ("" : Members[0])
+	acked   *ackLog              // acknowledged writes of a workload without a history (acklog.go)
+	retired []*storage.Engine    // engines of nodes that went down, released at close
 }
 
 // clusterConfig is what bring-up needs beyond the point itself.
@@ -257,6 +258,11 @@ func (c *cluster) close() error {
 			errs = append(errs, err)
 		}
 	}
+	c.gateMu.Lock()
+	for _, e := range c.retired {
+		_ = e.Release()
+	}
+	c.gateMu.Unlock()
 	return errors.Join(errs...)
 }
 

@@ -17,9 +17,9 @@ import (
 //
 // The kinds: kill, crash and stop of one node (undone by restart), pause (resume), a
 // partition isolating one node (heal), and a one-way cut (heal). A protocol that cannot
-// restart a node (protocols.Protocol.Rejoins false) gets only pauses and cuts; a
-// source/replica protocol (FixedSource) never loses its source to a kill or crash, since
-// the model's binlog lives in memory.
+// restart a node (protocols.Protocol.Rejoins false) gets only pauses and cuts. A
+// source/replica protocol's source is killed like any node: it recovers its binlog and its
+// replicas reconnect (the nemesis never promotes).
 
 // Nemesis timing: a gap of nemesisGap to 2*nemesisGap between faults, each held nemesisHold
 // to 3*nemesisHold, and the last one undone at least nemesisTail before the run ends, so
@@ -79,11 +79,7 @@ func NemesisSchedule(seed int64, start, duration time.Duration, members []string
 			return out
 		}
 		kind := kinds[rng.IntN(len(kinds))]
-		candidates := members
-		if p.FixedSource && (kind == FaultKill || kind == FaultCrash || kind == FaultStop) && len(members) > 1 {
-			candidates = members[1:]
-		}
-		node := candidates[rng.IntN(len(candidates))]
+		node := members[rng.IntN(len(members))]
 		var on, off FaultEvent
 		switch kind {
 		case FaultPartition:

@@ -196,6 +196,7 @@ func (t *clusterTarget) rejoin(node string, d *downNode) error {
 	if err != nil {
 		return fmt.Errorf("recovery: %w", err)
 	}
+	t.c.retire(t.c.engines[i])
 	t.c.engines[i] = e
 	pos := e.Position()
 	p, err := t.c.spawn(i, protocols.Config{Rejoin: true, Position: pos, Source: t.c.source})
@@ -295,4 +296,12 @@ func (t *clusterTarget) Events() []lifeEvent {
 	out := t.lc.events
 	t.lc.events = nil
 	return out
+}
+
+// retire keeps an engine taken down for the cluster's close: goroutines of the dead node may
+// still be inside it, so its database is released only after every provider has stopped.
+func (c *cluster) retire(e *storage.Engine) {
+	c.gateMu.Lock()
+	defer c.gateMu.Unlock()
+	c.retired = append(c.retired, e)
 }

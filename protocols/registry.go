@@ -30,9 +30,9 @@ type Protocol struct {
 	// Rejoins reports that New accepts Config.Rejoin: the node faults restart and promote
 	// (and a random nemesis's kills and crashes) work on this protocol.
 	Rejoins bool
-	// FixedSource reports a source/replica topology whose source (Members[0], or
-	// Config.Source after a promotion) keeps its binlog only in memory: a random nemesis
-	// kills only replicas, and the source only comes back by a promotion.
+	// FixedSource reports a source/replica topology: one source (Members[0], or
+	// Config.Source after a promotion) that no election replaces, so the promote fault
+	// applies.
 	FixedSource bool
 }
 

@@ -20,6 +20,7 @@ import (
 // driver_*.go files, nowhere in the machines (machines_test.go checks it).
 type Provider struct {
 	cfg      protocols.Config
+	saved    int64 // binlog positions stored in the engine (driver_restart.go)
 	semi     bool
 	isSource bool
 	source   string
@@ -87,6 +88,9 @@ func New(cfg protocols.Config) (protocols.Provider, error) {
 	if cfg.Endpoint == nil || cfg.Applier == nil {
 		return nil, fmt.Errorf("node %s: the provider needs an endpoint and an applier", cfg.Node)
 	}
+	if cfg.Rejoin && cfg.Node == sourceOf(cfg) {
+		cfg.Position = recoverSource(cfg) // driver_restart.go: binlog crash recovery
+	}
 	p := &Provider{
 		cfg:      cfg,
 		semi:     st.SemiSync,
@@ -110,6 +114,7 @@ func New(cfg protocols.Config) (protocols.Provider, error) {
 	}
 	if p.isSource {
 		p.src = newSourceFor(cfg, st)
+		p.saved = p.src.syncedPos
 	} else {
 		p.rep = NewReplica(p.source, cfg.Position, p.hb)
 	}
@@ -203,6 +208,7 @@ func (p *Provider) handle(from string, payload []byte) {
 func (p *Provider) flushLocked() {
 	if p.src != nil {
 		msgs, evs := p.src.Ready()
+		p.persistBinlogLocked() // driver_restart.go: synced before the events leave
 		for _, e := range msgs {
 			_ = p.ep.Send(e.To, e.Payload)
 		}

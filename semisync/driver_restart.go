@@ -1,6 +1,7 @@
 package semisync
 
 import (
+	"context"
 	"slices"
 	"time"
 
@@ -54,14 +55,67 @@ func newSourceFor(cfg protocols.Config, st *Settings) *Source {
 	return s
 }
 
-// binlogStore is the storage engine's kept binlog (storage.Engine.KeepBinlog, Binlog).
+// binlogStore is the storage engine's kept binlog: the write-sets committed with their
+// positions (KeepBinlog, Binlog) and, on a source, the binlog as written at the flush stage
+// ahead of the engine commit (WriteBinlog, WrittenBinlog).
 type binlogStore interface {
 	KeepBinlog()
 	Binlog(after int64, fn func(seqno int64, ws []byte) bool) error
+	WriteBinlog(first int64, events [][]byte) error
+	WrittenBinlog(after int64, fn func(seqno int64, ws []byte) bool) error
+}
+
+// persistBinlogLocked stores the binlog events synced since the last call, before they
+// leave for the replicas (sync_binlog=1), so a restarted source finds them.
+func (p *Provider) persistBinlogLocked() {
+	bs, ok := p.cfg.Applier.(binlogStore)
+	if !ok || p.src.syncedPos <= p.saved {
+		return
+	}
+	var evs [][]byte
+	for pos := p.saved + 1; pos <= p.src.syncedPos; pos++ {
+		evs = append(evs, p.src.binlog[pos-1-p.src.base].ws)
+	}
+	if bs.WriteBinlog(p.saved+1, evs) == nil {
+		p.saved = p.src.syncedPos
+	}
+}
+
+// recoverSource is a restarted source's binlog crash recovery: every transaction its
+// binlog holds beyond what its engine committed was prepared and is committed now (as
+// InnoDB's recovery commits the XIDs the binlog has), so the source's data and binlog agree
+// with what its replicas may already have received. It returns the recovered position.
+func recoverSource(cfg protocols.Config) int64 {
+	bs, ok := cfg.Applier.(binlogStore)
+	if !ok {
+		return cfg.Position
+	}
+	bs.KeepBinlog() // the recovered commits carry their write-sets like any other
+	pos := cfg.Position
+	_ = bs.WrittenBinlog(pos, func(seqno int64, b []byte) bool {
+		if seqno != pos+1 {
+			return false
+		}
+		ws, _, err := protocols.DecodeWriteSet(b)
+		if err != nil {
+			return false
+		}
+		ws.Seqno = seqno
+		a, err := cfg.Applier.PrepareApply(context.Background(), ws)
+		if err != nil {
+			return false
+		}
+		if a.Commit() != nil {
+			return false
+		}
+		pos = seqno
+		return true
+	})
+	return pos
 }
 
 // rebuildBinlog fills a rejoining source's binlog from its engine: the contiguous run of
-// kept write-sets that ends at the engine's position.
+// kept write-sets that ends at the engine's position (after recoverSource).
 func rebuildBinlog(s *Source, store binlogStore, pos int64, now int64) {
 	var evs []binlogEvent
 	first := int64(0)

@@ -40,6 +40,7 @@ type Replica struct {
 	reqFrom   int64
 	reqAt     time.Time
 	heard     bool
+	heardAt   time.Time // last message from the source: silence past netTimeout reconnects
 
 	st    ReplicaStatus
 	msgs  []Envelope
@@ -75,6 +76,7 @@ func (r *Replica) Step(now time.Time, from string, m message) {
 	if from != r.source {
 		return
 	}
+	r.heardAt = now
 	switch m.Type {
 	case msgEvent:
 		r.heard = true
@@ -127,11 +129,24 @@ func (r *Replica) sendAck(pos int64) {
 
 // Tick re-sends a dump request that has gone unanswered for Retry (the source was
 // unreachable), as the replica's connect-retry loop does.
+//
+// A stream that was answered and then went silent for netTimeoutBeats heartbeat periods
+// (a source that died and came back, with no dump stream for this replica any more) is
+// requested again from the relay-log end, as replica_net_timeout makes the I/O thread
+// reconnect.
 func (r *Replica) Tick(now time.Time) {
 	if r.requested && !r.heard && now.Sub(r.reqAt) >= r.retry {
 		r.request(now)
+		return
+	}
+	if r.heard && !r.heardAt.IsZero() && now.Sub(r.heardAt) >= netTimeoutBeats*r.retry {
+		r.request(now)
 	}
 }
+
+// netTimeoutBeats is replica_net_timeout in heartbeat periods (MySQL's defaults: 60 s
+// against a 30 s heartbeat).
+const netTimeoutBeats = 2
 
 // Quit returns the message that closes the dump stream.
 func (r *Replica) Quit() Envelope {

@@ -71,7 +71,13 @@ func TestReplicaReceiver(t *testing.T) {
 			{100, "", nil, "n1:dump@1"},
 			{150, "", nil, ""},
 			{160, "n1", hb(0), ""},
-			{400, "", nil, ""}, // answered: no more retries
+			{300, "", nil, ""}, // answered: no more retries
+		}},
+		{"a stream silent for two heartbeat periods is requested again (replica_net_timeout)", []step{
+			{50, "n1", hb(0), ""},
+			{200, "", nil, ""},
+			{250, "", nil, "n1:dump@1"}, // the source went away: reconnect from the relay-log end
+			{300, "", nil, ""},
 		}},
 		{"a heartbeat asking for an ack re-acks the relay-log end (a lost ack is resent)", []step{
 			{0, "n1", ev(1, true), "n1:ack@1 relay@1"},

@@ -53,9 +53,14 @@ const flushInterval = time.Second
 // an SST replaces the rows, the positions only move forward.
 const posPrefix = 'z'
 
+// binlogPrefix keys a source's binlog as written at its flush stage, before the engine
+// commit (sync_binlog=1: synced before the events leave for the replicas).
+const binlogPrefix = 'y'
+
 // durable is the engine state of this file.
 type durable struct {
-	keepLog atomic.Bool // KeepBinlog: positions carry their write-sets
+	keepLog  atomic.Bool // KeepBinlog: positions carry their write-sets
+	released atomic.Bool // Release closed the database of an engine taken Down
 }
 
 func (o Options) logFlush() LogFlush {
@@ -169,8 +174,28 @@ func (e *Engine) Down(h Halt, seed int64) (*vfs.MemFS, error) {
 	default:
 		img = e.fs.CrashClone(vfs.CrashCloneCfg{})
 	}
-	_ = e.Close()
+	// The engine refuses everything from now on, but the Pebble database stays open until
+	// Release: goroutines of the dead node still inside a statement or an apply finish
+	// against it (their effects are not in the image), instead of hitting a closed database.
+	e.closed.Store(true)
+	e.stopFlusher()
 	return img, nil
+}
+
+// Release closes the database of an engine taken Down, once nothing of the dead node runs
+// any more (its provider is closed); Close calls it too.
+func (e *Engine) Release() error {
+	if !e.closed.Load() || e.released.Swap(true) {
+		return nil
+	}
+	e.snapMu.Lock()
+	for t := range e.snaps {
+		t.snap.Close()
+		t.snap = nil
+	}
+	clear(e.snaps)
+	e.snapMu.Unlock()
+	return e.db.Close()
 }
 
 // Reopen opens an engine on a surviving image, with the same options: Pebble replays its
@@ -226,13 +251,17 @@ func (e *Engine) KeepBinlog() { e.keepLog.Store(true) }
 // Binlog calls fn with every kept write-set after position after, in position order, until
 // fn returns false. Positions committed before KeepBinlog have no write-set and are skipped.
 func (e *Engine) Binlog(after int64, fn func(seqno int64, ws []byte) bool) error {
+	return e.scanLog(posPrefix, after, fn)
+}
+
+func (e *Engine) scanLog(prefix byte, after int64, fn func(seqno int64, ws []byte) bool) error {
 	if e.closed.Load() {
 		return ErrClosed
 	}
 	var lo [9]byte
-	lo[0] = posPrefix
+	lo[0] = prefix
 	binary.BigEndian.PutUint64(lo[1:], uint64(after+1))
-	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: lo[:], UpperBound: []byte{posPrefix + 1}})
+	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: lo[:], UpperBound: []byte{prefix + 1}})
 	if err != nil {
 		return err
 	}
@@ -260,3 +289,33 @@ func (e *Engine) Checkpoint() error {
 // Crashable reports whether the engine runs on the crash-testing filesystem (in memory),
 // which the node faults need.
 func (e *Engine) Crashable() bool { return e.fs != nil }
+
+// WriteBinlog stores, synced, the binlog events a source wrote at its flush stage (seqno
+// first, then one write-set after another), ahead of their engine commits: what crash
+// recovery finds in the binlog and commits (RecoverBinlog). sync_binlog=1.
+func (e *Engine) WriteBinlog(first int64, events [][]byte) error {
+	if e.closed.Load() {
+		return ErrClosed
+	}
+	b := e.db.NewBatch()
+	defer b.Close()
+	var k [9]byte
+	k[0] = binlogPrefix
+	for i, ev := range events {
+		binary.BigEndian.PutUint64(k[1:], uint64(first+int64(i)))
+		if err := b.Set(k[:], ev, nil); err != nil {
+			return err
+		}
+	}
+	wo := pebble.Sync
+	if e.opts.logFlush() == LogFlushSecond {
+		wo = pebble.NoSync // the WAL is off: the next once-a-second flush makes it durable
+	}
+	return b.Commit(wo)
+}
+
+// WrittenBinlog calls fn with every binlog event WriteBinlog stored after position after,
+// in order, until fn returns false.
+func (e *Engine) WrittenBinlog(after int64, fn func(seqno int64, ws []byte) bool) error {
+	return e.scanLog(binlogPrefix, after, fn)
+}

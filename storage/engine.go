@@ -186,18 +186,10 @@ func (e *Engine) recoverAuto(t *table) error {
 // Close closes the engine; open transactions are rolled back (their next call fails with
 // ErrClosed).
 func (e *Engine) Close() error {
-	if e.closed.Swap(true) {
-		return nil
+	if !e.closed.Swap(true) {
+		e.stopFlusher()
 	}
-	e.stopFlusher()
-	e.snapMu.Lock()
-	for t := range e.snaps {
-		t.snap.Close()
-		t.snap = nil
-	}
-	clear(e.snaps)
-	e.snapMu.Unlock()
-	return e.db.Close()
+	return e.Release() // durability.go; a second Close does nothing
 }
 
 // Node returns the node name.

@@ -201,7 +201,7 @@ func addLoadFlags(fs *flag.FlagSet, o *harness.Overrides) []string {
 		}},
 		{"retry-backoff", "pause before each retry", durationInto(&o.RetryBackoff)},
 		{"refused-backoff", fmt.Sprintf("pause of a client whose node refused its transaction (1290 read-only, 1047 not ready) before its next attempt, as a connection pool would; 0 retries at once (default %s)", harness.DefaultRefusedBackoff), durationInto(&o.RefusedBackoff)},
-		{"fault", "AT:EVENT fault during the measured phase (repeatable), AT counted from its start; events: partition=n1,n2|n3, oneway=n1>n3, heal, clog=n1>n2 or n1-n2, unclog=..., delay=n3=50ms, link=n1-n2=40ms, loss=0.05; e.g. --fault 5s:partition=n1,n2|n3 --fault 10s:heal", func(v string) error {
+		{"fault", "AT:EVENT fault during the measured phase (repeatable), AT counted from its start; events: partition=n1,n2|n3, oneway=n1>n3, heal, clog=n1>n2 or n1-n2, unclog=..., delay=n3=50ms, link=n1-n2=40ms, loss=0.05, pause=n2, resume=n2, kill=n2|all, crash=n2|all, stop=n2|all, restart=n2|all, promote=n2, random or random=SEED; e.g. --fault 5s:partition=n1,n2|n3 --fault 10s:heal, --fault 2s:kill=n2 --fault 4s:restart=n2", func(v string) error {
 			ev, err := harness.ParseFault(v)
 			if err != nil {
 				return err
