@@ -129,9 +129,10 @@ func Run(ctx context.Context, s *Scenario, points []PointSpec, opt Options) (*Ou
 	con := newConsole(opt.Stderr, len(points), opt.NoProgress)
 	con.plan(points, opt.Percentiles)
 	var runErr error
-	var warnings []string // printed under the table
-	var late []string     // the points the emulator delivered late (delayWarning), one heading
-	var short []string    // the points too short to measure (shortNote), one heading
+	var warnings []string             // printed under the table
+	var late []string                 // the points the emulator delivered late (delayWarning), one heading
+	var short []string                // the points too short to measure (shortNote), one heading
+	profiles := map[string][]string{} // each protocol's cost profiles, for mixedProfileWarnings
 	for i := range points {
 		ps := &points[i]
 		con.begin(i, pointLabel(ps))
@@ -147,6 +148,9 @@ func Run(ctx context.Context, s *Scenario, points []PointSpec, opt Options) (*Ou
 			short = append(short, n)
 		}
 		warnings = append(warnings, pointWarnings(p, ps)...)
+		if prof := costProfileOf(ps); !slices.Contains(profiles[ps.Protocol], prof) {
+			profiles[ps.Protocol] = append(profiles[ps.Protocol], prof)
+		}
 		if p != nil {
 			run.Points = append(run.Points, *p)
 			if err := writeResults(dir, run); err != nil {
@@ -169,6 +173,7 @@ func Run(ctx context.Context, s *Scenario, points []PointSpec, opt Options) (*Ou
 	}
 	con.finish()
 	warnings = append(append(lateWarnings(late), shortWarnings(short)...), warnings...)
+	warnings = append(warnings, mixedProfileWarnings(profiles)...)
 	run.Warnings = warnings
 	if err := writeResults(dir, run); err != nil && runErr == nil {
 		runErr = err

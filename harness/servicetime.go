@@ -3,6 +3,8 @@ package harness
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -176,3 +178,45 @@ func (t *costTx) Rollback() { t.inner.Rollback() }
 
 // Unwrap exposes the wrapped transaction (workloads.CommitID looks through wrappers).
 func (t *costTx) Unwrap() workloads.Tx { return t.inner }
+
+// costProfileOf names the cost profile a point's nodes run ("none" when the protocol has
+// no flavours or the profile is off; several joined when nodes differ).
+func costProfileOf(ps *PointSpec) string {
+	var names []string
+	for _, n := range ps.Cluster {
+		name := servicetime.None
+		if n.Settings != nil {
+			if v, ok := n.Settings.Params()[protocols.CostProfileParam]; ok && v != "" {
+				name = v
+			}
+		}
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	return strings.Join(names, "+")
+}
+
+// mixedProfileWarnings warns when a run puts protocols side by side that charge different
+// server costs: a protocol whose flavour has a measured profile pays statement, commit and
+// fsync time that one without a profile does not, so on a LAN their difference is mostly
+// the profiles, not the protocols. byProtocol maps each protocol to the profiles its points ran.
+func mixedProfileWarnings(byProtocol map[string][]string) []string {
+	profiles := map[string][]string{}
+	for proto, ps := range byProtocol {
+		key := strings.Join(ps, ", ")
+		profiles[key] = append(profiles[key], proto)
+	}
+	if len(profiles) < 2 {
+		return nil
+	}
+	var parts []string
+	for _, key := range slices.Sorted(maps.Keys(profiles)) {
+		protos := profiles[key]
+		slices.Sort(protos)
+		parts = append(parts, strings.Join(protos, ", ")+": "+key)
+	}
+	return []string{"warning: the protocols compared run different cost profiles (" + strings.Join(parts, "; ") +
+		"), so their figures differ by the server costs modelled as well as by the protocols; " +
+		"--cost-profile none compares the protocols alone, --cost-profile NAME|FILE gives every node the same server"}
+}

@@ -43,3 +43,13 @@ func TestCostNodesFollowTheResolvedProfile(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestMixedProfileWarnings(t *testing.T) {
+	if w := mixedProfileWarnings(map[string][]string{"galera": {"none"}, "semisync": {"none"}}); w != nil {
+		t.Errorf("same profile everywhere: %q", w)
+	}
+	w := mixedProfileWarnings(map[string][]string{"galera": {"galera-4-mariadb-10.11"}, "semisync": {"none"}, "async": {"none"}})
+	if len(w) != 1 || !strings.Contains(w[0], "async, semisync: none") || !strings.Contains(w[0], "galera: galera-4-mariadb-10.11") {
+		t.Errorf("mixed profiles: %q, want one warning naming each protocol's profile", w)
+	}
+}
