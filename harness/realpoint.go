@@ -125,18 +125,7 @@ func runRealPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, 
 	if n := refusalNote(clients, l.refused); n != "" {
 		p.Notes = append(p.Notes, n)
 	}
-	p.ElapsedS = ph.elapsed.Seconds()
-	if p.ElapsedS > 0 {
-		p.TPS = float64(p.Committed) / p.ElapsedS
-	}
-	interrupted := ctx.Err() != nil
-	if interrupted {
-		p.Notes = append(p.Notes, "interrupted: the point stopped early and measured only part of its work")
-	}
-	cto := opt.ConvergeTimeout
-	if interrupted {
-		cto = min(cto, 5*time.Second)
-	}
+	interrupted, cto := endOfPhase(ctx, p, ph.elapsed, opt.ConvergeTimeout)
 	cv, err := tg.Converge(context.Background(), cto)
 	switch {
 	case err != nil:

@@ -377,21 +377,7 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 	if n := refusalNote(clients, l.refused); n != "" {
 		p.Notes = append(p.Notes, n)
 	}
-	p.ElapsedS = elapsed.Seconds()
-	if p.ElapsedS > 0 {
-		p.TPS = float64(p.Committed) / p.ElapsedS
-	}
-	interrupted := ctx.Err() != nil
-	if interrupted {
-		p.Notes = append(p.Notes, "interrupted: the point stopped early and measured only part of its work")
-	}
-
-	// Convergence gets its own context: an interrupted run still checks what it wrote,
-	// with a shorter bound.
-	cto := opt.ConvergeTimeout
-	if interrupted {
-		cto = min(cto, 5*time.Second)
-	}
+	interrupted, cto := endOfPhase(ctx, p, elapsed, opt.ConvergeTimeout)
 	cv := c.converge(context.Background(), cto)
 	p.Converged, p.ConvergenceDetail = cv.ok, cv.detail
 	if events, lost := busLost(c.emu); lost != nil {
@@ -501,4 +487,21 @@ func statusText(p *results.Point) string {
 		}
 	}
 	return b.String()
+}
+
+// endOfPhase fills a point's elapsed time and tps when its measured phase is over, notes a
+// point that was interrupted, and returns the bound for the convergence check, which gets its
+// own context: an interrupted run still checks what it wrote, with a shorter bound.
+func endOfPhase(ctx context.Context, p *results.Point, elapsed, timeout time.Duration) (interrupted bool, cto time.Duration) {
+	p.ElapsedS = elapsed.Seconds()
+	if p.ElapsedS > 0 {
+		p.TPS = float64(p.Committed) / p.ElapsedS
+	}
+	interrupted = ctx.Err() != nil
+	cto = timeout
+	if interrupted {
+		p.Notes = append(p.Notes, "interrupted: the point stopped early and measured only part of its work")
+		cto = min(cto, 5*time.Second)
+	}
+	return interrupted, cto
 }

@@ -354,15 +354,8 @@ func (a *access) rows(ctx context.Context, e *env, t *storage.Txn, tm *tableMeta
 			if err != nil {
 				return err
 			}
-			if row == nil {
-				continue
-			}
-			if m, err := match(row); err != nil {
+			if more, err := emitRow(row, match, fn); err != nil || !more {
 				return err
-			} else if m {
-				if more, err := fn(row); err != nil || !more {
-					return err
-				}
 			}
 		}
 		return nil
@@ -389,18 +382,25 @@ func (a *access) rows(ctx context.Context, e *env, t *storage.Txn, tm *tableMeta
 		if err != nil {
 			return err
 		}
-		if row == nil {
-			continue // deleted since the snapshot
-		}
-		if m, err := match(row); err != nil {
+		// A row deleted since the snapshot is nil and skipped.
+		if more, err := emitRow(row, match, fn); err != nil || !more {
 			return err
-		} else if m {
-			if more, err := fn(row); err != nil || !more {
-				return err
-			}
 		}
 	}
 	return nil
+}
+
+// emitRow hands a found row that matches the rest of the WHERE clause to fn; a missing row
+// (nil) is skipped. more is false when fn wants no more rows.
+func emitRow(row []Value, match, fn func([]Value) (bool, error)) (more bool, err error) {
+	if row == nil {
+		return true, nil
+	}
+	m, err := match(row)
+	if err != nil || !m {
+		return err == nil, err
+	}
+	return fn(row)
 }
 
 // scanSpan scans one range [lo, hi] of the range column under prefix p; more is false
