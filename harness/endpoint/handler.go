@@ -190,7 +190,14 @@ func (h *handler) ComPrepare(c *mysql.Conn, query string) ([]*querypb.Field, uin
 			}
 		}
 	}
-	return p.Fields(), uint16(p.Params()), nil
+	// vitess rewrites the names of the fields it is given while it writes the prepare
+	// reply, and the plan's fields are shared with every connection that prepared the same
+	// text (the plan cache), so it gets a copy of its own.
+	fields := make([]*querypb.Field, len(p.Fields()))
+	for i, f := range p.Fields() {
+		fields[i] = f.CloneVT()
+	}
+	return fields, uint16(p.Params()), nil
 }
 
 // ComStmtExecute implements mysql.Handler: the plan made at prepare runs with the bind values.
