@@ -116,16 +116,7 @@ func runRealPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, 
 		p.Notes = append(p.Notes, "stalled: "+msg)
 		con.printf("\n*** STALLED: real %s, %d threads: %s ***\n\n", ps.Protocol, ps.Threads, msg)
 	}
-	stats := make([]*clientStats, len(clients))
-	for i, cl := range clients {
-		stats[i] = cl.stats
-	}
-	mergeStats(stats, p)
-	p.Latency.At = percentilesAt(stats, opt.Percentiles)
-	if n := refusalNote(clients, l.refused); n != "" {
-		p.Notes = append(p.Notes, n)
-	}
-	interrupted, cto := endOfPhase(ctx, p, ph.elapsed, opt.ConvergeTimeout)
+	interrupted, cto := endOfPhase(ctx, p, clients, l.refused, ph.elapsed, opt)
 	cv, err := tg.Converge(context.Background(), cto)
 	switch {
 	case err != nil:

@@ -368,16 +368,7 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 		con.printf("\n*** STALLED: %s on %d nodes, %s, %d threads: %s ***\n\n", ps.Protocol, ps.Nodes, ps.Network.Name, ps.Threads, msg)
 	}
 
-	stats := make([]*clientStats, len(clients))
-	for i, cl := range clients {
-		stats[i] = cl.stats
-	}
-	mergeStats(stats, p)
-	p.Latency.At = percentilesAt(stats, opt.Percentiles)
-	if n := refusalNote(clients, l.refused); n != "" {
-		p.Notes = append(p.Notes, n)
-	}
-	interrupted, cto := endOfPhase(ctx, p, elapsed, opt.ConvergeTimeout)
+	interrupted, cto := endOfPhase(ctx, p, clients, l.refused, elapsed, opt)
 	cv := c.converge(context.Background(), cto)
 	p.Converged, p.ConvergenceDetail = cv.ok, cv.detail
 	if events, lost := busLost(c.emu); lost != nil {
@@ -489,16 +480,27 @@ func statusText(p *results.Point) string {
 	return b.String()
 }
 
-// endOfPhase fills a point's elapsed time and tps when its measured phase is over, notes a
-// point that was interrupted, and returns the bound for the convergence check, which gets its
-// own context: an interrupted run still checks what it wrote, with a shorter bound.
-func endOfPhase(ctx context.Context, p *results.Point, elapsed, timeout time.Duration) (interrupted bool, cto time.Duration) {
+// endOfPhase merges the clients' statistics into a point when its measured phase is over
+// (model and real points alike), fills its elapsed time and tps, notes refusals (refused is
+// the clients' backoff after one) and an interrupted point, and returns the bound for the
+// convergence check, which gets its own context: an interrupted run still checks what it
+// wrote, with a shorter bound.
+func endOfPhase(ctx context.Context, p *results.Point, clients []*client, refused, elapsed time.Duration, opt Options) (interrupted bool, cto time.Duration) {
+	stats := make([]*clientStats, len(clients))
+	for i, cl := range clients {
+		stats[i] = cl.stats
+	}
+	mergeStats(stats, p)
+	p.Latency.At = percentilesAt(stats, opt.Percentiles)
+	if n := refusalNote(clients, refused); n != "" {
+		p.Notes = append(p.Notes, n)
+	}
 	p.ElapsedS = elapsed.Seconds()
 	if p.ElapsedS > 0 {
 		p.TPS = float64(p.Committed) / p.ElapsedS
 	}
 	interrupted = ctx.Err() != nil
-	cto = timeout
+	cto = opt.ConvergeTimeout
 	if interrupted {
 		p.Notes = append(p.Notes, "interrupted: the point stopped early and measured only part of its work")
 		cto = min(cto, 5*time.Second)
