@@ -180,10 +180,7 @@ func compareMain(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return ExitInterrupted
 	}
-	if fails := pointFailures(real.Run); len(fails) > 0 {
-		for _, l := range fails {
-			fmt.Fprintf(stderr, "replbench compare: FAILED (real) %s\n", oneLine(l))
-		}
+	if reportFailures(stderr, "replbench compare (real)", real.Run) {
 		return ExitFailure
 	}
 	return ExitOK

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 
@@ -51,6 +52,16 @@ func pointFailures(run *results.Run) []string {
 		}
 	}
 	return out
+}
+
+// reportFailures prints pointFailures(run), one "cmd: FAILED ..." line each, and reports
+// whether there were any: the exit-1 path of every command that runs points.
+func reportFailures(stderr io.Writer, prefix string, run *results.Run) bool {
+	fails := pointFailures(run)
+	for _, l := range fails {
+		fmt.Fprintf(stderr, "%s: FAILED %s\n", prefix, oneLine(l))
+	}
+	return len(fails) > 0
 }
 
 func orUnknown(s string) string {

@@ -295,10 +295,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "replbench run: interrupted; the points measured so far are written")
 		return ExitInterrupted
 	}
-	if fails := pointFailures(out.Run); len(fails) > 0 {
-		for _, l := range fails {
-			fmt.Fprintf(stderr, "replbench run: FAILED %s\n", oneLine(l))
-		}
+	if reportFailures(stderr, "replbench run", out.Run) {
 		return ExitFailure
 	}
 	return ExitOK
