@@ -21,10 +21,15 @@
 // arrive resolved, as Settings (settings.go), which the bounds (harness/law) read too.
 //
 // What the model keeps from the real system, because it decides the numbers:
-//   - AFTER_SYNC waits once per binlog group, while the group holds the commit-stage lock:
-//     later groups flush (their events already travel to the replicas) but cannot commit
-//     until the ack arrives, so many client threads share one round trip, and scaling with
-//     threads comes out of the queueing rather than being assumed.
+//   - AFTER_SYNC waits once per binlog group, where each flavour's source waits: MySQL's
+//     ordered_commit in the commit stage under LOCK_commit, so later groups flush and sync
+//     (their events already travel) and merge into the next commit group; MariaDB's
+//     trx_group_commit_leader under LOCK_after_binlog_sync, so the next group writes but
+//     a third cannot until the ack comes. Either way about two groups complete per round
+//     trip, and scaling with threads comes out of the queueing rather than being assumed.
+//   - Each group's flush and sync cost service time from the node's cost profile, queued on
+//     its CPU and log devices (driver_cost.go prices them; the machine keeps their ends as
+//     deadlines, so it stays pure).
 //   - AFTER_COMMIT commits first and then each session waits for its own position, so data
 //     is visible on the source before any replica has it.
 //   - semisync.serialized=true holds the binlog lock from the binlog write to the ack, the

@@ -30,6 +30,7 @@ type Provider struct {
 	workers  int
 	preserve bool // replica_preserve_commit_order
 	hb       time.Duration
+	pipe     Pipeline
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -102,6 +103,7 @@ func New(cfg protocols.Config) (protocols.Provider, error) {
 		workers:  st.Workers,
 		preserve: st.PreserveOrder,
 		hb:       st.Heartbeat,
+		pipe:     st.Pipeline,
 		order:    monitor.New(cfg.Position),
 		sessions: make(map[uint64]*waitSlot),
 		kick:     make(chan struct{}, 1),
@@ -331,6 +333,13 @@ func (p *Provider) Replicate(ctx context.Context, ws *protocols.WriteSet) (proto
 		p.mu.Unlock()
 		return nil, protocols.ErrNotReady()
 	}
+	p.mu.Unlock()
+	p.chargePrepare(ctx) // driver_cost.go: the engine's prepare, before the binlog
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, protocols.ErrNotReady()
+	}
 	p.nextID++
 	id := p.nextID
 	p.sessions[id] = s
@@ -383,6 +392,10 @@ func (c *commit) Apply(ctx context.Context, engineCommit func() error) error {
 		return protocols.ErrNotReady()
 	}
 	err := engineCommit()
+	// The engine commit's CPU, in binlog order (MySQL's commit-stage leader commits the
+	// members one after the other; MariaDB's commit_ordered runs under LOCK_commit_ordered).
+	// No redo flush: with the binlog on, the prepare's is what recovery needs.
+	_ = p.cfg.Cost.EngineCommit(p.ctx)
 	p.order.Leave(c.s.pos)
 	p.mu.Lock()
 	if !p.closed {

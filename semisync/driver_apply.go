@@ -62,6 +62,8 @@ func (p *Provider) applyOne(e RelayEntry) bool {
 			return false
 		}
 	}
+	// The apply's CPU (apply_txn_us + apply_row_us per row of the cost profile).
+	_ = p.cfg.Cost.CPU(p.ctx, p.cfg.Cost.Start(), p.cfg.Cost.ApplyCost(len(e.WS.Rows)))
 	if err := a.Commit(); err != nil {
 		p.failApply(seq, err)
 		return false

@@ -45,7 +45,9 @@ func newSourceFor(cfg protocols.Config, st *Settings) *Source {
 			replicas = append(replicas, m)
 		}
 	}
-	s := NewSource(st.SourceConfig(slices.Clip(replicas)))
+	sc := st.SourceConfig(slices.Clip(replicas))
+	sc.Stages = newStageClock(cfg.Cost, st) // driver_cost.go
+	s := NewSource(sc)
 	if cfg.Rejoin && cfg.Position > 0 {
 		s.base, s.commitPos, s.syncedPos = cfg.Position, cfg.Position, cfg.Position
 		if bs, ok := cfg.Applier.(binlogStore); ok {

@@ -21,6 +21,7 @@ const (
 	ParamNoDelayCnt  = "binlog_group_commit_sync_no_delay_count"
 	ParamPreserve    = "replica_preserve_commit_order"
 	ParamHeartbeat   = "semisync.heartbeat_period"
+	ParamSyncBinlog  = "sync_binlog"
 )
 
 // commonParams are the parameters of both protocols: the binlog group commit, the
@@ -28,6 +29,7 @@ const (
 var commonParams = []protocols.Param{
 	{Name: ParamSyncDelay, Default: "0", Min: new(0.0), Max: new(1000000.0), Help: "microseconds the binlog sync stage waits before syncing, so that more transactions join the group: one ack wait (semi-sync) then covers more commits, at the price of that much more latency per commit, since events reach the replicas only once synced (sync_binlog=1). Ignored with semisync.serialized."},
 	{Name: ParamNoDelayCnt, Default: "0", Min: new(0.0), Max: new(100000.0), Help: "end the sync-stage wait early once this many transactions are queued (0: always wait the full binlog_group_commit_sync_delay)."},
+	{Name: ParamSyncBinlog, Default: "1", Min: new(0.0), Max: new(1.0), Help: "1 (MySQL 5.7.7+ default): every binlog group is fsynced before its events leave for the replicas, one binlog_fsync_us of the cost profile per group, shared by the group; 0 (MariaDB's default): the binlog is only written to the OS, no fsync (a crash of the machine can lose binlog events the engine still has). Values above 1 (sync every N groups) are not modelled."},
 	{Name: ParamPreserve, Aliases: []string{"slave_preserve_commit_order"}, Default: "ON", Help: "replicas commit in binlog order (MySQL 8.0.27+ default); OFF lets a worker commit as soon as its write-set is applied, so a replica may briefly show a later transaction without an earlier independent one."},
 	{Name: ParamWorkers, Aliases: []string{"slave_parallel_workers"}, Default: "4", Min: new(0.0), Max: new(1024.0), Help: "applier workers on each replica (MySQL 8.0.27+ default 4); 0 applies in the coordinator, one transaction at a time. Workers apply transactions in parallel after their write-set dependency and commit in binlog order (replica_preserve_commit_order=ON)."},
 	{Name: ParamHistory, Default: "25000", Min: new(1.0), Max: new(1000000.0), Help: "rows the source remembers to compute write-set dependencies (binlog_transaction_dependency_tracking=WRITESET); when full it is cleared and parallelism on the replicas drops for a moment."},

@@ -8,8 +8,9 @@ func init() {
 		Aliases: []string{"semi-sync", "semisynchronous"},
 		Summary: "MySQL semi-sync: source n1 waits for wait_for_slave_count relay-log acks per binlog group; 10 s timeout falls back to async",
 		Notes: "n1 is the source and the only writer; replicas refuse writes with 1290. " +
-			"The binlog is in memory and there is no fsync: a binlog group's cost is the ack round trip (plus the engine commit), not disk. " +
-			"Group commit forms a group from every transaction flushed while the previous group held the commit-stage lock; binlog_group_commit_sync_delay holds the sync stage (events leave the source once synced, as with sync_binlog=1). " +
+			"The binlog group commit is each flavour's: MySQL's ordered_commit stages (flush under LOCK_log, sync under LOCK_sync, commit under LOCK_commit, each leader taking its stage's whole queue; AFTER_SYNC waits in the commit stage, so later groups flush and sync meanwhile and merge into the next commit group), MariaDB's trx_group_commit_leader (the AFTER_SYNC wait under LOCK_after_binlog_sync, taken before LOCK_log is released, so a third group cannot write while one waits). " +
+			"Under the cost profile each group's flush (MySQL: the prepared transactions' redo fsync, then binlog_write_us per transaction and group_commit_us) and sync (binlog_fsync_us with sync_binlog=1) queue on the source's CPU and log devices; MariaDB flushes the redo at each prepare (group-committed), and the engine commit costs engine_us in binlog order; events leave the source once synced. " +
+			"binlog_group_commit_sync_delay holds MySQL's sync stage. " +
 			"semisync.serialized=true holds the binlog lock from the write through the ack (5.5/5.6 behaviour as the documents describe it), so the source commits at most once per round trip. " +
 			"Under AFTER_SYNC yes_tx/no_tx count ack waits, i.e. binlog groups, as commitTrx does; under AFTER_COMMIT they count transactions. " +
 			"A dump stream is never broken by a partition (TCP would retransmit); events lost by the emulator are re-requested by the replica from its relay-log position, and a heartbeat sent while a session waits asks a caught-up replica to ack again, so a lost ack costs about semisync.heartbeat_period rather than the timeout. " +
@@ -21,10 +22,10 @@ func init() {
 		New:      New,
 		Rejoins:  true, FixedSource: true, // driver_restart.go
 		Flavors: []protocols.Flavor{
-			{Name: "mysql-8.0", Summary: "MySQL 8.0 (the default): AFTER_SYNC under LOCK_commit, rpl_semi_sync_master_wait_for_slave_count; no measured cost profile yet (none)"},
+			{Name: "mysql-8.0", Summary: "MySQL 8.0 (the default): ordered_commit's flush/sync/commit stages, AFTER_SYNC under LOCK_commit, rpl_semi_sync_master_wait_for_slave_count, sync_binlog=1; no measured cost profile yet (none)"},
 			{Name: "mysql-5.7", Summary: "MySQL 5.7: the same pipeline and defaults as 8.0 for what the model covers; no measured cost profile (none)"},
-			{Name: "mariadb-10.11", Summary: "MariaDB 10.11: waits AFTER_COMMIT by default, always for one ACK (no wait_for_slave_count); statement costs from the measured mariadb-10.11 profile",
-				Defaults: map[string]string{ParamWaitPoint: "AFTER_COMMIT"}, Lacks: []string{ParamWaitCount, ParamOrderCommit}, Profile: "mariadb-10.11"},
+			{Name: "mariadb-10.11", Summary: "MariaDB 10.11: trx_group_commit_leader (the AFTER_SYNC wait under LOCK_after_binlog_sync, so a third group cannot write meanwhile), waits AFTER_COMMIT by default, always for one ACK (no wait_for_slave_count), sync_binlog=0; costs from the measured mariadb-10.11 profile",
+				Defaults: map[string]string{ParamWaitPoint: "AFTER_COMMIT", ParamSyncBinlog: "0"}, Lacks: []string{ParamWaitCount, ParamOrderCommit, ParamSyncDelay, ParamNoDelayCnt}, Profile: "mariadb-10.11"},
 		},
 	})
 	protocols.Register(protocols.Protocol{

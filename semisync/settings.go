@@ -43,6 +43,11 @@ type Settings struct {
 	SyncDelay time.Duration
 	// SyncNoDelayCount is binlog_group_commit_sync_no_delay_count (0: no limit).
 	SyncNoDelayCount int
+	// SyncBinlog is sync_binlog=1: each binlog group is fsynced in the sync stage.
+	SyncBinlog bool
+	// Pipeline is the flavour's binlog group commit: MariaDB's trx_group_commit_leader for
+	// replbench.flavor mariadb-*, else MySQL's ordered_commit.
+	Pipeline Pipeline
 	// Heartbeat is semisync.heartbeat_period: the dump stream's heartbeat and the replica's
 	// re-request interval.
 	Heartbeat time.Duration
@@ -89,8 +94,19 @@ func parseCommon(p protocols.Params) (*Settings, error) {
 		SyncDelay:        time.Duration(p.Int(ParamSyncDelay)) * time.Microsecond,
 		SyncNoDelayCount: int(p.Int(ParamNoDelayCnt)),
 		Heartbeat:        p.Duration(ParamHeartbeat),
+		SyncBinlog:       p.Int(ParamSyncBinlog) == 1,
+		Pipeline:         pipelineOf(p.String(protocols.FlavorParam)),
 		params:           p,
 	}, nil
+}
+
+// pipelineOf is the group commit of a flavour: MariaDB's for mariadb-*, MySQL's for the
+// rest (and for async, which has no flavours).
+func pipelineOf(flavor string) Pipeline {
+	if strings.HasPrefix(strings.ToLower(flavor), "mariadb") {
+		return PipelineMariaDB
+	}
+	return PipelineMySQL
 }
 
 // DefaultSettings returns the settings of a node with every parameter at its default: of
@@ -126,6 +142,7 @@ func (s *Settings) SourceConfig(replicas []string) SourceConfig {
 		HistorySize:      s.HistorySize,
 		SyncDelay:        s.SyncDelay,
 		SyncNoDelayCount: s.SyncNoDelayCount,
+		Pipeline:         s.Pipeline,
 	}
 }
 

@@ -28,6 +28,53 @@ func (w WaitPoint) String() string {
 	return "AFTER_SYNC"
 }
 
+// Pipeline is whose binlog group commit the source runs: the two servers hold their
+// semi-sync wait under different locks, which decides how many binlog groups can be on
+// their way to the replicas at once.
+type Pipeline uint8
+
+const (
+	// PipelineMySQL is MySQL 5.7/8.0's ordered_commit (sql/binlog.cc): a flush stage
+	// (LOCK_log: the redo of the prepared transactions, then the binlog write), a sync
+	// stage (LOCK_sync: the binlog fsync, after binlog_group_commit_sync_delay) and a
+	// commit stage (LOCK_commit: the engine commits in binlog order). Each stage's leader
+	// takes the whole queue of its stage, so the stages pipeline: while one group waits for
+	// its ack in the commit stage (AFTER_SYNC calls the hook holding LOCK_commit), any number
+	// of later groups flush and sync, their events already travel, and they all merge into
+	// the next commit-stage group.
+	PipelineMySQL Pipeline = iota
+	// PipelineMariaDB is MariaDB's trx_group_commit_leader (sql/log.cc): the leader writes
+	// (and with sync_binlog, syncs) its group under LOCK_log, lets the dump threads send,
+	// then takes LOCK_after_binlog_sync before it releases LOCK_log and waits for the ack
+	// under it, releasing it once it holds LOCK_commit_ordered. The next leader can write its
+	// group but then blocks on LOCK_after_binlog_sync still holding LOCK_log, so a third
+	// group cannot even write until the first group's ack has come: at most two groups are
+	// on their way at once.
+	PipelineMariaDB
+)
+
+func (p Pipeline) String() string {
+	if p == PipelineMariaDB {
+		return "mariadb"
+	}
+	return "mysql"
+}
+
+// StageClock prices the binlog stages on the node's own resources (the service-time
+// model, protocols/servicetime): it says when a stage that becomes ready at a time ends,
+// queued behind whatever else uses the node's CPU and log devices. It is arithmetic on a
+// schedule, not a wait, so the machine stays pure: it keeps the end as a deadline and
+// finishes the stage in Tick. nil makes every stage instantaneous (cost profile none).
+type StageClock interface {
+	// Flush is the flush stage of a group of txns transactions: the redo of the prepared
+	// transactions where the flavour flushes it per group, the binlog writes and the group
+	// commit leader's own work.
+	Flush(start time.Time, txns int) time.Time
+	// Sync is one binlog fsync (sync_binlog=1), shared by the whole group; with
+	// sync_binlog=0 it returns start.
+	Sync(start time.Time) time.Time
+}
+
 // SourceConfig configures the source state machine.
 type SourceConfig struct {
 	Replicas    []string      // replica names; only these may open a dump stream
@@ -57,6 +104,10 @@ type SourceConfig struct {
 	// Group mode only.
 	SyncDelay        time.Duration
 	SyncNoDelayCount int // binlog_group_commit_sync_no_delay_count; 0: no limit
+	// Pipeline is the flavour's group commit (MySQL's stages or MariaDB's leader).
+	Pipeline Pipeline
+	// Stages prices each group's flush and sync; nil: free.
+	Stages StageClock
 }
 
 // EventKind says what a released session may do next.
@@ -186,8 +237,14 @@ type Source struct {
 	commitPos int64         // newest position written (flushed)
 	syncedPos int64         // newest position synced: what the dump streams may send
 
-	syncQueue    []*session // flushed, waiting for the sync stage's delay to end
-	syncDeadline time.Time
+	flushQ   []*session // submitted, waiting for the flush stage (LOCK_log)
+	flushing []*session // the group in the flush stage, until flushEnd
+	flushEnd time.Time
+
+	syncQueue    []*session // flushed, waiting for the sync stage (and its delay)
+	syncDeadline time.Time  // end of the sync-stage leader's binlog_group_commit_sync_delay
+	syncing      []*session // the group in the sync stage, until syncEnd
+	syncEnd      time.Time
 
 	on          bool
 	replyPos    int64
@@ -199,7 +256,7 @@ type Source struct {
 	dumps map[string]*dumpStream
 
 	sessions map[uint64]*session
-	queue    []*session // group mode: written, waiting for the commit stage; serialised: waiting for the lock
+	queue    []*session // group mode: synced, waiting for the commit stage (MariaDB: for LOCK_after_binlog_sync); serialised: waiting for the lock
 	holder   *group
 	waiters  []*waiter
 
@@ -224,8 +281,9 @@ func NewSource(cfg SourceConfig) *Source {
 }
 
 // Submit enters a local transaction into the commit pipeline (ws.Snapshot already set by
-// the caller). In group mode it is written to the binlog at once (flush stage) and its
-// event leaves for every replica; in serialised mode it first queues for the binlog lock.
+// the caller). In group mode it queues for the flush stage, which takes it at once when
+// the stage is free (its leader takes the whole queue); in serialised mode it queues for
+// the binlog lock.
 func (s *Source) Submit(now time.Time, id uint64, ws *protocols.WriteSet) {
 	ss := &session{id: id, ws: ws}
 	s.sessions[id] = ss
@@ -234,36 +292,130 @@ func (s *Source) Submit(now time.Time, id uint64, ws *protocols.WriteSet) {
 		s.advance(now)
 		return
 	}
-	s.write(now, ss)
-	if s.cfg.SyncDelay <= 0 {
-		s.sync(now)
-		s.queue = append(s.queue, ss)
-		s.advance(now)
-		return
-	}
-	if len(s.syncQueue) == 0 {
-		s.syncDeadline = now.Add(s.cfg.SyncDelay)
-	}
-	s.syncQueue = append(s.syncQueue, ss)
-	if s.cfg.SyncNoDelayCount > 0 && len(s.syncQueue) >= s.cfg.SyncNoDelayCount {
-		s.syncStage(now)
+	s.flushQ = append(s.flushQ, ss)
+	s.pump(now)
+}
+
+// pump moves the group-mode pipeline as far as it goes at now: it ends the stages that
+// are due and starts every stage whose lock is free and whose queue is not empty, until
+// nothing changes. With no StageClock every stage ends the moment it starts.
+func (s *Source) pump(now time.Time) {
+	for {
+		moved := false
+		if s.flushing != nil && !now.Before(s.flushEnd) {
+			s.endFlush(now)
+			moved = true
+		}
+		if s.syncing != nil && !now.Before(s.syncEnd) {
+			s.endSync(now)
+			moved = true
+		}
+		if s.flushing == nil && len(s.flushQ) > 0 && s.logFree() {
+			s.startFlush(now)
+			moved = true
+		}
+		if s.cfg.Pipeline == PipelineMySQL && s.syncing == nil && len(s.syncQueue) > 0 && s.syncDue(now) {
+			s.startSync(now)
+			moved = true
+		}
+		if s.holder == nil && len(s.queue) > 0 {
+			s.advance(now)
+			moved = true
+		}
+		if !moved {
+			return
+		}
 	}
 }
 
-// syncStage ends the sync stage's wait: the binlog is synced, the batch's events leave
-// for the replicas, and the batch joins the commit-stage queue.
-func (s *Source) syncStage(now time.Time) {
-	s.sync(now)
-	s.queue = append(s.queue, s.syncQueue...)
+// logFree reports whether the flush stage's lock (LOCK_log) is free. MySQL holds it for
+// the flush only. MariaDB's leader holds it through the flush, the sync and the wait for
+// LOCK_after_binlog_sync, which a group in s.queue is doing.
+func (s *Source) logFree() bool {
+	if s.cfg.Pipeline == PipelineMariaDB {
+		return s.syncing == nil && len(s.queue) == 0
+	}
+	return true
+}
+
+// startFlush is the flush-stage leader taking the whole queue: each transaction gets its
+// binlog position (after_flush) and its session learns it; the stage ends when the
+// StageClock says.
+func (s *Source) startFlush(now time.Time) {
+	s.flushing, s.flushQ = s.flushQ, nil
+	for _, ss := range s.flushing {
+		s.write(now, ss)
+	}
+	s.flushEnd = now
+	if s.cfg.Stages != nil {
+		s.flushEnd = s.cfg.Stages.Flush(now, len(s.flushing))
+	}
+}
+
+// endFlush passes the flushed group on: MySQL to the sync stage's queue; MariaDB's leader
+// goes on to sync it itself, still under LOCK_log.
+func (s *Source) endFlush(now time.Time) {
+	g := s.flushing
+	s.flushing = nil
+	if s.cfg.Pipeline == PipelineMariaDB {
+		s.beginSync(now, g)
+		return
+	}
+	if len(s.syncQueue) == 0 && s.syncing == nil && s.cfg.SyncDelay > 0 {
+		s.syncDeadline = now.Add(s.cfg.SyncDelay)
+	}
+	s.syncQueue = append(s.syncQueue, g...)
+}
+
+// syncDue reports whether the sync-stage leader may sync now: at once without
+// binlog_group_commit_sync_delay, else once the delay has passed or
+// binlog_group_commit_sync_no_delay_count transactions have queued.
+func (s *Source) syncDue(now time.Time) bool {
+	if s.cfg.SyncDelay <= 0 {
+		return true
+	}
+	if s.syncDeadline.IsZero() {
+		s.syncDeadline = now.Add(s.cfg.SyncDelay)
+	}
+	return !now.Before(s.syncDeadline) || (s.cfg.SyncNoDelayCount > 0 && len(s.syncQueue) >= s.cfg.SyncNoDelayCount)
+}
+
+// startSync is MySQL's sync-stage leader taking its whole queue.
+func (s *Source) startSync(now time.Time) {
+	g := s.syncQueue
 	s.syncQueue = nil
 	s.syncDeadline = time.Time{}
-	s.advance(now)
+	s.beginSync(now, g)
+}
+
+func (s *Source) beginSync(now time.Time, g []*session) {
+	s.syncing = g
+	s.syncEnd = now
+	if s.cfg.Stages != nil {
+		s.syncEnd = s.cfg.Stages.Sync(now)
+	}
+}
+
+// endSync makes the synced group visible to the dump threads (its events leave) and
+// queues it for the commit stage (MariaDB: for LOCK_after_binlog_sync, still holding
+// LOCK_log).
+func (s *Source) endSync(now time.Time) {
+	g := s.syncing
+	s.syncing = nil
+	s.syncTo(now, g[len(g)-1].pos)
+	s.queue = append(s.queue, g...)
 }
 
 // sync makes everything written visible to the dump threads and sends it down every
+// dump stream (serialised mode, which writes and syncs one transaction at a time).
+func (s *Source) sync(now time.Time) { s.syncTo(now, s.commitPos) }
+
+// syncTo makes the binlog up to pos visible to the dump threads and sends it down every
 // dump stream.
-func (s *Source) sync(now time.Time) {
-	s.syncedPos = s.commitPos
+func (s *Source) syncTo(now time.Time, pos int64) {
+	if pos > s.syncedPos {
+		s.syncedPos = pos
+	}
 	for _, name := range s.dumpNames() {
 		d := s.dumps[name]
 		for d.next <= s.syncedPos {
@@ -272,7 +424,8 @@ func (s *Source) sync(now time.Time) {
 	}
 }
 
-// Cancel withdraws a session that is still queued for the serialised binlog lock and
+// Cancel withdraws a session that is still queued for the flush stage or the serialised
+// binlog lock and
 // reports whether it did; a written transaction cannot be withdrawn (it is in the binlog,
 // and replicas will apply it), so the caller must go on to commit it.
 func (s *Source) Cancel(id uint64) bool {
@@ -282,6 +435,9 @@ func (s *Source) Cancel(id uint64) bool {
 	}
 	if i := slices.Index(s.queue, ss); i >= 0 {
 		s.queue = slices.Delete(s.queue, i, i+1)
+	}
+	if i := slices.Index(s.flushQ, ss); i >= 0 {
+		s.flushQ = slices.Delete(s.flushQ, i, i+1)
 	}
 	delete(s.sessions, id)
 	return true
@@ -327,17 +483,27 @@ func (s *Source) advance(now time.Time) {
 	}
 	s.holder = g
 	s.st.Groups++
+	unlocked := !s.cfg.Serialized && s.cfg.Pipeline == PipelineMySQL && s.cfg.UnorderedCommits
 	if s.cfg.SemiSync && s.cfg.WaitPoint == AfterSync {
-		// after_sync hook: one commitTrx for the whole group, at its last position.
-		s.commitTrx(now, &waiter{pos: g.members[len(g.members)-1].pos, grp: g})
-		if s.cfg.UnorderedCommits && !s.cfg.Serialized {
-			// binlog_order_commits=OFF: the wait holds no stage mutex (release is a
-			// no-op for a group that no longer holds it).
+		if unlocked {
+			// binlog_order_commits=OFF: no commit stage; the after-sync hook holds no
+			// stage mutex (release is a no-op for a group that no longer holds it).
 			s.holder = nil
 		}
+		// after_sync hook: one commitTrx for the whole group, at its last position
+		// (MariaDB waits member by member, which ends with the last one's ack too).
+		s.commitTrx(now, &waiter{pos: g.members[len(g.members)-1].pos, grp: g})
 		return
 	}
+	if unlocked {
+		s.holder = nil
+	}
 	s.goGroup(g, false)
+	if !s.cfg.Serialized && s.cfg.Pipeline == PipelineMariaDB {
+		// No wait under LOCK_after_binlog_sync: it passes on as soon as the group holds
+		// LOCK_commit_ordered (its engine commits stay in binlog order).
+		s.release(now, g)
+	}
 }
 
 // goGroup lets every member of g run its engine commit; acked says whether an ack covered
@@ -386,11 +552,16 @@ func (s *Source) finish(ss *session, acked bool) {
 	delete(s.sessions, ss.id)
 }
 
-// release frees the commit-stage lock held by g and lets the next group in.
+// release frees the commit-stage lock held by g (MariaDB: LOCK_after_binlog_sync) and
+// lets the next group in.
 func (s *Source) release(now time.Time, g *group) {
 	if s.holder != g {
 		return
 	}
 	s.holder = nil
-	s.advance(now)
+	if s.cfg.Serialized {
+		s.advance(now)
+		return
+	}
+	s.pump(now)
 }

@@ -54,6 +54,11 @@ func (s *Source) commitTrx(now time.Time, w *waiter) {
 func (s *Source) releaseWait(now time.Time, w *waiter, acked bool) {
 	if w.grp != nil {
 		s.goGroup(w.grp, acked)
+		if !s.cfg.Serialized && s.cfg.Pipeline == PipelineMariaDB {
+			// MariaDB releases LOCK_after_binlog_sync once it holds LOCK_commit_ordered,
+			// before the engine commits: the next group's wait may begin.
+			s.release(now, w.grp)
+		}
 		return
 	}
 	m := w.sess
@@ -180,12 +185,12 @@ func (s *Source) switchOff(now time.Time) {
 	}
 }
 
-// Tick ends a sync-stage delay that is due, checks the waiters' deadlines (a timeout
+// Tick ends the binlog stages and sync-stage delays that are due, checks the waiters' deadlines (a timeout
 // switches semi-sync off) and sends a
 // heartbeat down every dump stream that has been silent for HeartbeatPeriod.
 func (s *Source) Tick(now time.Time) {
-	if len(s.syncQueue) > 0 && !now.Before(s.syncDeadline) {
-		s.syncStage(now)
+	if !s.cfg.Serialized {
+		s.pump(now) // stages that are due end; sync-stage delays that are over sync
 	}
 	for _, w := range s.waiters {
 		if !now.Before(w.deadline) {
@@ -204,12 +209,23 @@ func (s *Source) Tick(now time.Time) {
 	}
 }
 
-// NextDeadline is when Tick must run next: the earliest waiter deadline or the end of
-// the sync stage's delay.
+// NextDeadline is when Tick must run next: the earliest waiter deadline, the end of the
+// sync stage's delay, or the end of a binlog stage in progress.
 func (s *Source) NextDeadline() (time.Time, bool) {
 	var t time.Time
-	if len(s.syncQueue) > 0 {
-		t = s.syncDeadline
+	early := func(d time.Time) {
+		if t.IsZero() || d.Before(t) {
+			t = d
+		}
+	}
+	if len(s.syncQueue) > 0 && s.syncing == nil && !s.syncDeadline.IsZero() {
+		early(s.syncDeadline)
+	}
+	if s.flushing != nil {
+		early(s.flushEnd)
+	}
+	if s.syncing != nil {
+		early(s.syncEnd)
 	}
 	for _, w := range s.waiters {
 		if t.IsZero() || w.deadline.Before(t) {
