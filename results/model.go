@@ -187,7 +187,8 @@ type Bound struct {
 	MaxTPS        float64 `json:"max_tps"`         // throughput bound for this thread count
 	HotRowMaxTPS  float64 `json:"hot_row_max_tps"` // one modification of a given row per floor
 	// Limit names what binds: "latency" (threads x 1/floor), "hot_row", "serialised",
-	// "send_window" (Galera without aggregation) or "apply" (the slowest applier, through
+	// "send_window" (Galera without aggregation), "cpu" (a node's cores under its cost profile)
+	// or "apply" (the slowest applier, through
 	// flow control); "none" when the model sets no network limit.
 	Limit      string `json:"limit"`
 	Derivation string `json:"derivation"` // one sentence: which path or quorum sets the floor

@@ -69,7 +69,7 @@ func (m model) finish(floors map[string]time.Duration, floorWhy string, perWrite
 		return e
 	}
 	var maxTPS float64
-	var parts []string
+	var parts, cpuWhy []string
 	capped := false
 	for _, w := range m.writers {
 		f, ok := floors[w]
@@ -81,14 +81,28 @@ func (m model) finish(floors map[string]time.Duration, floorWhy string, perWrite
 			t = perWriterCap
 			capped = true
 		}
-		maxTPS += float64(t) / f.Seconds()
-		parts = append(parts, fmt.Sprintf("%d/%s", t, fmtD(f)))
+		wt := float64(t) / f.Seconds()
+		part := fmt.Sprintf("%d/%s", t, fmtD(f))
+		if c, why := m.cpuCap(w); c > 0 && c < wt && t > 0 {
+			// The node's cores cannot run more commits than this, whatever the network.
+			wt = c
+			part = FormatTPS(c)
+			cpuWhy = append(cpuWhy, why)
+		}
+		maxTPS += wt
+		parts = append(parts, part)
 	}
 	b.MaxTPS = maxTPS
 	e.Throughput = fmt.Sprintf("model: each thread has one commit in flight, so at most %s = %s tps", strings.Join(parts, " + "), FormatTPS(maxTPS))
 	if capped {
 		b.Limit = "send_window"
 		e.Throughput += " (" + capWhy + ")"
+	}
+	if len(cpuWhy) > 0 {
+		if !capped {
+			b.Limit = "cpu"
+		}
+		e.Throughput += ", capped by " + strings.Join(cpuWhy, " and ")
 	}
 	e.Throughput += "."
 	gap, cycle := m.rowCycle(floors)

@@ -42,7 +42,7 @@ func (m model) galeraModel() (*Explanation, error) {
 				}
 			}
 		}
-		floors[w] = best + m.in.SyncCost
+		floors[w] = best + m.localFloor(w)
 		paths[w] = path
 	}
 	m.galeraHandoff()
@@ -59,14 +59,14 @@ func (m model) galeraModel() (*Explanation, error) {
 					far, d = j, r
 				}
 			}
-			floors[w] = m.galeraRound(w, w) + m.in.SyncCost
+			floors[w] = m.galeraRound(w, w) + m.localFloor(w)
 			paths[w] = strings.Join(compact([]string{w, far, w}), "->")
 		}
 		w := slowest(m.writers, floors)
-		why = fmt.Sprintf("model: Galera delivers a write-set only when every member has it and every member's aru has come back (EVS safe delivery), and with %d writers sending the others' messages fill the sequence numbers, so a commit from writer w can cost as little as the round trip to its farthest member, max over j of w->j->w (the slowest writer %s: %s = %s%s), and throughput is at most the sum over writers of T_w/floor_w with these floors.", len(m.writers), w, paths[w], fmtD(floors[w]-m.in.SyncCost), m.syncNote())
+		why = fmt.Sprintf("model: Galera delivers a write-set only when every member has it and every member's aru has come back (EVS safe delivery), and with %d writers sending the others' messages fill the sequence numbers, so a commit from writer w can cost as little as the round trip to its farthest member, max over j of w->j->w (the slowest writer %s: %s = %s%s), and throughput is at most the sum over writers of T_w/floor_w with these floors.", len(m.writers), w, paths[w], fmtD(floors[w]-m.localFloor(w)), m.localNote(w))
 	} else {
 		w := slowest(m.writers, floors)
-		why = fmt.Sprintf("model: Galera delivers a write-set only when every member has it and every member's aru has come back (EVS safe delivery), so a commit from %s costs its longest path %s = %s%s", w, paths[w], fmtD(floors[w]-m.in.SyncCost), m.syncNote())
+		why = fmt.Sprintf("model: Galera delivers a write-set only when every member has it and every member's aru has come back (EVS safe delivery), so a commit from %s costs its longest path %s = %s%s", w, paths[w], fmtD(floors[w]-m.localFloor(w)), m.localNote(w))
 		if len(m.writers) > 1 {
 			why += fmt.Sprintf(" (the slowest of %d writers)", len(m.writers))
 		}
@@ -143,7 +143,7 @@ func (m *model) galeraHandoff() {
 	m.handoff = map[[2]string]time.Duration{}
 	for _, a := range active {
 		for _, b := range active {
-			m.handoff[[2]string{a, b}] = m.galeraRound(a, b) + m.in.SyncCost
+			m.handoff[[2]string{a, b}] = m.galeraRound(a, b) + m.localFloor(b)
 		}
 	}
 	m.handoffWhy = "with other writers sending, their messages fill the sequence, so a write-set from w is delivered on w' once it has reached every member j and j's aru has reached w': max over j of w->j->w'"
@@ -195,5 +195,5 @@ func (m model) galeraWindowNote(floors map[string]time.Duration, uwin, swin int6
 	}
 	w := m.writers[0]
 	lo := float64(tp[w]) / (2 * floors[w].Seconds())
-	return strings.TrimSuffix(fmt.Sprintf("; with more than evs.user_send_window=%d threads, a write-set that finds the window full is queued until the writer's next incoming message or safe point (at most one floor later, when it leaves aggregated within evs.send_window=%d), so commits take between one and two floors and the window alone holds throughput between %s tps and this bound, which stays the bound because that wait can be as short as one hop.", uwin, swin, FormatTPS(lo)), "") + m.galeraPipelineNote(w, floors[w]-m.in.SyncCost, tp[w], uwin)
+	return strings.TrimSuffix(fmt.Sprintf("; with more than evs.user_send_window=%d threads, a write-set that finds the window full is queued until the writer's next incoming message or safe point (at most one floor later, when it leaves aggregated within evs.send_window=%d), so commits take between one and two floors and the window alone holds throughput between %s tps and this bound, which stays the bound because that wait can be as short as one hop.", uwin, swin, FormatTPS(lo)), "") + m.galeraPipelineNote(w, floors[w]-m.localFloor(w), tp[w], uwin)
 }

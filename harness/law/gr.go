@@ -80,7 +80,7 @@ func (m model) groupReplication() (*Explanation, error) {
 		if cons.HasAfter() {
 			f += slowestAfter + q + m.ow(leader, w)
 		}
-		floors[w] = f + m.in.SyncCost
+		floors[w] = f + m.localFloor(w)
 	}
 	// Hand-offs of a hot row: a member applies a transaction once the leader's commit
 	// index reaches it, which the leader sends with its next append as soon as a majority
@@ -90,7 +90,7 @@ func (m model) groupReplication() (*Explanation, error) {
 	for _, a := range m.writers {
 		for _, b := range m.writers {
 			if a != b {
-				m.handoff[[2]string{a, b}] = m.ow(a, leader) + q + m.ow(leader, b) + m.in.SyncCost
+				m.handoff[[2]string{a, b}] = m.ow(a, leader) + q + m.ow(leader, b) + m.localFloor(b)
 			}
 		}
 	}
@@ -108,6 +108,6 @@ func (m model) groupReplication() (*Explanation, error) {
 	case group.BeforeAndAfter:
 		why += fmt.Sprintf(", and consistency BEFORE_AND_AFTER adds a sync round and every member's prepare (slowest %s)", afterNode)
 	}
-	why += fmt.Sprintf(": floor %s%s.", fmtD(floors[w]-m.in.SyncCost), m.syncNote())
+	why += fmt.Sprintf(": floor %s%s.", fmtD(floors[w]-m.localFloor(w)), m.localNote(w))
 	return m.finish(floors, why, 0, ""), nil
 }

@@ -70,7 +70,7 @@ func TestGaleraHotRowChainAgainstEVS(t *testing.T) {
 		}
 		t.Run(fmt.Sprintf("%s/writers=%v", name, c.writers), func(t *testing.T) {
 			net, members := nw(t, c.preset, 3, c.mods...)
-			e, err := Explain(Input{Network: net, Members: members, Protocol: "galera", Writers: c.writers, Threads: len(c.writers), HotRows: 1})
+			e, err := Explain(Input{Network: net, Members: members, Protocol: "galera", Nodes: resolved(t, "galera", members, nil, nil), Writers: c.writers, Threads: len(c.writers), HotRows: 1})
 			if err != nil {
 				t.Fatal(err)
 			}

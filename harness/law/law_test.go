@@ -175,11 +175,11 @@ func TestCompute(t *testing.T) {
 // (all members) still pays it and GR (majority) does not.
 func TestMajorityVersusAll(t *testing.T) {
 	net, members := nw(t, "lan", 3, egress("n2", 100*time.Millisecond))
-	g, err := Compute(Input{Network: net, Members: members, Protocol: "galera", Threads: 1})
+	g, err := Compute(Input{Network: net, Members: members, Protocol: "galera", Nodes: resolved(t, "galera", members, nil, nil), Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := Compute(Input{Network: net, Members: members, Protocol: "gr", Threads: 1})
+	r, err := Compute(Input{Network: net, Members: members, Protocol: "gr", Nodes: resolved(t, "gr", members, nil, nil), Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,11 +191,11 @@ func TestMajorityVersusAll(t *testing.T) {
 func TestSyncCostAddsToEveryFloor(t *testing.T) {
 	net, members := nw(t, "lan", 3)
 	for _, p := range []string{"galera", "group-replication", "semisync", "async"} {
-		without, err := Compute(Input{Network: net, Members: members, Protocol: p, Threads: 2})
+		without, err := Compute(Input{Network: net, Members: members, Protocol: p, Nodes: resolved(t, p, members, nil, nil), Threads: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
-		with, err := Compute(Input{Network: net, Members: members, Protocol: p, Threads: 2, SyncCost: time.Millisecond})
+		with, err := Compute(Input{Network: net, Members: members, Protocol: p, Nodes: resolved(t, p, members, nil, nil), Threads: 2, SyncCost: time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}

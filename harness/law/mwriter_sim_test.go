@@ -35,7 +35,7 @@ func TestGaleraMultiWriterThroughputAgainstEVS(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/writers=%v/threads=%d", name, c.writers, per*len(c.writers)), func(t *testing.T) {
 				net, members := nw(t, c.preset, 3, c.mods...)
 				threads := per * len(c.writers)
-				e, err := Explain(Input{Network: net, Members: members, Protocol: "galera", Writers: c.writers, Threads: threads})
+				e, err := Explain(Input{Network: net, Members: members, Protocol: "galera", Nodes: resolved(t, "galera", members, nil, nil), Writers: c.writers, Threads: threads})
 				if err != nil {
 					t.Fatal(err)
 				}

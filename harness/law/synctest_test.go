@@ -112,7 +112,7 @@ func TestGaleraFloorMatchesSafeDeliveryChain(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			net, members := nw(t, c.preset, c.nodes, c.mods...)
-			b, err := Compute(Input{Network: net, Members: members, Protocol: "galera", Writers: []string{c.origin}, Threads: 1})
+			b, err := Compute(Input{Network: net, Members: members, Protocol: "galera", Nodes: resolved(t, "galera", members, nil, nil), Writers: []string{c.origin}, Threads: 1})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -129,7 +129,7 @@ func TestGaleraFloorMatchesSafeDeliveryChain(t *testing.T) {
 func TestGRFloorMatchesMajorityAcks(t *testing.T) {
 	net, members := nw(t, "lan", 5, link("n1", "n2", 40*time.Millisecond), link("n1", "n3", 5*time.Millisecond),
 		link("n1", "n4", 60*time.Millisecond), link("n1", "n5", 9*time.Millisecond))
-	b, err := Compute(Input{Network: net, Members: members, Protocol: "gr", Threads: 1})
+	b, err := Compute(Input{Network: net, Members: members, Protocol: "gr", Nodes: resolved(t, "gr", members, nil, nil), Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

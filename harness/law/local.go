@@ -1,0 +1,106 @@
+package law
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/replbench/replbench/protocols"
+	"github.com/replbench/replbench/protocols/servicetime"
+)
+
+// localCost is what member n's own server spends on the cheapest write commit under its
+// cost profile (replbench.cost_profile): the latency it adds to the commit floor, and the
+// CPU each commit books on the node's cores, which caps the node's throughput at
+// cores/cpu whatever the network allows. The cheapest write commit is one single-row
+// autocommit statement (the least of insert, update and delete), so the floor stays a
+// floor for any workload. Costs a group shares (an fsync, the binlog group leader's work)
+// add to the floor but not to the CPU per commit, since a large group spreads them thin.
+type localCost struct {
+	profile string
+	floor   time.Duration
+	cpu     time.Duration
+	cores   int
+	parts   []string // "name 34 us" per non-zero piece of the floor, in order
+}
+
+// localCostOf reads member n's profile and settings. Zero for profile none, for a member
+// without a profile and for standalone without settings.
+func (m model) localCostOf(n string) localCost {
+	nd, ok := m.nodes[n]
+	if !ok || nd.Settings == nil {
+		return localCost{}
+	}
+	name, ok := nd.Settings.Params()[protocols.CostProfileParam]
+	if !ok || name == servicetime.None {
+		return localCost{}
+	}
+	p, err := servicetime.Load(name)
+	if err != nil || p.IsZero() {
+		return localCost{}
+	}
+	lc := localCost{profile: p.Name, cores: p.Host.Cores}
+	add := func(what string, us float64, cpu bool) {
+		if us <= 0 {
+			return
+		}
+		d := servicetime.Us(us)
+		lc.floor += d
+		if cpu {
+			lc.cpu += d
+		}
+		lc.parts = append(lc.parts, fmt.Sprintf("%s %s", what, fmtD(d)))
+	}
+	s := p.Statement
+	add("client round trip", p.Client.StatementRTTUs, false)
+	add("cheapest write statement", min(s.InsertUs, s.UpdateUs, s.DeleteUs), true)
+	switch m.proto {
+	case "galera", "group-replication":
+		add("certification", p.Replication.CertifyUs+p.Replication.CertifyKeyUs, true)
+	}
+	add("engine commit", p.Commit.EngineUs, true)
+	switch m.proto {
+	case "semisync", "async":
+		st := m.semisyncAt(n)
+		if nd.Engine.Sync {
+			add("redo fsync of the prepare", p.Commit.RedoFsyncUs, false)
+		}
+		add("binlog write", p.Commit.BinlogWriteUs, true)
+		add("group commit leader", p.Replication.GroupCommitUs, false)
+		if st.SyncBinlog {
+			add("binlog fsync (sync_binlog=1)", p.Commit.BinlogFsyncUs, false)
+		}
+	default:
+		if nd.Engine.Sync {
+			add("redo fsync", p.Commit.RedoFsyncUs, false)
+		} else {
+			add("redo write", p.Commit.RedoWriteUs, true)
+		}
+	}
+	return lc
+}
+
+// localFloor is what member n adds to every floor of its own commits: the --sync cost and
+// its profile's commit path.
+func (m model) localFloor(n string) time.Duration { return m.in.SyncCost + m.localCostOf(n).floor }
+
+// localNote says what localFloor(n) is made of, for the derivations: "" when nothing.
+func (m model) localNote(n string) string {
+	lc := m.localCostOf(n)
+	var out string
+	if lc.floor > 0 {
+		out = fmt.Sprintf(" plus the local commit path of cost profile %s, %s = %s", lc.profile, strings.Join(lc.parts, " + "), fmtD(lc.floor))
+	}
+	return out + m.syncNote()
+}
+
+// cpuCap is member n's throughput cap from its CPU budget: cores / CPU per commit, with
+// the sentence that says so; 0 when the profile sets no core limit or charges no CPU.
+func (m model) cpuCap(n string) (float64, string) {
+	lc := m.localCostOf(n)
+	if lc.cores <= 0 || lc.cpu <= 0 {
+		return 0, ""
+	}
+	tps := float64(lc.cores) / lc.cpu.Seconds()
+	return tps, fmt.Sprintf("the CPU budget of %s (cost profile %s: %d cores / %s of CPU per commit = %s tps)", n, lc.profile, lc.cores, fmtD(lc.cpu), FormatTPS(tps))
+}
