@@ -20,7 +20,8 @@ import (
 // driver_*.go files, nowhere in the machines (machines_test.go checks it).
 type Provider struct {
 	cfg      protocols.Config
-	saved    int64 // binlog positions stored in the engine (driver_restart.go)
+	saved    int64       // binlog positions stored in the engine (driver_restart.go)
+	blog     *binlogFile // the source's binlog file (driver_binlogfile.go); nil without a crash-testing filesystem
 	semi     bool
 	isSource bool
 	source   string
@@ -89,8 +90,19 @@ func New(cfg protocols.Config) (protocols.Provider, error) {
 	if cfg.Endpoint == nil || cfg.Applier == nil {
 		return nil, fmt.Errorf("node %s: the provider needs an endpoint and an applier", cfg.Node)
 	}
-	if cfg.Rejoin && cfg.Node == sourceOf(cfg) {
-		cfg.Position = recoverSource(cfg) // driver_restart.go: binlog crash recovery
+	var blog *binlogFile
+	var fileEvs []fileEvent
+	hadFile := false
+	if cfg.Node == sourceOf(cfg) {
+		var err error
+		if blog, fileEvs, hadFile, err = openBinlog(cfg.Applier, st.SyncBinlog); err != nil {
+			return nil, fmt.Errorf("node %s: the binlog file: %w", cfg.Node, err)
+		}
+		if cfg.Rejoin {
+			cfg.Position = recoverSource(cfg, fileEvs, hadFile) // driver_restart.go: XA crash recovery
+		}
+	} else {
+		dropBinlog(cfg.Applier) // a replica's binlog is what its engine keeps
 	}
 	p := &Provider{
 		cfg:      cfg,
@@ -115,8 +127,13 @@ func New(cfg protocols.Config) (protocols.Provider, error) {
 		bs.KeepBinlog() // driver_restart.go
 	}
 	if p.isSource {
-		p.src = newSourceFor(cfg, st)
+		p.src = newSourceFor(cfg, st, fileEvs, hadFile)
 		p.saved = p.src.syncedPos
+		p.blog = blog
+		if err := p.rewriteBinlog(); err != nil {
+			blog.close()
+			return nil, fmt.Errorf("node %s: the binlog file: %w", cfg.Node, err)
+		}
 	} else {
 		p.rep = NewReplica(p.source, cfg.Position, p.hb)
 	}
@@ -182,6 +199,9 @@ func (p *Provider) Close() error {
 	}
 	p.aq.Close()
 	p.wg.Wait()
+	p.mu.Lock()
+	p.blog.close()
+	p.mu.Unlock()
 	return nil
 }
 

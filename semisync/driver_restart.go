@@ -1,6 +1,7 @@
 package semisync
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"time"
@@ -15,17 +16,18 @@ import (
 // is requested again from there, so what a crash lost of the relay log is fetched again.
 //
 // Every node keeps its binlog in its storage engine (binlogStore): each commit, local or
-// applied, stores its write-set with its position in the same batch as the rows, so the
-// binlog is as durable as the data (sync_binlog=1 with innodb_flush_log_at_trx_commit=1,
-// and log_replica_updates=ON on a replica). A source that restarts, or a replica promoted
-// to source, rebuilds its binlog from there and serves its replicas from their own
-// positions. One departure: the real source fsyncs its binlog before the ack wait and its
-// crash recovery commits what the binlog holds, while here a transaction a source had sent
-// but not yet committed in its engine is lost with the crash; a replica that had it keeps
-// it, and the old source gets it back when it rejoins as a replica of the promoted one.
-// A replica further behind than a rebuilt binlog reaches (the engine held no binlog yet)
-// is served from its start and shows as a divergence, where a real replica stops with
-// error 1236.
+// applied, stores its write-set with its position in the same batch as the rows
+// (log_replica_updates=ON on a replica), and a source also stores each event at its sync
+// stage, ahead of the engine commit: the engine's prepare record. A source writes its
+// binlog besides to a file of its own on the node's crash-testing filesystem
+// (driver_binlogfile.go), fsynced per group with sync_binlog=1 and only written with 0,
+// so the two logs survive a crash each by its own setting. A restarted source recovers by
+// MySQL's XA rule (recoverSource): a prepared transaction commits if the binlog file holds
+// it and rolls back if not; its binlog is then what the file kept, with an empty event
+// for a position the engine committed but the file lost (replicas that lacked it never
+// get its rows). A replica promoted to source has no binlog file: it serves the binlog its
+// engine kept. A replica further behind than a binlog reaches is served from its start
+// and shows as a divergence, where a real replica stops with error 1236.
 
 // sourceOf is the source of the topology: Config.Source after a promotion, else Members[0].
 func sourceOf(cfg protocols.Config) string {
@@ -36,8 +38,9 @@ func sourceOf(cfg protocols.Config) string {
 }
 
 // newSourceFor builds the source machine: empty at a first start, continuing from
-// cfg.Position when the node rejoins.
-func newSourceFor(cfg protocols.Config, st *Settings) *Source {
+// cfg.Position when the node rejoins, with the binlog its binlog file kept (hadFile) or,
+// for a replica promoted to source, the one its engine kept.
+func newSourceFor(cfg protocols.Config, st *Settings, fileEvs []fileEvent, hadFile bool) *Source {
 	src := sourceOf(cfg)
 	var replicas []string
 	for _, m := range cfg.Members {
@@ -50,7 +53,9 @@ func newSourceFor(cfg protocols.Config, st *Settings) *Source {
 	s := NewSource(sc)
 	if cfg.Rejoin && cfg.Position > 0 {
 		s.base, s.commitPos, s.syncedPos = cfg.Position, cfg.Position, cfg.Position
-		if bs, ok := cfg.Applier.(binlogStore); ok {
+		if hadFile {
+			binlogFromFile(s, fileEvs, cfg.Position, time.Now().UnixNano())
+		} else if bs, ok := cfg.Applier.(binlogStore); ok {
 			rebuildBinlog(s, bs, cfg.Position, time.Now().UnixNano())
 		}
 	}
@@ -78,25 +83,66 @@ func (p *Provider) persistBinlogLocked() {
 	for pos := p.saved + 1; pos <= p.src.syncedPos; pos++ {
 		evs = append(evs, p.src.binlog[pos-1-p.src.base].ws)
 	}
-	if bs.WriteBinlog(p.saved+1, evs) == nil {
-		p.saved = p.src.syncedPos
+	if bs.WriteBinlog(p.saved+1, evs) != nil {
+		return
 	}
+	if p.blog != nil {
+		// The binlog file, written (and with sync_binlog=1 fsynced) after the engine's
+		// prepare, before the events leave; a failed write leaves the events unsent
+		// until it succeeds.
+		if p.blog.append(p.saved+1, evs) != nil {
+			return
+		}
+	}
+	p.saved = p.src.syncedPos
 }
 
-// recoverSource is a restarted source's binlog crash recovery: every transaction its
-// binlog holds beyond what its engine committed was prepared and is committed now (as
-// InnoDB's recovery commits the XIDs the binlog has), so the source's data and binlog agree
-// with what its replicas may already have received. It returns the recovered position.
-func recoverSource(cfg protocols.Config) int64 {
+// rewriteBinlog starts a restarted source's new binlog file with the whole binlog the
+// recovery settled on, synced, and purges the older files, so the next restart reads one
+// consistent log whatever this one had to repair.
+func (p *Provider) rewriteBinlog() error {
+	if p.blog == nil || len(p.src.binlog) == 0 {
+		return nil
+	}
+	evs := make([][]byte, len(p.src.binlog))
+	for i, e := range p.src.binlog {
+		evs[i] = e.ws
+	}
+	if err := p.blog.append(p.src.base+1, evs); err != nil {
+		return err
+	}
+	if err := p.blog.f.Sync(); err != nil {
+		return err
+	}
+	p.blog.purgeOthers()
+	return nil
+}
+
+// recoverSource is a restarted source's crash recovery, by MySQL's rule that the binlog
+// is the source of truth for the transactions the engine holds prepared (XA recovery): a
+// transaction prepared in the engine (the flush-stage record WriteBinlog stored) that
+// the binlog file also holds, with the same event, is committed now; the first one the
+// binlog lacks is rolled back, and so is everything prepared after it. Without a binlog
+// file (a replica promoted to source, or an engine without a crash-testing filesystem)
+// the engine's own prepared records stand for the binlog (sync_binlog=1 with the engine's
+// durability). It returns the recovered position.
+func recoverSource(cfg protocols.Config, fileEvs []fileEvent, hadFile bool) int64 {
 	bs, ok := cfg.Applier.(binlogStore)
 	if !ok {
 		return cfg.Position
 	}
 	bs.KeepBinlog() // the recovered commits carry their write-sets like any other
+	inBinlog := map[int64][]byte{}
+	for _, e := range fileEvs {
+		inBinlog[e.seqno] = e.ws // a later file's record of a position supersedes an earlier one
+	}
 	pos := cfg.Position
 	_ = bs.WrittenBinlog(pos, func(seqno int64, b []byte) bool {
 		if seqno != pos+1 {
 			return false
+		}
+		if hadFile && !bytes.Equal(inBinlog[seqno], b) {
+			return false // prepared, not in the binlog: rolled back
 		}
 		ws, _, err := protocols.DecodeWriteSet(b)
 		if err != nil {
@@ -114,6 +160,40 @@ func recoverSource(cfg protocols.Config) int64 {
 		return true
 	})
 	return pos
+}
+
+// binlogFromFile is a restarted source's binlog from its binlog file, up to the recovered
+// position pos: what the file kept, in order. A position the engine committed but the
+// file lost (sync_binlog=0 and a crash) has no event: it is served as an empty
+// transaction, so replicas move past it without its rows, as the real source's replicas
+// never receive it; the engine keeps it, and the lost-acknowledged check finds it missing
+// on every replica. Events the file kept beyond pos (the engine lost their prepare:
+// innodb_flush_log_at_trx_commit 0 or 2) are cut: a replica that received one keeps it.
+// (Transactions recoverSource committed are in the file by its rule.)
+func binlogFromFile(s *Source, fileEvs []fileEvent, pos int64, now int64) {
+	ev := map[int64][]byte{}
+	first := int64(0)
+	for _, e := range fileEvs {
+		if e.seqno > pos {
+			continue
+		}
+		ev[e.seqno] = e.ws
+		if first == 0 || e.seqno < first {
+			first = e.seqno
+		}
+	}
+	if first == 0 {
+		first = pos + 1
+	}
+	var out []binlogEvent
+	for p := first; p <= pos; p++ {
+		w, ok := ev[p]
+		if !ok {
+			w = protocols.EncodeWriteSet(&protocols.WriteSet{Seqno: p, Flags: protocols.FlagAutocommit})
+		}
+		out = append(out, binlogEvent{ws: w, ts: now})
+	}
+	s.binlog, s.base = out, first-1
 }
 
 // rebuildBinlog fills a rejoining source's binlog from its engine: the contiguous run of

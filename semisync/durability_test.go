@@ -1,0 +1,142 @@
+package semisync
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/replbench/replbench/protocols"
+	"github.com/replbench/replbench/storage"
+)
+
+// kvInsert is a write-set inserting row id into kv at binlog position pos.
+func kvInsert(t *testing.T, id, pos int64) *protocols.WriteSet {
+	t.Helper()
+	pk, err := storage.EncodeKey(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := storage.EncodeRow(storage.Row{id, fmt.Sprintf("row-%d", id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &protocols.WriteSet{Source: "n1", Seqno: pos, Flags: protocols.FlagAutocommit,
+		Keys: []protocols.Key{{Table: "kv", Row: pk, Type: protocols.KeyExclusive}},
+		Rows: []protocols.RowChange{{Table: "kv", Op: protocols.OpInsert, Row: pk, After: after}}}
+}
+
+// Issue 16: the binlog has a durability of its own (sync_binlog) beside the engine's
+// (innodb_flush_log_at_trx_commit), and a restarted source recovers by MySQL's XA rule:
+// a transaction prepared in the engine commits if the binlog holds it and rolls back if
+// not. The source here writes positions 1-3 through the whole pipeline (engine prepare,
+// binlog file, engine commit) and position 4 up to the binlog only, then goes down.
+func TestSourceRecoveryFollowsTheBinlog(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		flush      storage.LogFlush
+		syncBinlog bool
+		halt       storage.Halt
+		wantPos    int64 // recovered position
+		wantRows   int   // rows the source's engine holds after recovery
+		wantEvents int   // binlog events with their rows, served to replicas
+	}{
+		// Both synced: 1-3 were committed, 4 is in the binlog and commits at recovery.
+		{"sync_binlog=1/flush=1/crash", storage.LogFlushCommit, true, storage.HaltCrash, 4, 4, 4},
+		// sync_binlog=0: the crash drops the unsynced binlog. The engine keeps its synced
+		// commits 1-3, which the binlog lost: served as empty transactions, so replicas
+		// that lacked them never get their rows; 4, prepared but not in the binlog, rolls back.
+		{"sync_binlog=0/flush=1/crash", storage.LogFlushCommit, false, storage.HaltCrash, 3, 3, 0},
+		// A kill keeps what was written to the file: the same as synced.
+		{"sync_binlog=0/flush=1/kill", storage.LogFlushCommit, false, storage.HaltKill, 4, 4, 4},
+		// innodb_flush_log_at_trx_commit=0: the engine lost every commit and prepare since
+		// its last once-a-second flush; the binlog kept them, but nothing is prepared, so
+		// nothing commits and the binlog is cut at the engine's position (replicas that
+		// received them keep them: the source is the one that diverges).
+		{"sync_binlog=1/flush=0/crash", storage.LogFlushSecond, true, storage.HaltCrash, 0, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, err := storage.Open(storage.Options{Node: "n1", LogFlush: tc.flush, Sync: tc.flush == storage.LogFlushCommit})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.CreateTable(kvSchema); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Checkpoint(); err != nil {
+				t.Fatal(err)
+			}
+			db.KeepBinlog()
+			blog, _, had, err := openBinlog(db, tc.syncBinlog)
+			if err != nil || blog == nil || had {
+				t.Fatalf("openBinlog: %v, %v, had=%v", blog, err, had)
+			}
+			for pos := int64(1); pos <= 4; pos++ {
+				ws := kvInsert(t, pos, pos)
+				enc := protocols.EncodeWriteSet(ws)
+				if err := db.WriteBinlog(pos, [][]byte{enc}); err != nil { // the engine's prepare
+					t.Fatal(err)
+				}
+				if err := blog.append(pos, [][]byte{enc}); err != nil {
+					t.Fatal(err)
+				}
+				if pos == 4 {
+					break // down between the binlog and the engine commit
+				}
+				a, err := db.PrepareApply(context.Background(), ws)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := a.Commit(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			img, err := db.Down(tc.halt, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			blog.close()
+			_ = db.Release()
+			db2, err := storage.Reopen(storage.Options{Node: "n1", LogFlush: tc.flush, Sync: tc.flush == storage.LogFlushCommit}, img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db2.Close()
+			blog2, evs, had, err := openBinlog(db2, tc.syncBinlog)
+			if err != nil || !had {
+				t.Fatalf("reopened binlog: %v, had=%v", err, had)
+			}
+			defer blog2.close()
+			cfg := protocols.Config{Node: "n1", Members: []string{"n1", "n2"}, Applier: db2, Position: db2.Position(), Rejoin: true}
+			pos := recoverSource(cfg, evs, had)
+			if pos != tc.wantPos {
+				t.Errorf("recovered position %d, want %d (engine had %d, binlog file %d events)", pos, tc.wantPos, cfg.Position, len(evs))
+			}
+			rows := 0
+			tx := db2.BeginLocal()
+			for id := int64(1); id <= 4; id++ {
+				if r, err := tx.Get(context.Background(), "kv", id); err == nil && r != nil {
+					rows++
+				}
+			}
+			tx.Rollback()
+			if rows != tc.wantRows {
+				t.Errorf("the source holds %d rows, want %d", rows, tc.wantRows)
+			}
+			cfg.Position = pos
+			s := newSourceFor(cfg, DefaultSettings(true), evs, had)
+			full := 0
+			for _, e := range s.binlog {
+				ws, _, err := protocols.DecodeWriteSet(e.ws)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(ws.Rows) > 0 {
+					full++
+				}
+			}
+			if full != tc.wantEvents || s.base+int64(len(s.binlog)) != pos {
+				t.Errorf("binlog serves %d events with rows over positions %d..%d, want %d events up to %d", full, s.base+1, s.base+int64(len(s.binlog)), tc.wantEvents, pos)
+			}
+		})
+	}
+}
