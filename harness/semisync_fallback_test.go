@@ -1,0 +1,42 @@
+package harness
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/replbench/replbench/harness/checker"
+)
+
+// Issue 16, the semisync-fallback-crash scenario's mechanism: after
+// rpl_semi_sync_master_timeout the source falls back to async and goes on acknowledging
+// commits that only it has; when it then crashes and a replica is promoted, those commits
+// are in no surviving replica, and the lost-acknowledged checker names every one of them
+// as missing on both replicas (the old source, back as a replica, still holds them: errant
+// transactions). Without the cut nothing is lost (TestNodeFaultsKeepAcknowledgedWrites,
+// crash=n1 with promote=n2).
+func TestSemisyncFallbackThenSourceCrashLosesAcknowledged(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a cluster for seconds")
+	}
+	r := runAcked(t, "semisync", map[string]string{"rpl_semi_sync_master_timeout": "200"}, "n1", 2*time.Second,
+		"500ms:partition=n1|n2,n3", "1200ms:crash=n1", "1400ms:promote=n2", "1600ms:heal")
+	v, desc := lostVerdict(t, r)
+	t.Log(desc)
+	if v.Valid != checker.False || len(v.Lost) == 0 {
+		t.Fatalf("want acknowledged commits reported lost after the fallback: %s: %s", v.Valid, desc)
+	}
+	for _, l := range v.Lost {
+		if !slices.Contains(l.MissingOn, "n2") || !slices.Contains(l.MissingOn, "n3") {
+			t.Fatalf("lost %s: want it missing on both replicas", l)
+		}
+		if l.AckedNs < int64(500*time.Millisecond) {
+			t.Fatalf("lost %s: acknowledged before the cut, while semi-sync still waited for a replica", l)
+		}
+	}
+	// Everything acknowledged before the cut (and the timeout) reached a replica: the
+	// lost ones are at most what n1 could acknowledge between the fallback and its crash.
+	if len(v.Lost) >= r.acked {
+		t.Fatalf("%d of %d acknowledged commits lost: the ones before the cut must survive", len(v.Lost), r.acked)
+	}
+}
