@@ -118,7 +118,7 @@ func (m model) local() (*Explanation, error) {
 		why = "model: a standalone node replicates nothing, so the network sets no floor"
 	}
 	if f := m.localFloor(src); f > 0 {
-		why += fmt.Sprintf("; the floor is the local commit path%s: %s.", m.localNote(src), fmtD(f))
+		why += fmt.Sprintf("; the floor is%s: %s.", strings.TrimPrefix(m.localNote(src), " plus"), fmtD(f))
 	} else {
 		why += "; the floor is the local commit cost, 0 in the model without a cost profile or a sync cost (--sync)."
 	}

@@ -8,7 +8,8 @@ import (
 
 func TestMainAllProtocols(t *testing.T) {
 	var out, errb bytes.Buffer
-	if rc := lawMain([]string{"--protocol", "all", "--nodes", "3", "--network", "wan-50", "--threads", "8"}, &out, &errb); rc != 0 {
+	// --cost-profile none: the network's bounds alone (TestMainLocalCosts has the default).
+	if rc := lawMain([]string{"--protocol", "all", "--nodes", "3", "--network", "wan-50", "--threads", "8", "--cost-profile", "none"}, &out, &errb); rc != 0 {
 		t.Fatalf("rc %d, stderr %q", rc, errb.String())
 	}
 	s := strings.Join(strings.Fields(out.String()), " ")
@@ -31,6 +32,25 @@ func TestMainAllProtocols(t *testing.T) {
 			if !strings.Contains(line, "model") {
 				t.Errorf("line not labelled as a model: %q", line)
 			}
+		}
+	}
+}
+
+// By default each protocol's flavour brings its built-in cost profile, whose local commit
+// path adds to the floor and is named in the derivation.
+func TestMainLocalCosts(t *testing.T) {
+	var out, errb bytes.Buffer
+	if rc := lawMain([]string{"--protocol", "galera,standalone", "--nodes", "3", "--network", "wan-50", "--threads", "8"}, &out, &errb); rc != 0 {
+		t.Fatalf("rc %d, stderr %q", rc, errb.String())
+	}
+	s := strings.Join(strings.Fields(out.String()), " ")
+	for _, want := range []string{
+		"n1->n2->n3->n1 = 50.075 ms plus the local commit path of cost profile galera-4-mariadb-10.11",
+		"standalone commit floor 0.753 ms",
+		"the floor is the local commit path of cost profile mariadb-10.11",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("output lacks %q:\n%s", want, s)
 		}
 	}
 }
