@@ -33,6 +33,10 @@ type binlogFile struct {
 	sync bool // sync_binlog=1
 }
 
+// A record with seqno 0 is a file's origin: its payload is the first position the binlog
+// covers (8 bytes), written and synced when the file is started, so that a crash that
+// loses every event still tells recovery where the binlog began.
+
 // fileEvent is one binlog record read back.
 type fileEvent struct {
 	seqno int64

@@ -3,6 +3,7 @@ package semisync
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"slices"
 	"time"
 
@@ -101,8 +102,12 @@ func (p *Provider) persistBinlogLocked() {
 // recovery settled on, synced, and purges the older files, so the next restart reads one
 // consistent log whatever this one had to repair.
 func (p *Provider) rewriteBinlog() error {
-	if p.blog == nil || len(p.src.binlog) == 0 {
+	if p.blog == nil {
 		return nil
+	}
+	origin := binary.BigEndian.AppendUint64(nil, uint64(p.src.base+1))
+	if err := p.blog.append(0, [][]byte{origin}); err != nil {
+		return err
 	}
 	evs := make([][]byte, len(p.src.binlog))
 	for i, e := range p.src.binlog {
@@ -174,6 +179,14 @@ func binlogFromFile(s *Source, fileEvs []fileEvent, pos int64, now int64) {
 	ev := map[int64][]byte{}
 	first := int64(0)
 	for _, e := range fileEvs {
+		if e.seqno == 0 && len(e.ws) == 8 {
+			// The origin record: the binlog covers positions from there, even those whose
+			// events the crash took.
+			if o := int64(binary.BigEndian.Uint64(e.ws)); o > 0 && (first == 0 || o < first) {
+				first = o
+			}
+			continue
+		}
 		if e.seqno > pos {
 			continue
 		}
