@@ -14,7 +14,7 @@ func init() {
 			"semisync.serialized=true holds the binlog lock from the write through the ack (5.5/5.6 behaviour as the documents describe it), so the source commits at most once per round trip. " +
 			"Under AFTER_SYNC yes_tx/no_tx count ack waits, i.e. binlog groups, as commitTrx does; under AFTER_COMMIT they count transactions. " +
 			"A dump stream is never broken by a partition (TCP would retransmit); events lost by the emulator are re-requested by the replica from its relay-log position, and a heartbeat sent while a session waits asks a caught-up replica to ack again, so a lost ack costs about semisync.heartbeat_period rather than the timeout. " +
-			"The whole binlog stays in memory for the run (no purge). " +
+			"The whole binlog stays in memory for the run (no purge); the source also writes it to a file of its own on the node's crash-testing filesystem, fsynced per group with sync_binlog=1 and only written with 0, so a crash keeps what sync_binlog says apart from innodb_flush_log_at_trx_commit, and a restarted source recovers by the XA rule (prepared and in the binlog commits, prepared and not rolls back; an event the engine committed but the binlog lost is served to replicas empty). The replica's relay-log write and ack cost nothing yet (replica_ack_us, relay_write_us). " +
 			"A session whose context ends while it waits for an ack (a killed query) stops waiting: its transaction is in the binlog, so it still commits in the engine, in binlog order, and the client gets 1317; under AFTER_SYNC any member's kill ends its group's wait (MySQL: the group leader's), and the wait counts as no_tx.",
 		Params:   SemiSyncParams,
 		Parse:    ParseSettings,
