@@ -106,7 +106,8 @@ type SourceConfig struct {
 	SyncNoDelayCount int // binlog_group_commit_sync_no_delay_count; 0: no limit
 	// Pipeline is the flavour's group commit (MySQL's stages or MariaDB's leader).
 	Pipeline Pipeline
-	// Stages prices each group's flush and sync; nil: free.
+	// Stages prices each group's flush and sync; nil: free. Group mode only: the
+	// serialised mode writes and syncs one transaction at a time at no stage cost.
 	Stages StageClock
 }
 
