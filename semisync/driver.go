@@ -57,6 +57,10 @@ type Provider struct {
 
 	aq   *driver.Queue[RelayEntry] // the relay log, receiver to coordinator
 	work chan RelayEntry           // coordinator to workers
+
+	// A replica's messages that wait for their relay write and ack CPU (driver_cost.go).
+	outq       *driver.Queue[delayedBatch]
+	outPending int
 }
 
 type posTS struct {
@@ -121,6 +125,7 @@ func New(cfg protocols.Config) (protocols.Provider, error) {
 		kick:     make(chan struct{}, 1),
 		ready:    make(chan struct{}),
 		aq:       driver.NewQueue[RelayEntry](),
+		outq:     driver.NewQueue[delayedBatch](),
 		work:     make(chan RelayEntry),
 	}
 	if bs, ok := cfg.Applier.(binlogStore); ok {
@@ -154,6 +159,10 @@ func (p *Provider) Start(ctx context.Context) error {
 	if p.rep != nil {
 		p.rep.Start(time.Now())
 		p.flushLocked()
+		if p.cfg.Cost != nil {
+			p.wg.Add(1)
+			go p.sender() // driver_cost.go
+		}
 		p.wg.Add(1)
 		go p.coordinator()
 		for i := 0; i < p.workers; i++ {
@@ -198,6 +207,7 @@ func (p *Provider) Close() error {
 		p.cancel()
 	}
 	p.aq.Close()
+	p.outq.Close()
 	p.wg.Wait()
 	p.mu.Lock()
 	p.blog.close()
@@ -262,9 +272,7 @@ func (p *Provider) flushLocked() {
 		return
 	}
 	msgs, relay := p.rep.Ready()
-	for _, e := range msgs {
-		_ = p.ep.Send(e.To, e.Payload)
-	}
+	p.sendReplica(msgs, len(relay)) // driver_cost.go: after the relay write and ack CPU
 	if len(relay) > 0 {
 		for _, e := range relay {
 			p.lagTS = append(p.lagTS, posTS{e.WS.Seqno, e.TS})

@@ -2,8 +2,9 @@ package semisync
 
 // This file is the driver's side of the service-time model (protocols/servicetime): the
 // StageClock that prices each binlog group's flush and sync on the node's CPU and log
-// devices, and the per-transaction costs the driver charges itself (the prepare's redo
-// flush where MariaDB does it, the engine commit, a replica's relay write and apply).
+// devices, and the costs the driver charges itself (the prepare's redo flush where MariaDB
+// does it, the engine commit, a replica's relay write and ack before its messages leave,
+// and its apply).
 
 import (
 	"context"
@@ -62,5 +63,72 @@ func (c stageClock) Sync(start time.Time) time.Time {
 func (p *Provider) chargePrepare(ctx context.Context) {
 	if p.pipe == PipelineMariaDB && p.cfg.Cost != nil && p.cfg.Cost.FlushAtCommit == 1 {
 		_ = p.cfg.Cost.SyncRedo(ctx)
+	}
+}
+
+// replicaCost is what a replica's CPU spends before the messages of one Ready batch may
+// leave: the relay-log write of each event it received (relay_write_us) and each ack it
+// sends (replica_ack_us). 0 without a cost profile.
+func (p *Provider) replicaCost(msgs []Envelope, relayed int) time.Duration {
+	if p.cfg.Cost == nil {
+		return 0
+	}
+	r := p.cfg.Cost.P.Replication
+	us := float64(relayed) * r.RelayWriteUs
+	for _, m := range msgs {
+		if len(m.Payload) > 0 && msgType(m.Payload[0]) == msgAck {
+			us += r.ReplicaAckUs
+		}
+	}
+	return servicetime.Us(us)
+}
+
+// delayedBatch is a replica's messages that leave at due, in order.
+type delayedBatch struct {
+	due  time.Time
+	msgs []Envelope
+}
+
+// sendReplica sends a replica's messages now, or, when they cost CPU or an earlier batch
+// is still waiting, queues them for the sender, so that the link stays FIFO. Called with
+// p.mu held.
+func (p *Provider) sendReplica(msgs []Envelope, relayed int) {
+	d := p.replicaCost(msgs, relayed)
+	if d <= 0 && p.outPending == 0 {
+		for _, e := range msgs {
+			_ = p.ep.Send(e.To, e.Payload)
+		}
+		return
+	}
+	if len(msgs) == 0 {
+		return
+	}
+	due := time.Now()
+	if d > 0 {
+		due = p.cfg.Cost.Host.Reserve(due, d)
+	}
+	p.outPending++
+	p.outq.Push(delayedBatch{due: due, msgs: msgs})
+}
+
+// sender sends the queued batches of a replica, each at its due time.
+func (p *Provider) sender() {
+	defer p.wg.Done()
+	for {
+		b, ok := p.outq.Pop(p.ctx)
+		if !ok {
+			return
+		}
+		if err := p.cfg.Cost.Wait.WaitUntil(p.ctx, b.due); err != nil {
+			return
+		}
+		p.mu.Lock()
+		if !p.closed {
+			for _, e := range b.msgs {
+				_ = p.ep.Send(e.To, e.Payload)
+			}
+		}
+		p.outPending--
+		p.mu.Unlock()
 	}
 }

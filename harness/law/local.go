@@ -104,3 +104,22 @@ func (m model) cpuCap(n string) (float64, string) {
 	tps := float64(lc.cores) / lc.cpu.Seconds()
 	return tps, fmt.Sprintf("the CPU budget of %s (cost profile %s: %d cores / %s of CPU per commit = %s tps)", n, lc.profile, lc.cores, fmtD(lc.cpu), FormatTPS(tps))
 }
+
+// replicaAck is what semi-sync replica n spends between receiving an event and its ack
+// leaving, under its cost profile: the relay-log write and the ack (relay_write_us +
+// replica_ack_us), which the source's wait includes. 0 for profile none.
+func (m model) replicaAck(n string) (time.Duration, string) {
+	nd, ok := m.nodes[n]
+	if !ok || nd.Settings == nil {
+		return 0, ""
+	}
+	name, ok := nd.Settings.Params()[protocols.CostProfileParam]
+	if !ok || name == servicetime.None {
+		return 0, ""
+	}
+	p, err := servicetime.Load(name)
+	if err != nil {
+		return 0, ""
+	}
+	return servicetime.Us(p.Replication.RelayWriteUs + p.Replication.ReplicaAckUs), p.Name
+}

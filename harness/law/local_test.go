@@ -41,10 +41,16 @@ func (nullApplied) Abort()        {}
 // group and nothing else, the costs the semi-sync driver itself charges (the harness
 // charges the statement costs), and returns its file name.
 func writeProfile(t *testing.T, redo, binlog time.Duration) string {
+	return writeProfileAck(t, redo, binlog, 0)
+}
+
+// writeProfileAck is writeProfile with a replica's relay-log write and ack costing ack.
+func writeProfileAck(t *testing.T, redo, binlog, ack time.Duration) string {
 	t.Helper()
 	p := &servicetime.Profile{Name: "fsyncs", Host: servicetime.HostCosts{Cores: 2}}
 	p.Commit.RedoFsyncUs = float64(redo.Microseconds())
 	p.Commit.BinlogFsyncUs = float64(binlog.Microseconds())
+	p.Replication.ReplicaAckUs = float64(ack.Microseconds())
 	data, err := p.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -173,6 +179,29 @@ func TestSemisyncFloorMatchesVirtualTime(t *testing.T) {
 				t.Fatalf("8 clients: %.1f tps, want at least %.1f (two groups per floor)", tps, lo)
 			}
 		})
+	}
+}
+
+// A replica's relay-log write and ack (relay_write_us + replica_ack_us) add to the round
+// trip the source waits for, in the bound and, exactly, in virtual time.
+func TestSemisyncReplicaAckCost(t *testing.T) {
+	const ack = 1500 * time.Microsecond
+	net, members := nw(t, "lan", 2, link("n1", "n2", 5*time.Millisecond))
+	prof := writeProfileAck(t, 0, 0, ack)
+	nodes := resolved(t, "semisync", members, map[string]string{protocols.CostProfileParam: prof}, nil)
+	e, err := Explain(Input{Network: net, Members: members, Protocol: "semisync", Nodes: nodes, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	floor := time.Duration(e.Bound.CommitFloorMs * float64(time.Millisecond))
+	if want := net.OneWay("n1", "n2") + net.OneWay("n2", "n1") + ack; floor != want {
+		t.Fatalf("floor %v, want %v: %s", floor, want, e.Floor)
+	}
+	if !strings.Contains(e.Floor, "relay-log write and ack 1.5 ms") {
+		t.Errorf("the derivation does not name the replica's cost: %s", e.Floor)
+	}
+	if got := semisyncRun(t, net, members, nodes, 1, 10); got != 10*floor {
+		t.Fatalf("10 commits in %v of virtual time, want exactly %v", got, 10*floor)
 	}
 }
 

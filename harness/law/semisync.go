@@ -27,10 +27,11 @@ func (m model) semisyncModel() (*Explanation, error) {
 	}
 	st := m.semisyncAt(src)
 	k, name := int64(st.WaitCount), semisync.ParamWaitCount
-	var rtts []time.Duration
+	var rtts []time.Duration // each replica's round trip and its relay-log write and ack
 	var names []string
 	for _, n := range m.in.Members[1:] {
-		rtts = append(rtts, m.rtt(src, n))
+		ack, _ := m.replicaAck(n)
+		rtts = append(rtts, m.rtt(src, n)+ack)
 		names = append(names, n)
 	}
 	if k < 1 || int(k) > len(rtts) {
@@ -47,7 +48,11 @@ func (m model) semisyncModel() (*Explanation, error) {
 	if st.Pipeline == semisync.PipelineMariaDB {
 		acks = "one replica ack (MariaDB has no " + name + ")"
 	}
-	why := fmt.Sprintf("model: the semi-sync source %s waits for %s after the relay-log write, so for its %s replica %s: RTT %s%s; floor %s.", src, acks, nearest(int(k)), names[kth], fmtD(rtts[kth]), m.localNote(src), fmtD(floor))
+	rttWhy := "RTT " + fmtD(rtts[kth])
+	if ack, prof := m.replicaAck(names[kth]); ack > 0 {
+		rttWhy = fmt.Sprintf("RTT %s + its relay-log write and ack %s (cost profile %s)", fmtD(rtts[kth]-ack), fmtD(ack), prof)
+	}
+	why := fmt.Sprintf("model: the semi-sync source %s waits for %s after the relay-log write, so for its %s replica %s: %s%s; floor %s.", src, acks, nearest(int(k)), names[kth], rttWhy, m.localNote(src), fmtD(floor))
 	floors := map[string]time.Duration{src: floor}
 	if st.Serialized {
 		e := m.finish(floors, why, 0, "")
