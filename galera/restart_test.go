@@ -38,7 +38,9 @@ func TestRestartedNodeRejoinsByISTAndItsQueueBalances(t *testing.T) {
 		old := c.ps[1]
 		old.Close()
 		_ = old.ep.Close()
-		recovered := old.LastCommitted()
+		// Its storage recovered three seqnos short of what it had delivered (still in its
+		// appliers when it stopped): the IST must start right after the recovered position.
+		recovered := old.LastCommitted() - 3
 		for i := 30; i < 50; i++ {
 			if err := commitRow(ctx, c.ps[0], fmt.Sprint(i)); err != nil {
 				t.Fatal(err)
@@ -84,4 +86,70 @@ func TestRestartedNodeRejoinsByISTAndItsQueueBalances(t *testing.T) {
 			t.Fatalf("last committed %d, want 50", lc)
 		}
 	})
+}
+
+// The same with a client writing on n1 all through the restart: the write-sets delivered
+// while n2 waits for its IST are queued and applied after it, with neither gap nor overlap
+// at the boundary between the transfer and the live ones.
+func TestRestartUnderLoadHasNoGapAtTheTransferBoundary(t *testing.T) {
+	for seed := range 5 {
+		synctest.Test(t, func(t *testing.T) {
+			c := newVCluster(t, 3, transport.Network{Name: "lan0", Links: links("n1", []string{"n1", "n2", "n3"}, time.Duration(100+37*seed)*time.Microsecond)}, nil)
+			defer c.close()
+			ctx, stop := context.WithCancel(context.Background())
+			done := make(chan int)
+			go func() {
+				n := 0
+				for ; ctx.Err() == nil; n++ {
+					if commitRow(context.Background(), c.ps[0], fmt.Sprint(n)) != nil {
+						time.Sleep(time.Millisecond)
+					}
+				}
+				done <- n
+			}()
+			time.Sleep(20 * time.Millisecond)
+			old := c.ps[1]
+			old.Close()
+			_ = old.ep.Close()
+			recovered := old.LastCommitted() - int64(seed%3)
+			time.Sleep(50 * time.Millisecond)
+			ep, err := c.em.Attach("n2")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ap := &fakeApplier{}
+			pr, err := New(protocols.Config{Node: "n2", Members: c.name, Endpoint: ep, Applier: ap,
+				Settings: testSettings(t, nil), Rejoin: true, Position: recovered})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := pr.(*Provider)
+			c.ps[1], c.aps[1] = p, ap
+			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := p.Start(sctx); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(30 * time.Millisecond)
+			stop()
+			<-done
+			time.Sleep(time.Second)
+			synctest.Wait()
+			want := c.ps[0].LastCommitted()
+			ap.mu.Lock()
+			applied := append([]int64(nil), ap.applied...)
+			ap.mu.Unlock()
+			for k, g := range applied {
+				if g != recovered+1+int64(k) {
+					t.Fatalf("seed %d: restarted at %d, applied %v..., want %d..%d in order once each", seed, recovered, applied[:min(len(applied), k+3)], recovered+1, want)
+				}
+			}
+			if got := p.LastCommitted(); got != want || int64(len(applied)) != want-recovered {
+				t.Fatalf("seed %d: n2 at %d with %d applied since %d, n1 at %d (%s)", seed, got, len(applied), recovered, want, statusVar(p, "replbench_last_state_transfer"))
+			}
+			if q := statusVar(p, "wsrep_local_recv_queue"); q != "0" {
+				t.Fatalf("seed %d: wsrep_local_recv_queue = %s, want 0", seed, q)
+			}
+		})
+	}
 }
