@@ -18,12 +18,16 @@ import (
 // protocol's timing matters.
 type fakeApplier struct {
 	delay   time.Duration // a slow node's apply time per write-set
+	prepare time.Duration // the engine's own work to apply a write-set's rows
 	mu      sync.Mutex
 	applied []int64
 	incr    [2]int
 }
 
 func (f *fakeApplier) PrepareApply(ctx context.Context, ws *protocols.WriteSet) (protocols.Applied, error) {
+	if f.prepare > 0 {
+		time.Sleep(f.prepare)
+	}
 	return &fakeApplied{f: f, seqno: ws.Seqno}, nil
 }
 func (f *fakeApplier) SetAutoIncrement(i, o int)             { f.incr = [2]int{i, o} }

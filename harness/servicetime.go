@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/replbench/replbench/internal/precise"
 	"github.com/replbench/replbench/protocols"
@@ -121,56 +122,68 @@ type costTx struct {
 	began      bool
 }
 
-// stmt charges one statement: the round trip, then its CPU (both from the same start, so
-// the in-memory engine's real work overlaps them). A statement of a transaction that is not
-// autocommit first pays its BEGIN.
-func (t *costTx) stmt(ctx context.Context, k servicetime.Kind, reads, writes int) {
+// stmt charges one statement whose real work (run) has already been done from start: the
+// round trip, then its CPU, both booked from start, so the in-memory engine's own work
+// overlaps them and the statement takes max(modelled, actual) rather than their sum. A
+// statement of a transaction that is not autocommit first pays its BEGIN.
+func (t *costTx) stmt(ctx context.Context, start time.Time, k servicetime.Kind, reads, writes int) {
 	if !t.autocommit && !t.began {
 		t.began = true
-		t.charge(ctx, servicetime.Other, 0, 0)
+		t.charge(ctx, t.n.Start(), servicetime.Other, 0, 0)
+		start = t.n.Start()
 	}
-	t.charge(ctx, k, reads, writes)
+	t.charge(ctx, start, k, reads, writes)
 }
 
-func (t *costTx) charge(ctx context.Context, k servicetime.Kind, reads, writes int) {
-	start := t.n.Start()
-	_ = t.n.Delay(ctx, start, servicetime.Us(t.n.P.Client.StatementRTTUs))
-	_ = t.n.CPU(ctx, t.n.Start(), t.n.StatementCost(k, reads, writes, false))
+func (t *costTx) charge(ctx context.Context, start time.Time, k servicetime.Kind, reads, writes int) {
+	rtt := servicetime.Us(t.n.P.Client.StatementRTTUs)
+	_ = t.n.CPU(ctx, start.Add(rtt), t.n.StatementCost(k, reads, writes, false))
 }
 
 func (t *costTx) SetAutocommit(on bool) { t.autocommit = on; t.inner.SetAutocommit(on) }
 func (t *costTx) Get(ctx context.Context, table string, pk ...storage.Value) (storage.Row, error) {
-	t.stmt(ctx, servicetime.Select, 1, 0)
-	return t.inner.Get(ctx, table, pk...)
+	start := t.n.Start()
+	r, err := t.inner.Get(ctx, table, pk...)
+	t.stmt(ctx, start, servicetime.Select, 1, 0)
+	return r, err
 }
 func (t *costTx) GetForUpdate(ctx context.Context, table string, pk ...storage.Value) (storage.Row, error) {
-	t.stmt(ctx, servicetime.Select, 1, 0)
-	return t.inner.GetForUpdate(ctx, table, pk...)
+	start := t.n.Start()
+	r, err := t.inner.GetForUpdate(ctx, table, pk...)
+	t.stmt(ctx, start, servicetime.Select, 1, 0)
+	return r, err
 }
 func (t *costTx) Scan(ctx context.Context, table string, opt storage.ScanOptions, fn func(storage.Row) bool) error {
 	rows := 0
+	start := t.n.Start()
 	err := t.inner.Scan(ctx, table, opt, func(r storage.Row) bool { rows++; return fn(r) })
-	t.stmt(ctx, servicetime.Select, rows, 0)
+	t.stmt(ctx, start, servicetime.Select, rows, 0)
 	return err
 }
 func (t *costTx) Insert(ctx context.Context, table string, row storage.Row) (int64, error) {
-	t.stmt(ctx, servicetime.Insert, 0, 1)
-	return t.inner.Insert(ctx, table, row)
+	start := t.n.Start()
+	id, err := t.inner.Insert(ctx, table, row)
+	t.stmt(ctx, start, servicetime.Insert, 0, 1)
+	return id, err
 }
 func (t *costTx) Update(ctx context.Context, table string, row storage.Row) error {
-	t.stmt(ctx, servicetime.Update, 1, 1)
-	return t.inner.Update(ctx, table, row)
+	start := t.n.Start()
+	err := t.inner.Update(ctx, table, row)
+	t.stmt(ctx, start, servicetime.Update, 1, 1)
+	return err
 }
 func (t *costTx) Delete(ctx context.Context, table string, pk ...storage.Value) (bool, error) {
-	t.stmt(ctx, servicetime.Delete, 1, 1)
-	return t.inner.Delete(ctx, table, pk...)
+	start := t.n.Start()
+	ok, err := t.inner.Delete(ctx, table, pk...)
+	t.stmt(ctx, start, servicetime.Delete, 1, 1)
+	return ok, err
 }
 
 // Commit charges the COMMIT statement of a transaction that is not autocommit (an
 // autocommit statement's commit is part of the statement), then runs the commit path.
 func (t *costTx) Commit(ctx context.Context) error {
 	if !t.autocommit && t.began {
-		t.charge(ctx, servicetime.Other, 0, 0)
+		t.charge(ctx, t.n.Start(), servicetime.Other, 0, 0)
 	}
 	return t.inner.Commit(ctx)
 }

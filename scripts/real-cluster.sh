@@ -198,11 +198,24 @@ write_cnf() { # write_cnf NODE
 	} > "$d/my.cnf"
 }
 
+# detached CMD...: run a long-lived process in its own session with no descriptor above 2
+# inherited, so a lock the caller holds (flock /tmp/bench.lock scripts/real-cluster.sh up
+# ...) is released when `up` returns instead of living on in the servers until `down`.
+detached() {
+	(
+		for fd in /proc/$BASHPID/fd/*; do
+			fd=${fd##*/}
+			if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-"; fi
+		done
+		exec setsid "$@"
+	) &
+}
+
 start_node() { # start_node NODE [mariadbd args]: start and wait until it answers
 	local i=$1 d=$STATE/n$1 pid t; shift
 	local cmd=(mariadbd --defaults-file="$d/my.cnf" --user=mysql "$@")
 	if in_ns "$i"; then cmd=(ip netns exec "$(cat "$d/netns")" "${cmd[@]}"); fi
-	setsid "${cmd[@]}" > "$d/stdout.log" 2>&1 < /dev/null &
+	detached "${cmd[@]}" > "$d/stdout.log" 2>&1 < /dev/null
 	echo $! > "$d/launch.pid"
 	pid=$!
 	for t in $(seq 1 600); do
@@ -326,7 +339,7 @@ cmd_up() {
 	if [ "$nsnodes" != " " ]; then
 		local bin; bin=$(replbench_bin)
 		write_netdelay_config
-		setsid "$bin" netdelay run --config "$STATE/netdelay.yaml" --pid-file "$STATE/netdelay.pid" > "$STATE/netdelay.log" 2>&1 < /dev/null &
+		detached "$bin" netdelay run --config "$STATE/netdelay.yaml" --pid-file "$STATE/netdelay.pid" > "$STATE/netdelay.log" 2>&1 < /dev/null
 		for _ in $(seq 1 100); do [ -s "$STATE/netdelay.pid" ] && break; sleep 0.1; done
 		[ -s "$STATE/netdelay.pid" ] || { cat "$STATE/netdelay.log" >&2; die "the delay proxy did not start"; }
 	fi

@@ -132,7 +132,13 @@ func (m *Machine) ordered(g int64, action []byte, id uint64, own *protocols.Writ
 		m.emit(Verdict{ID: id, Outcome: Certified, Seqno: g, Depends: ws.DependsSeqno})
 		return
 	}
-	m.emit(Apply{WS: ws, Bytes: len(body)})
+	m.enqueue(Apply{WS: ws, Bytes: len(body)})
+}
+
+// enqueue hands a remote write-set to the appliers through the receive queue: flow control
+// counts it (the driver's Dequeued counts it out again) and sends STOP past the limit.
+func (m *Machine) enqueue(a Apply) {
+	m.emit(a)
 	stop := m.fc.Pushed()
 	m.stats.recvSum += float64(m.fc.QueueLen)
 	m.stats.recvN++

@@ -59,7 +59,9 @@ func (m *Machine) replayRestartIST(list []cached) bool {
 			continue
 		}
 		ws.DependsSeqno = c.g - 1 // applied one after the other: the verdicts carry no dependencies
-		m.emit(Apply{WS: ws, Bytes: len(body)})
+		// Through the receive queue like any remote write-set, so that the appliers'
+		// Dequeued finds it counted (wsrep_local_recv_queue went negative without it).
+		m.enqueue(Apply{WS: ws, Bytes: len(body)})
 	}
 	return true
 }
