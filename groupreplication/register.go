@@ -40,5 +40,6 @@ func init() {
 		MaxNodes: 9,
 		Parse:    ParseSettings,
 		New:      New,
+		Rejoins:  true, // driver_restart.go
 	})
 }
