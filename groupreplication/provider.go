@@ -151,16 +151,16 @@ func newProvider(cfg protocols.Config) (*Provider, error) {
 	}
 	now := time.Now()
 	p := &Provider{
-		cfg:        cfg,
-		set:        set,
-		self:       self,
-		group:      protocols.NameUUID("group-replication"),
-		commitMon:  monitor.New(0),
-		inbox:      driver.NewInbox[raftInput](),
-		heard:      make([]atomic.Int64, len(cfg.Members)),
-		epoch:      now,
-		pipeWake:   make(chan struct{}, 1),
-		applyQ:     driver.NewQueue[group.Apply](),
+		cfg:       cfg,
+		set:       set,
+		self:      self,
+		group:     protocols.NameUUID("group-replication"),
+		commitMon: monitor.New(0),
+		inbox:     driver.NewInbox[raftInput](),
+		heard:     make([]atomic.Int64, len(cfg.Members)),
+		epoch:     now,
+		pipeWake:  make(chan struct{}, 1),
+		applyQ:    driver.NewQueue[group.Apply](),
 
 		changed:    make(chan struct{}),
 		fcStep:     make(chan struct{}),

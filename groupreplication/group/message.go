@@ -37,10 +37,10 @@ type Message struct {
 	ID     int64 // txn: proposal id on the origin; sync: token; prepared: position; gtid: position
 	// Inc is the origin's incarnation on a join or an online message (Config.Incarnation):
 	// a member restarted after a crash tells its own view changes from its previous life's.
-	Inc int64
-	Level  Consistency
-	WS     *protocols.WriteSet
-	Stats  flowcontrol.Stats
+	Inc   int64
+	Level Consistency
+	WS    *protocols.WriteSet
+	Stats flowcontrol.Stats
 }
 
 // ErrCorruptMessage wraps every decoding failure of a group message or a bus frame.
