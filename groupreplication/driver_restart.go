@@ -51,6 +51,7 @@ type logStore interface {
 type persisted struct {
 	hs                  raftpb.HardState
 	snapIndex, snapTerm uint64
+	last                uint64 // the last entry index stored (not part of the encoding)
 }
 
 func (s persisted) encode() []byte {
@@ -101,7 +102,8 @@ func (p *Provider) persist(out agreement.Persist) error {
 		w.State = p.saved.encode()
 	}
 	if len(out.Entries) > 0 {
-		w.From = out.Entries[0].Index
+		w.From, w.OldLast = out.Entries[0].Index, p.saved.last
+		p.saved.last = out.Entries[len(out.Entries)-1].Index
 		w.Entries = make([][]byte, len(out.Entries))
 		for i := range out.Entries {
 			b, err := out.Entries[i].Marshal()
@@ -160,7 +162,10 @@ func (p *Provider) restartNode(ac agreement.Config) error {
 		return fmt.Errorf("group-replication: %s: recovery: %w", p.cfg.Node, err)
 	}
 	p.node = node
-	p.saved = persisted{hs: rec.HardState, snapIndex: max(rec.SnapIndex, 1), snapTerm: max(rec.SnapTerm, 1)}
+	p.saved = persisted{hs: rec.HardState, snapIndex: max(rec.SnapIndex, 1), snapTerm: max(rec.SnapTerm, 1), last: max(rec.SnapIndex, 1)}
+	if n := len(rec.Entries); n > 0 {
+		p.saved.last = rec.Entries[n-1].Index
+	}
 	p.lostAt = 0
 	if rec.SnapIndex > 1 {
 		p.lostAt = rec.SnapIndex

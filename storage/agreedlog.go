@@ -28,10 +28,14 @@ const agreedPrefix = 'x'
 type AgreedLogWrite struct {
 	// State replaces the stored state when non-nil (opaque to storage).
 	State []byte
-	// Entries are stored from index From on; every stored entry at or after From is
-	// dropped first (a log may replace its uncommitted suffix).
+	// Entries are stored from index From on, replacing any stored at those indexes.
 	From    uint64
 	Entries [][]byte
+	// OldLast is the last index stored before this write: when a log replaces its
+	// uncommitted suffix with a shorter one, the entries after the new end up to OldLast
+	// are dropped (point deletions: a range tombstone per write would make every later
+	// read of the memtable fragment them all).
+	OldLast uint64
 	// DropThrough drops every stored entry at or below it (compaction, a snapshot); 0: none.
 	DropThrough uint64
 }
@@ -56,8 +60,10 @@ func (e *Engine) WriteAgreedLog(w AgreedLogWrite) error {
 		}
 	}
 	if len(w.Entries) > 0 {
-		if err := b.DeleteRange(agreedKey(w.From), []byte{agreedPrefix + 1}, nil); err != nil {
-			return err
+		for i := w.From + uint64(len(w.Entries)); i <= w.OldLast; i++ {
+			if err := b.Delete(agreedKey(i), nil); err != nil {
+				return err
+			}
 		}
 		for i, ent := range w.Entries {
 			if err := b.Set(agreedKey(w.From+uint64(i)), ent, nil); err != nil {

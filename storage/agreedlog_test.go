@@ -20,9 +20,9 @@ func TestAgreedLogSurvivesACrash(t *testing.T) {
 		}
 		return out
 	}
-	must(t, e.WriteAgreedLog(AgreedLogWrite{State: []byte("hs1"), From: 2, Entries: ents(2, 5)}))             // 2..6
-	must(t, e.WriteAgreedLog(AgreedLogWrite{State: []byte("hs2"), From: 5, Entries: [][]byte{[]byte("x5")}})) // 2..5, 5 replaced, 6 gone
-	must(t, e.WriteAgreedLog(AgreedLogWrite{DropThrough: 2}))                                                 // 3..5
+	must(t, e.WriteAgreedLog(AgreedLogWrite{State: []byte("hs1"), From: 2, Entries: ents(2, 5)}))                         // 2..6
+	must(t, e.WriteAgreedLog(AgreedLogWrite{State: []byte("hs2"), From: 5, Entries: [][]byte{[]byte("x5")}, OldLast: 6})) // 2..5, 5 replaced, 6 gone
+	must(t, e.WriteAgreedLog(AgreedLogWrite{DropThrough: 2}))                                                             // 3..5
 	img, err := e.Down(HaltCrash, 1)
 	must(t, err)
 	r, err := Reopen(opts, img)
