@@ -3,6 +3,7 @@ package groupreplication
 import (
 	"context"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -155,4 +156,74 @@ func TestRestart_SecondaryReplaysItsLogAndRejoins(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Multi-primary, every member incrementing two hot rows: n3 is killed in the middle, comes
+// back, and writes again. Its rebuilt certification info must decide every later
+// transaction as the others do (equal verdict digests: same positions, same conflicts), its
+// new proposal ids must not collide with its old life's, and the members converge.
+func TestRestart_MultiPrimaryCertifiesAlikeAfterRejoin(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := slowLinks(lan(t, 3), 3, time.Millisecond, "n1", "n2", "n3")
+		c := start(t, 3, transport.NewMemBus(), nw, true, map[string]string{pSinglePrimary: "OFF"}, nil)
+		defer c.close()
+		ctx := context.Background()
+		for r := range 2 {
+			if err := c.insert(ctx, 0, int64(r)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var up [3]atomic.Bool
+		for i := range up {
+			up[i].Store(true)
+		}
+		var stopAll atomic.Bool
+		var certFails, commits atomic.Int64
+		var wg sync.WaitGroup
+		for m := range 3 {
+			for k := range 2 {
+				wg.Go(func() {
+					for i := 0; !stopAll.Load(); i++ {
+						if !up[m].Load() {
+							time.Sleep(5 * time.Millisecond)
+							continue
+						}
+						err := c.increment(ctx, m, int64((i+k)%2))
+						switch {
+						case err == nil:
+							commits.Add(1)
+						case protocols.Classify(err) == protocols.CauseCertification:
+							certFails.Add(1)
+						default:
+							time.Sleep(5 * time.Millisecond) // the node is down or recovering
+						}
+					}
+				})
+			}
+		}
+		time.Sleep(time.Second)
+		up[2].Store(false)
+		e, _ := c.down(2, storage.HaltKill)
+		time.Sleep(500 * time.Millisecond)
+		p, done := c.restart(2, e)
+		if err := <-done; err != nil {
+			t.Fatalf("restart: %v", err)
+		}
+		before := p.localProposed.Load()
+		up[2].Store(true)
+		time.Sleep(time.Second)
+		stopAll.Store(true)
+		wg.Wait()
+		if !c.quiesce(ctx) {
+			t.Fatal("members did not converge after the restart")
+		}
+		t.Logf("commits %d, certification failures %d, n3 proposed %d after its restart", commits.Load(), certFails.Load(), p.localProposed.Load()-before)
+		if p.localProposed.Load() == before || certFails.Load() == 0 {
+			t.Fatalf("the test needs n3 writing after the restart (%d proposals) and conflicts (%d)", p.localProposed.Load()-before, certFails.Load())
+		}
+		d := [3]uint64{c.provs[0].verdictDigest(), c.provs[1].verdictDigest(), c.provs[2].verdictDigest()}
+		if d[1] != d[0] || d[2] != d[0] {
+			t.Fatalf("verdict digests differ after the restart: %x", d)
+		}
+	})
 }
