@@ -97,7 +97,10 @@ func restartUnderLoad(t *testing.T, h storage.Halt, flush storage.LogFlush) rest
 				started = true
 			case <-time.After(time.Millisecond):
 			}
-			if st := p.m.State(); len(out.states) == 0 || out.states[len(out.states)-1] != st {
+			p.mu.Lock()
+			st := p.m.State()
+			p.mu.Unlock()
+			if len(out.states) == 0 || out.states[len(out.states)-1] != st {
 				out.states = append(out.states, st)
 			}
 		}
