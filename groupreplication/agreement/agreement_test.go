@@ -310,38 +310,33 @@ func TestCutOffBeyondCacheGetsSnapshotThenTheRest(t *testing.T) {
 // same order and at the same indexes, then whatever the group committed while it was down,
 // and its log stays identical to the others'.
 func TestRestartFromThePersistedLog(t *testing.T) {
-	for _, lose := range []int{0} {
-		t.Run(fmt.Sprintf("lost-%d", lose), func(t *testing.T) {
-			w := newNet(t, 3, 0)
-			_ = w.nodes[1].Campaign()
-			w.stabilize()
-			for i := range 10 {
-				_ = w.nodes[1].Propose([]byte(fmt.Sprintf("a%d", i)))
-			}
-			w.stabilize()
-			before := fmt.Sprint(w.indexes[3])
-			rec := w.disks[3].rec
-			rec.Entries = rec.Entries[:len(rec.Entries)-lose]
-			cfg := DefaultConfig(3, []uint64{1, 2, 3})
-			cfg.ElectionTick = 10
-			w.isolated = 3 // down: the others go on
-			for i := range 5 {
-				_ = w.nodes[1].Propose([]byte(fmt.Sprintf("b%d", i)))
-			}
-			w.stabilize()
-			nd, err := Restart(cfg, rec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			w.nodes[3], w.isolated = nd, 0
-			w.delivered[3], w.indexes[3] = nil, nil
-			w.tick(3)
-			if got := fmt.Sprint(w.indexes[3][:10-lose]); !strings.HasPrefix(before, strings.TrimSuffix(got, "]")) {
-				t.Fatalf("restarted member delivered %s first, want a prefix of %s", got, before)
-			}
-			if fmt.Sprint(w.delivered[3]) != fmt.Sprint(w.delivered[1]) {
-				t.Fatalf("restarted member delivered\n%v\nthe leader\n%v", w.delivered[3], w.delivered[1])
-			}
-		})
+	w := newNet(t, 3, 0)
+	_ = w.nodes[1].Campaign()
+	w.stabilize()
+	for i := range 10 {
+		_ = w.nodes[1].Propose([]byte(fmt.Sprintf("a%d", i)))
+	}
+	w.stabilize()
+	before := fmt.Sprint(w.indexes[3])
+	rec := w.disks[3].rec
+	cfg := DefaultConfig(3, []uint64{1, 2, 3})
+	cfg.ElectionTick = 10
+	w.isolated = 3 // down: the others go on
+	for i := range 5 {
+		_ = w.nodes[1].Propose([]byte(fmt.Sprintf("b%d", i)))
+	}
+	w.stabilize()
+	nd, err := Restart(cfg, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.nodes[3], w.isolated = nd, 0
+	w.delivered[3], w.indexes[3] = nil, nil
+	w.tick(3)
+	if got := fmt.Sprint(w.indexes[3][:10]); !strings.HasPrefix(before, strings.TrimSuffix(got, "]")) {
+		t.Fatalf("restarted member delivered %s first, want a prefix of %s", got, before)
+	}
+	if fmt.Sprint(w.delivered[3]) != fmt.Sprint(w.delivered[1]) {
+		t.Fatalf("restarted member delivered\n%v\nthe leader\n%v", w.delivered[3], w.delivered[1])
 	}
 }
