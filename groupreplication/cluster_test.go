@@ -31,6 +31,8 @@ type cluster struct {
 	nodes []string
 	dbs   []*storage.Engine
 	provs []*Provider
+	sets  []protocols.Settings // each member's settings, for a restart
+	opts  []storage.Options    // each member's engine options, for a restart
 }
 
 // start builds and starts an n-member cluster.
@@ -68,6 +70,7 @@ func start(t testing.TB, n int, inner transport.Bus, nw transport.Network, virtu
 			t.Fatal(err)
 		}
 		db.SetReplicator(p)
+		c.sets, c.opts = append(c.sets, set), append(c.opts, so)
 		c.dbs = append(c.dbs, db)
 		c.provs = append(c.provs, p)
 	}

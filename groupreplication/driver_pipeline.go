@@ -111,6 +111,11 @@ func (p *Provider) startWorkers() {
 func (p *Provider) applyRemote(t group.Apply) {
 	ws := t.WS
 	defer p.applyQueued.Add(-1)
+	if ws.Seqno <= p.recovered {
+		// A restarted member's engine kept it (driver_restart.go); the commit monitor
+		// starts past it.
+		return
+	}
 	if err := p.commitMon.WaitFor(p.ctx, ws.DependsSeqno); err != nil {
 		return
 	}

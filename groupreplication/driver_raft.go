@@ -100,6 +100,11 @@ func (p *Provider) raftLoop() {
 		if !ok {
 			continue
 		}
+		if p.persist(out.Persist) != nil {
+			// Raft's rule: nothing is sent that the member could not keep. The engine is
+			// closed only when the node is down.
+			continue
+		}
 		for _, m := range out.Messages {
 			bufs[m.To] = append(bufs[m.To], m)
 		}

@@ -103,6 +103,13 @@ type Provider struct {
 	cachedBytes                                                atomic.Uint64 // the raft log held (XCom cache)
 
 	clone cloneState // clone.go
+
+	// restart and recovery (driver_restart.go)
+	store       logStore  // the engine's agreed log; nil: the log is in memory only
+	saved       persisted // the log state last written, owned by the raft loop
+	incarnation int64     // group.Config.Incarnation
+	recovered   int64     // the engine's recovered position: not applied again
+	lostAt      uint64    // a restart found its log compacted at this index: clone
 }
 
 // raftInput is one event for the raft loop: raft messages from a peer, or a proposal.
@@ -138,28 +145,23 @@ func newProvider(cfg protocols.Config) (*Provider, error) {
 	ac := agreement.DefaultConfig(uint64(self+1), peers)
 	ac.ElectionTick = set.RaftElectionTicks
 	ac.CacheBytes = set.MessageCacheSize
-	node, err := agreement.New(ac)
-	if err != nil {
-		return nil, err
-	}
 	uuids := make([]string, len(cfg.Members))
 	for i, m := range cfg.Members {
 		uuids[i] = memberUUID(m)
 	}
 	now := time.Now()
 	p := &Provider{
-		cfg:        cfg,
-		set:        set,
-		self:       self,
-		group:      protocols.NameUUID("group-replication"),
-		node:       node,
-		commitMon:  monitor.New(0),
-		inbox:      driver.NewInbox[raftInput](),
-		heard:      make([]atomic.Int64, len(cfg.Members)),
-		epoch:      now,
-		pipeWake:   make(chan struct{}, 1),
-		applyQ:     driver.NewQueue[group.Apply](),
-		m:          group.New(machineConfig(cfg, set, uuids), now),
+		cfg:       cfg,
+		set:       set,
+		self:      self,
+		group:     protocols.NameUUID("group-replication"),
+		commitMon: monitor.New(0),
+		inbox:     driver.NewInbox[raftInput](),
+		heard:     make([]atomic.Int64, len(cfg.Members)),
+		epoch:     now,
+		pipeWake:  make(chan struct{}, 1),
+		applyQ:    driver.NewQueue[group.Apply](),
+
 		changed:    make(chan struct{}),
 		fcStep:     make(chan struct{}),
 		waiters:    map[int64]chan certifier.Result{},
@@ -168,6 +170,22 @@ func newProvider(cfg protocols.Config) (*Provider, error) {
 		afterDone:  make(chan struct{}),
 		rejoinWake: make(chan struct{}, 1),
 	}
+	p.store, _ = cfg.Applier.(logStore)
+	if cfg.Rejoin {
+		p.incarnation = now.UnixNano()
+		if err := p.restartNode(ac); err != nil {
+			return nil, err
+		}
+	} else {
+		node, err := agreement.New(ac)
+		if err != nil {
+			return nil, err
+		}
+		p.node = node
+	}
+	mc := machineConfig(cfg, set, uuids)
+	mc.Incarnation = p.incarnation
+	p.m = group.New(mc, now)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	return p, nil
 }
@@ -194,7 +212,12 @@ func (p *Provider) Start(ctx context.Context) error {
 	}
 	p.cfg.Endpoint.SetHandler(p.receive)
 	p.mu.Lock()
-	eff := p.m.Start(time.Now())
+	var eff group.Effects
+	if p.cfg.Rejoin {
+		eff = p.startRestarted(time.Now())
+	} else {
+		eff = p.m.Start(time.Now())
+	}
 	w := p.takeLocked(&eff)
 	p.mu.Unlock()
 	if eff.Campaign {
@@ -211,6 +234,11 @@ func (p *Provider) Start(ctx context.Context) error {
 	for {
 		p.mu.Lock()
 		ready, failed := p.m.Ready()
+		if p.cfg.Rejoin {
+			// A restarted member in ERROR is still recovering while its auto-rejoin
+			// (a clone, another join after an expulsion) has tries left.
+			failed = failed && p.m.GaveUp()
+		}
 		ch := p.changed
 		p.mu.Unlock()
 		if failed {

@@ -27,7 +27,11 @@ fixed, so after an expulsion raft still counts the expelled member in its majori
 the notifier campaigns for raft leadership as soon as it suspects the leader (5 s), so the raft
 leader moves before the GR primary does (10 s) and then hands leadership to the elected primary. A member whose gap is beyond
 group_replication_message_cache_size rejoins by clone (the donor pauses while it snapshots,
-where the real clone copies while the donor works). Not modelled: preemptive GC, fragmentation and compression, the XCom event horizon.`
+where the real clone copies while the donor works). Each member persists its agreed log in its engine
+(synced as the binlog); after a stop, kill or crash it replays it, skips what its engine kept, catches
+up from the leader and rejoins as a new incarnation (refused under innodb_flush_log_at_trx_commit=0).
+Unlike the server, the old incarnation is not expelled first: a primary restarted within the expel
+timeout is primary again. Not modelled: preemptive GC, fragmentation and compression, the XCom event horizon.`
 
 func init() {
 	protocols.Register(protocols.Protocol{
@@ -40,5 +44,6 @@ func init() {
 		MaxNodes: 9,
 		Parse:    ParseSettings,
 		New:      New,
+		Rejoins:  true, // driver_restart.go
 	})
 }

@@ -56,8 +56,8 @@ func TestNodeFaultsRefusedWhereTheProtocolCannotRejoin(t *testing.T) {
 	for _, tc := range []struct {
 		protocol, fault, want string
 	}{
-		{"gr", "1s:kill=n2", "cannot restart a node"},
-		{"gr", "1s:restart=n2", "cannot restart a node"},
+		{"standalone", "1s:kill=n1", "cannot restart a node"},
+		{"standalone", "1s:restart=n1", "cannot restart a node"},
 		{"galera", "1s:promote=n2", "source/replica"},
 	} {
 		f, err := ParseFault(tc.fault)
@@ -278,6 +278,13 @@ func TestNodeFaultsKeepAcknowledgedWrites(t *testing.T) {
 		{"semisync", "n1", []string{"500ms:crash=n3", "1500ms:restart=n3"}},
 		{"semisync", "n1", []string{"500ms:kill=n1", "1500ms:restart=n1"}},
 		{"async", "n1", []string{"500ms:crash=n1", "1500ms:restart=n1"}},
+		// Group Replication: the member replays its persisted agreed log, skips what its
+		// engine kept, catches up from the leader and rejoins; a killed or crashed
+		// primary comes back as a new incarnation of the same member.
+		{"gr", "n1", []string{"500ms:kill=n2", "1500ms:restart=n2"}},
+		{"gr", "n1", []string{"500ms:crash=n3", "1500ms:restart=n3"}},
+		{"gr", "n1", []string{"500ms:stop=n2", "1500ms:restart=n2"}},
+		{"gr", "n1", []string{"500ms:crash=n1", "1500ms:restart=n1"}},
 		// The source crashes and n2 is promoted: the writers on n2 commit from then on, and
 		// n1 comes back at the end as a replica of n2, with what it lost in the crash.
 		{"semisync", "all", []string{"500ms:crash=n1", "1s:promote=n2"}},
@@ -298,7 +305,7 @@ func TestNodeFaultsKeepAcknowledgedWrites(t *testing.T) {
 // Every protocol under the random nemesis for a bounded time: no acknowledged insert is
 // lost, and the cluster converges after the faults are undone. Semi-sync and async lose
 // none: a killed source recovers its binlog and commits what it holds, its replicas
-// reconnect. Group Replication gets pauses and cuts only.
+// reconnect. Group Replication replays its persisted agreed log and rejoins.
 func TestRandomNemesisLosesNoAcknowledgedWrite(t *testing.T) {
 	for _, tc := range []struct{ protocol, writers string }{
 		{"galera", "all"}, {"semisync", "n1"}, {"async", "n1"}, {"gr", "n1"},

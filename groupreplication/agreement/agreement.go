@@ -98,6 +98,52 @@ type Output struct {
 	// group at Snapshot or later by state transfer before it can use them.
 	LostLog  bool
 	Snapshot uint64
+	// Persist is what the member must make durable before it sends Messages (raft's rule:
+	// a member never tells others about state it could lose). Empty when the log is
+	// in memory only.
+	Persist Persist
+}
+
+// Persist is one durable step of the log: the hard state (term, vote, commit), entries
+// appended (replacing any at and after the first one's index), and a new snapshot point
+// when the log was compacted or a snapshot received (entries at or below it are dropped).
+type Persist struct {
+	HardState raftpb.HardState // raft.IsEmptyHardState: unchanged
+	Entries   []raftpb.Entry
+	SnapIndex uint64 // 0: unchanged
+	SnapTerm  uint64
+}
+
+// Empty reports whether there is nothing to persist.
+func (p *Persist) Empty() bool {
+	return raft.IsEmptyHardState(p.HardState) && len(p.Entries) == 0 && p.SnapIndex == 0
+}
+
+func (p *Persist) snapshot(index, term uint64) {
+	p.SnapIndex, p.SnapTerm = index, term
+	k := 0
+	for k < len(p.Entries) && p.Entries[k].Index <= index {
+		k++
+	}
+	p.Entries = p.Entries[k:]
+}
+
+func (p *Persist) append(ents []raftpb.Entry) {
+	from := ents[0].Index
+	k := len(p.Entries)
+	for k > 0 && p.Entries[k-1].Index >= from {
+		k--
+	}
+	p.Entries = append(p.Entries[:k], ents...)
+}
+
+// Recovered is what a restarted member found of its log: the last hard state, the
+// snapshot point (1 for a log never compacted) and the entries after it.
+type Recovered struct {
+	HardState raftpb.HardState
+	SnapIndex uint64
+	SnapTerm  uint64
+	Entries   []raftpb.Entry
 }
 
 // Entry is one committed log entry with data.
@@ -131,17 +177,59 @@ func New(cfg Config) (*Node, error) {
 	if cfg.ID == 0 {
 		return nil, errors.New("agreement: raft ids start at 1 (use member index + 1)")
 	}
+	return open(cfg, Recovered{SnapIndex: 1, SnapTerm: 1})
+}
+
+// Restart creates a member from what its persisted log kept (Recovered): raft resumes
+// from the hard state and the entries, and delivers again every committed entry after the
+// snapshot point, in order, so the caller rebuilds its state from them exactly as it
+// built it the first time (the first Ready carries them).
+//
+// The persisted log must hold everything the member acknowledged: raft's leader never
+// sends a follower entries below what it acknowledged, so a member that lost part of its
+// acknowledged log could never catch up (the leader would probe it for ever). The caller
+// therefore persists every Output.Persist durably before sending, and refuses a restart
+// where that is not so.
+func Restart(cfg Config, rec Recovered) (*Node, error) {
+	if cfg.ID == 0 {
+		return nil, errors.New("agreement: raft ids start at 1 (use member index + 1)")
+	}
+	rec.SnapIndex, rec.SnapTerm = max(rec.SnapIndex, 1), max(rec.SnapTerm, 1)
+	return open(cfg, rec)
+}
+
+func open(cfg Config, rec Recovered) (*Node, error) {
 	st := raft.NewMemoryStorage()
 	cs := raftpb.ConfState{Voters: append([]uint64(nil), cfg.Peers...)}
-	if err := st.ApplySnapshot(raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{Index: 1, Term: 1, ConfState: cs}}); err != nil {
+	if err := st.ApplySnapshot(raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{Index: rec.SnapIndex, Term: rec.SnapTerm, ConfState: cs}}); err != nil {
 		return nil, err
+	}
+	last := rec.SnapIndex
+	var ents []raftpb.Entry
+	for _, e := range rec.Entries {
+		if e.Index != last+1 {
+			break // a gap: what follows cannot be used
+		}
+		ents = append(ents, e)
+		last = e.Index
+	}
+	if len(ents) > 0 {
+		if err := st.Append(ents); err != nil {
+			return nil, err
+		}
+	}
+	if hs := rec.HardState; !raft.IsEmptyHardState(hs) {
+		hs.Commit = min(max(hs.Commit, rec.SnapIndex), last)
+		if err := st.SetHardState(hs); err != nil {
+			return nil, err
+		}
 	}
 	rn, err := raft.NewRawNode(&raft.Config{
 		ID:              cfg.ID,
 		ElectionTick:    cfg.ElectionTick,
 		HeartbeatTick:   cfg.HeartbeatTick,
 		Storage:         st,
-		Applied:         1,
+		Applied:         rec.SnapIndex,
 		MaxSizePerMsg:   cfg.MaxSizePerMsg,
 		MaxInflightMsgs: cfg.MaxInflightMsgs,
 		CheckQuorum:     true,
@@ -151,7 +239,11 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Node{cfg: cfg, rn: rn, st: st, cs: cs, applied: 1, base: 2}, nil
+	n := &Node{cfg: cfg, rn: rn, st: st, cs: cs, applied: rec.SnapIndex, base: rec.SnapIndex + 1}
+	if len(ents) > 0 {
+		n.account(ents)
+	}
+	return n, nil
 }
 
 var discard = &raft.DefaultLogger{Logger: log.New(io.Discard, "", 0)}
@@ -229,6 +321,7 @@ func (n *Node) Ready() (out Output, ok bool) {
 			// The leader no longer has the entries this member needs.
 			_ = n.st.ApplySnapshot(rd.Snapshot)
 			n.applied = rd.Snapshot.Metadata.Index
+			out.Persist.snapshot(rd.Snapshot.Metadata.Index, rd.Snapshot.Metadata.Term)
 			out.LostLog = true
 			out.Snapshot = rd.Snapshot.Metadata.Index
 			n.base, n.sizes, n.held = n.applied+1, n.sizes[:0], 0
@@ -236,9 +329,11 @@ func (n *Node) Ready() (out Output, ok bool) {
 		if len(rd.Entries) > 0 {
 			_ = n.st.Append(rd.Entries)
 			n.account(rd.Entries)
+			out.Persist.append(rd.Entries)
 		}
 		if !raft.IsEmptyHardState(rd.HardState) {
 			_ = n.st.SetHardState(rd.HardState)
+			out.Persist.HardState = rd.HardState
 		}
 		out.Messages = append(out.Messages, rd.Messages...)
 		for _, e := range rd.CommittedEntries {
@@ -253,7 +348,9 @@ func (n *Node) Ready() (out Output, ok bool) {
 		n.rn.Advance(rd)
 	}
 	out.Lead, out.IsLeader = n.lead, n.leader
-	n.maybeCompact()
+	if at, term, ok := n.maybeCompact(); ok {
+		out.Persist.snapshot(at, term)
+	}
 	return out, ok
 }
 
@@ -285,11 +382,11 @@ func (n *Node) account(ents []raftpb.Entry) {
 }
 
 // maybeCompact drops the oldest applied entries once the log holds more than the byte
-// budget, down to 7/8 of it.
-func (n *Node) maybeCompact() {
+// budget, down to 7/8 of it; it returns the new snapshot point when it compacted.
+func (n *Node) maybeCompact() (at, term uint64, ok bool) {
 	budget := n.cfg.CacheBytes
 	if budget == 0 || n.held <= budget {
-		return
+		return 0, 0, false
 	}
 	target := budget - budget/8
 	first, _ := n.st.FirstIndex()
@@ -304,16 +401,22 @@ func (n *Node) maybeCompact() {
 		k++
 	}
 	if k == 0 {
-		return
+		return 0, 0, false
 	}
-	at := n.base + k - 1 // the last entry dropped
+	at = n.base + k - 1 // the last entry dropped
+	term, err := n.st.Term(at)
+	if err != nil {
+		return 0, 0, false
+	}
 	if _, err := n.st.CreateSnapshot(at, &n.cs, nil); err != nil {
-		return
+		return 0, 0, false
 	}
-	if err := n.st.Compact(at); err == nil {
-		n.drop(k)
-		n.compacts++
+	if err := n.st.Compact(at); err != nil {
+		return 0, 0, false
 	}
+	n.drop(k)
+	n.compacts++
+	return at, term, true
 }
 
 // drop forgets the sizes of the k oldest entries.

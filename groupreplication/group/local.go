@@ -28,6 +28,26 @@ func (m *Machine) Start(now time.Time) Effects {
 	return eff
 }
 
+// Restart is a member started again after a stop, kill or crash while the group ran on
+// (Config.Incarnation is new): RECOVERING, with no client and no proposal of its earlier
+// life. Its driver redelivers the agreed log from the beginning, so the machine rebuilds
+// the certifier, the view, the primary and the delivered ids as every member built them
+// (the engine already holds the transactions up to its recovered position; the driver
+// skips applying those), and it asks to join at once: the join is ordered after whatever
+// the group agreed meanwhile, everything before it is what it must apply before ONLINE
+// (distributed recovery: the leader's log is the donor). The group may still count its
+// earlier incarnation as a member (it came back within the expel timeout) or expel it
+// later; either way only this incarnation's join and ONLINE messages count as its own.
+// now restarts the failure detector's clock.
+func (m *Machine) Restart(now time.Time) Effects {
+	m.state = Recovering
+	m.joining = true
+	m.det.Reset(now)
+	eff := m.Join()
+	eff.Changed = true
+	return eff
+}
+
 // Stop is a shutdown: OFFLINE, and every waiting client rolled back.
 func (m *Machine) Stop() (eff Effects) {
 	m.state = Offline
@@ -157,7 +177,7 @@ func (m *Machine) Tick(t Tick) (eff Effects) {
 func (m *Machine) LeaderChanged(lead int, isLeader bool) (eff Effects) {
 	m.lead = lead
 	announce := isLeader && m.cfg.SinglePrimary && !m.everPrimary && m.primary != m.cfg.Self
-	if !m.cfg.SinglePrimary && lead >= 0 && m.state == Recovering {
+	if !m.cfg.SinglePrimary && lead >= 0 && m.state == Recovering && !m.joining {
 		m.state = Online
 	}
 	eff.Changed = true

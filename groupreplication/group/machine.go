@@ -40,6 +40,11 @@ type Config struct {
 	ExitAction                 string // READ_ONLY, OFFLINE_MODE or ABORT_SERVER
 	AutorejoinTries            int
 	MemberWeight               int
+	// Incarnation tells this life of the member from its earlier ones: 0 at bootstrap,
+	// a new value at every restart (the driver uses the clock). A restarted member
+	// rebuilds its state from the agreed log, which holds its earlier lives' joins and
+	// ONLINE messages too; only its own incarnation's count as its own.
+	Incarnation int64
 }
 
 // Machine is one member's group state. Not safe for concurrent use: its driver serialises
@@ -61,6 +66,7 @@ type Machine struct {
 	majorityLost   bool
 	paused         bool  // out of the group: agreed messages are held (Effects.Held)
 	joining        bool  // a rejoin is under way (RECOVERING)
+	joined         bool  // this attempt's join was delivered (the view has this incarnation)
 	rejoinAttempts int   // in the current stay in ERROR (reset once ONLINE)
 	rejoinTotal    int64 // over the member's life
 	exitTaken      bool  // auto-rejoin used up: the exit action holds
@@ -154,6 +160,9 @@ func (m *Machine) Ready() (ready, failed bool) {
 	ready = m.state == Online && (!m.cfg.SinglePrimary || (m.primary >= 0 && !m.primaryChange))
 	return ready, m.state == Error
 }
+
+// GaveUp reports whether the auto-rejoin tries are used up (the exit action holds).
+func (m *Machine) GaveUp() bool { return m.exitTaken }
 
 // HoldsNewTransactions reports whether a new transaction must wait before its first
 // statement: a newly elected primary with BEFORE_ON_PRIMARY_FAILOVER or stronger holds them

@@ -20,8 +20,13 @@ func (m *Machine) viewChange(msg *Message, eff *Effects) {
 			return
 		}
 		m.viewChanged(eff)
-		if target == self && !m.joining {
+		switch {
+		case target == self && !m.joining:
 			m.goError("expelled from the group", eff)
+		case target == self && m.joined:
+			// The expulsion of an earlier incarnation, ordered after this one's join: the
+			// group no longer counts this member; join again.
+			m.goError("expelled from the group while recovering", eff)
 		}
 		if m.cfg.SinglePrimary && target == m.primary {
 			// Every member elects from the same view: the same primary everywhere.
@@ -33,20 +38,26 @@ func (m *Machine) viewChange(msg *Message, eff *Effects) {
 		if m.view.Join(msg.Origin) {
 			m.viewChanged(eff)
 		}
-		if msg.Origin == self && m.joining {
+		if m.own(msg) && m.joining {
+			m.joined = true
 			// The view-change marker: everything ordered before it is what this member
 			// missed. Once it has applied it all (recovery_complete_at
 			// TRANSACTIONS_APPLIED), it declares itself ONLINE.
-			eff.Awaits = append(eff.Awaits, Await{Position: m.cert.Stats().Seqno, Then: Message{Kind: KindOnline, Origin: self}})
+			eff.Awaits = append(eff.Awaits, Await{Position: m.cert.Stats().Seqno, Then: Message{Kind: KindOnline, Origin: self, Inc: m.cfg.Incarnation}})
 		}
 		eff.Changed = true
 	case KindOnline:
 		m.view.SetOnline(msg.Origin)
-		if msg.Origin == self && m.joining {
-			m.joining = false
+		if m.own(msg) && m.joining {
+			m.joining, m.joined = false, false
 			m.state = Online
 			m.rejoinAttempts = 0
 			m.exitTaken = false
+			if m.cfg.SinglePrimary && m.primary == self && m.primaryChange {
+				// Elected while it was away (or it crashed before its backlog was
+				// applied): it finishes the primary change now.
+				eff.Awaits = append(eff.Awaits, Await{Position: m.cert.Stats().Seqno, Then: Message{Kind: KindQueueApplied, Origin: self}})
+			}
 		}
 		if m.cfg.SinglePrimary && m.everPrimary && !m.view.In(m.primary) {
 			// No primary was left to elect from until now.
@@ -92,7 +103,7 @@ func (m *Machine) goError(reason string, eff *Effects) {
 	m.state = Error
 	m.errorReason = reason
 	m.paused = true
-	m.joining = false
+	m.joining, m.joined = false, false
 	clear(m.waiting)
 	clear(m.syncing)
 	clear(m.pending)
@@ -113,9 +124,21 @@ func (m *Machine) ProposeControl(msg Message) (eff Effects) {
 	return eff
 }
 
+// own reports whether msg is this member's own, from this incarnation.
+func (m *Machine) own(msg *Message) bool {
+	if msg.Origin != m.cfg.Self {
+		return false
+	}
+	switch msg.Kind {
+	case KindJoin, KindOnline:
+		return msg.Inc == m.cfg.Incarnation
+	}
+	return true
+}
+
 // controlDelivered forgets a control message of this member once delivered.
 func (m *Machine) controlDelivered(msg *Message) {
-	if msg.Origin == m.cfg.Self {
+	if m.own(msg) {
 		m.arrived(m.control[msg.Kind])
 		delete(m.control, msg.Kind)
 	}
@@ -170,7 +193,8 @@ func (m *Machine) CloneInstalled() bool {
 // Join is this member's request to (re)join the view, once its state is where the group's
 // log continues: everything ordered before the join is what it must apply before ONLINE.
 func (m *Machine) Join() Effects {
-	return m.ProposeControl(Message{Kind: KindJoin, Origin: m.cfg.Self, ID: int64(m.cfg.MemberWeight)})
+	m.joined = false
+	return m.ProposeControl(Message{Kind: KindJoin, Origin: m.cfg.Self, ID: int64(m.cfg.MemberWeight), Inc: m.cfg.Incarnation})
 }
 
 // RejoinFailed ends a rejoin attempt that did not finish (a clone that failed, recovery

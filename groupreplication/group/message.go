@@ -35,9 +35,12 @@ type Message struct {
 	Kind   Kind
 	Origin int   // sending member's index
 	ID     int64 // txn: proposal id on the origin; sync: token; prepared: position; gtid: position
-	Level  Consistency
-	WS     *protocols.WriteSet
-	Stats  flowcontrol.Stats
+	// Inc is the origin's incarnation on a join or an online message (Config.Incarnation):
+	// a member restarted after a crash tells its own view changes from its previous life's.
+	Inc   int64
+	Level Consistency
+	WS    *protocols.WriteSet
+	Stats flowcontrol.Stats
 }
 
 // ErrCorruptMessage wraps every decoding failure of a group message or a bus frame.
@@ -64,9 +67,14 @@ func AppendMessage(dst []byte, m *Message) []byte {
 		} else {
 			dst = append(dst, 0)
 		}
-	case KindGTIDExecuted, KindSyncBefore, KindPrepared, KindExpel, KindJoin, KindWeight:
+	case KindGTIDExecuted, KindSyncBefore, KindPrepared, KindExpel, KindWeight:
 		dst = binary.AppendVarint(dst, m.ID)
-	case KindNewPrimary, KindQueueApplied, KindOnline:
+	case KindJoin:
+		dst = binary.AppendVarint(dst, m.ID)
+		dst = binary.AppendVarint(dst, m.Inc)
+	case KindOnline:
+		dst = binary.AppendVarint(dst, m.Inc)
+	case KindNewPrimary, KindQueueApplied:
 	}
 	return dst
 }
@@ -129,14 +137,29 @@ func DecodeMessage(b []byte) (*Message, error) {
 		m.Stats = flowcontrol.Stats{CertQueue: vs[0], ApplyQueue: vs[1], Certified: vs[2],
 			Applied: vs[3], Local: vs[4], Recovering: b[0] == 1}
 		return m, nil
-	case KindGTIDExecuted, KindSyncBefore, KindPrepared, KindExpel, KindJoin, KindWeight:
+	case KindGTIDExecuted, KindSyncBefore, KindPrepared, KindExpel, KindWeight:
 		v, ok := varint()
 		if !ok || len(b) != 0 {
 			return fail("position")
 		}
 		m.ID = v
 		return m, nil
-	case KindNewPrimary, KindQueueApplied, KindOnline:
+	case KindJoin:
+		id, ok := varint()
+		inc, ok2 := varint()
+		if !ok || !ok2 || len(b) != 0 {
+			return fail("join")
+		}
+		m.ID, m.Inc = id, inc
+		return m, nil
+	case KindOnline:
+		inc, ok := varint()
+		if !ok || len(b) != 0 {
+			return fail("online")
+		}
+		m.Inc = inc
+		return m, nil
+	case KindNewPrimary, KindQueueApplied:
 		if len(b) != 0 {
 			return fail("trailing bytes")
 		}

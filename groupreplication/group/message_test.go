@@ -21,8 +21,8 @@ func sampleMessages() []*Message {
 		{Kind: KindNewPrimary, Origin: 1},
 		{Kind: KindQueueApplied, Origin: 1},
 		{Kind: KindExpel, Origin: 0, ID: 2},
-		{Kind: KindJoin, Origin: 2, ID: 70},
-		{Kind: KindOnline, Origin: 2},
+		{Kind: KindJoin, Origin: 2, ID: 70, Inc: 1_700_000_000_000_000_000},
+		{Kind: KindOnline, Origin: 2, Inc: 5},
 		{Kind: KindWeight, Origin: 1, ID: 50},
 	}
 }
