@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -39,7 +40,8 @@ type serveFlags struct {
 	dataDir, out           string
 	converge               durationFlag
 	maxAllowedPacket       int
-	seed                   int64 // the scenario seed after the flags
+	cpuProfile             string // --cpu-profile: a pprof CPU profile of serving, for finding the front end's hot spots
+	seed                   int64  // the scenario seed after the flags
 }
 
 // defaultConvergeTimeout bounds the convergence check when serving stops.
@@ -60,6 +62,7 @@ func newServeFlags() *serveFlags {
 	addBusFlags(fs, &f.bus)
 	fs.StringVar(&f.dataDir, "data-dir", "", "keep each node's database on disk under DIR/<node> (default: in memory)")
 	fs.StringVar(&f.out, "out", "runs", "parent directory of the run directory <timestamp>-serve-<protocol>")
+	fs.StringVar(&f.cpuProfile, "cpu-profile", "", "write a pprof CPU profile of the process to FILE while the endpoints serve (go tool pprof FILE)")
 	return f
 }
 
@@ -102,6 +105,11 @@ func prepareServe(args []string) (*serveFlags, *harness.PointSpec, error) {
 	}
 	if err := results.CheckWritableDir(f.out); err != nil {
 		return f, nil, fmt.Errorf("--out: %v", err)
+	}
+	if f.cpuProfile != "" {
+		if err := results.CheckWritableDir(filepath.Dir(f.cpuProfile)); err != nil {
+			return f, nil, fmt.Errorf("--cpu-profile: %v", err)
+		}
 	}
 	if f.dataDir != "" {
 		if err := results.CheckWritableDir(f.dataDir); err != nil {
@@ -200,6 +208,21 @@ func serve(ctx context.Context, f *serveFlags, ps *harness.PointSpec, stdout, st
 		serveCtx, cancel = context.WithTimeout(ctx, ps.Duration)
 	}
 	defer cancel()
+	if f.cpuProfile != "" {
+		if err := os.MkdirAll(filepath.Dir(f.cpuProfile), 0o755); err != nil {
+			return ExitFailure, fmt.Errorf("--cpu-profile: %w", err)
+		}
+		pf, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return ExitFailure, fmt.Errorf("--cpu-profile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			pf.Close()
+			return ExitFailure, fmt.Errorf("--cpu-profile: %w", err)
+		}
+		defer pf.Close()
+		defer pprof.StopCPUProfile()
+	}
 	t0 := time.Now()
 	var mu sync.Mutex
 	applied := []string{}
