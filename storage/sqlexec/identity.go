@@ -14,12 +14,13 @@ package sqlexec
 // prefix and adds that this is replbench's emulation and which node, so that the mysql
 // CLI's banner tells the user where they are without breaking a prefix match.
 type identity struct {
-	version        string // VERSION(), @@version
-	handshake      string // the server version of the initial handshake packet
-	comment        string // @@version_comment, before the replbench suffix
-	compileOS      string // @@version_compile_os
-	innodbVersion  string // @@innodb_version
-	binlogSuffixed bool   // the server appends "-log" to the version while log_bin is ON
+	version        string   // VERSION(), @@version
+	handshake      string   // the server version of the initial handshake packet
+	comment        string   // @@version_comment, before the replbench suffix
+	compileOS      string   // @@version_compile_os
+	innodbVersion  string   // @@innodb_version
+	lacks          []string // server variables this server does not have (1193 Unknown system variable)
+	binlogSuffixed bool     // the server appends "-log" to the version while log_bin is ON
 }
 
 // flavorIdentities are the servers behind the flavours, by flavour name. Every flavour a
@@ -28,8 +29,11 @@ var flavorIdentities = map[string]identity{
 	// Debian 12's package, the server of real-cluster.sh and of the measured profiles:
 	// `mariadbd --version` prints 10.11.19-MariaDB-0+deb12u1; the distribution suffix
 	// is left out (this is no Debian build), the comment is Debian's.
+	// Checked against it: the handshake sends 5.5.5-10.11.19-MariaDB-0+deb12u1,
+	// @@version_comment is "Debian 12", @@version_compile_os "debian-linux-gnu", and
+	// @@innodb_version is unknown (MariaDB dropped it in 10.10).
 	"mariadb-10.11": {version: "10.11.19-MariaDB", handshake: "5.5.5-", comment: "Debian 12",
-		compileOS: "debian-linux-gnu", innodbVersion: "10.11.19", binlogSuffixed: true},
+		compileOS: "debian-linux-gnu", lacks: []string{"innodb_version"}, binlogSuffixed: true},
 	"mysql-8.0": {version: "8.0.40", comment: "MySQL Community Server - GPL", compileOS: "Linux", innodbVersion: "8.0.40"},
 	// 5.7 still appended "-log" with binary logging on (8.0 dropped it).
 	"mysql-5.7": {version: "5.7.44", comment: "MySQL Community Server (GPL)", compileOS: "Linux", innodbVersion: "5.7.44", binlogSuffixed: true},

@@ -56,3 +56,15 @@ func TestNodeIdentity(t *testing.T) {
 		}
 	}
 }
+
+// A MariaDB 10.11 node has no @@innodb_version (1193, as the real server answers), a MySQL
+// node has; @@log_bin follows the protocol's binlog.
+func TestIdentityVariables(t *testing.T) {
+	s := testSession(t) // standalone: MariaDB 10.11, no binlog
+	if _, err := s.Query(t.Context(), "SELECT @@innodb_version"); errCode(err) != erUnknownSystemVar {
+		t.Errorf("MariaDB @@innodb_version: %v, want 1193", err)
+	}
+	if got := flat(q(t, s, "SELECT @@log_bin, @@version_compile_os")); got != "0,debian-linux-gnu" {
+		t.Errorf("@@log_bin, @@version_compile_os = %s", got)
+	}
+}

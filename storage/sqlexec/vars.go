@@ -37,7 +37,7 @@ var serverVars = map[string]serverVar{
 	"version_comment":               {def: func(s *Session) string { return s.node.ident.comment }},
 	"version_compile_os":            {def: func(s *Session) string { return s.node.ident.compileOS }},
 	"innodb_version":                {def: func(s *Session) string { return s.node.ident.innodbVersion }},
-	"log_bin":                       {def: func(s *Session) string { return onOff(logBin(s.node)) }},
+	"log_bin":                       {def: func(s *Session) string { return boolDigit(logBin(s.node)) }},
 	"version_compile_machine":       {def: fixed("x86_64")},
 	"protocol_version":              {def: fixed("10")},
 	"hostname":                      {def: func(*Session) string { h, _ := os.Hostname(); return h }},
@@ -262,7 +262,7 @@ func (s *Session) sysVar(name string, global bool) (Value, error) {
 			return o, nil
 		}
 	}
-	if sv, ok := serverVars[name]; ok {
+	if sv, ok := serverVars[name]; ok && !slices.Contains(s.node.ident.lacks, name) {
 		return varValue(sv.def(s)), nil
 	}
 	if d, ok := s.node.param(name); ok {
