@@ -33,6 +33,7 @@ import (
 	"vitess.io/vitess/go/vt/sqlparser"
 
 	"github.com/replbench/replbench/protocols"
+	"github.com/replbench/replbench/protocols/servicetime"
 	"github.com/replbench/replbench/storage"
 )
 
@@ -46,6 +47,12 @@ type Node struct {
 	Protocol *protocols.Protocol
 	// Params are the node's resolved protocol and engine parameters.
 	Params protocols.Params
+
+	// Cost, when set, is the node's service-time model: every statement's CPU, as the cost
+	// profile gives it for its kind and rows, is booked on the node's modelled host, as
+	// `run` books its clients' statements. The client's round trip is not charged: through
+	// the endpoint it is a real one.
+	Cost *servicetime.Node
 
 	ident identity // what the node reports itself as (identity.go), set by NewServer
 	stats nodeStats

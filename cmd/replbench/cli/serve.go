@@ -190,7 +190,7 @@ func serve(ctx context.Context, f *serveFlags, ps *harness.PointSpec, stdout, st
 	defer live.Close()
 	var nodes []*sqlexec.Node
 	for _, n := range live.Nodes() {
-		nodes = append(nodes, &sqlexec.Node{Name: n.Name, Engine: n.Engine, Provider: n.Provider, Protocol: n.Protocol, Params: n.Params})
+		nodes = append(nodes, &sqlexec.Node{Name: n.Name, Engine: n.Engine, Provider: n.Provider, Protocol: n.Protocol, Params: n.Params, Cost: n.Cost})
 	}
 	srv, err := sqlexec.NewServer(nodes, sqlexec.Options{MaxAllowedPacket: f.maxAllowedPacket})
 	if err != nil {
