@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/replbench/replbench/protocols"
+	"github.com/replbench/replbench/protocols/servicetime"
 	"github.com/replbench/replbench/storage"
 )
 
@@ -28,6 +29,9 @@ type LiveNode struct {
 	// Params are the node's resolved protocol parameters and engine parameters together,
 	// under their real names (what SHOW VARIABLES reports).
 	Params protocols.Params
+	// Cost is the node's service-time model (nil with --cost-profile none): the SQL layer
+	// charges each statement's CPU on it, as run's clients are charged (servicetime.go).
+	Cost *servicetime.Node
 }
 
 // StartLive brings up the cluster of ps (its Threads, Queries and Duration are not used)
@@ -60,6 +64,9 @@ func (l *Live) Nodes() []LiveNode {
 			}
 		}
 		out[i] = LiveNode{Name: m, Engine: l.c.engines[i], Provider: l.c.providers[i], Protocol: l.proto, Params: p}
+		if i < len(l.c.costs) {
+			out[i].Cost = l.c.costs[i]
+		}
 	}
 	return out
 }

@@ -107,7 +107,7 @@ func Start(srv *sqlexec.Server, cfg Config) (*Set, error) {
 			_ = s.Close()
 			return nil, fmt.Errorf("endpoint of %s: %w", n.Name, err)
 		}
-		l.ServerVersion = srv.Version()
+		l.ServerVersion = srv.HandshakeVersion(i)
 		if cfg.TLS != nil {
 			l.TLSConfig.Store(cfg.TLS)
 		}

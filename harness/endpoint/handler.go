@@ -41,7 +41,7 @@ type connState struct {
 }
 
 func newHandler(srv *sqlexec.Server, node int) *handler {
-	env, err := vtenv.New(vtenv.Options{MySQLServerVersion: "8.0.40"})
+	env, err := vtenv.New(vtenv.Options{MySQLServerVersion: sqlexec.ParserVersion})
 	if err != nil {
 		panic("endpoint: vitess environment: " + err.Error()) // a constant version string: cannot fail
 	}

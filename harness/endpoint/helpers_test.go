@@ -25,7 +25,7 @@ type testCluster struct {
 	set  *Set
 }
 
-func startTest(t *testing.T, protocol string, nodes int, params map[string]string, cfg Config) *testCluster {
+func startTest(t testing.TB, protocol string, nodes int, params map[string]string, cfg Config) *testCluster {
 	t.Helper()
 	ps := &harness.PointSpec{Protocol: protocol, Nodes: nodes, Workload: harness.WorkloadSpec{Name: "insert"},
 		Threads: 1, Writers: []string{"n1"}, Given: map[string]map[string]string{}}
@@ -70,7 +70,7 @@ func startTest(t *testing.T, protocol string, nodes int, params map[string]strin
 }
 
 // db opens a connection pool to node i (0-based) with extra DSN parameters.
-func (tc *testCluster) db(t *testing.T, i int, extra string) *sql.DB {
+func (tc *testCluster) db(t testing.TB, i int, extra string) *sql.DB {
 	t.Helper()
 	dsn := "root:@tcp(" + tc.set.Addrs()[i] + ")/"
 	if extra != "" {
@@ -84,7 +84,7 @@ func (tc *testCluster) db(t *testing.T, i int, extra string) *sql.DB {
 	return db
 }
 
-func mustExec(t *testing.T, db interface {
+func mustExec(t testing.TB, db interface {
 	ExecContext(context.Context, string, ...any) (sql.Result, error)
 }, q string, args ...any) sql.Result {
 	t.Helper()

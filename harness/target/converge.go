@@ -52,19 +52,28 @@ func (t *Target) WaitAppliers(ctx context.Context, timeout time.Duration) error 
 		}
 		return nil
 	}
-	var q string
-	switch t.File.Kind {
-	case sqldb.KindGalera:
-		q = "SELECT CONCAT((SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME='WSREP_LAST_COMMITTED'), ' queue ', (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME='WSREP_LOCAL_RECV_QUEUE'))"
-	case sqldb.KindGR:
-		q = "SELECT CONCAT(@@gtid_executed, ' queue ', (SELECT COUNT_TRANSACTIONS_REMOTE_IN_APPLIER_QUEUE FROM performance_schema.replication_group_member_stats WHERE MEMBER_ID=@@server_uuid))"
+	// position reads one node's last committed position and its applier queue as "POS
+	// queue N". Galera's is read with SHOW GLOBAL STATUS (what every Galera server and
+	// replbench's own endpoint answer) rather than information_schema subqueries.
+	position := func(n *sqldb.Node) (string, error) {
+		if t.File.Kind == sqldb.KindGalera {
+			st, err := pairs(ctx, n.SQL(), "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_last_committed', 'wsrep_local_recv_queue')")
+			if err != nil {
+				return "", err
+			}
+			return st["wsrep_last_committed"] + " queue " + st["wsrep_local_recv_queue"], nil
+		}
+		var pos string
+		err := n.SQL().QueryRowContext(ctx, "SELECT CONCAT(@@gtid_executed, ' queue ', (SELECT COUNT_TRANSACTIONS_REMOTE_IN_APPLIER_QUEUE FROM performance_schema.replication_group_member_stats WHERE MEMBER_ID=@@server_uuid))").Scan(&pos)
+		return pos, err
 	}
 	var last []string
 	for {
 		pos := make([]string, len(t.Nodes))
 		ok := true
 		for i, n := range t.Nodes {
-			if err := n.SQL().QueryRowContext(ctx, q).Scan(&pos[i]); err != nil {
+			var err error
+			if pos[i], err = position(n); err != nil {
 				if ctx.Err() != nil {
 					return fmt.Errorf("appliers: not caught up after %v: %s", timeout, strings.Join(last, "; "))
 				}

@@ -3,11 +3,14 @@ package sqlexec
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/replbench/replbench/protocols"
 	"github.com/replbench/replbench/protocols/standalone"
 	"github.com/replbench/replbench/storage"
+	"github.com/replbench/replbench/workloads"
+	"github.com/replbench/replbench/workloads/sysbench"
 )
 
 // benchServer is one standalone node with sysbench's sbtest1 of n rows.
@@ -43,9 +46,22 @@ func benchServer(b testing.TB, n int) *Server {
 			b.Fatal(q, err)
 		}
 	}
-	for i := 0; i < n; i++ {
-		if _, err := s.Query(ctx, "INSERT INTO sbtest1 (k, c, pad) VALUES ("+strconv.Itoa(i)+", 'c-"+strconv.Itoa(i)+"', 'pad')"); err != nil {
-			b.Fatal(err)
+	// Rows of sysbench's size and entropy, in INSERTs of up to 512 KiB as sysbench's
+	// prepare sends them (Pebble then keeps them in sstables, read through the block cache).
+	rng := workloads.NewRand(1, 1)
+	var q strings.Builder
+	for i := range n {
+		if q.Len() == 0 {
+			q.WriteString("INSERT INTO sbtest1 (k, c, pad) VALUES ")
+		} else {
+			q.WriteString(",")
+		}
+		q.WriteString("(" + strconv.Itoa(rng.IntN(n)+1) + ",'" + workloads.Template(rng, sysbench.CTemplate) + "','" + workloads.Template(rng, sysbench.PadTemplate) + "')")
+		if q.Len() >= 512<<10 || i == n-1 {
+			if _, err := s.Query(ctx, q.String()); err != nil {
+				b.Fatal(err)
+			}
+			q.Reset()
 		}
 	}
 	if _, err := s.Query(ctx, "CREATE INDEX k_1 ON sbtest1(k)"); err != nil {
@@ -89,6 +105,26 @@ func BenchmarkPointSelectText(b *testing.B) {
 		r, err := s.Query(ctx, "SELECT c FROM sbtest1 WHERE id="+strconv.Itoa(i%10000+1))
 		if err != nil || len(r.Rows) != 1 {
 			b.Fatal(err, r)
+		}
+	}
+}
+
+// BenchmarkPlanPointSelect is the planner alone: parsing and planning sysbench's point
+// select, what a COM_STMT_PREPARE or a text query of a new shape costs (an execute of a
+// prepared statement pays none of it).
+func BenchmarkPlanPointSelect(b *testing.B) {
+	srv := benchServer(b, 10)
+	s := srv.NewSession(0, "root")
+	s.db = "sbtest"
+	const q = "SELECT c FROM sbtest1 WHERE id=?"
+	b.ReportAllocs()
+	for b.Loop() {
+		stmt, _, err := srv.parser.Parse2(q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.plan(stmt, srv.schemaV.Load()); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

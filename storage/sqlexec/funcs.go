@@ -13,7 +13,7 @@ var builtins = map[string]struct {
 	min, max int
 	fn       func(e *env, a []Value) (Value, error)
 }{
-	"version":        {0, 0, func(e *env, _ []Value) (Value, error) { return e.s.srv.version, nil }},
+	"version":        {0, 0, func(e *env, _ []Value) (Value, error) { return e.s.node.ident.version, nil }},
 	"database":       {0, 0, func(e *env, _ []Value) (Value, error) { return dbValue(e.s.db), nil }},
 	"schema":         {0, 0, func(e *env, _ []Value) (Value, error) { return dbValue(e.s.db), nil }},
 	"user":           {0, 0, func(e *env, _ []Value) (Value, error) { return e.s.user + "@localhost", nil }},

@@ -33,6 +33,7 @@ import (
 	"vitess.io/vitess/go/vt/sqlparser"
 
 	"github.com/replbench/replbench/protocols"
+	"github.com/replbench/replbench/protocols/servicetime"
 	"github.com/replbench/replbench/storage"
 )
 
@@ -47,6 +48,13 @@ type Node struct {
 	// Params are the node's resolved protocol and engine parameters.
 	Params protocols.Params
 
+	// Cost, when set, is the node's service-time model: every statement's CPU, as the cost
+	// profile gives it for its kind and rows, is booked on the node's modelled host, as
+	// `run` books its clients' statements. The client's round trip is not charged: through
+	// the endpoint it is a real one.
+	Cost *servicetime.Node
+
+	ident identity // what the node reports itself as (identity.go), set by NewServer
 	stats nodeStats
 }
 
@@ -81,8 +89,6 @@ var comNames = [comKinds]string{"Com_select", "Com_insert", "Com_update", "Com_d
 
 // Options configure a Server.
 type Options struct {
-	// Version is what VERSION() and @@version return; "" gives "8.0.40-replbench".
-	Version string
 	// MaxAllowedPacket is @@max_allowed_packet (the endpoint enforces it on the wire).
 	MaxAllowedPacket int
 	// DDLQuiesce bounds how long DDL waits for the cluster to apply what it has ordered
@@ -94,7 +100,6 @@ type Options struct {
 // plan cache. Sessions are per client connection and per node.
 type Server struct {
 	nodes   []*Node
-	version string
 	opts    Options
 	parser  *sqlparser.Parser
 	started time.Time
@@ -121,20 +126,22 @@ func NewServer(nodes []*Node, opts Options) (*Server, error) {
 	if len(nodes) == 0 {
 		return nil, fmt.Errorf("sqlexec: no nodes")
 	}
-	if opts.Version == "" {
-		opts.Version = "8.0.40-replbench"
-	}
 	if opts.MaxAllowedPacket <= 0 {
 		opts.MaxAllowedPacket = 64 << 20
 	}
 	if opts.DDLQuiesce <= 0 {
 		opts.DDLQuiesce = 10 * time.Second
 	}
-	p, err := sqlparser.New(sqlparser.Options{MySQLServerVersion: "8.0.40"})
+	// The parser's version decides which /*!NNNNN ... */ comments it executes; vitess knows
+	// MySQL's numbering only, so every flavour parses as MySQL 8.0.
+	p, err := sqlparser.New(sqlparser.Options{MySQLServerVersion: ParserVersion})
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{nodes: nodes, version: opts.Version, opts: opts, parser: p, started: time.Now(),
+	for _, n := range nodes {
+		n.ident = nodeIdentity(n)
+	}
+	s := &Server{nodes: nodes, opts: opts, parser: p, started: time.Now(),
 		dbs: map[string]bool{DefaultDatabase: true}}
 	for _, n := range nodes {
 		for _, t := range n.Engine.Tables() {
@@ -153,8 +160,13 @@ func (s *Server) Nodes() []*Node { return s.nodes }
 // Parser is the SQL parser the server uses (the endpoint's vitess environment shares it).
 func (s *Server) Parser() *sqlparser.Parser { return s.parser }
 
-// Version is the server version string.
-func (s *Server) Version() string { return s.version }
+// ParserVersion is the MySQL version the SQL parser (and the endpoint's vitess
+// environment) parse as.
+const ParserVersion = "8.0.40"
+
+// HandshakeVersion is the server version node i sends in the initial handshake: its
+// flavour's server in that server's shape (identity.go), with MariaDB's "5.5.5-" prefix.
+func (s *Server) HandshakeVersion(i int) string { return s.nodes[i].ident.handshake }
 
 // MaxAllowedPacket is @@max_allowed_packet in bytes.
 func (s *Server) MaxAllowedPacket() int { return s.opts.MaxAllowedPacket }

@@ -12,6 +12,7 @@ import (
 	"vitess.io/vitess/go/vt/sqlparser"
 
 	"github.com/replbench/replbench/protocols"
+	"github.com/replbench/replbench/protocols/servicetime"
 	"github.com/replbench/replbench/storage"
 )
 
@@ -127,7 +128,7 @@ func (se *Session) Query(ctx context.Context, sql string) (*sqltypes.Result, err
 	key := se.db + "\x00" + sql
 	v := se.srv.schemaV.Load()
 	if c := se.srv.plans.get(key); c != nil && c.version == v {
-		return se.run(ctx, c, nil)
+		return se.run(ctx, c, nil, false)
 	}
 	stmt, err := se.srv.parser.Parse(sql)
 	if err != nil {
@@ -157,7 +158,7 @@ func (se *Session) Query(ctx context.Context, sql string) (*sqltypes.Result, err
 				binds[i] = lits[k]
 			}
 		}
-		return se.run(ctx, c, binds)
+		return se.run(ctx, c, binds, false)
 	}
 	c, err := se.plan(stmt, v)
 	if err != nil {
@@ -167,7 +168,7 @@ func (se *Session) Query(ctx context.Context, sql string) (*sqltypes.Result, err
 		return nil, errPlaceholder
 	}
 	se.srv.plans.put(key, c)
-	return se.run(ctx, c, nil)
+	return se.run(ctx, c, nil, false)
 }
 
 var errPlaceholder = sqlErr(erSyntax, "42000", "You have an error in your SQL syntax: '?' placeholders need a prepared statement")
@@ -222,7 +223,7 @@ func (se *Session) Execute(ctx context.Context, p *Prepared, binds []Value) (*sq
 	if len(binds) < len(p.c.bindNames) {
 		return nil, sqlErr(erWrongArguments, "HY000", "Incorrect arguments to mysqld_stmt_execute: %d parameters, the statement has %d", len(binds), len(p.c.bindNames))
 	}
-	return se.run(ctx, p.c, binds)
+	return se.run(ctx, p.c, binds, true)
 }
 
 func syntaxError(err error) error {
@@ -236,7 +237,46 @@ func syntaxError(err error) error {
 // run executes a compiled statement: inside the open transaction, in an implicit one
 // (autocommit off), or as an autocommit transaction of its own that Galera's
 // wsrep_retry_autocommit re-runs after a certification failure, before the client sees 1213.
-func (se *Session) run(ctx context.Context, c *compiled, binds []Value) (*sqltypes.Result, error) {
+func (se *Session) run(ctx context.Context, c *compiled, binds []Value, prepared bool) (*sqltypes.Result, error) {
+	if cost := se.node.Cost; cost != nil {
+		start := cost.Start()
+		r, err := se.exec(ctx, c, binds)
+		reads, writes := statementRows(c.kind, r)
+		if cerr := cost.CPU(ctx, start, cost.StatementCost(costKinds[c.kind], reads, writes, prepared)); err == nil && cerr != nil {
+			return nil, cerr
+		}
+		return r, err
+	}
+	return se.exec(ctx, c, binds)
+}
+
+// costKinds maps the Com_* kinds to the cost profile's statement kinds.
+var costKinds = [comKinds]servicetime.Kind{comSelect: servicetime.Select, comInsert: servicetime.Insert,
+	comUpdate: servicetime.Update, comDelete: servicetime.Delete, comDDL: servicetime.DDL,
+	comBegin: servicetime.Other, comCommit: servicetime.Other, comRollback: servicetime.Other,
+	comSet: servicetime.Other, comShow: servicetime.Other, comOther: servicetime.Other}
+
+// statementRows is what a statement read and wrote, as the harness's cost wrapper counts
+// them: a SELECT its result rows (at least the one a point lookup reads), an UPDATE or
+// DELETE each affected row read and written, an INSERT each row written.
+func statementRows(k comKind, r *sqltypes.Result) (reads, writes int) {
+	if r == nil {
+		return 0, 0
+	}
+	n := int(r.RowsAffected)
+	switch k {
+	case comSelect:
+		return max(1, len(r.Rows)), 0
+	case comUpdate, comDelete:
+		return n, n
+	case comInsert:
+		return 0, n
+	}
+	return 0, 0
+}
+
+// exec executes a compiled statement (run, without the cost model).
+func (se *Session) exec(ctx context.Context, c *compiled, binds []Value) (*sqltypes.Result, error) {
 	se.node.stats.com[c.kind].Add(1)
 	se.node.stats.threadsRunning.Add(1)
 	defer se.node.stats.threadsRunning.Add(-1)

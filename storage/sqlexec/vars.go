@@ -32,12 +32,12 @@ func anyValue(_ *Session, v string) (string, error) { return v, nil }
 // serverVars are the variables clients read on connect and set in their session. Their
 // defaults are MySQL 8.0's.
 var serverVars = map[string]serverVar{
-	"autocommit": {def: func(s *Session) string { return boolDigit(s.autocommit) }, set: setAutocommit},
-	"version":    {def: func(s *Session) string { return s.srv.version }},
-	"version_comment": {def: func(s *Session) string {
-		return "replbench emulated " + s.node.Protocol.Name + " node " + s.node.Name
-	}},
-	"version_compile_os":            {def: fixed("Linux")},
+	"autocommit":                    {def: func(s *Session) string { return boolDigit(s.autocommit) }, set: setAutocommit},
+	"version":                       {def: func(s *Session) string { return s.node.ident.version }},
+	"version_comment":               {def: func(s *Session) string { return s.node.ident.comment }},
+	"version_compile_os":            {def: func(s *Session) string { return s.node.ident.compileOS }},
+	"innodb_version":                {def: func(s *Session) string { return s.node.ident.innodbVersion }},
+	"log_bin":                       {def: func(s *Session) string { return boolDigit(logBin(s.node)) }},
 	"version_compile_machine":       {def: fixed("x86_64")},
 	"protocol_version":              {def: fixed("10")},
 	"hostname":                      {def: func(*Session) string { h, _ := os.Hostname(); return h }},
@@ -262,7 +262,7 @@ func (s *Session) sysVar(name string, global bool) (Value, error) {
 			return o, nil
 		}
 	}
-	if sv, ok := serverVars[name]; ok {
+	if sv, ok := serverVars[name]; ok && !slices.Contains(s.node.ident.lacks, name) {
 		return varValue(sv.def(s)), nil
 	}
 	if d, ok := s.node.param(name); ok {

@@ -59,11 +59,11 @@ func (c *client) group(kind stmtKind, n int) {
 		s := stmt{kind: kind, table: t, id: c.rowID()}
 		switch kind {
 		case nonIndexUpdate:
-			s.c = workloads.Template(c.rng, cTemplate)
+			s.c = workloads.Template(c.rng, CTemplate)
 		case deleteRow:
 			c.plan = append(c.plan, s)
 			s = stmt{kind: insertRow, table: t, id: s.id, k: c.rowID(),
-				c: workloads.Template(c.rng, cTemplate), pad: workloads.Template(c.rng, padTemplate)}
+				c: workloads.Template(c.rng, CTemplate), pad: workloads.Template(c.rng, PadTemplate)}
 		}
 		c.plan = append(c.plan, s)
 	}
@@ -106,7 +106,7 @@ func (c *client) newPlan() {
 		c.plan = append(c.plan, stmt{kind: deleteRow, table: c.table(), id: c.rowID()})
 	case Insert:
 		s := stmt{kind: insertRow, table: c.table(), k: c.rowID(),
-			c: workloads.Template(c.rng, cTemplate), pad: workloads.Template(c.rng, padTemplate)}
+			c: workloads.Template(c.rng, CTemplate), pad: workloads.Template(c.rng, PadTemplate)}
 		if !cfg.AutoInc {
 			c.seq++
 			s.id = (c.id+1)<<32 | c.seq // unique over clients, like sysbench's rand.unique

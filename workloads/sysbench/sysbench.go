@@ -201,10 +201,12 @@ func (w *Workload) Tables() []storage.TableSchema {
 	return out
 }
 
-// The string templates of oltp_common.lua: c is ten groups of eleven digits, pad five.
+// CTemplate and PadTemplate are the string templates of oltp_common.lua (c is ten groups of
+// eleven digits, pad five), filled by workloads.Template; exported so that benchmarks of
+// the SQL front end read rows of sysbench's size and entropy.
 const (
-	cTemplate   = "###########-###########-###########-###########-###########-###########-###########-###########-###########-###########"
-	padTemplate = "###########-###########-###########-###########-###########"
+	CTemplate   = "###########-###########-###########-###########-###########-###########-###########-###########-###########-###########"
+	PadTemplate = "###########-###########-###########-###########-###########"
 )
 
 // loadsRows reports whether prepare fills the tables: oltp_insert without auto-increment
@@ -229,7 +231,7 @@ func (w *Workload) Load(ctx context.Context, db workloads.DB, progress func(done
 			rng := workloads.NewRand(w.seed, uint64(n))
 			for id := int64(1); id <= w.cfg.TableSize; id++ {
 				k := w.dist.Int(rng, 1, w.cfg.TableSize)
-				row := storage.Row{id, k, workloads.Template(rng, cTemplate), workloads.Template(rng, padTemplate)}
+				row := storage.Row{id, k, workloads.Template(rng, CTemplate), workloads.Template(rng, PadTemplate)}
 				if err := l.Insert(TableName(n), row); err != nil {
 					return err
 				}

@@ -7,10 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,8 +22,10 @@ import (
 
 	"github.com/replbench/replbench/harness"
 	"github.com/replbench/replbench/harness/endpoint"
+	"github.com/replbench/replbench/harness/target"
 	"github.com/replbench/replbench/results"
 	"github.com/replbench/replbench/storage/sqlexec"
+	"github.com/replbench/replbench/workloads/sqldb"
 )
 
 // serveFlags are the flags of `replbench serve`: the flag table's cluster and load flags
@@ -39,7 +44,9 @@ type serveFlags struct {
 	dataDir, out           string
 	converge               durationFlag
 	maxAllowedPacket       int
-	seed                   int64 // the scenario seed after the flags
+	targetFile             string // --target-file: a target file naming the endpoints, for run --target
+	cpuProfile             string // --cpu-profile: a pprof CPU profile of serving, for finding the front end's hot spots
+	seed                   int64  // the scenario seed after the flags
 }
 
 // defaultConvergeTimeout bounds the convergence check when serving stops.
@@ -60,6 +67,8 @@ func newServeFlags() *serveFlags {
 	addBusFlags(fs, &f.bus)
 	fs.StringVar(&f.dataDir, "data-dir", "", "keep each node's database on disk under DIR/<node> (default: in memory)")
 	fs.StringVar(&f.out, "out", "runs", "parent directory of the run directory <timestamp>-serve-<protocol>")
+	fs.StringVar(&f.targetFile, "target-file", "", "write a target file naming the endpoints to FILE once they are up, so that `replbench run --target FILE` drives the served cluster with replbench's own workloads over SQL")
+	fs.StringVar(&f.cpuProfile, "cpu-profile", "", "write a pprof CPU profile of the process to FILE while the endpoints serve (go tool pprof FILE)")
 	return f
 }
 
@@ -102,6 +111,16 @@ func prepareServe(args []string) (*serveFlags, *harness.PointSpec, error) {
 	}
 	if err := results.CheckWritableDir(f.out); err != nil {
 		return f, nil, fmt.Errorf("--out: %v", err)
+	}
+	if f.targetFile != "" {
+		if err := results.CheckWritableDir(filepath.Dir(f.targetFile)); err != nil {
+			return f, nil, fmt.Errorf("--target-file: %v", err)
+		}
+	}
+	if f.cpuProfile != "" {
+		if err := results.CheckWritableDir(filepath.Dir(f.cpuProfile)); err != nil {
+			return f, nil, fmt.Errorf("--cpu-profile: %v", err)
+		}
 	}
 	if f.dataDir != "" {
 		if err := results.CheckWritableDir(f.dataDir); err != nil {
@@ -171,7 +190,7 @@ func serve(ctx context.Context, f *serveFlags, ps *harness.PointSpec, stdout, st
 	defer live.Close()
 	var nodes []*sqlexec.Node
 	for _, n := range live.Nodes() {
-		nodes = append(nodes, &sqlexec.Node{Name: n.Name, Engine: n.Engine, Provider: n.Provider, Protocol: n.Protocol, Params: n.Params})
+		nodes = append(nodes, &sqlexec.Node{Name: n.Name, Engine: n.Engine, Provider: n.Provider, Protocol: n.Protocol, Params: n.Params, Cost: n.Cost})
 	}
 	srv, err := sqlexec.NewServer(nodes, sqlexec.Options{MaxAllowedPacket: f.maxAllowedPacket})
 	if err != nil {
@@ -182,6 +201,13 @@ func serve(ctx context.Context, f *serveFlags, ps *harness.PointSpec, stdout, st
 		return ExitFailure, err
 	}
 	infos := set.Endpoints()
+	// The target file is in place before the table announces the endpoints.
+	if f.targetFile != "" {
+		if err := writeServeTarget(f.targetFile, ps.Protocol, infos, f.user, f.password); err != nil {
+			_ = set.Close()
+			return ExitFailure, fmt.Errorf("--target-file: %w", err)
+		}
+	}
 	fmt.Fprintf(stdout, "%s, %d nodes, network %s: serving MySQL (user %s)\n", ps.Protocol, ps.Nodes, ps.Network.Name, f.user)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tADDRESS\tROLE\tSTATE")
@@ -193,6 +219,10 @@ func serve(ctx context.Context, f *serveFlags, ps *harness.PointSpec, stdout, st
 		fmt.Fprintf(stdout, "connect: mysql -h %s -P %s -u%s; stop with Ctrl-C or SIGTERM\n", host, port, f.user)
 	}
 
+	if f.targetFile != "" {
+		fmt.Fprintf(stdout, "target: replbench run --target %s\n", f.targetFile)
+	}
+
 	// The fault timeline runs from now, as a point's runs from its measured phase.
 	serveCtx := ctx
 	var cancel context.CancelFunc = func() {}
@@ -200,6 +230,21 @@ func serve(ctx context.Context, f *serveFlags, ps *harness.PointSpec, stdout, st
 		serveCtx, cancel = context.WithTimeout(ctx, ps.Duration)
 	}
 	defer cancel()
+	if f.cpuProfile != "" {
+		if err := os.MkdirAll(filepath.Dir(f.cpuProfile), 0o755); err != nil {
+			return ExitFailure, fmt.Errorf("--cpu-profile: %w", err)
+		}
+		pf, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return ExitFailure, fmt.Errorf("--cpu-profile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			pf.Close()
+			return ExitFailure, fmt.Errorf("--cpu-profile: %w", err)
+		}
+		defer pf.Close()
+		defer pprof.StopCPUProfile()
+	}
 	t0 := time.Now()
 	var mu sync.Mutex
 	applied := []string{}
@@ -276,4 +321,43 @@ func serve(ctx context.Context, f *serveFlags, ps *harness.PointSpec, stdout, st
 		return ExitFailure, nil
 	}
 	return ExitOK, nil
+}
+
+// targetKinds maps a served protocol to the target kind that names how its servers are
+// driven and waited for (harness/target, workloads/sqldb).
+var targetKinds = map[string]string{"galera": sqldb.KindGalera, "standalone": sqldb.KindStandalone,
+	"semisync": sqldb.KindSemisync, "async": sqldb.KindSemisync, "group-replication": sqldb.KindGR}
+
+// writeServeTarget writes a target file (harness/target's format, as real-cluster.sh writes
+// for real servers) naming the served endpoints, so that the same workload definitions run
+// on the model directly, through serve and on a real cluster. A writable node is the
+// source (semisync) or primary (GR); the others are replicas or secondaries. The file is
+// read back with the target parser before it is written, so a file serve writes is one
+// run accepts.
+func writeServeTarget(path, protocol string, infos []endpoint.Info, user, password string) error {
+	kind, ok := targetKinds[protocol]
+	if !ok {
+		return fmt.Errorf("protocol %s has no target kind (accepted: %s)", protocol, strings.Join(slices.Sorted(maps.Keys(targetKinds)), ", "))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# replbench serve --protocol %s: its endpoints as a target (replbench run --target %s)\n", protocol, path)
+	fmt.Fprintf(&b, "kind: %s\ndatabase: %s\nnodes:\n", kind, sqlexec.DefaultDatabase)
+	for _, e := range infos {
+		host, port, err := net.SplitHostPort(e.Addr)
+		if err != nil {
+			return err
+		}
+		role := "member"
+		switch kind {
+		case sqldb.KindSemisync:
+			role = map[bool]string{true: "source", false: "replica"}[e.Role == "read-write"]
+		case sqldb.KindGR:
+			role = map[bool]string{true: "primary", false: "secondary"}[e.Role == "read-write"]
+		}
+		fmt.Fprintf(&b, "  - {name: %s, host: %q, port: %s, user: %q, password: %q, role: %s}\n", e.Node, host, port, user, password, role)
+	}
+	if _, err := target.ParseFile(path, []byte(b.String())); err != nil {
+		return err
+	}
+	return results.WriteFileAtomic(path, []byte(b.String()))
 }

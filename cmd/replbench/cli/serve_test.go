@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	_ "github.com/go-sql-driver/mysql"
+
+	"github.com/replbench/replbench/harness/target"
 )
 
 // lockedBuffer is a bytes.Buffer safe for a writer and a reader in two goroutines.
@@ -65,7 +68,8 @@ func TestServeEndToEnd(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- Main([]string{"serve", "--protocol", "galera", "--bus", "memory", "--listen", "127.0.0.1:0",
-			"--duration", "4s", "--fault", "3s:partition=n1,n2|n3", "--converge-timeout", "2s", "--out", out}, &stdout, &stderr)
+			"--duration", "4s", "--fault", "3s:partition=n1,n2|n3", "--converge-timeout", "2s", "--out", out,
+			"--target-file", filepath.Join(out, "target.yaml")}, &stdout, &stderr)
 	}()
 	addr := regexp.MustCompile(`(?m)^(n\d)\s+(127\.0\.0\.1:\d+)\s+read-write\s+Synced$`)
 	var addrs [][]string
@@ -76,6 +80,15 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 	if len(addrs) != 3 {
 		t.Fatalf("no table of 3 synced nodes; stdout %q stderr %q", stdout.String(), stderr.String())
+	}
+	// The target file names the same endpoints, as run --target reads it.
+	tf, err := target.LoadFile(filepath.Join(out, "target.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tf.Kind != "galera" || len(tf.Nodes) != 3 || tf.Nodes[2].Name != "n3" || tf.Nodes[0].Role != "member" ||
+		fmt.Sprintf("%s:%d", tf.Nodes[2].Host, tf.Nodes[2].Port) != addrs[2][2] {
+		t.Errorf("target file %+v does not name the endpoints %v", tf, addrs)
 	}
 	db1, err := sql.Open("mysql", "root:@tcp("+addrs[0][2]+")/")
 	if err != nil {
