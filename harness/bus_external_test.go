@@ -1,0 +1,193 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+
+	_ "github.com/replbench/replbench/galera"
+	_ "github.com/replbench/replbench/groupreplication"
+	"github.com/replbench/replbench/results"
+	_ "github.com/replbench/replbench/semisync"
+	_ "github.com/replbench/replbench/workloads/insert"
+)
+
+// The node processes of TestExternalNodesMatchInProcess are this test binary, started
+// again with these variables set: it then runs TestHelperNodeProcess alone, which serves
+// one node until the coordinator ends the run.
+const (
+	envNode  = "REPLBENCH_TEST_NODE"
+	envRunID = "REPLBENCH_TEST_RUN_ID"
+	envURL   = "REPLBENCH_TEST_NATS_URL"
+)
+
+// TestHelperNodeProcess is not a test: it is the body of a node process (see envNode).
+func TestHelperNodeProcess(t *testing.T) {
+	name := os.Getenv(envNode)
+	if name == "" {
+		t.Skip("the body of a node process started by TestExternalNodesMatchInProcess")
+	}
+	err := ServeNode(context.Background(), NodeOptions{Name: name, RunID: os.Getenv(envRunID), Bus: BusConfig{Kind: "nats", URL: os.Getenv(envURL)}, Wait: 30 * time.Second, Log: os.Stderr})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "node:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// startNATSCluster starts n NATS servers on free 127.0.0.1 ports, joined by cluster
+// routes (every server routes to the first; the cluster gossips the rest), and returns
+// their client URLs.
+func startNATSCluster(t *testing.T, n int) []string {
+	t.Helper()
+	var urls []string
+	var servers []*natsserver.Server
+	var seed *url.URL
+	for i := 0; i < n; i++ {
+		o := &natsserver.Options{ServerName: fmt.Sprintf("nats%d", i+1), Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
+			Cluster: natsserver.ClusterOpts{Name: "replbench-test", Host: "127.0.0.1", Port: -1}}
+		if seed != nil {
+			o.Routes = []*url.URL{seed}
+		}
+		srv, err := natsserver.NewServer(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go srv.Start()
+		t.Cleanup(srv.Shutdown)
+		if !srv.ReadyForConnections(10 * time.Second) {
+			t.Fatal("nats server did not start")
+		}
+		if seed == nil {
+			seed = &url.URL{Scheme: "nats", Host: srv.ClusterAddr().String()}
+		}
+		urls = append(urls, srv.ClientURL())
+		servers = append(servers, srv)
+	}
+	// Wait until every server has a route to every other one.
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		routed := true
+		for _, srv := range servers {
+			routed = routed && srv.NumRoutes() >= n-1
+		}
+		if routed {
+			return urls
+		}
+	}
+	t.Fatal("the NATS servers did not form a cluster")
+	return nil
+}
+
+// startNodeProcesses starts one node process per name, node i connected to urls[i mod
+// len], and stops them (by PID) at the end of the test.
+func startNodeProcesses(t *testing.T, runID string, names, urls []string) {
+	t.Helper()
+	for i, name := range names {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperNodeProcess$")
+		cmd.Env = append(os.Environ(), envNode+"="+name, envRunID+"="+runID, envURL+"="+urls[i%len(urls)])
+		log, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stdout, cmd.Stderr = log, log
+		if err := cmd.Start(); err != nil {
+			t.Skipf("cannot start a node process from the test binary: %v", err)
+		}
+		t.Cleanup(func() {
+			done := make(chan struct{})
+			go func() { _ = cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+			}
+			if t.Failed() {
+				b, _ := os.ReadFile(log.Name())
+				t.Logf("%s:\n%s", name, b)
+			}
+		})
+	}
+}
+
+// Three node processes over a 3-server NATS cluster measure what one process measures:
+// the same committed counts (a fixed number of transactions), the same convergence
+// verdicts, and the same per-commit cost on wan-50 (within 10 %), for galera, gr and
+// semisync. The round trip of every link is measured through the emulated network.
+func TestExternalNodesMatchInProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a NATS cluster and three node processes (about 20 s)")
+	}
+	urls := startNATSCluster(t, 3)
+	s := &Scenario{Name: "external", Cluster: Cluster{Nodes: 3}, Workload: WorkloadSpec{Name: "insert"}, Threads: IntList{4},
+		Queries: 120, Warmup: Duration(500 * time.Millisecond), Network: NetworkSpec{Preset: "wan-50"}, Seed: 1,
+		Sweep: Sweep{Protocols: []string{"galera", "group-replication", "semisync"}}}
+	points, err := Expand(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(bus BusConfig, nodes *ExternalNodes) *results.Run {
+		out, err := Run(context.Background(), s, points, Options{Bus: bus, Nodes: nodes, OutDir: t.TempDir(), NoProgress: true, Stdout: io.Discard, Stderr: io.Discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Run
+	}
+	inProc := run(BusConfig{Kind: "nats"}, nil)
+
+	runID := fmt.Sprintf("test%d", os.Getpid())
+	startNodeProcesses(t, runID, []string{"n1", "n2", "n3"}, urls)
+	bus := BusConfig{Kind: "nats", URL: strings.Join(urls, ",")}
+	x, err := ConnectNodes(context.Background(), bus, runID, 3, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	external := run(bus, x)
+	x.Close()
+
+	for i := range points {
+		a, b := inProc.Points[i], external.Points[i]
+		name := a.Protocol
+		if a.Committed != b.Committed || a.Committed != s.Queries {
+			t.Errorf("%s: committed %d in one process, %d as processes (want %d)", name, a.Committed, b.Committed, s.Queries)
+		}
+		if a.Converged != b.Converged || !b.Converged {
+			t.Errorf("%s: converged %v in one process (%s), %v as processes (%s)", name, a.Converged, a.ConvergenceDetail, b.Converged, b.ConvergenceDetail)
+		}
+		ca, cb := a.ElapsedS*float64(a.Threads)/float64(a.Committed), b.ElapsedS*float64(b.Threads)/float64(b.Committed)
+		if r := cb / ca; r < 0.9 || r > 1.1 {
+			t.Errorf("%s: per-commit cost %.2f ms in one process, %.2f ms as processes (ratio %.3f, want within 10%%)", name, ca*1000, cb*1000, r)
+		}
+		t.Logf("%s: committed %d / %d, per-commit cost %.2f / %.2f ms, mean latency %.2f / %.2f ms, measured rtt %v",
+			name, a.Committed, b.Committed, ca*1000, cb*1000, a.Latency.Mean, b.Latency.Mean, b.Network.MeasuredRTT)
+		if len(b.Network.MeasuredRTT) != 6 {
+			t.Errorf("%s: measured round trips %v, want the 6 directed links", name, b.Network.MeasuredRTT)
+		}
+		// wan-50 holds 50 ms on everything n1 sends: every link of n1 has at least that
+		// round trip, and the links between n2 and n3 far less.
+		for link, v := range b.Network.MeasuredRTT {
+			if strings.Contains(link, "n1") && v < 50 {
+				t.Errorf("%s: link %s measured %.3f ms, below the 50 ms n1's egress holds", name, link, v)
+			}
+			if !strings.Contains(link, "n1") && v >= 50 {
+				t.Errorf("%s: link %s measured %.3f ms, as if it crossed n1's egress", name, link, v)
+			}
+		}
+		for _, n := range []string{"n1", "n2", "n3"} {
+			if b.Status[n]["replbench_node_rss_kb"] == "" {
+				t.Errorf("%s: no memory reported by %s", name, n)
+			}
+		}
+	}
+}
