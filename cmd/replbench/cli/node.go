@@ -113,6 +113,15 @@ func (f *nodesFlags) check(set map[string]bool, bus harness.BusConfig, points []
 		}
 		return nil
 	}
+	for _, c := range []struct{ flag, why string }{
+		{"target", "the points run on real servers or on node processes, not both"},
+		{"data-dir", "each node keeps its database where its own replbench node --data-dir says"},
+		{"report-interval", "the clients' interval figures stay in the node processes"},
+	} {
+		if set[c.flag] {
+			return fmt.Errorf("--%s conflicts with --nodes-external: %s (accepted: one of them)", c.flag, c.why)
+		}
+	}
 	if bus.URL == "" {
 		return errors.New("--nodes-external needs --nats-url: the external NATS cluster the node processes use (accepted: --nats-url nats://HOST:PORT[,nats://HOST:PORT...])")
 	}
