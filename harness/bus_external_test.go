@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -47,7 +48,7 @@ func TestHelperNodeProcess(t *testing.T) {
 // startNATSCluster starts n NATS servers on free 127.0.0.1 ports, joined by cluster
 // routes (every server routes to the first; the cluster gossips the rest), and returns
 // their client URLs.
-func startNATSCluster(t *testing.T, n int) []string {
+func startNATSCluster(t testing.TB, n int) []string {
 	t.Helper()
 	var urls []string
 	var servers []*natsserver.Server
@@ -91,7 +92,7 @@ func startNATSCluster(t *testing.T, n int) []string {
 
 // startNodeProcesses starts one node process per name, node i connected to urls[i mod
 // len], and stops them (by PID) at the end of the test.
-func startNodeProcesses(t *testing.T, runID string, names, urls []string) {
+func startNodeProcesses(t testing.TB, runID string, names, urls []string) {
 	t.Helper()
 	for i, name := range names {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperNodeProcess$")
@@ -189,5 +190,62 @@ func TestExternalNodesMatchInProcess(t *testing.T) {
 				t.Errorf("%s: no memory reported by %s", name, n)
 			}
 		}
+	}
+}
+
+// BenchmarkScale9x256Processes is the multi-process half of issue 14's scale figure,
+// beside BenchmarkScale9x256: the same point (9 nodes, 256 clients over all of them, insert
+// on lan, 3 s, galera and multi-primary group-replication) with every node in its own
+// process (this test binary re-run as a node) over a 3-server NATS cluster on 127.0.0.1.
+// It reports commits/s, p99, and the resident memory of each node process after the
+// point (mean and largest, VmRSS), and fails if the point did not converge. Run it with
+// -benchtime=1x.
+func BenchmarkScale9x256Processes(b *testing.B) {
+	urls := startNATSCluster(b, 3)
+	names := memberNames(9)
+	runID := fmt.Sprintf("bench%d", os.Getpid())
+	startNodeProcesses(b, runID, names, urls)
+	bus := BusConfig{Kind: "nats", URL: strings.Join(urls, ",")}
+	x, err := ConnectNodes(context.Background(), bus, runID, 9, time.Minute)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer x.Close()
+	for _, proto := range []string{"galera", "group-replication"} {
+		b.Run(proto, func(b *testing.B) {
+			s := &Scenario{Name: "scale", Protocol: proto, Cluster: Cluster{Nodes: 9}, Workload: WorkloadSpec{Name: "insert"},
+				Threads: IntList{256}, Writers: Writers{"all"}, Duration: Duration(3 * time.Second), Seed: 1}
+			if proto == "group-replication" {
+				s.Params = map[string]string{"group_replication_single_primary_mode": "OFF"}
+			}
+			pts, err := Expand(s)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for range b.N {
+				out, err := Run(context.Background(), s, pts, Options{Bus: bus, Nodes: x, OutDir: filepath.Join(b.TempDir(), "runs"),
+					NoProgress: true, Stdout: io.Discard, Stderr: io.Discard})
+				if err != nil {
+					b.Fatal(err)
+				}
+				p := out.Run.Points[0]
+				if !p.Converged {
+					b.Fatalf("9 node processes x 256 clients did not converge: %s", p.ConvergenceDetail)
+				}
+				var sum, top float64
+				for _, n := range names {
+					kb, err := strconv.ParseFloat(p.Status[n]["replbench_node_rss_kb"], 64)
+					if err != nil {
+						b.Fatalf("%s reported no memory", n)
+					}
+					sum += kb / 1024
+					top = max(top, kb/1024)
+				}
+				b.ReportMetric(p.TPS, "commits/s")
+				b.ReportMetric(p.Latency.P99, "p99-ms")
+				b.ReportMetric(sum/float64(len(names)), "rss-MiB/node")
+				b.ReportMetric(top, "max-rss-MiB")
+			}
+		})
 	}
 }
