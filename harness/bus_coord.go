@@ -76,9 +76,9 @@ var nodeFaultKinds = []FaultKind{FaultPause, FaultResume, FaultKill, FaultCrash,
 // cannot carry out: the node faults. A node's clients run in its process, so a kill would
 // take their statistics with it, and a restart needs the supervisor to hand the new
 // process its rejoin position; both are still to be built.
-func CheckExternalFaults(points []PointSpec) error {
+func CheckExternalFaults(points []PointSpec, seed int64) error {
 	for _, ps := range points {
-		for _, f := range expandNemesis(ps.Faults, ps.Members(), ps.Duration, ps.Protocol, 0) {
+		for _, f := range expandNemesis(ps.Faults, ps.Members(), ps.Duration, ps.Protocol, seed) {
 			if slices.Contains(nodeFaultKinds, f.Kind) {
 				return fmt.Errorf("fault %s is not supported with --nodes-external yet (accepted: the network faults partition, oneway, clog, unclog, heal, delay, link, loss)", f.Event())
 			}

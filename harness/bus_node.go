@@ -38,6 +38,10 @@ type NodeOptions struct {
 	DataDir string
 	// Wait bounds how long the node waits for a coordinator to accept its registration.
 	Wait time.Duration
+	// Idle ends the node when the coordinator has sent nothing for this long and nothing
+	// it asked is still running (a coordinator that died without ending the run); 0 means
+	// DefaultNodeIdle.
+	Idle time.Duration
 	// Log hears one line per thing the node does (registered, point set up, closed).
 	Log io.Writer
 }
@@ -49,6 +53,12 @@ var (
 	ErrNotMember     = nodes.ErrRefused
 )
 
+// DefaultNodeIdle is how long a node waits for its coordinator's next request before it
+// concludes the coordinator is gone: far longer than the pauses between a run's requests
+// (which follow one another at once, apart from the registration wait), so that a node
+// outlives no coordinator by more than this.
+const DefaultNodeIdle = 10 * time.Minute
+
 // ServeNode runs one node of a coordinated run in this process until the coordinator says
 // the run is over or ctx ends: it registers, then sets up, starts, drives and closes one
 // point after another as the coordinator asks (nodeHost). Its clients run here, beside its
@@ -57,6 +67,9 @@ var (
 func ServeNode(ctx context.Context, o NodeOptions) error {
 	if o.Log == nil {
 		o.Log = io.Discard
+	}
+	if o.Idle <= 0 {
+		o.Idle = DefaultNodeIdle
 	}
 	if !validNode(o.Name, 1<<20) {
 		return fmt.Errorf("invalid node name %q (accepted: n1, n2, ...)", o.Name)
@@ -73,6 +86,7 @@ func ServeNode(ctx context.Context, o NodeOptions) error {
 	}
 	defer nc.Close()
 	h := &nodeHost{opt: o, exit: make(chan struct{})}
+	h.touch(0)
 	defer h.closePoint()
 	sub, err := nodes.Serve(nc, o.RunID, o.Name, h.handle)
 	if err != nil {
@@ -84,13 +98,39 @@ func ServeNode(ctx context.Context, o NodeOptions) error {
 		return err
 	}
 	fmt.Fprintf(o.Log, "replbench node %s: registered with the coordinator of run %s (members %s)\n", o.Name, o.RunID, strings.Join(members, ","))
-	select {
-	case <-h.exit:
-		fmt.Fprintf(o.Log, "replbench node %s: the coordinator ended the run\n", o.Name)
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-h.exit:
+			fmt.Fprintf(o.Log, "replbench node %s: the coordinator ended the run\n", o.Name)
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+			if idle := h.idleFor(); idle > o.Idle {
+				return fmt.Errorf("no request from the coordinator of run %s for %s: it is gone, so this node ends", o.RunID, idle.Round(time.Second))
+			}
+		}
 	}
+}
+
+// touch records a request's start (+1) or end (-1), for the idle bound.
+func (h *nodeHost) touch(delta int) {
+	h.mu.Lock()
+	h.inflight += delta
+	h.last = time.Now()
+	h.mu.Unlock()
+}
+
+// idleFor is how long the node has had nothing to do: 0 while a request runs.
+func (h *nodeHost) idleFor() time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.inflight > 0 {
+		return 0
+	}
+	return time.Since(h.last)
 }
 
 // nodeHost is the node process's state: the point it runs now, if any. Requests come
@@ -100,8 +140,10 @@ type nodeHost struct {
 	exit chan struct{}
 	once sync.Once
 
-	mu sync.Mutex
-	pt *nodePoint
+	mu       sync.Mutex
+	pt       *nodePoint
+	inflight int       // requests running
+	last     time.Time // when the last request started or ended
 }
 
 // nodePoint is one point's share of the cluster on this node: its engine, its provider,
@@ -201,6 +243,8 @@ func (h *nodeHost) point() (*nodePoint, error) {
 
 // handle answers one request of the coordinator.
 func (h *nodeHost) handle(op string, body json.RawMessage) (any, error) {
+	h.touch(1)
+	defer h.touch(-1)
 	switch op {
 	case "setup":
 		var rq setupRequest

@@ -27,6 +27,8 @@ func nodeMain(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.DataDir, "data-dir", "", "keep the node's database on disk under DIR/<name> (default: in memory)")
 	wait := durationFlag{d: harness.DefaultNodesWait}
 	fs.Var(&wait, "wait", "how long to wait for the coordinator to accept this node (default 1m0s)")
+	idle := durationFlag{d: harness.DefaultNodeIdle}
+	fs.Var(&idle, "idle-timeout", "end the node when the coordinator has asked nothing for this long (default 10m0s)")
 	addBusFlags(fs, &o.Bus)
 	usage := func(w io.Writer) {
 		fmt.Fprintln(w, "usage: replbench node --name NODE --nats-url URL --run-id ID [flags]")
@@ -69,7 +71,7 @@ func nodeMain(args []string, stdout, stderr io.Writer) int {
 			return bad("--data-dir: %v", err)
 		}
 	}
-	o.Wait = wait.d
+	o.Wait, o.Idle = wait.d, idle.d
 	o.Log = stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -103,8 +105,10 @@ func (f *nodesFlags) define(fs *flag.FlagSet) {
 	fs.Var(&f.wait, "nodes-wait", "with --nodes-external: how long to wait for every node to register (default 1m0s)")
 }
 
-// check validates the flags against the bus and the points before anything runs.
-func (f *nodesFlags) check(set map[string]bool, bus harness.BusConfig, points []harness.PointSpec) error {
+// check validates the flags against the bus and the points before anything runs. With
+// --target, run refuses --nodes-external (runTargetConflict) and compare runs its model
+// side on the node processes.
+func (f *nodesFlags) check(set map[string]bool, bus harness.BusConfig, points []harness.PointSpec, seed int64) error {
 	if !f.external {
 		for _, n := range []string{"run-id", "nodes-wait"} {
 			if set[n] {
@@ -114,7 +118,6 @@ func (f *nodesFlags) check(set map[string]bool, bus harness.BusConfig, points []
 		return nil
 	}
 	for _, c := range []struct{ flag, why string }{
-		{"target", "the points run on real servers or on node processes, not both"},
 		{"data-dir", "each node keeps its database where its own replbench node --data-dir says"},
 		{"report-interval", "the clients' interval figures stay in the node processes"},
 	} {
@@ -128,7 +131,7 @@ func (f *nodesFlags) check(set map[string]bool, bus harness.BusConfig, points []
 	if err := nodes.CheckRunID(f.runID); err != nil {
 		return fmt.Errorf("--run-id: %v", err)
 	}
-	return harness.CheckExternalFaults(points)
+	return harness.CheckExternalFaults(points, seed)
 }
 
 // connect waits for the nodes of the largest point; nil when the nodes run in-process.

@@ -257,7 +257,7 @@ func prepare(args []string) (*runFlags, *harness.Scenario, []harness.PointSpec, 
 	if err != nil {
 		return f, nil, nil, err
 	}
-	if err := f.nodes.check(set, f.bus, points); err != nil {
+	if err := f.nodes.check(set, f.bus, points, s.Seed); err != nil {
 		return f, nil, nil, err
 	}
 	if err := f.ux.confirm(points); err != nil {
@@ -283,6 +283,10 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	jsonPath, print := f.jsonPath, f.ux.printer()
 	if jsonPath == results.Stdout {
 		jsonPath, print = "", jsonToStdout(print, stderr)
+	}
+	if f.nodes.external && f.target != nil {
+		fmt.Fprintln(stderr, "replbench run: --target conflicts with --nodes-external: the points run on real servers or on node processes (accepted: one of them; replbench compare takes both, the model side on the node processes)")
+		return ExitUsage
 	}
 	ext, err := f.nodes.connect(ctx, f.bus, points)
 	if err != nil {
