@@ -72,12 +72,19 @@ func (x *ExternalNodes) Close() {
 // coordinator of external nodes refuses them (see runExternalPoint).
 var nodeFaultKinds = []FaultKind{FaultPause, FaultResume, FaultKill, FaultCrash, FaultStop, FaultRestart, FaultPromote}
 
-// CheckExternalFaults refuses, before anything runs, a fault timeline the external nodes
-// cannot carry out: the node faults. A node's clients run in its process, so a kill would
-// take their statistics with it, and a restart needs the supervisor to hand the new
-// process its rejoin position; both are still to be built.
-func CheckExternalFaults(points []PointSpec, seed int64) error {
+// CheckExternal refuses, before anything runs, what external nodes cannot carry out: the
+// node faults (a node's clients run in its process, so a kill would take their statistics
+// with it, and a restart needs a supervisor to hand the new process its rejoin position;
+// both are still to be built) and workloads that record a history (not gathered from the
+// nodes yet).
+func CheckExternal(points []PointSpec, seed int64) error {
 	for _, ps := range points {
+		if def, err := workloads.Lookup(ps.Workload.Name); err == nil {
+			wl, err := def.New(cloneMap(ps.Workload.Options), workloads.Env{Nodes: ps.Nodes, Writers: ps.Writers, Threads: ps.Threads, Seed: seed})
+			if _, ok := wl.(workloads.Historian); err == nil && ok {
+				return fmt.Errorf("workload %s records a history, which --nodes-external does not gather yet (accepted: a workload without a history, such as insert, hotspot, oltp_*, tpcc)", def.Name)
+			}
+		}
 		for _, f := range expandNemesis(ps.Faults, ps.Members(), ps.Duration, ps.Protocol, seed) {
 			if slices.Contains(nodeFaultKinds, f.Kind) {
 				return fmt.Errorf("fault %s is not supported with --nodes-external yet (accepted: the network faults partition, oneway, clog, unclog, heal, delay, link, loss)", f.Event())

@@ -131,7 +131,7 @@ func (f *nodesFlags) check(set map[string]bool, bus harness.BusConfig, points []
 	if err := nodes.CheckRunID(f.runID); err != nil {
 		return fmt.Errorf("--run-id: %v", err)
 	}
-	return harness.CheckExternalFaults(points, seed)
+	return harness.CheckExternal(points, seed)
 }
 
 // connect waits for the nodes of the largest point; nil when the nodes run in-process.

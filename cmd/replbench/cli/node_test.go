@@ -41,6 +41,7 @@ func TestNodesExternalBadInput(t *testing.T) {
 		{[]string{"run", "--nodes-external", "--nats-url", url, "--data-dir", out, "--queries", "10", "--out", out}, "--data-dir conflicts with --nodes-external"},
 		{[]string{"run", "--run-id", "x", "--protocol", "galera", "--queries", "10", "--out", out}, "--run-id without --nodes-external"},
 		{[]string{"run", "--nodes-external", "--nats-url", url, "--protocol", "galera", "--queries", "10", "--fault", "1s:kill=n2", "--out", out}, "fault kill=n2 is not supported with --nodes-external"},
+		{[]string{"run", "--nodes-external", "--nats-url", url, "--workload", "bank", "--queries", "10", "--out", out}, "workload bank records a history"},
 		{[]string{"run", "--nodes-external", "--nats-url", url, "--run-id", "lonely", "--nodes-wait", "300ms", "--protocol", "galera", "--queries", "10", "--out", out}, "waited 300ms for nodes n1, n2, n3 of run lonely"},
 	} {
 		code, _, stderr := run(c.args...)
