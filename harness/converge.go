@@ -35,6 +35,42 @@ type convergence struct {
 // point not converged, with a detail naming the nodes and tables, so a protocol that loses
 // or duplicates a write cannot pass as fast.
 func (c *cluster) converge(ctx context.Context, timeout time.Duration) convergence {
+	return convergeOn(ctx, c.members, localNodes{c}, timeout)
+}
+
+// convergeNodes is what the convergence check reads of the nodes: each one's position
+// (LastCommitted) and its tables' checksums, from the cluster in this process or from
+// node processes over NATS (bus_coord.go).
+type convergeNodes interface {
+	positions() ([]int64, error)
+	checksums() ([]map[string]uint64, error)
+}
+
+// localNodes are the nodes of a cluster in this process.
+type localNodes struct{ c *cluster }
+
+func (l localNodes) positions() ([]int64, error) {
+	out := make([]int64, len(l.c.providers))
+	for i, p := range l.c.providers {
+		out[i] = p.LastCommitted()
+	}
+	return out, nil
+}
+
+func (l localNodes) checksums() ([]map[string]uint64, error) {
+	sums := make([]map[string]uint64, len(l.c.engines))
+	for i, e := range l.c.engines {
+		s, err := e.Checksums()
+		if err != nil {
+			return nil, fmt.Errorf("checksums of %s: %v", l.c.members[i], err)
+		}
+		sums[i] = s
+	}
+	return sums, nil
+}
+
+// convergeOn is converge over any convergeNodes.
+func convergeOn(ctx context.Context, members []string, nodes convergeNodes, timeout time.Duration) convergence {
 	start := time.Now()
 	lastMove := start
 	var first, last []int64
@@ -42,10 +78,12 @@ func (c *cluster) converge(ctx context.Context, timeout time.Duration) convergen
 	caughtUp := false
 	gaveUp := ""
 	for {
-		cur := make([]int64, len(c.providers))
+		cur, err := nodes.positions()
+		if err != nil {
+			return convergence{detail: "positions: " + err.Error()}
+		}
 		equal := true
-		for i, p := range c.providers {
-			cur[i] = p.LastCommitted()
+		for i := range cur {
 			if cur[i] != cur[0] {
 				equal = false
 			}
@@ -80,25 +118,21 @@ func (c *cluster) converge(ctx context.Context, timeout time.Duration) convergen
 		}
 		time.Sleep(pollEvery)
 	}
-	waited := waitedText(c.members, first, last, time.Since(start), caughtUp)
+	waited := waitedText(members, first, last, time.Since(start), caughtUp)
 	var problems []string
 	if !caughtUp {
 		var pos []string
 		for i, v := range last {
-			pos = append(pos, fmt.Sprintf("%s=%d", c.members[i], v))
+			pos = append(pos, fmt.Sprintf("%s=%d", members[i], v))
 		}
 		problems = append(problems, fmt.Sprintf("replicas did not catch up: %s after %.1fs (last committed: %s)", gaveUp, time.Since(start).Seconds(), strings.Join(pos, " ")))
 	}
-	sums := make([]map[string]uint64, len(c.engines))
-	for i, e := range c.engines {
-		s, err := e.Checksums()
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("checksums of %s: %v", c.members[i], err))
-			return convergence{detail: strings.Join(problems, "; "), waited: waited}
-		}
-		sums[i] = s
+	sums, err := nodes.checksums()
+	if err != nil {
+		problems = append(problems, err.Error())
+		return convergence{detail: strings.Join(problems, "; "), waited: waited}
 	}
-	if d := diffChecksums(c.members, sums); d != "" {
+	if d := diffChecksums(members, sums); d != "" {
 		problems = append(problems, d)
 	}
 	return convergence{ok: len(problems) == 0, detail: strings.Join(problems, "; "), waited: waited}

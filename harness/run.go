@@ -57,6 +57,9 @@ type Options struct {
 	// Target, when set, runs every point on the real servers it names instead of the
 	// model (replbench run --target; see runRealPoint).
 	Target *target.File
+	// Nodes, when set, runs every point's nodes as separate processes (replbench node)
+	// over an external NATS instead of in this process (--nodes-external; bus_coord.go).
+	Nodes *ExternalNodes
 }
 
 // DefaultStallTimeout is the default stall bound: longer than any wait a modelled protocol
@@ -139,6 +142,9 @@ func Run(ctx context.Context, s *Scenario, points []PointSpec, opt Options) (*Ou
 		measure := runPoint
 		if opt.Target != nil {
 			measure = runRealPoint
+		}
+		if opt.Nodes != nil {
+			measure = runExternalPoint
 		}
 		p, warn, err := measure(ctx, s, ps, opt, con)
 		if warn != "" {

@@ -191,3 +191,34 @@ func CheckNATS(opts NATSOptions) error {
 	nc.Close()
 	return nil
 }
+
+// ConnectNATS opens one plain connection to the external NATS that opts names, with its
+// credentials and TLS, for traffic that is not node-to-node (the control plane between a
+// coordinator and its node processes). It reconnects for opts.ReconnectFor (default 10 s)
+// like a bus endpoint, so a NATS server of a cluster going away moves the connection to
+// another one. Errors redact any secret in the URL.
+func ConnectNATS(opts NATSOptions, name string) (*nats.Conn, error) {
+	if opts.URL == "" {
+		return nil, fmt.Errorf("transport: ConnectNATS needs the URL of an external NATS")
+	}
+	if err := opts.Auth.Validate(); err != nil {
+		return nil, fmt.Errorf("transport: %w", err)
+	}
+	auth, err := opts.Auth.options()
+	if err != nil {
+		return nil, fmt.Errorf("transport: %w", err)
+	}
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = 5 * time.Second
+	}
+	if opts.ReconnectFor <= 0 {
+		opts.ReconnectFor = 10 * time.Second
+	}
+	const wait = 250 * time.Millisecond
+	nc, err := nats.Connect(opts.URL, append(auth, nats.Name(name), nats.Timeout(opts.ConnectTimeout),
+		nats.ReconnectWait(wait), nats.MaxReconnects(max(1, int(opts.ReconnectFor/wait))))...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot connect to %s: %v", RedactURL(opts.URL), err)
+	}
+	return nc, nil
+}

@@ -40,6 +40,7 @@ usage:
   replbench law [flags]                        print Callaghan's-law bounds without running
   replbench report DIR                         re-render tables and plots of a finished run
   replbench netdelay run|check|routes ...      delay proxy between network namespaces (real servers)
+  replbench node --name NODE --nats-url URL --run-id ID   one node of a run coordinated by 'run --nodes-external'
   replbench version                            print the version
 
 'replbench run' with no experiment flags runs a short comparison of every registered
@@ -70,6 +71,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return results.ReportMain(args[1:], stdout, stderr)
 	case "netdelay":
 		return netdelayMain(args[1:], stdout, stderr)
+	case "node":
+		return nodeMain(args[1:], stdout, stderr)
 	case "calibrate":
 		return calibrateMain(args[1:], stdout, stderr)
 	case "version", "--version", "-version", "-v":

@@ -140,12 +140,24 @@ func compareMain(args []string, stdout, stderr io.Writer) int {
 		ReportInterval: f.reportInterval.d, Status: f.status, NoProgress: f.noProgress, StallTimeout: f.stall.d,
 		Stdout: io.Discard, Stderr: stderr, Percentiles: f.ux.percentiles, SyncCost: f.ux.sync,
 	}
+	ext, err := f.nodes.connect(ctx, f.bus, points) // --nodes-external: the model side runs on node processes
+	if err != nil {
+		fmt.Fprintf(stderr, "replbench compare: %s\n", oneLine(err.Error()))
+		return ExitUsage
+	}
+	if ext != nil {
+		defer ext.Close()
+		base.Nodes = ext
+	}
 	name := s.Name
 	runSide := func(side string, tf *target.File) (*harness.Outcome, bool) {
 		sc := *s
 		sc.Name = name + "-" + side
 		opt := base
 		opt.Target = tf
+		if tf != nil {
+			opt.Nodes = nil
+		}
 		fmt.Fprintf(stderr, "replbench compare: %s: %d points\n", side, len(points))
 		out, err := harness.Run(ctx, &sc, points, opt)
 		if err != nil {

@@ -49,6 +49,8 @@ type runFlags struct {
 
 	ux uxFlags // --repeats, --percentile, --output, --wide, --yes, --sync (ux.go)
 
+	nodes nodesFlags // --nodes-external, --run-id, --nodes-wait (node.go)
+
 	targetPath string       // --target FILE (compare.go)
 	target     *target.File // the loaded target file, when --target was given
 }
@@ -76,6 +78,7 @@ func newRunFlags() *runFlags {
 	f.ux.define(fs)
 	f.experiment["repeats"] = true
 	addTargetFlags(fs, &f.targetPath)
+	f.nodes.define(fs)
 	return f
 }
 
@@ -254,6 +257,9 @@ func prepare(args []string) (*runFlags, *harness.Scenario, []harness.PointSpec, 
 	if err != nil {
 		return f, nil, nil, err
 	}
+	if err := f.nodes.check(set, f.bus, points, s.Seed); err != nil {
+		return f, nil, nil, err
+	}
 	if err := f.ux.confirm(points); err != nil {
 		return f, nil, nil, err
 	}
@@ -278,6 +284,18 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	if jsonPath == results.Stdout {
 		jsonPath, print = "", jsonToStdout(print, stderr)
 	}
+	if f.nodes.external && f.target != nil {
+		fmt.Fprintln(stderr, "replbench run: --target conflicts with --nodes-external: the points run on real servers or on node processes (accepted: one of them; replbench compare takes both, the model side on the node processes)")
+		return ExitUsage
+	}
+	ext, err := f.nodes.connect(ctx, f.bus, points)
+	if err != nil {
+		fmt.Fprintf(stderr, "replbench run: %s\n", oneLine(err.Error()))
+		return ExitUsage
+	}
+	if ext != nil {
+		defer ext.Close()
+	}
 	out, err := harness.Run(ctx, s, points, harness.Options{
 		Bus:     f.bus,
 		DataDir: f.dataDir, OutDir: f.out, JSONPath: jsonPath, CSVPath: f.csvPath,
@@ -285,7 +303,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		StallTimeout: f.stall.d,
 		Stdout:       stdout, Stderr: stderr,
 		Percentiles: f.ux.percentiles, SyncCost: f.ux.sync, Print: print,
-		Target: f.target,
+		Target: f.target, Nodes: ext,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "replbench run: %s\n", oneLine(err.Error()))

@@ -1,0 +1,285 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+
+	_ "github.com/replbench/replbench/galera"
+	_ "github.com/replbench/replbench/groupreplication"
+	"github.com/replbench/replbench/results"
+	_ "github.com/replbench/replbench/semisync"
+	_ "github.com/replbench/replbench/workloads/insert"
+)
+
+// The node processes of TestExternalNodesMatchInProcess are this test binary, started
+// again with these variables set: it then runs TestHelperNodeProcess alone, which serves
+// one node until the coordinator ends the run.
+const (
+	envNode  = "REPLBENCH_TEST_NODE"
+	envRunID = "REPLBENCH_TEST_RUN_ID"
+	envURL   = "REPLBENCH_TEST_NATS_URL"
+)
+
+// TestHelperNodeProcess is not a test: it is the body of a node process (see envNode).
+func TestHelperNodeProcess(t *testing.T) {
+	name := os.Getenv(envNode)
+	if name == "" {
+		t.Skip("the body of a node process started by TestExternalNodesMatchInProcess")
+	}
+	err := ServeNode(context.Background(), NodeOptions{Name: name, RunID: os.Getenv(envRunID), Bus: BusConfig{Kind: "nats", URL: os.Getenv(envURL)}, Wait: 30 * time.Second, Log: os.Stderr})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "node:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// startNATSCluster starts n NATS servers on free 127.0.0.1 ports, joined by cluster
+// routes (every server routes to the first; the cluster gossips the rest), and returns
+// their client URLs.
+func startNATSCluster(t testing.TB, n int) []string {
+	t.Helper()
+	var urls []string
+	var servers []*natsserver.Server
+	var seed *url.URL
+	for i := 0; i < n; i++ {
+		o := &natsserver.Options{ServerName: fmt.Sprintf("nats%d", i+1), Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
+			Cluster: natsserver.ClusterOpts{Name: "replbench-test", Host: "127.0.0.1", Port: -1}}
+		if seed != nil {
+			o.Routes = []*url.URL{seed}
+		}
+		srv, err := natsserver.NewServer(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go srv.Start()
+		t.Cleanup(srv.Shutdown)
+		if !srv.ReadyForConnections(10 * time.Second) {
+			t.Fatal("nats server did not start")
+		}
+		if seed == nil {
+			seed = &url.URL{Scheme: "nats", Host: srv.ClusterAddr().String()}
+		}
+		urls = append(urls, srv.ClientURL())
+		servers = append(servers, srv)
+	}
+	// Wait until every server has a route to every other one.
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		routed := true
+		for _, srv := range servers {
+			routed = routed && srv.NumRoutes() >= n-1
+		}
+		if routed {
+			return urls
+		}
+	}
+	t.Fatal("the NATS servers did not form a cluster")
+	return nil
+}
+
+// startNodeProcesses starts one node process per name, node i connected to urls[i mod
+// len], and stops them (by PID) at the end of the test.
+func startNodeProcesses(t testing.TB, runID string, names, urls []string) {
+	t.Helper()
+	for i, name := range names {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperNodeProcess$")
+		cmd.Env = append(os.Environ(), envNode+"="+name, envRunID+"="+runID, envURL+"="+urls[i%len(urls)])
+		log, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stdout, cmd.Stderr = log, log
+		if err := cmd.Start(); err != nil {
+			t.Skipf("cannot start a node process from the test binary: %v", err)
+		}
+		t.Cleanup(func() {
+			done := make(chan struct{})
+			go func() { _ = cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+			}
+			if t.Failed() {
+				b, _ := os.ReadFile(log.Name())
+				t.Logf("%s:\n%s", name, b)
+			}
+		})
+	}
+}
+
+// externalPair is one point measured in one process and as node processes.
+type externalPair struct{ in, ext results.Point }
+
+// runExternalPairs measures insert (120 transactions, 4 threads, wan-50, 0.5 s warm-up)
+// on galera, gr and semisync in one process and on three node processes (this test
+// binary re-run) over an in-process 3-server NATS cluster, each protocol both ways back to
+// back, so that both see the same load on a shared machine.
+func runExternalPairs(tb testing.TB) []externalPair {
+	urls := startNATSCluster(tb, 3)
+	s := &Scenario{Name: "external", Cluster: Cluster{Nodes: 3}, Workload: WorkloadSpec{Name: "insert"}, Threads: IntList{4},
+		Queries: 120, Warmup: Duration(500 * time.Millisecond), Network: NetworkSpec{Preset: "wan-50"}, Seed: 1,
+		Sweep: Sweep{Protocols: []string{"galera", "group-replication", "semisync"}}}
+	points, err := Expand(s)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	runID := fmt.Sprintf("test%d", os.Getpid())
+	startNodeProcesses(tb, runID, []string{"n1", "n2", "n3"}, urls)
+	bus := BusConfig{Kind: "nats", URL: strings.Join(urls, ",")}
+	x, err := ConnectNodes(context.Background(), bus, runID, 3, 30*time.Second)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer x.Close()
+	run := func(ps PointSpec, bus BusConfig, nodes *ExternalNodes) results.Point {
+		out, err := Run(context.Background(), s, []PointSpec{ps}, Options{Bus: bus, Nodes: nodes, OutDir: tb.TempDir(), NoProgress: true, Stdout: io.Discard, Stderr: io.Discard})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return out.Run.Points[0]
+	}
+	var out []externalPair
+	for _, ps := range points {
+		out = append(out, externalPair{in: run(ps, BusConfig{Kind: "nats"}, nil), ext: run(ps, bus, x)})
+	}
+	return out
+}
+
+// perCommitCost is the time a client spends per commit (its commits are serial): the
+// phase's elapsed time times the clients over the commits, in milliseconds.
+func perCommitCost(p results.Point) float64 {
+	return p.ElapsedS * 1000 * float64(p.Threads) / float64(p.Committed)
+}
+
+// Three node processes over a 3-server NATS cluster measure what one process measures:
+// the same committed counts (a fixed number of transactions) and the same convergence
+// verdicts, for galera, gr and semisync; the round trip of every link is measured through
+// the emulated network, and every node reports its memory. The per-commit cost, a timing,
+// is compared by BenchmarkExternalPerCommitCost: under a parallel `go test ./...` on two
+// cores the processes' share of the CPU, not the design, decides it (galera measured 78.3
+// ms in one process against 91.3 ms as processes there, and 79.2 against 82.3 alone).
+func TestExternalNodesMatchInProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a NATS cluster and three node processes (about 20 s)")
+	}
+	for _, pr := range runExternalPairs(t) {
+		a, b := pr.in, pr.ext
+		name := a.Protocol
+		if a.Committed != b.Committed || a.Committed != 120 {
+			t.Errorf("%s: committed %d in one process, %d as processes (want 120)", name, a.Committed, b.Committed)
+		}
+		if a.Converged != b.Converged || !b.Converged {
+			t.Errorf("%s: converged %v in one process (%s), %v as processes (%s)", name, a.Converged, a.ConvergenceDetail, b.Converged, b.ConvergenceDetail)
+		}
+		t.Logf("%s: committed %d / %d, per-commit cost %.2f / %.2f ms, measured rtt %v",
+			name, a.Committed, b.Committed, perCommitCost(a), perCommitCost(b), b.Network.MeasuredRTT)
+		if len(b.Network.MeasuredRTT) != 6 {
+			t.Errorf("%s: measured round trips %v, want the 6 directed links", name, b.Network.MeasuredRTT)
+		}
+		// wan-50 holds 50 ms on everything n1 sends: every link of n1 has at least that
+		// round trip, and the links between n2 and n3 far less.
+		for link, v := range b.Network.MeasuredRTT {
+			if strings.Contains(link, "n1") && v < 50 {
+				t.Errorf("%s: link %s measured %.3f ms, below the 50 ms n1's egress holds", name, link, v)
+			}
+			if !strings.Contains(link, "n1") && v >= 50 {
+				t.Errorf("%s: link %s measured %.3f ms, as if it crossed n1's egress", name, link, v)
+			}
+		}
+		for _, n := range []string{"n1", "n2", "n3"} {
+			if b.Status[n]["replbench_node_rss_kb"] == "" {
+				t.Errorf("%s: no memory reported by %s", name, n)
+			}
+		}
+	}
+}
+
+// BenchmarkExternalPerCommitCost compares the per-commit cost of the points of
+// TestExternalNodesMatchInProcess in one process and as node processes on wan-50, and
+// fails when they differ by more than 10 %. Run it alone (under flock /tmp/bench.lock on a
+// shared machine) with -benchtime=1x.
+func BenchmarkExternalPerCommitCost(b *testing.B) {
+	for range b.N {
+		for _, pr := range runExternalPairs(b) {
+			ca, cb := perCommitCost(pr.in), perCommitCost(pr.ext)
+			name := pr.in.Protocol
+			b.ReportMetric(ca, name+"-in-ms/commit")
+			b.ReportMetric(cb, name+"-ext-ms/commit")
+			if r := cb / ca; r < 0.9 || r > 1.1 {
+				b.Errorf("%s: per-commit cost %.2f ms in one process, %.2f ms as processes (ratio %.3f, want within 10%%)", name, ca, cb, r)
+			}
+		}
+	}
+}
+
+// BenchmarkScale9x256Processes is the multi-process half of issue 14's scale figure,
+// beside BenchmarkScale9x256: the same point (9 nodes, 256 clients over all of them, insert
+// on lan, 3 s, galera and multi-primary group-replication) with every node in its own
+// process (this test binary re-run as a node) over a 3-server NATS cluster on 127.0.0.1.
+// It reports commits/s, p99, and the resident memory of each node process after the
+// point (mean and largest, VmRSS), and fails if the point did not converge. Run it with
+// -benchtime=1x.
+func BenchmarkScale9x256Processes(b *testing.B) {
+	urls := startNATSCluster(b, 3)
+	names := memberNames(9)
+	runID := fmt.Sprintf("bench%d", os.Getpid())
+	startNodeProcesses(b, runID, names, urls)
+	bus := BusConfig{Kind: "nats", URL: strings.Join(urls, ",")}
+	x, err := ConnectNodes(context.Background(), bus, runID, 9, time.Minute)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer x.Close()
+	for _, proto := range []string{"galera", "group-replication"} {
+		b.Run(proto, func(b *testing.B) {
+			s := &Scenario{Name: "scale", Protocol: proto, Cluster: Cluster{Nodes: 9}, Workload: WorkloadSpec{Name: "insert"},
+				Threads: IntList{256}, Writers: Writers{"all"}, Duration: Duration(3 * time.Second), Seed: 1}
+			if proto == "group-replication" {
+				s.Params = map[string]string{"group_replication_single_primary_mode": "OFF"}
+			}
+			pts, err := Expand(s)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for range b.N {
+				out, err := Run(context.Background(), s, pts, Options{Bus: bus, Nodes: x, OutDir: filepath.Join(b.TempDir(), "runs"),
+					NoProgress: true, Stdout: io.Discard, Stderr: io.Discard})
+				if err != nil {
+					b.Fatal(err)
+				}
+				p := out.Run.Points[0]
+				if !p.Converged {
+					b.Fatalf("9 node processes x 256 clients did not converge: %s", p.ConvergenceDetail)
+				}
+				var sum, top float64
+				for _, n := range names {
+					kb, err := strconv.ParseFloat(p.Status[n]["replbench_node_rss_kb"], 64)
+					if err != nil {
+						b.Fatalf("%s reported no memory", n)
+					}
+					sum += kb / 1024
+					top = max(top, kb/1024)
+				}
+				b.ReportMetric(p.TPS, "commits/s")
+				b.ReportMetric(p.Latency.P99, "p99-ms")
+				b.ReportMetric(sum/float64(len(names)), "rss-MiB/node")
+				b.ReportMetric(top, "max-rss-MiB")
+			}
+		})
+	}
+}

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# multi-process.sh: replbench with every node in its own process, over a 3-server NATS
+# cluster, all on this machine: the same layout as three machines, with 127.0.0.1 for
+# their addresses.
+#
+# It builds nats-server from the module go.mod pins and replbench, starts three NATS
+# servers joined by cluster routes, three `replbench node` processes (one per server),
+# and a coordinator (`replbench run --nodes-external`) that runs insert and hotspot on
+# galera, gr and semisync; then prints the results and stops everything it started, by
+# PID, on any exit.
+#
+# usage: scripts/multi-process.sh [extra replbench run flags...]
+#   PORT_BASE   first of the ports used (default 14700: client ports BASE..BASE+2,
+#               cluster ports BASE+10..BASE+12)
+#   WORK        scratch directory (default: a fresh one under /tmp, removed at exit)
+#   QUERIES     transactions per point (default 2000)
+#   THREADS     client threads per point (default 8)
+#   NETWORK     network preset (default lan)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+PORT_BASE=${PORT_BASE:-14700}
+QUERIES=${QUERIES:-2000}
+THREADS=${THREADS:-8}
+NETWORK=${NETWORK:-lan}
+KEEP_WORK=${WORK:+1}
+WORK=${WORK:-$(mktemp -d /tmp/replbench-mp.XXXXXX)}
+mkdir -p "$WORK"
+RUN_ID="mp$$"
+
+pids=()
+cleanup() {
+	local status=$?
+	for pid in "${pids[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for pid in "${pids[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	if [[ -z "$KEEP_WORK" ]]; then
+		rm -rf "$WORK"
+	fi
+	exit "$status"
+}
+trap cleanup EXIT INT TERM
+
+echo "== building nats-server (pinned in go.mod) and replbench into $WORK"
+go build -o "$WORK/nats-server" github.com/nats-io/nats-server/v2
+go build -o "$WORK/replbench" ./cmd/replbench
+
+urls=()
+routes=""
+for i in 0 1 2; do
+	routes+="${routes:+,}nats://127.0.0.1:$((PORT_BASE + 10 + i))"
+	urls+=("nats://127.0.0.1:$((PORT_BASE + i))")
+done
+echo "== starting a 3-server NATS cluster on ${urls[*]}"
+for i in 0 1 2; do
+	"$WORK/nats-server" -a 127.0.0.1 -p $((PORT_BASE + i)) -n "nats$((i + 1))" \
+		--cluster_name replbench --cluster "nats://127.0.0.1:$((PORT_BASE + 10 + i))" \
+		--routes "$routes" >"$WORK/nats$((i + 1)).log" 2>&1 &
+	pids+=($!)
+done
+for i in 1 2 3; do
+	for _ in $(seq 50); do
+		if grep -q "Server is ready" "$WORK/nats$i.log"; then break; fi
+		sleep 0.1
+	done
+done
+sleep 1 # let the routes connect
+
+echo "== starting replbench node n1, n2, n3 (run id $RUN_ID), one per NATS server"
+for i in 1 2 3; do
+	"$WORK/replbench" node --name "n$i" --nats-url "${urls[$((i - 1))]}" --run-id "$RUN_ID" \
+		>"$WORK/n$i.log" 2>&1 &
+	pids+=($!)
+	echo "   n$i pid $! -> ${urls[$((i - 1))]}"
+done
+
+all_urls=$(IFS=,; echo "${urls[*]}")
+cat >"$WORK/multi-process.yaml" <<YAML
+name: multi-process
+description: >-
+  insert and hotspot on galera, gr and semisync, every node in its own process over a
+  3-server NATS cluster (scripts/multi-process.sh).
+cluster:
+  nodes: 3
+workload:
+  name: insert
+queries: $QUERIES
+threads: [$THREADS]
+network:
+  preset: $NETWORK
+sweep:
+  protocols: [galera, gr, semisync]
+  workloads:
+    - name: insert
+    - name: hotspot
+YAML
+echo "== coordinator: insert and hotspot on galera, gr and semisync, $QUERIES transactions, $THREADS threads, $NETWORK"
+set +e
+"$WORK/replbench" run "$WORK/multi-process.yaml" --nodes-external --nats-url "$all_urls" \
+	--run-id "$RUN_ID" --out "$WORK/runs" --no-progress "$@"
+rc=$?
+set -e
+echo "== node logs"
+for i in 1 2 3; do sed "s/^/   /" "$WORK/n$i.log"; done
+exit "$rc"
