@@ -41,11 +41,13 @@ type Provider struct {
 	nextAct atomic.Uint64
 
 	// owned by the loop goroutine
-	m        *replicator.Machine
-	waiters  map[uint64]*pending
-	causalCh map[uint64]chan int64
-	lat      latency
-	lastXfer string
+	m              *replicator.Machine
+	waiters        map[uint64]*pending
+	causalCh       map[uint64]chan int64
+	lat            latency
+	lastXfer       string
+	gcache         *ringCache // galera.cache on the engine's filesystem (nil: none; gcache.go)
+	recoveredCache string     // what a restart recovered from galera.cache (restart.go)
 
 	applyMon, commitMon *monitor.Monitor
 	queue               *driver.Queue[replicator.Apply] // the receive queue for the appliers
@@ -119,8 +121,8 @@ func New(cfg protocols.Config) (protocols.Provider, error) {
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.snapshot()
-	if cfg.Rejoin {
-		p.rejoinFrom(cfg.Position) // restart.go
+	if err := p.openGCache(); err != nil { // restart.go
+		return nil, err
 	}
 	return p, nil
 }
@@ -179,6 +181,7 @@ func (p *Provider) Close() error {
 	p.cancel()
 	p.queue.Close()
 	p.wg.Wait()
+	p.gcache.close()
 	return nil
 }
 
