@@ -166,6 +166,7 @@ func TestKillAllRestartRejoinsByISTFromRecoveredGCache(t *testing.T) {
 	}
 	const total = n + 20
 	errs := make(chan error, 3)
+	var recovered [3]int64
 	for i, m := range c.nodes {
 		db, err := storage.Reopen(storage.Options{Node: m, LockWaitTimeout: 5 * time.Second}, imgs[i])
 		if err != nil {
@@ -181,6 +182,7 @@ func TestKillAllRestartRejoinsByISTFromRecoveredGCache(t *testing.T) {
 		}
 		db.SetReplicator(pr)
 		c.dbs[i], c.ps[i] = db, pr.(*Provider)
+		recovered[i] = db.Position()
 	}
 	for _, p := range c.ps {
 		go func() {
@@ -209,6 +211,13 @@ func TestKillAllRestartRejoinsByISTFromRecoveredGCache(t *testing.T) {
 		}
 		if got := counter(t, c.dbs[i]); got != total {
 			t.Errorf("%s: counter %d after the restart, want %d", c.nodes[i], got, total)
+		}
+	}
+	// The killed nodes' grastate.dat says -1 (their seqno came from the engine), the
+	// stopped one's its last committed seqno.
+	for i, want := range []string{"seqno: -1", "seqno: -1", fmt.Sprintf("seqno: %d", recovered[2])} {
+		if got := strings.Join(strings.Fields(status(c.ps[i], "replbench_grastate_recovered")), " "); !strings.Contains(got, want) {
+			t.Errorf("%s recovered grastate.dat %q, want %s", c.nodes[i], got, want)
 		}
 	}
 	if got := status(c.ps[2], "replbench_ist_received"); got != "1" {

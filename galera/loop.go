@@ -186,6 +186,10 @@ func (p *Provider) execute(effects []replicator.Effect) {
 				p.gcache.err = err
 			}
 		case replicator.Installed:
+			if ef.View.Primary && (len(ef.View.Members) == 1) != p.safe {
+				p.safe = len(ef.View.Members) == 1
+				p.saveState(-1)
+			}
 			// wsrep_ready follows the view; refreshReady runs after every step.
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
+
 	"github.com/replbench/replbench/galera/replicator"
 	"github.com/replbench/replbench/internal/driver"
 	"github.com/replbench/replbench/protocols"
@@ -48,6 +50,10 @@ type Provider struct {
 	lastXfer       string
 	gcache         *ringCache // galera.cache on the engine's filesystem (nil: none; gcache.go)
 	recoveredCache string     // what a restart recovered from galera.cache (restart.go)
+	recoveredState string     // the grastate.dat a restart found (restart.go)
+	stateFS        vfs.FS     // the engine's filesystem and directory, for grastate.dat (nil: none)
+	stateDir       string
+	safe           bool // safe_to_bootstrap: the last primary view had this node alone (loop-owned)
 
 	applyMon, commitMon *monitor.Monitor
 	queue               *driver.Queue[replicator.Apply] // the receive queue for the appliers
@@ -148,6 +154,7 @@ func (p *Provider) Start(ctx context.Context) error {
 	p.startedAt = time.Now()
 	p.ep.SetHandler(p.handle)
 	p.started.Store(true)
+	p.saveState(-1)  // running: the position is the engine's
 	p.refreshReady() // before the loop starts: from then on only the loop reads the machine
 	if !p.cfg.Rejoin {
 		p.inbox.Post(event{kind: evAnnounce})
@@ -182,6 +189,9 @@ func (p *Provider) Close() error {
 	p.queue.Close()
 	p.wg.Wait()
 	p.gcache.close()
+	// A clean shutdown records the last committed seqno (a killed node's image was taken
+	// before this, so for it the file still says -1).
+	p.saveState(p.LastCommitted())
 	return nil
 }
 

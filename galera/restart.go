@@ -21,6 +21,21 @@ import (
 // gcache.size=0, keeps its gcache in memory only.
 func (p *Provider) openGCache() error {
 	fsr, ok := p.applier.(fileSystemer)
+	if ok {
+		p.stateFS, p.stateDir = fsr.FileSystem()
+		if p.cfg.Rejoin {
+			g, found, err := readGrastate(p.stateFS, p.stateDir)
+			switch {
+			case err != nil:
+				return fmt.Errorf("galera %s: %w", p.cfg.Node, err)
+			case found:
+				p.recoveredState = g.String()
+				p.safe = g.SafeToBootstrap
+			default:
+				p.recoveredState = "no " + grastateFile
+			}
+		}
+	}
 	if !ok || p.st.GCacheSize <= 0 {
 		if p.cfg.Rejoin {
 			p.rejoinFrom(p.cfg.Position, nil)
@@ -72,4 +87,13 @@ func (p *Provider) awaitSynced(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// saveState writes grastate.dat (grastate.go) with seqno and the current safe_to_bootstrap.
+// A write error is not fatal to the node, as in Galera, which logs it.
+func (p *Provider) saveState(seqno int64) {
+	if p.stateFS == nil {
+		return
+	}
+	_ = writeGrastate(p.stateFS, p.stateDir, grastate{UUID: p.uuid, Seqno: seqno, SafeToBootstrap: p.safe})
 }
