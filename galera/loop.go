@@ -77,6 +77,7 @@ func (p *Provider) loop() {
 		}
 		if tick {
 			p.m.Tick()
+			p.gcache.writeback(time.Now())
 		}
 		for {
 			p.m.SetLastCommitted(p.applyMon.LastLeft())
@@ -178,7 +179,17 @@ func (p *Provider) execute(effects []replicator.Effect) {
 			p.restore(ef)
 		case replicator.Received:
 			p.lastXfer = fmt.Sprintf("%s from %s: up to seqno %d", ef.Kind, p.cfg.Members[ef.From], ef.At)
+		case replicator.Cached:
+			p.gcache.add(ef)
+		case replicator.CacheReset:
+			if err := p.gcache.reset(); err != nil {
+				p.gcache.err = err
+			}
 		case replicator.Installed:
+			if ef.View.Primary && (len(ef.View.Members) == 1) != p.safe {
+				p.safe = len(ef.View.Members) == 1
+				p.saveState(-1)
+			}
 			// wsrep_ready follows the view; refreshReady runs after every step.
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
+
 	"github.com/replbench/replbench/galera/replicator"
 	"github.com/replbench/replbench/internal/driver"
 	"github.com/replbench/replbench/protocols"
@@ -41,11 +43,17 @@ type Provider struct {
 	nextAct atomic.Uint64
 
 	// owned by the loop goroutine
-	m        *replicator.Machine
-	waiters  map[uint64]*pending
-	causalCh map[uint64]chan int64
-	lat      latency
-	lastXfer string
+	m              *replicator.Machine
+	waiters        map[uint64]*pending
+	causalCh       map[uint64]chan int64
+	lat            latency
+	lastXfer       string
+	gcache         *ringCache // galera.cache on the engine's filesystem (nil: none; gcache.go)
+	recoveredCache string     // what a restart recovered from galera.cache (restart.go)
+	recoveredState string     // the grastate.dat a restart found (restart.go)
+	stateFS        vfs.FS     // the engine's filesystem and directory, for grastate.dat (nil: none)
+	stateDir       string
+	safe           bool // safe_to_bootstrap: the last primary view had this node alone (loop-owned)
 
 	applyMon, commitMon *monitor.Monitor
 	queue               *driver.Queue[replicator.Apply] // the receive queue for the appliers
@@ -119,8 +127,8 @@ func New(cfg protocols.Config) (protocols.Provider, error) {
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.snapshot()
-	if cfg.Rejoin {
-		p.rejoinFrom(cfg.Position) // restart.go
+	if err := p.openGCache(); err != nil { // restart.go
+		return nil, err
 	}
 	return p, nil
 }
@@ -146,6 +154,7 @@ func (p *Provider) Start(ctx context.Context) error {
 	p.startedAt = time.Now()
 	p.ep.SetHandler(p.handle)
 	p.started.Store(true)
+	p.saveState(-1)  // running: the position is the engine's
 	p.refreshReady() // before the loop starts: from then on only the loop reads the machine
 	if !p.cfg.Rejoin {
 		p.inbox.Post(event{kind: evAnnounce})
@@ -179,6 +188,10 @@ func (p *Provider) Close() error {
 	p.cancel()
 	p.queue.Close()
 	p.wg.Wait()
+	p.gcache.close()
+	// A clean shutdown records the last committed seqno (a killed node's image was taken
+	// before this, so for it the file still says -1).
+	p.saveState(p.LastCommitted())
 	return nil
 }
 

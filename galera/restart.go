@@ -14,9 +14,62 @@ import (
 // (replicator.NewRestarted), its monitors at that seqno, and Start returns once it has
 // merged, received IST or SST and is SYNCED again.
 
+// openGCache opens the node's galera.cache on its engine's filesystem (gcache.go). A
+// restarted node first recovers what the file held (gcache.recover=yes) and starts its
+// machine from it and from the recovered position; the file is then written afresh with
+// what was kept, so that it holds one history. A node whose engine has no filesystem, or
+// gcache.size=0, keeps its gcache in memory only.
+func (p *Provider) openGCache() error {
+	fsr, ok := p.applier.(fileSystemer)
+	if ok {
+		p.stateFS, p.stateDir = fsr.FileSystem()
+		if p.cfg.Rejoin {
+			g, found, err := readGrastate(p.stateFS, p.stateDir)
+			switch {
+			case err != nil:
+				return fmt.Errorf("galera %s: %w", p.cfg.Node, err)
+			case found:
+				p.recoveredState = g.String()
+				p.safe = g.SafeToBootstrap
+			default:
+				p.recoveredState = "no " + grastateFile
+			}
+		}
+	}
+	if !ok || p.st.GCacheSize <= 0 {
+		if p.cfg.Rejoin {
+			p.rejoinFrom(p.cfg.Position, nil)
+		}
+		return nil
+	}
+	fs, dir := fsr.FileSystem()
+	var kept []replicator.Cached
+	if p.cfg.Rejoin {
+		found, err := readRingCache(fs, dir)
+		if err != nil {
+			return fmt.Errorf("galera %s: %w", p.cfg.Node, err)
+		}
+		kept = replicator.RecoverCache(found, p.cfg.Position, p.st.GCacheSize)
+		p.rejoinFrom(p.cfg.Position, kept)
+		p.recoveredCache = fmt.Sprintf("gcache recovered: %d write-sets of %d in %s", len(kept), len(found), gcacheFile)
+		if len(kept) > 0 {
+			p.recoveredCache += fmt.Sprintf(", seqnos %d..%d", kept[0].Seqno, kept[len(kept)-1].Seqno)
+		}
+	}
+	r, err := openRingCache(fs, dir, p.st.GCacheSize)
+	if err != nil {
+		return fmt.Errorf("galera %s: %w", p.cfg.Node, err)
+	}
+	for _, c := range kept {
+		r.add(c)
+	}
+	p.gcache = r
+	return nil
+}
+
 // rejoinFrom replaces a new provider's bootstrap state with a restarted node's.
-func (p *Provider) rejoinFrom(seqno int64) {
-	p.m = replicator.NewRestarted(p.st.ReplicatorConfig(p.self, p.n), seqno)
+func (p *Provider) rejoinFrom(seqno int64, recovered []replicator.Cached) {
+	p.m = replicator.NewRestarted(p.st.ReplicatorConfig(p.self, p.n), seqno, recovered)
 	p.applyMon = monitor.New(seqno)
 	p.commitMon = monitor.New(seqno)
 	p.snapshot()
@@ -34,4 +87,13 @@ func (p *Provider) awaitSynced(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// saveState writes grastate.dat (grastate.go) with seqno and the current safe_to_bootstrap.
+// A write error is not fatal to the node, as in Galera, which logs it.
+func (p *Provider) saveState(seqno int64) {
+	if p.stateFS == nil {
+		return
+	}
+	_ = writeGrastate(p.stateFS, p.stateDir, grastate{UUID: p.uuid, Seqno: seqno, SafeToBootstrap: p.safe})
 }

@@ -101,6 +101,8 @@ func (p *Provider) Status() []protocols.StatusVar {
 		{Name: "replbench_ist_received", Value: i(s.ISTReceived)},
 		{Name: "replbench_sst_received", Value: i(s.SSTReceived)},
 		{Name: "replbench_last_state_transfer", Value: snap.lastXfer},
+		{Name: "replbench_gcache_recovered", Value: p.recoveredCache},
+		{Name: "replbench_grastate_recovered", Value: p.recoveredState},
 		{Name: "replbench_evs_retransmitted", Value: u(s.EVS.Retransmitted)},
 		{Name: "replbench_apply_errors", Value: i(p.applyErrors.Load() + s.ApplyErrors)},
 		{Name: "replbench_local_withdrawn", Value: i(s.Withdrawn)},

@@ -286,6 +286,17 @@ func (e *Engine) Checkpoint() error {
 	return e.db.Flush()
 }
 
+// FileSystem returns the filesystem and directory the engine keeps its files in, for a
+// protocol's own files beside the data (Galera's galera.cache): on an in-memory node they
+// are on the same crash-testing filesystem, so Down's clone keeps or loses them by the same
+// written-versus-synced rule as the engine's.
+func (e *Engine) FileSystem() (vfs.FS, string) {
+	if e.fs != nil {
+		return e.fs, ""
+	}
+	return vfs.Default, e.opts.Dir
+}
+
 // Crashable reports whether the engine runs on the crash-testing filesystem (in memory),
 // which the node faults need.
 func (e *Engine) Crashable() bool { return e.fs != nil }

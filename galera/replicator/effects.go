@@ -14,7 +14,7 @@ type Ready struct {
 }
 
 // Effect is one thing the driver must do: Verdict, Apply, Cancel, CausalDone, FlowControl,
-// AutoIncrement, Installed, Donate, Restore or Received.
+// AutoIncrement, Installed, Donate, Restore, Received, Cached or CacheReset.
 type Effect interface{ effect() }
 
 // Outcome is what became of a local write-set.
@@ -171,3 +171,20 @@ func (m *Machine) Status() Status {
 	}
 	return s
 }
+
+// Cached is a write-set entering gcache at Seqno with its verdict (Passed false: kept
+// marked skip): the driver appends it to the node's galera.cache file, so that a restarted
+// node recovers it (RecoverCache). It comes before the write-set's Verdict or Apply, as
+// Galera stores an action in gcache when it is received, before it is certified or applied.
+type Cached struct {
+	Seqno  int64
+	Action []byte
+	Passed bool
+}
+
+// CacheReset is gcache's history reset: an SST replaced the node's state at At, so every
+// cached write-set is discarded (GCache::seqno_reset) and the file starts afresh.
+type CacheReset struct{ At int64 }
+
+func (Cached) effect()     {}
+func (CacheReset) effect() {}

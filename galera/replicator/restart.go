@@ -10,11 +10,13 @@ import (
 
 // NewRestarted returns the member of a node restarted after a stop, a kill or a crash,
 // whose storage recovered position seqno (wsrep-recover: the seqno the surviving rows
-// carry). It starts alone and non-primary with an empty gcache; when it merges with the
-// group, the state exchange finds it behind and it asks for IST (a donor's gcache still
-// holds seqno+1 on) or SST, as a restarted Galera node does. Positions it had certified
+// carry), with the write-sets its galera.cache file still held (gcache.recover=yes; nil:
+// none). It starts alone and non-primary; when it merges with the group, the state
+// exchange finds it behind and it asks for IST (a donor's gcache still holds seqno+1 on)
+// or SST, as a restarted Galera node does, and it can itself donate IST from what it
+// recovered (RecoverCache decides what of the file is usable). Positions it had certified
 // but not committed before it went down are simply not in its history any more.
-func NewRestarted(cfg Config, seqno int64) *Machine {
+func NewRestarted(cfg Config, seqno int64, recovered []Cached) *Machine {
 	m := New(cfg)
 	m.evs.Restarted()
 	v := m.evs.CurrentView()
@@ -24,7 +26,52 @@ func NewRestarted(cfg Config, seqno int64) *Machine {
 	m.cert = cert.New(cfg.Cert, seqno)
 	m.conf = -1
 	m.restarted = true
+	for _, c := range RecoverCache(recovered, seqno, cfg.GCacheSize) {
+		m.gcache = append(m.gcache, cached{g: c.Seqno, action: c.Action, passed: c.Passed})
+		m.gcacheBytes += int64(len(c.Action))
+	}
 	return m
+}
+
+// RecoverCache picks, from the write-sets a galera.cache file held after a restart (in
+// any order, possibly with duplicates: the ring wraps), what the node can serve IST from:
+// the gapless run of seqnos that ends exactly at the node's recovered position seqno,
+// newest first up to gcacheSize bytes. The trade-offs, each the conservative one:
+//   - Write-sets above the recovered position were ordered but never committed here
+//     (a kill between the cache write and the commit, or a crash that kept the cache's
+//     page but lost the redo): they are not in this node's history, and the group hands
+//     them to whoever needs them, so they are dropped, not replayed.
+//   - A cache whose newest write-set is below the position (its unsynced tail lost in a
+//     crash while the redo was fsynced) would leave a hole between the cache and the
+//     state: it serves nothing, and a joiner behind this node gets SST, as real Galera
+//     resets a gcache that does not continue the recovered state.
+//   - Only the run continuous with the position counts: a donor's IST must hold every
+//     seqno from the joiner's next one to the donor's position.
+func RecoverCache(entries []Cached, seqno, gcacheSize int64) []Cached {
+	if gcacheSize <= 0 || seqno <= 0 {
+		return nil
+	}
+	by := make(map[int64]Cached, len(entries))
+	for _, c := range entries {
+		if c.Seqno >= 1 && c.Seqno <= seqno && len(c.Action) > 0 {
+			by[c.Seqno] = c
+		}
+	}
+	var bytes int64
+	lo := seqno + 1
+	for {
+		c, ok := by[lo-1]
+		if !ok || bytes+int64(len(c.Action)) > gcacheSize {
+			break
+		}
+		bytes += int64(len(c.Action))
+		lo--
+	}
+	out := make([]Cached, 0, seqno+1-lo)
+	for g := lo; g <= seqno; g++ {
+		out = append(out, by[g])
+	}
+	return out
 }
 
 // replayRestartIST is the IST of a restarted member: its certification index starts empty

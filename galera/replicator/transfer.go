@@ -16,6 +16,7 @@ func (m *Machine) cacheAdd(g int64, action []byte, passed bool) {
 	if m.cfg.GCacheSize <= 0 {
 		return
 	}
+	m.emit(Cached{Seqno: g, Action: action, Passed: passed})
 	m.gcache = append(m.gcache, cached{g: g, action: action, passed: passed})
 	m.gcacheBytes += int64(len(action))
 	drop := 0
@@ -187,6 +188,7 @@ func (m *Machine) Restored(ok bool) {
 		m.cert = cert.New(m.cfg.Cert, r.at)
 	}
 	m.gcache, m.gcacheBytes = nil, 0
+	m.emit(CacheReset{At: r.at})
 	m.have = r.at
 	m.stats.sst++
 	m.transferred(r.from, SST, r.at)
