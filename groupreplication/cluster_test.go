@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/replbench/replbench/protocols"
-	"github.com/replbench/replbench/protocols/servicetime"
 	"github.com/replbench/replbench/protocols/prototest"
+	"github.com/replbench/replbench/protocols/servicetime"
 	"github.com/replbench/replbench/protocols/transport"
 	"github.com/replbench/replbench/storage"
 )
