@@ -11,6 +11,7 @@ import (
 
 	"github.com/replbench/replbench/protocols"
 	"github.com/replbench/replbench/protocols/prototest"
+	"github.com/replbench/replbench/protocols/servicetime"
 	"github.com/replbench/replbench/protocols/transport"
 	"github.com/replbench/replbench/storage"
 )
@@ -37,6 +38,12 @@ type cluster struct {
 
 // start builds and starts an n-member cluster.
 func start(t testing.TB, n int, inner transport.Bus, nw transport.Network, virtual bool, params map[string]string, perNode map[string]map[string]string, opts ...func(node string, o *storage.Options)) *cluster {
+	t.Helper()
+	return startCost(t, n, inner, nw, virtual, params, perNode, nil, opts...)
+}
+
+// startCost is start with each member's service-time model from cost (nil: none).
+func startCost(t testing.TB, n int, inner transport.Bus, nw transport.Network, virtual bool, params map[string]string, perNode map[string]map[string]string, cost func(node string) *servicetime.Node, opts ...func(node string, o *storage.Options)) *cluster {
 	t.Helper()
 	c := &cluster{t: t, nodes: prototest.Nodes(n)}
 	c.em = transport.NewEmulator(inner, nw, transport.EmulatorOptions{Seed: 1, Virtual: virtual})
@@ -65,7 +72,11 @@ func start(t testing.TB, n int, inner transport.Bus, nw transport.Network, virtu
 		if err := db.CreateTable(table); err != nil {
 			t.Fatal(err)
 		}
-		p, err := newProvider(protocols.Config{Node: node, Members: c.nodes, Endpoint: ep, Applier: db, Settings: set, Seed: 1})
+		var cn *servicetime.Node
+		if cost != nil {
+			cn = cost(node)
+		}
+		p, err := newProvider(protocols.Config{Node: node, Members: c.nodes, Endpoint: ep, Applier: db, Settings: set, Seed: 1, Cost: cn})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -129,6 +129,7 @@ func (p *Provider) Replicate(ctx context.Context, ws *protocols.WriteSet) (proto
 	ch := make(chan certifier.Result, 1)
 	p.localProposed.Add(1)
 	data := group.AppendMessage(make([]byte, 0, ws.Size()+16), &group.Message{Kind: group.KindTxn, Origin: p.self, ID: id, Level: p.set.Consistency, WS: ws})
+	p.chargeSend(len(data)) // driver_cost.go
 	p.step(func(m *group.Machine) group.Effects {
 		p.waiters[id] = ch
 		return m.Submit(id, data)
@@ -212,9 +213,11 @@ func (c *commit) Apply(ctx context.Context, engineCommit func() error) error {
 			return err
 		}
 	}
+	p.chargeBinlogCommit() // flush and sync stages, group-committed (driver_cost.go)
 	if err := p.commitMon.Enter(p.ctx, c.seqno); err != nil {
 		return group.ErrNotOnline(group.Offline)
 	}
+	p.chargeEngineCommit()
 	err := engineCommit()
 	p.commitMon.Leave(c.seqno)
 	return err

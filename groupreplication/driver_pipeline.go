@@ -49,7 +49,11 @@ func (p *Provider) pipeline() {
 			}
 			held := false
 			for i, e := range q {
+				remote := p.chargeDelivered(e.Data) // receive and certify (driver_cost.go)
 				eff := p.step(func(m *group.Machine) group.Effects { return m.Deliver(e.Data) })
+				if remote && len(eff.Applies) > 0 {
+					p.chargeRelay()
+				}
 				if eff.Held {
 					// Out of the group: keep the rest for distributed recovery.
 					p.pipeMu.Lock()
@@ -119,7 +123,11 @@ func (p *Provider) applyRemote(t group.Apply) {
 	if err := p.commitMon.WaitFor(p.ctx, ws.DependsSeqno); err != nil {
 		return
 	}
+	applyStart := p.cfg.Cost.Start()
 	applied, err := p.cfg.Applier.PrepareApply(p.ctx, ws)
+	if err == nil {
+		_ = p.cfg.Cost.CPU(p.ctx, applyStart, p.cfg.Cost.ApplyCost(len(ws.Rows)))
+	}
 	if err != nil {
 		if p.ctx.Err() == nil {
 			p.applierErrors.Add(1)
@@ -133,10 +141,12 @@ func (p *Provider) applyRemote(t group.Apply) {
 			return
 		}
 	}
+	p.chargeBinlogCommit() // the worker's own group commit (driver_cost.go)
 	if err := p.commitMon.Enter(p.ctx, ws.Seqno); err != nil {
 		applied.Abort()
 		return
 	}
+	p.chargeEngineCommit()
 	if err := applied.Commit(); err != nil {
 		p.applierErrors.Add(1)
 	} else {

@@ -45,5 +45,8 @@ func init() {
 		Parse:    ParseSettings,
 		New:      New,
 		Rejoins:  true, // driver_restart.go
+		Flavors: []protocols.Flavor{
+			{Name: "mysql-8.0", Summary: "MySQL 8.0 (the default and only flavour): binlog ordered_commit after certification, sync_binlog=1; costs from gr-mysql-8.0, derived from the MariaDB 10.11 single-node calibration (not a GR measurement)", Profile: "gr-mysql-8.0"},
+		},
 	})
 }

@@ -2,6 +2,7 @@ package groupreplication
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"strings"
 	"time"
@@ -40,6 +41,7 @@ const (
 	pRaftTick          = "gr_model_raft_tick"
 	pRaftElectionTicks = "gr_model_raft_election_ticks"
 	pMessageCacheSize  = "group_replication_message_cache_size"
+	pSyncBinlog        = "sync_binlog"
 )
 
 // Params lists every parameter of the model with MySQL's default.
@@ -69,6 +71,7 @@ var Params = []protocols.Param{
 	{Name: pGTIDBroadcast, Default: "60s", Help: "model: how often each member broadcasts gtid_executed so the certifier can drop entries every member has committed (MySQL's compile-time BROADCAST_GTID_EXECUTED_PERIOD, 60 s); the sweep is the cause of the periodic dip of bug #84774"},
 	{Name: pRaftTick, Default: "100ms", Min: new(0.001), Help: "model: one raft tick; the leader heartbeats every tick"},
 	{Name: pRaftElectionTicks, Default: "50", Min: new(3.0), Max: new(float64(math.MaxInt32)), Help: "model: raft ticks without a leader before a member campaigns, and without a majority before a leader steps down (CheckQuorum): 50 x 100 ms = 5 s, GR's suspicion timeout. Keep it well above the slowest round trip"},
+	{Name: pSyncBinlog, Default: "1", Choices: []string{"0", "1"}, Help: "1: the binlog group commit's sync stage fsyncs the binary log once per group (on the originator and on every applier, log_replica_updates=ON); 0: no binlog fsync. Only the service-time model reads it (--cost-profile none charges nothing either way)"},
 	{Name: pMessageCacheSize, Default: "1073741824", Min: new(4096.0), Max: new(4611686018427387904.0), Help: "bytes of agreed messages each member keeps for members that fall behind (the XCom cache); a member whose gap is beyond it rejoins by clone (database, certifier and view from a donor). MySQL's minimum is 134217728; the model accepts less so that tests can force a clone"},
 }
 
@@ -122,6 +125,9 @@ type Settings struct {
 	AutorejoinInterval time.Duration
 	// MemberWeight is group_replication_member_weight (0-100), for primary elections.
 	MemberWeight int
+	// SyncBinlog is sync_binlog=1: one binlog fsync per group commit (the cost model's
+	// sync stage, driver_cost.go).
+	SyncBinlog bool
 
 	params protocols.Params
 }
@@ -136,10 +142,21 @@ func (s *Settings) Params() protocols.Params { return s.params }
 // neither the minimum quota nor the minimum recovery quota may exceed it. It is the
 // protocol's registered Parse: the harness runs it for every node before any starts.
 func ParseSettings(given protocols.Params) (protocols.Settings, error) {
-	p, err := protocols.Resolve(Params, given)
+	// The flavour and the cost profile are the registry's (declared by protocols.Register
+	// for a protocol with flavours, resolved by Protocol.Resolve): keep them as given.
+	rest, model := protocols.Params{}, protocols.Params{}
+	for k, v := range given {
+		if k == protocols.FlavorParam || k == protocols.CostProfileParam {
+			model[k] = v
+		} else {
+			rest[k] = v
+		}
+	}
+	p, err := protocols.Resolve(Params, rest)
 	if err != nil {
 		return nil, err
 	}
+	maps.Copy(p, model)
 	if maxQ := p.Int(pFCMaxQuota); maxQ > 0 {
 		for _, name := range []string{pFCMinQuota, pFCMinRecovery} {
 			if v := p.Int(name); v > maxQ {
@@ -183,6 +200,7 @@ func ParseSettings(given protocols.Params) (protocols.Settings, error) {
 	s.AutorejoinTries = int(p.Int(pAutorejoinTries))
 	s.AutorejoinInterval = p.Duration(pRejoinInterval)
 	s.MemberWeight = int(p.Int(pMemberWeight))
+	s.SyncBinlog = p.Int(pSyncBinlog) == 1
 	return s, nil
 }
 
