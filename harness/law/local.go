@@ -76,6 +76,15 @@ func (m model) localCostOf(n string) localCost {
 		} else {
 			add("redo write", p.Commit.RedoWriteUs, true)
 		}
+		if m.proto == "group-replication" {
+			// GR commits through the binlog group commit (log_bin is on in every member),
+			// as the driver charges it: the transaction's binlog write and, with
+			// sync_binlog=1, one binlog fsync per group (the floor is one client's).
+			add("binlog write", p.Commit.BinlogWriteUs, true)
+			if m.grAt(n).SyncBinlog {
+				add("binlog fsync (sync_binlog=1)", p.Commit.BinlogFsyncUs, false)
+			}
+		}
 	}
 	return lc
 }
