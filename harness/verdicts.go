@@ -331,7 +331,7 @@ func explainAnomalies(ps *PointSpec, v *checker.Verdict) string {
 	switch ps.Protocol {
 	case "galera":
 		if has("lost-update", "G-single", "G2", "lost-acknowledged", "wrong-total") && plain {
-			why = append(why, "Galera certifies write-sets only: a transaction's reads are not in its write-set, and its snapshot is its first read on its own node, so a plain SELECT then UPDATE on two nodes (or on one, under REPEATABLE READ) passes certification on a stale read and overwrites the other's update; SELECT ... FOR UPDATE on one node closes it, across nodes only certification of the written row does")
+			why = append(why, "Galera certifies write-sets only: a transaction's reads are not in its write-set, and its snapshot is its first read on its own node, so a plain SELECT then UPDATE on two nodes (or on one, under REPEATABLE READ) passes certification on a stale read and overwrites the other's update; SELECT ... FOR UPDATE closes it (the applier of a conflicting write-set brute-force aborts the lock holder, and one ordered before it but not yet applied fails certification)")
 		}
 		if has("stale-read", "nonlinearizable", "G-single-realtime", "G2-item-realtime") && params["wsrep_sync_wait"] == "" {
 			why = append(why, "with wsrep_sync_wait=0 a read on a node returns what that node has applied, which can be behind a commit another node already acknowledged (Galera replication is virtually synchronous: ordered everywhere, applied later)")
