@@ -17,12 +17,15 @@
 # A schedule the protocol refuses before the run (a restart where the model cannot rejoin a
 # node, a partition of a one-node cluster) is shown as "refused" with the reason, not run.
 # Every point is short (--duration, 3 s by default): a cell is evidence of what the
-# mechanism does under that schedule, not a statistic. Each point runs under
-# flock /tmp/bench.lock, so the matrix shares the machine with other heavy runs.
+# mechanism does under that schedule, not a statistic. Each protocol's points run under
+# flock /tmp/bench.lock (a few minutes each), so the matrix shares the machine with other
+# heavy runs without a wait per point.
 #
 # Usage: scripts/jepsen-matrix.sh [--out DIR] [--protocols P,...] [--schedules S,...]
 #                                 [--workloads W,...] [--duration D] [--threads N] [--seed S]
 #   REPLBENCH=path   use an existing binary instead of building one
+#   JEPSEN_MATRIX_LOCKED=1   the caller holds /tmp/bench.lock already (flock /tmp/bench.lock
+#                    env JEPSEN_MATRIX_LOCKED=1 scripts/jepsen-matrix.sh): take it no more
 # Output: the tables on standard output; DIR/rows.tsv, and DIR/<protocol>-<schedule>-<workload>
 # .json/.log per point (the run directories, with histories and witness pictures, under
 # DIR/runs). Exit status: 0 when every point ran (whatever its verdicts: finding anomalies is
@@ -84,7 +87,10 @@ IFS=, read -r -a wllist <<<"$wls"
 status=0
 rows="$out/rows.tsv"
 : >"$rows"
+lock() { [ -n "${JEPSEN_MATRIX_LOCKED:-}" ] || flock "$@" 9; }
+exec 9>>/tmp/bench.lock
 for p in "${protolist[@]}"; do
+	lock
 	case "$p" in
 	standalone) proto_args="--protocol standalone --nodes 1" ;;
 	*) proto_args="--protocol $p --writers all" ;;
@@ -98,7 +104,7 @@ for p in "${protolist[@]}"; do
 			fi
 			# shellcheck disable=SC2046 # the argument strings are word lists on purpose
 			set +e
-			flock /tmp/bench.lock "$bin" run $proto_args --workload "$w" $(schedule_args "$s") \
+			"$bin" run $proto_args --workload "$w" $(schedule_args "$s") \
 				--threads "$threads" --duration "$duration" --seed "$seed" --bus memory \
 				--no-progress --out "$out/runs" --json "$base.json" >"$base.log" 2>&1
 			rc=$?
@@ -132,6 +138,7 @@ for p in "${protolist[@]}"; do
 				| @tsv' "$base.json" >>"$rows"
 		done
 	done
+	lock -u
 done
 
 for p in "${protolist[@]}"; do
