@@ -183,12 +183,34 @@ func (l *ackLog) record(node, gtid string, hasUUID bool, seqno int64, ws []acked
 	}
 }
 
-// check reads every logged row on every engine directly and returns the verdict.
-func (l *ackLog) check(ctx context.Context, members []string, engines []*storage.Engine) checker.Verdict {
+// check reads every logged row on every node's engine directly and returns the verdict,
+// with the rule of harness/checker/lost: a row is lost when a live node lacks its image;
+// a node still down (read from its surviving storage, checkNodes) is not held to it, what
+// it lacks is counted; with every node down, a row is lost when no surviving copy holds
+// its image.
+func (l *ackLog) check(ctx context.Context, nodes []checkNode) checker.Verdict {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	liveN := 0
+	for _, n := range nodes {
+		if n.live {
+			liveN++
+		}
+	}
 	v := checker.Verdict{Checker: checker.LostName, Valid: checker.True,
-		Checked: map[string]int{"acknowledged commits": int(l.acked), "rows": len(l.rows), "nodes": len(engines)}}
+		Checked: map[string]int{"acknowledged commits": int(l.acked), "rows": len(l.rows), "nodes": liveN}}
+	if len(nodes) == 0 {
+		v.Valid = checker.Unknown
+		v.Note = "no node to check: none is live and no surviving storage could be read"
+		return v
+	}
+	if liveN < len(nodes) {
+		v.Checked["down nodes read from their surviving storage"] = len(nodes) - liveN
+	}
+	if liveN == 0 {
+		v.Note = "every node was down at the check: read from each node's surviving storage (what a restart recovers); a row is lost when no copy holds its acknowledged image"
+	}
+	downLacks := 0
 	keys := make([]ackKey, 0, len(l.rows))
 	for k := range l.rows {
 		if !l.doubt[k] {
@@ -206,26 +228,38 @@ func (l *ackLog) check(ctx context.Context, members []string, engines []*storage
 	for _, k := range keys {
 		w := l.rows[k]
 		var missing []string
-		for i, e := range engines {
-			tx := e.BeginLocal()
+		liveMissing, downMissing := 0, 0
+		for _, n := range nodes {
+			tx := n.e.BeginLocal()
 			got, err := tx.Get(ctx, k.table, w.pk...)
 			tx.Rollback()
 			if err != nil {
 				v.Valid = checker.Unknown
-				v.Note = fmt.Sprintf("reading %s on %s: %v", k.table, members[i], err)
+				v.Note = fmt.Sprintf("reading %s on %s: %v", k.table, n.name, err)
 				return v
 			}
 			if fmt.Sprint(got) != fmt.Sprint(w.row) {
-				missing = append(missing, members[i])
+				missing = append(missing, n.name)
+				if n.live {
+					liveMissing++
+				} else {
+					downMissing++
+				}
 			}
 		}
-		if len(missing) == 0 {
+		if downMissing > 0 {
+			downLacks++
+		}
+		if liveN > 0 && liveMissing == 0 || liveN == 0 && len(missing) < len(nodes) {
 			continue
 		}
 		lw := checker.LostWrite{Op: -1, Process: -1, Node: w.node, Mop: fmt.Sprintf("%s %s %s", w.op, k.table, k.pk),
 			Key: k.table + " " + k.pk, GTID: w.gtid, Seqno: w.seqno, MissingOn: missing}
 		v.Lost = append(v.Lost, lw)
 		ws = append(ws, checker.Witness{Text: lw.String() + fmt.Sprintf(" (acknowledged at %s)", w.at.Format("15:04:05.000"))})
+	}
+	if liveN > 0 && liveN < len(nodes) {
+		v.Checked["rows a down node's surviving storage lacks (fetched on rejoin, not lost)"] = downLacks
 	}
 	v.Add("lost-acknowledged", len(v.Lost), ws, 10)
 	return v

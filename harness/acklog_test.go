@@ -53,7 +53,7 @@ func TestAckLogNamesEveryLostWrite(t *testing.T) {
 	if err := tx2.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	v := l.check(ctx, []string{"n1", "n2"}, engines)
+	v := l.check(ctx, []checkNode{{"n1", engines[0], true}, {"n2", engines[1], true}})
 	if v.Valid != checker.False || len(v.Lost) != 2 {
 		t.Fatalf("verdict %s; want 2 lost writes (rows 2 and 3 on n2)", v.String())
 	}
@@ -64,5 +64,55 @@ func TestAckLogNamesEveryLostWrite(t *testing.T) {
 	}
 	if v.Checked["acknowledged commits"] != 4 || v.Checked["rows"] != 3 {
 		t.Fatalf("checked %v; want 4 commits over 3 rows", v.Checked)
+	}
+}
+
+// A node still down at the check is read from its surviving storage: behind a live node
+// that holds everything it loses nothing (what it lacks is counted); with every node down,
+// a row is lost when no surviving copy has it, and the verdict says it read survivors.
+func TestAckLogDownNodes(t *testing.T) {
+	schema := storage.TableSchema{Name: "t", Columns: []storage.Column{{Name: "id", Type: storage.Int}, {Name: "v", Type: storage.Int}}, PrimaryKey: []int{0}}
+	ctx := context.Background()
+	open := func(n string) *storage.Engine {
+		e, err := storage.Open(storage.Options{Node: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close() })
+		if err := e.CreateTable(schema); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	full, partial := open("n1"), open("n2")
+	l := newAckLog([]storage.TableSchema{schema})
+	db := l.wrap(workloads.OnEngine(full))
+	for i := int64(1); i <= 2; i++ {
+		tx := db.Begin()
+		if _, err := tx.Insert(ctx, "t", storage.Row{i, i}); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tx := partial.Begin()
+	if _, err := tx.Insert(ctx, "t", storage.Row{int64(1), int64(1)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	v := l.check(ctx, []checkNode{{"n1", full, true}, {"n2" + downSuffix, partial, false}})
+	if v.Valid != checker.True || v.Checked["rows a down node's surviving storage lacks (fetched on rejoin, not lost)"] != 1 {
+		t.Fatalf("live n1 holds everything: %s %v", v.String(), v.Checked)
+	}
+	v = l.check(ctx, []checkNode{{"n2" + downSuffix, partial, false}})
+	if v.Valid != checker.False || len(v.Lost) != 1 || v.Lost[0].Key != "t 2" || v.Note == "" {
+		t.Fatalf("every node down, row 2 on no copy: %s", v.String())
+	}
+	v = l.check(ctx, []checkNode{{"n1" + downSuffix, full, false}, {"n2" + downSuffix, partial, false}})
+	if v.Valid != checker.True {
+		t.Fatalf("every node down, n1's copy holds everything: %s", v.String())
 	}
 }

@@ -46,6 +46,8 @@ type cluster struct {
 	source  string               // the source after a promotion ("" : Members[0])
 	acked   *ackLog              // acknowledged writes of a workload without a history (acklog.go)
 	retired []*storage.Engine    // engines of nodes that went down, released at close
+	faults  *clusterTarget       // the point's node-fault target, for the end-of-run checks (nodefaults.go)
+	checked *checkedNodes        // the nodes as the end-of-run checks read them (verdicts.go)
 }
 
 // clusterConfig is what bring-up needs beyond the point itself.

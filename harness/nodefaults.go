@@ -183,7 +183,9 @@ type clusterTarget struct {
 }
 
 func newClusterTarget(c *cluster) *clusterTarget {
-	return &clusterTarget{Emulator: c.emu, c: c, paused: map[string]bool{}}
+	t := &clusterTarget{Emulator: c.emu, c: c, paused: map[string]bool{}}
+	c.faults = t
+	return t
 }
 
 func (t *clusterTarget) clogNode(node string, on bool) {

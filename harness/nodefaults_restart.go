@@ -305,3 +305,13 @@ func (c *cluster) retire(e *storage.Engine) {
 	defer c.gateMu.Unlock()
 	c.retired = append(c.retired, e)
 }
+
+// downImage is the surviving image of node if it is down now, else nil.
+func (t *clusterTarget) downImage(node string) *vfs.MemFS {
+	t.lc.mu.Lock()
+	defer t.lc.mu.Unlock()
+	if d := t.lc.down[node]; d != nil {
+		return d.img
+	}
+	return nil
+}

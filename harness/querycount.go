@@ -102,3 +102,8 @@ func (t *countingTx) Rollback() {
 	t.end()
 	t.Tx.Rollback()
 }
+
+// Unwrap exposes the counted transaction, so that workloads.CommitID finds the commit's
+// GTID and seqno through the counter (the histories and the ack log name lost writes by
+// them).
+func (t *countingTx) Unwrap() workloads.Tx { return t.Tx }

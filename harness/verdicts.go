@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/replbench/replbench/harness/checker"
 	"github.com/replbench/replbench/harness/checker/bank"
 	"github.com/replbench/replbench/harness/checker/elle"
@@ -17,6 +18,7 @@ import (
 	"github.com/replbench/replbench/harness/checker/lost"
 	"github.com/replbench/replbench/harness/history"
 	"github.com/replbench/replbench/results"
+	"github.com/replbench/replbench/storage"
 	"github.com/replbench/replbench/workloads"
 )
 
@@ -42,10 +44,13 @@ func pointFileDir(runDir string, points int, ps *PointSpec) (dir, rel string) {
 // (one per checker: pass, fail or unknown, with the witness as evidence) and Checkers
 // (the summary under stable names). A workload that records no history gets nothing.
 func checkHistory(ctx context.Context, c *cluster, ps *PointSpec, runDir string, points int, p *results.Point) {
+	defer c.releaseCheckNodes()
+	nodes, notes := c.checkNodes()
+	p.Notes = append(p.Notes, notes...)
 	hw, ok := c.workload.(workloads.Historian)
 	if !ok {
 		if c.acked != nil {
-			v := c.acked.check(ctx, c.members, c.engines)
+			v := c.acked.check(ctx, nodes)
 			if v.Valid == checker.False {
 				v.Explanation = explainAnomalies(ps, &v)
 			}
@@ -67,18 +72,22 @@ func checkHistory(ctx context.Context, c *cluster, ps *PointSpec, runDir string,
 	} else {
 		p.HistoryFile = filepath.Join(rel, history.FileName)
 	}
-	var states []checker.NodeState
-	for i, e := range c.engines {
-		s, err := hw.State(ctx, workloads.OnEngineLocal(e))
+	var live, down []checker.NodeState
+	for _, n := range nodes {
+		s, err := hw.State(ctx, namedDB{workloads.OnEngineLocal(n.e), n.name})
 		if err != nil {
-			p.Notes = append(p.Notes, fmt.Sprintf("final state of %s not read: %v", c.members[i], err))
+			p.Notes = append(p.Notes, fmt.Sprintf("final state of %s not read: %v", n.name, err))
 			continue
 		}
-		states = append(states, s)
+		if n.live {
+			live = append(live, s)
+		} else {
+			down = append(down, s)
+		}
 	}
 	var vs []checker.Verdict
 	for _, name := range hw.Checkers() {
-		v, err := runChecker(name, h, states, dir, c.workload)
+		v, err := runChecker(name, h, live, down, dir, c.workload)
 		if err != nil {
 			v = checker.Verdict{Checker: name, Valid: checker.Unknown, Note: "could not run: " + err.Error()}
 		}
@@ -131,20 +140,102 @@ func (c *cluster) logAcked(db workloads.DB) workloads.DB {
 	return c.acked.wrap(db)
 }
 
-// localDBs is every node's engine as a DB that reads the node's own data, not through the
-// protocol's gate: for the end-of-run checks.
+// checkNode is one node as the end-of-run checks read it.
+type checkNode struct {
+	name string          // as the verdicts name it: "n2", or "n2 (down: surviving storage)"
+	e    *storage.Engine // read directly, never through the protocol's gate
+	live bool
+}
+
+// downSuffix marks, in a verdict, a node read from its surviving storage.
+const downSuffix = " (down: surviving storage)"
+
+// checkNodes is every node as the end-of-run checks read it. A live node is its engine,
+// read directly (not through the protocol's gate, so a non-Primary or lagging node is
+// still checked). A node still down (killed, crashed or stopped and not restarted, or
+// whose restart failed) is what its restart would recover: the engine a failed rejoin had
+// already recovered, else a copy of its surviving image opened as recovery opens it
+// (storage.Recovered), so that the image a later restart would use stays untouched. The
+// checkers then judge the live nodes and, when every node is down, what survived (see
+// harness/checker/lost). The copies are opened once per point and closed by
+// releaseCheckNodes; notes say what could not be read.
+func (c *cluster) checkNodes() ([]checkNode, []string) {
+	if c.checked != nil {
+		return c.checked.nodes, nil
+	}
+	c.checked = &checkedNodes{}
+	var notes []string
+	for i, m := range c.members {
+		e := c.engines[i]
+		var img *vfs.MemFS
+		if c.faults != nil {
+			img = c.faults.downImage(m)
+		}
+		switch {
+		case img == nil && !e.Halted():
+			c.checked.nodes = append(c.checked.nodes, checkNode{name: m, e: e, live: true})
+		case !e.Halted():
+			c.checked.nodes = append(c.checked.nodes, checkNode{name: m + downSuffix, e: e})
+		case img == nil:
+			notes = append(notes, fmt.Sprintf("%s: its engine is closed and no surviving image is kept; not checked", m))
+		default:
+			r, err := storage.Recovered(c.opts[i], img)
+			if err != nil {
+				notes = append(notes, fmt.Sprintf("%s is down and its surviving storage could not be recovered for the checks: %v", m, err))
+				continue
+			}
+			c.checked.opened = append(c.checked.opened, r)
+			c.checked.nodes = append(c.checked.nodes, checkNode{name: m + downSuffix, e: r})
+		}
+	}
+	return c.checked.nodes, notes
+}
+
+// checkedNodes caches checkNodes for one point.
+type checkedNodes struct {
+	nodes  []checkNode
+	opened []*storage.Engine // recovered copies, closed by releaseCheckNodes
+}
+
+// releaseCheckNodes closes the recovered copies checkNodes opened.
+func (c *cluster) releaseCheckNodes() {
+	if c.checked == nil {
+		return
+	}
+	for _, e := range c.checked.opened {
+		_ = e.Close()
+	}
+	c.checked = nil
+}
+
+// localDBs is every node checkNodes reads, as a DB of the node's own data: for the
+// workloads' end-of-run checks.
 func (c *cluster) localDBs() []workloads.DB {
-	out := make([]workloads.DB, len(c.engines))
-	for i, e := range c.engines {
-		out[i] = workloads.OnEngineLocal(e)
+	nodes, _ := c.checkNodes()
+	out := make([]workloads.DB, len(nodes))
+	for i, n := range nodes {
+		out[i] = namedDB{workloads.OnEngineLocal(n.e), n.name}
 	}
 	return out
 }
 
-func runChecker(name string, h []history.Op, states []checker.NodeState, dir string, w workloads.Workload) (checker.Verdict, error) {
+// namedDB is a DB under the name the verdicts give its node.
+type namedDB struct {
+	workloads.DB
+	name string
+}
+
+func (d namedDB) Node() string { return d.name }
+
+// runChecker runs one checker on the history and the nodes' final states: live ones, and
+// the surviving storage of the nodes still down. lost-acknowledged judges them by its
+// rule; the bank's totals must hold on every copy, live or recovered, since a recovered
+// copy holds whole transactions or none.
+func runChecker(name string, h []history.Op, live, down []checker.NodeState, dir string, w workloads.Workload) (checker.Verdict, error) {
+	states := append(slices.Clone(live), down...)
 	switch name {
 	case checker.LostName:
-		return lost.Check(h, states, lost.Options{})
+		return lost.Check(h, live, lost.Options{Down: down})
 	case checker.ListAppendName:
 		return elle.CheckListAppend(h, elle.Options{})
 	case checker.RWRegisterName:
@@ -240,7 +331,7 @@ func explainAnomalies(ps *PointSpec, v *checker.Verdict) string {
 	switch ps.Protocol {
 	case "galera":
 		if has("lost-update", "G-single", "G2", "lost-acknowledged", "wrong-total") && plain {
-			why = append(why, "Galera certifies write-sets only: a transaction's reads are not in its write-set, and its snapshot is its first read on its own node, so a plain SELECT then UPDATE on two nodes (or on one, under REPEATABLE READ) passes certification on a stale read and overwrites the other's update; SELECT ... FOR UPDATE on one node closes it, across nodes only certification of the written row does")
+			why = append(why, "Galera certifies write-sets only: a transaction's reads are not in its write-set, and its snapshot is its first read on its own node, so a plain SELECT then UPDATE on two nodes (or on one, under REPEATABLE READ) passes certification on a stale read and overwrites the other's update; SELECT ... FOR UPDATE closes it (the applier of a conflicting write-set brute-force aborts the lock holder, and one ordered before it but not yet applied fails certification)")
 		}
 		if has("stale-read", "nonlinearizable", "G-single-realtime", "G2-item-realtime") && params["wsrep_sync_wait"] == "" {
 			why = append(why, "with wsrep_sync_wait=0 a read on a node returns what that node has applied, which can be behind a commit another node already acknowledged (Galera replication is virtually synchronous: ordered everywhere, applied later)")

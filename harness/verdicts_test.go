@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/replbench/replbench/harness/history"
@@ -48,6 +49,14 @@ func TestCheckerWorkloadsSerialPass(t *testing.T) {
 				h, err := history.ReadFile(filepath.Join(out.Dir, p.HistoryFile))
 				if err != nil || len(h) != 80 {
 					t.Errorf("history: %d ops, %v", len(h), err)
+				}
+				// Every acknowledged write carries the commit's id, so a lost one can be
+				// named by it (the wrappers between client and engine must let it through).
+				for _, o := range h {
+					writes := slices.ContainsFunc(o.Mops, func(m history.Mop) bool { return m.F != history.Read })
+					if o.Outcome == history.OK && writes && o.GTID == "" && o.Seqno == 0 {
+						t.Fatalf("acknowledged write without GTID or seqno: %s", o.String())
+					}
 				}
 				if wl == "register" {
 					if _, err := os.Stat(filepath.Join(out.Dir, "linearizability.html")); err != nil {

@@ -207,6 +207,18 @@ func Reopen(opts Options, img *vfs.MemFS) (*Engine, error) {
 	return Open(opts)
 }
 
+// Recovered opens a copy of a down engine's surviving image: exactly the data a restart
+// of the node would recover (Pebble replays the WAL on the copy), without touching the
+// image the real restart will open. The end-of-run checks read a node that is still down
+// this way; the caller closes the engine.
+func Recovered(opts Options, img *vfs.MemFS) (*Engine, error) {
+	return Reopen(opts, img.CrashClone(vfs.CrashCloneCfg{})) // everything in an image counts as synced
+}
+
+// Halted reports whether the engine was taken Down (or closed): it refuses every read and
+// write, and what the node kept is its surviving image, not this engine.
+func (e *Engine) Halted() bool { return e.closed.Load() }
+
 // Position is the newest replication position (seqno, binlog position) among the
 // committed transactions that survived: the position a restarted node recovers (Galera's
 // wsrep-recover, the GTIDs InnoDB holds). 0 for a fresh database.

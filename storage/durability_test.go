@@ -42,6 +42,19 @@ func TestDurabilityFollowsFlushLogAtTrxCommit(t *testing.T) {
 					synctest.Wait()
 					img, err := e.Down(h, 1)
 					must(t, err)
+					if !e.Halted() {
+						t.Error("an engine taken down does not say it is halted")
+					}
+					// The check's look at a down node: a copy of the image, as recovered,
+					// and the image itself left for the real restart.
+					for range 2 {
+						peek, err := Recovered(opts, img)
+						must(t, err)
+						if got := peek.Position(); got != want {
+							t.Errorf("recovered copy after %s with flush_log_at_trx_commit=%s: position %d, want %d", h, c.name, got, want)
+						}
+						must(t, peek.Close())
+					}
 					r, err := Reopen(opts, img)
 					must(t, err)
 					defer r.Close()

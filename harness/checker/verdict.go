@@ -149,6 +149,9 @@ type LostWrite struct {
 
 func (l LostWrite) String() string {
 	s := fmt.Sprintf("op %d (p%d on %s, acknowledged at %s) %s", l.Op, l.Process, l.Node, history.FormatNs(l.AckedNs), l.Mop)
+	if l.Op < 0 { // from the per-row ack log of a workload without a history
+		s = fmt.Sprintf("commit acknowledged on %s: %s", l.Node, l.Mop)
+	}
 	if l.GTID != "" {
 		s += " gtid=" + l.GTID
 	} else if l.Seqno != 0 {

@@ -16,8 +16,19 @@
 //     touch (bank accounts) are left to the bank checker.
 //
 // Nodes are read directly (checker.NodeState), not through the protocol, so a node that is
-// behind or refuses reads is still checked. The caller passes only live nodes: a node that
-// was killed and not restarted has no final state to compare.
+// behind or refuses reads is still checked. The caller passes the live nodes, and, in
+// Options.Down, the surviving storage of the nodes still down at the end (what a restart
+// of each would recover). The rule:
+//   - with a live node, a write is lost when a live node lacks it. A down node's storage
+//     is not held to it (the node fetches what it lacks from the group when it rejoins):
+//     how many acknowledged writes it lacks is reported in Checked, never as lost;
+//   - with every node down, a write is lost when no node's surviving storage holds it
+//     (nothing is left to bring it back); one some copy holds is not lost, since the group
+//     can be bootstrapped from that copy.
+//
+// Reading the down nodes' storage is the choice that keeps the check meaningful after a
+// coordinated crash the protocol could not recover from: the verdict then says what
+// survived rather than "unknown".
 package lost
 
 import (
@@ -33,7 +44,13 @@ type Options struct {
 	// MaxWitnesses is how many instances of each class to describe (default 10; the Lost list
 	// of the verdict always carries every lost write).
 	MaxWitnesses int
+	// Down is the surviving storage of each node still down at the end of the run (what a
+	// restart would recover), judged as the package comment says.
+	Down []checker.NodeState
 }
+
+// downKey is the Checked entry counting what the down nodes' storage lacks.
+const downKey = "acknowledged writes a down node's surviving storage lacks (fetched on rejoin, not lost)"
 
 // Check compares h with the final state of the live nodes.
 func Check(h []history.Op, nodes []checker.NodeState, opts Options) (checker.Verdict, error) {
@@ -41,12 +58,27 @@ func Check(h []history.Op, nodes []checker.NodeState, opts Options) (checker.Ver
 		opts.MaxWitnesses = 10
 	}
 	v := checker.Verdict{Checker: checker.LostName, Valid: checker.True, Checked: map[string]int{"nodes": len(nodes)}}
-	if len(nodes) == 0 {
+	anyCopy := false
+	switch {
+	case len(nodes) == 0 && len(opts.Down) == 0:
 		v.Valid = checker.Unknown
-		v.Note = "no live node to check"
+		v.Note = "no node to check: none is live and no surviving storage was passed"
 		return v, nil
+	case len(nodes) == 0:
+		// Every node is down: judge what survived, a write being lost when no copy has it.
+		nodes, anyCopy = opts.Down, true
+		v.Checked["down nodes read from their surviving storage"] = len(nodes)
+		delete(v.Checked, "nodes")
+		v.Note = "every node was down at the check: read from each node's surviving storage (what a restart recovers); a write is lost when no copy holds it"
+	case len(opts.Down) > 0:
+		dv, err := Check(h, opts.Down, Options{MaxWitnesses: 1})
+		if err != nil {
+			return v, err
+		}
+		v.Checked["down nodes read from their surviving storage"] = len(opts.Down)
+		v.Checked[downKey] = len(dv.Lost)
 	}
-	c := &check{h: h, nodes: nodes, sets: make([]map[string]map[int64]bool, len(nodes)), max: opts.MaxWitnesses, v: &v}
+	c := &check{h: h, nodes: nodes, anyCopy: anyCopy, sets: make([]map[string]map[int64]bool, len(nodes)), max: opts.MaxWitnesses, v: &v}
 	for i := range c.sets {
 		c.sets[i] = map[string]map[int64]bool{}
 	}
@@ -69,13 +101,16 @@ type tally struct {
 }
 
 type check struct {
-	h      []history.Op
-	nodes  []checker.NodeState
-	sets   []map[string]map[int64]bool // per node, key -> elements present
-	max    int
-	v      *checker.Verdict
-	lost   []checker.LostWrite
-	lostWs []checker.Witness
+	h     []history.Op
+	nodes []checker.NodeState
+	// anyCopy: the nodes are the surviving storage of a cluster entirely down, and a write
+	// is lost only when every one of them lacks it.
+	anyCopy bool
+	sets    []map[string]map[int64]bool // per node, key -> elements present
+	max     int
+	v       *checker.Verdict
+	lost    []checker.LostWrite
+	lostWs  []checker.Witness
 
 	aborted, garbage tally
 }
@@ -139,7 +174,7 @@ func (c *check) collections() error {
 			}
 			if o.Outcome == history.OK {
 				acked++
-				if len(missing) > 0 {
+				if c.lostOn(missing) {
 					c.reportLost(i, m, missing)
 				}
 			} else if len(present) > 0 {
@@ -223,7 +258,7 @@ func (c *check) registers() error {
 				}
 			}
 		}
-		if len(missing) > 0 {
+		if c.lostOn(missing) {
 			i := last
 			if i < 0 {
 				i = anyOK // the key is gone although this write was acknowledged
@@ -235,6 +270,15 @@ func (c *check) registers() error {
 		c.v.Checked["registers with a known last write"] = checked
 	}
 	return nil
+}
+
+// lostOn reports whether a write the nodes in missing lack is lost: when any live node
+// lacks it, or, with every node down, when every surviving copy does.
+func (c *check) lostOn(missing []string) bool {
+	if c.anyCopy {
+		return len(missing) == len(c.nodes)
+	}
+	return len(missing) > 0
 }
 
 // lastWrite returns the op whose write to k must be the final value, or -1: an ok op that

@@ -122,3 +122,33 @@ func TestRegisterLastWrite(t *testing.T) {
 		t.Fatalf("value nobody wrote: %s", v.String())
 	}
 }
+
+// A node still down at the end: with a live node, the live nodes decide and what the down
+// node's storage lacks is counted, not lost; with every node down, a write is lost only
+// when no node's surviving storage holds it.
+func TestDownNodesSurvivingStorage(t *testing.T) {
+	h := []history.Op{
+		{Index: 0, Process: 0, Node: "n1", Outcome: history.OK, Invoke: 0, Complete: 10, Mops: []history.Mop{history.AddMop("s", 1)}, Seqno: 1},
+		{Index: 1, Process: 0, Node: "n1", Outcome: history.OK, Invoke: 20, Complete: 30, Mops: []history.Mop{history.AddMop("s", 2)}, Seqno: 2},
+	}
+	live := &checker.MapState{Name: "n1", Lists: map[string][]int64{"s": {1, 2}}}
+	downHas1 := &checker.MapState{Name: "n2", Lists: map[string][]int64{"s": {1}}}
+	downHasNone := &checker.MapState{Name: "n3", Lists: map[string][]int64{}}
+
+	v, err := Check(h, []checker.NodeState{live}, Options{Down: []checker.NodeState{downHas1}})
+	if err != nil || v.Valid != checker.True || v.Checked[downKey] != 1 {
+		t.Fatalf("a down node behind a live one loses nothing: %v %s %v", err, v.String(), v.Checked)
+	}
+	v, _ = Check(h, nil, Options{Down: []checker.NodeState{downHas1, downHasNone}})
+	if v.Valid != checker.False || len(v.Lost) != 1 || v.Lost[0].Value != 2 || v.Lost[0].Seqno != 2 ||
+		!slices.Equal(v.Lost[0].MissingOn, []string{"n2", "n3"}) {
+		t.Fatalf("every node down: append 2 is on no surviving copy, append 1 on n2's: %s", v.String())
+	}
+	if !strings.Contains(v.Note, "surviving storage") {
+		t.Errorf("the verdict does not say it read surviving storage: %q", v.Note)
+	}
+	v, _ = Check(h, nil, Options{Down: []checker.NodeState{&checker.MapState{Name: "n2", Lists: map[string][]int64{"s": {1, 2}}}, downHasNone}})
+	if v.Valid != checker.True {
+		t.Fatalf("every node down, one copy holds everything: %s", v.String())
+	}
+}

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# The Jepsen-style matrix of issue 16: for each protocol, every fault schedule against every
+# checker workload, run through the binary exactly as a user would, and one table per
+# protocol of what the checkers said: the lost acknowledged writes (with the first one's
+# GTID/seqno), the anomaly classes Elle, porcupine and the bank checker found, the strongest
+# consistency model the history is still consistent with, convergence and the exit code.
+#
+#   protocols: galera (writers all), group-replication (single primary, clients on every
+#              node: secondaries only read), semisync and async (source n1, clients on every
+#              node: replicas only read), standalone (1 node)
+#   schedules: none; partition (n3 cut off 1 s-2 s); kill+restart of n1; crash+restart of
+#              n1; crash=all with innodb_flush_log_at_trx_commit=1 and with =2; pause of n1
+#              (1 s-2 s); the random nemesis (seed 1)
+#   workloads: list-append and rw-register (plain SELECT then UPDATE, the workloads'
+#              default), bank, register (linearizability), insert (lost-acknowledged per row)
+#
+# A schedule the protocol refuses before the run (a restart where the model cannot rejoin a
+# node, a partition of a one-node cluster) is shown as "refused" with the reason, not run.
+# Every point is short (--duration, 3 s by default): a cell is evidence of what the
+# mechanism does under that schedule, not a statistic. Each protocol's points run under
+# flock /tmp/bench.lock (a few minutes each), so the matrix shares the machine with other
+# heavy runs without a wait per point.
+#
+# Usage: scripts/jepsen-matrix.sh [--out DIR] [--protocols P,...] [--schedules S,...]
+#                                 [--workloads W,...] [--duration D] [--threads N] [--seed S]
+#   REPLBENCH=path   use an existing binary instead of building one
+#   JEPSEN_MATRIX_LOCKED=1   the caller holds /tmp/bench.lock already (flock /tmp/bench.lock
+#                    env JEPSEN_MATRIX_LOCKED=1 scripts/jepsen-matrix.sh): take it no more
+# Output: the tables on standard output; DIR/rows.tsv, and DIR/<protocol>-<schedule>-<workload>
+# .json/.log per point (the run directories, with histories and witness pictures, under
+# DIR/runs). Exit status: 0 when every point ran (whatever its verdicts: finding anomalies is
+# the point of the matrix), 1 when a point failed to run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out="$(mktemp -d)/jepsen-matrix"
+protos="galera,group-replication,semisync,async,standalone"
+schedules="none,partition,kill,crash,crash-all-flush1,crash-all-flush2,pause,random"
+wls="list-append,rw-register,bank,register,insert"
+duration=3s
+threads=4
+seed=1
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--out) out="$2"; shift 2 ;;
+	--protocols) protos="$2"; shift 2 ;;
+	--schedules) schedules="$2"; shift 2 ;;
+	--workloads) wls="$2"; shift 2 ;;
+	--duration) duration="$2"; shift 2 ;;
+	--threads) threads="$2"; shift 2 ;;
+	--seed) seed="$2"; shift 2 ;;
+	*) echo "jepsen-matrix: unknown argument $1 (accepted: --out, --protocols, --schedules, --workloads, --duration, --threads, --seed)" >&2; exit 2 ;;
+	esac
+done
+for s in ${schedules//,/ }; do
+	case "$s" in
+	none|partition|kill|crash|crash-all-flush1|crash-all-flush2|pause|random) ;;
+	*) echo "jepsen-matrix: unknown schedule $s (accepted: none, partition, kill, crash, crash-all-flush1, crash-all-flush2, pause, random)" >&2; exit 2 ;;
+	esac
+done
+mkdir -p "$out"
+
+bin="${REPLBENCH:-}"
+if [ -z "$bin" ]; then
+	bin="$(mktemp -d)/replbench"
+	echo "== building replbench" >&2
+	go build -o "$bin" ./cmd/replbench
+fi
+
+# schedule_args NAME prints the fault (and parameter) flags of one schedule.
+schedule_args() {
+	case "$1" in
+	none) echo "" ;;
+	partition) echo "--fault 1s:partition=n3|n1,n2 --fault 2s:heal" ;;
+	kill) echo "--fault 1s:kill=n1 --fault 2s:restart=n1" ;;
+	crash) echo "--fault 1s:crash=n1 --fault 2s:restart=n1" ;;
+	crash-all-flush1) echo "--fault 1500ms:crash=all --fault 2s:restart=all --param innodb_flush_log_at_trx_commit=1" ;;
+	crash-all-flush2) echo "--fault 1500ms:crash=all --fault 2s:restart=all --param innodb_flush_log_at_trx_commit=2" ;;
+	pause) echo "--fault 1s:pause=n1 --fault 2s:resume=n1" ;;
+	random) echo "--fault 0s:random=$seed" ;;
+	esac
+}
+
+IFS=, read -r -a protolist <<<"$protos"
+IFS=, read -r -a schedlist <<<"$schedules"
+IFS=, read -r -a wllist <<<"$wls"
+status=0
+rows="$out/rows.tsv"
+: >"$rows"
+lock() { [ -n "${JEPSEN_MATRIX_LOCKED:-}" ] || flock "$@" 9; }
+exec 9>>/tmp/bench.lock
+for p in "${protolist[@]}"; do
+	lock
+	case "$p" in
+	standalone) proto_args="--protocol standalone --nodes 1" ;;
+	*) proto_args="--protocol $p --writers all" ;;
+	esac
+	for s in "${schedlist[@]}"; do
+		for w in "${wllist[@]}"; do
+			base="$out/$p-$s-$w"
+			if [ "$p" = standalone ] && [ "$s" = partition ]; then
+				printf '%s\t%s\t%s\trefused\t-\t-\t-\t-\t-\ta one-node cluster has no link to cut\n' "$p" "$s" "$w" >>"$rows"
+				continue
+			fi
+			# shellcheck disable=SC2046 # the argument strings are word lists on purpose
+			set +e
+			"$bin" run $proto_args --workload "$w" $(schedule_args "$s") \
+				--threads "$threads" --duration "$duration" --seed "$seed" --bus memory \
+				--no-progress --out "$out/runs" --json "$base.json" >"$base.log" 2>&1
+			rc=$?
+			set -e
+			echo "done $p $s $w (exit $rc)" >&2
+			if [ "$rc" = 2 ]; then
+				printf '%s\t%s\t%s\trefused\t-\t-\t-\t-\t-\t%s\n' "$p" "$s" "$w" "$(tail -n 1 "$base.log" | sed 's/^replbench run: //')" >>"$rows"
+				continue
+			fi
+			if [ ! -s "$base.json" ]; then
+				printf '%s\t%s\t%s\tFAILED(exit %s)\t-\t-\t-\t-\t-\t%s\n' "$p" "$s" "$w" "$rc" "$(tail -n 1 "$base.log")" >>"$rows"
+				status=1
+				continue
+			fi
+			jq -r --arg p "$p" --arg s "$s" --arg w "$w" --arg rc "$rc" '
+				.points[0] as $pt
+				| ($pt.checkers // {}) as $c
+				| ($c.lost_acknowledged // null) as $lost
+				| [$p, $s, $w, $rc,
+				   (if $pt.converged then "yes" else "NO" end),
+				   ($pt.committed|tostring),
+				   (if $lost == null then "not run"
+				    elif ($lost|length) == 0 then "0"
+				    else "\($lost|length) (first: \($lost[0].gtid // (if ($lost[0].seqno // 0) != 0 then "seqno \($lost[0].seqno)" else "no id" end)) missing on \($lost[0].missing_on|join(",")))" end),
+				   (($c.anomalies // {}) | to_entries | map(select(.key != "lost-acknowledged")) | map("\(.key)×\(.value)") | join(" ") | if . == "" then "none" else . end),
+				   (if $c.linearizable == null then "-" else ($c.linearizable|tostring) end)
+				   + (if $c.consistent_with then " / " + ($c.consistent_with|join(",")) else "" end),
+				   ([($c.verdicts // [])[] | select(.valid == "unknown") | "\(.checker) unknown: \(.note // "")"]
+				    + [($pt.faults // [])[] | select(test("failed|refused|still down"))]
+				    + [($pt.notes // [])[] | select(test("stalled|did not fire|not read|did not run"))] | join("; "))]
+				| @tsv' "$base.json" >>"$rows"
+		done
+	done
+	lock -u
+done
+
+for p in "${protolist[@]}"; do
+	echo
+	echo "== $p"
+	{
+		printf 'schedule\tworkload\texit\tconverged\tcommitted\tlost acknowledged\tanomalies\tlinearizable / consistent with\tnotes\n'
+		awk -F'\t' -v p="$p" 'BEGIN { OFS = "\t" } $1 == p { $1 = ""; sub(/^\t/, ""); print }' "$rows"
+	} | column -t -s $'\t'
+done
+echo
+echo "results: $out (one JSON and one log per point; run directories under $out/runs)"
+exit "$status"
