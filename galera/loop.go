@@ -178,7 +178,7 @@ func (p *Provider) execute(effects []replicator.Effect) {
 		case replicator.Restore:
 			p.restore(ef)
 		case replicator.Received:
-			p.lastXfer = fmt.Sprintf("%s from %s: up to seqno %d", ef.Kind, p.cfg.Members[ef.From], ef.At)
+			p.lastXfer = fmt.Sprintf("from %s: %s", p.cfg.Members[ef.From], ef)
 		case replicator.Cached:
 			p.gcache.add(ef)
 		case replicator.CacheReset:

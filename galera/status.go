@@ -101,6 +101,8 @@ func (p *Provider) Status() []protocols.StatusVar {
 		{Name: "replbench_ist_received", Value: i(s.ISTReceived)},
 		{Name: "replbench_sst_received", Value: i(s.SSTReceived)},
 		{Name: "replbench_last_state_transfer", Value: snap.lastXfer},
+		{Name: "replbench_transfer_gaps", Value: i(s.TransferGaps)},
+		{Name: "replbench_writesets_unordered", Value: i(s.Unordered)},
 		{Name: "replbench_gcache_recovered", Value: p.recoveredCache},
 		{Name: "replbench_grastate_recovered", Value: p.recoveredState},
 		{Name: "replbench_evs_retransmitted", Value: u(s.EVS.Retransmitted)},

@@ -104,6 +104,8 @@ type counters struct {
 	fencedConflicts         int64
 	applyErrors             int64
 	ist, sst                int64
+	unordered               int64 // write-sets delivered outside a finished exchange (unordered)
+	gaps                    int64 // state transfers that left a hole in the history (transferred)
 }
 
 // fenced is a detached write-set of this node (its client gave up after it was sent)

@@ -137,6 +137,8 @@ func (m *Machine) receive(from int, payload []byte) {
 		m.emit(Restore{At: at, Snapshot: snap})
 		return
 	}
+	r := Received{From: from, Kind: IST, At: at}
+	before := m.have
 	if m.restarted {
 		m.replayRestartIST(list) // restart.go
 	}
@@ -145,12 +147,15 @@ func (m *Machine) receive(from int, payload []byte) {
 			m.ordered(c.g, c.action, 0, nil)
 		}
 	}
+	if m.have > before {
+		r.First, r.Last = before+1, m.have
+	}
 	if m.have < at {
 		m.evs.Propose([]byte{actJoin, 0}) // the donor's cache had a hole: ask again
 		return
 	}
 	m.stats.ist++
-	m.transferred(from, IST, at)
+	m.transferred(r)
 }
 
 // Restored completes an SST (a Restore effect): ok reports whether the storage
@@ -191,19 +196,41 @@ func (m *Machine) Restored(ok bool) {
 	m.emit(CacheReset{At: r.at})
 	m.have = r.at
 	m.stats.sst++
-	m.transferred(r.from, SST, r.at)
+	m.transferred(Received{From: r.from, Kind: SST, At: r.at})
 }
 
-// transferred finishes a state transfer on the joiner: the live write-sets ordered after
-// the request (those the transfer did not cover) are certified and applied, and the member
-// announces JOIN (then SYNC).
-func (m *Machine) transferred(from int, kind Kind, at int64) {
-	m.emit(Received{From: from, Kind: kind, At: at})
+// transferred finishes a state transfer on the joiner. The live write-sets queued since
+// the primary view (joinQueue, numbered from the group's position) overlap the transfer up
+// to its position: those the transfer held are skipped, the rest are certified and applied
+// in order, as Galera's joiner drains its receive queue after IST. Then every seqno up to
+// the last one the order reached here must be in the history: the transfer and the queue
+// must join up with neither gap nor a queued write-set out of sequence. If they do, the
+// member announces JOIN (then SYNC); if not, it does not go on to JOINED with a hole in its
+// history, which would leave its apply monitor waiting for ever or, worse, serve clients
+// from a history that lacks a committed write-set: it announces a failed JOIN and asks for
+// another transfer (gcs demotes a member with a gap in its history to PRIMARY).
+func (m *Machine) transferred(r Received) {
 	for _, c := range m.joinQueue {
-		if c.g == m.have+1 {
+		if r.QueuedFirst == 0 {
+			r.QueuedFirst = c.g
+		}
+		r.QueuedLast = c.g
+		switch {
+		case c.g <= m.have:
+			r.Skipped++
+		case c.g == m.have+1:
 			m.ordered(c.g, c.action, 0, nil)
+			r.Applied++
 		}
 	}
 	m.joinQueue = nil
+	if m.have != m.g {
+		r.Gap, r.Have, r.Want = true, m.have, m.g
+		m.stats.gaps++
+		m.emit(r)
+		m.evs.Propose([]byte{actJoin, 0})
+		return
+	}
+	m.emit(r)
 	m.evs.Propose([]byte{actJoin, 1})
 }
