@@ -161,6 +161,18 @@ func New(cfg Config, start int64) *Certifier {
 	}
 }
 
+// LowestTrx is lowest_trx_seqno: the oldest position still in the index's history (the
+// purge has not passed it), or the next position when the history is empty. A donor sends
+// a joiner from here (Galera 4's certification index preload, cc_lowest_trx_seqno), so that
+// the joiner can certify write-sets whose last_seen reaches back as far as the donor's
+// index does.
+func (c *Certifier) LowestTrx() int64 {
+	if len(c.trxs) == 0 {
+		return c.position + 1
+	}
+	return c.trxs[0].seqno
+}
+
 // Position returns the last certified seqno.
 func (c *Certifier) Position() int64 { return c.position }
 

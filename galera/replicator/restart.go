@@ -80,9 +80,26 @@ func RecoverCache(entries []Cached, seqno, gcacheSize int64) []Cached {
 // applies them with the verdicts the group gave them, as an SST's preload does, and
 // records them in the index for the live write-sets that follow. It reports false when
 // the list does not continue this member's history (the caller asks again).
+//
+// The list can start below the member's position (the donor's certification index preload,
+// donate): those write-sets only rebuild the index, from the first of them on, so that a
+// live write-set whose last_seen reaches below the recovered seqno is certified here as on
+// the members that kept their index (Galera 4's IST preload, handle_ist_trx_preload).
 func (m *Machine) replayRestartIST(list []cached) bool {
 	m.restarted = false
 	for _, c := range list {
+		if c.g <= m.have {
+			ws, err := decodeAction(c.action)
+			if err != nil {
+				return false
+			}
+			if m.cert.Position() != c.g-1 {
+				m.cert = cert.New(m.cfg.Cert, c.g-1) // the preload starts the index here
+			}
+			ws.Seqno = c.g
+			m.cert.Preload(ws, c.passed)
+			continue
+		}
 		if c.g != m.have+1 {
 			continue
 		}

@@ -56,18 +56,27 @@ func ISTPossible(istSeqno, lowestCached, confSeqno int64) bool {
 
 // donate serves joiner's state-transfer request at the current position: IST from gcache
 // if it reaches back far enough, otherwise SST followed by the cached write-sets so that the
-// joiner can rebuild its certification index. The donor's own part is done once the data
+// joiner can rebuild its certification index. An IST starts at the lowest position of the
+// donor's certification index when that is below the joiner's next seqno
+// (min(cc_lowest_trx_seqno, last_applied+1) in Galera 4's IST sender): the write-sets up to
+// the joiner's position are its index preload, not applied again, so that a restarted
+// joiner, whose index would otherwise start empty at its recovered seqno, certifies a live
+// write-set whose last_seen reaches below that seqno as the donor does instead of failing
+// it ("last_seen below initial position") while every other member commits it. A gcache
+// that no longer holds the preload's first seqno cannot serve the IST ("Cert index preload
+// first seqno ... not found from gcache"): SST. The donor's own part is done once the data
 // left: it announces JOIN at once.
 func (m *Machine) donate(joiner int) {
 	at := m.g
 	from := m.group.Seqnos[joiner]
+	first := min(m.cert.LowestTrx(), from+1)
 	kind := IST
-	if !ISTPossible(from, m.cachedDownto(), at) {
+	if !ISTPossible(from, m.cachedDownto(), at) || m.cachedDownto() > first && first <= at {
 		kind = SST
 	}
 	var list []cached
 	for _, c := range m.gcache {
-		if c.g <= at && (kind == SST || c.g > from) {
+		if c.g <= at && (kind == SST || c.g >= first) {
 			list = append(list, c)
 		}
 	}
