@@ -105,6 +105,8 @@ func (p *Provider) Status() []protocols.StatusVar {
 		{Name: "replbench_writesets_unordered", Value: i(s.Unordered)},
 		{Name: "replbench_gcache_recovered", Value: p.recoveredCache},
 		{Name: "replbench_grastate_recovered", Value: p.recoveredState},
+		{Name: "replbench_gvwstate_recovered", Value: p.recoveredView},
+		{Name: "replbench_bootstrap", Value: snap.bootstrapped},
 		{Name: "replbench_evs_retransmitted", Value: u(s.EVS.Retransmitted)},
 		{Name: "replbench_apply_errors", Value: i(p.applyErrors.Load() + s.ApplyErrors)},
 		{Name: "replbench_local_withdrawn", Value: i(s.Withdrawn)},

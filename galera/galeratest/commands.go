@@ -27,8 +27,11 @@ import (
 //	apply <node> [<n>]                a stalled applier takes n write-sets (default 1)
 //	leave <node>                      a graceful shutdown
 //	kill <node>                       no goodbye; what it committed survives
-//	restart <node> [seqno=<n>]        a killed node rejoins from recovered position n
-//	                                  (default: what it had committed)
+//	restart <node> [seqno=<n>] [recovery=false] [bootstrap] [safe]
+//	                                  a killed node rejoins from recovered position n
+//	                                  (default: what it had committed), restoring its last
+//	                                  primary view unless recovery=false (pc.recovery);
+//	                                  bootstrap: pc.bootstrap; safe: safe_to_bootstrap 1
 //	status [<node> ...]
 //
 // Every line of output is "t=<tick> <node>: <what it did>".
@@ -226,12 +229,24 @@ func (e *Env) handle(d *datadriven.TestData) error {
 			return err
 		}
 		seqno := e.members[i].lastLeft
-		if a, ok := d.Arg("seqno"); ok {
-			if seqno, err = strconv.ParseInt(val(a), 10, 64); err != nil {
-				return fmt.Errorf("restart: seqno=%s is not a seqno", val(a))
+		opts := RestartOptions{PCRecovery: true}
+		for _, a := range d.CmdArgs[1:] {
+			switch a.Key {
+			case "seqno":
+				if seqno, err = strconv.ParseInt(val(a), 10, 64); err != nil {
+					return fmt.Errorf("restart: seqno=%s is not a seqno", val(a))
+				}
+			case "recovery":
+				opts.PCRecovery = val(a) != "false"
+			case "bootstrap":
+				opts.Bootstrap = true
+			case "safe":
+				opts.SafeToBootstrap = true
+			default:
+				return fmt.Errorf("restart: unknown argument %s (accepted: seqno, recovery, bootstrap, safe)", a.Key)
 			}
 		}
-		if err := e.Restart(i, seqno); err != nil {
+		if err := e.Restart(i, seqno, opts); err != nil {
 			return err
 		}
 	case "status":

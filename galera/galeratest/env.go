@@ -77,7 +77,8 @@ type member struct {
 	paused    bool
 	causal    map[uint64]string
 
-	own gcs.NodeState // last printed node state
+	own      gcs.NodeState // last printed node state
+	lastPrim *gcs.PrimView // the last primary view it installed (its gvwstate.dat)
 }
 
 // client is one local write-set and its client.
@@ -115,7 +116,9 @@ func New(n int, params map[string]string, perNode map[string]map[string]string) 
 		e.delay = append(e.delay, make([]int64, n))
 		e.lastDue = append(e.lastDue, make([]int64, n))
 	}
-	for i := range e.members {
+	for i, mb := range e.members {
+		v := mb.m.Status().View // the bootstrapped primary view, as gvwstate.dat saves it
+		mb.lastPrim = &gcs.PrimView{ID: v.ID, ConfID: max(v.ConfID, 1), Members: v.Members, Weights: v.Weights}
 		e.members[i].m.Announce()
 		e.ready(i)
 	}
@@ -262,11 +265,20 @@ func (e *Env) Kill(i int) {
 	e.logf(mb, "killed at seqno %d", mb.lastLeft)
 }
 
+// RestartOptions are what a restarted member finds besides its data.
+type RestartOptions struct {
+	PCRecovery      bool // restore the last primary view it installed (gvwstate.dat)
+	Bootstrap       bool // pc.bootstrap: start a new cluster
+	SafeToBootstrap bool // its grastate.dat's safe_to_bootstrap
+}
+
 // Restart starts a killed member i again as a restarted node does
 // (replicator.NewRestarted): its storage recovered position seqno (at most what it had
 // committed; a crash can lose the unsynced tail), an empty gcache, no clients, alone and
-// non-primary until it merges and asks for a state transfer.
-func (e *Env) Restart(i int, seqno int64) error {
+// non-primary until it merges and asks for a state transfer. The refusal of a bootstrap
+// without safe_to_bootstrap is the driver's, before any machine exists: it is not modelled
+// here.
+func (e *Env) Restart(i int, seqno int64, opts RestartOptions) error {
 	mb := e.members[i]
 	if !mb.closed {
 		return fmt.Errorf("restart %s: it is running (kill it first)", mb.name)
@@ -279,7 +291,11 @@ func (e *Env) Restart(i int, seqno int64) error {
 		k--
 	}
 	mb.history, mb.at = mb.history[:k], mb.at[:k]
-	mb.m = replicator.NewRestarted(mb.st.ReplicatorConfig(i, len(e.members)), seqno, nil)
+	rs := replicator.RestartState{Bootstrap: opts.Bootstrap, SafeToBootstrap: opts.SafeToBootstrap}
+	if opts.PCRecovery && mb.lastPrim != nil {
+		rs.LastPrim = mb.lastPrim
+	}
+	mb.m = replicator.NewRestarted(mb.st.ReplicatorConfig(i, len(e.members)), seqno, nil, rs)
 	mb.closed, mb.lastLeft, mb.done = false, seqno, map[int64]bool{}
 	mb.queue, mb.current, mb.stalled, mb.credit = nil, nil, false, 0
 	mb.clients, mb.certified, mb.waiting, mb.racing = map[uint64]*client{}, nil, nil, nil

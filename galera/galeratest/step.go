@@ -59,6 +59,9 @@ func (e *Env) effect(mb *member, ef replicator.Effect) {
 		// Set by every primary view; the view line says enough.
 	case replicator.Installed:
 		v := ef.View
+		if v.Primary {
+			mb.lastPrim = &gcs.PrimView{ID: v.ID, ConfID: v.ConfID, Members: v.Members, Weights: v.Weights}
+		}
 		names := make([]string, len(v.Members))
 		for k, m := range v.Members {
 			names[k] = e.members[m].name
@@ -98,6 +101,8 @@ func (e *Env) effect(mb *member, ef replicator.Effect) {
 		mb.lastLeft, mb.done = ef.At, map[int64]bool{}
 		e.logf(mb, "restores the SST snapshot: %d write-sets, up to seqno %d", len(mb.history), ef.At)
 		mb.m.Restored(true)
+	case replicator.Bootstrapped:
+		e.logf(mb, "bootstrap: %s starts a new primary component at seqno %d: %s", e.members[ef.Node].name, ef.Seqno, ef.Reason)
 	case replicator.Received:
 		e.logf(mb, "received from %s: %s", e.members[ef.From].name, ef)
 	}

@@ -125,12 +125,23 @@ func (g *Group) StateDelivered(from int, m StateMsg) bool {
 		}
 	}
 	g.done = true
+	// The representative history is the highest seqno among the members that come from a
+	// primary component (gcs_state_quorum takes the representative from the previous
+	// primary component only), or among all when none does (every member restarted, or
+	// all come from non-primary components). A member whose history is ahead of it (a
+	// cluster bootstrapped from a node that was behind) must be overwritten by SST.
 	g.Seqno = 0
+	fromPrim := false
 	for _, mem := range g.View.Members {
-		g.Seqno = max(g.Seqno, g.Seqnos[mem])
+		fromPrim = fromPrim || g.States[mem] != NodeNonPrim
 	}
 	for _, mem := range g.View.Members {
-		if g.Seqnos[mem] < g.Seqno {
+		if !fromPrim || g.States[mem] != NodeNonPrim {
+			g.Seqno = max(g.Seqno, g.Seqnos[mem])
+		}
+	}
+	for _, mem := range g.View.Members {
+		if g.Seqnos[mem] != g.Seqno {
 			g.States[mem] = NodePrim
 		} else {
 			g.States[mem] = NodeSynced

@@ -16,6 +16,9 @@ const (
 	actStateReq byte = 5 // GCS_ACT_STATE_REQ: this node asks for a state transfer
 	actJoin     byte = 6 // GCS_MSG_JOIN: one byte, 1 = the transfer succeeded
 	actSync     byte = 7 // GCS_MSG_SYNC: caught up
+	// actRecovered is what the recovery procedure reads off a node after every member went
+	// down (bootstrap.go): varint recovered seqno, one byte safe_to_bootstrap.
+	actRecovered byte = 8
 )
 
 // msgTransfer starts a point-to-point state-transfer message (IST or SST), outside EVS;

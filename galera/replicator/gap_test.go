@@ -22,7 +22,7 @@ func action(id uint64, row string) []byte {
 // announced JOIN with seqno 5 missing, and its apply monitor then waited for 5 for ever
 // while it counted itself SYNCED.
 func TestJoinerWithAGapDoesNotJoin(t *testing.T) {
-	m := NewRestarted(testConfig(0, 3), 2, nil)
+	m := NewRestarted(testConfig(0, 3), 2, nil, RestartState{})
 	m.g = 7 // the order has reached 7 here; the queue holds 6 and 7 only
 	m.joinQueue = []cached{{g: 6, action: action(6, "f")}, {g: 7, action: action(7, "g")}}
 	list := []cached{{g: 3, action: action(3, "c"), passed: true}, {g: 4, action: action(4, "d"), passed: true}}

@@ -56,6 +56,8 @@ func (m *Machine) deliver(ds []gcs.Delivery) {
 			}
 		case actState, actStateReq, actJoin, actSync:
 			m.deliverGroupAction(d)
+		case actRecovered:
+			m.recoveredDelivered(d)
 		}
 	}
 }

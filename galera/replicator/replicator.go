@@ -88,6 +88,9 @@ type Machine struct {
 	restoring   *sstPending
 	conf        int64
 	restarted   bool // NewRestarted: the first IST replays with the group's verdicts (restart.go)
+	recovery    RestartState
+	recovered   map[int]recoveredState // bootstrap.go: what each member reported in this view
+	booted      bool                   // the recovery procedure ran (bootstrap.go)
 
 	stats   counters
 	effects []Effect

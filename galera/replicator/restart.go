@@ -16,9 +16,18 @@ import (
 // or SST, as a restarted Galera node does, and it can itself donate IST from what it
 // recovered (RecoverCache decides what of the file is usable). Positions it had certified
 // but not committed before it went down are simply not in its history any more.
-func NewRestarted(cfg Config, seqno int64, recovered []Cached) *Machine {
+//
+// rs says what else the node found: the primary component gvwstate.dat restores (nil:
+// none), its grastate.dat's safe_to_bootstrap, and whether it starts as a new cluster
+// (bootstrap.go).
+func NewRestarted(cfg Config, seqno int64, recovered []Cached, rs RestartState) *Machine {
 	m := New(cfg)
-	m.evs.Restarted()
+	last := gcs.PrimView{}
+	if rs.LastPrim != nil {
+		last = *rs.LastPrim
+	}
+	m.evs.Restarted(last)
+	m.recovery = rs
 	v := m.evs.CurrentView()
 	m.group = gcs.NewGroup(m.self, m.n, v)
 	m.group.Install(v)
@@ -29,6 +38,9 @@ func NewRestarted(cfg Config, seqno int64, recovered []Cached) *Machine {
 	for _, c := range RecoverCache(recovered, seqno, cfg.GCacheSize) {
 		m.gcache = append(m.gcache, cached{g: c.Seqno, action: c.Action, passed: c.Passed})
 		m.gcacheBytes += int64(len(c.Action))
+	}
+	if rs.Bootstrap {
+		m.bootstrap(Bootstrapped{Node: m.self, Seqno: seqno, Reason: "pc.bootstrap (--wsrep-new-cluster) on this node"})
 	}
 	return m
 }

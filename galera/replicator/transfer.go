@@ -71,8 +71,8 @@ func (m *Machine) donate(joiner int) {
 	from := m.group.Seqnos[joiner]
 	first := min(m.cert.LowestTrx(), from+1)
 	kind := IST
-	if !ISTPossible(from, m.cachedDownto(), at) || m.cachedDownto() > first && first <= at {
-		kind = SST
+	if !ISTPossible(from, m.cachedDownto(), at) || m.cachedDownto() > first && first <= at || from > at {
+		kind = SST // (from > at: the joiner's history ran past the group's, exchangeDone)
 	}
 	var list []cached
 	for _, c := range m.gcache {
