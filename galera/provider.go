@@ -158,7 +158,7 @@ func (p *Provider) Start(ctx context.Context) error {
 	p.startedAt = time.Now()
 	p.ep.SetHandler(p.handle)
 	p.started.Store(true)
-	p.saveState(-1)  // running: the position is the engine's
+	p.saveState(-1) // running: the position is the engine's
 	if !p.cfg.Rejoin && p.stateFS != nil && p.st.PCRecovery {
 		// The bootstrapped cluster's primary view, as the first node writes it.
 		v := p.m.Status().View
