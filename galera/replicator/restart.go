@@ -35,14 +35,38 @@ func NewRestarted(cfg Config, seqno int64, recovered []Cached, rs RestartState) 
 	m.cert = cert.New(cfg.Cert, seqno)
 	m.conf = -1
 	m.restarted = true
-	for _, c := range RecoverCache(recovered, seqno, cfg.GCacheSize) {
+	kept := RecoverCache(recovered, seqno, cfg.GCacheSize)
+	for _, c := range kept {
 		m.gcache = append(m.gcache, cached{g: c.Seqno, action: c.Action, passed: c.Passed})
 		m.gcacheBytes += int64(len(c.Action))
 	}
+	m.preloadRecovered(kept)
 	if rs.Bootstrap {
 		m.bootstrap(Bootstrapped{Node: m.self, Seqno: seqno, Reason: "pc.bootstrap (--wsrep-new-cluster) on this node"})
 	}
 	return m
+}
+
+// preloadRecovered rebuilds the certification index from the write-sets the node's own
+// galera.cache kept (a gapless run ending at its recovered seqno, with the verdicts the
+// group gave them), as the IST preload does from a donor's: a node whose recovered seqno is
+// the group's needs no transfer at all, and with an index starting empty at that seqno it
+// would fail, alone, every live write-set whose last_seen reaches below it. With nothing
+// kept the index starts at the recovered seqno, and an IST's preload rebuilds it.
+func (m *Machine) preloadRecovered(kept []Cached) {
+	if len(kept) == 0 {
+		return
+	}
+	c := cert.New(m.cfg.Cert, kept[0].Seqno-1)
+	for _, k := range kept {
+		ws, err := decodeAction(k.Action)
+		if err != nil {
+			return // the index stays empty at the recovered seqno
+		}
+		ws.Seqno = k.Seqno
+		c.Preload(ws, k.Passed)
+	}
+	m.cert = c
 }
 
 // RecoverCache picks, from the write-sets a galera.cache file held after a restart (in
