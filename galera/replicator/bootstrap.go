@@ -63,6 +63,7 @@ func (m *Machine) bootstrap(b Bootstrapped) {
 	m.booted = true
 	m.emit(b)
 	m.group.States[m.self] = gcs.NodeSynced
+	m.needIndex = false // its history is the component's: nothing certified before it can still arrive
 	m.evs.Bootstrap()
 }
 

@@ -56,6 +56,14 @@ func (m *Machine) installView(v gcs.View) {
 	// exchange, ahead of anything newer.
 	m.holding = true
 	m.held = append(mine, m.held...)
+	if m.needIndex {
+		// A restarted member whose galera.cache kept nothing has no certification index
+		// below its recovered seqno: it reports itself PRIMARY so that the exchange has it
+		// ask for a transfer even when its seqno is the group's, and the IST's preload
+		// (donate) rebuilds the index. Up to date and without the index, it would fail,
+		// alone, every live write-set whose last_seen reaches below that seqno.
+		m.group.States[m.self] = gcs.NodePrim
+	}
 	m.evs.Propose(m.stateAction())
 }
 

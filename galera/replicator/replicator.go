@@ -89,6 +89,7 @@ type Machine struct {
 	conf        int64
 	restarted   bool // NewRestarted: the first IST replays with the group's verdicts (restart.go)
 	recovery    RestartState
+	needIndex   bool                   // restarted with no certification index to preload: ask for an IST even if up to date
 	recovered   map[int]recoveredState // bootstrap.go: what each member reported in this view
 	booted      bool                   // the recovery procedure ran (bootstrap.go)
 

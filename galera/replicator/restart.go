@@ -55,13 +55,15 @@ func NewRestarted(cfg Config, seqno int64, recovered []Cached, rs RestartState) 
 // kept the index starts at the recovered seqno, and an IST's preload rebuilds it.
 func (m *Machine) preloadRecovered(kept []Cached) {
 	if len(kept) == 0 {
+		m.needIndex = true // an IST must bring the preload (membership.go)
 		return
 	}
 	c := cert.New(m.cfg.Cert, kept[0].Seqno-1)
 	for _, k := range kept {
 		ws, err := decodeAction(k.Action)
 		if err != nil {
-			return // the index stays empty at the recovered seqno
+			m.needIndex = true // the index stays empty at the recovered seqno
+			return
 		}
 		ws.Seqno = k.Seqno
 		c.Preload(ws, k.Passed)
@@ -122,7 +124,7 @@ func RecoverCache(entries []Cached, seqno, gcacheSize int64) []Cached {
 // live write-set whose last_seen reaches below the recovered seqno is certified here as on
 // the members that kept their index (Galera 4's IST preload, handle_ist_trx_preload).
 func (m *Machine) replayRestartIST(list []cached) bool {
-	m.restarted = false
+	m.restarted, m.needIndex = false, false
 	for _, c := range list {
 		if c.g <= m.have {
 			ws, err := decodeAction(c.action)
