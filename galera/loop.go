@@ -237,7 +237,7 @@ func (p *Provider) donate(d replicator.Donate) {
 		msg = replicator.AppendSnapshot(msg, snap.Bytes())
 	}
 	_ = p.ep.Send(p.cfg.Members[d.To], msg)
-	p.lastXfer = fmt.Sprintf("%s to %s: seqnos %d..%d", d.Kind, p.cfg.Members[d.To], d.From+1, d.At)
+	p.lastXfer = fmt.Sprintf("%s to %s: %s", d.Kind, p.cfg.Members[d.To], d.Range())
 }
 
 // restore replaces the storage engine's contents with an SST snapshot and moves the

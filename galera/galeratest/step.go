@@ -86,7 +86,7 @@ func (e *Env) effect(mb *member, ef replicator.Effect) {
 			}
 			msg = replicator.AppendSnapshot(msg, []byte(strings.Join(entries, ",")))
 		}
-		e.logf(mb, "donates %s to %s: seqnos %d..%d", ef.Kind, e.members[ef.To].name, ef.From+1, ef.At)
+		e.logf(mb, "donates %s to %s: %s", ef.Kind, e.members[ef.To].name, ef.Range())
 		e.post(mb.idx, ef.To, msg)
 	case replicator.Restore:
 		// The snapshot is the donor's commit history: restoring it is adopting it.

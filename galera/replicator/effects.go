@@ -152,6 +152,18 @@ func (r Received) String() string {
 	return s
 }
 
+// Range prints the seqnos a donation brings the joiner: "seqnos 3..4", or, for a joiner
+// that is up to date (or ahead, for an SST), what it gets instead.
+func (d Donate) Range() string {
+	switch {
+	case d.From+1 <= d.At:
+		return fmt.Sprintf("seqnos %d..%d", d.From+1, d.At)
+	case d.Kind == SST:
+		return fmt.Sprintf("the state at seqno %d (the joiner's history, at %d, is not the group's)", d.At, d.From)
+	}
+	return fmt.Sprintf("no write-set to apply, the certification index preload up to seqno %d", d.At)
+}
+
 func (Verdict) effect()       {}
 func (Apply) effect()         {}
 func (Cancel) effect()        {}
