@@ -202,6 +202,7 @@ func (m *Machine) Restored(ok bool) {
 		m.cert = cert.New(m.cfg.Cert, r.at)
 	}
 	m.gcache, m.gcacheBytes = nil, 0
+	m.restarted, m.needIndex = false, false // the snapshot and its preload replace what a restart recovered
 	m.emit(CacheReset{At: r.at})
 	m.have = r.at
 	m.stats.sst++
