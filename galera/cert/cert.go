@@ -173,6 +173,15 @@ func (c *Certifier) LowestTrx() int64 {
 	return c.trxs[0].seqno
 }
 
+// Initial is the initial position: no write-set whose last_seen is below it passes here
+// (the index never held what came before it).
+func (c *Certifier) Initial() int64 { return c.initial }
+
+// SetInitial lowers the initial position to that of the certifier this one's index was
+// preloaded from (a state transfer's donor): with the same history from the preload on and
+// the same initial position, the two certify every later write-set alike.
+func (c *Certifier) SetInitial(p int64) { c.initial = min(c.initial, p) }
+
 // Position returns the last certified seqno.
 func (c *Certifier) Position() int64 { return c.position }
 

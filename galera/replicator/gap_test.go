@@ -26,7 +26,7 @@ func TestJoinerWithAGapDoesNotJoin(t *testing.T) {
 	m.g = 7 // the order has reached 7 here; the queue holds 6 and 7 only
 	m.joinQueue = []cached{{g: 6, action: action(6, "f")}, {g: 7, action: action(7, "g")}}
 	list := []cached{{g: 3, action: action(3, "c"), passed: true}, {g: 4, action: action(4, "d"), passed: true}}
-	m.receive(1, encodeTransfer(IST, 4, list))
+	m.receive(1, encodeTransfer(IST, 4, 0, list))
 	var got *Received
 	var applied []int64
 	for _, ef := range m.effects {
@@ -69,5 +69,24 @@ func TestRestartedIndexPreloadedFromOwnGCache(t *testing.T) {
 	ws.Seqno, ws.Snapshot, ws.Source = 6, 2, "n2"
 	if v := m.cert.Certify(ws, false); !v.OK {
 		t.Fatalf("write-set at 6 with last_seen 2 on a node restarted at 5: %s, want it certified as the others do", v.Reason)
+	}
+}
+
+// The IST preload gives a restarted joiner the donor's initial position with its index: a
+// live write-set whose last_seen (1) is below where the preload starts (3, the donor having
+// purged 1..2) is certified against the same history on both, so both pass it. With the
+// joiner's index starting at the preload it failed there alone ("last_seen below this
+// node's initial position").
+func TestISTPreloadCarriesTheDonorsInitialPosition(t *testing.T) {
+	m := NewRestarted(testConfig(0, 3), 4, nil, RestartState{})
+	list := []cached{{g: 3, action: action(3, "c"), passed: true}, {g: 4, action: action(4, "d"), passed: true}, {g: 5, action: action(5, "e"), passed: true}}
+	m.receive(1, encodeTransfer(IST, 5, 0, list))
+	ws, err := decodeAction(action(6, "z"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws.Seqno, ws.Snapshot, ws.Source = 6, 1, "n2"
+	if v := m.cert.Certify(ws, false); !v.OK {
+		t.Fatalf("after an IST preloaded from 3 by a donor whose initial position is 0, a write-set with last_seen 1: %s, want it certified as the donor does", v.Reason)
 	}
 }

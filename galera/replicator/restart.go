@@ -123,7 +123,16 @@ func RecoverCache(entries []Cached, seqno, gcacheSize int64) []Cached {
 // donate): those write-sets only rebuild the index, from the first of them on, so that a
 // live write-set whose last_seen reaches below the recovered seqno is certified here as on
 // the members that kept their index (Galera 4's IST preload, handle_ist_trx_preload).
-func (m *Machine) replayRestartIST(list []cached) bool {
+//
+// The rebuilt index also takes the donor's initial position (initial): the donor purges
+// its index up to the group's commit cut, which can pass the last_seen of a write-set still
+// on its way (its sender counts only delivered ones in its safe-to-discard), and it
+// certifies such a write-set against what it kept; the joiner, whose index starts at the
+// preload, must do the same rather than fail it as "below its initial position", or it alone
+// would lack the row. Real Galera starts the joiner's index at the preload's first seqno;
+// this is where the model departs from it to keep every member's verdicts identical.
+func (m *Machine) replayRestartIST(list []cached, initial int64) bool {
+	defer func() { m.cert.SetInitial(initial) }() // m.cert is replaced below
 	m.restarted, m.needIndex = false, false
 	for _, c := range list {
 		if c.g <= m.have {

@@ -80,7 +80,7 @@ func (m *Machine) donate(joiner int) {
 			list = append(list, c)
 		}
 	}
-	m.emit(Donate{To: joiner, Kind: kind, From: from, At: at, Message: encodeTransfer(kind, at, list)})
+	m.emit(Donate{To: joiner, Kind: kind, From: from, At: at, Message: encodeTransfer(kind, at, m.cert.Initial(), list)})
 	m.evs.Propose([]byte{actJoin, 1})
 }
 
@@ -96,9 +96,10 @@ func (Restore) effect() {}
 
 // sstPending is an SST received, waiting for the driver's Restored.
 type sstPending struct {
-	from int
-	at   int64
-	list []cached
+	from    int
+	at      int64
+	initial int64 // the donor's certification initial position (replayRestartIST)
+	list    []cached
 }
 
 // early is a state transfer that arrived before this member delivered its own request.
@@ -135,21 +136,21 @@ func (m *Machine) requestDelivered(donor int) {
 }
 
 func (m *Machine) receive(from int, payload []byte) {
-	kind, at, list, snap, err := decodeTransfer(payload)
+	kind, at, initial, list, snap, err := decodeTransfer(payload)
 	if err != nil {
 		m.stats.applyErrors++
 		m.evs.Propose([]byte{actJoin, 0})
 		return
 	}
 	if kind == SST {
-		m.restoring = &sstPending{from: from, at: at, list: list}
+		m.restoring = &sstPending{from: from, at: at, initial: initial, list: list}
 		m.emit(Restore{At: at, Snapshot: snap})
 		return
 	}
 	r := Received{From: from, Kind: IST, At: at}
 	before := m.have
 	if m.restarted {
-		m.replayRestartIST(list) // restart.go
+		m.replayRestartIST(list, initial) // restart.go
 	}
 	for _, c := range list {
 		if c.g == m.have+1 {
@@ -200,6 +201,8 @@ func (m *Machine) Restored(ok bool) {
 	}
 	if m.cert.Position() != r.at {
 		m.cert = cert.New(m.cfg.Cert, r.at)
+	} else {
+		m.cert.SetInitial(r.initial) // the preloaded index certifies as the donor's does
 	}
 	m.gcache, m.gcacheBytes = nil, 0
 	m.restarted, m.needIndex = false, false // the snapshot and its preload replace what a restart recovered
