@@ -53,7 +53,7 @@ func newSourceFor(cfg protocols.Config, st *Settings, fileEvs []fileEvent, hadFi
 	sc.Stages = newStageClock(cfg.Cost, st) // driver_cost.go
 	s := NewSource(sc)
 	if cfg.Rejoin && cfg.Position > 0 {
-		s.base, s.commitPos, s.syncedPos = cfg.Position, cfg.Position, cfg.Position
+		s.resume(cfg.Position)
 		if hadFile {
 			binlogFromFile(s, fileEvs, cfg.Position, time.Now().UnixNano())
 		} else if bs, ok := cfg.Applier.(binlogStore); ok {

@@ -281,6 +281,15 @@ func NewSource(cfg SourceConfig) *Source {
 	}
 }
 
+// resume makes a new source continue a binlog that ends at pos (a restart's recovered
+// position, or a promoted replica's applied one): it writes from pos+1 on, into a new
+// binlog file, so the dependency history starts there (depTracker.rotate). The events up
+// to pos, if the node kept them, are filled in by the caller (driver_restart.go).
+func (s *Source) resume(pos int64) {
+	s.base, s.commitPos, s.syncedPos = pos, pos, pos
+	s.deps.rotate(pos)
+}
+
 // Submit enters a local transaction into the commit pipeline (ws.Snapshot already set by
 // the caller). In group mode it queues for the flush stage, which takes it at once when
 // the stage is free (its leader takes the whole queue); in serialised mode it queues for
