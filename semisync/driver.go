@@ -134,6 +134,9 @@ func New(cfg protocols.Config) (protocols.Provider, error) {
 	if p.isSource {
 		p.src = newSourceFor(cfg, st, fileEvs, hadFile)
 		p.saved = p.src.syncedPos
+		// The engine commits in binlog order from the binlog's end, which is past the
+		// engine's position when the binlog kept transactions the engine lost.
+		p.order = monitor.New(p.src.commitPos)
 		p.blog = blog
 		if err := p.rewriteBinlog(); err != nil {
 			blog.close()
@@ -284,7 +287,8 @@ func (p *Provider) flushLocked() {
 			p.aq.Push(e)
 		}
 	}
-	if !p.isReady && p.rep.Heard() {
+	if !p.isReady && (p.rep.Heard() || p.rep.Stopped() != "") {
+		// A refused dump stops the I/O thread, not the server: the node serves reads.
 		p.isReady = true
 		close(p.ready)
 	}

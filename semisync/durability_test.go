@@ -39,21 +39,24 @@ func TestSourceRecoveryFollowsTheBinlog(t *testing.T) {
 		halt       storage.Halt
 		wantPos    int64 // recovered position
 		wantRows   int   // rows the source's engine holds after recovery
-		wantEvents int   // binlog events with their rows, served to replicas
+		wantBase   int64 // the binlog serves positions after this one
+		wantEnd    int64 // and up to this one (where the source writes on from)
 	}{
 		// Both synced: 1-3 were committed, 4 is in the binlog and commits at recovery.
-		{"sync_binlog=1/flush=1/crash", storage.LogFlushCommit, true, storage.HaltCrash, 4, 4, 4},
+		{"sync_binlog=1/flush=1/crash", storage.LogFlushCommit, true, storage.HaltCrash, 4, 4, 0, 4},
 		// sync_binlog=0: the crash drops the unsynced binlog. The engine keeps its synced
-		// commits 1-3, which the binlog lost: served as empty transactions, so replicas
-		// that lacked them never get their rows; 4, prepared but not in the binlog, rolls back.
-		{"sync_binlog=0/flush=1/crash", storage.LogFlushCommit, false, storage.HaltCrash, 3, 3, 0},
+		// commits 1-3, which the binlog lost: a hole, so the binlog serves nothing before
+		// 4 (a replica lacking any of 1-3 stops with 1236); 4, prepared but not in the
+		// binlog, rolls back.
+		{"sync_binlog=0/flush=1/crash", storage.LogFlushCommit, false, storage.HaltCrash, 3, 3, 3, 3},
 		// A kill keeps what was written to the file: the same as synced.
-		{"sync_binlog=0/flush=1/kill", storage.LogFlushCommit, false, storage.HaltKill, 4, 4, 4},
+		{"sync_binlog=0/flush=1/kill", storage.LogFlushCommit, false, storage.HaltKill, 4, 4, 0, 4},
 		// innodb_flush_log_at_trx_commit=0: the engine lost every commit and prepare since
 		// its last once-a-second flush; the binlog kept them, but nothing is prepared, so
-		// nothing commits and the binlog is cut at the engine's position (replicas that
-		// received them keep them: the source is the one that diverges).
-		{"sync_binlog=1/flush=0/crash", storage.LogFlushSecond, true, storage.HaltCrash, 0, 0, 0},
+		// nothing commits. The binlog keeps them (MySQL's gtid_executed does) and the
+		// source writes on after them: replicas that received them keep them, the source
+		// is the one that lost their rows.
+		{"sync_binlog=1/flush=0/crash", storage.LogFlushSecond, true, storage.HaltCrash, 0, 0, 0, 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db, err := storage.Open(storage.Options{Node: "n1", LogFlush: tc.flush, Sync: tc.flush == storage.LogFlushCommit})
@@ -132,20 +135,14 @@ func TestSourceRecoveryFollowsTheBinlog(t *testing.T) {
 			}
 			cfg.Position = pos
 			s := newSourceFor(cfg, DefaultSettings(true), evs, had)
-			full := 0
-			for _, e := range s.binlog {
+			for i, e := range s.binlog {
 				ws, _, err := protocols.DecodeWriteSet(e.ws)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(ws.Rows) > 0 {
-					full++
+				if err != nil || len(ws.Rows) == 0 {
+					t.Fatalf("binlog event at %d: %v, %d rows: every event served carries its rows", s.base+1+int64(i), err, len(ws.Rows))
 				}
 			}
-			// The binlog covers every position from its origin: an event the crash took is
-			// there, empty.
-			if full != tc.wantEvents || s.base != 0 || int64(len(s.binlog)) != pos {
-				t.Errorf("binlog serves %d events with rows over positions %d..%d, want %d events up to %d", full, s.base+1, s.base+int64(len(s.binlog)), tc.wantEvents, pos)
+			if s.base != tc.wantBase || s.base+int64(len(s.binlog)) != tc.wantEnd || s.commitPos != tc.wantEnd {
+				t.Errorf("binlog serves positions %d..%d and writes on after %d, want %d..%d", s.base+1, s.base+int64(len(s.binlog)), s.commitPos, tc.wantBase+1, tc.wantEnd)
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package semisync
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/replbench/replbench/protocols"
@@ -22,6 +23,10 @@ type ReplicaStatus struct {
 	Duplicates int64 // events already in the relay log
 	Acks       int64 // semi-sync replies sent
 	Corrupt    int64 // events whose write-set did not decode
+	// IOErrno and IOError are Last_IO_Errno and Last_IO_Error: set when the source refused
+	// the dump (1236) and the I/O thread stopped (Replica_IO_Running=No).
+	IOErrno int
+	IOError string
 }
 
 // Replica is a replica's receiver (the I/O thread) as a state machine: it keeps the relay
@@ -41,6 +46,8 @@ type Replica struct {
 	reqAt     time.Time
 	heard     bool
 	heardAt   time.Time // last message from the source: silence past netTimeout reconnects
+
+	stopped bool // the I/O thread stopped on an error (st.IOErrno)
 
 	st    ReplicaStatus
 	msgs  []Envelope
@@ -65,6 +72,9 @@ func (r *Replica) request(now time.Time) {
 // fresh: the events in flight from before a gap arrive as further gaps and must not each
 // restart the stream.
 func (r *Replica) maybeRequest(now time.Time) {
+	if r.stopped {
+		return
+	}
 	if r.requested && r.reqFrom == r.next && now.Sub(r.reqAt) < r.retry {
 		return
 	}
@@ -76,8 +86,18 @@ func (r *Replica) Step(now time.Time, from string, m message) {
 	if from != r.source {
 		return
 	}
+	if r.stopped {
+		return // the I/O thread is not running: nothing reads the connection
+	}
 	r.heardAt = now
 	switch m.Type {
+	case msgError:
+		// ER_SOURCE_FATAL_ERROR_READING_BINLOG: the I/O thread stops and stays stopped
+		// (START REPLICA would only get the same answer); the relay log already written
+		// is still applied.
+		r.stopped, r.requested, r.heard = true, false, false
+		r.st.IOErrno = ErrSourceFatalReadingBinlog
+		r.st.IOError = fmt.Sprintf("Got fatal error %d from source when reading data from binary log: '%s'", ErrSourceFatalReadingBinlog, m.Text)
 	case msgEvent:
 		r.heard = true
 		if m.Pos > r.sourcePos {
@@ -135,6 +155,9 @@ func (r *Replica) sendAck(pos int64) {
 // requested again from the relay-log end, as replica_net_timeout makes the I/O thread
 // reconnect.
 func (r *Replica) Tick(now time.Time) {
+	if r.stopped {
+		return
+	}
 	if r.requested && !r.heard && now.Sub(r.reqAt) >= r.retry {
 		r.request(now)
 		return
@@ -143,6 +166,11 @@ func (r *Replica) Tick(now time.Time) {
 		r.request(now)
 	}
 }
+
+// ErrSourceFatalReadingBinlog is MySQL's error 1236 (ER_SOURCE_FATAL_ERROR_READING_BINLOG,
+// formerly ER_MASTER_FATAL_ERROR_READING_BINLOG): the source cannot serve the binlog from
+// where the replica needs it.
+const ErrSourceFatalReadingBinlog = 1236
 
 // netTimeoutBeats is replica_net_timeout in heartbeat periods (MySQL's defaults: 60 s
 // against a 30 s heartbeat).
@@ -159,6 +187,9 @@ func (r *Replica) Ready() ([]Envelope, []RelayEntry) {
 	r.msgs, r.relay = nil, nil
 	return m, e
 }
+
+// Stopped returns Last_IO_Error if the I/O thread stopped on an error, else "".
+func (r *Replica) Stopped() string { return r.st.IOError }
 
 // Heard reports whether the source has answered since the last dump request: the driver
 // reports the replica ready once it has.

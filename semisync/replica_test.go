@@ -84,6 +84,14 @@ func TestReplicaReceiver(t *testing.T) {
 			{100, "n1", hbSync(1), "n1:ack@1"},
 			{200, "n1", hbSync(2), "n1:dump@2"}, // lacking position 2: re-request, not ack
 		}},
+		{"a refused dump stops the I/O thread for good (1236): no more requests, events ignored", []step{
+			{0, "n1", ev(1, false), "relay@1"},
+			{10, "n1", &message{Type: msgError, Pos: 2, Text: "purged"}, ""},
+			{500, "", nil, ""},            // no retry, however long
+			{600, "n1", ev(2, false), ""}, // nothing reads the connection
+			{700, "n1", hb(5), ""},        // nor learns of a gap
+			{10000, "", nil, ""},          // nor reconnects on silence
+		}},
 		{"messages from another node are ignored", []step{
 			{0, "n3", ev(1, true), ""},
 		}},
@@ -105,5 +113,20 @@ func TestReplicaReceiver(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The refusal shows as SHOW REPLICA STATUS does: Last_IO_Errno 1236 and the source's reason.
+func TestReplicaStoppedStatus(t *testing.T) {
+	r := NewReplica("n1", 7, 100*time.Millisecond)
+	r.Start(time.Unix(0, 0))
+	r.Step(time.Unix(0, 0), "n1", message{Type: msgError, Pos: 8, Text: "the binary log starts at 12"})
+	st := r.Status()
+	if st.IOErrno != 1236 || r.Stopped() == "" || st.Connected || st.RelayPos != 7 {
+		t.Fatalf("status %+v, stopped %q", st, r.Stopped())
+	}
+	want := "Got fatal error 1236 from source when reading data from binary log: 'the binary log starts at 12'"
+	if st.IOError != want {
+		t.Fatalf("Last_IO_Error %q, want %q", st.IOError, want)
 	}
 }

@@ -169,6 +169,7 @@ type SourceStatus struct {
 	ReplicaSending map[string]int64 // next position each dump stream will send
 
 	Interrupted int64 // ack waits a killed session ended (Interrupt), also in NoTx; MySQL only logs them
+	Refused     int64 // dump requests refused (the replica's I/O thread stopped with 1236)
 }
 
 type binlogEvent struct {
