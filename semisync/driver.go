@@ -99,7 +99,7 @@ func New(cfg protocols.Config) (protocols.Provider, error) {
 	hadFile := false
 	if cfg.Node == sourceOf(cfg) {
 		var err error
-		if blog, fileEvs, hadFile, err = openBinlog(cfg.Applier, st.SyncBinlog); err != nil {
+		if blog, fileEvs, hadFile, err = openBinlog(cfg.Applier, st.SyncPeriod, osWriteback{Origin: time.Now(), Expire: st.DirtyExpire, Every: st.DirtyWriteback}); err != nil {
 			return nil, fmt.Errorf("node %s: the binlog file: %w", cfg.Node, err)
 		}
 		if cfg.Rejoin {
@@ -323,6 +323,7 @@ func (p *Provider) loop() {
 		if tick {
 			if p.src != nil {
 				p.src.Tick(now)
+				p.blog.writeback(now) // driver_binlogfile.go: the OS's flusher
 			} else {
 				p.rep.Tick(now)
 			}

@@ -87,10 +87,10 @@ func (p *Provider) persistBinlogLocked() {
 		return
 	}
 	if p.blog != nil {
-		// The binlog file, written (and with sync_binlog=1 fsynced) after the engine's
+		// The binlog file, written (and fsynced as sync_binlog says) after the engine's
 		// prepare, before the events leave; a failed write leaves the events unsent
 		// until it succeeds.
-		if p.blog.append(p.saved+1, evs) != nil {
+		if p.blog.append(time.Now(), p.saved+1, evs) != nil {
 			return
 		}
 	}
@@ -105,17 +105,19 @@ func (p *Provider) rewriteBinlog() error {
 		return nil
 	}
 	origin := binary.BigEndian.AppendUint64(nil, uint64(p.src.base+1))
-	if err := p.blog.append(0, [][]byte{origin}); err != nil {
+	now := time.Now()
+	if err := p.blog.append(now, 0, [][]byte{origin}); err != nil {
 		return err
 	}
 	evs := make([][]byte, len(p.src.binlog))
 	for i, e := range p.src.binlog {
 		evs[i] = e.ws
 	}
-	if err := p.blog.append(p.src.base+1, evs); err != nil {
+	if err := p.blog.append(now, p.src.base+1, evs); err != nil {
 		return err
 	}
-	if err := p.blog.f.Sync(); err != nil {
+	p.blog.counter = 0 // the restart's own fsync, not a group's
+	if err := p.blog.sync(); err != nil {
 		return err
 	}
 	p.blog.purgeOthers()

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/replbench/replbench/protocols"
 	"github.com/replbench/replbench/storage"
@@ -70,15 +71,19 @@ func TestSourceRecoveryFollowsTheBinlog(t *testing.T) {
 				t.Fatal(err)
 			}
 			db.KeepBinlog()
-			blog, _, had, err := openBinlog(db, tc.syncBinlog)
+			period := 0
+			if tc.syncBinlog {
+				period = 1
+			}
+			blog, _, had, err := openBinlog(db, period, osWriteback{}) // no OS writeback: the crash keeps only what was synced
 			if err != nil || blog == nil || had {
 				t.Fatalf("openBinlog: %v, %v, had=%v", blog, err, had)
 			}
 			// As the driver starts a fresh binlog (rewriteBinlog): the origin, synced.
-			if err := blog.append(0, [][]byte{binary.BigEndian.AppendUint64(nil, 1)}); err != nil {
+			if err := blog.append(time.Time{}, 0, [][]byte{binary.BigEndian.AppendUint64(nil, 1)}); err != nil {
 				t.Fatal(err)
 			}
-			if err := blog.f.Sync(); err != nil {
+			if err := blog.sync(); err != nil {
 				t.Fatal(err)
 			}
 			for pos := int64(1); pos <= 4; pos++ {
@@ -87,7 +92,7 @@ func TestSourceRecoveryFollowsTheBinlog(t *testing.T) {
 				if err := db.WriteBinlog(pos, [][]byte{enc}); err != nil { // the engine's prepare
 					t.Fatal(err)
 				}
-				if err := blog.append(pos, [][]byte{enc}); err != nil {
+				if err := blog.append(time.Time{}, pos, [][]byte{enc}); err != nil {
 					t.Fatal(err)
 				}
 				if pos == 4 {
@@ -112,7 +117,7 @@ func TestSourceRecoveryFollowsTheBinlog(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer db2.Close()
-			blog2, evs, had, err := openBinlog(db2, tc.syncBinlog)
+			blog2, evs, had, err := openBinlog(db2, period, osWriteback{})
 			if err != nil || !had {
 				t.Fatalf("reopened binlog: %v, had=%v", err, had)
 			}
@@ -143,6 +148,82 @@ func TestSourceRecoveryFollowsTheBinlog(t *testing.T) {
 			}
 			if s.base != tc.wantBase || s.base+int64(len(s.binlog)) != tc.wantEnd || s.commitPos != tc.wantEnd {
 				t.Errorf("binlog serves positions %d..%d and writes on after %d, want %d..%d", s.base+1, s.base+int64(len(s.binlog)), s.commitPos, tc.wantBase+1, tc.wantEnd)
+			}
+		})
+	}
+}
+
+// sync_binlog=N and the OS's writeback decide what of the binlog file a power loss keeps.
+// One group (one event) is written per second from t=1s to t=40s and the machine crashes
+// at a known time; the flusher wakes every 5 s (vm.dirty_writeback_centisecs=500) and
+// writes back a file dirty for 30 s (vm.dirty_expire_centisecs=3000), the Linux defaults.
+func TestBinlogSyncPeriodAndWriteback(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	linux := osWriteback{Origin: t0, Expire: 30 * time.Second, Every: 5 * time.Second}
+	for _, tc := range []struct {
+		name    string
+		period  int
+		os      osWriteback
+		crashAt int   // seconds: groups 1..crashAt were written
+		want    int64 // the last event the crash kept
+	}{
+		// Every group fsynced: nothing written is lost.
+		{"sync_binlog=1", 1, linux, 23, 23},
+		// Every 4th group: groups 1-20 were synced by the 20th group's fsync; 21-23 not.
+		{"sync_binlog=4", 4, linux, 23, 20},
+		{"sync_binlog=4/at a sync", 4, linux, 24, 24},
+		// Never fsynced, before the first writeback: the file first went dirty at 1 s
+		// and expires at 31 s, so a crash at 30 s loses everything.
+		{"sync_binlog=0/before writeback", 0, linux, 30, 0},
+		// At 35 s the flusher's wake-up (the first at or after 31 s) has written the whole
+		// file back, groups 1-35; the file goes dirty again at 36 s, expiring at 66 s.
+		{"sync_binlog=0/after writeback", 0, linux, 40, 35},
+		// No periodic writeback (vm.dirty_writeback_centisecs=0): every unsynced byte is lost.
+		{"sync_binlog=0/no writeback", 0, osWriteback{Origin: t0, Expire: 30 * time.Second}, 40, 0},
+		// sync_binlog=4: the 36th group's fsync covers 1-36; 37-39 are dirty for less than 30 s.
+		{"sync_binlog=4/three groups after a sync", 4, linux, 39, 36},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, err := storage.Open(storage.Options{Node: "n1", LogFlush: storage.LogFlushCommit, Sync: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			blog, _, _, err := openBinlog(db, tc.period, tc.os)
+			if err != nil || blog == nil {
+				t.Fatalf("openBinlog: %v", err)
+			}
+			for sec := 1; sec <= tc.crashAt; sec++ {
+				now := t0.Add(time.Duration(sec) * time.Second)
+				if err := blog.append(now, int64(sec), [][]byte{protocols.EncodeWriteSet(kvInsert(t, int64(sec), int64(sec)))}); err != nil {
+					t.Fatal(err)
+				}
+				blog.writeback(now) // the driver calls it on every tick
+			}
+			img, err := db.Down(storage.HaltCrash, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			blog.close()
+			_ = db.Release()
+			db2, err := storage.Reopen(storage.Options{Node: "n1", LogFlush: storage.LogFlushCommit, Sync: true}, img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db2.Close()
+			blog2, evs, _, err := openBinlog(db2, tc.period, tc.os)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer blog2.close()
+			last := int64(0)
+			for i, e := range evs {
+				if e.seqno != int64(i)+1 {
+					t.Fatalf("record %d has position %d: the file kept a hole", i, e.seqno)
+				}
+				last = e.seqno
+			}
+			if last != tc.want {
+				t.Errorf("crash at %ds kept the binlog up to %d, want %d", tc.crashAt, last, tc.want)
 			}
 		})
 	}

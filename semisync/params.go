@@ -22,6 +22,8 @@ const (
 	ParamPreserve    = "replica_preserve_commit_order"
 	ParamHeartbeat   = "semisync.heartbeat_period"
 	ParamSyncBinlog  = "sync_binlog"
+	ParamDirtyExpire = "vm.dirty_expire_centisecs"
+	ParamDirtyWB     = "vm.dirty_writeback_centisecs"
 )
 
 // commonParams are the parameters of both protocols: the binlog group commit, the
@@ -29,7 +31,9 @@ const (
 var commonParams = []protocols.Param{
 	{Name: ParamSyncDelay, Default: "0", Min: new(0.0), Max: new(1000000.0), Help: "microseconds the binlog sync stage waits before syncing, so that more transactions join the group: one ack wait (semi-sync) then covers more commits, at the price of that much more latency per commit, since events reach the replicas only once synced (sync_binlog=1). Ignored with semisync.serialized."},
 	{Name: ParamNoDelayCnt, Default: "0", Min: new(0.0), Max: new(100000.0), Help: "end the sync-stage wait early once this many transactions are queued (0: always wait the full binlog_group_commit_sync_delay)."},
-	{Name: ParamSyncBinlog, Default: "1", Min: new(0.0), Max: new(1.0), Help: "1 (MySQL 5.7.7+ default): every binlog group is fsynced before its events leave for the replicas, one binlog_fsync_us of the cost profile per group, shared by the group; 0 (MariaDB's default): the binlog is only written to the OS, no fsync (a crash of the machine can lose binlog events the engine still has). Values above 1 (sync every N groups) are not modelled."},
+	{Name: ParamSyncBinlog, Default: "1", Min: new(0.0), Max: new(float64(math.MaxUint32)), Help: "N: the binlog is fsynced after every N-th binlog group (MySQL's sync_counter counts groups; 1, the MySQL 5.7.7+ default, fsyncs each group before its events leave for the replicas, one binlog_fsync_us of the cost profile per synced group, shared by the group); 0 (MariaDB's default): never fsynced by the server, only written to the OS, which writes it back after vm.dirty_expire_centisecs. A crash of the machine loses what was neither fsynced nor written back, binlog events the engine may still have (a replica that needs them stops with 1236)."},
+	{Name: ParamDirtyExpire, Default: "3000", Min: new(0.0), Max: new(float64(math.MaxUint32)), Help: "the node's OS (Linux's default 3000, 30 s): written binlog bytes older than this many centiseconds are written back to disk by the kernel's flusher at its next wake-up (vm.dirty_writeback_centisecs), so a crash keeps them even when the server never fsynced them (sync_binlog 0 or N). Only the binlog file reads it; the engine's log follows innodb_flush_log_at_trx_commit."},
+	{Name: ParamDirtyWB, Default: "500", Min: new(0.0), Max: new(float64(math.MaxUint32)), Help: "the node's OS (Linux's default 500, 5 s): the kernel's flusher wakes every this many centiseconds and writes back the dirty binlog bytes older than vm.dirty_expire_centisecs; 0 disables periodic writeback (a crash then loses every unsynced byte)."},
 	{Name: ParamPreserve, Aliases: []string{"slave_preserve_commit_order"}, Default: "ON", Help: "replicas commit in binlog order (MySQL 8.0.27+ default); OFF lets a worker commit as soon as its write-set is applied, so a replica may briefly show a later transaction without an earlier independent one."},
 	{Name: ParamWorkers, Aliases: []string{"slave_parallel_workers"}, Default: "4", Min: new(0.0), Max: new(1024.0), Help: "applier workers on each replica (MySQL 8.0.27+ default 4); 0 applies in the coordinator, one transaction at a time. Workers apply transactions in parallel after their write-set dependency and commit in binlog order (replica_preserve_commit_order=ON)."},
 	{Name: ParamHistory, Default: "25000", Min: new(1.0), Max: new(1000000.0), Help: "rows the source remembers to compute write-set dependencies (binlog_transaction_dependency_tracking=WRITESET); when full it is cleared and parallelism on the replicas drops for a moment."},

@@ -45,6 +45,13 @@ type Settings struct {
 	SyncNoDelayCount int
 	// SyncBinlog is sync_binlog=1: each binlog group is fsynced in the sync stage.
 	SyncBinlog bool
+	// SyncPeriod is sync_binlog's N: the binlog is fsynced after every N-th group (0:
+	// never by the server).
+	SyncPeriod int
+	// DirtyExpire and DirtyWriteback are vm.dirty_expire_centisecs and
+	// vm.dirty_writeback_centisecs: the OS writes unsynced binlog bytes back once they
+	// are DirtyExpire old, at its flusher's next wake-up (every DirtyWriteback; 0: never).
+	DirtyExpire, DirtyWriteback time.Duration
 	// Pipeline is the flavour's binlog group commit: MariaDB's trx_group_commit_leader for
 	// replbench.flavor mariadb-*, else MySQL's ordered_commit.
 	Pipeline Pipeline
@@ -95,6 +102,9 @@ func parseCommon(p protocols.Params) (*Settings, error) {
 		SyncNoDelayCount: int(p.Int(ParamNoDelayCnt)),
 		Heartbeat:        p.Duration(ParamHeartbeat),
 		SyncBinlog:       p.Int(ParamSyncBinlog) == 1,
+		SyncPeriod:       int(p.Int(ParamSyncBinlog)),
+		DirtyExpire:      time.Duration(p.Int(ParamDirtyExpire)) * 10 * time.Millisecond,
+		DirtyWriteback:   time.Duration(p.Int(ParamDirtyWB)) * 10 * time.Millisecond,
 		Pipeline:         pipelineOf(p.String(protocols.FlavorParam)),
 		params:           p,
 	}, nil
