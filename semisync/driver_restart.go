@@ -21,12 +21,12 @@ import (
 // (log_replica_updates=ON on a replica), and a source also stores each event at its sync
 // stage, ahead of the engine commit: the engine's prepare record. A source writes its
 // binlog besides to a file of its own on the node's crash-testing filesystem
-// (driver_binlogfile.go), fsynced per group with sync_binlog=1 and only written with 0,
+// (driver_binlogfile.go), fsynced every sync_binlog-th group and written back by the OS,
 // so the two logs survive a crash each by its own setting. A restarted source recovers by
 // MySQL's XA rule (recoverSource): a prepared transaction commits if the binlog file holds
 // it and rolls back if not; its binlog is then what the file kept, from after the last
-// position the engine committed but the file lost. A replica promoted to source has no binlog file: it serves the binlog its
-// engine kept. A replica further behind than a binlog reaches, or ahead of a binlog a
+// position the engine committed but the file lost. A replica promoted to source has no
+// binlog file: it serves the binlog its engine kept. A replica further behind than a binlog reaches, or ahead of a binlog a
 // crash truncated, is refused, and its I/O thread stops with error 1236.
 
 // sourceOf is the source of the topology: Config.Source after a promotion, else Members[0].
