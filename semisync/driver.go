@@ -143,7 +143,7 @@ func New(cfg protocols.Config) (protocols.Provider, error) {
 			return nil, fmt.Errorf("node %s: the binlog file: %w", cfg.Node, err)
 		}
 	} else {
-		p.rep = NewReplica(p.source, cfg.Position, p.hb)
+		p.rep = NewReplica(p.source, cfg.Position, st.ConnectRetry, p.hb)
 	}
 	return p, nil
 }

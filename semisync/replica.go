@@ -32,11 +32,14 @@ type ReplicaStatus struct {
 // Replica is a replica's receiver (the I/O thread) as a state machine: it keeps the relay
 // log contiguous, acks the events the source flagged once they are in the relay log, and
 // re-requests the dump stream from its relay-log position when it learns it lost events
-// (a gap, or a heartbeat announcing positions it lacks) or when a request went
-// unanswered for Retry. Applying the relay log is the driver's applier, outside.
+// (a gap, or a heartbeat announcing positions it lacks), when a request went unanswered
+// for the connect retry (SOURCE_CONNECT_RETRY), or when the stream went silent for
+// netTimeoutBeats heartbeat periods. Applying the relay log is the driver's applier,
+// outside.
 type Replica struct {
 	source string
-	retry  time.Duration
+	retry  time.Duration // SOURCE_CONNECT_RETRY: between attempts while unanswered
+	beat   time.Duration // the source's heartbeat period
 
 	next      int64 // next position expected; the relay log holds 1..next-1
 	sourcePos int64
@@ -54,9 +57,11 @@ type Replica struct {
 	relay []RelayEntry
 }
 
-// NewReplica returns a receiver whose relay log ends at position relayEnd.
-func NewReplica(source string, relayEnd int64, retry time.Duration) *Replica {
-	return &Replica{source: source, retry: retry, next: relayEnd + 1, sourcePos: relayEnd}
+// NewReplica returns a receiver whose relay log ends at position relayEnd, which retries
+// an unanswered dump request every retry (source_connect_retry) and takes a stream
+// silent for netTimeoutBeats heartbeat periods beat as lost.
+func NewReplica(source string, relayEnd int64, retry, beat time.Duration) *Replica {
+	return &Replica{source: source, retry: retry, beat: beat, next: relayEnd + 1, sourcePos: relayEnd}
 }
 
 // Start sends the first dump request.
@@ -69,13 +74,13 @@ func (r *Replica) request(now time.Time) {
 }
 
 // maybeRequest re-requests from the relay-log end unless the same request is still
-// fresh: the events in flight from before a gap arrive as further gaps and must not each
-// restart the stream.
+// fresh (sent less than a heartbeat period ago): the events in flight from before a gap
+// arrive as further gaps and must not each restart the stream.
 func (r *Replica) maybeRequest(now time.Time) {
 	if r.stopped {
 		return
 	}
-	if r.requested && r.reqFrom == r.next && now.Sub(r.reqAt) < r.retry {
+	if r.requested && r.reqFrom == r.next && now.Sub(r.reqAt) < r.beat {
 		return
 	}
 	r.request(now)
@@ -147,8 +152,9 @@ func (r *Replica) sendAck(pos int64) {
 	r.msgs = append(r.msgs, Envelope{To: r.source, Payload: appendMessage(nil, message{Type: msgAck, Pos: pos})})
 }
 
-// Tick re-sends a dump request that has gone unanswered for Retry (the source was
-// unreachable), as the replica's connect-retry loop does.
+// Tick re-sends a dump request that has gone unanswered for the connect retry (the
+// source was unreachable or not up yet), as the I/O thread's reconnect loop does every
+// SOURCE_CONNECT_RETRY seconds.
 //
 // A stream that was answered and then went silent for netTimeoutBeats heartbeat periods
 // (a source that died and came back, with no dump stream for this replica any more) is
@@ -162,7 +168,7 @@ func (r *Replica) Tick(now time.Time) {
 		r.request(now)
 		return
 	}
-	if r.heard && !r.heardAt.IsZero() && now.Sub(r.heardAt) >= netTimeoutBeats*r.retry {
+	if r.heard && !r.heardAt.IsZero() && now.Sub(r.heardAt) >= netTimeoutBeats*r.beat {
 		r.request(now)
 	}
 }

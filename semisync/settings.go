@@ -58,6 +58,9 @@ type Settings struct {
 	// Heartbeat is semisync.heartbeat_period: the dump stream's heartbeat and the replica's
 	// re-request interval.
 	Heartbeat time.Duration
+	// ConnectRetry is source_connect_retry: how often a replica retries an unanswered
+	// dump request.
+	ConnectRetry time.Duration
 
 	params protocols.Params
 }
@@ -101,6 +104,7 @@ func parseCommon(p protocols.Params) (*Settings, error) {
 		SyncDelay:        time.Duration(p.Int(ParamSyncDelay)) * time.Microsecond,
 		SyncNoDelayCount: int(p.Int(ParamNoDelayCnt)),
 		Heartbeat:        p.Duration(ParamHeartbeat),
+		ConnectRetry:     p.Duration(ParamConnRetry),
 		SyncBinlog:       p.Int(ParamSyncBinlog) == 1,
 		SyncPeriod:       int(p.Int(ParamSyncBinlog)),
 		DirtyExpire:      time.Duration(p.Int(ParamDirtyExpire)) * 10 * time.Millisecond,
