@@ -74,6 +74,8 @@ func (p *Provider) Status() []protocols.StatusVar {
 		{Name: "gr_model_majority_lost", Value: onOff(ms.MajorityLost)},
 		{Name: "gr_model_autorejoin_attempts", Value: i(ms.RejoinTotal)},
 		{Name: "gr_model_error_reason", Value: ms.ErrorReason},
+		{Name: "gr_model_incarnation", Value: i(ms.Incarnation)},
+		{Name: "gr_model_join_refused", Value: onOff(ms.JoinRefused)},
 		{Name: "gr_model_applier_errors", Value: i(p.applierErrors.Load())},
 		{Name: "gr_model_corrupt_messages", Value: i(p.corruptFrames.Load() + ms.Corrupt)},
 		{Name: "gr_model_message_cache_limit", Value: strconv.FormatUint(p.set.MessageCacheSize, 10)},
