@@ -69,6 +69,7 @@ func (p *Provider) raftLoop() {
 	var retry [][]byte // proposals raft dropped for want of a leader
 	var props [][]byte
 	bufs := map[uint64][]raftpb.Message{}
+	hz := newHorizon(p.set.WriteConcurrency) // driver_horizon.go
 	for {
 		ticked := false
 		select {
@@ -80,14 +81,17 @@ func (p *Provider) raftLoop() {
 			p.tick()
 		case <-p.inbox.Wake():
 		}
-		props = props[:0]
 		for _, in := range p.inbox.Drain() {
 			if in.prop != nil {
-				props = append(props, in.prop)
+				hz.Queue(in.prop)
 			}
 			for _, m := range in.msgs {
 				_ = p.node.Step(m)
 			}
+		}
+		props = append(props[:0], hz.Take(time.Now())...)
+		if n := int64(hz.InFlight()); n > p.instancesMax.Load() {
+			p.instancesMax.Store(n)
 		}
 		if ticked && len(retry) > 0 && p.node.Lead() != 0 {
 			props = append(retry, props...)
@@ -133,7 +137,17 @@ func (p *Provider) raftLoop() {
 			p.logLost(out.Snapshot)
 		}
 		if len(out.Committed) > 0 {
+			for _, e := range out.Committed {
+				hz.Delivered(e.Data)
+			}
 			p.deliver(out.Committed)
+		}
+		if out.LeadChanged {
+			hz.Reset()
+		}
+		if hz.Waiting() {
+			// An instance was decided (or dropped) with messages queued: run again.
+			p.inbox.Post(raftInput{})
 		}
 		if out.LeadChanged {
 			p.step(func(m *group.Machine) group.Effects { return m.LeaderChanged(int(out.Lead)-1, out.IsLeader) })

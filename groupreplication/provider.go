@@ -126,6 +126,7 @@ type Provider struct {
 	applyQueued                                                atomic.Int64
 	corruptFrames                                              atomic.Int64
 	cachedBytes                                                atomic.Uint64 // the raft log held (XCom cache)
+	instancesMax                                               atomic.Int64  // most XCom instances in flight at once (driver_horizon.go)
 
 	clone cloneState // clone.go
 

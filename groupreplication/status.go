@@ -83,6 +83,7 @@ func (p *Provider) Status() []protocols.StatusVar {
 		{Name: "gr_model_clones_received", Value: i(p.clone.received.Load())},
 		{Name: "gr_model_clones_donated", Value: i(p.clone.donated.Load())},
 		{Name: "gr_model_last_clone", Value: lastClone},
+		{Name: "gr_model_instances_in_flight_max", Value: i(p.instancesMax.Load())},
 	}
 }
 
