@@ -73,7 +73,7 @@ func (m *Machine) handle(msg *Message, eff *Effects) {
 			m.becomePrimary(msg.Origin, eff)
 		}
 		eff.Changed = true
-	case KindExpel, KindJoin, KindOnline, KindWeight:
+	case KindExpel, KindJoin, KindOnline, KindWeight, KindReboot:
 		m.viewChange(msg, eff)
 	case KindQueueApplied:
 		m.controlDelivered(msg)

@@ -174,6 +174,7 @@ func (m *Machine) Tick(t Tick) (eff Effects) {
 			eff.proposeMessage(&msg)
 		}
 	}
+	m.checkOrphaned(t.Now, rep.Unreachable, &eff)
 	if m.state == Online || m.state == Recovering {
 		m.resendOverdue(&eff)
 	}
@@ -266,3 +267,29 @@ func (m *Machine) LogLost(at uint64) (eff Effects) {
 // LogRecovered reports that a clone brought this member's state to where the log
 // continues.
 func (m *Machine) LogRecovered() { m.lostLog = false }
+
+// checkOrphaned is a restarted member whose join is refused finding that no member of the
+// view is alive as the incarnation the view holds (the whole group went down and came
+// back): nobody is left to expel the old incarnations, so, once the expel timeout has run
+// out on that silence too, it reboots the group (KindReboot, the model's
+// group_replication_bootstrap_group) and joins the new one; the other restarted members
+// do the same, and the first ONLINE becomes the primary.
+func (m *Machine) checkOrphaned(now time.Time, unreachable []bool, eff *Effects) {
+	if !m.joining || !m.joinRefused {
+		m.orphanSince = time.Time{}
+		return
+	}
+	for i := range m.cfg.Members {
+		if i != m.cfg.Self && m.view.In(i) && !unreachable[i] {
+			m.orphanSince = time.Time{}
+			return
+		}
+	}
+	if m.orphanSince.IsZero() {
+		m.orphanSince = now
+		return
+	}
+	if now.Sub(m.orphanSince) >= m.cfg.ExpelTimeout && m.control[KindReboot] == nil {
+		eff.Proposals = append(eff.Proposals, m.ProposeControl(m.message(KindReboot)).Proposals...)
+	}
+}

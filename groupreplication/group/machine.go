@@ -64,14 +64,15 @@ type Machine struct {
 
 	unreachable    []bool // the detector's last report
 	majorityLost   bool
-	paused         bool    // out of the group: agreed messages are held (Effects.Held)
-	joining        bool    // a rejoin is under way (RECOVERING)
-	joined         bool    // this attempt's join was delivered (the view has this incarnation)
-	joinRefused    bool    // the join was refused: the view holds an earlier incarnation
-	heardInc       []int64 // by member, the incarnation last heard from
-	rejoinAttempts int     // in the current stay in ERROR (reset once ONLINE)
-	rejoinTotal    int64   // over the member's life
-	exitTaken      bool    // auto-rejoin used up: the exit action holds
+	paused         bool      // out of the group: agreed messages are held (Effects.Held)
+	joining        bool      // a rejoin is under way (RECOVERING)
+	joined         bool      // this attempt's join was delivered (the view has this incarnation)
+	joinRefused    bool      // the join was refused: the view holds an earlier incarnation
+	heardInc       []int64   // by member, the incarnation last heard from
+	orphanSince    time.Time // a refused joiner has heard no view member since (checkOrphaned)
+	rejoinAttempts int       // in the current stay in ERROR (reset once ONLINE)
+	rejoinTotal    int64     // over the member's life
+	exitTaken      bool      // auto-rejoin used up: the exit action holds
 	errorReason    string
 	lostLog        bool   // the log no longer reaches back to where this member is
 	lostAt         uint64 // raft index of the last snapshot received instead of entries

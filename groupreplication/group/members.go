@@ -39,6 +39,22 @@ func (m *Machine) viewChange(msg *Message, eff *Effects) {
 			m.becomePrimary(m.view.Elect(), eff)
 		}
 		eff.Changed = true
+	case KindReboot:
+		// Only a restarted member of this group (its earlier incarnation in the view) may
+		// reboot it; raft orders the message only with a majority of live peers.
+		if !m.view.In(msg.Origin) || m.view.Holds(msg.Origin, msg.Inc) {
+			return
+		}
+		for i := range m.cfg.Members {
+			m.view.Expel(i, m.view.Incarnation(i))
+		}
+		m.viewChanged(eff)
+		m.primary, m.primaryChange = -1, false
+		if m.joining && m.joinRefused {
+			m.joinRefused = false
+			eff.Proposals = append(eff.Proposals, m.Join().Proposals...)
+		}
+		eff.Changed = true
 	case KindJoin:
 		if m.view.Join(msg.Origin, msg.Inc) {
 			m.view.SetWeight(msg.Origin, int(msg.ID))

@@ -28,6 +28,10 @@ const (
 	KindJoin         Kind = 9  // view change: Origin (re)joins as RECOVERING; ID is its member_weight
 	KindOnline       Kind = 10 // Origin finished distributed recovery and is ONLINE
 	KindWeight       Kind = 11 // Origin's group_replication_member_weight (ID), sent once at start
+	// KindReboot: a restarted incarnation found every member of the view silent (the whole
+	// group went down): the old configuration is dropped, as group_replication_bootstrap_group
+	// would start a new group, and the restarted members join it.
+	KindReboot Kind = 12
 )
 
 // Message is one decoded group message. Which fields are set depends on Kind.
@@ -79,7 +83,7 @@ func AppendMessage(dst []byte, m *Message) []byte {
 	case KindExpel:
 		dst = binary.AppendVarint(dst, m.ID)
 		dst = binary.AppendVarint(dst, m.TargetInc)
-	case KindOnline, KindNewPrimary, KindQueueApplied:
+	case KindOnline, KindNewPrimary, KindQueueApplied, KindReboot:
 	}
 	return dst
 }
@@ -162,7 +166,7 @@ func DecodeMessage(b []byte) (*Message, error) {
 		}
 		m.ID, m.TargetInc = id, inc
 		return m, nil
-	case KindOnline, KindNewPrimary, KindQueueApplied:
+	case KindOnline, KindNewPrimary, KindQueueApplied, KindReboot:
 		if len(b) != 0 {
 			return fail("trailing bytes")
 		}
