@@ -62,6 +62,11 @@ func (m model) localCostOf(n string) localCost {
 	case "galera", "group-replication":
 		add("certification", p.Replication.CertifyUs+p.Replication.CertifyKeyUs, true)
 	}
+	if m.proto == "galera" {
+		// The Galera driver waits certify_wait_us after certification (Node.Certify),
+		// holding no core.
+		add("replication wait", p.Replication.CertifyWaitUs, false)
+	}
 	add("engine commit", p.Commit.EngineUs, true)
 	switch m.proto {
 	case "semisync", "async":
