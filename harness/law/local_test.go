@@ -242,23 +242,35 @@ func TestLocalCostsFromTheProfile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		prof, err := servicetime.Load("mariadb-10.11")
+		name := "mariadb-10.11"
+		if proto == "galera" {
+			name = "galera-4-mariadb-10.11"
+		}
+		prof, err := servicetime.Load(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := Explain(Input{Network: net, Members: members, Protocol: proto, Nodes: resolved(t, proto, members, map[string]string{protocols.CostProfileParam: "mariadb-10.11"}, nil), Threads: 64})
+		e, err := Explain(Input{Network: net, Members: members, Protocol: proto, Nodes: resolved(t, proto, members, map[string]string{protocols.CostProfileParam: name}, nil), Threads: 64})
 		if err != nil {
 			t.Fatal(err)
 		}
 		s := prof.Statement
 		local := prof.Client.StatementRTTUs + min(s.InsertUs, s.UpdateUs, s.DeleteUs) + prof.Commit.EngineUs + prof.Commit.RedoFsyncUs
 		if proto == "galera" {
-			local += prof.Replication.CertifyUs + prof.Replication.CertifyKeyUs
+			local += prof.Replication.CertifyUs + prof.Replication.CertifyKeyUs + prof.Replication.CertifyWaitUs
+			if prof.Replication.CertifyWaitUs == 0 {
+				t.Fatalf("%s has no certify_wait_us: the check of the wait in the floor checks nothing", name)
+			}
+			// The CPU budget counts certification's CPU, not its wait.
+			cpu := min(s.InsertUs, s.UpdateUs, s.DeleteUs) + prof.Replication.CertifyUs + prof.Replication.CertifyKeyUs + prof.Commit.EngineUs
+			if want := float64(prof.Host.Cores) / (cpu / 1e6); e.Bound.Limit != "cpu" || !near(e.Bound.MaxTPS, want) {
+				t.Errorf("galera at 64 threads: limit %s, %v tps; want the CPU budget %d cores / %v us = %v tps (%s)", e.Bound.Limit, e.Bound.MaxTPS, prof.Host.Cores, cpu, want, e.Throughput)
+			}
 		}
 		if !near(e.Bound.CommitFloorMs, pure.CommitFloorMs+local/1000) {
 			t.Errorf("%s: floor %v ms, want the network's %v + the profile's %v us (%s)", proto, e.Bound.CommitFloorMs, pure.CommitFloorMs, local, e.Floor)
 		}
-		if !strings.Contains(e.Floor, "cost profile mariadb-10.11") {
+		if !strings.Contains(e.Floor, "cost profile "+name) {
 			t.Errorf("%s: the floor's derivation does not name the profile: %s", proto, e.Floor)
 		}
 	}
