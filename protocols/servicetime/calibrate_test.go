@@ -95,3 +95,32 @@ n1 commit c=1 3000 ops/s mean 330us
 		})
 	}
 }
+
+// measuredBinlogUs is what the binlog (log_bin, sync_binlog=1) added to a c=1 insert on one
+// MariaDB 10.11 server: docs/measurements/semisync-2026-12-03.md, median of three rounds.
+const measuredBinlogUs = 260
+
+// The semi-sync built-ins are the calibrated mariadb-10.11 with only the measured binlog
+// cost added (and their own name, flavour and source note), so that a recalibration of
+// mariadb-10.11 cannot leave them behind.
+func TestDerivedProfilesFollowTheCalibration(t *testing.T) {
+	base, err := Load("mariadb-10.11")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, flavor := range map[string]string{"semisync-mariadb-10.11": "mariadb-10.11", "semisync-mysql-8.0": "mysql-8.0"} {
+		got, err := Load(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := *base
+		want.Name, want.Flavor, want.Measured = name, flavor, got.Measured
+		want.Commit.BinlogFsyncUs = measuredBinlogUs
+		if *got != want {
+			t.Errorf("%s is not mariadb-10.11 plus binlog_fsync_us %d:\n got %+v\nwant %+v", name, measuredBinlogUs, *got, want)
+		}
+		if !strings.Contains(got.Measured, "semisync-2026-12-03.md") {
+			t.Errorf("%s does not name the measurement of its binlog cost: %s", name, got.Measured)
+		}
+	}
+}
