@@ -22,10 +22,10 @@ func init() {
 		New:      New,
 		Rejoins:  true, FixedSource: true, // driver_restart.go
 		Flavors: []protocols.Flavor{
-			{Name: "mysql-8.0", Summary: "MySQL 8.0 (the default): ordered_commit's flush/sync/commit stages, AFTER_SYNC under LOCK_commit, rpl_semi_sync_master_wait_for_slave_count, sync_binlog=1; no measured cost profile yet (none)"},
-			{Name: "mysql-5.7", Summary: "MySQL 5.7: the same pipeline and defaults as 8.0 for what the model covers; no measured cost profile (none)"},
-			{Name: "mariadb-10.11", Summary: "MariaDB 10.11: trx_group_commit_leader (the AFTER_SYNC wait under LOCK_after_binlog_sync, so a third group cannot write meanwhile), waits AFTER_COMMIT by default, always for one ACK (no wait_for_slave_count), sync_binlog=0; costs from the measured mariadb-10.11 profile",
-				Defaults: map[string]string{ParamWaitPoint: "AFTER_COMMIT", ParamSyncBinlog: "0"}, Lacks: []string{ParamWaitCount, ParamOrderCommit, ParamSyncDelay, ParamNoDelayCnt}, Profile: "mariadb-10.11"},
+			{Name: "mysql-8.0", Summary: "MySQL 8.0 (the default): ordered_commit's flush/sync/commit stages, AFTER_SYNC under LOCK_commit, rpl_semi_sync_master_wait_for_slave_count, sync_binlog=1; costs from semisync-mysql-8.0, derived from the MariaDB 10.11 single-node measurements (not a MySQL measurement)", Profile: "semisync-mysql-8.0"},
+			{Name: "mysql-5.7", Summary: "MySQL 5.7: the same pipeline and defaults as 8.0 for what the model covers; costs from semisync-mysql-8.0 (derived, as for 8.0)", Profile: "semisync-mysql-8.0"},
+			{Name: "mariadb-10.11", Summary: "MariaDB 10.11: trx_group_commit_leader (the AFTER_SYNC wait under LOCK_after_binlog_sync, so a third group cannot write meanwhile), waits AFTER_COMMIT by default, always for one ACK (no wait_for_slave_count), sync_binlog=0; costs from semisync-mariadb-10.11 (the measured mariadb-10.11 profile and the measured binlog fsync)",
+				Defaults: map[string]string{ParamWaitPoint: "AFTER_COMMIT", ParamSyncBinlog: "0"}, Lacks: []string{ParamWaitCount, ParamOrderCommit, ParamSyncDelay, ParamNoDelayCnt}, Profile: "semisync-mariadb-10.11"},
 		},
 	})
 	protocols.Register(protocols.Protocol{
@@ -39,5 +39,14 @@ func init() {
 		MinNodes: 2,
 		New:      New,
 		Rejoins:  true, FixedSource: true, // driver_restart.go
+		// The servers async stands for: the same binlog pipelines and cost profiles as
+		// semisync's flavours (nothing waits for a replica, so only the binlog group commit
+		// and its costs differ between them).
+		Flavors: []protocols.Flavor{
+			{Name: "mysql-8.0", Summary: "MySQL 8.0 (the default): ordered_commit's stages, sync_binlog=1; costs from semisync-mysql-8.0 (derived from the MariaDB 10.11 single-node measurements)", Profile: "semisync-mysql-8.0"},
+			{Name: "mysql-5.7", Summary: "MySQL 5.7: as 8.0 for what the model covers; costs from semisync-mysql-8.0", Profile: "semisync-mysql-8.0"},
+			{Name: "mariadb-10.11", Summary: "MariaDB 10.11: trx_group_commit_leader, sync_binlog=0; costs from semisync-mariadb-10.11 (measured)",
+				Defaults: map[string]string{ParamSyncBinlog: "0"}, Lacks: []string{ParamSyncDelay, ParamNoDelayCnt}, Profile: "semisync-mariadb-10.11"},
+		},
 	})
 }
