@@ -102,6 +102,9 @@ func (t *clusterTarget) Lifecycle(f FaultEvent) {
 		// and every image taken, then the providers stop.
 		var stopping []int
 		for _, n := range t.targets(f.Node) {
+			if f.Node == AllNodes && t.downIdle(n) {
+				continue // kill=all takes down what runs; a node down already stays down
+			}
 			if i := t.down(n, how); i >= 0 {
 				stopping = append(stopping, i)
 			}
@@ -324,6 +327,14 @@ func (t *clusterTarget) promote(node string) {
 			t.restart(m)
 		}
 	}
+}
+
+// downIdle reports whether node is down with no restart under way.
+func (t *clusterTarget) downIdle(node string) bool {
+	t.lc.mu.Lock()
+	defer t.lc.mu.Unlock()
+	d := t.lc.down[node]
+	return d != nil && !d.restarting
 }
 
 // Down implements nodeLifecycle.
