@@ -28,10 +28,11 @@
 # A schedule the protocol refuses before the run (a restart where the model cannot rejoin a
 # node, a partition of a one-node cluster) is shown as "refused" with the reason, not run.
 # Every point is short (--duration, 3 s by default): a cell is evidence of what the
-# mechanism does under that schedule, not a statistic. Each protocol's points run under one
-# flock /tmp/bench.lock (a point takes about 3 s beyond its duration, so a protocol's
-# 60-odd points take a few minutes), so the matrix shares the machine with other heavy runs
-# without a wait in the lock's queue per point.
+# mechanism does under that schedule, not a statistic. Each schedule's points of a protocol
+# (one per workload) run under one flock /tmp/bench.lock: a Galera or GR schedule takes
+# about 20 s, a semi-sync or async one a few minutes (their replicas' clients read so fast
+# that the histories hold hundreds of thousands of operations for Elle), so no locked
+# session comes near 10 minutes and other heavy runs get the machine between schedules.
 #
 # Usage: scripts/jepsen-matrix.sh [--out DIR] [--protocols P,...] [--schedules S,...]
 #                                 [--workloads W,...] [--duration D] [--threads N] [--seed S]
@@ -107,12 +108,12 @@ rows="$out/rows.tsv"
 lock() { [ -n "${JEPSEN_MATRIX_LOCKED:-}" ] || flock "$@" 9; }
 exec 9>>/tmp/bench.lock
 for p in "${protolist[@]}"; do
-	lock
 	case "$p" in
 	standalone) proto_args="--protocol standalone --nodes 1" ;;
 	*) proto_args="--protocol $p --writers all" ;;
 	esac
 	for s in "${schedlist[@]}"; do
+		lock
 		for w in "${wllist[@]}"; do
 			base="$out/$p-$s-$w"
 			if [ "$p" = standalone ] && [[ "$s" == *partition* ]]; then
@@ -157,8 +158,8 @@ for p in "${protolist[@]}"; do
 				    + [($pt.notes // [])[] | select(test("stalled|did not fire|not read|did not run"))] | join("; "))]
 				| @tsv' "$base.json" >>"$rows"
 		done
+		lock -u
 	done
-	lock -u
 done
 
 for p in "${protolist[@]}"; do
