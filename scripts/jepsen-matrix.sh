@@ -30,9 +30,10 @@
 # Every point is short (--duration, 3 s by default): a cell is evidence of what the
 # mechanism does under that schedule, not a statistic. Each schedule's points of a protocol
 # (one per workload) run under one flock /tmp/bench.lock: a Galera or GR schedule takes
-# about 20 s, a semi-sync or async one a few minutes (their replicas' clients read so fast
-# that the histories hold hundreds of thousands of operations for Elle), so no locked
-# session comes near 10 minutes and other heavy runs get the machine between schedules.
+# about 20 s, a semi-sync or async one one to two minutes (a replica that does not catch up
+# costs the 30 s no-progress bound of the convergence wait, and the replicas' read-only
+# clients make histories of up to a million operations), so no locked session comes near
+# 10 minutes and other heavy runs get the machine between schedules.
 #
 # Usage: scripts/jepsen-matrix.sh [--out DIR] [--protocols P,...] [--schedules S,...]
 #                                 [--workloads W,...] [--duration D] [--threads N] [--seed S]
