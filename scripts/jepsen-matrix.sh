@@ -28,18 +28,20 @@
 # A schedule the protocol refuses before the run (a restart where the model cannot rejoin a
 # node, a partition of a one-node cluster) is shown as "refused" with the reason, not run.
 # Every point is short (--duration, 3 s by default): a cell is evidence of what the
-# mechanism does under that schedule, not a statistic. Each schedule's points of a protocol
-# (one per workload) run under one flock /tmp/bench.lock: a Galera or GR schedule takes
-# about 20 s, a semi-sync or async one one to two minutes (a replica that does not catch up
-# costs the 30 s no-progress bound of the convergence wait, and the replicas' read-only
-# clients make histories of up to a million operations), so no locked session comes near
-# 10 minutes and other heavy runs get the machine between schedules.
+# mechanism does under that schedule, not a statistic. The points run under flock
+# /tmp/bench.lock, released between two schedules once held for JEPSEN_MATRIX_HOLD seconds
+# (6 minutes): a Galera or GR schedule takes about 20 s, a semi-sync or async one one to two
+# minutes (a replica that does not catch up costs the 30 s no-progress bound of the
+# convergence wait, and the replicas' read-only clients make histories of up to a million
+# operations), so a locked session stays under 10 minutes and other heavy runs get the
+# machine between sessions without the matrix queueing for the lock at every schedule.
 #
 # Usage: scripts/jepsen-matrix.sh [--out DIR] [--protocols P,...] [--schedules S,...]
 #                                 [--workloads W,...] [--duration D] [--threads N] [--seed S]
 #   REPLBENCH=path   use an existing binary instead of building one
 #   JEPSEN_MATRIX_LOCKED=1   the caller holds /tmp/bench.lock already (flock /tmp/bench.lock
 #                    env JEPSEN_MATRIX_LOCKED=1 scripts/jepsen-matrix.sh): take it no more
+#   JEPSEN_MATRIX_HOLD=S     release the lock between schedules after holding it S seconds
 # Output: the tables on standard output; DIR/rows.tsv, and DIR/<protocol>-<schedule>-<workload>
 # .json/.log per point (the run directories, with histories and witness pictures, under
 # DIR/runs). Exit status: 0 when every point ran (whatever its verdicts: finding anomalies is
@@ -106,7 +108,25 @@ IFS=, read -r -a wllist <<<"$wls"
 status=0
 rows="$out/rows.tsv"
 : >"$rows"
-lock() { [ -n "${JEPSEN_MATRIX_LOCKED:-}" ] || flock "$@" 9; }
+# The lock is taken before a schedule and released after one once it has been held for
+# JEPSEN_MATRIX_HOLD seconds (default 360), so a locked session stays well under 10 minutes
+# without queueing for the lock again at every schedule.
+hold="${JEPSEN_MATRIX_HOLD:-360}"
+held_since=""
+lock() {
+	[ -z "${JEPSEN_MATRIX_LOCKED:-}" ] || return 0
+	if [ -z "$held_since" ]; then
+		flock 9
+		held_since=$SECONDS
+	fi
+}
+unlock() {
+	[ -z "${JEPSEN_MATRIX_LOCKED:-}" ] || return 0
+	if [ -n "$held_since" ] && { [ "${1:-}" = now ] || [ $((SECONDS - held_since)) -ge "$hold" ]; }; then
+		flock -u 9
+		held_since=""
+	fi
+}
 exec 9>>/tmp/bench.lock
 for p in "${protolist[@]}"; do
 	case "$p" in
@@ -159,9 +179,10 @@ for p in "${protolist[@]}"; do
 				    + [($pt.notes // [])[] | select(test("stalled|did not fire|not read|did not run"))] | join("; "))]
 				| @tsv' "$base.json" >>"$rows"
 		done
-		lock -u
+		unlock
 	done
 done
+unlock now
 
 for p in "${protolist[@]}"; do
 	echo
