@@ -120,8 +120,9 @@ wait:
 	case vFenced:
 		return nil, protocols.ErrCertification()
 	}
-	// Certification and the local monitor, on the node's CPU (service-time model).
-	_ = p.cfg.Cost.CPU(ctx, p.cfg.Cost.Start(), p.cfg.Cost.CertifyCost(len(ws.Keys)))
+	// Certification and the local monitor, on the node's CPU, then the wait replication
+	// adds without a core (service-time model).
+	_ = p.cfg.Cost.Certify(ctx, len(ws.Keys))
 	if !v.ok {
 		p.certFailures.Add(1)
 		return nil, protocols.ErrCertification()

@@ -22,15 +22,22 @@ import "github.com/replbench/replbench/protocols"
 
 const notes = `Departures from the real Galera 4 provider:
 - Membership: every node starts SYNCED in one primary component of all members (no
-  bootstrap or join sequence, no gvwstate.dat). A peer silent for evs.suspect_timeout
+  bootstrap or join sequence at the start). A peer silent for evs.suspect_timeout
   starts a view change (JOIN/INSTALL, simplified: no transitional view is reported, no
   DELAYED_LIST or auto-evict); a node outside the view that is heard again merges back.
   The new view delivers the old view's messages up to a cut all its members have, so no
   write-set is delivered on one side of a partition and not the other. The quorum rule
   2*w(kept) + w(left) > w(last primary) decides the primary component (pc.weight; Close
   is a graceful leave); a non-primary node answers 1047 and its in-flight transactions
-  fail. pc.ignore_sb, pc.ignore_quorum, pc.npvo and pc.bootstrap are not modelled, and an
-  asymmetric partition ends only when evs.inactive_timeout drops the disagreeing peers.
+  fail. pc.ignore_sb, pc.ignore_quorum and pc.npvo are not modelled, and an asymmetric
+  partition ends only when evs.inactive_timeout drops the disagreeing peers.
+- After every node went down: with pc.recovery the members of the view saved in
+  gvwstate.dat restore the primary component by the quorum rule (a majority of that view,
+  where the real provider waits for all of its members); without it, or after a clean
+  shutdown removed the file, the model carries out the operator's documented procedure
+  once every node is back in one non-primary view: the node with safe_to_bootstrap: 1,
+  else the highest recovered seqno, bootstraps (replbench_bootstrap says which and why).
+  pc.bootstrap on a restarted node is refused without safe_to_bootstrap: 1.
 - State transfer: after each primary view a state exchange in total order finds members
   whose history is behind; they ask for a transfer, every member picks the same donor
   (the lowest-index SYNCED one; no segment preference, no wsrep_sst_donor), which sends

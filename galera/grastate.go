@@ -23,9 +23,10 @@ import (
 //   - safe_to_bootstrap is 0 whenever the node is in a primary component with others, and
 //     1 only on a node that was the sole member of a primary component, that is, the last
 //     one to leave it cleanly: the node whose state is newest after the cluster shut down.
-// What is not built here is the refusal that reads it (a node with safe_to_bootstrap=0
-// asked to bootstrap a new cluster alone); after every node went down the model restores
-// the last primary component when its members meet again, as pc.recovery does.
+// A restarted node asked to bootstrap a new cluster (pc.bootstrap) with safe_to_bootstrap: 0
+// is refused (restart.go); after every node went down, the primary component comes back
+// from gvwstate.dat (pc.recovery, gvwstate.go) or by the bootstrap procedure
+// (replicator/bootstrap.go).
 
 // grastateFile is the file name Galera uses, in the data directory.
 const grastateFile = "grastate.dat"
@@ -81,19 +82,25 @@ func parseGrastate(b []byte) (grastate, error) {
 
 // writeGrastate replaces grastate.dat and fsyncs it (and its directory, for a new file).
 func writeGrastate(fsys vfs.FS, dir string, g grastate) error {
-	path := fsys.PathJoin(dir, grastateFile)
+	return writeSynced(fsys, fsys.PathJoin(dir, grastateFile), g.encode())
+}
+
+// writeSynced replaces the file at path with b and fsyncs it and its directory, as Galera
+// writes its state files.
+func writeSynced(fsys vfs.FS, path string, b []byte) error {
+	name := fsys.PathBase(path)
 	f, err := fsys.Create(path, vfs.WriteCategoryUnspecified)
 	if err != nil {
-		return fmt.Errorf("galera: write %s: %w", grastateFile, err)
+		return fmt.Errorf("galera: write %s: %w", name, err)
 	}
-	if _, err = f.Write(g.encode()); err == nil {
+	if _, err = f.Write(b); err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("galera: write %s: %w", grastateFile, err)
+		return fmt.Errorf("galera: write %s: %w", name, err)
 	}
 	if d, err := fsys.OpenDir(fsys.PathDir(path)); err == nil {
 		_ = d.Sync()

@@ -178,7 +178,7 @@ func (p *Provider) execute(effects []replicator.Effect) {
 		case replicator.Restore:
 			p.restore(ef)
 		case replicator.Received:
-			p.lastXfer = fmt.Sprintf("%s from %s: up to seqno %d", ef.Kind, p.cfg.Members[ef.From], ef.At)
+			p.lastXfer = fmt.Sprintf("from %s: %s", p.cfg.Members[ef.From], ef)
 		case replicator.Cached:
 			p.gcache.add(ef)
 		case replicator.CacheReset:
@@ -188,6 +188,17 @@ func (p *Provider) execute(effects []replicator.Effect) {
 		case replicator.Installed:
 			if ef.View.Primary && (len(ef.View.Members) == 1) != p.safe {
 				p.safe = len(ef.View.Members) == 1
+				p.saveState(-1)
+			}
+			if ef.View.Primary && p.stateFS != nil && p.st.PCRecovery {
+				v := ef.View
+				_ = writeGvwstate(p.stateFS, p.stateDir, p.cfg.Node, p.cfg.Members,
+					gcs.PrimView{ID: v.ID, ConfID: v.ConfID, Members: v.Members, Weights: v.Weights})
+			}
+		case replicator.Bootstrapped:
+			p.bootstrapped = fmt.Sprintf("%s bootstrapped a new primary component at seqno %d: %s", p.cfg.Members[ef.Node], ef.Seqno, ef.Reason)
+			if ef.Node == p.self && !p.safe {
+				p.safe = true // the procedure's edit of grastate.dat before --wsrep-new-cluster
 				p.saveState(-1)
 			}
 			// wsrep_ready follows the view; refreshReady runs after every step.
@@ -226,7 +237,7 @@ func (p *Provider) donate(d replicator.Donate) {
 		msg = replicator.AppendSnapshot(msg, snap.Bytes())
 	}
 	_ = p.ep.Send(p.cfg.Members[d.To], msg)
-	p.lastXfer = fmt.Sprintf("%s to %s: seqnos %d..%d", d.Kind, p.cfg.Members[d.To], d.From+1, d.At)
+	p.lastXfer = fmt.Sprintf("%s to %s: %s", d.Kind, p.cfg.Members[d.To], d.Range())
 }
 
 // restore replaces the storage engine's contents with an SST snapshot and moves the
@@ -299,13 +310,14 @@ func (l latency) String() string {
 
 // loopSnapshot is what Status reads of the loop-owned state.
 type loopSnapshot struct {
-	m        replicator.Status
-	lat      latency
-	lastXfer string
+	m            replicator.Status
+	lat          latency
+	lastXfer     string
+	bootstrapped string
 }
 
 func (p *Provider) snapshot() {
-	s := loopSnapshot{m: p.m.Status(), lat: p.lat, lastXfer: p.lastXfer}
+	s := loopSnapshot{m: p.m.Status(), lat: p.lat, lastXfer: p.lastXfer, bootstrapped: p.bootstrapped}
 	p.snapMu.Lock()
 	p.snap = s
 	p.snapMu.Unlock()

@@ -32,6 +32,8 @@ const (
 	ParamJoinRetrans        = "evs.join_retrans_period"
 	ParamWeight             = "pc.weight"
 	ParamGCacheSize         = "gcache.size"
+	ParamPCRecovery         = "pc.recovery"
+	ParamPCBootstrap        = "pc.bootstrap"
 )
 
 // Params lists every parameter the model implements, with the real default.
@@ -59,5 +61,7 @@ var Params = []protocols.Param{
 	{Name: ParamJoinRetrans, Default: "1s", Help: "JOIN messages are repeated this often while a view change gathers (real default PT1S)"},
 	{Name: ParamWeight, Default: "1", Min: new(0.0), Max: new(255.0), Help: "this node's weight in the quorum rule 2*w(kept) + w(left gracefully) > w(last primary component); 0..255"},
 	{Name: ParamGCacheSize, Default: "128M", Help: "bytes of recent write-sets kept for IST; a rejoining node whose gap reaches past them gets an SST (a full snapshot) instead"},
+	{Name: ParamPCRecovery, Default: "true", Help: "a node saves the primary view it is in to gvwstate.dat (removed on a clean shutdown), and after every node went down the members of that view restore the primary component when they meet again; false: after restart=all no node knows a primary component and the cluster is bootstrapped as the documented procedure says (the node with safe_to_bootstrap: 1, else the highest recovered seqno, starts a new cluster; the others join it by IST or SST; replbench_bootstrap says which and why)"},
+	{Name: ParamPCBootstrap, Default: "false", Help: "a restarted node starts a new cluster (--wsrep-new-cluster, galera_new_cluster): refused unless its grastate.dat says safe_to_bootstrap: 1; per node, e.g. --param n2:pc.bootstrap=true with restart=n2"},
 	{Name: ParamRetransmitInterval, Default: "100ms", Min: new(0.001), Help: "model-only: the EVS timer tick; keepalives and loss recovery run on it (retransmission after ten ticks without progress)"},
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
+	"github.com/replbench/replbench/galera/gcs"
 	"github.com/replbench/replbench/galera/replicator"
 	"github.com/replbench/replbench/internal/driver"
 	"github.com/replbench/replbench/protocols"
@@ -53,7 +54,10 @@ type Provider struct {
 	recoveredState string     // the grastate.dat a restart found (restart.go)
 	stateFS        vfs.FS     // the engine's filesystem and directory, for grastate.dat (nil: none)
 	stateDir       string
-	safe           bool // safe_to_bootstrap: the last primary view had this node alone (loop-owned)
+	safe           bool          // safe_to_bootstrap: the last primary view had this node alone (loop-owned)
+	savedView      *gcs.PrimView // the primary view gvwstate.dat restored at a restart (nil: none)
+	recoveredView  string        // what a restart found of gvwstate.dat (restart.go)
+	bootstrapped   string        // the bootstrap procedure's choice (replbench_bootstrap)
 
 	applyMon, commitMon *monitor.Monitor
 	queue               *driver.Queue[replicator.Apply] // the receive queue for the appliers
@@ -154,7 +158,13 @@ func (p *Provider) Start(ctx context.Context) error {
 	p.startedAt = time.Now()
 	p.ep.SetHandler(p.handle)
 	p.started.Store(true)
-	p.saveState(-1)  // running: the position is the engine's
+	p.saveState(-1) // running: the position is the engine's
+	if !p.cfg.Rejoin && p.stateFS != nil && p.st.PCRecovery {
+		// The bootstrapped cluster's primary view, as the first node writes it.
+		v := p.m.Status().View
+		_ = writeGvwstate(p.stateFS, p.stateDir, p.cfg.Node, p.cfg.Members,
+			gcs.PrimView{ID: v.ID, ConfID: max(v.ConfID, 1), Members: v.Members, Weights: v.Weights})
+	}
 	p.refreshReady() // before the loop starts: from then on only the loop reads the machine
 	if !p.cfg.Rejoin {
 		p.inbox.Post(event{kind: evAnnounce})
@@ -189,9 +199,13 @@ func (p *Provider) Close() error {
 	p.queue.Close()
 	p.wg.Wait()
 	p.gcache.close()
-	// A clean shutdown records the last committed seqno (a killed node's image was taken
-	// before this, so for it the file still says -1).
+	// A clean shutdown records the last committed seqno and removes gvwstate.dat (a killed
+	// node's image was taken before this, so for it grastate.dat still says -1 and
+	// gvwstate.dat is still there).
 	p.saveState(p.LastCommitted())
+	if p.stateFS != nil {
+		removeGvwstate(p.stateFS, p.stateDir)
+	}
 	return nil
 }
 

@@ -3,6 +3,7 @@ package galera
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/replbench/replbench/galera/replicator"
@@ -34,7 +35,13 @@ func (p *Provider) openGCache() error {
 			default:
 				p.recoveredState = "no " + grastateFile
 			}
+			if err := p.readSavedView(); err != nil {
+				return err
+			}
 		}
+	}
+	if p.cfg.Rejoin && p.st.Bootstrap && !p.safe {
+		return fmt.Errorf("galera %s: it may not be safe to bootstrap the cluster from this node: it was not the last one to leave the cluster and may not contain all the updates (%s: safe_to_bootstrap: 0). To force the bootstrap from this node, set safe_to_bootstrap: 1 in its %s, and do so only on the node with the highest recovered seqno (wsrep-recover); or set pc.recovery=true and restart every node, or drop pc.bootstrap and let restart=all bootstrap from the most advanced node", p.cfg.Node, grastateFile, grastateFile)
 	}
 	if !ok || p.st.GCacheSize <= 0 {
 		if p.cfg.Rejoin {
@@ -67,9 +74,40 @@ func (p *Provider) openGCache() error {
 	return nil
 }
 
+// readSavedView reads gvwstate.dat with pc.recovery=true: the primary component the node
+// restores (gvwstate.go). With pc.recovery=false the file is not read.
+func (p *Provider) readSavedView() error {
+	if !p.st.PCRecovery {
+		p.recoveredView = "pc.recovery=false: " + gvwstateFile + " not read"
+		return nil
+	}
+	weight := func(i int) int {
+		if i == p.self {
+			return p.st.Weight
+		}
+		return 1
+	}
+	v, found, err := readGvwstate(p.stateFS, p.stateDir, p.cfg.Members, weight)
+	switch {
+	case err != nil:
+		return fmt.Errorf("galera %s: %w (remove the file to start without it)", p.cfg.Node, err)
+	case found:
+		p.savedView = &v
+		names := make([]string, len(v.Members))
+		for k, m := range v.Members {
+			names[k] = p.cfg.Members[m]
+		}
+		p.recoveredView = fmt.Sprintf("%s: primary view {%s}, conf %d, restored (pc.recovery)", gvwstateFile, strings.Join(names, ","), v.ConfID)
+	default:
+		p.recoveredView = "no " + gvwstateFile + ": no primary component to restore (the node left cleanly, or never was primary)"
+	}
+	return nil
+}
+
 // rejoinFrom replaces a new provider's bootstrap state with a restarted node's.
 func (p *Provider) rejoinFrom(seqno int64, recovered []replicator.Cached) {
-	p.m = replicator.NewRestarted(p.st.ReplicatorConfig(p.self, p.n), seqno, recovered)
+	rs := replicator.RestartState{LastPrim: p.savedView, SafeToBootstrap: p.safe, Bootstrap: p.st.Bootstrap}
+	p.m = replicator.NewRestarted(p.st.ReplicatorConfig(p.self, p.n), seqno, recovered, rs)
 	p.applyMon = monitor.New(seqno)
 	p.commitMon = monitor.New(seqno)
 	p.snapshot()

@@ -41,6 +41,8 @@ type Settings struct {
 
 	Weight     int   // pc.weight
 	GCacheSize int64 // gcache.size, in bytes
+	PCRecovery bool  // pc.recovery
+	Bootstrap  bool  // pc.bootstrap on a restart (--wsrep-new-cluster)
 
 	CertMaxLength    int64 // cert.max_length
 	CertLengthCheck  int64 // cert.length_check
@@ -79,6 +81,8 @@ func ParseSettings(p protocols.Params) (protocols.Settings, error) {
 		CertMaxLength:     p.Int(ParamCertMaxLength),
 		CertLengthCheck:   p.Int(ParamCertLengthCheck),
 		CertOptimisticPA:  p.Bool(ParamCertOptimisticPA),
+		PCRecovery:        p.Bool(ParamPCRecovery),
+		Bootstrap:         p.Bool(ParamPCBootstrap),
 		FC: gcs.FCParams{Limit: p.Int(ParamFCLimit), Factor: p.Float(ParamFCFactor),
 			SinglePrimary: p.Bool(ParamFCSinglePrimary)},
 		params: p,

@@ -79,9 +79,18 @@ type cloneIncoming struct {
 // drops what was queued before the snapshot (the clone replaces it) and the machine leaves
 // the group, in one critical section so that a clone in progress sees the snapshot and
 // the trimmed queue together.
+//
+// A member whose state is already at or after the snapshot (a clone installed it, taken
+// from a donor whose log had been compacted to there: a restarted member may clone from
+// its own log's compaction point before the leader's snapshot arrives) has lost nothing:
+// the entries after the snapshot continue its state, and the pipeline skips those its
+// state already covers.
 func (p *Provider) logLost(at uint64) {
 	p.step(func(m *group.Machine) group.Effects {
-		eff := m.LogLost(at)
+		var eff group.Effects
+		if at > p.pipeIndex.Load() {
+			eff = m.LogLost(at)
+		}
 		p.pipeMu.Lock()
 		p.pipeQ = keepAfter(p.pipeQ, at)
 		p.pipeTxns.Store(countTxns(p.pipeQ))
@@ -203,7 +212,7 @@ func (p *Provider) sendClone(r cloneRequest, blob []byte) {
 	total := max((len(blob)+cloneChunk-1)/cloneChunk, 1)
 	for i := range total {
 		part := blob[min(i*cloneChunk, len(blob)):min((i+1)*cloneChunk, len(blob))]
-		f := []byte{frameCloneData}
+		f := frameHeader(frameCloneData, p.incarnation)
 		f = binary.AppendUvarint(f, r.id)
 		f = binary.AppendUvarint(f, uint64(i))
 		f = binary.AppendUvarint(f, uint64(total))
@@ -241,8 +250,12 @@ func (p *Provider) cloneReceived(from string, b []byte) {
 // had already certified finish, then asks donors in turn for their state and installs the
 // first one that arrives. It repeats if raft sent a newer snapshot in the meantime.
 func (p *Provider) cloneFromGroup(ctx context.Context) error {
-	p.pipeRun.Lock()
-	defer p.pipeRun.Unlock()
+	select {
+	case p.pipeRun <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-p.pipeRun }()
 	// Nothing is certified while paused; let the applier finish what was, so nothing old
 	// is written over the restored database.
 	p.mu.Lock()
@@ -329,7 +342,7 @@ func (p *Provider) requestClone(ctx context.Context, donor string, need uint64) 
 		}
 		p.clone.mu.Unlock()
 	}()
-	req := []byte{frameCloneRequest}
+	req := frameHeader(frameCloneRequest, p.incarnation)
 	req = binary.AppendUvarint(req, in.reqID)
 	req = binary.AppendUvarint(req, need)
 	if err := p.cfg.Endpoint.Send(donor, req); err != nil {

@@ -73,7 +73,7 @@ func (p *Provider) BeforeWrite(ctx context.Context) error {
 func (p *Provider) SyncWait(ctx context.Context) error {
 	id := p.nextID.Add(1)
 	ch := make(chan int64, 1)
-	data := group.AppendMessage(nil, &group.Message{Kind: group.KindSyncBefore, Origin: p.self, ID: id})
+	data := group.AppendMessage(nil, &group.Message{Kind: group.KindSyncBefore, Origin: p.self, Inc: p.incarnation, ID: id})
 	p.step(func(m *group.Machine) group.Effects {
 		p.syncs[id] = ch
 		return m.SubmitSync(id, data)
@@ -128,7 +128,7 @@ func (p *Provider) Replicate(ctx context.Context, ws *protocols.WriteSet) (proto
 	id := p.nextID.Add(1)
 	ch := make(chan certifier.Result, 1)
 	p.localProposed.Add(1)
-	data := group.AppendMessage(make([]byte, 0, ws.Size()+16), &group.Message{Kind: group.KindTxn, Origin: p.self, ID: id, Level: p.set.Consistency, WS: ws})
+	data := group.AppendMessage(make([]byte, 0, ws.Size()+16), &group.Message{Kind: group.KindTxn, Origin: p.self, Inc: p.incarnation, ID: id, Level: p.set.Consistency, WS: ws})
 	p.chargeSend(len(data)) // driver_cost.go
 	p.step(func(m *group.Machine) group.Effects {
 		p.waiters[id] = ch

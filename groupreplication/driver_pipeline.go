@@ -37,18 +37,29 @@ func (p *Provider) pipeline() {
 		case <-p.pipeWake:
 		}
 		for {
-			p.pipeRun.Lock()
+			select {
+			case p.pipeRun <- struct{}{}:
+			case <-p.ctx.Done():
+				return
+			}
 			p.serveClones()
 			p.pipeMu.Lock()
 			q := p.pipeQ
 			p.pipeQ = nil
 			p.pipeMu.Unlock()
 			if len(q) == 0 {
-				p.pipeRun.Unlock()
+				<-p.pipeRun
 				break
 			}
 			held := false
 			for i, e := range q {
+				if e.Index <= p.pipeIndex.Load() {
+					// Already in this member's state (a clone taken after it).
+					if group.IsTxn(e.Data) {
+						p.pipeTxns.Add(-1)
+					}
+					continue
+				}
 				remote := p.chargeDelivered(e.Data) // receive and certify (driver_cost.go)
 				eff := p.step(func(m *group.Machine) group.Effects { return m.Deliver(e.Data) })
 				if remote && len(eff.Applies) > 0 {
@@ -68,7 +79,7 @@ func (p *Provider) pipeline() {
 				p.pipeIndex.Store(e.Index)
 				p.serveClones()
 			}
-			p.pipeRun.Unlock()
+			<-p.pipeRun
 			if held {
 				break
 			}

@@ -13,26 +13,27 @@ import (
 // receive is the bus handler: it decodes a frame and hands its raft messages to the raft
 // loop without blocking the bus.
 func (p *Provider) receive(from string, payload []byte) {
-	if len(payload) == 0 {
+	kind, inc, body, ok := splitHeader(payload)
+	if !ok {
 		p.corruptFrames.Add(1)
 		return
 	}
-	p.heardFrom(from)
-	switch payload[0] {
+	p.heardFrom(from, inc)
+	switch kind {
 	case frameAlive:
 		return
 	case frameCloneRequest:
-		p.cloneRequested(from, payload[1:])
+		p.cloneRequested(from, body)
 		return
 	case frameCloneData:
-		p.cloneReceived(from, payload[1:])
+		p.cloneReceived(from, body)
 		return
 	}
-	if payload[0] != frameRaft {
+	if kind != frameRaft {
 		p.corruptFrames.Add(1)
 		return
 	}
-	msgs, err := decodeFrame(payload[1:])
+	msgs, err := decodeFrame(body)
 	if err != nil {
 		p.corruptFrames.Add(1)
 		return
@@ -47,11 +48,12 @@ func (p *Provider) receive(from string, payload []byte) {
 	p.inbox.Post(raftInput{msgs: kept})
 }
 
-// heardFrom records that a frame came from a peer: the failure detector learns it at the
-// next tick (any frame shows the peer is alive).
-func (p *Provider) heardFrom(from string) {
+// heardFrom records that a frame came from incarnation inc of a peer: the failure
+// detector learns it at the next tick (any frame shows the peer is alive).
+func (p *Provider) heardFrom(from string, inc int64) {
 	for i, node := range p.cfg.Members {
 		if node == from {
+			p.heardInc[i].Store(inc)
 			p.heard[i].Store(int64(time.Since(p.epoch)) + 1)
 			return
 		}
@@ -67,6 +69,7 @@ func (p *Provider) raftLoop() {
 	var retry [][]byte // proposals raft dropped for want of a leader
 	var props [][]byte
 	bufs := map[uint64][]raftpb.Message{}
+	hz := newHorizon(p.set.WriteConcurrency) // driver_horizon.go
 	for {
 		ticked := false
 		select {
@@ -78,14 +81,17 @@ func (p *Provider) raftLoop() {
 			p.tick()
 		case <-p.inbox.Wake():
 		}
-		props = props[:0]
 		for _, in := range p.inbox.Drain() {
 			if in.prop != nil {
-				props = append(props, in.prop)
+				hz.Queue(in.prop)
 			}
 			for _, m := range in.msgs {
 				_ = p.node.Step(m)
 			}
+		}
+		props = append(props[:0], hz.Take(time.Now())...)
+		if n := int64(hz.InFlight()); n > p.instancesMax.Load() {
+			p.instancesMax.Store(n)
 		}
 		if ticked && len(retry) > 0 && p.node.Lead() != 0 {
 			props = append(retry, props...)
@@ -112,7 +118,7 @@ func (p *Provider) raftLoop() {
 			if len(msgs) == 0 {
 				continue
 			}
-			frame, err := appendFrame([]byte{frameRaft}, msgs)
+			frame, err := appendFrame(frameHeader(frameRaft, p.incarnation), msgs)
 			if err == nil {
 				err = p.cfg.Endpoint.Send(p.cfg.Members[to-1], frame)
 			}
@@ -131,7 +137,17 @@ func (p *Provider) raftLoop() {
 			p.logLost(out.Snapshot)
 		}
 		if len(out.Committed) > 0 {
+			for _, e := range out.Committed {
+				hz.Delivered(e.Data)
+			}
 			p.deliver(out.Committed)
+		}
+		if out.LeadChanged {
+			hz.Reset()
+		}
+		if hz.Waiting() {
+			// An instance was decided (or dropped) with messages queued: run again.
+			p.inbox.Post(raftInput{})
 		}
 		if out.LeadChanged {
 			p.step(func(m *group.Machine) group.Effects { return m.LeaderChanged(int(out.Lead)-1, out.IsLeader) })
@@ -143,16 +159,17 @@ func (p *Provider) raftLoop() {
 // tick runs on every raft tick: it hands the machine what the detector heard, then sends
 // the alive beacon, campaigns or hands leadership over as the machine decides.
 func (p *Provider) tick() {
-	heard := make([]time.Time, len(p.heard))
+	heard, incs := make([]time.Time, len(p.heard)), make([]int64, len(p.heard))
 	for i := range p.heard {
 		if d := p.heard[i].Swap(0); d != 0 {
 			heard[i] = p.epoch.Add(time.Duration(d - 1))
+			incs[i] = p.heardInc[i].Load()
 		}
 	}
-	t := group.Tick{Now: time.Now(), Heard: heard, Lead: int(p.node.Lead()) - 1, IsLeader: p.node.IsLeader()}
+	t := group.Tick{Now: time.Now(), Heard: heard, HeardInc: incs, Lead: int(p.node.Lead()) - 1, IsLeader: p.node.IsLeader()}
 	eff := p.step(func(m *group.Machine) group.Effects { return m.Tick(t) })
 	if eff.Beacon {
-		beacon := []byte{frameAlive}
+		beacon := frameHeader(frameAlive, p.incarnation)
 		for i, node := range p.cfg.Members {
 			if i != p.self {
 				_ = p.cfg.Endpoint.Send(node, beacon)

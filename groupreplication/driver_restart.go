@@ -28,10 +28,15 @@ import (
 //     computed them, and the transactions at or below the recovered position are not
 //     applied again (the engine has them); those above it, lost in the crash or never
 //     committed here, are applied from the log like any remote transaction;
-//   - joins as a new incarnation (group.Machine.Restart): RECOVERING while it applies what
-//     the group ordered before its join, whatever the leader sends after the entries it
-//     kept (distributed recovery, the leader's log standing for a donor's binlog), then
-//     ONLINE; flow control and certification then run on the rebuilt state.
+//   - joins as a new incarnation (group.Machine.Restart). If it came back before the
+//     group expelled its previous incarnation (5 s of suspicion + member_expel_timeout:
+//     the new incarnation's frames do not keep the old one alive), the join is refused and
+//     it waits, RECOVERING and read-only (status gr_model_join_refused), until the
+//     expulsion, which also elects a new primary if the old incarnation was the primary;
+//     then it joins as a new member: RECOVERING while it applies what the group ordered
+//     before its join, whatever the leader sends after the entries it kept (distributed
+//     recovery, the leader's log standing for a donor's binlog), then ONLINE; flow control
+//     and certification then run on the rebuilt state.
 //
 // A log compacted past its start (the member's own cache budget, or a snapshot it was
 // sent) cannot be replayed: the member clones a donor's state instead (clone.go), as a

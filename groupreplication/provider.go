@@ -15,6 +15,25 @@
 // cannot conflict with itself. Multi-primary mode lets every member write; concurrent
 // writes to one row are decided by the agreed order and the loser's client gets 3101.
 //
+// A restarted server is a new incarnation, as in XCom, where the node address carries one:
+// every message and every bus frame names its sender's incarnation, the group view holds
+// each member as one incarnation, and only the view's incarnation counts (its messages
+// are certified, its frames keep it alive in the failure detector). An old incarnation
+// stays in the view, UNREACHABLE after 5 s of silence, until the notifier expels it after
+// group_replication_member_expel_timeout (a new primary is elected if it was the
+// primary); the new incarnation's join is refused until then and goes through after, as
+// a new member; what the old one had in flight is dropped. How that maps onto raft is a
+// trade-off: the raft peer stays the member's host (its id and its persisted log), not
+// its incarnation, so raft's voter set never changes. Giving each incarnation a new raft
+// id (conf change out for the old, in for the new) would make raft's majority follow the
+// view, but the new peer would have to discard its durable log and be sent a snapshot,
+// and the id-to-node mapping would have to be agreed and persisted. The cost of not
+// doing it: between the restart and the expulsion raft counts the new incarnation's
+// acknowledgements toward its majority, where XCom's configuration still holds a dead
+// incarnation that acknowledges nothing. With 3 members that changes nothing unless one
+// of the two others is also slow or gone (XCom then blocks until the expulsion; raft
+// does not); ordering, certification and the view are XCom's either way.
+//
 // This package is the driver around pure state machines: agreement (raft), group (what
 // an agreed message does: certifier, flow control, view, primary, member state) and the
 // smaller ones below them. The driver owns everything that waits or runs: the goroutines,
@@ -71,17 +90,23 @@ type Provider struct {
 	inbox *driver.Inbox[raftInput]
 	// heard holds, by member, when a frame last came from it since the last tick (time
 	// since epoch plus 1ns; 0: nothing), for the failure detector.
-	heard []atomic.Int64
-	epoch time.Time
+	heard    []atomic.Int64
+	heardInc []atomic.Int64 // by member, the incarnation of the last frame heard
+	epoch    time.Time
 
 	// certification pipeline input: committed entries not yet processed
 	pipeMu    sync.Mutex
 	pipeQ     []agreement.Entry // under pipeMu
 	pipeTxns  atomic.Int64      // transaction messages among them (COUNT_TRANSACTIONS_IN_QUEUE)
 	pipeIndex atomic.Uint64     // raft index of the last entry the pipeline handled
-	pipeRun   sync.Mutex        // held by the pipeline while it handles entries, and by a clone
-	pipeWake  chan struct{}
-	applyQ    *driver.Queue[group.Apply] // pipeline -> applier workers
+	// pipeRun is held (a token in a one-slot channel) by the pipeline while it handles
+	// entries, and by a clone. A channel rather than a mutex: a clone holds it while it
+	// waits for a donor, and a goroutine blocked on a channel is durably blocked, so
+	// virtual time (testing/synctest) still advances; one blocked on a mutex would stop
+	// the clock with the donor's answer still on the wire.
+	pipeRun  chan struct{}
+	pipeWake chan struct{}
+	applyQ   *driver.Queue[group.Apply] // pipeline -> applier workers
 
 	// mu guards the machine and the waits below, which follow its effects.
 	mu         sync.Mutex
@@ -101,6 +126,7 @@ type Provider struct {
 	applyQueued                                                atomic.Int64
 	corruptFrames                                              atomic.Int64
 	cachedBytes                                                atomic.Uint64 // the raft log held (XCom cache)
+	instancesMax                                               atomic.Int64  // most XCom instances in flight at once (driver_horizon.go)
 
 	clone cloneState // clone.go
 
@@ -158,8 +184,10 @@ func newProvider(cfg protocols.Config) (*Provider, error) {
 		commitMon: monitor.New(0),
 		inbox:     driver.NewInbox[raftInput](),
 		heard:     make([]atomic.Int64, len(cfg.Members)),
+		heardInc:  make([]atomic.Int64, len(cfg.Members)),
 		epoch:     now,
 		pipeWake:  make(chan struct{}, 1),
+		pipeRun:   make(chan struct{}, 1),
 		applyQ:    driver.NewQueue[group.Apply](),
 
 		changed:    make(chan struct{}),

@@ -30,8 +30,14 @@ group_replication_message_cache_size rejoins by clone (the donor pauses while it
 where the real clone copies while the donor works). Each member persists its agreed log in its engine
 (synced as the binlog); after a stop, kill or crash it replays it, skips what its engine kept, catches
 up from the leader and rejoins as a new incarnation (refused under innodb_flush_log_at_trx_commit=0).
-Unlike the server, the old incarnation is not expelled first: a primary restarted within the expel
-timeout is primary again. Not modelled: preemptive GC, fragmentation and compression, the XCom event horizon.`
+As in the server, the old incarnation stays UNREACHABLE until it is expelled (a new primary is
+elected if it was the primary) and the new one joins only then; messages the old one had in flight
+are dropped. The raft peer stays the member's host, not its incarnation: between the restart and
+the expulsion raft counts the new incarnation's acknowledgements, where XCom's configuration holds a
+dead incarnation. A clean stop is expelled like a kill (the server leaves the group at once). XCom's
+event horizon and 10 proposers are modelled: at most min(group_replication_write_concurrency, 10)
+instances in flight per member, each batching what waited for it. Not modelled: preemptive GC,
+fragmentation and compression, group_replication_clone_threshold.`
 
 func init() {
 	protocols.Register(protocols.Protocol{

@@ -42,6 +42,7 @@ const (
 	pRaftElectionTicks = "gr_model_raft_election_ticks"
 	pMessageCacheSize  = "group_replication_message_cache_size"
 	pSyncBinlog        = "sync_binlog"
+	pWriteConcurrency  = "group_replication_write_concurrency"
 )
 
 // Params lists every parameter of the model with MySQL's default.
@@ -72,6 +73,7 @@ var Params = []protocols.Param{
 	{Name: pRaftTick, Default: "100ms", Min: new(0.001), Help: "model: one raft tick; the leader heartbeats every tick"},
 	{Name: pRaftElectionTicks, Default: "50", Min: new(3.0), Max: new(float64(math.MaxInt32)), Help: "model: raft ticks without a leader before a member campaigns, and without a majority before a leader steps down (CheckQuorum): 50 x 100 ms = 5 s, GR's suspicion timeout. Keep it well above the slowest round trip"},
 	{Name: pSyncBinlog, Default: "1", Choices: []string{"0", "1"}, Help: "1: the binlog group commit's sync stage fsyncs the binary log once per group (on the originator and on every applier, log_replica_updates=ON); 0: no binlog fsync. Only the service-time model reads it (--cost-profile none charges nothing either way)"},
+	{Name: pWriteConcurrency, Default: "10", Min: new(10.0), Max: new(200.0), Help: "XCom's event horizon: a member's proposers never go beyond the last executed message plus this many (set in the server with SELECT group_replication_set_write_concurrency(N), 8.0.13+; fixed at 10 in 5.7). With XCom's 10 proposer tasks per member it caps the member's Paxos instances in flight at min(N, 10); each instance batches every message that waited for it, so with more clients than instances some commits wait for an instance: up to one more round trip"},
 	{Name: pMessageCacheSize, Default: "1073741824", Min: new(4096.0), Max: new(4611686018427387904.0), Help: "bytes of agreed messages each member keeps for members that fall behind (the XCom cache); a member whose gap is beyond it rejoins by clone (database, certifier and view from a donor). MySQL's minimum is 134217728; the model accepts less so that tests can force a clone"},
 }
 
@@ -125,6 +127,9 @@ type Settings struct {
 	AutorejoinInterval time.Duration
 	// MemberWeight is group_replication_member_weight (0-100), for primary elections.
 	MemberWeight int
+	// WriteConcurrency is XCom's event horizon (group_replication_set_write_concurrency):
+	// with the 10 proposers, min(it, 10) instances in flight per member (driver_horizon.go).
+	WriteConcurrency int
 	// SyncBinlog is sync_binlog=1: one binlog fsync per group commit (the cost model's
 	// sync stage, driver_cost.go).
 	SyncBinlog bool
@@ -201,6 +206,7 @@ func ParseSettings(given protocols.Params) (protocols.Settings, error) {
 	s.AutorejoinInterval = p.Duration(pRejoinInterval)
 	s.MemberWeight = int(p.Int(pMemberWeight))
 	s.SyncBinlog = p.Int(pSyncBinlog) == 1
+	s.WriteConcurrency = int(p.Int(pWriteConcurrency))
 	return s, nil
 }
 

@@ -74,6 +74,8 @@ func (p *Provider) Status() []protocols.StatusVar {
 		{Name: "gr_model_majority_lost", Value: onOff(ms.MajorityLost)},
 		{Name: "gr_model_autorejoin_attempts", Value: i(ms.RejoinTotal)},
 		{Name: "gr_model_error_reason", Value: ms.ErrorReason},
+		{Name: "gr_model_incarnation", Value: i(ms.Incarnation)},
+		{Name: "gr_model_join_refused", Value: onOff(ms.JoinRefused)},
 		{Name: "gr_model_applier_errors", Value: i(p.applierErrors.Load())},
 		{Name: "gr_model_corrupt_messages", Value: i(p.corruptFrames.Load() + ms.Corrupt)},
 		{Name: "gr_model_message_cache_limit", Value: strconv.FormatUint(p.set.MessageCacheSize, 10)},
@@ -81,6 +83,7 @@ func (p *Provider) Status() []protocols.StatusVar {
 		{Name: "gr_model_clones_received", Value: i(p.clone.received.Load())},
 		{Name: "gr_model_clones_donated", Value: i(p.clone.donated.Load())},
 		{Name: "gr_model_last_clone", Value: lastClone},
+		{Name: "gr_model_instances_in_flight_max", Value: i(p.instancesMax.Load())},
 	}
 }
 

@@ -9,9 +9,11 @@ import (
 	"github.com/replbench/replbench/groupreplication/group"
 )
 
-// Every bus payload starts with a frame type: raft messages, or the failure detector's
-// "I am alive" beacon, which members exchange directly (raft followers never talk to each
-// other, but XCom's detector needs every member to hear from every other).
+// Every bus payload starts with a frame type (raft messages, or the failure detector's
+// "I am alive" beacon, which members exchange directly: raft followers never talk to each
+// other, but XCom's detector needs every member to hear from every other) and the sender's
+// incarnation (frameHeader): XCom's node identity includes it, so a restarted server's
+// frames do not keep its previous incarnation alive in the others' detectors.
 const (
 	frameRaft  byte = 1
 	frameAlive byte = 2
@@ -21,6 +23,22 @@ const (
 	frameCloneRequest byte = 3
 	frameCloneData    byte = 4
 )
+
+// frameHeader starts a frame of type t from incarnation inc.
+func frameHeader(t byte, inc int64) []byte { return binary.AppendVarint([]byte{t}, inc) }
+
+// splitHeader reads a frame's type and sender incarnation; ok is false for a frame too
+// short or with no incarnation.
+func splitHeader(b []byte) (t byte, inc int64, rest []byte, ok bool) {
+	if len(b) < 2 {
+		return 0, 0, nil, false
+	}
+	inc, n := binary.Varint(b[1:])
+	if n <= 0 {
+		return 0, 0, nil, false
+	}
+	return b[0], inc, b[1+n:], true
+}
 
 // A bus frame carries every raft message one Ready produced for one destination: a count,
 // then each message length-prefixed. Batching per destination keeps the bus's per-message

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/replbench/replbench/protocols"
 )
 
 // Convergence bounds. The wait ends when every node reports the same LastCommitted for
@@ -69,6 +71,23 @@ func (l localNodes) checksums() ([]map[string]uint64, error) {
 	return sums, nil
 }
 
+// halted reports, for each node, why its replication stopped (protocols.Halter), "" for a
+// node that replicates.
+func (l localNodes) halted() []string {
+	out := make([]string, len(l.c.providers))
+	for i, p := range l.c.providers {
+		if h, ok := p.(protocols.Halter); ok {
+			out[i] = h.Halted()
+		}
+	}
+	return out
+}
+
+// haltedNodes is implemented by convergeNodes that can tell a node whose replication
+// stopped on an error: such a node is reported with its error and left out of the wait
+// and the comparison.
+type haltedNodes interface{ halted() []string }
+
 // convergeOn is converge over any convergeNodes.
 func convergeOn(ctx context.Context, members []string, nodes convergeNodes, timeout time.Duration) convergence {
 	start := time.Now()
@@ -77,14 +96,25 @@ func convergeOn(ctx context.Context, members []string, nodes convergeNodes, time
 	stable := 0
 	caughtUp := false
 	gaveUp := ""
+	var halted []string
 	for {
 		cur, err := nodes.positions()
 		if err != nil {
 			return convergence{detail: "positions: " + err.Error()}
 		}
+		if h, ok := nodes.(haltedNodes); ok {
+			halted = h.halted()
+		}
 		equal := true
+		ref := int64(-1)
 		for i := range cur {
-			if cur[i] != cur[0] {
+			if i < len(halted) && halted[i] != "" {
+				continue
+			}
+			if ref < 0 {
+				ref = cur[i]
+			}
+			if cur[i] != ref {
 				equal = false
 			}
 		}
@@ -132,7 +162,16 @@ func convergeOn(ctx context.Context, members []string, nodes convergeNodes, time
 		problems = append(problems, err.Error())
 		return convergence{detail: strings.Join(problems, "; "), waited: waited}
 	}
-	if d := diffChecksums(members, sums); d != "" {
+	var live []string
+	var liveSums []map[string]uint64
+	for i, m := range members {
+		if i < len(halted) && halted[i] != "" {
+			problems = append(problems, fmt.Sprintf("replication stopped on %s: %s", m, halted[i]))
+			continue
+		}
+		live, liveSums = append(live, m), append(liveSums, sums[i])
+	}
+	if d := diffChecksums(live, liveSums); d != "" {
 		problems = append(problems, d)
 	}
 	return convergence{ok: len(problems) == 0, detail: strings.Join(problems, "; "), waited: waited}

@@ -45,10 +45,10 @@ func TestSemisyncFallbackThenSourceCrashLosesAcknowledged(t *testing.T) {
 // replicas are cut off, then crashes and restarts (innodb_flush_log_at_trx_commit=1, so
 // its engine keeps every commit). With sync_binlog=1 its binlog file kept every event too,
 // and the replicas fetch them after the heal: nothing acknowledged is lost. With 0 the
-// crash dropped the unsynced binlog (this model has no page-cache writeback, which would
-// bound the loss to the last seconds): the source still has the rows, but its binlog does
-// not, so the replicas never receive them, and the checker names the commits as missing
-// on both.
+// crash dropped the unsynced binlog (the OS writes it back only after
+// vm.dirty_expire_centisecs, 30 s, longer than this run): the source still has the rows,
+// but its binlog does not, so the replicas are refused (1236) and never receive them, and
+// the checker names the commits as missing on both.
 func TestSyncBinlogDecidesWhatReplicasGetAfterASourceCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs clusters for seconds")

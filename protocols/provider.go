@@ -99,6 +99,15 @@ type Provider interface {
 	Status() []StatusVar
 }
 
+// Halter is implemented by a provider whose replication can stop on an error while the
+// node goes on serving reads: a replica whose I/O thread the source refused (1236) or
+// whose applier failed, as SHOW REPLICA STATUS shows. Halted returns that error, "" while
+// it replicates. The convergence check reports such a node as stopped, with the error,
+// instead of waiting for it to catch up.
+type Halter interface {
+	Halted() string
+}
+
 // AutocommitRetrier is implemented by a provider whose server re-runs an autocommit
 // statement that failed certification before the client sees the error: Galera's
 // wsrep_retry_autocommit (default 1). The re-run is invisible to the application except in

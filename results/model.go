@@ -188,8 +188,9 @@ type Bound struct {
 	HotRowMaxTPS  float64 `json:"hot_row_max_tps"` // one modification of a given row per floor
 	// Limit names what binds: "latency" (threads x 1/floor), "hot_row", "serialised",
 	// "send_window" (Galera without aggregation), "cpu" (a node's cores under its cost profile)
-	// or "apply" (the slowest applier, through
-	// flow control); "none" when the model sets no network limit.
+	// "apply" (the slowest applier, through flow control) or "pipeline" (the commit
+	// pipeline: MariaDB's AFTER_SYNC lock chain, Galera's send window on a far writer);
+	// "none" when the model sets no network limit.
 	Limit      string `json:"limit"`
 	Derivation string `json:"derivation"` // one sentence: which path or quorum sets the floor
 }

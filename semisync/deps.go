@@ -25,6 +25,18 @@ func newDepTracker(limit int) *depTracker {
 	return &depTracker{hist: make(map[string]int64), limit: limit}
 }
 
+// rotate starts the history afresh at a new binlog file whose first position follows
+// last: every later transaction depends at least on last. MySQL's logical clocks are
+// relative to a binlog file (Writeset_trx_dependency_tracker::rotate sets the history
+// start and clears the history), and a replica's coordinator applies a new file's
+// Format_description event alone, after every earlier transaction has committed. So a
+// restarted or promoted source, whose history is gone, never lets a replica run a new
+// transaction beside one of the old binlog's that wrote the same rows.
+func (d *depTracker) rotate(last int64) {
+	d.hist = make(map[string]int64)
+	d.start = last
+}
+
 // track returns the position pos depends on,
 // and records its rows. Transactions flagged TOI or PA-unsafe depend on pos-1: they apply
 // alone.

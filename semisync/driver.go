@@ -99,7 +99,7 @@ func New(cfg protocols.Config) (protocols.Provider, error) {
 	hadFile := false
 	if cfg.Node == sourceOf(cfg) {
 		var err error
-		if blog, fileEvs, hadFile, err = openBinlog(cfg.Applier, st.SyncBinlog); err != nil {
+		if blog, fileEvs, hadFile, err = openBinlog(cfg.Applier, st.SyncPeriod, osWriteback{Origin: time.Now(), Expire: st.DirtyExpire, Every: st.DirtyWriteback}); err != nil {
 			return nil, fmt.Errorf("node %s: the binlog file: %w", cfg.Node, err)
 		}
 		if cfg.Rejoin {
@@ -134,13 +134,16 @@ func New(cfg protocols.Config) (protocols.Provider, error) {
 	if p.isSource {
 		p.src = newSourceFor(cfg, st, fileEvs, hadFile)
 		p.saved = p.src.syncedPos
+		// The engine commits in binlog order from the binlog's end, which is past the
+		// engine's position when the binlog kept transactions the engine lost.
+		p.order = monitor.New(p.src.commitPos)
 		p.blog = blog
 		if err := p.rewriteBinlog(); err != nil {
 			blog.close()
 			return nil, fmt.Errorf("node %s: the binlog file: %w", cfg.Node, err)
 		}
 	} else {
-		p.rep = NewReplica(p.source, cfg.Position, p.hb)
+		p.rep = NewReplica(p.source, cfg.Position, st.ConnectRetry, p.hb)
 	}
 	return p, nil
 }
@@ -284,7 +287,8 @@ func (p *Provider) flushLocked() {
 			p.aq.Push(e)
 		}
 	}
-	if !p.isReady && p.rep.Heard() {
+	if !p.isReady && (p.rep.Heard() || p.rep.Stopped() != "") {
+		// A refused dump stops the I/O thread, not the server: the node serves reads.
 		p.isReady = true
 		close(p.ready)
 	}
@@ -319,6 +323,7 @@ func (p *Provider) loop() {
 		if tick {
 			if p.src != nil {
 				p.src.Tick(now)
+				p.blog.writeback(now) // driver_binlogfile.go: the OS's flusher
 			} else {
 				p.rep.Tick(now)
 			}

@@ -4,8 +4,13 @@ package semisync
 // filesystem (storage.Engine.LogFS), beside the engine's Pebble log, so that sync_binlog
 // and innodb_flush_log_at_trx_commit decide separately what a crash keeps: with
 // sync_binlog=1 every group's events are fsynced before they leave for the replicas; with
-// 0 they are only written (a kill keeps them, a power loss drops what was not synced by
-// a later fsync). A restart reads every binlog file, in order, and starts a new one, as
+// N every N-th group's fsync makes it and the groups before it durable; with 0 they are
+// only written. A kill keeps every written byte (the OS has them); a power loss keeps
+// what was fsynced or what the OS wrote back: the kernel's flusher wakes every
+// vm.dirty_writeback_centisecs and writes back a file whose dirty data is older than
+// vm.dirty_expire_centisecs, the whole file (Linux expires a dirty inode by the time it
+// first became dirty and then writes all its pages), which the model does with an fsync
+// of its own at that wake-up (writeback). A restart reads every binlog file, in order, and starts a new one, as
 // a restarted server opens a new binlog file. A record is seqno (8 bytes), length (4) and
 // the encoded write-set; a torn or short record ends the log.
 
@@ -16,6 +21,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
@@ -30,7 +36,33 @@ type binlogFile struct {
 	fs   vfs.FS
 	f    vfs.File
 	name string
-	sync bool // sync_binlog=1
+	os   osWriteback
+
+	period  int // sync_binlog: fsync after every period-th group; 0: never
+	counter int // groups written since the last fsync (MySQL's sync_counter)
+	dirty   time.Time
+}
+
+// osWriteback is the OS's writeback of unsynced bytes: its flusher wakes every Every
+// from Origin and writes back data dirty for at least Expire. Every=0: never.
+type osWriteback struct {
+	Origin        time.Time
+	Expire, Every time.Duration
+}
+
+// due reports whether a file dirty since dirty has been written back by now: at the
+// first flusher wake-up at or after dirty+Expire.
+func (w osWriteback) due(dirty, now time.Time) bool {
+	if dirty.IsZero() || w.Every <= 0 {
+		return false
+	}
+	expired := dirty.Add(w.Expire)
+	if now.Before(expired) {
+		return false
+	}
+	// The last wake-up at or before now.
+	wake := w.Origin.Add(now.Sub(w.Origin) / w.Every * w.Every)
+	return !wake.Before(expired)
 }
 
 // A record with seqno 0 is a file's origin: its payload is the first position the binlog
@@ -48,7 +80,7 @@ type fileEvent struct {
 // node that was a replica until it was promoted has none: its binlog is what its engine
 // kept). It returns nil for an applier without a crash-testing filesystem (an on-disk
 // engine, a test's fake), where the binlog is what the engine keeps.
-func openBinlog(applier any, syncBinlog bool) (b *binlogFile, evs []fileEvent, had bool, err error) {
+func openBinlog(applier any, period int, os osWriteback) (b *binlogFile, evs []fileEvent, had bool, err error) {
 	lf, ok := applier.(logFS)
 	if !ok || lf.LogFS() == nil {
 		return nil, nil, false, nil
@@ -80,7 +112,7 @@ func openBinlog(applier any, syncBinlog bool) (b *binlogFile, evs []fileEvent, h
 	// The new file's name is durable at once (a directory fsync), as a server's binlog
 	// index is; its contents follow sync_binlog.
 	syncDir(fs, binlogDir)
-	return &binlogFile{fs: fs, f: f, sync: syncBinlog, name: fmt.Sprintf("binlog.%06d", last+1)}, evs, had, nil
+	return &binlogFile{fs: fs, f: f, period: period, os: os, name: fmt.Sprintf("binlog.%06d", last+1)}, evs, had, nil
 }
 
 // dropBinlog removes the binlog files of a node that starts as a replica: what it had
@@ -139,8 +171,9 @@ func readBinlogFile(fs vfs.FS, name string) []fileEvent {
 	return out
 }
 
-// append writes events first, first+1, ... and, with sync_binlog=1, fsyncs them.
-func (b *binlogFile) append(first int64, evs [][]byte) error {
+// append writes one binlog group, events first, first+1, ..., at now, and fsyncs the
+// file if it is the sync_binlog-th group since the last fsync.
+func (b *binlogFile) append(now time.Time, first int64, evs [][]byte) error {
 	var buf []byte
 	for i, ev := range evs {
 		buf = binary.BigEndian.AppendUint64(buf, uint64(first+int64(i)))
@@ -150,10 +183,34 @@ func (b *binlogFile) append(first int64, evs [][]byte) error {
 	if _, err := b.f.Write(buf); err != nil {
 		return err
 	}
-	if b.sync {
-		return b.f.Sync()
+	if b.period > 0 {
+		if b.counter++; b.counter >= b.period {
+			b.counter = 0
+			return b.sync()
+		}
+	}
+	if b.dirty.IsZero() {
+		b.dirty = now
 	}
 	return nil
+}
+
+// sync fsyncs the file: everything written so far survives a crash.
+func (b *binlogFile) sync() error {
+	if err := b.f.Sync(); err != nil {
+		return err
+	}
+	b.dirty = time.Time{}
+	return nil
+}
+
+// writeback is the OS's flusher at now: a file dirty for vm.dirty_expire_centisecs is
+// written back at the flusher's wake-up (osWriteback.due). It leaves sync_binlog's count
+// alone: that is the server's own.
+func (b *binlogFile) writeback(now time.Time) {
+	if b != nil && b.os.due(b.dirty, now) {
+		_ = b.sync()
+	}
 }
 
 func (b *binlogFile) close() {

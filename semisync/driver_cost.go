@@ -21,9 +21,10 @@ import (
 // per transaction (charged in Replicate), so its flush is the writes and the leader's work.
 // The sync is one fsync of the binlog device per group with sync_binlog=1, none with 0.
 type stageClock struct {
-	n          *servicetime.Node
-	pipe       Pipeline
-	syncBinlog bool
+	n      *servicetime.Node
+	pipe   Pipeline
+	period int  // sync_binlog: one fsync every period-th group (0: none)
+	count  *int // groups since the last fsync
 }
 
 // newStageClock returns the clock for a node's cost profile, or nil (every stage free)
@@ -32,7 +33,7 @@ func newStageClock(n *servicetime.Node, st *Settings) StageClock {
 	if n == nil {
 		return nil
 	}
-	return stageClock{n: n, pipe: st.Pipeline, syncBinlog: st.SyncBinlog}
+	return stageClock{n: n, pipe: st.Pipeline, period: st.SyncPeriod, count: new(int)}
 }
 
 func (c stageClock) Flush(start time.Time, txns int) time.Time {
@@ -50,10 +51,16 @@ func (c stageClock) Flush(start time.Time, txns int) time.Time {
 	return c.n.Host.Reserve(t, cpu)
 }
 
+// Sync is the sync stage of one group: the binlog fsync on every sync_binlog-th group
+// (MySQL's sync_counter), nothing on the others.
 func (c stageClock) Sync(start time.Time) time.Time {
-	if !c.syncBinlog || c.n.Binlog == nil {
+	if c.period <= 0 || c.n.Binlog == nil {
 		return start
 	}
+	if *c.count++; *c.count < c.period {
+		return start
+	}
+	*c.count = 0
 	return c.n.Binlog.Sync(start)
 }
 

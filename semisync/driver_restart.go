@@ -21,14 +21,13 @@ import (
 // (log_replica_updates=ON on a replica), and a source also stores each event at its sync
 // stage, ahead of the engine commit: the engine's prepare record. A source writes its
 // binlog besides to a file of its own on the node's crash-testing filesystem
-// (driver_binlogfile.go), fsynced per group with sync_binlog=1 and only written with 0,
+// (driver_binlogfile.go), fsynced every sync_binlog-th group and written back by the OS,
 // so the two logs survive a crash each by its own setting. A restarted source recovers by
 // MySQL's XA rule (recoverSource): a prepared transaction commits if the binlog file holds
-// it and rolls back if not; its binlog is then what the file kept, with an empty event
-// for a position the engine committed but the file lost (replicas that lacked it never
-// get its rows). A replica promoted to source has no binlog file: it serves the binlog its
-// engine kept. A replica further behind than a binlog reaches is served from its start
-// and shows as a divergence, where a real replica stops with error 1236.
+// it and rolls back if not; its binlog is then what the file kept, from after the last
+// position the engine committed but the file lost. A replica promoted to source has no
+// binlog file: it serves the binlog its engine kept. A replica further behind than a binlog reaches, or ahead of a binlog a
+// crash truncated, is refused, and its I/O thread stops with error 1236.
 
 // sourceOf is the source of the topology: Config.Source after a promotion, else Members[0].
 func sourceOf(cfg protocols.Config) string {
@@ -52,11 +51,11 @@ func newSourceFor(cfg protocols.Config, st *Settings, fileEvs []fileEvent, hadFi
 	sc := st.SourceConfig(slices.Clip(replicas))
 	sc.Stages = newStageClock(cfg.Cost, st) // driver_cost.go
 	s := NewSource(sc)
-	if cfg.Rejoin && cfg.Position > 0 {
-		s.base, s.commitPos, s.syncedPos = cfg.Position, cfg.Position, cfg.Position
-		if hadFile {
-			binlogFromFile(s, fileEvs, cfg.Position, time.Now().UnixNano())
-		} else if bs, ok := cfg.Applier.(binlogStore); ok {
+	if cfg.Rejoin && hadFile {
+		binlogFromFile(s, fileEvs, cfg.Position, time.Now().UnixNano())
+	} else if cfg.Rejoin && cfg.Position > 0 {
+		s.resume(cfg.Position)
+		if bs, ok := cfg.Applier.(binlogStore); ok {
 			rebuildBinlog(s, bs, cfg.Position, time.Now().UnixNano())
 		}
 	}
@@ -88,10 +87,10 @@ func (p *Provider) persistBinlogLocked() {
 		return
 	}
 	if p.blog != nil {
-		// The binlog file, written (and with sync_binlog=1 fsynced) after the engine's
+		// The binlog file, written (and fsynced as sync_binlog says) after the engine's
 		// prepare, before the events leave; a failed write leaves the events unsent
 		// until it succeeds.
-		if p.blog.append(p.saved+1, evs) != nil {
+		if p.blog.append(time.Now(), p.saved+1, evs) != nil {
 			return
 		}
 	}
@@ -106,17 +105,19 @@ func (p *Provider) rewriteBinlog() error {
 		return nil
 	}
 	origin := binary.BigEndian.AppendUint64(nil, uint64(p.src.base+1))
-	if err := p.blog.append(0, [][]byte{origin}); err != nil {
+	now := time.Now()
+	if err := p.blog.append(now, 0, [][]byte{origin}); err != nil {
 		return err
 	}
 	evs := make([][]byte, len(p.src.binlog))
 	for i, e := range p.src.binlog {
 		evs[i] = e.ws
 	}
-	if err := p.blog.append(p.src.base+1, evs); err != nil {
+	if err := p.blog.append(now, p.src.base+1, evs); err != nil {
 		return err
 	}
-	if err := p.blog.f.Sync(); err != nil {
+	p.blog.counter = 0 // the restart's own fsync, not a group's
+	if err := p.blog.sync(); err != nil {
 		return err
 	}
 	p.blog.purgeOthers()
@@ -167,14 +168,18 @@ func recoverSource(cfg protocols.Config, fileEvs []fileEvent, hadFile bool) int6
 	return pos
 }
 
-// binlogFromFile is a restarted source's binlog from its binlog file, up to the recovered
-// position pos: what the file kept, in order. A position the engine committed but the
-// file lost (sync_binlog=0 and a crash) has no event: it is served as an empty
-// transaction, so replicas move past it without its rows, as the real source's replicas
-// never receive it; the engine keeps it, and the lost-acknowledged check finds it missing
-// on every replica. Events the file kept beyond pos (the engine lost their prepare:
-// innodb_flush_log_at_trx_commit 0 or 2) are cut: a replica that received one keeps it.
-// (Transactions recoverSource committed are in the file by its rule.)
+// binlogFromFile is a restarted source's binlog from its binlog file: what the file kept,
+// in order, through the recovered position pos and on past it while the file has the next
+// position. Events past pos are transactions whose prepare the engine lost
+// (innodb_flush_log_at_trx_commit 0 or 2) while the binlog kept them: MySQL's recovery
+// leaves them in the binlog (and in gtid_executed) without their rows, so the source goes
+// on writing after them, replicas that received them keep them, and the source's own data
+// lacks them (the lost-acknowledged check finds them missing there). A position at or
+// before pos whose event the file lost (the engine committed it, the binlog did not
+// survive: sync_binlog other than 1 and a crash) is a hole: the binlog starts after the
+// last one, as if the positions before it were purged, so a replica that lacks one is
+// refused with 1236 rather than served past it. (Transactions recoverSource committed
+// are in the file by its rule.)
 func binlogFromFile(s *Source, fileEvs []fileEvent, pos int64, now int64) {
 	ev := map[int64][]byte{}
 	first := int64(0)
@@ -187,24 +192,28 @@ func binlogFromFile(s *Source, fileEvs []fileEvent, pos int64, now int64) {
 			}
 			continue
 		}
-		if e.seqno > pos {
-			continue
-		}
 		ev[e.seqno] = e.ws
 		if first == 0 || e.seqno < first {
 			first = e.seqno
 		}
 	}
-	if first == 0 {
+	end := pos
+	for ev[end+1] != nil {
+		end++
+	}
+	if first == 0 || first > pos+1 {
 		first = pos + 1
 	}
-	var out []binlogEvent
-	for p := first; p <= pos; p++ {
-		w, ok := ev[p]
-		if !ok {
-			w = protocols.EncodeWriteSet(&protocols.WriteSet{Seqno: p, Flags: protocols.FlagAutocommit})
+	for p := pos; p >= first; p-- {
+		if ev[p] == nil {
+			first = p + 1
+			break
 		}
-		out = append(out, binlogEvent{ws: w, ts: now})
+	}
+	s.resume(end)
+	var out []binlogEvent
+	for p := first; p <= end; p++ {
+		out = append(out, binlogEvent{ws: ev[p], ts: now})
 	}
 	s.binlog, s.base = out, first-1
 }

@@ -62,10 +62,15 @@ func (p *Provider) Status() []protocols.StatusVar {
 	sqlErr := p.sqlErr
 	p.mu.Unlock()
 	io := "Yes"
-	if !rs.Connected {
+	switch {
+	case rs.IOErrno != 0:
+		io = "No"
+	case !rs.Connected:
 		io = "Connecting"
 	}
 	add("Replica_IO_Running", io)
+	add("Last_IO_Errno", rs.IOErrno)
+	add("Last_IO_Error", rs.IOError)
 	add("Seconds_Behind_Source", lag)
 	add("Replica_transactions_behind", max(rs.SourcePos, rs.RelayPos)-applied)
 	add("Retrieved_position", rs.RelayPos)
@@ -90,4 +95,22 @@ func (p *Provider) trimLagLocked() {
 		i++
 	}
 	p.lagTS = append(p.lagTS[:0], p.lagTS[i:]...)
+}
+
+// Halted implements protocols.Halter: on a replica whose I/O thread stopped (1236) or
+// whose applier stopped on an error, the error (Last_IO_Error, else Last_SQL_Error); ""
+// while it replicates, and always on the source.
+func (p *Provider) Halted() string {
+	if p.isSource {
+		return ""
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if st := p.rep.Status(); st.IOErrno != 0 {
+		return fmt.Sprintf("Last_IO_Errno %d: %s", st.IOErrno, st.IOError)
+	}
+	if p.sqlErr != "" {
+		return "Last_SQL_Error: " + p.sqlErr
+	}
+	return ""
 }

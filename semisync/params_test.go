@@ -80,6 +80,17 @@ func TestSettings(t *testing.T) {
 	if c := s.SourceConfig([]string{"n2"}); c.WaitCount != 2 || c.Timeout != s.Timeout || !c.SemiSync || c.Replicas[0] != "n2" {
 		t.Errorf("SourceConfig: %+v", c)
 	}
+	// sync_binlog=N, and the OS's writeback from centiseconds (Linux's defaults: 30 s, 5 s).
+	if d.SyncPeriod != 1 || !d.SyncBinlog || d.DirtyExpire != 30*time.Second || d.DirtyWriteback != 5*time.Second {
+		t.Errorf("binlog durability defaults: %+v", d)
+	}
+	st, err = p.Resolve(map[string]string{semisync.ParamSyncBinlog: "4", semisync.ParamDirtyExpire: "150", semisync.ParamDirtyWB: "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := st.(*semisync.Settings); s.SyncPeriod != 4 || s.SyncBinlog || s.DirtyExpire != 1500*time.Millisecond || s.DirtyWriteback != 0 {
+		t.Errorf("sync_binlog=4: %+v", s)
+	}
 	if a := semisync.DefaultSettings(false); a.SemiSync || a.WaitCount != 0 || a.Workers != 4 {
 		t.Errorf("async defaults: %+v", a)
 	}

@@ -84,12 +84,20 @@ func TestReplicaReceiver(t *testing.T) {
 			{100, "n1", hbSync(1), "n1:ack@1"},
 			{200, "n1", hbSync(2), "n1:dump@2"}, // lacking position 2: re-request, not ack
 		}},
+		{"a refused dump stops the I/O thread for good (1236): no more requests, events ignored", []step{
+			{0, "n1", ev(1, false), "relay@1"},
+			{10, "n1", &message{Type: msgError, Pos: 2, Text: "purged"}, ""},
+			{500, "", nil, ""},            // no retry, however long
+			{600, "n1", ev(2, false), ""}, // nothing reads the connection
+			{700, "n1", hb(5), ""},        // nor learns of a gap
+			{10000, "", nil, ""},          // nor reconnects on silence
+		}},
 		{"messages from another node are ignored", []step{
 			{0, "n3", ev(1, true), ""},
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := NewReplica("n1", 0, 100*time.Millisecond)
+			r := NewReplica("n1", 0, 100*time.Millisecond, 100*time.Millisecond)
 			r.Start(t0)
 			if got := out(r); got != "n1:dump@1" {
 				t.Fatalf("start sent %q", got)
@@ -105,5 +113,57 @@ func TestReplicaReceiver(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The refusal shows as SHOW REPLICA STATUS does: Last_IO_Errno 1236 and the source's reason.
+func TestReplicaStoppedStatus(t *testing.T) {
+	r := NewReplica("n1", 7, 100*time.Millisecond, 100*time.Millisecond)
+	r.Start(time.Unix(0, 0))
+	r.Step(time.Unix(0, 0), "n1", message{Type: msgError, Pos: 8, Text: "the binary log starts at 12"})
+	st := r.Status()
+	if st.IOErrno != 1236 || r.Stopped() == "" || st.Connected || st.RelayPos != 7 {
+		t.Fatalf("status %+v, stopped %q", st, r.Stopped())
+	}
+	want := "Got fatal error 1236 from source when reading data from binary log: 'the binary log starts at 12'"
+	if st.IOError != want {
+		t.Fatalf("Last_IO_Error %q, want %q", st.IOError, want)
+	}
+}
+
+// An unanswered dump request is retried every source_connect_retry, whatever the
+// heartbeat period; silence on an answered stream is timed by the heartbeat.
+func TestReplicaConnectRetry(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	r := NewReplica("n1", 0, time.Second, 100*time.Millisecond)
+	r.Start(t0)
+	if got := out(r); got != "n1:dump@1" {
+		t.Fatalf("start sent %q", got)
+	}
+	for _, s := range []struct {
+		ms   int
+		hb   bool // a heartbeat arrives instead of a tick
+		want string
+	}{
+		{500, false, ""},
+		{999, false, ""},
+		{1000, false, "n1:dump@1"}, // the connect retry
+		{1500, false, ""},
+		{2000, false, "n1:dump@1"},
+		{2050, true, ""},           // answered
+		{2200, false, ""},          // silent for less than two heartbeats
+		{2250, false, "n1:dump@1"}, // two heartbeats of silence: reconnect
+		{2300, false, ""},          // and wait the connect retry again
+		{3250, false, "n1:dump@1"},
+	} {
+		if s.hb {
+			r.Step(at(s.ms), "n1", message{Type: msgHeartbeat})
+		} else {
+			r.Tick(at(s.ms))
+		}
+		if got := out(r); got != s.want {
+			t.Fatalf("at %dms: got %q, want %q", s.ms, got, s.want)
+		}
 	}
 }

@@ -45,12 +45,22 @@ type Settings struct {
 	SyncNoDelayCount int
 	// SyncBinlog is sync_binlog=1: each binlog group is fsynced in the sync stage.
 	SyncBinlog bool
+	// SyncPeriod is sync_binlog's N: the binlog is fsynced after every N-th group (0:
+	// never by the server).
+	SyncPeriod int
+	// DirtyExpire and DirtyWriteback are vm.dirty_expire_centisecs and
+	// vm.dirty_writeback_centisecs: the OS writes unsynced binlog bytes back once they
+	// are DirtyExpire old, at its flusher's next wake-up (every DirtyWriteback; 0: never).
+	DirtyExpire, DirtyWriteback time.Duration
 	// Pipeline is the flavour's binlog group commit: MariaDB's trx_group_commit_leader for
 	// replbench.flavor mariadb-*, else MySQL's ordered_commit.
 	Pipeline Pipeline
 	// Heartbeat is semisync.heartbeat_period: the dump stream's heartbeat and the replica's
 	// re-request interval.
 	Heartbeat time.Duration
+	// ConnectRetry is source_connect_retry: how often a replica retries an unanswered
+	// dump request.
+	ConnectRetry time.Duration
 
 	params protocols.Params
 }
@@ -94,7 +104,11 @@ func parseCommon(p protocols.Params) (*Settings, error) {
 		SyncDelay:        time.Duration(p.Int(ParamSyncDelay)) * time.Microsecond,
 		SyncNoDelayCount: int(p.Int(ParamNoDelayCnt)),
 		Heartbeat:        p.Duration(ParamHeartbeat),
+		ConnectRetry:     p.Duration(ParamConnRetry),
 		SyncBinlog:       p.Int(ParamSyncBinlog) == 1,
+		SyncPeriod:       int(p.Int(ParamSyncBinlog)),
+		DirtyExpire:      time.Duration(p.Int(ParamDirtyExpire)) * 10 * time.Millisecond,
+		DirtyWriteback:   time.Duration(p.Int(ParamDirtyWB)) * 10 * time.Millisecond,
 		Pipeline:         pipelineOf(p.String(protocols.FlavorParam)),
 		params:           p,
 	}, nil

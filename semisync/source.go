@@ -169,6 +169,7 @@ type SourceStatus struct {
 	ReplicaSending map[string]int64 // next position each dump stream will send
 
 	Interrupted int64 // ack waits a killed session ended (Interrupt), also in NoTx; MySQL only logs them
+	Refused     int64 // dump requests refused (the replica's I/O thread stopped with 1236)
 }
 
 type binlogEvent struct {
@@ -279,6 +280,15 @@ func NewSource(cfg SourceConfig) *Source {
 		dumps:    make(map[string]*dumpStream),
 		sessions: make(map[uint64]*session),
 	}
+}
+
+// resume makes a new source continue a binlog that ends at pos (a restart's recovered
+// position, or a promoted replica's applied one): it writes from pos+1 on, into a new
+// binlog file, so the dependency history starts there (depTracker.rotate). The events up
+// to pos, if the node kept them, are filled in by the caller (driver_restart.go).
+func (s *Source) resume(pos int64) {
+	s.base, s.commitPos, s.syncedPos = pos, pos, pos
+	s.deps.rotate(pos)
 }
 
 // Submit enters a local transaction into the commit pipeline (ws.Snapshot already set by

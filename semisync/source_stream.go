@@ -32,12 +32,26 @@ func (s *Source) Step(now time.Time, from string, m message) {
 // dump (re)starts the dump stream of a replica at position from: the backlog is sent at
 // once, then new events as they are written. A replica that is up to date gets a
 // heartbeat, so it knows it is connected.
+//
+// A start the binlog cannot serve is refused with an error, after which the replica's
+// I/O thread stops (1236), as MySQL's dump thread refuses it: a start at or before the
+// binlog's base (the positions are not in this binlog: purged, or lost by a crash that
+// the engine survived, driver_restart.go), or a start beyond the newest position (the
+// replica has transactions this source does not: its binlog was truncated by a crash
+// with sync_binlog other than 1). A replica that asks from before the hole would
+// otherwise silently miss transactions, one that asks from beyond it would later receive
+// other transactions at positions it already holds.
 func (s *Source) dump(now time.Time, from string, start int64) {
-	if start <= s.base { // purged here (driver_restart.go)
-		start = s.base + 1
-	}
-	if start > s.syncedPos+1 {
-		start = s.syncedPos + 1
+	if why := s.unservable(start); why != "" {
+		if _, ok := s.dumps[from]; ok {
+			delete(s.dumps, from)
+			if s.cfg.SemiSync && s.on && !s.cfg.WaitNoSlave && len(s.dumps) < s.cfg.WaitCount {
+				s.switchOff(now)
+			}
+		}
+		s.st.Refused++
+		s.msgs = append(s.msgs, Envelope{To: from, Payload: appendMessage(nil, message{Type: msgError, Pos: start, Text: why})})
+		return
 	}
 	d := s.dumps[from]
 	if d == nil {
@@ -52,6 +66,18 @@ func (s *Source) dump(now time.Time, from string, start int64) {
 	for d.next <= s.syncedPos {
 		s.sendEvent(now, from, d, d.next)
 	}
+}
+
+// unservable says why a dump from start cannot be served, or "" if it can. The texts
+// are MySQL's reasons for error 1236, with the model's positions for its GTID sets.
+func (s *Source) unservable(start int64) string {
+	switch {
+	case start <= s.base:
+		return fmt.Sprintf("Cannot replicate because the source purged required binary logs: the replica asks from position %d, this source's binary log starts at %d (purged, or lost by a crash with sync_binlog other than 1 while the engine kept the transactions); provision the replica anew", start, s.base+1)
+	case start > s.syncedPos+1:
+		return fmt.Sprintf("Slave has more GTIDs than the master has: the replica asks from position %d, this source's binary log ends at %d (its end was truncated, e.g. after a power failure with sync_binlog other than 1); the replica holds transactions the source rolled back", start, s.syncedPos)
+	}
+	return ""
 }
 
 // sendEvent sends position pos on d, which must be d.next. The sync flag asks for an ack:

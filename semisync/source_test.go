@@ -16,7 +16,8 @@ import (
 // check. Commands:
 //
 //	init [async] [after_commit] [serialized] [count=N] [timeout=D] [no_wait_no_slave]
-//	     [sync_delay=D] [no_delay_count=N]
+//	     [sync_delay=D] [no_delay_count=N] [resume=P]
+//	                         (resume: a restarted source whose recovered binlog ends at P)
 //	time D                   set the clock (D since the start)
 //	dump from=R pos=P        replica R (re)opens its dump stream at P
 //	submit id=I [key=K]      a transaction enters the commit pipeline
@@ -73,6 +74,9 @@ func TestSourceDataDriven(t *testing.T) {
 				cfg.SyncNoDelayCount = int(num("no_delay_count"))
 			}
 			s = NewSource(cfg)
+			if arg("resume") != "" {
+				s.resume(num("resume"))
+			}
 			now = t0
 			return ""
 		case "time":

@@ -27,6 +27,10 @@ const (
 	msgHeartbeat msgType = 4
 	// msgQuit is a replica closing its dump stream (the source's client count drops).
 	msgQuit msgType = 5
+	// msgError is the source refusing a dump request it cannot serve (MySQL's error packet
+	// on COM_BINLOG_DUMP, which the replica's I/O thread reports as error 1236 and stops):
+	// Pos is the position asked for, Text the reason.
+	msgError msgType = 6
 )
 
 func (t msgType) String() string {
@@ -41,6 +45,8 @@ func (t msgType) String() string {
 		return "heartbeat"
 	case msgQuit:
 		return "quit"
+	case msgError:
+		return "error"
 	}
 	return fmt.Sprintf("msgType(%d)", byte(t))
 }
@@ -52,14 +58,15 @@ type message struct {
 	Sync bool
 	TS   int64
 	WS   []byte // msgEvent: the write-set, still encoded (protocols.AppendWriteSet)
+	Text string // msgError: why the dump was refused
 }
 
 // errBadMessage is wrapped by decodeMessage for any malformed input.
 var errBadMessage = errors.New("semisync: malformed message")
 
 // appendMessage appends m's encoding: type byte, varint position, for events and
-// heartbeats a flag byte, and for events a varint timestamp and the write-set bytes to
-// the end. It is compact because its
+// heartbeats a flag byte, for events a varint timestamp and the write-set bytes to the
+// end, and for an error its text to the end. It is compact because its
 // size is what the network emulator charges.
 func appendMessage(dst []byte, m message) []byte {
 	dst = append(dst, byte(m.Type))
@@ -75,6 +82,9 @@ func appendMessage(dst []byte, m message) []byte {
 		dst = binary.AppendVarint(dst, m.TS)
 		dst = append(dst, m.WS...)
 	}
+	if m.Type == msgError {
+		dst = append(dst, m.Text...)
+	}
 	return dst
 }
 
@@ -84,7 +94,7 @@ func decodeMessage(b []byte) (message, error) {
 	var m message
 	d := codec.NewReader(b, errBadMessage)
 	m.Type = msgType(d.Byte())
-	if !d.Failed() && (m.Type < msgDump || m.Type > msgQuit) {
+	if !d.Failed() && (m.Type < msgDump || m.Type > msgError) {
 		d.Fail("unknown type %d", byte(m.Type))
 	}
 	pos := d.Uvarint()
@@ -105,6 +115,8 @@ func decodeMessage(b []byte) (message, error) {
 		if !d.Failed() && len(m.WS) == 0 {
 			d.Fail("event without a write-set")
 		}
+	case msgError:
+		m.Text = string(d.Rest())
 	}
 	if n := d.Len(); n != 0 {
 		d.Fail("%d trailing bytes after %s", n, m.Type)

@@ -161,6 +161,27 @@ func New(cfg Config, start int64) *Certifier {
 	}
 }
 
+// LowestTrx is lowest_trx_seqno: the oldest position still in the index's history (the
+// purge has not passed it), or the next position when the history is empty. A donor sends
+// a joiner from here (Galera 4's certification index preload, cc_lowest_trx_seqno), so that
+// the joiner can certify write-sets whose last_seen reaches back as far as the donor's
+// index does.
+func (c *Certifier) LowestTrx() int64 {
+	if len(c.trxs) == 0 {
+		return c.position + 1
+	}
+	return c.trxs[0].seqno
+}
+
+// Initial is the initial position: no write-set whose last_seen is below it passes here
+// (the index never held what came before it).
+func (c *Certifier) Initial() int64 { return c.initial }
+
+// SetInitial lowers the initial position to that of the certifier this one's index was
+// preloaded from (a state transfer's donor): with the same history from the preload on and
+// the same initial position, the two certify every later write-set alike.
+func (c *Certifier) SetInitial(p int64) { c.initial = min(c.initial, p) }
+
 // Position returns the last certified seqno.
 func (c *Certifier) Position() int64 { return c.position }
 

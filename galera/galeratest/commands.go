@@ -14,7 +14,8 @@ import (
 //	cluster n=<N> [<param>=<value> ...] [<node>:<param>=<value> ...]
 //	delay <node>=<ticks>              every link to and from node
 //	delay <a>-><b>=<ticks>            one way;  <a><-><b>=<ticks> both ways
-//	propose <node> key=<row>[:S|R|U|X] [key=...] [keys=(...)] [seen=<seqno>]
+//	propose <node> key=<row>[:S|R|U|X] [key=...] [keys=(...)] [seen=<seqno>] [racing]
+//	                                  racing: sent in the batch that installs the next view
 //	causal <node>
 //	deliver                           what is due now, no time passes
 //	tick [<n>]                        let n ticks pass (default 1)
@@ -25,6 +26,12 @@ import (
 //	stall <node> | unstall <node>     stop or restart the node's applier
 //	apply <node> [<n>]                a stalled applier takes n write-sets (default 1)
 //	leave <node>                      a graceful shutdown
+//	kill <node>                       no goodbye; what it committed survives
+//	restart <node> [seqno=<n>] [recovery=false] [bootstrap] [safe]
+//	                                  a killed node rejoins from recovered position n
+//	                                  (default: what it had committed), restoring its last
+//	                                  primary view unless recovery=false (pc.recovery);
+//	                                  bootstrap: pc.bootstrap; safe: safe_to_bootstrap 1
 //	status [<node> ...]
 //
 // Every line of output is "t=<tick> <node>: <what it did>".
@@ -114,8 +121,11 @@ func (e *Env) handle(d *datadriven.TestData) error {
 		}
 		var keys []string
 		seen := int64(-1)
+		racing := false
 		for _, a := range d.CmdArgs[1:] {
 			switch a.Key {
+			case "racing":
+				racing = true
 			case "key", "keys":
 				keys = append(keys, a.Vals...)
 			case "seen":
@@ -123,13 +133,13 @@ func (e *Env) handle(d *datadriven.TestData) error {
 					return fmt.Errorf("propose: seen=%s is not a seqno", val(a))
 				}
 			default:
-				return fmt.Errorf("propose: unknown argument %s (accepted: key, keys, seen)", a.Key)
+				return fmt.Errorf("propose: unknown argument %s (accepted: key, keys, seen, racing)", a.Key)
 			}
 		}
 		if len(keys) == 0 {
 			return fmt.Errorf("propose: a write-set needs at least one key=<row>")
 		}
-		if _, err := e.Propose(i, keys, seen); err != nil {
+		if _, err := e.propose(i, keys, seen, racing); err != nil {
 			return err
 		}
 	case "causal":
@@ -207,6 +217,38 @@ func (e *Env) handle(d *datadriven.TestData) error {
 			return err
 		}
 		e.Leave(i)
+	case "kill":
+		i, err := node(0)
+		if err != nil {
+			return err
+		}
+		e.Kill(i)
+	case "restart":
+		i, err := node(0)
+		if err != nil {
+			return err
+		}
+		seqno := e.members[i].lastLeft
+		opts := RestartOptions{PCRecovery: true}
+		for _, a := range d.CmdArgs[1:] {
+			switch a.Key {
+			case "seqno":
+				if seqno, err = strconv.ParseInt(val(a), 10, 64); err != nil {
+					return fmt.Errorf("restart: seqno=%s is not a seqno", val(a))
+				}
+			case "recovery":
+				opts.PCRecovery = val(a) != "false"
+			case "bootstrap":
+				opts.Bootstrap = true
+			case "safe":
+				opts.SafeToBootstrap = true
+			default:
+				return fmt.Errorf("restart: unknown argument %s (accepted: seqno, recovery, bootstrap, safe)", a.Key)
+			}
+		}
+		if err := e.Restart(i, seqno, opts); err != nil {
+			return err
+		}
 	case "status":
 		var which []int
 		for k := range d.CmdArgs {
@@ -223,7 +265,7 @@ func (e *Env) handle(d *datadriven.TestData) error {
 		}
 		e.out.WriteString(e.Status(which))
 	default:
-		return fmt.Errorf("unknown command %q (accepted: cluster, delay, propose, causal, deliver, tick, stabilize, drop, partition, heal, stall, unstall, apply, leave, status)", d.Cmd)
+		return fmt.Errorf("unknown command %q (accepted: cluster, delay, propose, causal, deliver, tick, stabilize, drop, partition, heal, stall, unstall, apply, leave, kill, restart, status)", d.Cmd)
 	}
 	return nil
 }

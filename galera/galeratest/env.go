@@ -62,6 +62,7 @@ type member struct {
 	lastLeft int64          // the apply monitor's last_left: everything up to here committed
 	done     map[int64]bool // positions above lastLeft that left (cancelled)
 	history  []string       // labels of committed write-sets, in commit order
+	at       []int64        // the seqno each history entry committed at
 
 	queue   []replicator.Apply // the receive queue
 	current *replicator.Apply  // taken by the applier, waiting for its turn to commit
@@ -72,10 +73,12 @@ type member struct {
 	clients   map[uint64]*client // proposed, waiting for a verdict
 	certified []*client          // certified, committing in seqno order
 	waiting   []*client          // held back by flow control before proposing
+	racing    []*client          // sent in the batch in which this member's EVS installs a view
 	paused    bool
 	causal    map[uint64]string
 
-	own gcs.NodeState // last printed node state
+	own      gcs.NodeState // last printed node state
+	lastPrim *gcs.PrimView // the last primary view it installed (its gvwstate.dat)
 }
 
 // client is one local write-set and its client.
@@ -113,7 +116,9 @@ func New(n int, params map[string]string, perNode map[string]map[string]string) 
 		e.delay = append(e.delay, make([]int64, n))
 		e.lastDue = append(e.lastDue, make([]int64, n))
 	}
-	for i := range e.members {
+	for i, mb := range e.members {
+		v := mb.m.Status().View // the bootstrapped primary view, as gvwstate.dat saves it
+		mb.lastPrim = &gcs.PrimView{ID: v.ID, ConfID: max(v.ConfID, 1), Members: v.Members, Weights: v.Weights}
 		e.members[i].m.Announce()
 		e.ready(i)
 	}
@@ -152,6 +157,18 @@ func (e *Env) SetDelay(from, to int, ticks int64) { e.delay[from][to] = ticks }
 // last_seen, or -1 for the member's last committed position. A client of a member paused by
 // flow control waits before its write-set is sent, as the send monitor makes it.
 func (e *Env) Propose(i int, keys []string, seen int64) (string, error) {
+	return e.propose(i, keys, seen, false)
+}
+
+// ProposeRacing is Propose for a client whose COMMIT reaches member i's loop in the same
+// batch as the message that makes its EVS install the next view: the write-set is handed
+// to the machine after that message's Step and before the Ready that delivers the view,
+// which is the one moment a write-set can enter a new view ahead of its state exchange.
+func (e *Env) ProposeRacing(i int, keys []string, seen int64) (string, error) {
+	return e.propose(i, keys, seen, true)
+}
+
+func (e *Env) propose(i int, keys []string, seen int64, racing bool) (string, error) {
 	mb := e.members[i]
 	e.labels++
 	c := &client{label: fmt.Sprintf("w%d", e.labels), at: e.Now}
@@ -172,6 +189,11 @@ func (e *Env) Propose(i int, keys []string, seen int64) (string, error) {
 	e.logf(mb, "%s reaches COMMIT", c.label)
 	if mb.closed {
 		e.logf(mb, "%s refused: the node is closed", c.label)
+		return c.label, nil
+	}
+	if racing {
+		e.logf(mb, "%s waits for the batch that installs the next view", c.label)
+		mb.racing = append(mb.racing, c)
 		return c.label, nil
 	}
 	if mb.paused {
@@ -231,6 +253,57 @@ func (e *Env) Leave(i int) {
 	e.ready(i)
 	mb.closed = true
 	e.logf(mb, "left the cluster")
+}
+
+// Kill stops member i without a goodbye (a killed or crashed process): it sends nothing
+// more, what is in flight to it is lost, and its clients are gone. What it committed
+// survives, as a kill keeps every written byte.
+func (e *Env) Kill(i int) {
+	mb := e.members[i]
+	mb.closed = true
+	e.net = slices.DeleteFunc(e.net, func(p packet) bool { return p.to == i })
+	e.logf(mb, "killed at seqno %d", mb.lastLeft)
+}
+
+// RestartOptions are what a restarted member finds besides its data.
+type RestartOptions struct {
+	PCRecovery      bool // restore the last primary view it installed (gvwstate.dat)
+	Bootstrap       bool // pc.bootstrap: start a new cluster
+	SafeToBootstrap bool // its grastate.dat's safe_to_bootstrap
+}
+
+// Restart starts a killed member i again as a restarted node does
+// (replicator.NewRestarted): its storage recovered position seqno (at most what it had
+// committed; a crash can lose the unsynced tail), an empty gcache, no clients, alone and
+// non-primary until it merges and asks for a state transfer. The refusal of a bootstrap
+// without safe_to_bootstrap is the driver's, before any machine exists: it is not modelled
+// here.
+func (e *Env) Restart(i int, seqno int64, opts RestartOptions) error {
+	mb := e.members[i]
+	if !mb.closed {
+		return fmt.Errorf("restart %s: it is running (kill it first)", mb.name)
+	}
+	if seqno < 0 || seqno > mb.lastLeft {
+		return fmt.Errorf("restart %s: seqno=%d: it had committed up to %d", mb.name, seqno, mb.lastLeft)
+	}
+	k := len(mb.at)
+	for k > 0 && mb.at[k-1] > seqno {
+		k--
+	}
+	mb.history, mb.at = mb.history[:k], mb.at[:k]
+	rs := replicator.RestartState{Bootstrap: opts.Bootstrap, SafeToBootstrap: opts.SafeToBootstrap}
+	if opts.PCRecovery && mb.lastPrim != nil {
+		rs.LastPrim = mb.lastPrim
+	}
+	mb.m = replicator.NewRestarted(mb.st.ReplicatorConfig(i, len(e.members)), seqno, nil, rs)
+	mb.closed, mb.lastLeft, mb.done = false, seqno, map[int64]bool{}
+	mb.queue, mb.current, mb.stalled, mb.credit = nil, nil, false, 0
+	mb.clients, mb.certified, mb.waiting, mb.racing = map[uint64]*client{}, nil, nil, nil
+	mb.paused, mb.causal = false, map[uint64]string{}
+	mb.own = mb.m.Status().Own
+	e.logf(mb, "restarted at seqno %d", seqno)
+	e.ready(i)
+	return nil
 }
 
 // Stall stops member i's applier (stalled) or lets it run again.
@@ -344,6 +417,7 @@ func (e *Env) settle(mb *member) {
 func (e *Env) commit(mb *member, label string, local bool, seen int64, keys, bytes int) {
 	mb.lastLeft++
 	mb.history = append(mb.history, label)
+	mb.at = append(mb.at, mb.lastLeft)
 	mb.m.SetLastCommitted(mb.lastLeft)
 	mb.m.Committed(local, seen, keys, bytes)
 }

@@ -3,6 +3,7 @@ package galeratest
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/replbench/replbench/galera/gcs"
@@ -58,6 +59,9 @@ func (e *Env) effect(mb *member, ef replicator.Effect) {
 		// Set by every primary view; the view line says enough.
 	case replicator.Installed:
 		v := ef.View
+		if v.Primary {
+			mb.lastPrim = &gcs.PrimView{ID: v.ID, ConfID: v.ConfID, Members: v.Members, Weights: v.Weights}
+		}
 		names := make([]string, len(v.Members))
 		for k, m := range v.Members {
 			names[k] = e.members[m].name
@@ -76,21 +80,31 @@ func (e *Env) effect(mb *member, ef replicator.Effect) {
 				e.logf(mb, "cannot donate an SST: committed only up to %d of %d (is its applier stalled?)", mb.lastLeft, ef.At)
 				return
 			}
-			msg = replicator.AppendSnapshot(msg, []byte(strings.Join(mb.history, ",")))
+			entries := make([]string, len(mb.history))
+			for k, l := range mb.history {
+				entries[k] = fmt.Sprintf("%s@%d", l, mb.at[k])
+			}
+			msg = replicator.AppendSnapshot(msg, []byte(strings.Join(entries, ",")))
 		}
-		e.logf(mb, "donates %s to %s: seqnos %d..%d", ef.Kind, e.members[ef.To].name, ef.From+1, ef.At)
+		e.logf(mb, "donates %s to %s: %s", ef.Kind, e.members[ef.To].name, ef.Range())
 		e.post(mb.idx, ef.To, msg)
 	case replicator.Restore:
 		// The snapshot is the donor's commit history: restoring it is adopting it.
-		mb.history = nil
+		mb.history, mb.at = nil, nil
 		if len(ef.Snapshot) > 0 {
-			mb.history = strings.Split(string(ef.Snapshot), ",")
+			for _, entry := range strings.Split(string(ef.Snapshot), ",") {
+				l, g, _ := strings.Cut(entry, "@")
+				n, _ := strconv.ParseInt(g, 10, 64)
+				mb.history, mb.at = append(mb.history, l), append(mb.at, n)
+			}
 		}
 		mb.lastLeft, mb.done = ef.At, map[int64]bool{}
 		e.logf(mb, "restores the SST snapshot: %d write-sets, up to seqno %d", len(mb.history), ef.At)
 		mb.m.Restored(true)
+	case replicator.Bootstrapped:
+		e.logf(mb, "bootstrap: %s starts a new primary component at seqno %d: %s", e.members[ef.Node].name, ef.Seqno, ef.Reason)
 	case replicator.Received:
-		e.logf(mb, "received %s from %s up to seqno %d", ef.Kind, e.members[ef.From].name, ef.At)
+		e.logf(mb, "received from %s: %s", e.members[ef.From].name, ef)
 	}
 }
 
@@ -117,8 +131,19 @@ func (e *Env) deliver() bool {
 			if mb.closed {
 				continue
 			}
+			views := mb.m.Status().EVS.Views
 			for _, p := range batch {
 				e.receive(mb, p)
+			}
+			if racing := mb.racing; len(racing) > 0 && mb.m.Status().EVS.Views != views {
+				// Clients whose COMMIT reached the loop in the same batch as the message
+				// that made EVS install a view: the machine sees them before it has handled
+				// the view (that comes out of its Ready), as the provider's loop does.
+				mb.racing = nil
+				for _, c := range racing {
+					e.logf(mb, "%s is proposed in the batch that installs a view", c.label)
+					e.send(mb, c)
+				}
 			}
 			e.ready(to)
 		}

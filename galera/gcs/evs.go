@@ -227,13 +227,8 @@ func New(cfg Config) *EVS {
 		peerJoin: make([]*Join, cfg.N), peerJoinAt: make([]int64, cfg.N)}
 	for i := range e.members {
 		e.members[i] = true
-		e.prim.Members = append(e.prim.Members, i)
-		e.prim.Weights = append(e.prim.Weights, 1)
 	}
-	e.prim.ConfID = 1
-	if cfg.Weight >= 0 && cfg.Self < cfg.N {
-		e.prim.Weights[cfg.Self] = cfg.Weight
-	}
+	e.prim = e.BootstrapPrim()
 	return e
 }
 

@@ -125,12 +125,27 @@ func (g *Group) StateDelivered(from int, m StateMsg) bool {
 		}
 	}
 	g.done = true
+	// The representative history is the highest seqno among the members that come from a
+	// primary component (gcs_state_quorum takes the representative from the previous
+	// primary component only), or among all when none does (every member restarted, or
+	// all come from non-primary components). A member whose history is ahead of it (a
+	// cluster bootstrapped from a node that was behind) must be overwritten by SST.
+	// A member that reports PRIMARY asks for a transfer whatever its seqno (a restarted
+	// member without a certification index to rebuild from its own gcache) when some
+	// member comes from a primary component and can donate; when none does (every member
+	// restarted) the representative's history is the group's, index or not.
 	g.Seqno = 0
+	fromPrim := false
 	for _, mem := range g.View.Members {
-		g.Seqno = max(g.Seqno, g.Seqnos[mem])
+		fromPrim = fromPrim || g.States[mem] >= NodeDonor
 	}
 	for _, mem := range g.View.Members {
-		if g.Seqnos[mem] < g.Seqno {
+		if !fromPrim || g.States[mem] >= NodeDonor {
+			g.Seqno = max(g.Seqno, g.Seqnos[mem])
+		}
+	}
+	for _, mem := range g.View.Members {
+		if g.Seqnos[mem] != g.Seqno || fromPrim && g.States[mem] == NodePrim {
 			g.States[mem] = NodePrim
 		} else {
 			g.States[mem] = NodeSynced

@@ -16,6 +16,9 @@ const (
 	actStateReq byte = 5 // GCS_ACT_STATE_REQ: this node asks for a state transfer
 	actJoin     byte = 6 // GCS_MSG_JOIN: one byte, 1 = the transfer succeeded
 	actSync     byte = 7 // GCS_MSG_SYNC: caught up
+	// actRecovered is what the recovery procedure reads off a node after every member went
+	// down (bootstrap.go): varint recovered seqno, one byte safe_to_bootstrap.
+	actRecovered byte = 8
 )
 
 // msgTransfer starts a point-to-point state-transfer message (IST or SST), outside EVS;
@@ -68,9 +71,13 @@ type cached struct {
 
 // encodeTransfer is a state-transfer message without its snapshot: kind, the position it
 // brings the joiner to, and the write-set actions it carries, each with its verdict.
-func encodeTransfer(kind Kind, at int64, list []cached) []byte {
+// encodeTransfer is a state-transfer message: its kind, the position it brings the joiner
+// to, the donor's certification initial position (what its index could never certify
+// below) and the write-sets, each with its verdict.
+func encodeTransfer(kind Kind, at, initial int64, list []cached) []byte {
 	b := []byte{msgTransfer, byte(kind)}
 	b = binary.AppendVarint(b, at)
+	b = binary.AppendVarint(b, initial)
 	b = binary.AppendUvarint(b, uint64(len(list)))
 	for _, c := range list {
 		b = binary.AppendVarint(b, c.g)
@@ -88,31 +95,36 @@ func AppendSnapshot(msg, snapshot []byte) []byte {
 	return append(msg, snapshot...)
 }
 
-func decodeTransfer(b []byte) (kind Kind, at int64, list []cached, snap []byte, err error) {
+func decodeTransfer(b []byte) (kind Kind, at, initial int64, list []cached, snap []byte, err error) {
 	if len(b) < 2 {
-		return 0, 0, nil, nil, errTransfer
+		return 0, 0, 0, nil, nil, errTransfer
 	}
 	kind, b = Kind(b[1]), b[2:]
 	at, n := binary.Varint(b)
 	if n <= 0 {
-		return 0, 0, nil, nil, errTransfer
+		return 0, 0, 0, nil, nil, errTransfer
+	}
+	b = b[n:]
+	initial, n = binary.Varint(b)
+	if n <= 0 {
+		return 0, 0, 0, nil, nil, errTransfer
 	}
 	b = b[n:]
 	k, n := binary.Uvarint(b)
 	if n <= 0 || k > uint64(len(b)) {
-		return 0, 0, nil, nil, errTransfer
+		return 0, 0, 0, nil, nil, errTransfer
 	}
 	b = b[n:]
 	for range k {
 		g, n := binary.Varint(b)
 		if n <= 0 || n >= len(b) || b[n] > 1 {
-			return 0, 0, nil, nil, errTransfer
+			return 0, 0, 0, nil, nil, errTransfer
 		}
 		passed := b[n] == 1
 		b = b[n+1:]
 		l, n := binary.Uvarint(b)
 		if n <= 0 || l > uint64(len(b)-n) || l == 0 {
-			return 0, 0, nil, nil, errTransfer
+			return 0, 0, 0, nil, nil, errTransfer
 		}
 		list = append(list, cached{g: g, action: b[n : n+int(l)], passed: passed})
 		b = b[n+int(l):]
@@ -120,11 +132,11 @@ func decodeTransfer(b []byte) (kind Kind, at int64, list []cached, snap []byte, 
 	if kind == SST {
 		l, n := binary.Uvarint(b)
 		if n <= 0 || l > uint64(len(b)-n) {
-			return 0, 0, nil, nil, errTransfer
+			return 0, 0, 0, nil, nil, errTransfer
 		}
 		snap = b[n : n+int(l)]
 	} else if kind != IST {
-		return 0, 0, nil, nil, errTransfer
+		return 0, 0, 0, nil, nil, errTransfer
 	}
-	return kind, at, list, snap, nil
+	return kind, at, initial, list, snap, nil
 }

@@ -1,6 +1,8 @@
 package replicator
 
 import (
+	"fmt"
+
 	"github.com/replbench/replbench/galera/cert"
 	"github.com/replbench/replbench/galera/gcs"
 	"github.com/replbench/replbench/protocols"
@@ -112,12 +114,54 @@ type Donate struct {
 	Message  []byte
 }
 
-// Received reports that this member, the joiner, completed a state transfer from member
-// From, up to position At.
+// Received reports that this member, the joiner, finished a state transfer from member
+// From, up to position At, and how its history was put together: the seqnos the transfer
+// itself brought (an IST's write-sets; an SST's snapshot covers up to At), the live
+// write-sets it had queued meanwhile (the total order after its request), how many of those
+// it skipped because the transfer already held them and how many it then applied. With Gap
+// set the pieces did not join up (a seqno in neither the transfer nor the queue): the
+// member did not go on to JOINED and SYNCED but asked for another transfer, as a joiner
+// whose history has a hole must (gcs demotes such a member to PRIMARY).
 type Received struct {
 	From int
 	Kind Kind
 	At   int64
+
+	First, Last             int64 // seqnos brought by the transfer (0, 0: none)
+	QueuedFirst, QueuedLast int64 // live write-sets queued meanwhile (0, 0: none)
+	Skipped, Applied        int   // of the queued ones: already in the transfer, applied after it
+	Gap                     bool
+	Have, Want              int64 // with Gap: the history held, the position the order has reached
+}
+
+// String is the transfer's account, as replbench_last_state_transfer prints it.
+func (r Received) String() string {
+	s := fmt.Sprintf("%s up to seqno %d", r.Kind, r.At)
+	if r.Last > 0 {
+		s += fmt.Sprintf(" (transferred %d..%d", r.First, r.Last)
+	} else {
+		s += " (nothing transferred"
+	}
+	if r.QueuedLast > 0 {
+		s += fmt.Sprintf(", queued %d..%d: %d skipped, %d applied", r.QueuedFirst, r.QueuedLast, r.Skipped, r.Applied)
+	}
+	s += ")"
+	if r.Gap {
+		s += fmt.Sprintf("; gap: history up to %d, order at %d, not JOINED, asking again", r.Have, r.Want)
+	}
+	return s
+}
+
+// Range prints the seqnos a donation brings the joiner: "seqnos 3..4", or, for a joiner
+// that is up to date (or ahead, for an SST), what it gets instead.
+func (d Donate) Range() string {
+	switch {
+	case d.From+1 <= d.At:
+		return fmt.Sprintf("seqnos %d..%d", d.From+1, d.At)
+	case d.Kind == SST:
+		return fmt.Sprintf("the state at seqno %d (the joiner's history, at %d, is not the group's)", d.At, d.From)
+	}
+	return fmt.Sprintf("no write-set to apply, the certification index preload up to seqno %d", d.At)
 }
 
 func (Verdict) effect()       {}
@@ -151,6 +195,12 @@ type Status struct {
 	FencedConflicts            int64   // replbench_detached_conflicts
 	ApplyErrors                int64   // unreadable write-sets and failed state transfers
 	ISTReceived, SSTReceived   int64
+	// Unordered counts write-sets delivered during a state exchange or from a member not
+	// yet DONOR, JOINED or SYNCED, which no member numbers (replbench_writesets_unordered).
+	Unordered int64
+	// TransferGaps counts state transfers after which the history had a hole, so the
+	// member asked again instead of going on to JOINED (replbench_transfer_gaps).
+	TransferGaps int64
 }
 
 // Status returns the machine's figures.
@@ -159,7 +209,8 @@ func (m *Machine) Status() Status {
 		Own: m.group.Own(), ConfID: m.conf, Seqno: m.g, CachedDownto: m.cachedDownto(), FC: m.fc, Paused: m.paused,
 		SendQueue: m.stats.sendQueue, Received: m.stats.received, ReceivedBytes: m.stats.receivedBytes,
 		Withdrawn: m.stats.withdrawn, Detached: m.stats.detached, FencedConflicts: m.stats.fencedConflicts,
-		ApplyErrors: m.stats.applyErrors, ISTReceived: m.stats.ist, SSTReceived: m.stats.sst}
+		ApplyErrors: m.stats.applyErrors, ISTReceived: m.stats.ist, SSTReceived: m.stats.sst,
+		Unordered: m.stats.unordered, TransferGaps: m.stats.gaps}
 	for _, mem := range m.group.View.Members {
 		s.Weight += m.group.Weights[mem]
 	}

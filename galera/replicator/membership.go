@@ -39,8 +39,13 @@ func (m *Machine) installView(v gcs.View) {
 		m.holding = false
 		m.held = nil
 		m.failPending()
+		m.recovered = nil
+		if m.needsOperator(v) {
+			m.reportRecovered() // bootstrap.go
+		}
 		return
 	}
+	m.recovered = nil
 	m.conf = v.ConfID
 	if m.cfg.AutoIncControl {
 		if k := slices.Index(v.Members, m.self); k >= 0 {
@@ -51,6 +56,14 @@ func (m *Machine) installView(v gcs.View) {
 	// exchange, ahead of anything newer.
 	m.holding = true
 	m.held = append(mine, m.held...)
+	if m.needIndex {
+		// A restarted member whose galera.cache kept nothing has no certification index
+		// below its recovered seqno: it reports itself PRIMARY so that the exchange has it
+		// ask for a transfer even when its seqno is the group's, and the IST's preload
+		// (donate) rebuilds the index. Up to date and without the index, it would fail,
+		// alone, every live write-set whose last_seen reaches below that seqno.
+		m.group.States[m.self] = gcs.NodePrim
+	}
 	m.evs.Propose(m.stateAction())
 }
 
@@ -112,6 +125,13 @@ func (m *Machine) deliverGroupAction(d gcs.Delivery) {
 // resumes (held write-sets go out); one behind asks for a state transfer.
 func (m *Machine) exchangeDone() {
 	m.holding = false
+	if m.have > m.group.Seqno {
+		// This member's history runs past the group's (the cluster was bootstrapped from a
+		// node behind it): what it has beyond is not the group's history, and only an SST
+		// can replace it (the donor sees it ahead and sends one). Until then it holds
+		// nothing the group's order can continue.
+		m.have, m.g = -1, m.group.Seqno
+	}
 	if m.g < m.group.Seqno {
 		m.g = m.group.Seqno // a joiner numbers live write-sets from the group's position
 	}

@@ -56,6 +56,8 @@ func (m *Machine) deliver(ds []gcs.Delivery) {
 			}
 		case actState, actStateReq, actJoin, actSync:
 			m.deliverGroupAction(d)
+		case actRecovered:
+			m.recoveredDelivered(d)
 		}
 	}
 }
@@ -63,6 +65,10 @@ func (m *Machine) deliver(ds []gcs.Delivery) {
 func (m *Machine) deliverWriteSet(d gcs.Delivery) {
 	id, n := binary.Uvarint(d.Action[1:])
 	if n <= 0 {
+		return
+	}
+	if m.group.Exchanging() || m.group.States[d.Source] < gcs.NodeDonor {
+		m.unordered(d.Source, id)
 		return
 	}
 	if m.have < m.g {
@@ -87,6 +93,33 @@ func (m *Machine) deliverWriteSet(d gcs.Delivery) {
 	}
 	m.g++
 	m.ordered(m.g, d.Action, id, own)
+}
+
+// unordered drops a write-set delivered while the primary view's state exchange is still
+// running, or sent by a member that is not DONOR, JOINED or SYNCED in the group's table, as
+// gcs_group_handle_act_msg does: it gives a seqno only "in PRIM (skip messages while in
+// state exchange)" and only to a sender whose status is at least DONOR. Such a write-set
+// can be delivered because a client's COMMIT may reach a member between its EVS installing
+// a view and its handling of it, so the write-set leaves in the new view ahead of the state
+// messages. Every member sees the same delivery order and the same table, so every member
+// drops it and none gives it a seqno; numbering it would be wrong on a member whose history
+// is behind, which has not yet learned the group's position from the exchange (it would
+// take the position after its own, and then be out of step with the group for ever). Its
+// sender's client fails as one whose node left the primary component does (-ERESTART in
+// gcs, a failed commit, not a certification conflict); a detached one's fence is lifted,
+// since it will never be applied anywhere.
+func (m *Machine) unordered(source int, id uint64) {
+	m.stats.unordered++
+	if source != m.self {
+		return
+	}
+	if _, ok := m.pending[id]; ok {
+		delete(m.pending, id)
+		m.stats.sendQueue = max(m.stats.sendQueue-1, 0)
+		m.emit(Verdict{ID: id, Outcome: NotReady})
+		return
+	}
+	m.fence = slices.DeleteFunc(m.fence, func(f fenced) bool { return f.id == id })
 }
 
 // ordered certifies the write-set action at position g (own: this node's client waits

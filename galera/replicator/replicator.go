@@ -88,6 +88,10 @@ type Machine struct {
 	restoring   *sstPending
 	conf        int64
 	restarted   bool // NewRestarted: the first IST replays with the group's verdicts (restart.go)
+	recovery    RestartState
+	needIndex   bool                   // restarted with no certification index to preload: ask for an IST even if up to date
+	recovered   map[int]recoveredState // bootstrap.go: what each member reported in this view
+	booted      bool                   // the recovery procedure ran (bootstrap.go)
 
 	stats   counters
 	effects []Effect
@@ -104,6 +108,8 @@ type counters struct {
 	fencedConflicts         int64
 	applyErrors             int64
 	ist, sst                int64
+	unordered               int64 // write-sets delivered outside a finished exchange (unordered)
+	gaps                    int64 // state transfers that left a hole in the history (transferred)
 }
 
 // fenced is a detached write-set of this node (its client gave up after it was sent)

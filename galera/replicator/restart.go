@@ -16,9 +16,18 @@ import (
 // or SST, as a restarted Galera node does, and it can itself donate IST from what it
 // recovered (RecoverCache decides what of the file is usable). Positions it had certified
 // but not committed before it went down are simply not in its history any more.
-func NewRestarted(cfg Config, seqno int64, recovered []Cached) *Machine {
+//
+// rs says what else the node found: the primary component gvwstate.dat restores (nil:
+// none), its grastate.dat's safe_to_bootstrap, and whether it starts as a new cluster
+// (bootstrap.go).
+func NewRestarted(cfg Config, seqno int64, recovered []Cached, rs RestartState) *Machine {
 	m := New(cfg)
-	m.evs.Restarted()
+	last := gcs.PrimView{}
+	if rs.LastPrim != nil {
+		last = *rs.LastPrim
+	}
+	m.evs.Restarted(last)
+	m.recovery = rs
 	v := m.evs.CurrentView()
 	m.group = gcs.NewGroup(m.self, m.n, v)
 	m.group.Install(v)
@@ -26,11 +35,40 @@ func NewRestarted(cfg Config, seqno int64, recovered []Cached) *Machine {
 	m.cert = cert.New(cfg.Cert, seqno)
 	m.conf = -1
 	m.restarted = true
-	for _, c := range RecoverCache(recovered, seqno, cfg.GCacheSize) {
+	kept := RecoverCache(recovered, seqno, cfg.GCacheSize)
+	for _, c := range kept {
 		m.gcache = append(m.gcache, cached{g: c.Seqno, action: c.Action, passed: c.Passed})
 		m.gcacheBytes += int64(len(c.Action))
 	}
+	m.preloadRecovered(kept)
+	if rs.Bootstrap {
+		m.bootstrap(Bootstrapped{Node: m.self, Seqno: seqno, Reason: "pc.bootstrap (--wsrep-new-cluster) on this node"})
+	}
 	return m
+}
+
+// preloadRecovered rebuilds the certification index from the write-sets the node's own
+// galera.cache kept (a gapless run ending at its recovered seqno, with the verdicts the
+// group gave them), as the IST preload does from a donor's: a node whose recovered seqno is
+// the group's needs no transfer at all, and with an index starting empty at that seqno it
+// would fail, alone, every live write-set whose last_seen reaches below it. With nothing
+// kept the index starts at the recovered seqno, and an IST's preload rebuilds it.
+func (m *Machine) preloadRecovered(kept []Cached) {
+	if len(kept) == 0 {
+		m.needIndex = true // an IST must bring the preload (membership.go)
+		return
+	}
+	c := cert.New(m.cfg.Cert, kept[0].Seqno-1)
+	for _, k := range kept {
+		ws, err := decodeAction(k.Action)
+		if err != nil {
+			m.needIndex = true // the index stays empty at the recovered seqno
+			return
+		}
+		ws.Seqno = k.Seqno
+		c.Preload(ws, k.Passed)
+	}
+	m.cert = c
 }
 
 // RecoverCache picks, from the write-sets a galera.cache file held after a restart (in
@@ -80,9 +118,35 @@ func RecoverCache(entries []Cached, seqno, gcacheSize int64) []Cached {
 // applies them with the verdicts the group gave them, as an SST's preload does, and
 // records them in the index for the live write-sets that follow. It reports false when
 // the list does not continue this member's history (the caller asks again).
-func (m *Machine) replayRestartIST(list []cached) bool {
-	m.restarted = false
+//
+// The list can start below the member's position (the donor's certification index preload,
+// donate): those write-sets only rebuild the index, from the first of them on, so that a
+// live write-set whose last_seen reaches below the recovered seqno is certified here as on
+// the members that kept their index (Galera 4's IST preload, handle_ist_trx_preload).
+//
+// The rebuilt index also takes the donor's initial position (initial): the donor purges
+// its index up to the group's commit cut, which can pass the last_seen of a write-set still
+// on its way (its sender counts only delivered ones in its safe-to-discard), and it
+// certifies such a write-set against what it kept; the joiner, whose index starts at the
+// preload, must do the same rather than fail it as "below its initial position", or it alone
+// would lack the row. Real Galera starts the joiner's index at the preload's first seqno;
+// this is where the model departs from it to keep every member's verdicts identical.
+func (m *Machine) replayRestartIST(list []cached, initial int64) bool {
+	defer func() { m.cert.SetInitial(initial) }() // m.cert is replaced below
+	m.restarted, m.needIndex = false, false
 	for _, c := range list {
+		if c.g <= m.have {
+			ws, err := decodeAction(c.action)
+			if err != nil {
+				return false
+			}
+			if m.cert.Position() != c.g-1 {
+				m.cert = cert.New(m.cfg.Cert, c.g-1) // the preload starts the index here
+			}
+			ws.Seqno = c.g
+			m.cert.Preload(ws, c.passed)
+			continue
+		}
 		if c.g != m.have+1 {
 			continue
 		}

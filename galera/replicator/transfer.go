@@ -56,22 +56,31 @@ func ISTPossible(istSeqno, lowestCached, confSeqno int64) bool {
 
 // donate serves joiner's state-transfer request at the current position: IST from gcache
 // if it reaches back far enough, otherwise SST followed by the cached write-sets so that the
-// joiner can rebuild its certification index. The donor's own part is done once the data
+// joiner can rebuild its certification index. An IST starts at the lowest position of the
+// donor's certification index when that is below the joiner's next seqno
+// (min(cc_lowest_trx_seqno, last_applied+1) in Galera 4's IST sender): the write-sets up to
+// the joiner's position are its index preload, not applied again, so that a restarted
+// joiner, whose index would otherwise start empty at its recovered seqno, certifies a live
+// write-set whose last_seen reaches below that seqno as the donor does instead of failing
+// it ("last_seen below initial position") while every other member commits it. A gcache
+// that no longer holds the preload's first seqno cannot serve the IST ("Cert index preload
+// first seqno ... not found from gcache"): SST. The donor's own part is done once the data
 // left: it announces JOIN at once.
 func (m *Machine) donate(joiner int) {
 	at := m.g
 	from := m.group.Seqnos[joiner]
+	first := min(m.cert.LowestTrx(), from+1)
 	kind := IST
-	if !ISTPossible(from, m.cachedDownto(), at) {
-		kind = SST
+	if !ISTPossible(from, m.cachedDownto(), at) || m.cachedDownto() > first && first <= at || from > at {
+		kind = SST // (from > at: the joiner's history ran past the group's, exchangeDone)
 	}
 	var list []cached
 	for _, c := range m.gcache {
-		if c.g <= at && (kind == SST || c.g > from) {
+		if c.g <= at && (kind == SST || c.g >= first) {
 			list = append(list, c)
 		}
 	}
-	m.emit(Donate{To: joiner, Kind: kind, From: from, At: at, Message: encodeTransfer(kind, at, list)})
+	m.emit(Donate{To: joiner, Kind: kind, From: from, At: at, Message: encodeTransfer(kind, at, m.cert.Initial(), list)})
 	m.evs.Propose([]byte{actJoin, 1})
 }
 
@@ -87,9 +96,10 @@ func (Restore) effect() {}
 
 // sstPending is an SST received, waiting for the driver's Restored.
 type sstPending struct {
-	from int
-	at   int64
-	list []cached
+	from    int
+	at      int64
+	initial int64 // the donor's certification initial position (replayRestartIST)
+	list    []cached
 }
 
 // early is a state transfer that arrived before this member delivered its own request.
@@ -126,31 +136,36 @@ func (m *Machine) requestDelivered(donor int) {
 }
 
 func (m *Machine) receive(from int, payload []byte) {
-	kind, at, list, snap, err := decodeTransfer(payload)
+	kind, at, initial, list, snap, err := decodeTransfer(payload)
 	if err != nil {
 		m.stats.applyErrors++
 		m.evs.Propose([]byte{actJoin, 0})
 		return
 	}
 	if kind == SST {
-		m.restoring = &sstPending{from: from, at: at, list: list}
+		m.restoring = &sstPending{from: from, at: at, initial: initial, list: list}
 		m.emit(Restore{At: at, Snapshot: snap})
 		return
 	}
+	r := Received{From: from, Kind: IST, At: at}
+	before := m.have
 	if m.restarted {
-		m.replayRestartIST(list) // restart.go
+		m.replayRestartIST(list, initial) // restart.go
 	}
 	for _, c := range list {
 		if c.g == m.have+1 {
 			m.ordered(c.g, c.action, 0, nil)
 		}
 	}
+	if m.have > before {
+		r.First, r.Last = before+1, m.have
+	}
 	if m.have < at {
 		m.evs.Propose([]byte{actJoin, 0}) // the donor's cache had a hole: ask again
 		return
 	}
 	m.stats.ist++
-	m.transferred(from, IST, at)
+	m.transferred(r)
 }
 
 // Restored completes an SST (a Restore effect): ok reports whether the storage
@@ -186,24 +201,49 @@ func (m *Machine) Restored(ok bool) {
 	}
 	if m.cert.Position() != r.at {
 		m.cert = cert.New(m.cfg.Cert, r.at)
+	} else {
+		m.cert.SetInitial(r.initial) // the preloaded index certifies as the donor's does
 	}
 	m.gcache, m.gcacheBytes = nil, 0
+	m.restarted, m.needIndex = false, false // the snapshot and its preload replace what a restart recovered
 	m.emit(CacheReset{At: r.at})
 	m.have = r.at
 	m.stats.sst++
-	m.transferred(r.from, SST, r.at)
+	m.transferred(Received{From: r.from, Kind: SST, At: r.at})
 }
 
-// transferred finishes a state transfer on the joiner: the live write-sets ordered after
-// the request (those the transfer did not cover) are certified and applied, and the member
-// announces JOIN (then SYNC).
-func (m *Machine) transferred(from int, kind Kind, at int64) {
-	m.emit(Received{From: from, Kind: kind, At: at})
+// transferred finishes a state transfer on the joiner. The live write-sets queued since
+// the primary view (joinQueue, numbered from the group's position) overlap the transfer up
+// to its position: those the transfer held are skipped, the rest are certified and applied
+// in order, as Galera's joiner drains its receive queue after IST. Then every seqno up to
+// the last one the order reached here must be in the history: the transfer and the queue
+// must join up with neither gap nor a queued write-set out of sequence. If they do, the
+// member announces JOIN (then SYNC); if not, it does not go on to JOINED with a hole in its
+// history, which would leave its apply monitor waiting for ever or, worse, serve clients
+// from a history that lacks a committed write-set: it announces a failed JOIN and asks for
+// another transfer (gcs demotes a member with a gap in its history to PRIMARY).
+func (m *Machine) transferred(r Received) {
 	for _, c := range m.joinQueue {
-		if c.g == m.have+1 {
+		if r.QueuedFirst == 0 {
+			r.QueuedFirst = c.g
+		}
+		r.QueuedLast = c.g
+		switch {
+		case c.g <= m.have:
+			r.Skipped++
+		case c.g == m.have+1:
 			m.ordered(c.g, c.action, 0, nil)
+			r.Applied++
 		}
 	}
 	m.joinQueue = nil
+	if m.have != m.g {
+		r.Gap, r.Have, r.Want = true, m.have, m.g
+		m.stats.gaps++
+		m.emit(r)
+		m.evs.Propose([]byte{actJoin, 0})
+		return
+	}
+	m.emit(r)
 	m.evs.Propose([]byte{actJoin, 1})
 }

@@ -1,11 +1,14 @@
 package group
 
 // accept decides, identically on every member, whether a transaction or sync message is
-// processed: its origin must be in the view (an expelled member's late messages are
-// dropped), and it must not repeat one already delivered (a proposal is sent again when
-// the raft leader changes, or when it stays undelivered, since it may have been lost).
+// processed: its origin must be in the view as the incarnation that sent it (an expelled
+// member's late messages, and what a restarted member's previous incarnation had in
+// flight, are dropped), and it must not repeat one already delivered (a proposal is sent
+// again when the raft leader changes, or when it stays undelivered, since it may have been
+// lost). Proposal ids of a new incarnation start above the old one's (the driver's rule),
+// so one dedup record per member serves all its lives.
 func (m *Machine) accept(msg *Message) bool {
-	if !m.view.In(msg.Origin) {
+	if !m.fromView(msg) {
 		return false
 	}
 	d := &m.delivered[msg.Origin]

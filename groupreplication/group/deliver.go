@@ -26,16 +26,16 @@ func (m *Machine) Deliver(data []byte) (eff Effects) {
 }
 
 func (m *Machine) handle(msg *Message, eff *Effects) {
-	own := msg.Origin == m.cfg.Self
+	own := m.own(msg)
 	switch msg.Kind {
 	case KindTxn:
 		m.certify(msg, own, eff)
 	case KindStats:
-		if m.view.In(msg.Origin) {
+		if m.fromView(msg) {
 			m.fc.Receive(m.cfg.Members[msg.Origin], msg.Stats)
 		}
 	case KindGTIDExecuted:
-		if m.view.State(msg.Origin) == membership.Online {
+		if m.fromView(msg) && m.view.State(msg.Origin) == membership.Online {
 			m.cert.GTIDExecuted(msg.Origin, msg.ID, m.view.OnlineCount())
 		}
 	case KindSyncBefore:
@@ -53,6 +53,10 @@ func (m *Machine) handle(msg *Message, eff *Effects) {
 			m.arrived(m.prepares[msg.ID])
 			delete(m.prepares, msg.ID)
 		}
+		if !m.fromView(msg) {
+			// A replaced incarnation's prepare: the member it speaks for is gone.
+			return
+		}
 		ps := m.preparedAt(msg.ID)
 		if !ps.from[msg.Origin] {
 			ps.from[msg.Origin] = true
@@ -69,11 +73,11 @@ func (m *Machine) handle(msg *Message, eff *Effects) {
 			m.becomePrimary(msg.Origin, eff)
 		}
 		eff.Changed = true
-	case KindExpel, KindJoin, KindOnline, KindWeight:
+	case KindExpel, KindJoin, KindOnline, KindWeight, KindReboot:
 		m.viewChange(msg, eff)
 	case KindQueueApplied:
 		m.controlDelivered(msg)
-		if msg.Origin == m.primary && m.primaryChange {
+		if msg.Origin == m.primary && m.fromView(msg) && m.primaryChange {
 			m.primaryChange = false
 			if m.cfg.SinglePrimary {
 				m.cert.SetConflictDetection(false)

@@ -23,7 +23,9 @@ const campaignEvery = 10
 func (m *Machine) Start(now time.Time) Effects {
 	m.state = Recovering
 	m.det.Reset(now)
-	eff := m.ProposeControl(Message{Kind: KindWeight, Origin: m.cfg.Self, ID: int64(m.cfg.MemberWeight)})
+	msg := m.message(KindWeight)
+	msg.ID = int64(m.cfg.MemberWeight)
+	eff := m.ProposeControl(msg)
 	eff.Campaign = m.cfg.Self == 0
 	return eff
 }
@@ -35,10 +37,13 @@ func (m *Machine) Start(now time.Time) Effects {
 // (the engine already holds the transactions up to its recovered position; the driver
 // skips applying those), and it asks to join at once: the join is ordered after whatever
 // the group agreed meanwhile, everything before it is what it must apply before ONLINE
-// (distributed recovery: the leader's log is the donor). The group may still count its
-// earlier incarnation as a member (it came back within the expel timeout) or expel it
-// later; either way only this incarnation's join and ONLINE messages count as its own.
-// now restarts the failure detector's clock.
+// (distributed recovery: the leader's log is the donor). A restarted server is a new
+// incarnation: if it came back within the suspicion and expel timeouts, the view still
+// holds its earlier incarnation (UNREACHABLE to the others, whose detectors do not count
+// the new incarnation's frames for the old), the join is refused, and the member waits,
+// RECOVERING and read-only, until the old incarnation is expelled (and, if it was the
+// primary, another member elected), then joins as a new member. Only this incarnation's
+// messages count as its own. now restarts the failure detector's clock.
 func (m *Machine) Restart(now time.Time) Effects {
 	m.state = Recovering
 	m.joining = true
@@ -97,7 +102,9 @@ func (m *Machine) WithdrawSync(id int64) {
 // message goes to the group (kept until delivered), and the transaction waits
 // (WaitPrepared) for every member's.
 func (m *Machine) Prepare(seq int64) (eff Effects) {
-	data := AppendMessage(nil, &Message{Kind: KindPrepared, Origin: m.cfg.Self, ID: seq})
+	msg := m.message(KindPrepared)
+	msg.ID = seq
+	data := AppendMessage(nil, &msg)
 	m.prepares[seq] = m.track(data)
 	eff.propose(data)
 	return eff
@@ -109,8 +116,11 @@ type Tick struct {
 	// Now is the instant of the tick: the failure detector's timeouts compare against it.
 	Now time.Time
 	// Heard holds, by member index, the last instant a frame arrived from that member since
-	// the previous tick (zero: none).
-	Heard []time.Time
+	// the previous tick (zero: none), and HeardInc the incarnation that sent it (missing: 0).
+	// A restarted member's frames do not keep its previous incarnation alive: the view's
+	// old incarnation is suspected after its silence and expelled as any failed member.
+	Heard    []time.Time
+	HeardInc []int64
 	// Lead is the raft leader's member index (-1: none) and IsLeader whether it is this
 	// member, as the agreement layer last reported them.
 	Lead     int
@@ -125,7 +135,15 @@ func (m *Machine) Tick(t Tick) (eff Effects) {
 	m.ticks++
 	eff.Beacon = m.ticks%aliveEvery == 0
 	for i, h := range t.Heard {
-		if !h.IsZero() {
+		if h.IsZero() {
+			continue
+		}
+		var inc int64
+		if i < len(t.HeardInc) {
+			inc = t.HeardInc[i]
+		}
+		m.heardInc[i] = inc
+		if !m.view.In(i) || m.view.Incarnation(i) == inc {
 			m.det.Heard(i, h)
 		}
 	}
@@ -135,7 +153,7 @@ func (m *Machine) Tick(t Tick) (eff Effects) {
 		changed = changed || m.unreachable[i] != u
 	}
 	m.unreachable, m.majorityLost = rep.Unreachable, rep.MajorityLost
-	member := m.state == Online && m.view.In(m.cfg.Self)
+	member := m.state == Online && m.view.Holds(m.cfg.Self, m.cfg.Incarnation)
 	if rep.GiveUp && (m.state == Online || m.state == Recovering) {
 		m.goError("group_replication_unreachable_majority_timeout expired without a majority", &eff)
 		changed = true
@@ -151,18 +169,24 @@ func (m *Machine) Tick(t Tick) (eff Effects) {
 			eff.Campaign = true
 		}
 		for _, x := range rep.Expel {
-			eff.proposeMessage(&Message{Kind: KindExpel, Origin: m.cfg.Self, ID: int64(x)})
+			msg := m.message(KindExpel)
+			msg.ID, msg.TargetInc = int64(x), m.view.Incarnation(x)
+			eff.proposeMessage(&msg)
 		}
 	}
+	m.checkOrphaned(t.Now, rep.Unreachable, &eff)
 	if m.state == Online || m.state == Recovering {
 		m.resendOverdue(&eff)
 	}
 	// Keep the raft leader on the primary Group Replication elected, so the primary's
 	// commits pay no forwarding hop: a leader that is not the primary hands leadership
-	// over, unless it suspects the primary (the transfer could not complete).
+	// over, unless it suspects the primary (the transfer could not complete) or hears
+	// the primary's member only as another incarnation (the primary it elected is dead; a
+	// restarted server on the same raft peer is not it).
 	if t.IsLeader && m.cfg.SinglePrimary {
 		to := m.primary
-		if to >= 0 && to != m.cfg.Self && m.view.In(to) && !m.unreachable[to] && m.state == Online {
+		if to >= 0 && to != m.cfg.Self && m.view.In(to) && !m.unreachable[to] &&
+			m.heardInc[to] == m.view.Incarnation(to) && (m.state == Online || m.joining) {
 			eff.Transfer, eff.TransferTo = true, to
 		}
 	}
@@ -185,7 +209,7 @@ func (m *Machine) LeaderChanged(lead int, isLeader bool) (eff Effects) {
 		m.resendAll(&eff)
 	}
 	if announce {
-		eff.Proposals = append(eff.Proposals, m.ProposeControl(Message{Kind: KindNewPrimary, Origin: m.cfg.Self}).Proposals...)
+		eff.Proposals = append(eff.Proposals, m.ProposeControl(m.message(KindNewPrimary)).Proposals...)
 	}
 	return eff
 }
@@ -206,7 +230,9 @@ func (m *Machine) FlowControlTick(q Queues) (eff Effects) {
 	if m.state != Online {
 		return eff
 	}
-	eff.proposeMessage(&Message{Kind: KindStats, Origin: m.cfg.Self, Stats: statsOf(q, m.cert.Stats().Checked)})
+	msg := m.message(KindStats)
+	msg.Stats = statsOf(q, m.cert.Stats().Checked)
+	eff.proposeMessage(&msg)
 	return eff
 }
 
@@ -218,7 +244,9 @@ func statsOf(q Queues, certified int64) flowcontrol.Stats {
 // the group what it has committed (lastCommitted), for the certifier's garbage collection.
 func (m *Machine) GTIDExecutedTick(lastCommitted int64) (eff Effects) {
 	if m.state == Online {
-		eff.proposeMessage(&Message{Kind: KindGTIDExecuted, Origin: m.cfg.Self, ID: lastCommitted})
+		msg := m.message(KindGTIDExecuted)
+		msg.ID = lastCommitted
+		eff.proposeMessage(&msg)
 	}
 	return eff
 }
@@ -239,3 +267,29 @@ func (m *Machine) LogLost(at uint64) (eff Effects) {
 // LogRecovered reports that a clone brought this member's state to where the log
 // continues.
 func (m *Machine) LogRecovered() { m.lostLog = false }
+
+// checkOrphaned is a restarted member whose join is refused finding that no member of the
+// view is alive as the incarnation the view holds (the whole group went down and came
+// back): nobody is left to expel the old incarnations, so, once the expel timeout has run
+// out on that silence too, it reboots the group (KindReboot, the model's
+// group_replication_bootstrap_group) and joins the new one; the other restarted members
+// do the same, and the first ONLINE becomes the primary.
+func (m *Machine) checkOrphaned(now time.Time, unreachable []bool, eff *Effects) {
+	if !m.joining || !m.joinRefused {
+		m.orphanSince = time.Time{}
+		return
+	}
+	for i := range m.cfg.Members {
+		if i != m.cfg.Self && m.view.In(i) && !unreachable[i] {
+			m.orphanSince = time.Time{}
+			return
+		}
+	}
+	if m.orphanSince.IsZero() {
+		m.orphanSince = now
+		return
+	}
+	if now.Sub(m.orphanSince) >= m.cfg.ExpelTimeout && m.control[KindReboot] == nil {
+		eff.Proposals = append(eff.Proposals, m.ProposeControl(m.message(KindReboot)).Proposals...)
+	}
+}

@@ -64,12 +64,15 @@ type Machine struct {
 
 	unreachable    []bool // the detector's last report
 	majorityLost   bool
-	paused         bool  // out of the group: agreed messages are held (Effects.Held)
-	joining        bool  // a rejoin is under way (RECOVERING)
-	joined         bool  // this attempt's join was delivered (the view has this incarnation)
-	rejoinAttempts int   // in the current stay in ERROR (reset once ONLINE)
-	rejoinTotal    int64 // over the member's life
-	exitTaken      bool  // auto-rejoin used up: the exit action holds
+	paused         bool      // out of the group: agreed messages are held (Effects.Held)
+	joining        bool      // a rejoin is under way (RECOVERING)
+	joined         bool      // this attempt's join was delivered (the view has this incarnation)
+	joinRefused    bool      // the join was refused: the view holds an earlier incarnation
+	heardInc       []int64   // by member, the incarnation last heard from
+	orphanSince    time.Time // a refused joiner has heard no view member since (checkOrphaned)
+	rejoinAttempts int       // in the current stay in ERROR (reset once ONLINE)
+	rejoinTotal    int64     // over the member's life
+	exitTaken      bool      // auto-rejoin used up: the exit action holds
 	errorReason    string
 	lostLog        bool   // the log no longer reaches back to where this member is
 	lostAt         uint64 // raft index of the last snapshot received instead of entries
@@ -107,6 +110,7 @@ func New(cfg Config, now time.Time) *Machine {
 		primary:     -1,
 		lead:        -1,
 		unreachable: make([]bool, n),
+		heardInc:    make([]int64, n),
 		delivered:   make([]deliveredIDs, n),
 		prepared:    map[int64]*prepared{},
 		waiting:     map[int64]bool{},
@@ -180,11 +184,16 @@ type Status struct {
 	MajorityLost  bool
 	RejoinTotal   int64
 	ErrorReason   string
-	ViewChanges   int64
-	Quota         int64 // the flow-control quota (0: none)
-	Cert          certifier.Stats
-	GTIDExecuted  string // GNO ranges of group_gtid_executed
-	Corrupt       int64
+	// JoinRefused is set while a restarted member waits for its previous incarnation to
+	// be expelled before it can join.
+	JoinRefused bool
+	// Incarnation is this member's incarnation (Config.Incarnation).
+	Incarnation  int64
+	ViewChanges  int64
+	Quota        int64 // the flow-control quota (0: none)
+	Cert         certifier.Stats
+	GTIDExecuted string // GNO ranges of group_gtid_executed
+	Corrupt      int64
 }
 
 // Status returns the snapshot.
@@ -197,6 +206,8 @@ func (m *Machine) Status() Status {
 		MajorityLost: m.majorityLost,
 		RejoinTotal:  m.rejoinTotal,
 		ErrorReason:  m.errorReason,
+		JoinRefused:  m.joinRefused,
+		Incarnation:  m.cfg.Incarnation,
 		ViewChanges:  m.view.Changes(),
 		Quota:        m.fc.Quota(),
 		Cert:         m.cert.Stats(),

@@ -16,38 +16,69 @@ func (m *Machine) viewChange(msg *Message, eff *Effects) {
 		m.view.SetWeight(msg.Origin, int(msg.ID))
 	case KindExpel:
 		target := int(msg.ID)
-		if !m.view.In(msg.Origin) || !m.view.Expel(target) {
+		if !m.fromView(msg) || !m.view.Expel(target, msg.TargetInc) {
 			return
 		}
 		m.viewChanged(eff)
+		mine := msg.TargetInc == m.cfg.Incarnation
 		switch {
-		case target == self && !m.joining:
+		case target == self && mine && !m.joining:
 			m.goError("expelled from the group", eff)
-		case target == self && m.joined:
-			// The expulsion of an earlier incarnation, ordered after this one's join: the
-			// group no longer counts this member; join again.
+		case target == self && mine && m.joined:
+			// Expelled while it recovered (its join went through and the group lost
+			// it again): join again.
 			m.goError("expelled from the group while recovering", eff)
+		case target == self && m.joining && m.joinRefused:
+			// This member's previous incarnation is gone: the new one may join now, as
+			// a new member (XCom's START GROUP_REPLICATION retried).
+			m.joinRefused = false
+			eff.Proposals = append(eff.Proposals, m.Join().Proposals...)
 		}
 		if m.cfg.SinglePrimary && target == m.primary {
 			// Every member elects from the same view: the same primary everywhere.
 			m.becomePrimary(m.view.Elect(), eff)
 		}
 		eff.Changed = true
+	case KindReboot:
+		// Only a restarted member of this group (its earlier incarnation in the view) may
+		// reboot it; raft orders the message only with a majority of live peers.
+		if !m.view.In(msg.Origin) || m.view.Holds(msg.Origin, msg.Inc) {
+			return
+		}
+		for i := range m.cfg.Members {
+			m.view.Expel(i, m.view.Incarnation(i))
+		}
+		m.viewChanged(eff)
+		m.primary, m.primaryChange = -1, false
+		if m.joining && m.joinRefused {
+			m.joinRefused = false
+			eff.Proposals = append(eff.Proposals, m.Join().Proposals...)
+		}
+		eff.Changed = true
 	case KindJoin:
-		m.view.SetWeight(msg.Origin, int(msg.ID))
-		if m.view.Join(msg.Origin) {
+		if m.view.Join(msg.Origin, msg.Inc) {
+			m.view.SetWeight(msg.Origin, int(msg.ID))
 			m.viewChanged(eff)
 		}
 		if m.own(msg) && m.joining {
+			if !m.view.Holds(self, m.cfg.Incarnation) {
+				// The view still holds this member's previous incarnation (it came back
+				// before the group expelled it): the server refuses the join ("There
+				// is already a member with server_uuid ..."). It stays out, RECOVERING
+				// and read-only, and joins again once that incarnation is expelled.
+				m.joinRefused = true
+				eff.Changed = true
+				return
+			}
 			m.joined = true
 			// The view-change marker: everything ordered before it is what this member
 			// missed. Once it has applied it all (recovery_complete_at
 			// TRANSACTIONS_APPLIED), it declares itself ONLINE.
-			eff.Awaits = append(eff.Awaits, Await{Position: m.cert.Stats().Seqno, Then: Message{Kind: KindOnline, Origin: self, Inc: m.cfg.Incarnation}})
+			eff.Awaits = append(eff.Awaits, Await{Position: m.cert.Stats().Seqno, Then: m.message(KindOnline)})
 		}
 		eff.Changed = true
 	case KindOnline:
-		m.view.SetOnline(msg.Origin)
+		m.view.SetOnline(msg.Origin, msg.Inc)
 		if m.own(msg) && m.joining {
 			m.joining, m.joined = false, false
 			m.state = Online
@@ -56,7 +87,7 @@ func (m *Machine) viewChange(msg *Message, eff *Effects) {
 			if m.cfg.SinglePrimary && m.primary == self && m.primaryChange {
 				// Elected while it was away (or it crashed before its backlog was
 				// applied): it finishes the primary change now.
-				eff.Awaits = append(eff.Awaits, Await{Position: m.cert.Stats().Seqno, Then: Message{Kind: KindQueueApplied, Origin: self}})
+				eff.Awaits = append(eff.Awaits, Await{Position: m.cert.Stats().Seqno, Then: m.message(KindQueueApplied)})
 			}
 		}
 		if m.cfg.SinglePrimary && m.everPrimary && !m.view.In(m.primary) {
@@ -92,7 +123,7 @@ func (m *Machine) becomePrimary(np int, eff *Effects) {
 		return
 	}
 	// Apply the buffered transactions, then tell the group the queue is applied.
-	eff.Awaits = append(eff.Awaits, Await{Position: m.cert.Stats().Seqno, Then: Message{Kind: KindQueueApplied, Origin: np}})
+	eff.Awaits = append(eff.Awaits, Await{Position: m.cert.Stats().Seqno, Then: m.message(KindQueueApplied)})
 }
 
 // goError takes this member out of service: ERROR and super_read_only, pending
@@ -103,7 +134,7 @@ func (m *Machine) goError(reason string, eff *Effects) {
 	m.state = Error
 	m.errorReason = reason
 	m.paused = true
-	m.joining, m.joined = false, false
+	m.joining, m.joined, m.joinRefused = false, false, false
 	clear(m.waiting)
 	clear(m.syncing)
 	clear(m.pending)
@@ -124,16 +155,21 @@ func (m *Machine) ProposeControl(msg Message) (eff Effects) {
 	return eff
 }
 
-// own reports whether msg is this member's own, from this incarnation.
+// own reports whether msg is this member's own, from this incarnation (a restarted
+// member's log holds its previous lives' messages too).
 func (m *Machine) own(msg *Message) bool {
-	if msg.Origin != m.cfg.Self {
-		return false
-	}
-	switch msg.Kind {
-	case KindJoin, KindOnline:
-		return msg.Inc == m.cfg.Incarnation
-	}
-	return true
+	return msg.Origin == m.cfg.Self && msg.Inc == m.cfg.Incarnation
+}
+
+// fromView reports whether msg comes from a member the view holds, as the incarnation
+// that sent it: XCom discards messages from a node that is not in the current
+// configuration, so what an expelled or replaced incarnation had in flight counts for
+// nothing.
+func (m *Machine) fromView(msg *Message) bool { return m.view.Holds(msg.Origin, msg.Inc) }
+
+// message returns a message of this member (origin and incarnation filled in).
+func (m *Machine) message(k Kind) Message {
+	return Message{Kind: k, Origin: m.cfg.Self, Inc: m.cfg.Incarnation}
 }
 
 // controlDelivered forgets a control message of this member once delivered.
@@ -194,7 +230,9 @@ func (m *Machine) CloneInstalled() bool {
 // log continues: everything ordered before the join is what it must apply before ONLINE.
 func (m *Machine) Join() Effects {
 	m.joined = false
-	return m.ProposeControl(Message{Kind: KindJoin, Origin: m.cfg.Self, ID: int64(m.cfg.MemberWeight), Inc: m.cfg.Incarnation})
+	msg := m.message(KindJoin)
+	msg.ID = int64(m.cfg.MemberWeight)
+	return m.ProposeControl(msg)
 }
 
 // RejoinFailed ends a rejoin attempt that did not finish (a clone that failed, recovery

@@ -28,6 +28,10 @@ const (
 	KindJoin         Kind = 9  // view change: Origin (re)joins as RECOVERING; ID is its member_weight
 	KindOnline       Kind = 10 // Origin finished distributed recovery and is ONLINE
 	KindWeight       Kind = 11 // Origin's group_replication_member_weight (ID), sent once at start
+	// KindReboot: a restarted incarnation found every member of the view silent (the whole
+	// group went down): the old configuration is dropped, as group_replication_bootstrap_group
+	// would start a new group, and the restarted members join it.
+	KindReboot Kind = 12
 )
 
 // Message is one decoded group message. Which fields are set depends on Kind.
@@ -35,23 +39,30 @@ type Message struct {
 	Kind   Kind
 	Origin int   // sending member's index
 	ID     int64 // txn: proposal id on the origin; sync: token; prepared: position; gtid: position
-	// Inc is the origin's incarnation on a join or an online message (Config.Incarnation):
-	// a member restarted after a crash tells its own view changes from its previous life's.
-	Inc   int64
-	Level Consistency
-	WS    *protocols.WriteSet
-	Stats flowcontrol.Stats
+	// Inc is the origin's incarnation (Config.Incarnation), on every message: XCom's node
+	// identity includes the incarnation, and a message counts only when the view holds its
+	// origin as that incarnation, so what an old incarnation had in flight is dropped once
+	// it has been expelled or replaced, and a restarted member tells its own messages from
+	// its previous life's.
+	Inc int64
+	// TargetInc is, on an expulsion, the incarnation of the member expelled (ID): an
+	// expulsion decided for an old incarnation never removes the new one.
+	TargetInc int64
+	Level     Consistency
+	WS        *protocols.WriteSet
+	Stats     flowcontrol.Stats
 }
 
 // ErrCorruptMessage wraps every decoding failure of a group message or a bus frame.
 // It is the one error convention of the package's decoders: wrap it, say what was wrong.
 var ErrCorruptMessage = errors.New("groupreplication: corrupt message")
 
-// AppendMessage appends m's encoding to dst: the kind, the origin, then the fields that kind
-// carries.
+// AppendMessage appends m's encoding to dst: the kind, the origin and its incarnation,
+// then the fields that kind carries.
 func AppendMessage(dst []byte, m *Message) []byte {
 	dst = append(dst, byte(m.Kind))
 	dst = binary.AppendUvarint(dst, uint64(m.Origin))
+	dst = binary.AppendVarint(dst, m.Inc)
 	switch m.Kind {
 	case KindTxn:
 		dst = binary.AppendUvarint(dst, uint64(m.ID))
@@ -67,14 +78,12 @@ func AppendMessage(dst []byte, m *Message) []byte {
 		} else {
 			dst = append(dst, 0)
 		}
-	case KindGTIDExecuted, KindSyncBefore, KindPrepared, KindExpel, KindWeight:
+	case KindGTIDExecuted, KindSyncBefore, KindPrepared, KindWeight, KindJoin:
 		dst = binary.AppendVarint(dst, m.ID)
-	case KindJoin:
+	case KindExpel:
 		dst = binary.AppendVarint(dst, m.ID)
-		dst = binary.AppendVarint(dst, m.Inc)
-	case KindOnline:
-		dst = binary.AppendVarint(dst, m.Inc)
-	case KindNewPrimary, KindQueueApplied:
+		dst = binary.AppendVarint(dst, m.TargetInc)
+	case KindOnline, KindNewPrimary, KindQueueApplied, KindReboot:
 	}
 	return dst
 }
@@ -103,6 +112,11 @@ func DecodeMessage(b []byte) (*Message, error) {
 		b = b[n:]
 		return v, true
 	}
+	inc, ok := varint()
+	if !ok {
+		return fail("incarnation")
+	}
+	m.Inc = inc
 	switch m.Kind {
 	case KindTxn:
 		id, n := binary.Uvarint(b)
@@ -137,29 +151,22 @@ func DecodeMessage(b []byte) (*Message, error) {
 		m.Stats = flowcontrol.Stats{CertQueue: vs[0], ApplyQueue: vs[1], Certified: vs[2],
 			Applied: vs[3], Local: vs[4], Recovering: b[0] == 1}
 		return m, nil
-	case KindGTIDExecuted, KindSyncBefore, KindPrepared, KindExpel, KindWeight:
+	case KindGTIDExecuted, KindSyncBefore, KindPrepared, KindWeight, KindJoin:
 		v, ok := varint()
 		if !ok || len(b) != 0 {
 			return fail("position")
 		}
 		m.ID = v
 		return m, nil
-	case KindJoin:
+	case KindExpel:
 		id, ok := varint()
 		inc, ok2 := varint()
 		if !ok || !ok2 || len(b) != 0 {
-			return fail("join")
+			return fail("expel")
 		}
-		m.ID, m.Inc = id, inc
+		m.ID, m.TargetInc = id, inc
 		return m, nil
-	case KindOnline:
-		inc, ok := varint()
-		if !ok || len(b) != 0 {
-			return fail("online")
-		}
-		m.Inc = inc
-		return m, nil
-	case KindNewPrimary, KindQueueApplied:
+	case KindOnline, KindNewPrimary, KindQueueApplied, KindReboot:
 		if len(b) != 0 {
 			return fail("trailing bytes")
 		}

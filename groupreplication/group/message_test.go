@@ -13,14 +13,14 @@ func sampleMessages() []*Message {
 		Keys: []protocols.Key{{Table: "t", Row: []byte{1, 2}, Type: protocols.KeyExclusive}},
 		Rows: []protocols.RowChange{{Table: "t", Op: protocols.OpUpdate, Row: []byte{1, 2}, After: []byte{3}}}}
 	return []*Message{
-		{Kind: KindTxn, Origin: 1, ID: 77, Level: After, WS: ws},
+		{Kind: KindTxn, Origin: 1, ID: 77, Inc: 1_700_000_000_000_000_001, Level: After, WS: ws},
 		{Kind: KindStats, Origin: 2, Stats: flowcontrol.Stats{CertQueue: 1, ApplyQueue: 30000, Certified: 5, Applied: 4, Local: 3, Recovering: true}},
 		{Kind: KindGTIDExecuted, Origin: 0, ID: 123456},
 		{Kind: KindSyncBefore, Origin: 3, ID: 5},
 		{Kind: KindPrepared, Origin: 4, ID: 99},
 		{Kind: KindNewPrimary, Origin: 1},
 		{Kind: KindQueueApplied, Origin: 1},
-		{Kind: KindExpel, Origin: 0, ID: 2},
+		{Kind: KindExpel, Origin: 0, ID: 2, TargetInc: 1_700_000_000_000_000_000},
 		{Kind: KindJoin, Origin: 2, ID: 70, Inc: 1_700_000_000_000_000_000},
 		{Kind: KindOnline, Origin: 2, Inc: 5},
 		{Kind: KindWeight, Origin: 1, ID: 50},

@@ -143,10 +143,10 @@ func TestView_Election(t *testing.T) {
 			v.SetWeight(i, w)
 		}
 		for _, m := range tc.expel {
-			v.Expel(m)
+			v.Expel(m, 0)
 		}
 		for _, m := range tc.join {
-			v.Join(m)
+			v.Join(m, 0)
 		}
 		if got := v.Elect(); got != tc.want {
 			t.Errorf("%s: elected %d, want %d", tc.name, got, tc.want)
@@ -157,17 +157,40 @@ func TestView_Election(t *testing.T) {
 // Expel and Join are idempotent view changes, so a duplicated proposal changes nothing.
 func TestView_ChangesAreIdempotent(t *testing.T) {
 	v := NewView([]string{"a", "b", "c"})
-	if !v.Expel(2) || v.Expel(2) || v.Size() != 2 || v.Changes() != 1 {
+	if !v.Expel(2, 0) || v.Expel(2, 0) || v.Size() != 2 || v.Changes() != 1 {
 		t.Fatalf("expel: size %d changes %d", v.Size(), v.Changes())
 	}
-	if v.SetOnline(2) {
+	if v.SetOnline(2, 0) {
 		t.Fatal("an absent member cannot go ONLINE without joining")
 	}
-	if !v.Join(2) || v.Join(2) || v.State(2) != Recovering || v.Size() != 3 {
+	if !v.Join(2, 0) || v.Join(2, 0) || v.State(2) != Recovering || v.Size() != 3 {
 		t.Fatal("join")
 	}
-	if !v.SetOnline(2) || v.State(2) != Online || v.OnlineCount() != 3 || v.Changes() != 2 {
+	if !v.SetOnline(2, 0) || v.State(2) != Online || v.OnlineCount() != 3 || v.Changes() != 2 {
 		t.Fatal("online")
+	}
+}
+
+// A restarted member is a new incarnation: its join is refused while the view holds the
+// old one, an expulsion or ONLINE of the wrong incarnation changes nothing, and once the
+// old incarnation is expelled the new one joins as a new member.
+func TestView_IncarnationsAreDistinctMembers(t *testing.T) {
+	v := NewView([]string{"a", "b", "c"})
+	const old, fresh = 0, 7
+	if v.Join(0, fresh) || v.Holds(0, fresh) || !v.Holds(0, old) {
+		t.Fatal("the new incarnation joined while the old one is in the view")
+	}
+	if v.Expel(0, fresh) || !v.In(0) {
+		t.Fatal("an expulsion of the new incarnation removed the old one")
+	}
+	if !v.Expel(0, old) || v.In(0) {
+		t.Fatal("the old incarnation was not expelled")
+	}
+	if !v.Join(0, fresh) || !v.Holds(0, fresh) || v.Holds(0, old) || v.Incarnation(0) != fresh {
+		t.Fatal("the new incarnation did not join once the old one was gone")
+	}
+	if v.SetOnline(0, old) || !v.SetOnline(0, fresh) || v.State(0) != Online {
+		t.Fatal("ONLINE must name the incarnation in the view")
 	}
 }
 
@@ -177,15 +200,15 @@ func TestView_StateRoundTrip(t *testing.T) {
 	uuids := []string{"c", "a", "b"}
 	donor := NewView(uuids)
 	donor.SetWeight(2, 80)
-	donor.Expel(0)
-	donor.Join(0)
+	donor.Expel(0, 0)
+	donor.Join(0, 5)
 	b := donor.AppendState(nil)
 	joiner := NewView(uuids)
 	rest, err := joiner.RestoreState(append(b, 0xff))
 	if err != nil || len(rest) != 1 {
 		t.Fatalf("restore: %v, %d bytes left", err, len(rest))
 	}
-	if joiner.Elect() != 2 || joiner.State(0) != Recovering || joiner.Changes() != 2 || joiner.Weight(2) != 80 {
+	if joiner.Elect() != 2 || joiner.State(0) != Recovering || joiner.Changes() != 2 || joiner.Weight(2) != 80 || !joiner.Holds(0, 5) {
 		t.Fatalf("restored view: elect %d, n0 %v, changes %d", joiner.Elect(), joiner.State(0), joiner.Changes())
 	}
 	if _, err := NewView(uuids[:2]).RestoreState(b); err == nil {

@@ -32,9 +32,17 @@ const DefaultWeight = 50
 
 // View is the group membership every member derives from the agreed log: the same
 // changes in the same order give the same view everywhere. Not safe for concurrent use.
+//
+// A member is in the view as one incarnation: a restarted server is a new XCom node (a
+// new incarnation in its node address), so the view records, by member index, which
+// incarnation it holds. The old incarnation stays until it is expelled, a join of another
+// incarnation of the same member is refused meanwhile ("There is already a member with
+// server_uuid ..."), and a message counts only when it comes from the incarnation the view
+// holds.
 type View struct {
 	states  []State
 	weights []int
+	incs    []int64 // the incarnation each member is in the view as (0: its first life)
 	uuids   []string
 	changes int64
 }
@@ -42,7 +50,7 @@ type View struct {
 // NewView returns the view of a freshly bootstrapped group: every member ONLINE with the
 // default weight. uuids are the members' server_uuid values, by member index.
 func NewView(uuids []string) *View {
-	v := &View{states: make([]State, len(uuids)), weights: make([]int, len(uuids)), uuids: append([]string(nil), uuids...)}
+	v := &View{states: make([]State, len(uuids)), weights: make([]int, len(uuids)), incs: make([]int64, len(uuids)), uuids: append([]string(nil), uuids...)}
 	for i := range v.states {
 		v.states[i], v.weights[i] = Online, DefaultWeight
 	}
@@ -52,8 +60,15 @@ func NewView(uuids []string) *View {
 // State returns member m's state.
 func (v *View) State(m int) State { return v.states[m] }
 
-// In reports whether m is in the view (ONLINE or RECOVERING).
+// In reports whether m is in the view (ONLINE or RECOVERING), as any incarnation.
 func (v *View) In(m int) bool { return m >= 0 && m < len(v.states) && v.states[m] != Absent }
+
+// Incarnation returns the incarnation member m is (or was last) in the view as.
+func (v *View) Incarnation(m int) int64 { return v.incs[m] }
+
+// Holds reports whether m is in the view as incarnation inc: only such a member's
+// messages count.
+func (v *View) Holds(m int, inc int64) bool { return v.In(m) && v.incs[m] == inc }
 
 // Members returns, by member index, which members are in the view.
 func (v *View) Members() []bool {
@@ -89,9 +104,11 @@ func (v *View) OnlineCount() int {
 // Changes counts the view changes so far (the view id's counter).
 func (v *View) Changes() int64 { return v.changes }
 
-// Expel removes m from the view. It returns false (and changes nothing) if m was not in it.
-func (v *View) Expel(m int) bool {
-	if !v.In(m) {
+// Expel removes incarnation inc of m from the view. It returns false (and changes
+// nothing) if the view does not hold m as inc: an expulsion decided for an old incarnation
+// never removes the new one that replaced it.
+func (v *View) Expel(m int, inc int64) bool {
+	if !v.Holds(m, inc) {
 		return false
 	}
 	v.states[m] = Absent
@@ -99,19 +116,22 @@ func (v *View) Expel(m int) bool {
 	return true
 }
 
-// Join adds m to the view as RECOVERING. It returns false if m is already in it.
-func (v *View) Join(m int) bool {
+// Join adds incarnation inc of m to the view as RECOVERING. It returns false if m is
+// already in it, as that incarnation (a repeated join) or as another one (the join is
+// refused until the other is expelled: Holds tells the two apart).
+func (v *View) Join(m int, inc int64) bool {
 	if m < 0 || m >= len(v.states) || v.In(m) {
 		return false
 	}
-	v.states[m] = Recovering
+	v.states[m], v.incs[m] = Recovering, inc
 	v.changes++
 	return true
 }
 
-// SetOnline marks a RECOVERING member ONLINE: it has applied what it missed.
-func (v *View) SetOnline(m int) bool {
-	if m < 0 || m >= len(v.states) || v.states[m] != Recovering {
+// SetOnline marks incarnation inc of a RECOVERING member ONLINE: it has applied what it
+// missed.
+func (v *View) SetOnline(m int, inc int64) bool {
+	if m < 0 || m >= len(v.states) || v.states[m] != Recovering || v.incs[m] != inc {
 		return false
 	}
 	v.states[m] = Online
@@ -150,14 +170,17 @@ func (v *View) Elect() int {
 // copy, so a corrupt one leaves the joiner's view untouched).
 func (v *View) Copy() *View {
 	return &View{states: append([]State(nil), v.states...), weights: append([]int(nil), v.weights...),
-		uuids: append([]string(nil), v.uuids...), changes: v.changes}
+		incs: append([]int64(nil), v.incs...), uuids: append([]string(nil), v.uuids...), changes: v.changes}
 }
 
-// AppendState appends the view's states, weights and change counter to b.
+// AppendState appends the view's states, weights, incarnations and change counter to b.
 func (v *View) AppendState(b []byte) []byte {
 	b = append(b, byte(len(v.states)))
 	for i, s := range v.states {
 		b = append(b, byte(s), byte(v.weights[i]))
+	}
+	for _, inc := range v.incs {
+		b = binary.AppendVarint(b, inc)
 	}
 	return binary.AppendVarint(b, v.changes)
 }
@@ -179,10 +202,18 @@ func (v *View) RestoreState(b []byte) ([]byte, error) {
 		states[i], weights[i] = s, w
 	}
 	b = b[1+2*n:]
+	incs := make([]int64, n)
+	for i := range incs {
+		inc, k := binary.Varint(b)
+		if k <= 0 {
+			return nil, errors.New("membership: corrupt view state")
+		}
+		incs[i], b = inc, b[k:]
+	}
 	ch, k := binary.Varint(b)
 	if k <= 0 {
 		return nil, errors.New("membership: corrupt view state")
 	}
-	v.states, v.weights, v.changes = states, weights, ch
+	v.states, v.weights, v.incs, v.changes = states, weights, incs, ch
 	return b[k:], nil
 }

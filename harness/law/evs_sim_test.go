@@ -4,10 +4,14 @@ import (
 	"container/heap"
 	"encoding/binary"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/replbench/replbench/galera/gcs"
+	"github.com/replbench/replbench/protocols"
+	"github.com/replbench/replbench/protocols/servicetime"
 	"github.com/replbench/replbench/protocols/transport"
 )
 
@@ -146,8 +150,9 @@ func (s *evsSim) loop(warm, horizon time.Duration) (perSecond float64, mean time
 }
 
 // threadsSim is the non-conflicting experiment: threads[w] threads on writer w each propose
-// a write-set, commit when their own node delivers it and propose the next one at once.
-func threadsSim(nw transport.Network, members []string, threads map[int]int, cfg func(*gcs.Config)) *evsSim {
+// a write-set, commit when their own node delivers it and propose the next one the
+// commit-path time T later (certification, commit, flush, reply, next statement; 0: at once).
+func threadsSim(nw transport.Network, members []string, threads map[int]int, T time.Duration, cfg func(*gcs.Config)) *evsSim {
 	s := newEVSSim(nw, members, cfg)
 	started := map[[2]int]int64{}
 	s.onPropose = func(e simEv) {
@@ -161,7 +166,7 @@ func threadsSim(nw transport.Network, members []string, threads map[int]int, cfg
 		th := binary.BigEndian.Uint32(d.Action)
 		s.done++
 		s.lat += s.now - started[[2]int{node, int(th)}]
-		s.propose(node, th)
+		s.push(simEv{due: s.now + int64(T), to: node, th: th})
 	}
 	for w, t := range threads {
 		for th := range t {
@@ -207,7 +212,7 @@ func TestGaleraBoundAgainstEVSWindows(t *testing.T) {
 						t.Fatal(err)
 					}
 					floor := time.Duration(e.Bound.CommitFloorMs * float64(time.Millisecond))
-					s := threadsSim(net, members, map[int]int{0: threads}, func(c *gcs.Config) { c.UserSendWindow, c.SendWindow, c.Aggregate = w.user, w.send, w.aggregate })
+					s := threadsSim(net, members, map[int]int{0: threads}, 0, func(c *gcs.Config) { c.UserSendWindow, c.SendWindow, c.Aggregate = w.user, w.send, w.aggregate })
 					tps, mean := s.loop(20*floor, 140*floor)
 					if tps > e.Bound.MaxTPS*1.001 {
 						t.Fatalf("EVS reached %.1f tps, above the bound %.1f (%s)", tps, e.Bound.MaxTPS, e.Throughput)
@@ -235,6 +240,65 @@ func TestGaleraBoundAgainstEVSWindows(t *testing.T) {
 					t.Logf("%.1f tps = %.3f of the bound %.1f, mean %.3f floors", tps, tps/e.Bound.MaxTPS, e.Bound.MaxTPS, float64(mean)/float64(floor))
 				})
 			}
+		}
+	}
+}
+
+// The Galera window rule with a commit-path time, as the bound states it (galeraWindowCycle),
+// against the EVS machine: one writer, 8 threads over evs.user_send_window=2, each thread
+// proposing its next write-set T after its delivery, T being the cost profile's whole local
+// path (here a client round trip, which books no CPU). With the delay on the writer the
+// bound is the rule's threads / (max(floor - T, R + max(0, R/2 - T)) + T), which the machine
+// reaches to within 1 % (the rule is exact in the steady state); with the delay on a
+// non-writer the window costs nothing beyond the floor, so the bound stays threads/floor and
+// the machine reaches it to within 1 %.
+func TestGaleraWindowRuleWithCommitPath(t *testing.T) {
+	const threads = 8
+	ms := time.Millisecond
+	for _, c := range []struct {
+		name      string
+		preset    string
+		mods      []func(*transport.Network)
+		writerFar bool
+	}{
+		{"delay on the writer", "wan-50", nil, true},
+		{"delay on a non-writer", "lan", []func(*transport.Network){egress("n3", 50*ms)}, false},
+	} {
+		for _, T := range []time.Duration{0, 1500 * time.Microsecond, 12500 * time.Microsecond, 25 * ms, 40 * ms} {
+			t.Run(fmt.Sprintf("%s/T=%v", c.name, T), func(t *testing.T) {
+				net, members := nw(t, c.preset, 3, c.mods...)
+				p := &servicetime.Profile{Name: "commit-path", Host: servicetime.HostCosts{Cores: 2}}
+				p.Client.StatementRTTUs = float64(T.Microseconds())
+				data, err := p.Marshal()
+				if err != nil {
+					t.Fatal(err)
+				}
+				f := filepath.Join(t.TempDir(), "commit-path.yaml")
+				if err := os.WriteFile(f, data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				e, err := Explain(Input{Network: net, Members: members, Protocol: "galera", Nodes: resolved(t, "galera", members, map[string]string{protocols.CostProfileParam: f}, nil), Threads: threads})
+				if err != nil {
+					t.Fatal(err)
+				}
+				floor := time.Duration(e.Bound.CommitFloorMs * float64(ms))
+				s := threadsSim(net, members, map[int]int{0: threads}, T, nil)
+				tps, mean := s.loop(40*floor, 440*floor)
+				t.Logf("%.1f tps = %.4f of the bound %.1f (%s), mean commit %.3f floors", tps, tps/e.Bound.MaxTPS, e.Bound.MaxTPS, e.Bound.Limit, float64(mean)/float64(floor))
+				if tps > e.Bound.MaxTPS*1.001 {
+					t.Fatalf("EVS reached %.1f tps, above the bound %.1f (%s)", tps, e.Bound.MaxTPS, e.Throughput)
+				}
+				if tps < 0.99*e.Bound.MaxTPS {
+					t.Fatalf("EVS reached %.1f tps, more than 1 %% below the bound %.1f the rule says it reaches (%s)", tps, e.Bound.MaxTPS, e.Throughput)
+				}
+				full := threads / floor.Seconds()
+				if pipe := e.Bound.Limit == "pipeline"; pipe != (c.writerFar && T < 25*ms) {
+					t.Fatalf("limit %s at %.1f tps (threads/floor %.1f): want the pipeline to bind exactly when the writer is far and T < R/2 (%s)", e.Bound.Limit, e.Bound.MaxTPS, full, e.Throughput)
+				}
+				if !containsAll(e.Throughput, "Pipeline (EVS window with commit-path time T") {
+					t.Errorf("the derivation does not state the window rule: %s", e.Throughput)
+				}
+			})
 		}
 	}
 }

@@ -90,8 +90,16 @@ func (m model) galeraModel() (*Explanation, error) {
 		capWhy = fmt.Sprintf("evs.use_aggregate=OFF: each write-set is its own message and a node has at most max(evs.user_send_window=%d, evs.send_window=%d) = %d unsafe messages", uwin, swin, cap)
 	}
 	e := m.finish(floors, why, cap, capWhy)
-	if aggregate && e.Bound.MaxTPS > 0 && e.Bound.Limit == "latency" {
-		e.Throughput = strings.TrimSuffix(e.Throughput, ".") + m.galeraWindowNote(floors, uwin, swin)
+	if aggregate && e.Bound.MaxTPS > 0 && (e.Bound.Limit == "latency" || e.Bound.Limit == "cpu") {
+		note, cycle := m.galeraWindowNote(floors, uwin, swin)
+		e.Throughput = strings.TrimSuffix(e.Throughput, ".") + note
+		if w := m.writers[0]; cycle > floors[w] {
+			if tps := float64(m.in.Threads) / cycle.Seconds(); tps < e.Bound.MaxTPS {
+				e.Bound.MaxTPS = tps
+				e.Bound.Limit = "pipeline"
+				e.Throughput += " The bound is therefore this figure (limit: pipeline)."
+			}
+		}
 	}
 	return e, nil
 }
@@ -162,22 +170,20 @@ func (m model) galeraRound(a, b string) time.Duration {
 }
 
 // galeraWindowNote says what the send windows do to a writer with more threads than
-// evs.user_send_window. EVS sends a fresh write-set at once only while the node has fewer
-// than user_send_window messages that are not yet safe and nothing queued; otherwise the
-// write-set is queued, and queued write-sets leave, aggregated into one message, only when
-// an incoming message or a safe-point advance steps the node and the node has fewer than
-// send_window unsafe messages. A queue exists only while messages are unsafe, and the
-// oldest of them becomes safe within one floor of the queueing, which also opens the send
-// window, so a queued write-set waits at most one floor: its commit takes between one and
-// two floors, and the writer's throughput lies between T/(2 floor) and T/floor. Which end
-// it reaches depends on whether another incoming message happens to arrive right after a
-// batch commits (then the batch waits one hop) or not (a whole floor): on an idle network
-// the writer's batches alternate between the two, about 1.5 floors and two thirds of
-// T/floor with the defaults. That phase is set by timing (CPU, jitter, other writers'
-// traffic) that the model does not know, and the wait can be as short as one hop, so the
-// bound stays T/floor: a true bound, with an efficiency of 50% to 100% expected from the
-// window alone.
-func (m model) galeraWindowNote(floors map[string]time.Duration, uwin, swin int64) string {
+// evs.user_send_window, and returns the single writer's cycle per commit and thread (0
+// where the windows add nothing the model can count). EVS sends a fresh write-set at once
+// only while the node has fewer than user_send_window messages that are not yet safe and
+// nothing queued; otherwise the write-set is queued, and queued write-sets leave,
+// aggregated into one message, only when an incoming message or a safe-point advance steps
+// the node and the node has fewer than send_window unsafe messages. A queue exists only
+// while messages are unsafe, and the oldest of them becomes safe within one floor of the
+// queueing, which also opens the send window, so a queued write-set waits at most one
+// floor: its commit takes between one and two floors. Which end it reaches depends on
+// which messages the writer receives and when: for one writer the EVS rules and the
+// commit-path time decide it (galeraWindowCycle), and that cycle is the bound; with several
+// writers the others' traffic sets the phase, the wait can be as short as one hop, and the
+// bound stays T/floor.
+func (m model) galeraWindowNote(floors map[string]time.Duration, uwin, swin int64) (string, time.Duration) {
 	tp := m.threadsPer()
 	over := false
 	for _, w := range m.writers {
@@ -186,14 +192,15 @@ func (m model) galeraWindowNote(floors map[string]time.Duration, uwin, swin int6
 		}
 	}
 	if !over {
-		return fmt.Sprintf("; no writer has more than evs.user_send_window=%d threads, so every write-set leaves at once and the window does not bind.", uwin)
+		return fmt.Sprintf("; no writer has more than evs.user_send_window=%d threads, so every write-set leaves at once and the window does not bind.", uwin), 0
 	}
 	if len(m.writers) > 1 {
 		// The window counts sequence numbers, and a node's fills occupy the seqs of the
 		// other writers' messages, so their traffic fills its window too: no lower figure.
-		return fmt.Sprintf("; with more threads than evs.user_send_window=%d on a writer, a write-set that finds the window full (other writers' messages count, since every node's fills occupy their seqs) is queued until the node's next incoming message or safe point and leaves aggregated within evs.send_window=%d, so commits take longer than a floor, but that wait can be as short as one hop, so this stays the bound.", uwin, swin)
+		return fmt.Sprintf("; with more threads than evs.user_send_window=%d on a writer, a write-set that finds the window full (other writers' messages count, since every node's fills occupy their seqs) is queued until the node's next incoming message or safe point and leaves aggregated within evs.send_window=%d, so commits take longer than a floor, but that wait can be as short as one hop, so this stays the bound.", uwin, swin), 0
 	}
 	w := m.writers[0]
 	lo := float64(tp[w]) / (2 * floors[w].Seconds())
-	return strings.TrimSuffix(fmt.Sprintf("; with more than evs.user_send_window=%d threads, a write-set that finds the window full is queued until the writer's next incoming message or safe point (at most one floor later, when it leaves aggregated within evs.send_window=%d), so commits take between one and two floors and the window alone holds throughput between %s tps and this bound, which stays the bound because that wait can be as short as one hop.", uwin, swin, FormatTPS(lo)), "") + m.galeraPipelineNote(w, floors[w]-m.localFloor(w), tp[w], uwin)
+	note, cycle := m.galeraPipelineNote(w, floors[w], tp[w], uwin)
+	return fmt.Sprintf("; with more than evs.user_send_window=%d threads, a write-set that finds the window full is queued until the writer's next incoming message or safe point (at most one floor later, when it leaves aggregated within evs.send_window=%d), so commits take between one and two floors and the window alone holds throughput between %s tps and threads/floor.", uwin, swin, FormatTPS(lo)) + note, cycle
 }

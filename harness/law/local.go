@@ -22,6 +22,10 @@ type localCost struct {
 	cpu     time.Duration
 	cores   int
 	parts   []string // "name 34 us" per non-zero piece of the floor, in order
+	// binlog is the part of the floor a semi-sync or async source spends in its binlog
+	// group commit under LOCK_log: one transaction's binlog write, the group leader's
+	// work and, with sync_binlog=1, the binlog fsync.
+	binlog time.Duration
 }
 
 // localCostOf reads member n's profile and settings. Zero for profile none, for a member
@@ -58,6 +62,11 @@ func (m model) localCostOf(n string) localCost {
 	case "galera", "group-replication":
 		add("certification", p.Replication.CertifyUs+p.Replication.CertifyKeyUs, true)
 	}
+	if m.proto == "galera" {
+		// The Galera driver waits certify_wait_us after certification (Node.Certify),
+		// holding no core.
+		add("replication wait", p.Replication.CertifyWaitUs, false)
+	}
 	add("engine commit", p.Commit.EngineUs, true)
 	switch m.proto {
 	case "semisync", "async":
@@ -65,11 +74,13 @@ func (m model) localCostOf(n string) localCost {
 		if nd.Engine.Sync {
 			add("redo fsync of the prepare", p.Commit.RedoFsyncUs, false)
 		}
+		before := lc.floor
 		add("binlog write", p.Commit.BinlogWriteUs, true)
 		add("group commit leader", p.Replication.GroupCommitUs, false)
 		if st.SyncBinlog {
 			add("binlog fsync (sync_binlog=1)", p.Commit.BinlogFsyncUs, false)
 		}
+		lc.binlog = lc.floor - before
 	default:
 		if nd.Engine.Sync {
 			add("redo fsync", p.Commit.RedoFsyncUs, false)
@@ -92,6 +103,10 @@ func (m model) localCostOf(n string) localCost {
 // localFloor is what member n adds to every floor of its own commits: the --sync cost and
 // its profile's commit path.
 func (m model) localFloor(n string) time.Duration { return m.in.SyncCost + m.localCostOf(n).floor }
+
+// binlogStage is the part of member n's floor its binlog group commit holds LOCK_log for
+// (localCost.binlog).
+func (m model) binlogStage(n string) time.Duration { return m.localCostOf(n).binlog }
 
 // localNote says what localFloor(n) is made of, for the derivations: "" when nothing.
 func (m model) localNote(n string) string {

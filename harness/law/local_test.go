@@ -3,6 +3,7 @@ package law
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -213,9 +214,9 @@ func TestSemisyncDerivationNamesThePipeline(t *testing.T) {
 		params map[string]string
 		want   []string
 	}{
-		{map[string]string{protocols.FlavorParam: "mysql-8.0"}, []string{"ordered_commit", "LOCK_commit", "merge into the next commit-stage group", "about two groups complete per floor"}},
+		{map[string]string{protocols.FlavorParam: "mysql-8.0"}, []string{"ordered_commit", "LOCK_commit", "joins group k+2", "about two groups per floor (40.0 groups/s)", "each thread commits once per floor 50.05 ms"}},
 		{map[string]string{protocols.FlavorParam: "mysql-8.0", semisync.ParamOrderCommit: "OFF"}, []string{"binlog_order_commits=OFF", "holds no stage mutex"}},
-		{map[string]string{protocols.FlavorParam: "mariadb-10.11", semisync.ParamWaitPoint: "AFTER_SYNC"}, []string{"LOCK_after_binlog_sync", "a third group cannot even write", "1.5 floors per commit", "MariaDB has no"}},
+		{map[string]string{protocols.FlavorParam: "mariadb-10.11", semisync.ParamWaitPoint: "AFTER_SYNC"}, []string{"LOCK_after_binlog_sync", "group k+2 starts writing only when group k is done", "1.5 Q = 75.075 ms", "8 / 75.075 ms = 107 tps (limit: pipeline)", "MariaDB has no"}},
 		{map[string]string{protocols.FlavorParam: "mariadb-10.11"}, []string{"AFTER_COMMIT", "overlap freely"}},
 	} {
 		e, err := Explain(Input{Network: net, Members: members, Protocol: "semisync", Nodes: resolved(t, "semisync", members, c.params, nil), Threads: 8})
@@ -241,23 +242,35 @@ func TestLocalCostsFromTheProfile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		prof, err := servicetime.Load("mariadb-10.11")
+		name := "mariadb-10.11"
+		if proto == "galera" {
+			name = "galera-4-mariadb-10.11"
+		}
+		prof, err := servicetime.Load(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := Explain(Input{Network: net, Members: members, Protocol: proto, Nodes: resolved(t, proto, members, map[string]string{protocols.CostProfileParam: "mariadb-10.11"}, nil), Threads: 64})
+		e, err := Explain(Input{Network: net, Members: members, Protocol: proto, Nodes: resolved(t, proto, members, map[string]string{protocols.CostProfileParam: name}, nil), Threads: 64})
 		if err != nil {
 			t.Fatal(err)
 		}
 		s := prof.Statement
 		local := prof.Client.StatementRTTUs + min(s.InsertUs, s.UpdateUs, s.DeleteUs) + prof.Commit.EngineUs + prof.Commit.RedoFsyncUs
 		if proto == "galera" {
-			local += prof.Replication.CertifyUs + prof.Replication.CertifyKeyUs
+			local += prof.Replication.CertifyUs + prof.Replication.CertifyKeyUs + prof.Replication.CertifyWaitUs
+			if prof.Replication.CertifyWaitUs == 0 {
+				t.Fatalf("%s has no certify_wait_us: the check of the wait in the floor checks nothing", name)
+			}
+			// The CPU budget counts certification's CPU, not its wait.
+			cpu := min(s.InsertUs, s.UpdateUs, s.DeleteUs) + prof.Replication.CertifyUs + prof.Replication.CertifyKeyUs + prof.Commit.EngineUs
+			if want := float64(prof.Host.Cores) / (cpu / 1e6); e.Bound.Limit != "cpu" || !near(e.Bound.MaxTPS, want) {
+				t.Errorf("galera at 64 threads: limit %s, %v tps; want the CPU budget %d cores / %v us = %v tps (%s)", e.Bound.Limit, e.Bound.MaxTPS, prof.Host.Cores, cpu, want, e.Throughput)
+			}
 		}
 		if !near(e.Bound.CommitFloorMs, pure.CommitFloorMs+local/1000) {
 			t.Errorf("%s: floor %v ms, want the network's %v + the profile's %v us (%s)", proto, e.Bound.CommitFloorMs, pure.CommitFloorMs, local, e.Floor)
 		}
-		if !strings.Contains(e.Floor, "cost profile mariadb-10.11") {
+		if !strings.Contains(e.Floor, "cost profile "+name) {
 			t.Errorf("%s: the floor's derivation does not name the profile: %s", proto, e.Floor)
 		}
 	}
@@ -279,5 +292,76 @@ func TestLocalCostsFromTheProfile(t *testing.T) {
 	}
 	if !strings.Contains(e.Throughput, "2 cores / 1 ms of CPU per commit") {
 		t.Errorf("the throughput derivation does not show the CPU budget: %s", e.Throughput)
+	}
+}
+
+// Each semi-sync pipeline's bound at eight threads against the semi-sync driver in virtual
+// time (the replica 5 ms away each way, sync_binlog=1). With a binlog fsync F and nothing
+// else, MariaDB's AFTER_SYNC takes exactly 1.5 Q per commit and thread, Q = R + F being a
+// group's write and ack under the locks (semisyncPipeline), so the driver reaches the bound
+// exactly. With a redo fsync at prepare too, the clients come back spread out: AFTER_COMMIT,
+// MySQL's AFTER_SYNC and binlog_order_commits=OFF stay within one fsync per floor of
+// threads/floor, and MariaDB's AFTER_SYNC between the bound and 2Q per commit (a thread
+// whose prepare outlasts the shorter gap between two completions misses one more group).
+func TestSemisyncPipelineMatchesVirtualTime(t *testing.T) {
+	const D = 5 * time.Millisecond
+	const per, threads = 10, 8
+	net, members := nw(t, "lan", 2, link("n1", "n2", D))
+	R := net.OneWay("n1", "n2") + net.OneWay("n2", "n1")
+	for _, pr := range []struct{ redo, binlog time.Duration }{{0, time.Millisecond}, {700 * time.Microsecond, 300 * time.Microsecond}} {
+		prof := writeProfile(t, pr.redo, pr.binlog)
+		floor := R + pr.redo + pr.binlog
+		Q := R + pr.binlog
+		for _, c := range []struct {
+			name   string
+			params map[string]string
+		}{
+			{"mysql-8.0/AFTER_SYNC", map[string]string{protocols.FlavorParam: "mysql-8.0"}},
+			{"mysql-8.0/AFTER_SYNC/order_commits=OFF", map[string]string{protocols.FlavorParam: "mysql-8.0", semisync.ParamOrderCommit: "OFF"}},
+			{"mysql-8.0/AFTER_COMMIT", map[string]string{protocols.FlavorParam: "mysql-8.0", semisync.ParamWaitPoint: "AFTER_COMMIT"}},
+			{"mariadb-10.11/AFTER_SYNC", map[string]string{protocols.FlavorParam: "mariadb-10.11", semisync.ParamWaitPoint: "AFTER_SYNC"}},
+			{"mariadb-10.11/AFTER_COMMIT", map[string]string{protocols.FlavorParam: "mariadb-10.11", semisync.ParamWaitPoint: "AFTER_COMMIT"}},
+		} {
+			t.Run(fmt.Sprintf("redo=%v,binlog=%v/%s", pr.redo, pr.binlog, c.name), func(t *testing.T) {
+				c.params[semisync.ParamSyncBinlog] = "1"
+				c.params[protocols.CostProfileParam] = prof
+				nodes := resolved(t, "semisync", members, c.params, nil)
+				e, err := Explain(Input{Network: net, Members: members, Protocol: "semisync", Nodes: nodes, Threads: threads})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := time.Duration(e.Bound.CommitFloorMs * float64(time.Millisecond)); got != floor {
+					t.Fatalf("floor %v, want %v", got, floor)
+				}
+				el := semisyncRun(t, net, members, nodes, threads, per)
+				tps := float64(threads*per) / el.Seconds()
+				t.Logf("%v for %d commits: %.1f tps against the bound %.1f (%s)", el, threads*per, tps, e.Bound.MaxTPS, e.Bound.Limit)
+				if tps > e.Bound.MaxTPS*1.0000001 {
+					t.Fatalf("%.1f tps above the bound %.1f (%s)", tps, e.Bound.MaxTPS, e.Throughput)
+				}
+				if c.name != "mariadb-10.11/AFTER_SYNC" {
+					if e.Bound.Limit != "latency" || !near(e.Bound.MaxTPS, threads/floor.Seconds()) {
+						t.Fatalf("bound %.1f (%s), want threads/floor %.1f", e.Bound.MaxTPS, e.Bound.Limit, threads/floor.Seconds())
+					}
+					if lo := threads / (floor + pr.redo + pr.binlog).Seconds(); tps < lo {
+						t.Fatalf("%.1f tps, want at least %.1f (within one fsync per floor)", tps, lo)
+					}
+					return
+				}
+				cycle := max(floor, Q*3/2)
+				if e.Bound.Limit != "pipeline" || !near(e.Bound.MaxTPS, threads/cycle.Seconds()) {
+					t.Fatalf("bound %.1f (%s), want threads / max(floor, 1.5 Q) = %.1f: %s", e.Bound.MaxTPS, e.Bound.Limit, threads/cycle.Seconds(), e.Throughput)
+				}
+				if pr.redo == 0 {
+					if want := per * cycle; el != want {
+						t.Fatalf("%d commits per thread took %v, want exactly %d x 1.5 Q = %v", per, el, per, want)
+					}
+					return
+				}
+				if lo := threads / (2 * Q).Seconds(); tps < lo {
+					t.Fatalf("%.1f tps, want at least %.1f (2 Q per commit)", tps, lo)
+				}
+			})
+		}
 	}
 }

@@ -46,7 +46,7 @@ func TestGaleraMultiWriterThroughputAgainstEVS(t *testing.T) {
 					tw[int(w[1]-'1')] = per
 				}
 				floor := time.Duration(e.Bound.CommitFloorMs * float64(time.Millisecond))
-				got, _ := threadsSim(net, members, tw, nil).loop(20*floor, 420*floor)
+				got, _ := threadsSim(net, members, tw, 0, nil).loop(20*floor, 420*floor)
 				if got > e.Bound.MaxTPS*1.001 {
 					t.Fatalf("EVS committed %.1f tps, above the bound %.1f (%s)", got, e.Bound.MaxTPS, e.Throughput)
 				}

@@ -15,11 +15,12 @@ import (
 // prepare's redo fsync, the binlog write and, with sync_binlog=1, its fsync: all before
 // the events leave), which is the floor one client pays, exactly
 // (synctest_semisync_test.go). With more threads the pipeline decides how the waits are
-// grouped (pipelineNote): each flavour's AFTER_SYNC wait holds a lock, so the waits of
-// successive groups do not overlap and about two groups complete per floor, which with
-// the threads split between them is still one commit per thread per floor at best: the
-// bound stays T/floor, capped by the CPU budget. The serialised mode of 5.5/5.6 lets the
-// whole source commit once per floor whatever the thread count.
+// grouped and how often each thread commits (semisyncPipeline): AFTER_COMMIT, MySQL's
+// AFTER_SYNC and binlog_order_commits=OFF let each thread commit once per floor; MariaDB's
+// AFTER_SYNC, whose wait holds the lock the next group's leader needs before it lets a
+// third group write, makes every thread from three on miss one group: about 1.5 of the
+// lock-held cycle per commit, which the bound then uses. The serialised mode of 5.5/5.6
+// lets the whole source commit once per floor whatever the thread count.
 func (m model) semisyncModel() (*Explanation, error) {
 	src := m.in.Members[0]
 	if err := m.onlySource(src); err != nil {
@@ -67,33 +68,62 @@ func (m model) semisyncModel() (*Explanation, error) {
 	}
 	e := m.finish(floors, why, 0, "")
 	if e.Bound.Limit == "latency" || e.Bound.Limit == "cpu" {
-		e.Throughput = strings.TrimSuffix(e.Throughput, ".") + ". " + m.pipelineNote(st, floor)
+		note, cycle := m.semisyncPipeline(st, floor, rtts[kth])
+		e.Throughput = strings.TrimSuffix(e.Throughput, ".") + ". " + note
+		if tps := float64(m.in.Threads) / cycle.Seconds(); cycle > floor && tps < e.Bound.MaxTPS {
+			e.Bound.MaxTPS = tps
+			e.Bound.Limit = "pipeline"
+			e.Throughput += fmt.Sprintf(" The bound is therefore %d / %s = %s tps (limit: pipeline).", m.in.Threads, fmtD(cycle), FormatTPS(tps))
+		}
 	}
 	return e, nil
 }
 
-// pipelineNote is the derivation of what the source's group commit does with several
-// threads, stated as each flavour's source does it (real-servers.md 2 and 3; checked in
-// virtual time by semisync TestAfterSyncLockPerFlavour, TestGroupFsyncPerRoundTrip and
-// TestPipelineWithThinkTime).
-func (m model) pipelineNote(st *semisync.Settings, floor time.Duration) string {
+// semisyncPipeline is the derivation of what the source's group commit does with several
+// threads, step by step as each flavour's source does it (real-servers.md 2 and 3) and as
+// the semi-sync driver runs it (semisync/source.go: pump, logFree, advance), and the time
+// per commit of one thread it leads to (the floor where nothing in the pipeline adds to
+// it). R is the round trip the source waits for (with the replica's relay-log write and
+// ack). Checked in virtual time by TestSemisyncPipelineMatchesVirtualTime here and by
+// semisync TestAfterSyncLockPerFlavour, TestGroupFsyncPerRoundTrip and
+// TestPipelineWithThinkTime.
+//
+// MariaDB AFTER_SYNC: the leader holds LOCK_log through the group's binlog write and
+// sync (time S) and takes LOCK_after_binlog_sync before releasing it; the next leader
+// writes its group and blocks on LOCK_after_binlog_sync still holding LOCK_log. So group
+// k+2 cannot start writing before group k is done (d_k), and is done no sooner than
+// d_k + S + R = d_k + Q: at most two groups per Q. A thread released by group k finds
+// group k+1's leader just taking the lock and the threads queued behind LOCK_log (those
+// released by group k-1) starting group k+2 at that instant, so with three threads or
+// more it cannot join k+2 (a leader takes only the queue it finds) and commits with group
+// k+3, done Q after group k+1: its commit takes Q plus the gap between two completions,
+// and the gaps alternate between g and Q-g, so over two commits 3Q: 1.5 Q per commit,
+// never less than the floor.
+func (m model) semisyncPipeline(st *semisync.Settings, floor, R time.Duration) (string, time.Duration) {
 	threads := m.in.Threads
 	if threads < 2 {
-		return "Pipeline: one thread has one commit in flight, one per floor."
+		return "Pipeline: one thread has one commit in flight, one per floor.", floor
 	}
 	if !st.SemiSync {
-		return ""
+		return "", floor
 	}
 	if st.WaitPoint == semisync.AfterCommit {
-		return fmt.Sprintf("Pipeline (AFTER_COMMIT): each session waits for its own ack after the engine commit, every binlog lock released, so the %d threads' waits overlap freely: about %d commits per floor.", threads, threads)
+		return fmt.Sprintf("Pipeline (AFTER_COMMIT): each session waits for its own ack after the engine commit, every binlog lock released, so the %d threads' waits overlap freely and each commits once per floor %s.", threads, fmtD(floor)), floor
 	}
 	if st.Pipeline == semisync.PipelineMariaDB {
-		return fmt.Sprintf("Pipeline (MariaDB trx_group_commit_leader, AFTER_SYNC): step 1, a group's leader writes it under LOCK_log and its events leave; step 2, it takes LOCK_after_binlog_sync before releasing LOCK_log and waits for the ack under it; step 3, the next leader writes its group and blocks on LOCK_after_binlog_sync still holding LOCK_log, so a third group cannot even write until the first group's ack. So the ack waits do not overlap and about two groups complete per floor; with the %d threads split between two groups each thread commits once per floor at best (the bound), but a thread released just after the next group began writing waits for the group after it, about 1.5 floors per commit (%s tps) when the threads come back spread out.", threads, FormatTPS(float64(threads)/(1.5*floor.Seconds())))
+		S := m.binlogStage(m.in.Members[0])
+		Q := R + S
+		head := fmt.Sprintf("Pipeline (MariaDB trx_group_commit_leader, AFTER_SYNC): step 1, a group's leader holds LOCK_log while it writes and syncs the group (S = %s under the cost profile: the binlog write, the group leader's work%s), then its events leave; step 2, it takes LOCK_after_binlog_sync before releasing LOCK_log and waits R = %s for the ack under it; step 3, the next leader writes its group and blocks on LOCK_after_binlog_sync still holding LOCK_log, so group k+2 starts writing only when group k is done and is done Q = R + S = %s later: at most two groups per Q (%s groups/s).", fmtD(S), map[bool]string{true: ", the binlog fsync", false: ""}[st.SyncBinlog], fmtD(R), fmtD(Q), FormatTPS(2/Q.Seconds()))
+		if threads < 3 {
+			return head + fmt.Sprintf(" With %d threads each group's thread finds LOCK_log free when it comes back, so each commits once per floor %s.", threads, fmtD(floor)), floor
+		}
+		cycle := max(floor, Q*3/2)
+		return head + fmt.Sprintf(" Step 4, with %d threads a thread released by group k comes back after the threads queued behind LOCK_log have started group k+2 at that instant, so it commits with group k+3, done Q after group k+1: Q plus the gap between two completions, the gaps alternating between g and Q - g, 3Q per two commits, so each thread commits once per max(floor %s, 1.5 Q = %s) = %s.", threads, fmtD(floor), fmtD(Q*3/2), fmtD(cycle)), cycle
 	}
 	if !st.OrderCommits {
-		return fmt.Sprintf("Pipeline (MySQL ordered_commit, binlog_order_commits=OFF): the commit stage is skipped and the after-sync hook holds no stage mutex, so every synced group waits for its own ack at once, in parallel: about %d commits per floor.", threads)
+		return fmt.Sprintf("Pipeline (MySQL ordered_commit, binlog_order_commits=OFF): the commit stage is skipped and the after-sync hook holds no stage mutex, so every synced group waits for its own ack at once, in parallel, and each of the %d threads commits once per floor %s.", threads, fmtD(floor)), floor
 	}
-	return fmt.Sprintf("Pipeline (MySQL ordered_commit, AFTER_SYNC): step 1, flush under LOCK_log (the prepared transactions' redo, then the binlog write); step 2, sync under LOCK_sync (the binlog fsync with sync_binlog=1), after which the events leave; step 3, the commit stage's leader takes LOCK_commit and waits for the ack of its queue's last position under it. So the ack waits do not overlap, but any number of later groups flush and sync meanwhile and merge into the next commit-stage group, whose ack is already on its way: about two groups complete per floor, and with the %d threads split between them each thread commits once per floor.", threads)
+	return fmt.Sprintf("Pipeline (MySQL ordered_commit, AFTER_SYNC): step 1, flush under LOCK_log (the prepared transactions' redo, then the binlog write); step 2, sync under LOCK_sync (the binlog fsync with sync_binlog=1), after which the events leave; step 3, the commit stage's leader takes LOCK_commit and waits for the ack of its queue's last position under it. So the ack waits do not overlap, but a thread released by group k flushes and syncs while group k+1 waits, its ack is on its way R = %s after its sync, and it joins group k+2, which is done when that ack is in: about two groups per floor (%s groups/s), and with the %d threads split between them each thread commits once per floor %s.", fmtD(R), FormatTPS(2/floor.Seconds()), threads, fmtD(floor)), floor
 }
 
 func (m model) onlySource(src string) error {

@@ -36,6 +36,28 @@ func (ps Probes) mean(server string, flush int, kind string) (float64, error) {
 	return 0, fmt.Errorf("calibrate: no %s probe at 1 client on %s with innodb_flush_log_at_trx_commit=%d (accepted input: harness/target probe lines under '== %s flush=%d' headers)", kind, server, flush, server, flush)
 }
 
+// saturated returns the highest client count at which both servers have a probe of kind
+// at flush, with each one's throughput there; ok is false when there is none above one
+// client.
+func (ps Probes) saturated(a, b string, flush int, kind string) (clients int, opsA, opsB float64, ok bool) {
+	at := func(server string) map[int]float64 {
+		m := map[int]float64{}
+		for _, p := range ps {
+			if p.Server == server && p.Flush == flush && p.Kind == kind {
+				m[p.Clients] = p.OpsSec
+			}
+		}
+		return m
+	}
+	ma, mb := at(a), at(b)
+	for c, x := range ma {
+		if y, both := mb[c]; both && c > 1 && c > clients && x > 0 && y > 0 {
+			clients, opsA, opsB, ok = c, x, y, true
+		}
+	}
+	return
+}
+
 var (
 	probeHeader = regexp.MustCompile(`^==\s*(standalone|galera)\s+flush=(\d)`)
 	probeLine   = regexp.MustCompile(`^\S+\s+(ping|point_select|insert|update|commit)\s+c=(\d+)\s+(\d+(?:\.\d+)?) ops/s\s+mean\s+(\d+)us`)
@@ -83,11 +105,20 @@ func ParseProbes(r io.Reader) (Probes, error) {
 //   - statement.other_us: BEGIN and COMMIT, half of (BEGIN; UPDATE; COMMIT) less the
 //     autocommit update and two more round trips;
 //   - commit.redo_fsync_us: the autocommit insert at flush=1 less at flush=2 (one fsync);
-//   - for server "galera", replication.certify_us: the insert on a one-member cluster
-//     less the standalone insert, both at flush=2 (what wsrep adds to one commit: write-set,
-//     gcs self-delivery, certification, monitors), and replication.apply_row_us: an
-//     applied row costs the insert's engine work without its statement parsing, taken as
-//     the insert cost.
+//   - for server "galera", what wsrep adds to one commit, the insert on a one-member
+//     cluster less the standalone insert, both at flush=2 (the write-set, the gcs send and
+//     self-delivery, certification, the monitors), split into the CPU it takes and the
+//     time the committing thread only waits (at one client nothing contends, but the
+//     write-set goes to the gcs threads and the session sleeps until its own delivery
+//     wakes it). The CPU part comes from the same probes at the highest client count both
+//     servers were probed at, where the host is saturated: there each server's throughput
+//     is cores / its CPU per commit (the utilisation law), and everything the two do alike
+//     (the statement, the protocol, the client's own CPU) cancels in the difference, so
+//     replication.certify_us = cores x (1/X_galera - 1/X_standalone), at most the c=1
+//     difference; replication.certify_wait_us is the rest of the c=1 difference. Without
+//     a core count or a probe above one client, it is all counted as CPU. And
+//     replication.apply_row_us: an applied row costs the insert's engine work without its
+//     statement parsing, taken as the insert cost.
 //
 // cores is the host's core count.
 func Calibrate(name, server string, ps Probes, cores int) (*Profile, error) {
@@ -120,9 +151,15 @@ func Calibrate(name, server string, ps Probes, cores int) (*Profile, error) {
 			rtt, get("standalone", 2, "point_select"), get("standalone", 2, "insert"), get("standalone", 1, "insert"), get("standalone", 2, "update"), get("standalone", 2, "commit"))
 		if server == "galera" {
 			g := get("galera", 2, "insert")
-			p.Replication.CertifyUs = pos(g - get("standalone", 2, "insert"))
+			added := pos(g - get("standalone", 2, "insert"))
+			p.Replication.CertifyUs = added
 			p.Replication.ApplyRowUs = pos(ins)
 			src += fmt.Sprintf("; one-member galera insert %.0f", g)
+			if c, xg, xs, ok := ps.saturated("galera", "standalone", 2, "insert"); ok && cores > 0 {
+				cpu := math.Min(added, pos(float64(cores)*(1/xg-1/xs)*1e6))
+				p.Replication.CertifyUs, p.Replication.CertifyWaitUs = cpu, added-cpu
+				src += fmt.Sprintf("; c=%d insert ops/s galera %.0f, standalone %.0f (CPU of wsrep per commit = %d cores x (1/%.0f - 1/%.0f) s)", c, xg, xs, cores, xg, xs)
+			}
 		}
 		p.Measured = "replbench calibrate from single-node probes, one host, no delay: " + src
 	}

@@ -51,3 +51,76 @@ func TestCalibrateNamesWhatIsMissing(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// What wsrep adds to a c=1 insert is split by the utilisation law at the highest client
+// count both servers were probed at: on 2 cores, 10 000 and 20 000 inserts/s mean 200 and
+// 100 us of CPU per commit, so 100 us of the one-member cluster's extra 150 us is CPU and
+// 50 us is waiting. A CPU figure above the c=1 difference is capped by it, and without
+// probes above one client everything stays CPU.
+func TestCalibrateSplitsCertificationIntoCPUAndWait(t *testing.T) {
+	base := `== standalone flush=1
+n1 insert c=1 1000 ops/s mean 900us
+== standalone flush=2
+n1 ping c=1 20000 ops/s mean 30us
+n1 point_select c=1 10000 ops/s mean 80us
+n1 insert c=1 10000 ops/s mean 100us
+n1 update c=1 8000 ops/s mean 120us
+n1 commit c=1 3000 ops/s mean 330us
+`
+	for _, c := range []struct {
+		name       string
+		extra      string
+		cpu, wait  float64
+		wantSource string
+	}{
+		{"split", "n1 insert c=16 20000 ops/s mean 800us\n== galera flush=2\nn1 insert c=1 4000 ops/s mean 250us\nn1 insert c=16 10000 ops/s mean 1600us\n", 100, 50, "c=16 insert ops/s galera 10000, standalone 20000"},
+		{"capped", "n1 insert c=16 20000 ops/s mean 800us\n== galera flush=2\nn1 insert c=1 4000 ops/s mean 250us\nn1 insert c=16 2000 ops/s mean 8000us\n", 150, 0, "c=16"},
+		{"one client only", "== galera flush=2\nn1 insert c=1 4000 ops/s mean 250us\n", 150, 0, "one-member galera insert 250"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ps, err := ParseProbes(strings.NewReader(base + c.extra))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := Calibrate("g", "galera", ps, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Replication.CertifyUs != c.cpu || p.Replication.CertifyWaitUs != c.wait {
+				t.Fatalf("certify_us %v, certify_wait_us %v; want %v and %v", p.Replication.CertifyUs, p.Replication.CertifyWaitUs, c.cpu, c.wait)
+			}
+			if !strings.Contains(p.Measured, c.wantSource) {
+				t.Errorf("measured does not record the figures: %s", p.Measured)
+			}
+		})
+	}
+}
+
+// measuredBinlogUs is what the binlog (log_bin, sync_binlog=1) added to a c=1 insert on one
+// MariaDB 10.11 server: docs/measurements/semisync-2026-12-03.md, median of three rounds.
+const measuredBinlogUs = 260
+
+// The semi-sync built-ins are the calibrated mariadb-10.11 with only the measured binlog
+// cost added (and their own name, flavour and source note), so that a recalibration of
+// mariadb-10.11 cannot leave them behind.
+func TestDerivedProfilesFollowTheCalibration(t *testing.T) {
+	base, err := Load("mariadb-10.11")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, flavor := range map[string]string{"semisync-mariadb-10.11": "mariadb-10.11", "semisync-mysql-8.0": "mysql-8.0"} {
+		got, err := Load(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := *base
+		want.Name, want.Flavor, want.Measured = name, flavor, got.Measured
+		want.Commit.BinlogFsyncUs = measuredBinlogUs
+		if *got != want {
+			t.Errorf("%s is not mariadb-10.11 plus binlog_fsync_us %d:\n got %+v\nwant %+v", name, measuredBinlogUs, *got, want)
+		}
+		if !strings.Contains(got.Measured, "semisync-2026-12-03.md") {
+			t.Errorf("%s does not name the measurement of its binlog cost: %s", name, got.Measured)
+		}
+	}
+}

@@ -136,6 +136,19 @@ func (n *Node) CertifyCost(keys int) time.Duration {
 	return Us(n.P.Replication.CertifyUs + float64(keys)*n.P.Replication.CertifyKeyUs)
 }
 
+// Certify charges a local write-set's certification from now: its CPU (CertifyCost, on
+// the host's cores, where concurrent commits queue) and then the wait replication adds
+// without holding a core (certify_wait_us).
+func (n *Node) Certify(ctx context.Context, keys int) error {
+	if n == nil {
+		return nil
+	}
+	if err := n.CPU(ctx, n.now(), n.CertifyCost(keys)); err != nil {
+		return err
+	}
+	return n.Delay(ctx, n.now(), Us(n.P.Replication.CertifyWaitUs))
+}
+
 // ApplyCost is the CPU of applying a replicated transaction of rows rows.
 func (n *Node) ApplyCost(rows int) time.Duration {
 	if n == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -220,6 +221,45 @@ func TestCommitRedoByFlushSetting(t *testing.T) {
 			wg.Wait()
 			if got := time.Since(start); got != tc.want {
 				t.Errorf("flush=%d: three commits took %v, want %v", tc.flush, got, tc.want)
+			}
+		})
+	}
+}
+
+// Certification's CPU queues on the host's cores and its wait does not: four commits that
+// certify at once on one core with 100 us of CPU and 300 us of wait finish at 400, 500,
+// 600 and 700 us (the cores serialise the CPU, the waits overlap), where the same 400 us
+// all booked as CPU would end at 400, 800, 1200 and 1600 us.
+func TestCertifySplitsCPUAndWaitInVirtualTime(t *testing.T) {
+	for _, c := range []struct {
+		cpu, wait float64
+		want      []time.Duration
+	}{
+		{100, 300, []time.Duration{400, 500, 600, 700}},
+		{400, 0, []time.Duration{400, 800, 1200, 1600}},
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			p := &Profile{Name: "cert", Host: HostCosts{Cores: 1}}
+			p.Replication.CertifyUs, p.Replication.CertifyWaitUs = c.cpu, c.wait
+			n := NewNode(p, NewHost(1), nil)
+			start := time.Now()
+			var mu sync.Mutex
+			var got []time.Duration
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Go(func() {
+					if err := n.Certify(context.Background(), 1); err != nil {
+						t.Error(err)
+					}
+					mu.Lock()
+					got = append(got, time.Since(start)/time.Microsecond)
+					mu.Unlock()
+				})
+			}
+			wg.Wait()
+			slices.Sort(got)
+			if !slices.Equal(got, c.want) {
+				t.Fatalf("cpu %v us, wait %v us: commits finished at %v us, want exactly %v", c.cpu, c.wait, got, c.want)
 			}
 		})
 	}

@@ -58,7 +58,7 @@ func TestMainLocalCosts(t *testing.T) {
 func TestMainWhatIf(t *testing.T) {
 	var out, errb bytes.Buffer
 	rc := lawMain([]string{"--protocol", "semisync", "--delay", "n3=20ms", "--param", "rpl_semi_sync_master_wait_for_slave_count=2",
-		"--param", "semisync.serialized=ON", "--threads", "32", "--hot-rows", "4"}, &out, &errb)
+		"--param", "semisync.serialized=ON", "--threads", "32", "--hot-rows", "4", "--cost-profile", "none"}, &out, &errb)
 	if rc != 0 {
 		t.Fatalf("rc %d, stderr %q", rc, errb.String())
 	}
