@@ -35,14 +35,14 @@ const (
 	FaultStop      FaultKind = "stop"      // stop=n2 or stop=all: clean shutdown: everything is flushed first
 	FaultRestart   FaultKind = "restart"   // restart=n2 or restart=all: recover from what survived and rejoin
 	FaultPromote   FaultKind = "promote"   // promote=n2: make n2 the source (semi-sync/async, after the source went down)
-	FaultRandom    FaultKind = "random"    // random or random=SEED: a nemesis schedule from here to the end of the run
+	FaultRandom    FaultKind = "random"    // random, random=SEED, random=compound or random=SEED,compound: a nemesis schedule from here to the end of the run
 )
 
 // AllNodes is the argument of a coordinated node fault (kill=all, crash=all).
 const AllNodes = "all"
 
 // faultForms lists the accepted events, for error messages.
-const faultForms = "partition=A,B|C, oneway=A>B, heal, clog=A>B or A-B, unclog=A>B or A-B, delay=NODE=DUR, link=A-B=DUR or A>B=DUR, loss=P, pause=NODE, resume=NODE, kill=NODE|all, crash=NODE|all, stop=NODE|all, restart=NODE|all, promote=NODE, random or random=SEED"
+const faultForms = "partition=A,B|C, oneway=A>B, heal, clog=A>B or A-B, unclog=A>B or A-B, delay=NODE=DUR, link=A-B=DUR or A>B=DUR, loss=P, pause=NODE, resume=NODE, kill=NODE|all, crash=NODE|all, stop=NODE|all, restart=NODE|all, promote=NODE, random, random=SEED, random=compound or random=SEED,compound"
 
 // FaultEvent is one timed change to the network: at At after the start of the measured
 // phase the emulator applies it. It is written AT:EVENT ("5s:partition=n1,n2|n3",
@@ -67,6 +67,9 @@ type FaultEvent struct {
 	Loss float64
 	// Seed is the seed of a random nemesis (0: the run's seed).
 	Seed int64
+	// Compound makes a random nemesis draw overlapping faults: a node fault inside each
+	// network fault (nemesis.go, NemesisCompound).
+	Compound bool
 }
 
 // nodeEvent reports whether the event acts on a node (its process) rather than the network.
@@ -204,11 +207,19 @@ func parseFaultEvent(ev string) (FaultEvent, error) {
 		f.Node = arg
 	case FaultRandom:
 		if hasArg {
-			v, err := strconv.ParseInt(arg, 10, 64)
-			if err != nil {
-				return f, fmt.Errorf("random %q: expected a seed, an integer (random=7), or no argument for the run's seed", arg)
+			bad := fmt.Errorf("random %q: expected a seed (random=7), compound (random=compound: a node fault inside each network fault), both (random=7,compound), or no argument for one fault at a time with the run's seed", arg)
+			for i, tok := range strings.Split(arg, ",") {
+				tok = strings.TrimSpace(tok)
+				if tok == "compound" && !f.Compound {
+					f.Compound = true
+					continue
+				}
+				v, err := strconv.ParseInt(tok, 10, 64)
+				if err != nil || i > 0 {
+					return f, bad
+				}
+				f.Seed = v
 			}
-			f.Seed = v
 		}
 	default:
 		return f, fmt.Errorf("unknown fault event %q (accepted: %s)", name, faultForms)
@@ -254,8 +265,15 @@ func (f FaultEvent) Event() string {
 	case FaultPause, FaultResume, FaultKill, FaultCrash, FaultStop, FaultRestart, FaultPromote:
 		return string(f.Kind) + "=" + f.Node
 	case FaultRandom:
+		var opts []string
 		if f.Seed != 0 {
-			return fmt.Sprintf("random=%d", f.Seed)
+			opts = append(opts, strconv.FormatInt(f.Seed, 10))
+		}
+		if f.Compound {
+			opts = append(opts, "compound")
+		}
+		if len(opts) > 0 {
+			return "random=" + strings.Join(opts, ",")
 		}
 	}
 	return string(f.Kind)

@@ -56,7 +56,11 @@ func expandNemesis(events []FaultEvent, members []string, duration time.Duration
 		if seed == 0 {
 			seed = runSeed
 		}
-		out = append(out, NemesisSchedule(seed, f.At, duration, members, *p)...)
+		if f.Compound {
+			out = append(out, NemesisCompound(seed, f.At, duration, members, *p)...)
+		} else {
+			out = append(out, NemesisSchedule(seed, f.At, duration, members, *p)...)
+		}
 	}
 	return sortFaults(out)
 }
@@ -112,6 +116,102 @@ func NemesisSchedule(seed int64, start, duration time.Duration, members []string
 		on.At, off.At = t, t+hold
 		out = append(out, on, off)
 		t += hold
+	}
+}
+
+// The compound nemesis (`random=compound`, `random=SEED,compound`) asks what a single fault
+// at a time never can: what a node fault does while a network fault is in force — Jepsen's
+// crash during a partition, a kill of a paused process, a coordinated crash while the
+// cluster is split, a restart while the node is still cut off. Each round, after a gap of
+// nemesisGap to 2*nemesisGap, draws:
+//
+//   - the outer fault, held H, uniform in [2*nemesisHold, 4*nemesisHold] (1 to 2 s), one of
+//     three with equal chance: a partition isolating one node x (x | the rest, healed at
+//     the end), a one-way cut x>y (healed), a pause of x (resumed at the end); x and y are
+//     uniform among the members;
+//   - the inner fault, kill, crash or stop with equal chance, at U[0.2,0.5]·H after the
+//     outer one, on x with chance 1/2, on another node (uniform) with chance 1/4, on every
+//     node (kill=all, ...) with chance 1/4;
+//   - its restart, with chance 1/2 while the outer fault is still in force (at
+//     U[0.6,0.9]·H: a restart while still partitioned or paused elsewhere, then the heal)
+//     and with chance 1/2 after the outer fault is undone (0.1 to 0.5 s after the heal).
+//
+// A kill of the paused node ends its pause, so that round has no resume; everything is
+// undone nemesisTail before the end of the run. The schedule passes checkTimeline by
+// construction (TestNemesisCompoundIsValid). With one node there is nothing to partition
+// (outer faults are pauses only); a protocol that cannot restart a node gets the
+// one-at-a-time schedule, since its only node fault is a pause.
+func NemesisCompound(seed int64, start, duration time.Duration, members []string, p protocols.Protocol) []FaultEvent {
+	if !p.Rejoins {
+		return NemesisSchedule(seed, start, duration, members, p)
+	}
+	if duration <= 0 {
+		duration = time.Minute
+	}
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x636f6d706f756e64))
+	between := func(lo, hi time.Duration) time.Duration { return lo + time.Duration(rng.Int64N(int64(hi-lo)+1)) }
+	frac := func(h time.Duration, lo, hi float64) time.Duration {
+		return time.Duration(float64(h) * (lo + (hi-lo)*rng.Float64()))
+	}
+	pick := func(not string) string {
+		for {
+			if m := members[rng.IntN(len(members))]; m != not || len(members) == 1 {
+				return m
+			}
+		}
+	}
+	inner := []FaultKind{FaultKill, FaultCrash, FaultStop}
+	var out []FaultEvent
+	t := start
+	for {
+		t += between(nemesisGap, 2*nemesisGap)
+		h := between(2*nemesisHold, 4*nemesisHold)
+		x := pick("")
+		outer := []FaultKind{FaultPartition, FaultOneWay, FaultPause}[rng.IntN(3)]
+		if len(members) < 2 {
+			outer = FaultPause
+		}
+		var on, off FaultEvent
+		switch outer {
+		case FaultPartition:
+			var rest []string
+			for _, m := range members {
+				if m != x {
+					rest = append(rest, m)
+				}
+			}
+			on, off = FaultEvent{Kind: FaultPartition, Groups: [][]string{{x}, rest}}, FaultEvent{Kind: FaultHeal}
+		case FaultOneWay:
+			on, off = FaultEvent{Kind: FaultOneWay, From: x, To: pick(x)}, FaultEvent{Kind: FaultHeal}
+		default:
+			on, off = FaultEvent{Kind: FaultPause, Node: x}, FaultEvent{Kind: FaultResume, Node: x}
+		}
+		kind := inner[rng.IntN(len(inner))]
+		target := x
+		switch r := rng.IntN(4); {
+		case r == 2 && len(members) > 1:
+			target = pick(x)
+		case r == 3:
+			target = AllNodes
+		}
+		downAt := t + frac(h, 0.2, 0.5)
+		restartAt := t + h + between(100*time.Millisecond, 500*time.Millisecond)
+		if rng.IntN(2) == 0 {
+			restartAt = t + frac(h, 0.6, 0.9)
+		}
+		end := max(t+h, restartAt)
+		if end > duration-nemesisTail {
+			return out
+		}
+		on.At, off.At = t, t+h
+		round := []FaultEvent{on,
+			{At: downAt, Kind: kind, Node: target},
+			{At: restartAt, Kind: FaultRestart, Node: target}}
+		if !(outer == FaultPause && (target == x || target == AllNodes)) {
+			round = append(round, off) // a kill of the paused node ended its pause
+		}
+		out = append(out, sortFaults(round)...)
+		t = end
 	}
 }
 

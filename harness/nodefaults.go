@@ -2,8 +2,10 @@ package harness
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/replbench/replbench/protocols/servicetime"
 	"github.com/replbench/replbench/protocols/transport"
@@ -203,8 +205,18 @@ func (t *clusterTarget) clogNode(node string, on bool) {
 	}
 }
 
-// Pause implements nodeFaulter.
+// Pause implements nodeFaulter. A node that is down and not restarting has no process to
+// freeze: the pause is recorded as ignored (checkTimeline refuses such a timeline before the
+// run; this covers a restart that failed at run time). A node whose restart is under way is
+// paused in the middle of its rejoin, as SIGSTOP would freeze a joining mysqld.
 func (t *clusterTarget) Pause(node string) {
+	t.lc.mu.Lock()
+	if d := t.lc.down[node]; d != nil && !d.restarting {
+		t.lc.events = append(t.lc.events, lifeEvent{time.Now(), fmt.Sprintf("pause %s ignored: %s is down (%s), there is no process to freeze", node, node, d.how)})
+		t.lc.mu.Unlock()
+		return
+	}
+	t.lc.mu.Unlock()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.paused[node] {

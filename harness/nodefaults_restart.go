@@ -68,6 +68,13 @@ type downNode struct {
 	how        storage.Halt
 	img        *vfs.MemFS
 	restarting bool
+	// While restarting: cancel ends the rejoin's Start, done is closed when the rejoin
+	// goroutine has finished, and interrupt (with interrupted) is the halt a kill, crash
+	// or stop of the rejoining process asked for.
+	cancel      context.CancelFunc
+	done        chan struct{}
+	interrupt   storage.Halt
+	interrupted bool
 }
 
 func (t *clusterTarget) index(node string) int {
@@ -95,6 +102,9 @@ func (t *clusterTarget) Lifecycle(f FaultEvent) {
 		// and every image taken, then the providers stop.
 		var stopping []int
 		for _, n := range t.targets(f.Node) {
+			if f.Node == AllNodes && t.downIdle(n) {
+				continue // kill=all takes down what runs; a node down already stays down
+			}
 			if i := t.down(n, how); i >= 0 {
 				stopping = append(stopping, i)
 			}
@@ -104,7 +114,7 @@ func (t *clusterTarget) Lifecycle(f FaultEvent) {
 		}
 	case FaultRestart:
 		for _, n := range t.targets(f.Node) {
-			t.restart(n, nil)
+			t.restart(n)
 		}
 	case FaultPromote:
 		t.promote(f.Node)
@@ -121,8 +131,29 @@ func (t *clusterTarget) down(node string, how storage.Halt) int {
 	if lc.down == nil {
 		lc.down = map[string]*downNode{}
 	}
-	if i < 0 || lc.down[node] != nil {
+	if i < 0 {
 		return -1
+	}
+	if d := lc.down[node]; d != nil {
+		if !d.restarting {
+			lc.events = append(lc.events, lifeEvent{time.Now(), fmt.Sprintf("%s %s ignored: %s is down already (%s)", how, node, node, d.how)})
+			return -1
+		}
+		// The node is a process in recovery or joining (a restart still under way): the
+		// fault takes that process down. Its rejoin is cancelled and, when its Start has
+		// returned, the rejoin goroutine takes the new engine down as asked (interrupt), so
+		// the node stays down with what the interrupted process left.
+		d.interrupt, d.interrupted = how, true
+		cancel, done := d.cancel, d.done
+		lc.mu.Unlock()
+		cancel()
+		<-done
+		lc.mu.Lock()
+		if lc.down[node] != nil {
+			return -1 // down with the image the interrupted rejoin left (its event is recorded)
+		}
+		// The rejoin had finished before the cancel reached it: the node serves, and goes
+		// down as any serving node does.
 	}
 	if !t.c.engines[i].Crashable() {
 		lc.events = append(lc.events, lifeEvent{time.Now(), fmt.Sprintf("%s %s refused: node faults need in-memory nodes (no --data-dir)", how, node)})
@@ -156,41 +187,51 @@ func (t *clusterTarget) down(node string, how storage.Halt) int {
 }
 
 // restart reopens node's engine from its image and starts a rejoining provider in the
-// background; done, if set, is called when the node serves again or gave up.
-func (t *clusterTarget) restart(node string, done func(error)) {
+// background; it reports whether it started one (false: the node is not down, or its
+// restart is under way already).
+func (t *clusterTarget) restart(node string) bool {
 	lc := &t.lc
 	lc.mu.Lock()
 	d := lc.down[node]
 	if d == nil || d.restarting {
 		lc.mu.Unlock()
-		if done != nil {
-			done(nil)
-		}
-		return
+		return false
 	}
-	d.restarting = true
+	ctx, cancel := context.WithTimeout(context.Background(), rejoinTimeout)
+	d.restarting, d.interrupted = true, false
+	d.cancel, d.done = cancel, make(chan struct{})
+	done := d.done
 	lc.wg.Add(1)
 	lc.mu.Unlock()
 	go func() {
 		defer lc.wg.Done()
-		err := t.rejoin(node, d)
+		defer close(done)
+		defer cancel()
+		err := t.rejoin(ctx, node, d)
 		lc.mu.Lock()
-		if err != nil {
+		switch {
+		case err != nil && d.interrupted:
+			d.restarting = false
+			lc.events = append(lc.events, lifeEvent{time.Now(), fmt.Sprintf("%s %s while it rejoined: it stays down with what the interrupted rejoin left", d.interrupt, node)})
+		case err != nil:
 			d.restarting = false
 			lc.events = append(lc.events, lifeEvent{time.Now(), fmt.Sprintf("restart %s failed: %v", node, err)})
-		} else {
+		default:
 			delete(lc.down, node)
 			lc.events = append(lc.events, lifeEvent{time.Now(), fmt.Sprintf("%s serving again after %s", node, d.how)})
 		}
 		lc.mu.Unlock()
-		if done != nil {
-			done(err)
-		}
 	}()
+	return true
 }
 
-// rejoin is the restart itself: recovery, a new provider, its Start, the gate opened.
-func (t *clusterTarget) rejoin(node string, d *downNode) error {
+// rejoin is the restart itself: recovery, a new provider, its Start, the gate opened. A
+// Start that fails (its timeout, or a kill, crash or stop of the joining process, which
+// cancels ctx) leaves the node down: the new provider is closed and the new engine taken
+// down as the interrupting fault says (a kill if the process gave up on its own), so the
+// next restart recovers from what this attempt left and never opens an image an engine
+// still writes to.
+func (t *clusterTarget) rejoin(ctx context.Context, node string, d *downNode) error {
 	i := t.index(node)
 	e, err := storage.Reopen(t.c.opts[i], d.img)
 	if err != nil {
@@ -201,12 +242,12 @@ func (t *clusterTarget) rejoin(node string, d *downNode) error {
 	pos := e.Position()
 	p, err := t.c.spawn(i, protocols.Config{Rejoin: true, Position: pos, Source: t.c.source})
 	if err != nil {
+		t.abandon(i, d, e, nil)
 		return err
 	}
 	t.c.providers[i] = p
-	ctx, cancel := context.WithTimeout(context.Background(), rejoinTimeout)
-	defer cancel()
 	if err := p.Start(ctx); err != nil {
+		t.abandon(i, d, e, p)
 		return fmt.Errorf("rejoin from position %d: %w", pos, err)
 	}
 	g := t.c.gate(node)
@@ -215,6 +256,34 @@ func (t *clusterTarget) rejoin(node string, d *downNode) error {
 	g.downErr = nil
 	g.mu.Unlock()
 	return nil
+}
+
+// abandon takes down a node whose rejoin did not finish: its wire is cut, its new engine
+// taken down as the interrupting fault asked (HaltKill when the start failed on its own)
+// and its provider, if it was created, closed. The image replaces the node's surviving
+// image.
+func (t *clusterTarget) abandon(i int, d *downNode, e *storage.Engine, p protocols.Provider) {
+	if t.c.eps[i] != nil {
+		_ = t.c.eps[i].Close()
+	}
+	t.lc.mu.Lock()
+	how := storage.HaltKill
+	if d.interrupted {
+		how = d.interrupt
+	}
+	t.lc.mu.Unlock()
+	img, err := e.Down(how, int64(i)+1)
+	if p != nil {
+		_ = p.Close()
+	}
+	if err != nil {
+		// The engine could not give an image: the node keeps the one it had before this
+		// attempt, which the new engine had opened but no longer writes to (it is down).
+		return
+	}
+	t.lc.mu.Lock()
+	d.img = img
+	t.lc.mu.Unlock()
 }
 
 // promote makes node the source of a source/replica protocol: every live replica restarts
@@ -252,12 +321,20 @@ func (t *clusterTarget) promote(node string) {
 		_ = t.c.providers[k].Close()
 	}
 	// The source first: the replicas' Start waits for it.
-	t.restart(node, nil)
+	t.restart(node)
 	for _, m := range live {
 		if m != node {
-			t.restart(m, nil)
+			t.restart(m)
 		}
 	}
+}
+
+// downIdle reports whether node is down with no restart under way.
+func (t *clusterTarget) downIdle(node string) bool {
+	t.lc.mu.Lock()
+	defer t.lc.mu.Unlock()
+	d := t.lc.down[node]
+	return d != nil && !d.restarting
 }
 
 // Down implements nodeLifecycle.
@@ -273,12 +350,14 @@ func (t *clusterTarget) Down() []string {
 	return out
 }
 
-// RestartAll implements nodeLifecycle.
+// RestartAll implements nodeLifecycle. A node whose restart is under way already is waited
+// for, not restarted again, and not listed.
 func (t *clusterTarget) RestartAll(timeout time.Duration) []string {
 	var out []string
 	for _, n := range t.Down() {
-		t.restart(n, nil)
-		out = append(out, n)
+		if t.restart(n) {
+			out = append(out, n)
+		}
 	}
 	done := make(chan struct{})
 	go func() { t.lc.wg.Wait(); close(done) }()

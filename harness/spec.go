@@ -289,6 +289,9 @@ func expand(s *Scenario, run bool) ([]PointSpec, error) {
 									return nil, fail(fmt.Sprintf("faults[%d]", fi), "%v", err)
 								}
 							}
+							if err := checkTimeline(expandNemesis(faults, memberNames(n), time.Duration(s.Duration), pr.v.Name, s.Seed), memberNames(n), *pr.v); err != nil {
+								return nil, fail("faults", "%v%s", err, nemesisOrigin(faults))
+							}
 							for _, t := range threads {
 								// Clients go round-robin over the writers, so with fewer
 								// threads than writers only the first t get one: the point

@@ -10,22 +10,38 @@
 #              node: replicas only read), standalone (1 node)
 #   schedules: none; partition (n3 cut off 1 s-2 s); kill+restart of n1; crash+restart of
 #              n1; crash=all with innodb_flush_log_at_trx_commit=1 and with =2; pause of n1
-#              (1 s-2 s); the random nemesis (seed 1)
+#              (1 s-2 s); the random nemesis (seed 1), one fault at a time;
+#              compound ones, a node fault while a network fault is in force:
+#              crash-in-partition (n1 cut off at 1 s, crashed at 1.5 s, restarted at 2 s while
+#              still cut off, healed at 2.5 s), crash-all-in-partition-flush1 (the same split,
+#              every node crashed at 1.5 s and restarted at 2 s, flush=1: Jepsen's "crashes with
+#              partitions" at the safe setting), kill-in-pause (n1 paused at 1 s, killed at
+#              1.5 s, restarted at 2 s), random-compound (random=SEED,compound: a node fault
+#              inside each network fault, see harness/nemesis.go)
 #   workloads: list-append and rw-register (plain SELECT then UPDATE, the workloads'
-#              default), bank, register (linearizability), insert (lost-acknowledged per row)
+#              default), bank, register (linearizability), insert (lost-acknowledged per row).
+#              A workload may carry options as NAME:OPT=V[:OPT=V], e.g.
+#              list-append:read=for-update, whose lost-acknowledged column then counts only
+#              writes lost by durability or replication (a plain read-modify-write also
+#              overwrites appends: lost updates, which that column counts too)
 #
 # A schedule the protocol refuses before the run (a restart where the model cannot rejoin a
 # node, a partition of a one-node cluster) is shown as "refused" with the reason, not run.
 # Every point is short (--duration, 3 s by default): a cell is evidence of what the
-# mechanism does under that schedule, not a statistic. Each protocol's points run under
-# flock /tmp/bench.lock (a few minutes each), so the matrix shares the machine with other
-# heavy runs without a wait per point.
+# mechanism does under that schedule, not a statistic. The points run under flock
+# /tmp/bench.lock, released between two schedules once held for JEPSEN_MATRIX_HOLD seconds
+# (6 minutes): a Galera or GR schedule takes about 20 s, a semi-sync or async one one to two
+# minutes (a replica that does not catch up costs the 30 s no-progress bound of the
+# convergence wait, and the replicas' read-only clients make histories of up to a million
+# operations), so a locked session stays under 10 minutes and other heavy runs get the
+# machine between sessions without the matrix queueing for the lock at every schedule.
 #
 # Usage: scripts/jepsen-matrix.sh [--out DIR] [--protocols P,...] [--schedules S,...]
 #                                 [--workloads W,...] [--duration D] [--threads N] [--seed S]
 #   REPLBENCH=path   use an existing binary instead of building one
 #   JEPSEN_MATRIX_LOCKED=1   the caller holds /tmp/bench.lock already (flock /tmp/bench.lock
 #                    env JEPSEN_MATRIX_LOCKED=1 scripts/jepsen-matrix.sh): take it no more
+#   JEPSEN_MATRIX_HOLD=S     release the lock between schedules after holding it S seconds
 # Output: the tables on standard output; DIR/rows.tsv, and DIR/<protocol>-<schedule>-<workload>
 # .json/.log per point (the run directories, with histories and witness pictures, under
 # DIR/runs). Exit status: 0 when every point ran (whatever its verdicts: finding anomalies is
@@ -35,7 +51,8 @@ cd "$(dirname "$0")/.."
 
 out="$(mktemp -d)/jepsen-matrix"
 protos="galera,group-replication,semisync,async,standalone"
-schedules="none,partition,kill,crash,crash-all-flush1,crash-all-flush2,pause,random"
+all_schedules="none,partition,kill,crash,crash-all-flush1,crash-all-flush2,pause,random,crash-in-partition,crash-all-in-partition-flush1,kill-in-pause,random-compound"
+schedules="$all_schedules"
 wls="list-append,rw-register,bank,register,insert"
 duration=3s
 threads=4
@@ -53,9 +70,9 @@ while [ $# -gt 0 ]; do
 	esac
 done
 for s in ${schedules//,/ }; do
-	case "$s" in
-	none|partition|kill|crash|crash-all-flush1|crash-all-flush2|pause|random) ;;
-	*) echo "jepsen-matrix: unknown schedule $s (accepted: none, partition, kill, crash, crash-all-flush1, crash-all-flush2, pause, random)" >&2; exit 2 ;;
+	case ",$all_schedules," in
+	*",$s,"*) ;;
+	*) echo "jepsen-matrix: unknown schedule $s (accepted: ${all_schedules//,/, })" >&2; exit 2 ;;
 	esac
 done
 mkdir -p "$out"
@@ -78,6 +95,10 @@ schedule_args() {
 	crash-all-flush2) echo "--fault 1500ms:crash=all --fault 2s:restart=all --param innodb_flush_log_at_trx_commit=2" ;;
 	pause) echo "--fault 1s:pause=n1 --fault 2s:resume=n1" ;;
 	random) echo "--fault 0s:random=$seed" ;;
+	crash-in-partition) echo "--fault 1s:partition=n1|n2,n3 --fault 1500ms:crash=n1 --fault 2s:restart=n1 --fault 2500ms:heal" ;;
+	crash-all-in-partition-flush1) echo "--fault 1s:partition=n1|n2,n3 --fault 1500ms:crash=all --fault 2s:restart=all --fault 2500ms:heal --param innodb_flush_log_at_trx_commit=1" ;;
+	kill-in-pause) echo "--fault 1s:pause=n1 --fault 1500ms:kill=n1 --fault 2s:restart=n1" ;;
+	random-compound) echo "--fault 0s:random=$seed,compound" ;;
 	esac
 }
 
@@ -87,24 +108,45 @@ IFS=, read -r -a wllist <<<"$wls"
 status=0
 rows="$out/rows.tsv"
 : >"$rows"
-lock() { [ -n "${JEPSEN_MATRIX_LOCKED:-}" ] || flock "$@" 9; }
+# The lock is taken before a schedule and released after one once it has been held for
+# JEPSEN_MATRIX_HOLD seconds (default 360), so a locked session stays well under 10 minutes
+# without queueing for the lock again at every schedule.
+hold="${JEPSEN_MATRIX_HOLD:-360}"
+held_since=""
+lock() {
+	[ -z "${JEPSEN_MATRIX_LOCKED:-}" ] || return 0
+	if [ -z "$held_since" ]; then
+		flock 9
+		held_since=$SECONDS
+	fi
+}
+unlock() {
+	[ -z "${JEPSEN_MATRIX_LOCKED:-}" ] || return 0
+	if [ -n "$held_since" ] && { [ "${1:-}" = now ] || [ $((SECONDS - held_since)) -ge "$hold" ]; }; then
+		flock -u 9
+		held_since=""
+	fi
+}
 exec 9>>/tmp/bench.lock
 for p in "${protolist[@]}"; do
-	lock
 	case "$p" in
 	standalone) proto_args="--protocol standalone --nodes 1" ;;
 	*) proto_args="--protocol $p --writers all" ;;
 	esac
 	for s in "${schedlist[@]}"; do
+		lock
 		for w in "${wllist[@]}"; do
 			base="$out/$p-$s-$w"
-			if [ "$p" = standalone ] && [ "$s" = partition ]; then
+			if [ "$p" = standalone ] && [[ "$s" == *partition* ]]; then
 				printf '%s\t%s\t%s\trefused\t-\t-\t-\t-\t-\ta one-node cluster has no link to cut\n' "$p" "$s" "$w" >>"$rows"
 				continue
 			fi
 			# shellcheck disable=SC2046 # the argument strings are word lists on purpose
 			set +e
-			"$bin" run $proto_args --workload "$w" $(schedule_args "$s") \
+			IFS=: read -r -a wparts <<<"$w"
+			wl_args="--workload ${wparts[0]}"
+			for o in "${wparts[@]:1}"; do wl_args="$wl_args --workload-option $o"; done
+			"$bin" run $proto_args $wl_args $(schedule_args "$s") \
 				--threads "$threads" --duration "$duration" --seed "$seed" --bus memory \
 				--no-progress --out "$out/runs" --json "$base.json" >"$base.log" 2>&1
 			rc=$?
@@ -133,13 +175,14 @@ for p in "${protolist[@]}"; do
 				   (if $c.linearizable == null then "-" else ($c.linearizable|tostring) end)
 				   + (if $c.consistent_with then " / " + ($c.consistent_with|join(",")) else "" end),
 				   ([($c.verdicts // [])[] | select(.valid == "unknown") | "\(.checker) unknown: \(.note // "")"]
-				    + [($pt.faults // [])[] | select(test("failed|refused|still down"))]
+				    + [($pt.faults // [])[] | select(test("failed|refused|still down|ignored|while it rejoined"))]
 				    + [($pt.notes // [])[] | select(test("stalled|did not fire|not read|did not run"))] | join("; "))]
 				| @tsv' "$base.json" >>"$rows"
 		done
+		unlock
 	done
-	lock -u
 done
+unlock now
 
 for p in "${protolist[@]}"; do
 	echo

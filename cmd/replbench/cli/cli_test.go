@@ -61,6 +61,8 @@ func TestRunBadInput(t *testing.T) {
 		{"fault bad time", []string{"--protocol", "galera", "--duration", "5s", "--fault", "soon:heal"}, `--fault: fault "soon:heal": bad time`},
 		{"fault after the run", []string{"--protocol", "galera", "--duration", "5s", "--fault", "6s:heal"}, "bad time 6s: the measured phase lasts 5s"},
 		{"fault unknown event", []string{"--protocol", "galera", "--duration", "5s", "--fault", "1s:meteor"}, `unknown fault event "meteor"`},
+		{"pause of a crashed node", []string{"--protocol", "galera", "--duration", "5s", "--fault", "1s:crash=n1", "--fault", "2s:pause=n1"}, "fault 2s:pause=n1: n1 is down since 1s:crash=n1: there is no process to freeze"},
+		{"bad nemesis option", []string{"--protocol", "galera", "--duration", "5s", "--fault", "1s:random=overlap"}, "random=7,compound"},
 		{"standalone on 3 nodes", []string{"--protocol", "standalone", "--nodes", "3", "--queries", "5"}, "runs on 1 nodes, not 3"},
 		{"bad loss", []string{"--loss", "2", "--queries", "5"}, "--loss"},
 		{"bad jitter", []string{"--jitter", "wobbly", "--queries", "5"}, "--jitter"},
