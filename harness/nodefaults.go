@@ -138,6 +138,10 @@ func (t gatedTx) Delete(ctx context.Context, table string, pk ...storage.Value) 
 }
 func (t gatedTx) Commit(ctx context.Context) error {
 	if err := t.g.wait(ctx); err != nil {
+		// The connection is gone (the node went down, or the client gave up on a frozen
+		// one): the server rolls the session's transaction back, so its row locks do not
+		// outlive it and block the next transaction, an applier's included.
+		t.inner.Rollback()
 		return err
 	}
 	before := t.g.downs.Load()

@@ -95,6 +95,9 @@ func checkHistory(ctx context.Context, c *cluster, ps *PointSpec, runDir string,
 			v.Explanation = explainAnomalies(ps, &v)
 		}
 		if name == checker.LinearizableName {
+			// The checker names its picture relative to dir; the point names it relative to
+			// the run directory, once.
+			v.Files = slices.DeleteFunc(v.Files, func(f string) bool { return f == linear.FileName })
 			if _, err := os.Stat(filepath.Join(dir, linear.FileName)); err == nil {
 				v.Files = append(v.Files, filepath.Join(rel, linear.FileName))
 			}

@@ -178,6 +178,7 @@ func (e *Engine) Down(h Halt, seed int64) (*vfs.MemFS, error) {
 	// Release: goroutines of the dead node still inside a statement or an apply finish
 	// against it (their effects are not in the image), instead of hitting a closed database.
 	e.closed.Store(true)
+	e.lm.failWaiters(ErrClosed)
 	e.stopFlusher()
 	return img, nil
 }

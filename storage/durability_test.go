@@ -1,6 +1,8 @@
 package storage
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -81,4 +83,50 @@ func TestDownRefusesOnDiskNodes(t *testing.T) {
 	if _, err := e.Down(HaltCrash, 1); err == nil || !contains(err.Error(), "in-memory") {
 		t.Fatalf("crash of an on-disk node: %v, want a refusal naming in-memory nodes", err)
 	}
+}
+
+// TestDownEndsLockWaits: a session blocked in a row-lock wait when its server dies gets an
+// error at once (the dead server dropped its connection), instead of waiting out
+// innodb_lock_wait_timeout behind a holder that can never finish.
+func TestDownEndsLockWaits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e, err := Open(Options{Node: "n1"})
+		must(t, err)
+		defer e.Close()
+		mustTable(t, e, counters)
+		applyWS(t, e, 1, rowInsert(t, "counters", Row{int64(1), int64(1)}))
+		ctx := context.Background()
+		holder := e.Begin()
+		if _, err := holder.GetForUpdate(ctx, "counters", int64(1)); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			w := e.Begin()
+			_, err := w.GetForUpdate(ctx, "counters", int64(1))
+			done <- err
+		}()
+		synctest.Wait() // the waiter is queued behind the holder
+		select {
+		case err := <-done:
+			t.Fatalf("the waiter did not wait: %v", err)
+		default:
+		}
+		start := time.Now()
+		if _, err := e.Down(HaltKill, 1); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrClosed) {
+				t.Fatalf("waiter got %v, want ErrClosed", err)
+			}
+			if d := time.Since(start); d != 0 {
+				t.Fatalf("waiter ended %v after the node went down, want at once", d)
+			}
+		default:
+			t.Fatal("the waiter is still blocked after its node went down")
+		}
+	})
 }

@@ -304,6 +304,26 @@ func (lm *lockManager) bfAbort(h *owner) {
 	}
 }
 
+// failWaiters ends every lock wait with err: the engine's node went down, and a server that
+// dies drops every connection, the sessions blocked in a row-lock wait among them. Without
+// it a client queued behind a transaction of the dead node would wait out its lock wait
+// timeout (or its phase) for a holder that can never finish. Holders keep their entries: the
+// closed engine refuses their next statement anyway, and nothing acquires on it again.
+func (lm *lockManager) failWaiters(err error) {
+	lm.mu.Lock()
+	defer lm.mu.Unlock()
+	for _, l := range lm.locks {
+		for _, w := range l.waiters {
+			if w.aborted.Load() {
+				continue
+			}
+			w.abortErr = err
+			w.aborted.Store(true)
+			signal(w)
+		}
+	}
+}
+
 // replicating marks o as handed to the provider. It fails if o was already BF-aborted.
 func (lm *lockManager) replicating(o *owner, cancel context.CancelCauseFunc) error {
 	lm.mu.Lock()
