@@ -58,7 +58,7 @@ func opts(read string) []workloads.Option {
 		{Name: "keys", Default: "8", Help: "keys in use at a time (Elle's key space: small, so transactions collide)"},
 		{Name: "writes-per-key", Default: "32", Help: "list-append, rw-register: writes a key receives on average before the clients move to fresh keys"},
 		{Name: "max-ops", Default: "4", Help: "list-append, rw-register: micro-operations per transaction, 1 to this"},
-		{Name: "read", Default: read, Help: "plain: SELECT then UPDATE under REPEATABLE READ, as applications write it (loses updates where the protocol allows); for-update: SELECT ... FOR UPDATE before each write", Choices: []string{ReadPlain, ReadForUpdate}},
+		{Name: "read", Default: read, Help: "plain: SELECT then UPDATE under REPEATABLE READ, as applications write it (loses updates where the protocol allows); for-update: SELECT ... FOR UPDATE before each write (no write is then overwritten; reads that write nothing stay consistent reads of the snapshot, so Elle still sees REPEATABLE READ's G-single, G2-item and internal anomalies, even on one node)", Choices: []string{ReadPlain, ReadForUpdate}},
 		{Name: "balance", Default: "100", Help: "bank: each account's initial balance"},
 	}
 }
