@@ -161,8 +161,9 @@ func runExternalPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Optio
 	if len(p.Params) == 0 {
 		p.Params = nil
 	}
+	var wl workloads.Workload // the coordinator's copy: settings, metrics, tables
 	if def, err := workloads.Lookup(ps.Workload.Name); err == nil {
-		if wl, err := def.New(cloneMap(ps.Workload.Options), workloads.Env{Nodes: ps.Nodes, Writers: ps.Writers, Threads: ps.Threads, Seed: s.Seed}); err == nil {
+		if wl, err = def.New(cloneMap(ps.Workload.Options), workloads.Env{Nodes: ps.Nodes, Writers: ps.Writers, Threads: ps.Threads, Seed: s.Seed}); err == nil {
 			if cw, ok := wl.(workloads.Configured); ok {
 				p.Options = cw.Settings()
 			}
@@ -190,7 +191,7 @@ func runExternalPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Optio
 		r, _ := x.co.Registered(m)
 		where = append(where, fmt.Sprintf("%s pid %d on %s", m, r.PID, r.Host))
 	}
-	p.Notes = append(p.Notes, "nodes ran as separate processes (replbench node, run "+x.runID+") over NATS at "+x.bus.String()+": "+strings.Join(where, ", ")+"; no per-second series, workload checks or acknowledged-write check for external nodes")
+	p.Notes = append(p.Notes, "nodes ran as separate processes (replbench node, run "+x.runID+") over NATS at "+x.bus.String()+": "+strings.Join(where, ", ")+"; no per-second series or workload end-of-run checks for external nodes")
 
 	l := load{queries: ps.Queries, duration: ps.Duration, rate: ps.Rate, retries: ps.Retries, backoff: ps.RetryBackoff, refused: ps.RefusedBackoff, stall: max(opt.StallTimeout, 0)}
 	target := &remoteTarget{x: x, members: members, nw: ps.Net.Clone()}
@@ -287,6 +288,11 @@ func runExternalPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Optio
 		p.Notes = append(p.Notes, cv.waited)
 	}
 
+	if _, ok := wl.(workloads.Historian); wl != nil && !ok {
+		if err := checkExternalAcks(context.Background(), x, members, wl.Tables(), ps, p); err != nil {
+			p.Notes = append(p.Notes, "acknowledged-write check did not run: "+err.Error())
+		}
+	}
 	statuses := make([]statusReply, len(members))
 	if err := x.co.CallAll(context.Background(), members, "status", nil, func(i int) any { return &statuses[i] }, time.Minute); err != nil {
 		return p, "", err

@@ -222,7 +222,7 @@ func (ep *extPhase) wait() (phaseResult, []*client, []string, error) {
 				st.failed += inc.report.InFlight
 				r.elapsed = max(r.elapsed, inc.offset+inc.report.Elapsed)
 				notes = append(notes, fmt.Sprintf("%s's process (pid %d) went down at %.3fs: its clients' last report (at %.3fs) counts %d commits; %d transactions in flight then count as not_ready aborts (outcome unknown to the client), and what its clients did in the %d ms after that report is not counted",
-					inc.node, inc.pid, inc.at.Seconds(), (inc.offset + inc.report.Elapsed).Seconds(), inc.report.Stats.Committed, inc.report.InFlight, (inc.at - inc.offset - inc.report.Elapsed).Milliseconds()))
+					inc.node, inc.pid, inc.at.Seconds(), (inc.offset+inc.report.Elapsed).Seconds(), inc.report.Stats.Committed, inc.report.InFlight, (inc.at-inc.offset-inc.report.Elapsed).Milliseconds()))
 			} else {
 				notes = append(notes, fmt.Sprintf("%s's process (pid %d) went down at %.3fs before its first statistics report: nothing its clients did is counted", inc.node, inc.pid, inc.at.Seconds()))
 			}

@@ -181,6 +181,8 @@ type nodePoint struct {
 	gate      *nodeGate
 	clients   []*client
 	begun     atomic.Int64       // transactions the clients began (countBegins), for the in-flight count
+	acked     *ackLog            // the clients' acknowledged writes (nil for a workload with a history)
+	acks      *ackJournal        // acked's records, for the coordinator (bus_acks.go)
 	cancel    context.CancelFunc // the running phase's, nil between phases
 	dir       string
 }
@@ -326,6 +328,19 @@ func (h *nodeHost) handle(op string, body json.RawMessage) (any, error) {
 		return pt.engine.Checksums()
 	case "status":
 		return pt.status(), nil
+	case "acks":
+		var rq acksPage
+		if err := json.Unmarshal(body, &rq); err != nil {
+			return nil, err
+		}
+		recs, next, err := pt.acks.page(rq.From, ackPage)
+		return acksReply{Records: recs, Next: next}, err
+	case "images":
+		var rq imagesRequest
+		if err := json.Unmarshal(body, &rq); err != nil {
+			return nil, err
+		}
+		return pt.images(rq)
 	case "fault":
 		var rq faultRequest
 		if err := json.Unmarshal(body, &rq); err != nil {
@@ -430,6 +445,15 @@ func (pt *nodePoint) bringUp(seed int64, prefix string, o NodeOptions, rejoin bo
 	if _, ok := pt.workload.(workloads.Historian); ok {
 		return fmt.Errorf("workload %s records a history, which --nodes-external does not gather yet (accepted: a workload without a history, such as insert, hotspot, oltp_*, tpcc)", def.Name)
 	}
+	journal := ""
+	if pt.dir != "" {
+		journal = pt.dir + ".acks.jsonl"
+	}
+	if pt.acks, err = openAckJournal(journal, rejoin); err != nil {
+		return fmt.Errorf("the acknowledged-write log of %s: %w", pt.name, err)
+	}
+	pt.acked = newAckLog(pt.workload.Tables())
+	pt.acked.journal = pt.acks.add
 	if !rejoin {
 		for _, t := range pt.workload.Tables() {
 			if err := pt.engine.CreateTable(t); err != nil {
@@ -608,7 +632,7 @@ func (pt *nodePoint) makeClients(ps *PointSpec, seed int64) []*client {
 		}
 		rng := rand.New(rand.NewPCG(uint64(seed), uint64(i)+1))
 		q := &queryCounts{}
-		db := countQueries(countBegins{withCosts(gatedDB{e: pt.engine, g: pt.gate}, pt.cost), &pt.begun}, q)
+		db := countQueries(countBegins{pt.acked.wrap(withCosts(gatedDB{e: pt.engine, g: pt.gate}, pt.cost)), &pt.begun}, q)
 		c := &client{id: i, node: pt.name, db: db, queries: q, wl: pt.workload.NewClient(i, rng), stats: newClientStats()}
 		if r, ok := pt.prov.(protocols.AutocommitRetrier); ok {
 			c.serverRetries = r.RetryAutocommit()
@@ -726,6 +750,7 @@ func (pt *nodePoint) close() {
 	if pt.engine != nil {
 		_ = pt.engine.Close()
 	}
+	pt.acks.close(pt.dir != "")
 	if pt.dir != "" {
 		_ = os.RemoveAll(pt.dir)
 	}

@@ -50,11 +50,7 @@ func checkHistory(ctx context.Context, c *cluster, ps *PointSpec, runDir string,
 	hw, ok := c.workload.(workloads.Historian)
 	if !ok {
 		if c.acked != nil {
-			v := c.acked.check(ctx, nodes)
-			if v.Valid == checker.False {
-				v.Explanation = explainAnomalies(ps, &v)
-			}
-			finishVerdicts(p, []checker.Verdict{v})
+			ackVerdict(ctx, c.acked, nodes, ps, p)
 		}
 		return
 	}
@@ -116,6 +112,16 @@ func checkHistory(ctx context.Context, c *cluster, ps *PointSpec, runDir string,
 	finishVerdicts(p, vs)
 }
 
+// ackVerdict runs the lost-acknowledged-writes check of a workload without a history on
+// nodes and puts its verdict into the point.
+func ackVerdict(ctx context.Context, acked *ackLog, nodes []checkNode, ps *PointSpec, p *results.Point) {
+	v := acked.check(ctx, nodes)
+	if v.Valid == checker.False {
+		v.Explanation = explainAnomalies(ps, &v)
+	}
+	finishVerdicts(p, []checker.Verdict{v})
+}
+
 // finishVerdicts puts the verdicts into the point: the summary under stable names, and one
 // report verdict per checker.
 func finishVerdicts(p *results.Point, vs []checker.Verdict) {
@@ -145,6 +151,7 @@ type checkNode struct {
 	name string          // as the verdicts name it: "n2", or "n2 (down: surviving storage)"
 	e    *storage.Engine // read directly, never through the protocol's gate
 	live bool
+	read imageReader // the acknowledged-write check's reads when e is not here (a node process); nil: e
 }
 
 // downSuffix marks, in a verdict, a node read from its surviving storage.
