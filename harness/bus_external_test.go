@@ -245,13 +245,25 @@ func TestExternalNodesMatchInProcess(t *testing.T) {
 			}
 		}
 		// The lost-acknowledged-writes check runs both ways, on every node's data, with
-		// the same verdict and the same count of acknowledged commits.
+		// the same verdict, over every acknowledged commit: the 120 measured ones and the
+		// timed warm-up's (whose number varies from run to run).
 		if len(a.Verdicts) != 1 || len(b.Verdicts) != 1 || a.Verdicts[0].Outcome != b.Verdicts[0].Outcome || b.Verdicts[0].Outcome != results.VerdictPass {
 			t.Errorf("%s: verdicts %+v in one process, %+v as processes (want one lost-acknowledged pass each)", name, a.Verdicts, b.Verdicts)
-		} else if !strings.Contains(b.Verdicts[0].Detail, "120 acknowledged commits") || !strings.Contains(a.Verdicts[0].Detail, "120 acknowledged commits") {
-			t.Errorf("%s: lost-acknowledged %q in one process, %q as processes (want 120 acknowledged commits each)", name, a.Verdicts[0].Detail, b.Verdicts[0].Detail)
+		} else if na, nb := ackedCommits(a), ackedCommits(b); na < 120 || nb < 120 {
+			t.Errorf("%s: lost-acknowledged checked %d commits in one process (%s), %d as processes (%s); want at least the 120 measured", name, na, a.Verdicts[0].Detail, nb, b.Verdicts[0].Detail)
 		}
 	}
+}
+
+// ackedCommits reads the acknowledged commits a point's lost-acknowledged verdict checked.
+func ackedCommits(p results.Point) int {
+	for _, part := range strings.Split(p.Verdicts[0].Detail, "; ") {
+		if n, ok := strings.CutSuffix(part, " acknowledged commits"); ok {
+			v, _ := strconv.Atoi(n)
+			return v
+		}
+	}
+	return -1
 }
 
 // A supervised node process with clients of its own is killed (SIGKILL) in the middle of
