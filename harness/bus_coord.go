@@ -81,19 +81,22 @@ var refusedExternal = []FaultKind{FaultPause, FaultResume, FaultCrash, FaultProm
 // CheckExternal refuses, before anything runs, what external nodes cannot carry out:
 // crash (a process kill on a real filesystem keeps every written byte; a power loss needs
 // the storage on Pebble's crash-testing filesystem, which lives in the process and dies
-// with it), pause, resume and promote (not built for node processes), and workloads that
-// record a history (not gathered from the nodes yet). Whether the nodes a kill, stop or
-// restart names run under a supervisor is known once they register
-// (ExternalNodes.CheckSupervised).
+// with it), pause, resume and promote (not built for node processes), and kill, stop or
+// restart with a workload that records a history (the history of a killed process dies
+// with it). Whether the nodes a kill, stop or restart names run under a supervisor is
+// known once they register (ExternalNodes.CheckSupervised).
 func CheckExternal(points []PointSpec, seed int64) error {
 	for _, ps := range points {
+		historian := false
 		if def, err := workloads.Lookup(ps.Workload.Name); err == nil {
 			wl, err := def.New(cloneMap(ps.Workload.Options), workloads.Env{Nodes: ps.Nodes, Writers: ps.Writers, Threads: ps.Threads, Seed: seed})
-			if _, ok := wl.(workloads.Historian); err == nil && ok {
-				return fmt.Errorf("workload %s records a history, which --nodes-external does not gather yet (accepted: a workload without a history, such as insert, hotspot, oltp_*, tpcc)", def.Name)
-			}
+			_, historian = wl.(workloads.Historian)
+			historian = historian && err == nil
 		}
 		for _, f := range expandNemesis(ps.Faults, ps.Members(), ps.Duration, ps.Protocol, seed) {
+			if historian && slices.Contains(lifecycleFaults, f.Kind) {
+				return fmt.Errorf("fault %s with workload %s is not supported with --nodes-external: a killed node process takes the history its clients recorded with it (accepted: the network faults with %s, or node faults with the nodes in one process)", f.Event(), ps.Workload.Name, ps.Workload.Name)
+			}
 			if f.Kind == FaultCrash {
 				return fmt.Errorf("fault %s is not supported with --nodes-external: a node process's data is on a real filesystem, where a kill keeps every written byte and a power loss cannot be simulated (accepted: kill=%s or stop=%s of a node under replbench node --supervise, or crash= with the nodes in one process, on Pebble's crash-testing filesystem)", f.Event(), f.Node, f.Node)
 			}
@@ -288,7 +291,14 @@ func runExternalPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Optio
 		p.Notes = append(p.Notes, cv.waited)
 	}
 
-	if _, ok := wl.(workloads.Historian); wl != nil && !ok {
+	if hw, ok := wl.(workloads.Historian); ok && opt.runDir != "" {
+		h, live, err := gatherHistory(context.Background(), x, members, wl)
+		if err != nil {
+			p.Notes = append(p.Notes, "history checkers did not run: "+err.Error())
+		} else {
+			judgeHistory(hw, wl, h, live, nil, ps, opt.runDir, opt.points, p)
+		}
+	} else if wl != nil && !ok {
 		if err := checkExternalAcks(context.Background(), x, members, wl.Tables(), ps, p); err != nil {
 			p.Notes = append(p.Notes, "acknowledged-write check did not run: "+err.Error())
 		}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/replbench/replbench/harness/history"
 	"github.com/replbench/replbench/harness/nodes"
 	"github.com/replbench/replbench/internal/precise"
 	"github.com/replbench/replbench/protocols"
@@ -183,6 +184,8 @@ type nodePoint struct {
 	begun     atomic.Int64       // transactions the clients began (countBegins), for the in-flight count
 	acked     *ackLog            // the clients' acknowledged writes (nil for a workload with a history)
 	acks      *ackJournal        // acked's records, for the coordinator (bus_acks.go)
+	origin    time.Time          // when the workload (and its history recorder) was created
+	hist      []history.Op       // the history as the coordinator pages through it (bus_history.go)
 	cancel    context.CancelFunc // the running phase's, nil between phases
 	dir       string
 }
@@ -328,10 +331,25 @@ func (h *nodeHost) handle(op string, body json.RawMessage) (any, error) {
 		return pt.engine.Checksums()
 	case "status":
 		return pt.status(), nil
+	case "history":
+		var from int
+		if err := json.Unmarshal(body, &from); err != nil {
+			return nil, err
+		}
+		return pt.historyPage(from)
+	case "state":
+		var rq stateRequest
+		if err := json.Unmarshal(body, &rq); err != nil {
+			return nil, err
+		}
+		return pt.state(rq.Keys)
 	case "acks":
 		var rq acksPage
 		if err := json.Unmarshal(body, &rq); err != nil {
 			return nil, err
+		}
+		if pt.acks == nil {
+			return nil, fmt.Errorf("workload %s records a history, not an acknowledged-write log", pt.workload.Name())
 		}
 		recs, next, err := pt.acks.page(rq.From, ackPage)
 		return acksReply{Records: recs, Next: next}, err
@@ -439,21 +457,21 @@ func (pt *nodePoint) bringUp(seed int64, prefix string, o NodeOptions, rejoin bo
 		return fmt.Errorf("open the engine of %s: %w", pt.name, err)
 	}
 	env := workloads.Env{Nodes: ps.Nodes, Writers: ps.Writers, Threads: ps.Threads, Seed: seed}
+	pt.origin = time.Now() // a history recorder counts from the workload's creation
 	if pt.workload, err = def.New(cloneMap(ps.Workload.Options), env); err != nil {
 		return fmt.Errorf("workload %s: %w", def.Name, err)
 	}
-	if _, ok := pt.workload.(workloads.Historian); ok {
-		return fmt.Errorf("workload %s records a history, which --nodes-external does not gather yet (accepted: a workload without a history, such as insert, hotspot, oltp_*, tpcc)", def.Name)
+	if _, ok := pt.workload.(workloads.Historian); !ok { // a history is its own record
+		journal := ""
+		if pt.dir != "" {
+			journal = pt.dir + ".acks.jsonl"
+		}
+		if pt.acks, err = openAckJournal(journal, rejoin); err != nil {
+			return fmt.Errorf("the acknowledged-write log of %s: %w", pt.name, err)
+		}
+		pt.acked = newAckLog(pt.workload.Tables())
+		pt.acked.journal = pt.acks.add
 	}
-	journal := ""
-	if pt.dir != "" {
-		journal = pt.dir + ".acks.jsonl"
-	}
-	if pt.acks, err = openAckJournal(journal, rejoin); err != nil {
-		return fmt.Errorf("the acknowledged-write log of %s: %w", pt.name, err)
-	}
-	pt.acked = newAckLog(pt.workload.Tables())
-	pt.acked.journal = pt.acks.add
 	if !rejoin {
 		for _, t := range pt.workload.Tables() {
 			if err := pt.engine.CreateTable(t); err != nil {
@@ -632,7 +650,11 @@ func (pt *nodePoint) makeClients(ps *PointSpec, seed int64) []*client {
 		}
 		rng := rand.New(rand.NewPCG(uint64(seed), uint64(i)+1))
 		q := &queryCounts{}
-		db := countQueries(countBegins{pt.acked.wrap(withCosts(gatedDB{e: pt.engine, g: pt.gate}, pt.cost)), &pt.begun}, q)
+		var db workloads.DB = withCosts(gatedDB{e: pt.engine, g: pt.gate}, pt.cost)
+		if pt.acked != nil {
+			db = pt.acked.wrap(db)
+		}
+		db = countQueries(countBegins{db, &pt.begun}, q)
 		c := &client{id: i, node: pt.name, db: db, queries: q, wl: pt.workload.NewClient(i, rng), stats: newClientStats()}
 		if r, ok := pt.prov.(protocols.AutocommitRetrier); ok {
 			c.serverRetries = r.RetryAutocommit()

@@ -57,17 +57,7 @@ func checkHistory(ctx context.Context, c *cluster, ps *PointSpec, runDir string,
 	if runDir == "" {
 		return
 	}
-	dir, rel := pointFileDir(runDir, points, ps)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		p.Notes = append(p.Notes, "history checkers did not run: "+err.Error())
-		return
-	}
 	h := hw.History()
-	if err := history.WriteFile(filepath.Join(dir, history.FileName), h); err != nil {
-		p.Notes = append(p.Notes, "history not written: "+err.Error())
-	} else {
-		p.HistoryFile = filepath.Join(rel, history.FileName)
-	}
 	var live, down []checker.NodeState
 	for _, n := range nodes {
 		s, err := hw.State(ctx, namedDB{workloads.OnEngineLocal(n.e), n.name})
@@ -81,9 +71,26 @@ func checkHistory(ctx context.Context, c *cluster, ps *PointSpec, runDir string,
 			down = append(down, s)
 		}
 	}
+	judgeHistory(hw, c.workload, h, live, down, ps, runDir, points, p)
+}
+
+// judgeHistory writes a point's history into its directory and runs the checkers hw
+// names on it and on the nodes' final states (live ones, and the surviving storage of the
+// nodes still down), in one process or gathered from node processes (bus_history.go).
+func judgeHistory(hw workloads.Historian, w workloads.Workload, h []history.Op, live, down []checker.NodeState, ps *PointSpec, runDir string, points int, p *results.Point) {
+	dir, rel := pointFileDir(runDir, points, ps)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		p.Notes = append(p.Notes, "history checkers did not run: "+err.Error())
+		return
+	}
+	if err := history.WriteFile(filepath.Join(dir, history.FileName), h); err != nil {
+		p.Notes = append(p.Notes, "history not written: "+err.Error())
+	} else {
+		p.HistoryFile = filepath.Join(rel, history.FileName)
+	}
 	var vs []checker.Verdict
 	for _, name := range hw.Checkers() {
-		v, err := runChecker(name, h, live, down, dir, c.workload)
+		v, err := runChecker(name, h, live, down, dir, w)
 		if err != nil {
 			v = checker.Verdict{Checker: name, Valid: checker.Unknown, Note: "could not run: " + err.Error()}
 		}
