@@ -130,6 +130,7 @@ func runExternalPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Optio
 		return nil, "", err
 	}
 	prefix := fmt.Sprintf("replbench.%s.%d.p%d", x.runID, time.Now().UnixNano(), ps.Index)
+	phaseID := prefix // names the measured phase in the nodes' statistics reports
 	sums := make([]setupReply, len(members))
 	err = x.co.CallAll(ctx, members, "setup", func(int) any {
 		return setupRequest{Scenario: yaml, Index: ps.Index, Prefix: prefix}
@@ -194,7 +195,7 @@ func runExternalPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Optio
 		r, _ := x.co.Registered(m)
 		where = append(where, fmt.Sprintf("%s pid %d on %s", m, r.PID, r.Host))
 	}
-	p.Notes = append(p.Notes, "nodes ran as separate processes (replbench node, run "+x.runID+") over NATS at "+x.bus.String()+": "+strings.Join(where, ", ")+"; no per-second series or workload end-of-run checks for external nodes")
+	p.Notes = append(p.Notes, "nodes ran as separate processes (replbench node, run "+x.runID+") over NATS at "+x.bus.String()+": "+strings.Join(where, ", ")+"; no workload end-of-run checks for external nodes; the per-second series is binned from the nodes' statistics reports (every 250 ms)")
 
 	l := load{queries: ps.Queries, duration: ps.Duration, rate: ps.Rate, retries: ps.Retries, backoff: ps.RetryBackoff, refused: ps.RefusedBackoff, stall: max(opt.StallTimeout, 0)}
 	target := &remoteTarget{x: x, members: members, nw: ps.Net.Clone()}
@@ -207,10 +208,12 @@ func runExternalPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Optio
 		if l.queries > 0 {
 			timeout = convergeCap
 		}
-		ep := newExtPhase(x, ps, rq, timeout)
-		if warmup {
-			ep.rq.Phase = "" // the warm-up's figures are thrown away: nothing to stream
-		} else {
+		id := "" // the warm-up's figures are thrown away: nothing to stream
+		if !warmup {
+			id = phaseID
+		}
+		ep := newExtPhase(x, ps, rq, timeout, id)
+		if !warmup {
 			target.life.mu.Lock()
 			target.life.phase = ep
 			target.life.mu.Unlock()
@@ -256,6 +259,9 @@ func runExternalPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Optio
 		}
 	}
 	phaseStart := time.Now()
+	rs := newRemoteSeries(phaseID, members)
+	x.board.setSink(rs.add)
+	series := startSeries(con, rs.clients(), rs.statusReaders(), members, pointLabel(ps), phaseStart, opt.ReportInterval)
 	tl := startTimeline(expandNemesis(ps.Faults, members, ps.Duration, ps.Protocol, s.Seed), target, phaseStart, func(at time.Duration, f FaultEvent) {
 		con.printf("%s [%6.1fs] fault: %s\n", time.Now().Format("15:04:05.000"), at.Seconds(), strings.Replace(f.Event(), "=", " ", 1))
 	})
@@ -264,9 +270,14 @@ func runExternalPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Optio
 	if !warmupStalled {
 		if ph, clients, err = phase(l, false); err != nil {
 			tl.stop()
+			x.board.setSink(nil)
+			series.stop(phaseStart.Add(ph.elapsed))
 			return nil, "", err
 		}
 	}
+	rs.waitFinal(target.up(), 2*time.Second)
+	x.board.setSink(nil)
+	p.Series = series.stop(phaseStart.Add(ph.elapsed))
 	applied, pending, cut := tl.stop()
 	p.Faults = applied
 	for _, f := range pending {

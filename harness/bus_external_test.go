@@ -389,6 +389,20 @@ func TestExternalSupervisedKillRestart(t *testing.T) {
 	if p.Committed == 0 || p.ByType["insert"].Committed != p.Committed {
 		t.Errorf("committed %d (by type %v)", p.Committed, p.ByType)
 	}
+	// The per-second series is binned from the nodes' reports: a sample a second, and
+	// every commit the point counts is in one of them (the killed process's up to its
+	// last report, as in the point's total).
+	if p.Series == nil || len(p.Series.Samples) < 3 {
+		t.Fatalf("series %+v, want a sample a second", p.Series)
+	}
+	var sum int64
+	for _, sm := range p.Series.Samples {
+		sum += sm.Committed
+	}
+	t.Logf("series: %d samples, %d commits (point: %d)", len(p.Series.Samples), sum, p.Committed)
+	if sum != p.Committed {
+		t.Errorf("the series counts %d commits, the point %d", sum, p.Committed)
+	}
 }
 
 // BenchmarkExternalPerCommitCost compares the per-commit cost of the points of

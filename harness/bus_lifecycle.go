@@ -66,8 +66,10 @@ type incarnation struct {
 	reported bool
 }
 
-func newExtPhase(x *ExternalNodes, ps *PointSpec, rq phaseRequest, timeout time.Duration) *extPhase {
-	ep := &extPhase{x: x, ps: ps, id: fmt.Sprintf("%d", time.Now().UnixNano()), rq: rq, tmo: timeout, calls: map[string]*extCall{}}
+// newExtPhase prepares a phase; id names it in the nodes' statistics reports ("" for the
+// warm-up, which streams none).
+func newExtPhase(x *ExternalNodes, ps *PointSpec, rq phaseRequest, timeout time.Duration, id string) *extPhase {
+	ep := &extPhase{x: x, ps: ps, id: id, rq: rq, tmo: timeout, calls: map[string]*extCall{}}
 	ep.rq.Phase = ep.id
 	ep.cond = sync.NewCond(&ep.mu)
 	return ep

@@ -622,11 +622,17 @@ func (h *nodeHost) phase(pt *nodePoint, rq phaseRequest) phaseReply {
 	}
 	begun0 := pt.begun.Load()
 	var r phaseResult
+	stop := h.streamStats(pt, rq.Phase, stats, begun0)
 	if len(pt.clients) > 0 {
-		stop := h.streamStats(pt, rq.Phase, stats, begun0)
 		r = runPhase(ctx, pt.clients, l)
-		stop()
+	} else if rq.Queries == 0 && rq.NodeQueries == 0 {
+		// No clients here: report the provider's figures for the phase's length anyway.
+		select {
+		case <-time.After(rq.Duration):
+		case <-ctx.Done():
+		}
 	}
+	stop()
 	out := phaseReply{Elapsed: r.elapsed, Stalled: r.stalled, Stuck: r.stuck, Abandoned: r.abandoned, Clients: len(pt.clients), Stats: encodeStats(stats)}
 	if rq.Warmup {
 		for _, c := range pt.clients {

@@ -34,7 +34,11 @@ type statsReport struct {
 	Elapsed  time.Duration `json:"elapsed"`
 	InFlight int64         `json:"in_flight"`
 	Stats    *wireStats    `json:"stats"`
-	at       time.Time     // when the coordinator received it
+	// Iv is what finished since the previous report, for the per-second series
+	// (bus_series.go); Final marks the report sent when the clients were done.
+	Iv    *wireInterval `json:"iv,omitempty"`
+	Final bool          `json:"final,omitempty"`
+	at    time.Time     // when the coordinator received it
 }
 
 // countBegins counts the transactions a node's clients begin, for the in-flight count of
@@ -69,6 +73,20 @@ func (h *nodeHost) streamStats(pt *nodePoint, phase string, stats []*clientStats
 	subj := nodes.StatsSubject(h.opt.RunID, h.opt.Name)
 	pid := os.Getpid()
 	start := time.Now()
+	for _, c := range pt.clients {
+		if c.queries != nil {
+			c.queries.drain() // the warm-up's statements are not the measured phase's
+		}
+	}
+	var seq int64
+	publish := func(final bool) {
+		seq++
+		begun := pt.begun.Load() - begun0
+		w := encodeStats(stats)
+		b, _ := json.Marshal(statsReport{Phase: phase, Node: h.opt.Name, PID: pid, Seq: seq, Elapsed: time.Since(start),
+			InFlight: inFlight(begun, w, len(stats)), Stats: w, Iv: pt.takeInterval(), Final: final})
+		_ = h.nc.Publish(subj, b)
+	}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -76,20 +94,16 @@ func (h *nodeHost) streamStats(pt *nodePoint, phase string, stats []*clientStats
 		defer wg.Done()
 		t := time.NewTicker(statsEvery)
 		defer t.Stop()
-		for seq := int64(1); ; seq++ {
+		for {
 			select {
 			case <-done:
 				return
 			case <-t.C:
+				publish(false)
 			}
-			begun := pt.begun.Load() - begun0
-			w := encodeStats(stats)
-			b, _ := json.Marshal(statsReport{Phase: phase, Node: h.opt.Name, PID: pid, Seq: seq, Elapsed: time.Since(start),
-				InFlight: inFlight(begun, w, len(stats)), Stats: w})
-			_ = h.nc.Publish(subj, b)
 		}
 	}()
-	return func() { close(done); wg.Wait() }
+	return func() { close(done); wg.Wait(); publish(true) }
 }
 
 // statsBoard is the coordinator's copy of the newest report of every node process in the
@@ -99,6 +113,14 @@ type statsBoard struct {
 
 	mu     sync.Mutex
 	latest map[string]statsReport // phase/node/pid
+	sink   func(statsReport)      // hears every report while set (the series, bus_series.go)
+}
+
+// setSink makes f hear every report from now on (nil: none).
+func (b *statsBoard) setSink(f func(statsReport)) {
+	b.mu.Lock()
+	b.sink = f
+	b.mu.Unlock()
 }
 
 func boardKey(phase, node string, pid int) string {
@@ -119,7 +141,11 @@ func subscribeStats(nc *nats.Conn, run string) (*statsBoard, error) {
 		if cur, ok := b.latest[k]; !ok || cur.Seq < r.Seq {
 			b.latest[k] = r
 		}
+		sink := b.sink
 		b.mu.Unlock()
+		if sink != nil {
+			sink(r)
+		}
 	})
 	if err != nil {
 		return nil, err

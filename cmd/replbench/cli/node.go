@@ -188,7 +188,6 @@ func (f *nodesFlags) check(set map[string]bool, bus harness.BusConfig, points []
 	}
 	for _, c := range []struct{ flag, why string }{
 		{"data-dir", "each node keeps its database where its own replbench node --data-dir says"},
-		{"report-interval", "the clients' interval figures stay in the node processes"},
 	} {
 		if set[c.flag] {
 			return fmt.Errorf("--%s conflicts with --nodes-external: %s (accepted: one of them)", c.flag, c.why)
