@@ -213,6 +213,10 @@ func (ep *extPhase) wait() (phaseResult, []*client, []string, error) {
 		}
 		if inc.killed {
 			st := newClientStats()
+			if inc.reported && inc.report.Clients == 0 {
+				notes = append(notes, fmt.Sprintf("%s's process (pid %d) went down at %.3fs; it ran no clients", inc.node, inc.pid, inc.at.Seconds()))
+				continue
+			}
 			if inc.reported {
 				var err error
 				if st, err = inc.report.Stats.decode(); err != nil {

@@ -33,6 +33,7 @@ type statsReport struct {
 	Seq      int64         `json:"seq"`
 	Elapsed  time.Duration `json:"elapsed"`
 	InFlight int64         `json:"in_flight"`
+	Clients  int           `json:"clients"`
 	Stats    *wireStats    `json:"stats"`
 	// Iv is what finished since the previous report, for the per-second series
 	// (bus_series.go); Final marks the report sent when the clients were done.
@@ -84,7 +85,7 @@ func (h *nodeHost) streamStats(pt *nodePoint, phase string, stats []*clientStats
 		begun := pt.begun.Load() - begun0
 		w := encodeStats(stats)
 		b, _ := json.Marshal(statsReport{Phase: phase, Node: h.opt.Name, PID: pid, Seq: seq, Elapsed: time.Since(start),
-			InFlight: inFlight(begun, w, len(stats)), Stats: w, Iv: pt.takeInterval(), Final: final})
+			InFlight: inFlight(begun, w, len(stats)), Clients: len(stats), Stats: w, Iv: pt.takeInterval(), Final: final})
 		_ = h.nc.Publish(subj, b)
 	}
 	done := make(chan struct{})

@@ -143,6 +143,10 @@ set +e
 	--run-id "$RUN_ID" --out "$WORK/runs" --no-progress "$@"
 rc=$?
 set -e
+echo "== convergence per point (results.json)"
+for f in "$WORK"/runs/*/results.json; do
+	[[ -f "$f" ]] && grep -o '"protocol": "[^"]*"\|"converged": [a-z]*' "$f" | paste -d' ' - - | sed 's/^/   /'
+done
 echo "== node logs"
 for i in 1 2 3; do sed "s/^/   /" "$WORK/n$i.log"; done
 exit "$rc"
