@@ -201,6 +201,13 @@ func (ep *extPhase) wait() (phaseResult, []*client, []string, error) {
 	ep.over = true
 	ends := ep.ends
 	ep.mu.Unlock()
+	// A killed process's last report may arrive after its call was cancelled: read it
+	// now, so the point counts what the series counts.
+	for i := range ends {
+		if ends[i].killed {
+			ends[i].report, ends[i].reported = ep.x.board.last(ep.id, ends[i].node, ends[i].pid)
+		}
+	}
 	ep.x.board.forget(ep.id)
 	var r phaseResult
 	var clients []*client
