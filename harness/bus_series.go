@@ -34,34 +34,21 @@ type wireInterval struct {
 // seriesStatus are the status variables the series reads (readFC).
 var seriesStatus = []string{statusFCPausedNs, statusFCSent, statusFCQuota}
 
-// takeInterval drains the clients' interval figures (nothing else reads them in a node
-// process) and reads the provider's flow-control counters.
-func (pt *nodePoint) takeInterval() *wireInterval {
-	h := newHist()
-	causes := map[protocols.Cause]int64{}
-	iv := &wireInterval{}
+// takeInterval drains the statements the clients issued and reads the provider's
+// flow-control counters into iv (encodeStatsInterval drains the rest; nothing else reads
+// them in a node process).
+func (pt *nodePoint) takeInterval(iv *wireInterval) {
 	for _, c := range pt.clients {
-		n, a := c.stats.interval(h, causes)
-		iv.Committed += n
-		iv.Aborts += a
 		if c.queries != nil {
 			r, w, o := c.queries.drain()
 			iv.Reads, iv.Writes, iv.Other = iv.Reads+r, iv.Writes+w, iv.Other+o
 		}
 	}
-	if len(causes) > 0 {
-		iv.Causes = map[string]int64{}
-		for c, n := range causes {
-			iv.Causes[string(c)] = n
-		}
-	}
-	iv.Hist = encodeHist(h)
 	for _, v := range pt.prov.Status() {
 		if slices.Contains(seriesStatus, v.Name) {
 			iv.Status = append(iv.Status, v)
 		}
 	}
-	return iv
 }
 
 // remoteSeries is the coordinator's stand-ins for the nodes of a measured phase.

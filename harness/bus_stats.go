@@ -83,9 +83,11 @@ func (h *nodeHost) streamStats(pt *nodePoint, phase string, stats []*clientStats
 	publish := func(final bool) {
 		seq++
 		begun := pt.begun.Load() - begun0
-		w := encodeStats(stats)
+		iv := &wireInterval{}
+		w := encodeStatsInterval(stats, iv)
+		pt.takeInterval(iv)
 		b, _ := json.Marshal(statsReport{Phase: phase, Node: h.opt.Name, PID: pid, Seq: seq, Elapsed: time.Since(start),
-			InFlight: inFlight(begun, w, len(stats)), Clients: len(stats), Stats: w, Iv: pt.takeInterval(), Final: final})
+			InFlight: inFlight(begun, w, len(stats)), Clients: len(stats), Stats: w, Iv: iv, Final: final})
 		_ = h.nc.Publish(subj, b)
 	}
 	done := make(chan struct{})
