@@ -32,6 +32,9 @@ type ackLog struct {
 	doubt  map[ackKey]bool
 	acked  int64
 	serial int64 // order of commits without a seqno (an engine without replication)
+	// journal, when set, hears every recorded commit (acklog_remote.go): a node process's
+	// log survives its SIGKILL in a file, as its engine's data does.
+	journal func(node, gtid string, hasUUID bool, seqno int64, ws []ackedWrite, acked bool)
 }
 
 type ackKey struct{ table, pk string }
@@ -150,6 +153,9 @@ func (l *ackLog) key(w *ackedWrite) ([]storage.Value, bool) {
 func (l *ackLog) record(node, gtid string, hasUUID bool, seqno int64, ws []ackedWrite, acked bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.journal != nil {
+		l.journal(node, gtid, hasUUID, seqno, ws, acked)
+	}
 	l.serial++
 	order := seqno
 	if seqno == 0 {
@@ -224,21 +230,31 @@ func (l *ackLog) check(ctx context.Context, nodes []checkNode) checker.Verdict {
 		}
 		return strings.Compare(a.pk, b.pk)
 	})
+	probes := make([]ackProbe, len(keys))
+	for i, k := range keys {
+		probes[i] = ackProbe{table: k.table, pk: l.rows[k].pk}
+	}
+	images := make([][]string, len(nodes))
+	for j, n := range nodes {
+		read := n.read
+		if read == nil {
+			read = engineImages(n.e)
+		}
+		got, err := read(ctx, probes)
+		if err != nil {
+			v.Valid = checker.Unknown
+			v.Note = fmt.Sprintf("reading the acknowledged rows on %s: %v", n.name, err)
+			return v
+		}
+		images[j] = got
+	}
 	var ws []checker.Witness
-	for _, k := range keys {
+	for i, k := range keys {
 		w := l.rows[k]
 		var missing []string
 		liveMissing, downMissing := 0, 0
-		for _, n := range nodes {
-			tx := n.e.BeginLocal()
-			got, err := tx.Get(ctx, k.table, w.pk...)
-			tx.Rollback()
-			if err != nil {
-				v.Valid = checker.Unknown
-				v.Note = fmt.Sprintf("reading %s on %s: %v", k.table, n.name, err)
-				return v
-			}
-			if fmt.Sprint(got) != fmt.Sprint(w.row) {
+		for j, n := range nodes {
+			if images[j][i] != fmt.Sprint(w.row) {
 				missing = append(missing, n.name)
 				if n.live {
 					liveMissing++
@@ -263,4 +279,31 @@ func (l *ackLog) check(ctx context.Context, nodes []checkNode) checker.Verdict {
 	}
 	v.Add("lost-acknowledged", len(v.Lost), ws, 10)
 	return v
+}
+
+// ackProbe is one row the check reads on every node.
+type ackProbe struct {
+	table string
+	pk    []storage.Value
+}
+
+// imageReader reads, for every probe, the row a node holds under its key as fmt.Sprint
+// prints it ("[]" for none): on an engine here, or from a node process (acklog_remote.go).
+type imageReader func(ctx context.Context, probes []ackProbe) ([]string, error)
+
+// engineImages reads the probes on e directly, never through the protocol's gate.
+func engineImages(e *storage.Engine) imageReader {
+	return func(ctx context.Context, probes []ackProbe) ([]string, error) {
+		out := make([]string, len(probes))
+		for i, p := range probes {
+			tx := e.BeginLocal()
+			got, err := tx.Get(ctx, p.table, p.pk...)
+			tx.Rollback()
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", p.table, err)
+			}
+			out[i] = fmt.Sprint(got)
+		}
+		return out, nil
+	}
 }

@@ -53,7 +53,7 @@ func TestAckLogNamesEveryLostWrite(t *testing.T) {
 	if err := tx2.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	v := l.check(ctx, []checkNode{{"n1", engines[0], true}, {"n2", engines[1], true}})
+	v := l.check(ctx, []checkNode{{"n1", engines[0], true, nil}, {"n2", engines[1], true, nil}})
 	if v.Valid != checker.False || len(v.Lost) != 2 {
 		t.Fatalf("verdict %s; want 2 lost writes (rows 2 and 3 on n2)", v.String())
 	}
@@ -103,15 +103,15 @@ func TestAckLogDownNodes(t *testing.T) {
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	v := l.check(ctx, []checkNode{{"n1", full, true}, {"n2" + downSuffix, partial, false}})
+	v := l.check(ctx, []checkNode{{"n1", full, true, nil}, {"n2" + downSuffix, partial, false, nil}})
 	if v.Valid != checker.True || v.Checked["rows a down node's surviving storage lacks (fetched on rejoin, not lost)"] != 1 {
 		t.Fatalf("live n1 holds everything: %s %v", v.String(), v.Checked)
 	}
-	v = l.check(ctx, []checkNode{{"n2" + downSuffix, partial, false}})
+	v = l.check(ctx, []checkNode{{"n2" + downSuffix, partial, false, nil}})
 	if v.Valid != checker.False || len(v.Lost) != 1 || v.Lost[0].Key != "t 2" || v.Note == "" {
 		t.Fatalf("every node down, row 2 on no copy: %s", v.String())
 	}
-	v = l.check(ctx, []checkNode{{"n1" + downSuffix, full, false}, {"n2" + downSuffix, partial, false}})
+	v = l.check(ctx, []checkNode{{"n1" + downSuffix, full, false, nil}, {"n2" + downSuffix, partial, false, nil}})
 	if v.Valid != checker.True {
 		t.Fatalf("every node down, n1's copy holds everything: %s", v.String())
 	}

@@ -29,6 +29,7 @@ type ExternalNodes struct {
 	nc      *nats.Conn
 	co      *nodes.Coordinator
 	members []string
+	board   *statsBoard // the nodes' statistics reports (bus_stats.go)
 }
 
 // ConnectNodes connects to the external NATS of bus, accepts the registrations of nodes
@@ -50,6 +51,11 @@ func ConnectNodes(ctx context.Context, bus BusConfig, runID string, n int, wait 
 		nc.Close()
 		return nil, err
 	}
+	if x.board, err = subscribeStats(nc, runID); err != nil {
+		x.co.Close()
+		nc.Close()
+		return nil, fmt.Errorf("subscribe to the nodes' statistics: %w", err)
+	}
 	if err := x.co.Wait(ctx, x.members, wait); err != nil {
 		x.co.Close()
 		nc.Close()
@@ -68,26 +74,34 @@ func (x *ExternalNodes) Close() {
 	x.nc.Close()
 }
 
-// nodeFaultKinds are the fault kinds that act on a node rather than on the network; the
-// coordinator of external nodes refuses them (see runExternalPoint).
-var nodeFaultKinds = []FaultKind{FaultPause, FaultResume, FaultKill, FaultCrash, FaultStop, FaultRestart, FaultPromote}
+// refusedExternal are the node faults node processes cannot carry out (kill, stop and
+// restart are carried out by each node's supervisor, bus_lifecycle.go).
+var refusedExternal = []FaultKind{FaultPause, FaultResume, FaultCrash, FaultPromote}
 
-// CheckExternal refuses, before anything runs, what external nodes cannot carry out: the
-// node faults (a node's clients run in its process, so a kill would take their statistics
-// with it, and a restart needs a supervisor to hand the new process its rejoin position;
-// both are still to be built) and workloads that record a history (not gathered from the
-// nodes yet).
+// CheckExternal refuses, before anything runs, what external nodes cannot carry out:
+// crash (a process kill on a real filesystem keeps every written byte; a power loss needs
+// the storage on Pebble's crash-testing filesystem, which lives in the process and dies
+// with it), pause, resume and promote (not built for node processes), and kill, stop or
+// restart with a workload that records a history (the history of a killed process dies
+// with it). Whether the nodes a kill, stop or restart names run under a supervisor is
+// known once they register (ExternalNodes.CheckSupervised).
 func CheckExternal(points []PointSpec, seed int64) error {
 	for _, ps := range points {
+		historian := false
 		if def, err := workloads.Lookup(ps.Workload.Name); err == nil {
 			wl, err := def.New(cloneMap(ps.Workload.Options), workloads.Env{Nodes: ps.Nodes, Writers: ps.Writers, Threads: ps.Threads, Seed: seed})
-			if _, ok := wl.(workloads.Historian); err == nil && ok {
-				return fmt.Errorf("workload %s records a history, which --nodes-external does not gather yet (accepted: a workload without a history, such as insert, hotspot, oltp_*, tpcc)", def.Name)
-			}
+			_, historian = wl.(workloads.Historian)
+			historian = historian && err == nil
 		}
 		for _, f := range expandNemesis(ps.Faults, ps.Members(), ps.Duration, ps.Protocol, seed) {
-			if slices.Contains(nodeFaultKinds, f.Kind) {
-				return fmt.Errorf("fault %s is not supported with --nodes-external yet (accepted: the network faults partition, oneway, clog, unclog, heal, delay, link, loss)", f.Event())
+			if historian && slices.Contains(lifecycleFaults, f.Kind) {
+				return fmt.Errorf("fault %s with workload %s is not supported with --nodes-external: a killed node process takes the history its clients recorded with it (accepted: the network faults with %s, or node faults with the nodes in one process)", f.Event(), ps.Workload.Name, ps.Workload.Name)
+			}
+			if f.Kind == FaultCrash {
+				return fmt.Errorf("fault %s is not supported with --nodes-external: a node process's data is on a real filesystem, where a kill keeps every written byte and a power loss cannot be simulated (accepted: kill=%s or stop=%s of a node under replbench node --supervise, or crash= with the nodes in one process, on Pebble's crash-testing filesystem)", f.Event(), f.Node, f.Node)
+			}
+			if slices.Contains(refusedExternal, f.Kind) {
+				return fmt.Errorf("fault %s is not supported with --nodes-external yet (accepted: kill, stop and restart of nodes under replbench node --supervise, and the network faults partition, oneway, clog, unclog, heal, delay, link, loss)", f.Event())
 			}
 		}
 	}
@@ -116,6 +130,7 @@ func runExternalPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Optio
 		return nil, "", err
 	}
 	prefix := fmt.Sprintf("replbench.%s.%d.p%d", x.runID, time.Now().UnixNano(), ps.Index)
+	phaseID := prefix // names the measured phase in the nodes' statistics reports
 	sums := make([]setupReply, len(members))
 	err = x.co.CallAll(ctx, members, "setup", func(int) any {
 		return setupRequest{Scenario: yaml, Index: ps.Index, Prefix: prefix}
@@ -150,8 +165,9 @@ func runExternalPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Optio
 	if len(p.Params) == 0 {
 		p.Params = nil
 	}
+	var wl workloads.Workload // the coordinator's copy: settings, metrics, tables
 	if def, err := workloads.Lookup(ps.Workload.Name); err == nil {
-		if wl, err := def.New(cloneMap(ps.Workload.Options), workloads.Env{Nodes: ps.Nodes, Writers: ps.Writers, Threads: ps.Threads, Seed: s.Seed}); err == nil {
+		if wl, err = def.New(cloneMap(ps.Workload.Options), workloads.Env{Nodes: ps.Nodes, Writers: ps.Writers, Threads: ps.Threads, Seed: s.Seed}); err == nil {
 			if cw, ok := wl.(workloads.Configured); ok {
 				p.Options = cw.Settings()
 			}
@@ -179,16 +195,34 @@ func runExternalPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Optio
 		r, _ := x.co.Registered(m)
 		where = append(where, fmt.Sprintf("%s pid %d on %s", m, r.PID, r.Host))
 	}
-	p.Notes = append(p.Notes, "nodes ran as separate processes (replbench node, run "+x.runID+") over NATS at "+x.bus.String()+": "+strings.Join(where, ", ")+"; no per-second series, workload checks or acknowledged-write check for external nodes")
+	p.Notes = append(p.Notes, "nodes ran as separate processes (replbench node, run "+x.runID+") over NATS at "+x.bus.String()+": "+strings.Join(where, ", ")+"; no workload end-of-run checks for external nodes; the per-second series is binned from the nodes' statistics reports (every 250 ms)")
 
 	l := load{queries: ps.Queries, duration: ps.Duration, rate: ps.Rate, retries: ps.Retries, backoff: ps.RetryBackoff, refused: ps.RefusedBackoff, stall: max(opt.StallTimeout, 0)}
+	target := &remoteTarget{x: x, members: members, nw: ps.Net.Clone()}
+	target.life.setup = setupRequest{Scenario: yaml, Index: ps.Index, Prefix: prefix}
+	// phase runs one phase on every node process (extPhase: a process killed in it
+	// leaves its last statistics report, a restarted one gets the rest of it).
 	phase := func(l load, warmup bool) (phaseResult, []*client, error) {
 		rq := phaseRequest{Queries: l.queries, Duration: l.duration, Rate: l.rate, Retries: l.retries, Backoff: l.backoff, Refused: l.refused, Stall: l.stall, Warmup: warmup}
 		timeout := l.duration + l.stall + abandonGrace + time.Minute
 		if l.queries > 0 {
 			timeout = convergeCap
 		}
-		replies := make([]phaseReply, len(members))
+		id := "" // the warm-up's figures are thrown away: nothing to stream
+		if !warmup {
+			id = phaseID
+		}
+		ep := newExtPhase(x, ps, rq, timeout, id)
+		if !warmup {
+			target.life.mu.Lock()
+			target.life.phase = ep
+			target.life.mu.Unlock()
+			defer func() {
+				target.life.mu.Lock()
+				target.life.phase = nil
+				target.life.mu.Unlock()
+			}()
+		}
 		done := make(chan struct{})
 		var wg sync.WaitGroup
 		wg.Add(1)
@@ -196,39 +230,18 @@ func runExternalPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Optio
 			defer wg.Done()
 			select {
 			case <-ctx.Done():
-				_ = x.co.CallAll(context.Background(), members, "cancel", nil, nil, 5*time.Second)
+				_ = x.co.CallAll(context.Background(), target.up(), "cancel", nil, nil, 5*time.Second)
 			case <-done:
 			}
 		}()
-		err := x.co.CallAll(context.Background(), members, "phase", func(int) any { return rq }, func(i int) any { return &replies[i] }, timeout)
+		ep.begin(target.up())
+		r, clients, notes, err := ep.wait()
 		close(done)
 		wg.Wait()
-		if err != nil {
-			return phaseResult{}, nil, err
+		if !warmup {
+			p.Notes = append(p.Notes, notes...)
 		}
-		var r phaseResult
-		var clients []*client
-		for i, rp := range replies {
-			r.elapsed = max(r.elapsed, rp.Elapsed)
-			if rp.Stalled {
-				r.stalled = true
-				if r.stuck == nil {
-					r.stuck = map[string]int{}
-				}
-				for n, k := range rp.Stuck {
-					r.stuck[n] += k
-				}
-			}
-			r.abandoned += rp.Abandoned
-			st, err := rp.Stats.decode()
-			if err != nil {
-				return r, nil, fmt.Errorf("statistics of %s: %w", members[i], err)
-			}
-			if rp.Clients > 0 {
-				clients = append(clients, &client{node: members[i], stats: st})
-			}
-		}
-		return r, clients, nil
+		return r, clients, err
 	}
 	warmupStalled := false
 	if ps.Warmup > 0 {
@@ -245,8 +258,10 @@ func runExternalPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Optio
 			warmupStalled = true
 		}
 	}
-	target := &remoteTarget{x: x, members: members, nw: ps.Net.Clone()}
 	phaseStart := time.Now()
+	rs := newRemoteSeries(phaseID, members)
+	x.board.setSink(rs.add)
+	series := startSeries(con, rs.clients(), rs.statusReaders(), members, pointLabel(ps), phaseStart, opt.ReportInterval)
 	tl := startTimeline(expandNemesis(ps.Faults, members, ps.Duration, ps.Protocol, s.Seed), target, phaseStart, func(at time.Duration, f FaultEvent) {
 		con.printf("%s [%6.1fs] fault: %s\n", time.Now().Format("15:04:05.000"), at.Seconds(), strings.Replace(f.Event(), "=", " ", 1))
 	})
@@ -255,9 +270,14 @@ func runExternalPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Optio
 	if !warmupStalled {
 		if ph, clients, err = phase(l, false); err != nil {
 			tl.stop()
+			x.board.setSink(nil)
+			series.stop(phaseStart.Add(ph.elapsed))
 			return nil, "", err
 		}
 	}
+	rs.waitFinal(target.up(), 2*time.Second)
+	x.board.setSink(nil)
+	p.Series = series.stop(phaseStart.Add(ph.elapsed))
 	applied, pending, cut := tl.stop()
 	p.Faults = applied
 	for _, f := range pending {
@@ -282,6 +302,18 @@ func runExternalPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Optio
 		p.Notes = append(p.Notes, cv.waited)
 	}
 
+	if hw, ok := wl.(workloads.Historian); ok && opt.runDir != "" {
+		h, live, err := gatherHistory(context.Background(), x, members, wl)
+		if err != nil {
+			p.Notes = append(p.Notes, "history checkers did not run: "+err.Error())
+		} else {
+			judgeHistory(hw, wl, h, live, nil, ps, opt.runDir, opt.points, p)
+		}
+	} else if wl != nil && !ok {
+		if err := checkExternalAcks(context.Background(), x, members, wl.Tables(), ps, p); err != nil {
+			p.Notes = append(p.Notes, "acknowledged-write check did not run: "+err.Error())
+		}
+	}
 	statuses := make([]statusReply, len(members))
 	if err := x.co.CallAll(context.Background(), members, "status", nil, func(i int) any { return &statuses[i] }, time.Minute); err != nil {
 		return p, "", err
@@ -346,6 +378,7 @@ func (r remoteNodes) checksums() ([]map[string]uint64, error) {
 type remoteTarget struct {
 	x       *ExternalNodes
 	members []string
+	life    remoteLife // kill, stop, restart (bus_lifecycle.go)
 
 	mu   sync.Mutex
 	nw   transport.Network
@@ -353,7 +386,17 @@ type remoteTarget struct {
 }
 
 func (t *remoteTarget) send(rq faultRequest) {
-	if err := t.x.co.CallAll(context.Background(), t.members, "fault", func(int) any { return rq }, nil, 10*time.Second); err != nil {
+	// A node that is down has no emulator; a restarted one gets the network and the cuts
+	// in force when it rejoins.
+	t.life.mu.Lock()
+	switch rq.Op {
+	case "heal":
+		t.life.cuts = nil
+	case "partition", "oneway", "clog", "unclog":
+		t.life.cuts = append(t.life.cuts, rq)
+	}
+	t.life.mu.Unlock()
+	if err := t.x.co.CallAll(context.Background(), t.up(), "fault", func(int) any { return rq }, nil, 10*time.Second); err != nil {
 		t.mu.Lock()
 		t.errs = append(t.errs, err.Error())
 		t.mu.Unlock()

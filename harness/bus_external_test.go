@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,9 +18,13 @@ import (
 
 	_ "github.com/replbench/replbench/galera"
 	_ "github.com/replbench/replbench/groupreplication"
+	"github.com/replbench/replbench/harness/history"
+	"github.com/replbench/replbench/harness/nodes"
+	"github.com/replbench/replbench/protocols/transport"
 	"github.com/replbench/replbench/results"
 	_ "github.com/replbench/replbench/semisync"
 	_ "github.com/replbench/replbench/workloads/insert"
+	_ "github.com/replbench/replbench/workloads/jepsen"
 )
 
 // The node processes of TestExternalNodesMatchInProcess are this test binary, started
@@ -29,6 +34,8 @@ const (
 	envNode  = "REPLBENCH_TEST_NODE"
 	envRunID = "REPLBENCH_TEST_RUN_ID"
 	envURL   = "REPLBENCH_TEST_NATS_URL"
+	envDir   = "REPLBENCH_TEST_DATA_DIR"
+	envSuper = "REPLBENCH_TEST_SUPERVISE"
 )
 
 // TestHelperNodeProcess is not a test: it is the body of a node process (see envNode).
@@ -37,9 +44,41 @@ func TestHelperNodeProcess(t *testing.T) {
 	if name == "" {
 		t.Skip("the body of a node process started by TestExternalNodesMatchInProcess")
 	}
-	err := ServeNode(context.Background(), NodeOptions{Name: name, RunID: os.Getenv(envRunID), Bus: BusConfig{Kind: "nats", URL: os.Getenv(envURL)}, Wait: 30 * time.Second, Log: os.Stderr})
+	if os.Getenv(envSuper) != "" {
+		superviseHelper(name)
+	}
+	sup, _ := strconv.Atoi(os.Getenv(EnvSupervisor))
+	err := ServeNode(context.Background(), NodeOptions{Name: name, RunID: os.Getenv(envRunID), Bus: BusConfig{Kind: "nats", URL: os.Getenv(envURL)},
+		Wait: 30 * time.Second, Log: os.Stderr, DataDir: os.Getenv(envDir), Supervisor: sup})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "node:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// superviseHelper is the body of a supervisor process (envSuper): it runs the node as a
+// child, this test binary once more, as replbench node --supervise does.
+func superviseHelper(name string) {
+	nc, err := transport.ConnectNATS(transport.NATSOptions{URL: os.Getenv(envURL)}, "test supervisor "+name)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "supervisor:", err)
+		os.Exit(1)
+	}
+	sup := &nodes.Supervisor{NC: nc, RunID: os.Getenv(envRunID), Node: name, Log: os.Stderr, Idle: time.Minute, Spawn: func() *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperNodeProcess$")
+		var env []string
+		for _, e := range os.Environ() {
+			if !strings.HasPrefix(e, envSuper+"=") {
+				env = append(env, e)
+			}
+		}
+		cmd.Env = append(env, fmt.Sprintf("%s=%d", EnvSupervisor, os.Getpid()))
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		return cmd
+	}}
+	if err := sup.Run(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, "supervisor:", err)
 		os.Exit(1)
 	}
 	os.Exit(0)
@@ -92,11 +131,12 @@ func startNATSCluster(t testing.TB, n int) []string {
 
 // startNodeProcesses starts one node process per name, node i connected to urls[i mod
 // len], and stops them (by PID) at the end of the test.
-func startNodeProcesses(t testing.TB, runID string, names, urls []string) {
+func startNodeProcesses(t testing.TB, runID string, names, urls []string, extraEnv ...string) {
 	t.Helper()
 	for i, name := range names {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperNodeProcess$")
 		cmd.Env = append(os.Environ(), envNode+"="+name, envRunID+"="+runID, envURL+"="+urls[i%len(urls)])
+		cmd.Env = append(cmd.Env, extraEnv...)
 		log, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
 		if err != nil {
 			t.Fatal(err)
@@ -206,6 +246,162 @@ func TestExternalNodesMatchInProcess(t *testing.T) {
 				t.Errorf("%s: no memory reported by %s", name, n)
 			}
 		}
+		// The lost-acknowledged-writes check runs both ways, on every node's data, with
+		// the same verdict, over every acknowledged commit: the 120 measured ones and the
+		// timed warm-up's (whose number varies from run to run).
+		if len(a.Verdicts) != 1 || len(b.Verdicts) != 1 || a.Verdicts[0].Outcome != b.Verdicts[0].Outcome || b.Verdicts[0].Outcome != results.VerdictPass {
+			t.Errorf("%s: verdicts %+v in one process, %+v as processes (want one lost-acknowledged pass each)", name, a.Verdicts, b.Verdicts)
+		} else if na, nb := ackedCommits(a), ackedCommits(b); na < 120 || nb < 120 {
+			t.Errorf("%s: lost-acknowledged checked %d commits in one process (%s), %d as processes (%s); want at least the 120 measured", name, na, a.Verdicts[0].Detail, nb, b.Verdicts[0].Detail)
+		}
+	}
+}
+
+// A workload that records a history gets the same checkers both ways: the coordinator
+// gathers every node process's history onto one clock, reads every node's final state and
+// runs the checkers one process runs, with the same verdicts (list-append and register,
+// one writer with locking reads on semisync), and history.jsonl in the point's directory.
+func TestExternalHistoryVerdictsMatchInProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a NATS cluster and three node processes (about 10 s)")
+	}
+	urls := startNATSCluster(t, 3)
+	runID := fmt.Sprintf("hist%d", os.Getpid())
+	startNodeProcesses(t, runID, []string{"n1", "n2", "n3"}, urls)
+	bus := BusConfig{Kind: "nats", URL: strings.Join(urls, ",")}
+	x, err := ConnectNodes(context.Background(), bus, runID, 3, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	s := &Scenario{Name: "history", Protocol: "semisync", Cluster: Cluster{Nodes: 3}, Threads: IntList{4}, Queries: 200,
+		Network: NetworkSpec{Preset: "lan"}, Seed: 1, Sweep: Sweep{Workloads: []WorkloadSpec{
+			{Name: "list-append", Options: map[string]string{"read": "for-update"}},
+			{Name: "register", Options: map[string]string{"read": "for-update"}}}}}
+	points, err := Expand(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ps := range points {
+		var got [2]results.Point
+		for i, nodes := range []*ExternalNodes{nil, x} {
+			b := BusConfig{Kind: "nats"}
+			if nodes != nil {
+				b = bus
+			}
+			dir := t.TempDir()
+			out, err := Run(context.Background(), s, []PointSpec{ps}, Options{Bus: b, Nodes: nodes, OutDir: dir, NoProgress: true, Stdout: io.Discard, Stderr: io.Discard})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[i] = out.Run.Points[0]
+			h, err := history.ReadFile(filepath.Join(out.Dir, got[i].HistoryFile))
+			if err != nil || len(h) < 200 {
+				t.Errorf("%s (external %v): history %s: %d operations, %v", ps.Workload.Name, nodes != nil, got[i].HistoryFile, len(h), err)
+			}
+		}
+		a, b := got[0], got[1]
+		outcomes := func(p results.Point) map[string]string {
+			m := map[string]string{}
+			for _, v := range p.Verdicts {
+				m[v.Checker] = v.Outcome
+			}
+			return m
+		}
+		oa, ob := outcomes(a), outcomes(b)
+		t.Logf("%s: %v in one process, %v as processes", ps.Workload.Name, oa, ob)
+		if len(oa) != 2 || fmt.Sprint(oa) != fmt.Sprint(ob) {
+			t.Errorf("%s: verdicts %v in one process, %v as processes", ps.Workload.Name, oa, ob)
+		}
+		// The register on one node with locking reads is linearizable both ways; the
+		// list-append shows InnoDB REPEATABLE READ's anomalies (G-single, G2-item) even on
+		// one node, as many or few as the interleaving makes, so only its outcome is
+		// compared.
+		if ps.Workload.Name == "register" && ob["linearizable"] != results.VerdictPass {
+			t.Errorf("register: %+v as processes, want linearizable", b.Verdicts)
+		}
+	}
+}
+
+// ackedCommits reads the acknowledged commits a point's lost-acknowledged verdict checked.
+func ackedCommits(p results.Point) int {
+	for _, part := range strings.Split(p.Verdicts[0].Detail, "; ") {
+		if n, ok := strings.CutSuffix(part, " acknowledged commits"); ok {
+			v, _ := strconv.Atoi(n)
+			return v
+		}
+	}
+	return -1
+}
+
+// A supervised node process with clients of its own is killed (SIGKILL) in the middle of
+// the measured phase and restarted: the new process reopens the data directory, rejoins
+// through Galera's restart path (IST from its recovered position) and runs the rest of the
+// phase; the point converges, no acknowledged write is lost, and the notes say what the
+// killed process's last statistics report counted and what it left in doubt.
+func TestExternalSupervisedKillRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a NATS cluster and six processes (about 15 s)")
+	}
+	urls := startNATSCluster(t, 3)
+	runID := fmt.Sprintf("kill%d", os.Getpid())
+	startNodeProcesses(t, runID, []string{"n1", "n2", "n3"}, urls, envSuper+"=1", envDir+"="+t.TempDir())
+	s := &Scenario{Name: "kill", Protocol: "galera", Cluster: Cluster{Nodes: 3}, Workload: WorkloadSpec{Name: "insert"}, Threads: IntList{6},
+		Writers: Writers{"all"}, Duration: Duration(3 * time.Second), Network: NetworkSpec{Preset: "lan"}, Seed: 1}
+	for _, f := range []string{"1s:kill=n2", "2s:restart=n2"} {
+		ev, err := ParseFault(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Faults = append(s.Faults, ev)
+	}
+	points, err := Expand(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus := BusConfig{Kind: "nats", URL: strings.Join(urls, ",")}
+	x, err := ConnectNodes(context.Background(), bus, runID, 3, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	if err := x.CheckSupervised(points, s.Seed); err != nil {
+		t.Fatal(err)
+	}
+	out, err := Run(context.Background(), s, points, Options{Bus: bus, Nodes: x, OutDir: t.TempDir(), NoProgress: true, Stdout: io.Discard, Stderr: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := out.Run.Points[0]
+	t.Logf("committed %d, aborts %v, faults %v, notes %v", p.Committed, p.Aborts, p.Faults, p.Notes)
+	if !p.Converged {
+		t.Errorf("not converged: %s", p.ConvergenceDetail)
+	}
+	if len(p.Verdicts) != 1 || p.Verdicts[0].Outcome != results.VerdictPass {
+		t.Errorf("verdicts %+v, want lost-acknowledged pass", p.Verdicts)
+	}
+	if !slices.ContainsFunc(p.Faults, func(f string) bool { return strings.Contains(f, "n2 serving again after kill") }) {
+		t.Errorf("faults %v: n2 never served again", p.Faults)
+	}
+	if !slices.ContainsFunc(p.Notes, func(n string) bool { return strings.Contains(n, "n2's process") && strings.Contains(n, "went down") }) {
+		t.Errorf("notes %v: nothing on the killed process's statistics", p.Notes)
+	}
+	if p.Committed == 0 || p.ByType["insert"].Committed != p.Committed {
+		t.Errorf("committed %d (by type %v)", p.Committed, p.ByType)
+	}
+	// The per-second series is binned from the nodes' reports: a sample a second, and
+	// every commit the point counts is in one of them (the killed process's up to its
+	// last report, as in the point's total).
+	if p.Series == nil || len(p.Series.Samples) < 3 {
+		t.Fatalf("series %+v, want a sample a second", p.Series)
+	}
+	var sum int64
+	for _, sm := range p.Series.Samples {
+		sum += sm.Committed
+	}
+	t.Logf("series: %d samples, %d commits (point: %d)", len(p.Series.Samples), sum, p.Committed)
+	if sum != p.Committed {
+		t.Errorf("the series counts %d commits, the point %d", sum, p.Committed)
 	}
 }
 

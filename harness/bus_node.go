@@ -15,8 +15,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
+	"github.com/replbench/replbench/harness/history"
 	"github.com/replbench/replbench/harness/nodes"
 	"github.com/replbench/replbench/internal/precise"
 	"github.com/replbench/replbench/protocols"
@@ -44,7 +48,16 @@ type NodeOptions struct {
 	Idle time.Duration
 	// Log hears one line per thing the node does (registered, point set up, closed).
 	Log io.Writer
+	// Supervisor is the PID of the supervisor that runs this process as its child
+	// (replbench node --supervise, EnvSupervisor), 0 for none. A supervised node keeps
+	// its data directory when it is stopped by a signal, for its restart to reopen, and
+	// the coordinator may kill, stop and restart it.
+	Supervisor int
 }
+
+// EnvSupervisor is the environment variable through which a supervisor tells its child
+// node process the supervisor's PID.
+const EnvSupervisor = "REPLBENCH_NODE_SUPERVISOR"
 
 // ErrNoCoordinator is returned by ServeNode when no coordinator of the run answered in
 // time; ErrNotMember when the coordinator refused the node's name.
@@ -85,15 +98,17 @@ func ServeNode(ctx context.Context, o NodeOptions) error {
 		return err
 	}
 	defer nc.Close()
-	h := &nodeHost{opt: o, exit: make(chan struct{})}
+	h := &nodeHost{opt: o, nc: nc, exit: make(chan struct{})}
 	h.touch(0)
-	defer h.closePoint()
+	// A supervised node stopped by a signal keeps its data for the restart; otherwise
+	// every point's database is scratch.
+	defer func() { h.closePoint(o.Supervisor != 0 && ctx.Err() != nil) }()
 	sub, err := nodes.Serve(nc, o.RunID, o.Name, h.handle)
 	if err != nil {
 		return fmt.Errorf("serve the control subject: %w", err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
-	members, err := nodes.Register(ctx, nc, o.RunID, nodes.Registration{Name: o.Name}, o.Wait)
+	members, err := nodes.Register(ctx, nc, o.RunID, nodes.Registration{Name: o.Name, Supervisor: o.Supervisor}, o.Wait)
 	if err != nil {
 		return err
 	}
@@ -137,6 +152,7 @@ func (h *nodeHost) idleFor() time.Duration {
 // concurrently (nodes.Serve); mu guards the fields, never a long operation.
 type nodeHost struct {
 	opt  NodeOptions
+	nc   *nats.Conn
 	exit chan struct{}
 	once sync.Once
 
@@ -165,6 +181,11 @@ type nodePoint struct {
 	pongs     chan pong
 	gate      *nodeGate
 	clients   []*client
+	begun     atomic.Int64       // transactions the clients began (countBegins), for the in-flight count
+	acked     *ackLog            // the clients' acknowledged writes (nil for a workload with a history)
+	acks      *ackJournal        // acked's records, for the coordinator (bus_acks.go)
+	origin    time.Time          // when the workload (and its history recorder) was created
+	hist      []history.Op       // the history as the coordinator pages through it (bus_history.go)
 	cancel    context.CancelFunc // the running phase's, nil between phases
 	dir       string
 }
@@ -180,6 +201,12 @@ type setupRequest struct {
 	Scenario []byte `json:"scenario"`
 	Index    int    `json:"index"`
 	Prefix   string `json:"prefix"`
+	// Rejoin sets up a restarted node process: it reopens the database its killed or
+	// stopped predecessor left in the data directory (Pebble's WAL replay is the
+	// recovery) instead of loading the workload, and its provider rejoins the running
+	// group from the position the recovered rows carry (protocols.Config.Rejoin), the
+	// restart path of each protocol that the in-process node faults use too.
+	Rejoin bool `json:"rejoin,omitempty"`
 }
 
 // setupReply is what a node says once its point is set up: the checksums of its loaded
@@ -199,6 +226,13 @@ type phaseRequest struct {
 	Stall    time.Duration `json:"stall"`
 	// Warmup resets the clients' statistics and the emulator's after the phase.
 	Warmup bool `json:"warmup"`
+	// NodeQueries, for a restarted node process, is the rest of its clients' share of
+	// Queries, split evenly over them; 0 gives every client its share of Queries by its
+	// id over all of the point's threads, as in one process.
+	NodeQueries int64 `json:"node_queries,omitempty"`
+	// Phase names a measured phase: the node streams its statistics under it
+	// (statsReport). "" for the warm-up, whose figures are thrown away.
+	Phase string `json:"phase,omitempty"`
 }
 
 // phaseReply is a phase as this node's clients measured it.
@@ -253,10 +287,10 @@ func (h *nodeHost) handle(op string, body json.RawMessage) (any, error) {
 		}
 		return h.setup(rq)
 	case "close":
-		h.closePoint()
+		h.closePoint(false)
 		return nil, nil
 	case "exit":
-		h.closePoint()
+		h.closePoint(false)
 		h.once.Do(func() { close(h.exit) })
 		return nil, nil
 	}
@@ -297,6 +331,34 @@ func (h *nodeHost) handle(op string, body json.RawMessage) (any, error) {
 		return pt.engine.Checksums()
 	case "status":
 		return pt.status(), nil
+	case "history":
+		var from int
+		if err := json.Unmarshal(body, &from); err != nil {
+			return nil, err
+		}
+		return pt.historyPage(from)
+	case "state":
+		var rq stateRequest
+		if err := json.Unmarshal(body, &rq); err != nil {
+			return nil, err
+		}
+		return pt.state(rq.Keys)
+	case "acks":
+		var rq acksPage
+		if err := json.Unmarshal(body, &rq); err != nil {
+			return nil, err
+		}
+		if pt.acks == nil {
+			return nil, fmt.Errorf("workload %s records a history, not an acknowledged-write log", pt.workload.Name())
+		}
+		recs, next, err := pt.acks.page(rq.From, ackPage)
+		return acksReply{Records: recs, Next: next}, err
+	case "images":
+		var rq imagesRequest
+		if err := json.Unmarshal(body, &rq); err != nil {
+			return nil, err
+		}
+		return pt.images(rq)
 	case "fault":
 		var rq faultRequest
 		if err := json.Unmarshal(body, &rq); err != nil {
@@ -316,7 +378,7 @@ func (h *nodeHost) handle(op string, body json.RawMessage) (any, error) {
 // no common clock), its cost model and its provider. Start is a request of its own, sent
 // to every node at once.
 func (h *nodeHost) setup(rq setupRequest) (any, error) {
-	h.closePoint()
+	h.closePoint(rq.Rejoin)
 	s, err := ParseScenario("coordinator", rq.Scenario)
 	if err != nil {
 		return nil, fmt.Errorf("the coordinator's scenario: %w", err)
@@ -342,25 +404,34 @@ func (h *nodeHost) setup(rq setupRequest) (any, error) {
 	ok := false
 	defer func() {
 		if !ok {
+			if rq.Rejoin { // what the failed rejoin did not recover is still there
+				pt.dir = ""
+			}
 			pt.close()
 		}
 	}()
-	if err := pt.bringUp(s.Seed, rq.Prefix, h.opt); err != nil {
+	if err := pt.bringUp(s.Seed, rq.Prefix, h.opt, rq.Rejoin); err != nil {
 		return nil, err
 	}
-	sums, err := pt.engine.Checksums()
-	if err != nil {
-		return nil, err
+	var sums map[string]uint64
+	if !rq.Rejoin { // a rejoining node's data is whatever it recovered
+		if sums, err = pt.engine.Checksums(); err != nil {
+			return nil, err
+		}
 	}
 	ok = true
 	h.mu.Lock()
 	h.pt = pt
 	h.mu.Unlock()
-	fmt.Fprintf(h.opt.Log, "replbench node %s: point %d set up (%s, %d nodes, %s, %d threads)\n", h.opt.Name, ps.Index+1, ps.Protocol, ps.Nodes, ps.Network.Name, ps.Threads)
+	how := "set up"
+	if rq.Rejoin {
+		how = fmt.Sprintf("reopened from %s at position %d to rejoin", pt.dir, pt.engine.Position())
+	}
+	fmt.Fprintf(h.opt.Log, "replbench node %s: point %d %s (%s, %d nodes, %s, %d threads)\n", h.opt.Name, ps.Index+1, how, ps.Protocol, ps.Nodes, ps.Network.Name, ps.Threads)
 	return setupReply{Checksums: sums}, nil
 }
 
-func (pt *nodePoint) bringUp(seed int64, prefix string, o NodeOptions) error {
+func (pt *nodePoint) bringUp(seed int64, prefix string, o NodeOptions, rejoin bool) error {
 	ps, i := pt.ps, pt.idx
 	pt.seed = seed
 	proto, err := protocols.Lookup(ps.Protocol)
@@ -376,26 +447,43 @@ func (pt *nodePoint) bringUp(seed int64, prefix string, o NodeOptions) error {
 		pt.dir = filepath.Join(o.DataDir, pt.name)
 		opts.Dir = pt.dir
 	}
+	if rejoin && pt.dir == "" {
+		return fmt.Errorf("%s cannot rejoin: it keeps no data directory (run it under replbench node --supervise)", pt.name)
+	}
+	if !rejoin && pt.dir != "" {
+		_ = os.RemoveAll(pt.dir) // this node's own directory: what an earlier point left
+	}
 	if pt.engine, err = storage.Open(opts); err != nil {
 		return fmt.Errorf("open the engine of %s: %w", pt.name, err)
 	}
 	env := workloads.Env{Nodes: ps.Nodes, Writers: ps.Writers, Threads: ps.Threads, Seed: seed}
+	pt.origin = time.Now() // a history recorder counts from the workload's creation
 	if pt.workload, err = def.New(cloneMap(ps.Workload.Options), env); err != nil {
 		return fmt.Errorf("workload %s: %w", def.Name, err)
 	}
-	if _, ok := pt.workload.(workloads.Historian); ok {
-		return fmt.Errorf("workload %s records a history, which --nodes-external does not gather yet (accepted: a workload without a history, such as insert, hotspot, oltp_*, tpcc)", def.Name)
-	}
-	for _, t := range pt.workload.Tables() {
-		if err := pt.engine.CreateTable(t); err != nil {
-			return fmt.Errorf("create table %s on %s: %w", t.Name, pt.name, err)
+	if _, ok := pt.workload.(workloads.Historian); !ok { // a history is its own record
+		journal := ""
+		if pt.dir != "" {
+			journal = pt.dir + ".acks.jsonl"
 		}
+		if pt.acks, err = openAckJournal(journal, rejoin); err != nil {
+			return fmt.Errorf("the acknowledged-write log of %s: %w", pt.name, err)
+		}
+		pt.acked = newAckLog(pt.workload.Tables())
+		pt.acked.journal = pt.acks.add
 	}
-	if err := pt.workload.Load(context.Background(), workloads.OnEngine(pt.engine), nil); err != nil {
-		return fmt.Errorf("load workload %s on %s: %w", def.Name, pt.name, err)
-	}
-	if err := pt.engine.Checkpoint(); err != nil {
-		return fmt.Errorf("checkpoint %s after loading: %w", pt.name, err)
+	if !rejoin {
+		for _, t := range pt.workload.Tables() {
+			if err := pt.engine.CreateTable(t); err != nil {
+				return fmt.Errorf("create table %s on %s: %w", t.Name, pt.name, err)
+			}
+		}
+		if err := pt.workload.Load(context.Background(), workloads.OnEngine(pt.engine), nil); err != nil {
+			return fmt.Errorf("load workload %s on %s: %w", def.Name, pt.name, err)
+		}
+		if err := pt.engine.Checkpoint(); err != nil {
+			return fmt.Errorf("checkpoint %s after loading: %w", pt.name, err)
+		}
 	}
 	bus, err := transport.NewNATSBus(transport.NATSOptions{URL: o.Bus.URL, Auth: o.Bus.Auth, Prefix: prefix})
 	if err != nil {
@@ -418,6 +506,9 @@ func (pt *nodePoint) bringUp(seed int64, prefix string, o NodeOptions) error {
 	}
 	cfg := protocols.Config{Node: pt.name, Members: ps.Members(), Endpoint: ep, Applier: pt.engine,
 		Settings: ps.Cluster[i].Settings, Seed: seed + int64(i), Cost: pt.cost}
+	if rejoin {
+		cfg.Rejoin, cfg.Position = true, pt.engine.Position()
+	}
 	if pt.prov, err = proto.New(cfg); err != nil {
 		_ = ep.Close()
 		return fmt.Errorf("start %s on %s: %w", proto.Name, pt.name, err)
@@ -514,14 +605,34 @@ func (h *nodeHost) phase(pt *nodePoint, rq phaseRequest) phaseReply {
 		cancel()
 	}()
 	l := load{queries: rq.Queries, duration: rq.Duration, rate: rq.Rate, retries: rq.Retries, backoff: rq.Backoff, refused: rq.Refused, stall: rq.Stall}
-	var r phaseResult
-	if len(pt.clients) > 0 {
-		r = runPhase(ctx, pt.clients, l)
+	if rq.Queries > 0 || rq.NodeQueries > 0 {
+		l.quotas = make([]int64, len(pt.clients))
+		for i, c := range pt.clients {
+			if rq.NodeQueries > 0 {
+				l.quotas[i] = share(rq.NodeQueries, i, len(pt.clients))
+			} else {
+				l.quotas[i] = share(rq.Queries, c.id, pt.ps.Threads)
+			}
+		}
+		l.queries = max(rq.Queries, rq.NodeQueries)
 	}
 	stats := make([]*clientStats, len(pt.clients))
 	for i, c := range pt.clients {
 		stats[i] = c.stats
 	}
+	begun0 := pt.begun.Load()
+	var r phaseResult
+	stop := h.streamStats(pt, rq.Phase, stats, begun0)
+	if len(pt.clients) > 0 {
+		r = runPhase(ctx, pt.clients, l)
+	} else if rq.Queries == 0 && rq.NodeQueries == 0 {
+		// No clients here: report the provider's figures for the phase's length anyway.
+		select {
+		case <-time.After(rq.Duration):
+		case <-ctx.Done():
+		}
+	}
+	stop()
 	out := phaseReply{Elapsed: r.elapsed, Stalled: r.stalled, Stuck: r.stuck, Abandoned: r.abandoned, Clients: len(pt.clients), Stats: encodeStats(stats)}
 	if rq.Warmup {
 		for _, c := range pt.clients {
@@ -545,7 +656,11 @@ func (pt *nodePoint) makeClients(ps *PointSpec, seed int64) []*client {
 		}
 		rng := rand.New(rand.NewPCG(uint64(seed), uint64(i)+1))
 		q := &queryCounts{}
-		db := countQueries(withCosts(gatedDB{e: pt.engine, g: pt.gate}, pt.cost), q)
+		var db workloads.DB = withCosts(gatedDB{e: pt.engine, g: pt.gate}, pt.cost)
+		if pt.acked != nil {
+			db = pt.acked.wrap(db)
+		}
+		db = countQueries(countBegins{db, &pt.begun}, q)
 		c := &client{id: i, node: pt.name, db: db, queries: q, wl: pt.workload.NewClient(i, rng), stats: newClientStats()}
 		if r, ok := pt.prov.(protocols.AutocommitRetrier); ok {
 			c.serverRetries = r.RetryAutocommit()
@@ -627,12 +742,17 @@ func (pt *nodePoint) fault(rq faultRequest) error {
 	return nil
 }
 
-func (h *nodeHost) closePoint() {
+// closePoint closes the point set up here, if any; keep leaves its data directory for a
+// restart to reopen (a supervised node stopped by a signal).
+func (h *nodeHost) closePoint(keep bool) {
 	h.mu.Lock()
 	pt := h.pt
 	h.pt = nil
 	h.mu.Unlock()
 	if pt != nil {
+		if keep {
+			pt.dir = ""
+		}
 		pt.close()
 	}
 }
@@ -658,6 +778,7 @@ func (pt *nodePoint) close() {
 	if pt.engine != nil {
 		_ = pt.engine.Close()
 	}
+	pt.acks.close(pt.dir != "")
 	if pt.dir != "" {
 		_ = os.RemoveAll(pt.dir)
 	}

@@ -32,10 +32,31 @@ type wireType struct {
 }
 
 // encodeStats merges the clients' statistics into one wireStats.
-func encodeStats(stats []*clientStats) *wireStats {
+func encodeStats(stats []*clientStats) *wireStats { return encodeStatsInterval(stats, nil) }
+
+// encodeStatsInterval is encodeStats that also drains each client's interval figures
+// into iv (nil: leaves them), under the same lock as its totals, so that a report's
+// totals and its interval cover exactly the same transactions.
+func encodeStatsInterval(stats []*clientStats, iv *wireInterval) *wireStats {
 	m := newClientStats()
+	var ivh *hdr.Histogram
+	causes := map[protocols.Cause]int64{}
+	if iv != nil {
+		ivh = newHist()
+	}
 	for _, s := range stats {
 		s.mu.Lock()
+		if iv != nil {
+			ivh.Merge(s.ivHist)
+			s.ivHist.Reset()
+			iv.Committed += s.ivCommitted
+			iv.Aborts += s.ivAborts
+			s.ivCommitted, s.ivAborts = 0, 0
+			for c, n := range s.ivCauses {
+				causes[c] += n
+			}
+			clear(s.ivCauses)
+		}
 		m.all.Merge(s.all)
 		for name, t := range s.byType {
 			mt := m.typ(name)
@@ -56,6 +77,15 @@ func encodeStats(stats []*clientStats) *wireStats {
 		m.committed += s.committed
 		m.failed += s.failed
 		s.mu.Unlock()
+	}
+	if iv != nil {
+		iv.Hist = encodeHist(ivh)
+		if len(causes) > 0 {
+			iv.Causes = map[string]int64{}
+			for c, n := range causes {
+				iv.Causes[string(c)] = n
+			}
+		}
 	}
 	w := &wireStats{All: encodeHist(m.all), Retries: m.retries, ServerRe: m.serverRe, Committed: m.committed, Failed: m.failed,
 		ByType: map[string]wireType{}, Aborts: map[string]int64{}, FirstErr: map[string]string{}}

@@ -20,6 +20,10 @@ type load struct {
 	backoff  time.Duration // pause before each retry
 	refused  time.Duration // pause after the node refused the transaction (read_only, not_ready)
 	stall    time.Duration // stop the phase when no transaction finished for this long; 0: never
+	// quotas, when set, is each client's own number of transactions in place of its
+	// share of queries: a node process runs only some of a point's clients (each its
+	// share by its id over all threads), or the rest of a killed process's work.
+	quotas []int64
 }
 
 // client is one client thread: a workload client attached to its writer node's engine.
@@ -123,6 +127,9 @@ func runPhase(ctx context.Context, clients []*client, l load) phaseResult {
 		quota := int64(-1)
 		if l.queries > 0 {
 			quota = share(l.queries, i, len(clients))
+		}
+		if l.quotas != nil {
+			quota = l.quotas[i]
 		}
 		wg.Add(1)
 		go func() {

@@ -347,7 +347,7 @@ func runPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con 
 		c.emu.ResetStats()
 	}
 	phaseStart := time.Now()
-	series := startSeries(con, clients, slices.Clone(c.providers), c.members, pointLabel(ps), phaseStart, opt.ReportInterval)
+	series := startSeries(con, clients, providerStatus(c.providers), c.members, pointLabel(ps), phaseStart, opt.ReportInterval)
 	tl := startTimeline(expandNemesis(ps.Faults, c.members, ps.Duration, ps.Protocol, s.Seed), newClusterTarget(c), phaseStart, func(at time.Duration, f FaultEvent) {
 		con.printf("%s [%6.1fs] fault: %s\n", time.Now().Format("15:04:05.000"), at.Seconds(), strings.Replace(f.Event(), "=", " ", 1))
 	})

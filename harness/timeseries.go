@@ -46,7 +46,7 @@ const (
 type seriesRecorder struct {
 	con       *console
 	clients   []*client
-	providers []protocols.Provider
+	providers []statusReader
 	members   []string
 	label     string
 	start     time.Time
@@ -78,9 +78,24 @@ type lineAcc struct {
 	t         float64 // end of the last sample in the line
 }
 
+// statusReader is what the series reads of a node's provider: its status variables (a
+// provider here, or a node process's last reported flow-control figures, bus_series.go).
+type statusReader interface {
+	Status() []protocols.StatusVar
+}
+
+// providerStatus is the providers as the series reads them.
+func providerStatus(ps []protocols.Provider) []statusReader {
+	out := make([]statusReader, len(ps))
+	for i, p := range ps {
+		out[i] = p
+	}
+	return out
+}
+
 // startSeries starts sampling from start (the measured phase's start, the fault timeline's
 // zero) until stop. label names the point in the report lines.
-func startSeries(con *console, clients []*client, providers []protocols.Provider, members []string, label string, start time.Time, report time.Duration) *seriesRecorder {
+func startSeries(con *console, clients []*client, providers []statusReader, members []string, label string, start time.Time, report time.Duration) *seriesRecorder {
 	step, perLine := seriesStep(report)
 	r := &seriesRecorder{con: con, clients: clients, providers: providers, members: members, label: label,
 		start: start, step: step, perLine: perLine, done: make(chan struct{}), last: start}

@@ -44,7 +44,7 @@ func TestSeriesRecorder(t *testing.T) {
 		var out bytes.Buffer
 		con := &console{w: &out}
 		provs := []protocols.Provider{&fcProvider{start: start}, &fcProvider{start: start}, &fcProvider{start: start, pausedPerSec: 250 * time.Millisecond}}
-		rec := startSeries(con, cs, provs, []string{"n1", "n2", "n3"}, "galera 3n lan insert t=2", start, time.Second)
+		rec := startSeries(con, cs, providerStatus(provs), []string{"n1", "n2", "n3"}, "galera 3n lan insert t=2", start, time.Second)
 		ph := runPhase(context.Background(), cs, load{duration: 3503 * time.Millisecond})
 		s := rec.stop(start.Add(ph.elapsed))
 		if s == nil || s.IntervalS != 1 || len(s.Samples) != 4 {
@@ -107,7 +107,7 @@ func TestSeriesStepAndFold(t *testing.T) {
 		start := time.Now()
 		c := &client{node: "n1", wl: &fakeClient{service: []time.Duration{7 * time.Millisecond}}, stats: newClientStats()}
 		fc := []protocols.Provider{&fcProvider{start: start, pausedPerSec: 100 * time.Millisecond}}
-		rec := startSeries(&console{w: &bytes.Buffer{}}, []*client{c}, fc, []string{"n1"}, "p", start, 0)
+		rec := startSeries(&console{w: &bytes.Buffer{}}, []*client{c}, providerStatus(fc), []string{"n1"}, "p", start, 0)
 		ph := runPhase(context.Background(), []*client{c}, load{duration: 2103 * time.Millisecond})
 		s := rec.stop(start.Add(ph.elapsed))
 		if len(s.Samples) != 2 {

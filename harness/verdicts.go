@@ -50,28 +50,14 @@ func checkHistory(ctx context.Context, c *cluster, ps *PointSpec, runDir string,
 	hw, ok := c.workload.(workloads.Historian)
 	if !ok {
 		if c.acked != nil {
-			v := c.acked.check(ctx, nodes)
-			if v.Valid == checker.False {
-				v.Explanation = explainAnomalies(ps, &v)
-			}
-			finishVerdicts(p, []checker.Verdict{v})
+			ackVerdict(ctx, c.acked, nodes, ps, p)
 		}
 		return
 	}
 	if runDir == "" {
 		return
 	}
-	dir, rel := pointFileDir(runDir, points, ps)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		p.Notes = append(p.Notes, "history checkers did not run: "+err.Error())
-		return
-	}
 	h := hw.History()
-	if err := history.WriteFile(filepath.Join(dir, history.FileName), h); err != nil {
-		p.Notes = append(p.Notes, "history not written: "+err.Error())
-	} else {
-		p.HistoryFile = filepath.Join(rel, history.FileName)
-	}
 	var live, down []checker.NodeState
 	for _, n := range nodes {
 		s, err := hw.State(ctx, namedDB{workloads.OnEngineLocal(n.e), n.name})
@@ -85,9 +71,26 @@ func checkHistory(ctx context.Context, c *cluster, ps *PointSpec, runDir string,
 			down = append(down, s)
 		}
 	}
+	judgeHistory(hw, c.workload, h, live, down, ps, runDir, points, p)
+}
+
+// judgeHistory writes a point's history into its directory and runs the checkers hw
+// names on it and on the nodes' final states (live ones, and the surviving storage of the
+// nodes still down), in one process or gathered from node processes (bus_history.go).
+func judgeHistory(hw workloads.Historian, w workloads.Workload, h []history.Op, live, down []checker.NodeState, ps *PointSpec, runDir string, points int, p *results.Point) {
+	dir, rel := pointFileDir(runDir, points, ps)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		p.Notes = append(p.Notes, "history checkers did not run: "+err.Error())
+		return
+	}
+	if err := history.WriteFile(filepath.Join(dir, history.FileName), h); err != nil {
+		p.Notes = append(p.Notes, "history not written: "+err.Error())
+	} else {
+		p.HistoryFile = filepath.Join(rel, history.FileName)
+	}
 	var vs []checker.Verdict
 	for _, name := range hw.Checkers() {
-		v, err := runChecker(name, h, live, down, dir, c.workload)
+		v, err := runChecker(name, h, live, down, dir, w)
 		if err != nil {
 			v = checker.Verdict{Checker: name, Valid: checker.Unknown, Note: "could not run: " + err.Error()}
 		}
@@ -119,6 +122,16 @@ func checkHistory(ctx context.Context, c *cluster, ps *PointSpec, runDir string,
 	finishVerdicts(p, vs)
 }
 
+// ackVerdict runs the lost-acknowledged-writes check of a workload without a history on
+// nodes and puts its verdict into the point.
+func ackVerdict(ctx context.Context, acked *ackLog, nodes []checkNode, ps *PointSpec, p *results.Point) {
+	v := acked.check(ctx, nodes)
+	if v.Valid == checker.False {
+		v.Explanation = explainAnomalies(ps, &v)
+	}
+	finishVerdicts(p, []checker.Verdict{v})
+}
+
 // finishVerdicts puts the verdicts into the point: the summary under stable names, and one
 // report verdict per checker.
 func finishVerdicts(p *results.Point, vs []checker.Verdict) {
@@ -148,6 +161,7 @@ type checkNode struct {
 	name string          // as the verdicts name it: "n2", or "n2 (down: surviving storage)"
 	e    *storage.Engine // read directly, never through the protocol's gate
 	live bool
+	read imageReader // the acknowledged-write check's reads when e is not here (a node process); nil: e
 }
 
 // downSuffix marks, in a verdict, a node read from its surviving storage.

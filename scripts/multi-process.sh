@@ -9,13 +9,20 @@
 # galera, gr and semisync; then prints the results and stops everything it started, by
 # PID, on any exit.
 #
-# usage: scripts/multi-process.sh [extra replbench run flags...]
+# With --kill-restart (the first argument) every node runs under `replbench node --supervise`
+# and the coordinator runs insert for DURATION on galera, gr and semisync with n2's process
+# killed (SIGKILL) at 1 s and restarted at 2 s: the new process reopens n2's data directory
+# and rejoins through the protocol's restart path; the table shows what was committed, the
+# lost-acknowledged verdict and convergence.
+#
+# usage: scripts/multi-process.sh [--kill-restart] [extra replbench run flags...]
 #   PORT_BASE   first of the ports used (default 14700: client ports BASE..BASE+2,
 #               cluster ports BASE+10..BASE+12)
 #   WORK        scratch directory (default: a fresh one under /tmp, removed at exit)
 #   QUERIES     transactions per point (default 2000)
 #   THREADS     client threads per point (default 8)
 #   NETWORK     network preset (default lan)
+#   DURATION    measured phase of --kill-restart (default 4s)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -23,6 +30,12 @@ PORT_BASE=${PORT_BASE:-14700}
 QUERIES=${QUERIES:-2000}
 THREADS=${THREADS:-8}
 NETWORK=${NETWORK:-lan}
+DURATION=${DURATION:-4s}
+KILL_RESTART=""
+if [[ "${1:-}" == "--kill-restart" ]]; then
+	KILL_RESTART=1
+	shift
+fi
 KEEP_WORK=${WORK:+1}
 WORK=${WORK:-$(mktemp -d /tmp/replbench-mp.XXXXXX)}
 mkdir -p "$WORK"
@@ -69,15 +82,41 @@ for i in 1 2 3; do
 done
 sleep 1 # let the routes connect
 
-echo "== starting replbench node n1, n2, n3 (run id $RUN_ID), one per NATS server"
+supervise=()
+if [[ -n "$KILL_RESTART" ]]; then
+	supervise=(--supervise --data-dir "$WORK/data")
+fi
+echo "== starting replbench node ${supervise[*]:0:1} n1, n2, n3 (run id $RUN_ID), one per NATS server"
 for i in 1 2 3; do
 	"$WORK/replbench" node --name "n$i" --nats-url "${urls[$((i - 1))]}" --run-id "$RUN_ID" \
-		>"$WORK/n$i.log" 2>&1 &
+		"${supervise[@]}" >"$WORK/n$i.log" 2>&1 &
 	pids+=($!)
 	echo "   n$i pid $! -> ${urls[$((i - 1))]}"
 done
 
 all_urls=$(IFS=,; echo "${urls[*]}")
+if [[ -n "$KILL_RESTART" ]]; then
+	cat >"$WORK/multi-process.yaml" <<YAML
+name: multi-process-kill-restart
+description: >-
+  insert on galera, gr and semisync, every node in its own supervised process over a
+  3-server NATS cluster, n2's process killed at 1 s and restarted at 2 s
+  (scripts/multi-process.sh --kill-restart).
+cluster:
+  nodes: 3
+workload:
+  name: insert
+duration: $DURATION
+threads: [$THREADS]
+writers: [n1]
+network:
+  preset: $NETWORK
+faults: ["1s:kill=n2", "2s:restart=n2"]
+sweep:
+  protocols: [galera, gr, semisync]
+YAML
+	echo "== coordinator: insert on galera, gr and semisync for $DURATION, $THREADS threads, $NETWORK, kill n2 at 1s, restart at 2s"
+else
 cat >"$WORK/multi-process.yaml" <<YAML
 name: multi-process
 description: >-
@@ -98,11 +137,16 @@ sweep:
     - name: hotspot
 YAML
 echo "== coordinator: insert and hotspot on galera, gr and semisync, $QUERIES transactions, $THREADS threads, $NETWORK"
+fi
 set +e
 "$WORK/replbench" run "$WORK/multi-process.yaml" --nodes-external --nats-url "$all_urls" \
 	--run-id "$RUN_ID" --out "$WORK/runs" --no-progress "$@"
 rc=$?
 set -e
+echo "== convergence per point (results.json)"
+for f in "$WORK"/runs/*/results.json; do
+	[[ -f "$f" ]] && grep -o '"protocol": "[^"]*"\|"converged": [a-z]*' "$f" | paste -d' ' - - | sed 's/^/   /'
+done
 echo "== node logs"
 for i in 1 2 3; do sed "s/^/   /" "$WORK/n$i.log"; done
 exit "$rc"

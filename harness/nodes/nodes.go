@@ -37,6 +37,19 @@ func Subject(run, node string) string {
 	return "replbench.ctl." + run + ".node." + node
 }
 
+// SupervisorSubject is the subject the supervisor of node (replbench node --supervise)
+// serves: kill, stop and restart of the node process it runs.
+func SupervisorSubject(run, node string) string {
+	return "replbench.ctl." + run + ".sup." + node
+}
+
+// StatsSubject is the subject node publishes its clients' running statistics on while a
+// phase runs (about every 250 ms), so that a node process killed in the middle of a phase
+// leaves behind what it had reported.
+func StatsSubject(run, node string) string {
+	return "replbench.ctl." + run + ".stats." + node
+}
+
 // CheckRunID refuses a run id that cannot be one token of a NATS subject.
 func CheckRunID(id string) error {
 	if id == "" || strings.ContainsAny(id, ".*> \t\r\n") {
@@ -50,6 +63,10 @@ type Registration struct {
 	Name string `json:"name"`
 	PID  int    `json:"pid"`
 	Host string `json:"host"`
+	// Supervisor is the PID of the supervisor (replbench node --supervise) that runs this
+	// node process as its child and kills, stops and restarts it on the coordinator's
+	// node faults; 0 for a node without one, which refuses those faults.
+	Supervisor int `json:"supervisor,omitempty"`
 }
 
 // registerReply is the coordinator's answer to a registration: the run's members, or why
@@ -128,7 +145,8 @@ func (c *Coordinator) register(m *nats.Msg) {
 	_ = m.Respond(b)
 }
 
-// Registered returns the registration of node, if it has registered.
+// Registered returns the registration of node, if it has registered. A restarted node
+// process registers again: this is then its newest registration.
 func (c *Coordinator) Registered(node string) (Registration, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -164,10 +182,42 @@ func (c *Coordinator) Wait(ctx context.Context, names []string, timeout time.Dur
 	}
 }
 
+// WaitAgain blocks until node registers from a process other than pid (a restarted node
+// process registers anew), ctx ends, or timeout passes, and returns the new registration.
+func (c *Coordinator) WaitAgain(ctx context.Context, node string, pid int, timeout time.Duration) (Registration, error) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		c.mu.Lock()
+		r, ok := c.regs[node]
+		seen := c.seen
+		c.mu.Unlock()
+		if ok && r.PID != pid {
+			return r, nil
+		}
+		select {
+		case <-seen:
+		case <-ctx.Done():
+			return Registration{}, ctx.Err()
+		case <-deadline.C:
+			return Registration{}, fmt.Errorf("the restarted process of %s did not register within %s", node, timeout)
+		}
+	}
+}
+
 // Call sends op with in (JSON) to node and decodes its answer into out (nil: ignored),
 // waiting at most timeout. An error the node returned comes back as an error naming the
 // node.
 func (c *Coordinator) Call(ctx context.Context, node, op string, in, out any, timeout time.Duration) error {
+	return c.call(ctx, Subject(c.run, node), node, op, in, out, timeout)
+}
+
+// CallSupervisor is Call on node's supervisor (SupervisorSubject).
+func (c *Coordinator) CallSupervisor(ctx context.Context, node, op string, in, out any, timeout time.Duration) error {
+	return c.call(ctx, SupervisorSubject(c.run, node), "the supervisor of "+node, op, in, out, timeout)
+}
+
+func (c *Coordinator) call(ctx context.Context, subject, node, op string, in, out any, timeout time.Duration) error {
 	body, err := json.Marshal(in)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", op, node, err)
@@ -175,7 +225,7 @@ func (c *Coordinator) Call(ctx context.Context, node, op string, in, out any, ti
 	b, _ := json.Marshal(request{Op: op, Body: body})
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	m, err := c.nc.RequestWithContext(cctx, Subject(c.run, node), b)
+	m, err := c.nc.RequestWithContext(cctx, subject, b)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 			return fmt.Errorf("%s on %s: no answer within %s", op, node, timeout)
@@ -278,7 +328,11 @@ type Handler func(op string, body json.RawMessage) (any, error)
 // does not hold up the short ones the coordinator sends meanwhile (a network fault, a
 // poll).
 func Serve(nc *nats.Conn, run, node string, h Handler) (*nats.Subscription, error) {
-	sub, err := nc.Subscribe(Subject(run, node), func(m *nats.Msg) {
+	return serve(nc, Subject(run, node), h)
+}
+
+func serve(nc *nats.Conn, subject string, h Handler) (*nats.Subscription, error) {
+	sub, err := nc.Subscribe(subject, func(m *nats.Msg) {
 		go func() {
 			var rq request
 			var out reply

@@ -140,7 +140,7 @@ func compareMain(args []string, stdout, stderr io.Writer) int {
 		ReportInterval: f.reportInterval.d, Status: f.status, NoProgress: f.noProgress, StallTimeout: f.stall.d,
 		Stdout: io.Discard, Stderr: stderr, Percentiles: f.ux.percentiles, SyncCost: f.ux.sync,
 	}
-	ext, err := f.nodes.connect(ctx, f.bus, points) // --nodes-external: the model side runs on node processes
+	ext, err := f.nodes.connect(ctx, f.bus, points, s.Seed) // --nodes-external: the model side runs on node processes
 	if err != nil {
 		fmt.Fprintf(stderr, "replbench compare: %s\n", oneLine(err.Error()))
 		return ExitUsage

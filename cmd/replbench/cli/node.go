@@ -7,11 +7,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/replbench/replbench/harness"
 	"github.com/replbench/replbench/harness/nodes"
+	"github.com/replbench/replbench/protocols/transport"
 )
 
 // nodeMain is `replbench node`: one node of a run whose coordinator is `replbench run
@@ -29,6 +33,7 @@ func nodeMain(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&wait, "wait", "how long to wait for the coordinator to accept this node (default 1m0s)")
 	idle := durationFlag{d: harness.DefaultNodeIdle}
 	fs.Var(&idle, "idle-timeout", "end the node when the coordinator has asked nothing for this long (default 10m0s)")
+	supervise := fs.Bool("supervise", false, "run the node as a child process and kill, stop and restart it on the coordinator's kill=, stop= and restart= faults (its database then lives on disk: under --data-dir, or a temporary directory removed at exit)")
 	addBusFlags(fs, &o.Bus)
 	usage := func(w io.Writer) {
 		fmt.Fprintln(w, "usage: replbench node --name NODE --nats-url URL --run-id ID [flags]")
@@ -66,7 +71,14 @@ func nodeMain(args []string, stdout, stderr io.Writer) int {
 	if err := checkBus(&o.Bus); err != nil {
 		return bad("%s", oneLine(err.Error()))
 	}
-	if o.DataDir != "" {
+	if v := os.Getenv(harness.EnvSupervisor); v != "" {
+		// A supervisor's child: the supervisor checked the data directory once; this
+		// process may be a restart that reopens what its predecessor left there.
+		if *supervise {
+			return bad("--supervise inside a supervised node process (%s=%s): unset the variable or drop the flag", harness.EnvSupervisor, v)
+		}
+		o.Supervisor, _ = strconv.Atoi(v)
+	} else if o.DataDir != "" {
 		if err := harness.CheckDataDir(o.DataDir); err != nil {
 			return bad("--data-dir: %v", err)
 		}
@@ -75,6 +87,9 @@ func nodeMain(args []string, stdout, stderr io.Writer) int {
 	o.Log = stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *supervise {
+		return superviseNode(ctx, o, args, stderr)
+	}
 	err = harness.ServeNode(ctx, o)
 	switch {
 	case err == nil:
@@ -84,6 +99,60 @@ func nodeMain(args []string, stdout, stderr io.Writer) int {
 	case ctx.Err() != nil:
 		fmt.Fprintln(stderr, "replbench node: interrupted")
 		return ExitInterrupted
+	}
+	fmt.Fprintf(stderr, "replbench node %s: %s\n", o.Name, oneLine(err.Error()))
+	return ExitFailure
+}
+
+// superviseNode is `replbench node --supervise`: this process runs the node as its child
+// (this binary again, with the same flags less --supervise) and kills, stops and
+// restarts it when the coordinator's fault timeline says so (nodes.Supervisor). The child's
+// database is on disk, so that a restart has something to reopen: under --data-dir, or in
+// a temporary directory this process removes when it ends.
+func superviseNode(ctx context.Context, o harness.NodeOptions, args []string, stderr io.Writer) int {
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(stderr, "replbench node %s: cannot find this program to run the node: %v\n", o.Name, err)
+		return ExitFailure
+	}
+	var childArgs []string
+	for _, a := range args {
+		if k, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "="); k != "supervise" {
+			childArgs = append(childArgs, a)
+		}
+	}
+	if o.DataDir == "" {
+		dir, err := os.MkdirTemp("", "replbench-node-"+o.Name+"-")
+		if err != nil {
+			fmt.Fprintf(stderr, "replbench node %s: create a data directory: %v (give one with --data-dir)\n", o.Name, err)
+			return ExitFailure
+		}
+		defer os.RemoveAll(dir)
+		childArgs = append(childArgs, "--data-dir", dir)
+	}
+	nc, err := transport.ConnectNATS(transport.NATSOptions{URL: o.Bus.URL, Auth: o.Bus.Auth}, "replbench supervisor "+o.Name)
+	if err != nil {
+		fmt.Fprintf(stderr, "replbench node %s: %s\n", o.Name, oneLine(err.Error()))
+		return ExitFailure
+	}
+	defer nc.Close()
+	sup := &nodes.Supervisor{NC: nc, RunID: o.RunID, Node: o.Name, Idle: o.Idle, Log: stderr,
+		Spawn: func() *exec.Cmd {
+			cmd := exec.Command(exe, append([]string{"node"}, childArgs...)...)
+			cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d", harness.EnvSupervisor, os.Getpid()))
+			cmd.Stdout, cmd.Stderr = stderr, stderr
+			return cmd
+		}}
+	err = sup.Run(ctx)
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return ExitOK
+	case ctx.Err() != nil:
+		fmt.Fprintln(stderr, "replbench node: interrupted")
+		return ExitInterrupted
+	case errors.As(err, &ee):
+		return ee.ExitCode() // the node said why
 	}
 	fmt.Fprintf(stderr, "replbench node %s: %s\n", o.Name, oneLine(err.Error()))
 	return ExitFailure
@@ -119,7 +188,6 @@ func (f *nodesFlags) check(set map[string]bool, bus harness.BusConfig, points []
 	}
 	for _, c := range []struct{ flag, why string }{
 		{"data-dir", "each node keeps its database where its own replbench node --data-dir says"},
-		{"report-interval", "the clients' interval figures stay in the node processes"},
 	} {
 		if set[c.flag] {
 			return fmt.Errorf("--%s conflicts with --nodes-external: %s (accepted: one of them)", c.flag, c.why)
@@ -135,7 +203,7 @@ func (f *nodesFlags) check(set map[string]bool, bus harness.BusConfig, points []
 }
 
 // connect waits for the nodes of the largest point; nil when the nodes run in-process.
-func (f *nodesFlags) connect(ctx context.Context, bus harness.BusConfig, points []harness.PointSpec) (*harness.ExternalNodes, error) {
+func (f *nodesFlags) connect(ctx context.Context, bus harness.BusConfig, points []harness.PointSpec, seed int64) (*harness.ExternalNodes, error) {
 	if !f.external {
 		return nil, nil
 	}
@@ -143,5 +211,13 @@ func (f *nodesFlags) connect(ctx context.Context, bus harness.BusConfig, points 
 	for _, ps := range points {
 		n = max(n, ps.Nodes)
 	}
-	return harness.ConnectNodes(ctx, bus, f.runID, n, f.wait.d)
+	x, err := harness.ConnectNodes(ctx, bus, f.runID, n, f.wait.d)
+	if err != nil {
+		return nil, err
+	}
+	if err := x.CheckSupervised(points, seed); err != nil {
+		x.Close()
+		return nil, err
+	}
+	return x, nil
 }

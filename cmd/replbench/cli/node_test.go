@@ -3,6 +3,7 @@ package cli
 import (
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,8 +41,9 @@ func TestNodesExternalBadInput(t *testing.T) {
 		{[]string{"run", "--nodes-external", "--protocol", "galera", "--queries", "10", "--out", out}, "--nodes-external needs --nats-url"},
 		{[]string{"run", "--nodes-external", "--nats-url", url, "--data-dir", out, "--queries", "10", "--out", out}, "--data-dir conflicts with --nodes-external"},
 		{[]string{"run", "--run-id", "x", "--protocol", "galera", "--queries", "10", "--out", out}, "--run-id without --nodes-external"},
-		{[]string{"run", "--nodes-external", "--nats-url", url, "--protocol", "galera", "--queries", "10", "--fault", "1s:kill=n2", "--out", out}, "fault kill=n2 is not supported with --nodes-external"},
-		{[]string{"run", "--nodes-external", "--nats-url", url, "--workload", "bank", "--queries", "10", "--out", out}, "workload bank records a history"},
+		{[]string{"run", "--nodes-external", "--nats-url", url, "--protocol", "galera", "--queries", "10", "--fault", "1s:crash=n2", "--out", out}, "fault crash=n2 is not supported with --nodes-external: a node process's data is on a real filesystem"},
+		{[]string{"run", "--nodes-external", "--nats-url", url, "--protocol", "galera", "--queries", "10", "--fault", "1s:pause=n2", "--out", out}, "fault pause=n2 is not supported with --nodes-external yet"},
+		{[]string{"run", "--nodes-external", "--nats-url", url, "--protocol", "galera", "--workload", "bank", "--duration", "3s", "--fault", "1s:kill=n2", "--out", out}, "fault kill=n2 with workload bank is not supported with --nodes-external"},
 		{[]string{"run", "--nodes-external", "--nats-url", url, "--run-id", "lonely", "--nodes-wait", "300ms", "--protocol", "galera", "--queries", "10", "--out", out}, "waited 300ms for nodes n1, n2, n3 of run lonely"},
 	} {
 		code, _, stderr := run(c.args...)
@@ -51,6 +53,30 @@ func TestNodesExternalBadInput(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(out); len(ents) != 0 {
 		t.Errorf("bad input wrote %d entries in --out", len(ents))
+	}
+}
+
+// A kill of a node process that runs without a supervisor is refused once the nodes have
+// registered, before anything runs: exit 2, naming the node and --supervise.
+func TestNodeKillNeedsSupervisor(t *testing.T) {
+	url := testNATS(t)
+	var wg sync.WaitGroup
+	for _, n := range []string{"n1", "n2", "n3"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run("node", "--name", n, "--nats-url", url, "--run-id", "k1", "--wait", "20s")
+		}()
+	}
+	out := t.TempDir()
+	code, _, stderr := run("run", "--nodes-external", "--nats-url", url, "--run-id", "k1", "--nodes-wait", "20s", "--protocol", "galera",
+		"--duration", "3s", "--fault", "1s:kill=n2", "--fault", "2s:restart=n2", "--out", out)
+	wg.Wait() // the coordinator ended the run: every node exits
+	if code != ExitUsage || !strings.Contains(stderr, "fault kill=n2 needs n2") || !strings.Contains(stderr, "replbench node --supervise") || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
+		t.Errorf("exit %d, stderr %q: want exit 2 and one line naming n2 and --supervise", code, stderr)
+	}
+	if ents, _ := os.ReadDir(out); len(ents) != 0 {
+		t.Errorf("the refused run wrote %d entries in --out", len(ents))
 	}
 }
 

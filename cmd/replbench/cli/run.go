@@ -288,7 +288,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "replbench run: --target conflicts with --nodes-external: the points run on real servers or on node processes (accepted: one of them; replbench compare takes both, the model side on the node processes)")
 		return ExitUsage
 	}
-	ext, err := f.nodes.connect(ctx, f.bus, points)
+	ext, err := f.nodes.connect(ctx, f.bus, points, s.Seed)
 	if err != nil {
 		fmt.Fprintf(stderr, "replbench run: %s\n", oneLine(err.Error()))
 		return ExitUsage
