@@ -3,7 +3,6 @@ package harness
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sort"
 	"time"
 
@@ -131,18 +130,7 @@ func gatherHistory(ctx context.Context, x *ExternalNodes, members []string, w wo
 			}
 		}
 	}
-	slices.SortStableFunc(h, func(a, b history.Op) int {
-		if a.Invoke != b.Invoke {
-			if a.Invoke < b.Invoke {
-				return -1
-			}
-			return 1
-		}
-		return a.Process - b.Process
-	})
-	for i := range h {
-		h[i].Index = i
-	}
+	history.Order(h)
 	if b, ok := w.(workloads.Banker); ok {
 		accounts, _ := b.Accounts()
 		for _, k := range accounts {

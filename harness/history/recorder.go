@@ -141,6 +141,15 @@ func (r *Recorder) History() []Op {
 		}
 		c.mu.Unlock()
 	}
+	Order(h)
+	return h
+}
+
+// Order puts a history in the order every checker reads it: by invocation time, then
+// process (stable, so one process's operations keep their order), and renumbers Index to
+// match. Histories merged from several recorders (clients, node processes) go through it
+// once, after the merge.
+func Order(h []Op) {
 	slices.SortStableFunc(h, func(a, b Op) int {
 		if a.Invoke != b.Invoke {
 			return cmpInt64(a.Invoke, b.Invoke)
@@ -150,7 +159,6 @@ func (r *Recorder) History() []Op {
 	for i := range h {
 		h[i].Index = i
 	}
-	return h
 }
 
 func cmpInt64(a, b int64) int {

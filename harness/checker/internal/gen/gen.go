@@ -192,18 +192,7 @@ func Generate(cfg Config) ([]history.Op, Store) {
 		h = append(h, o)
 		start(c, c.done+rng.Int64N(500))
 	}
-	slices.SortStableFunc(h, func(a, b history.Op) int {
-		if a.Invoke != b.Invoke {
-			if a.Invoke < b.Invoke {
-				return -1
-			}
-			return 1
-		}
-		return a.Process - b.Process
-	})
-	for i := range h {
-		h[i].Index = i
-	}
+	history.Order(h)
 	final := Store{Lists: map[string][]int64{}, Regs: map[string]int64{}}
 	for k, l := range st.lists {
 		final.Lists[k] = slices.Clone(l)
