@@ -4,14 +4,11 @@ import (
 	"container/heap"
 	"encoding/binary"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/replbench/replbench/galera/gcs"
 	"github.com/replbench/replbench/protocols"
-	"github.com/replbench/replbench/protocols/servicetime"
 	"github.com/replbench/replbench/protocols/transport"
 )
 
@@ -267,16 +264,7 @@ func TestGaleraWindowRuleWithCommitPath(t *testing.T) {
 		for _, T := range []time.Duration{0, 1500 * time.Microsecond, 12500 * time.Microsecond, 25 * ms, 40 * ms} {
 			t.Run(fmt.Sprintf("%s/T=%v", c.name, T), func(t *testing.T) {
 				net, members := nw(t, c.preset, 3, c.mods...)
-				p := &servicetime.Profile{Name: "commit-path", Host: servicetime.HostCosts{Cores: 2}}
-				p.Client.StatementRTTUs = float64(T.Microseconds())
-				data, err := p.Marshal()
-				if err != nil {
-					t.Fatal(err)
-				}
-				f := filepath.Join(t.TempDir(), "commit-path.yaml")
-				if err := os.WriteFile(f, data, 0o644); err != nil {
-					t.Fatal(err)
-				}
+				f := commitPathProfile(t, T)
 				e, err := Explain(Input{Network: net, Members: members, Protocol: "galera", Nodes: resolved(t, "galera", members, map[string]string{protocols.CostProfileParam: f}, nil), Threads: threads})
 				if err != nil {
 					t.Fatal(err)

@@ -104,16 +104,7 @@ func TestGaleraWindowRuleAgainstTheProvider(t *testing.T) {
 		for _, T := range []time.Duration{ms, 12500 * time.Microsecond} {
 			t.Run(fmt.Sprintf("%s/T=%v", c.name, T), func(t *testing.T) {
 				net, members := nw(t, c.preset, 3, c.mods...)
-				p := &servicetime.Profile{Name: "commit-path", Host: servicetime.HostCosts{Cores: 2}}
-				p.Client.StatementRTTUs = float64(T.Microseconds())
-				data, err := p.Marshal()
-				if err != nil {
-					t.Fatal(err)
-				}
-				f := filepath.Join(t.TempDir(), "commit-path.yaml")
-				if err := os.WriteFile(f, data, 0o644); err != nil {
-					t.Fatal(err)
-				}
+				f := commitPathProfile(t, T)
 				e, err := Explain(Input{Network: net, Members: members, Protocol: "galera", Nodes: resolved(t, "galera", members, map[string]string{protocols.CostProfileParam: f}, nil), Threads: threads})
 				if err != nil {
 					t.Fatal(err)
@@ -139,4 +130,21 @@ func TestGaleraWindowRuleAgainstTheProvider(t *testing.T) {
 			})
 		}
 	}
+}
+
+// commitPathProfile writes a cost profile whose whole local commit path is T (charged as the
+// client's statement round trip) and returns its file, for the window-rule tests that vary T.
+func commitPathProfile(t *testing.T, T time.Duration) string {
+	t.Helper()
+	p := &servicetime.Profile{Name: "commit-path", Host: servicetime.HostCosts{Cores: 2}}
+	p.Client.StatementRTTUs = float64(T.Microseconds())
+	data, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(t.TempDir(), "commit-path.yaml")
+	if err := os.WriteFile(f, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
