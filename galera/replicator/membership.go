@@ -145,6 +145,9 @@ func (m *Machine) exchangeDone() {
 	m.held = nil
 	m.failPending()
 	if m.group.Own() == gcs.NodePrim {
+		// From here every live write-set goes to the join queue until the transfer is
+		// done (transferred), whether or not this member's history is behind.
+		m.awaiting = true
 		m.request()
 	}
 }
