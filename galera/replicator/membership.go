@@ -135,6 +135,11 @@ func (m *Machine) exchangeDone() {
 	if m.g < m.group.Seqno {
 		m.g = m.group.Seqno // a joiner numbers live write-sets from the group's position
 	}
+	// A member left PRIMARY by the exchange asks for a transfer, and from here every live
+	// write-set goes to the join queue until it is done (transferred), whether or not its
+	// history is behind. Set at every exchange, so that a wait cut short by a view change
+	// does not outlive it on a member the new exchange finds SYNCED.
+	m.awaiting = m.group.Own() == gcs.NodePrim
 	if m.group.Own() == gcs.NodeSynced {
 		for _, a := range m.held {
 			m.evs.Propose(a)

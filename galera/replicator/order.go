@@ -71,8 +71,14 @@ func (m *Machine) deliverWriteSet(d gcs.Delivery) {
 		m.unordered(d.Source, id)
 		return
 	}
-	if m.have < m.g {
-		// Waiting for a state transfer: keep the live write-set, in order, for after it.
+	if m.awaiting || m.have < m.g {
+		// Waiting for a state transfer (awaiting: from the end of the state exchange that
+		// made this member ask for one until transferred has drained the queue), or its
+		// history is behind: keep the live write-set, in order, for after it. Even with
+		// nothing missing (a restarted member at the group's seqno that asked for the
+		// preload-only IST) it is not certified now, against an index the preload has not
+		// rebuilt yet, as a Galera joiner keeps everything delivered after its primary
+		// view in its receive queue until its state transfer is done.
 		m.g++
 		m.joinQueue = append(m.joinQueue, cached{g: m.g, action: d.Action})
 		return

@@ -80,6 +80,7 @@ type Machine struct {
 	gcache      []cached // gcache.size bytes of the newest ordered write-sets, for IST
 	gcacheBytes int64
 	joinQueue   []cached // live write-sets delivered while waiting for a state transfer
+	awaiting    bool     // the exchange made this member ask for a transfer, not yet done (transferred)
 	held        [][]byte // own write-set actions waiting for the state exchange
 	holding     bool     // a primary view's state exchange is running: hold new proposals
 	reqRetry    int      // ticks until a refused state-transfer request is repeated

@@ -238,12 +238,18 @@ func (m *Machine) transferred(r Received) {
 	}
 	m.joinQueue = nil
 	if m.have != m.g {
+		// Still waiting: awaiting stays set, so what is delivered until the next
+		// transfer is queued for it.
 		r.Gap, r.Have, r.Want = true, m.have, m.g
 		m.stats.gaps++
 		m.emit(r)
 		m.evs.Propose([]byte{actJoin, 0})
 		return
 	}
+	// The queue is drained and the history reaches the order's position: what is
+	// delivered from now on, while the JOIN is on its way (the member is still JOINER),
+	// is certified and applied at once, against the index the transfer rebuilt.
+	m.awaiting = false
 	m.emit(r)
 	m.evs.Propose([]byte{actJoin, 1})
 }
