@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -220,8 +221,12 @@ func TestKillAllRestartRejoinsByISTFromRecoveredGCache(t *testing.T) {
 			t.Errorf("%s recovered grastate.dat %q, want %s", c.nodes[i], got, want)
 		}
 	}
-	if got := status(c.ps[2], "replbench_ist_received"); got != "1" {
-		t.Errorf("n3, 20 write-sets behind, got %s ISTs (%s), want 1 from a recovered gcache", got, status(c.ps[2], "replbench_last_state_transfer"))
+	// n3 must catch up by IST from a recovered gcache, not by SST (checked above). On a
+	// saturated machine it has been seen to take two (the second up to the same seqno), as
+	// happens when the restarted members meet in more than one view; the claim here is the
+	// kind of transfer, not how many state exchanges the restart took.
+	if got, err := strconv.Atoi(status(c.ps[2], "replbench_ist_received")); err != nil || got < 1 {
+		t.Errorf("n3, 20 write-sets behind, got %s ISTs (%s), want at least 1 from a recovered gcache", status(c.ps[2], "replbench_ist_received"), status(c.ps[2], "replbench_last_state_transfer"))
 	}
 	t.Logf("%d nodes rejoined by IST", ist)
 }
