@@ -20,6 +20,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/replbench/replbench/harness/endpoint"
 	"github.com/replbench/replbench/harness/history"
 	"github.com/replbench/replbench/harness/nodes"
 	"github.com/replbench/replbench/internal/precise"
@@ -187,6 +188,7 @@ type nodePoint struct {
 	origin    time.Time          // when the workload (and its history recorder) was created
 	hist      []history.Op       // the history as the coordinator pages through it (bus_history.go)
 	cancel    context.CancelFunc // the running phase's, nil between phases
+	endpoints *endpoint.Set      // this node's MySQL endpoint (replbench serve --nodes-external), nil otherwise
 	dir       string
 }
 
@@ -207,6 +209,9 @@ type setupRequest struct {
 	// group from the position the recovered rows carry (protocols.Config.Rejoin), the
 	// restart path of each protocol that the in-process node faults use too.
 	Rejoin bool `json:"rejoin,omitempty"`
+	// Serve sets up a point that clients drive through MySQL endpoints (replbench serve
+	// --nodes-external): its scenario has no run length, so it is expanded as a model.
+	Serve bool `json:"serve,omitempty"`
 }
 
 // setupReply is what a node says once its point is set up: the checksums of its loaded
@@ -359,6 +364,12 @@ func (h *nodeHost) handle(op string, body json.RawMessage) (any, error) {
 			return nil, err
 		}
 		return pt.images(rq)
+	case "serve":
+		var rq serveRequest
+		if err := json.Unmarshal(body, &rq); err != nil {
+			return nil, err
+		}
+		return pt.serve(rq)
 	case "fault":
 		var rq faultRequest
 		if err := json.Unmarshal(body, &rq); err != nil {
@@ -383,7 +394,11 @@ func (h *nodeHost) setup(rq setupRequest) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the coordinator's scenario: %w", err)
 	}
-	points, err := Expand(s)
+	expand := Expand
+	if rq.Serve {
+		expand = ExpandModel
+	}
+	points, err := expand(s)
 	if err != nil {
 		return nil, fmt.Errorf("the coordinator's scenario: %w", err)
 	}
@@ -762,6 +777,9 @@ func (h *nodeHost) closePoint(keep bool) {
 func (pt *nodePoint) close() {
 	if pt.cancel != nil {
 		pt.cancel()
+	}
+	if pt.endpoints != nil {
+		_ = pt.endpoints.Close()
 	}
 	if pt.prov != nil {
 		_ = pt.prov.Close()
