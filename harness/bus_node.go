@@ -20,7 +20,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/replbench/replbench/harness/endpoint"
 	"github.com/replbench/replbench/harness/history"
 	"github.com/replbench/replbench/harness/nodes"
 	"github.com/replbench/replbench/internal/precise"
@@ -54,6 +53,9 @@ type NodeOptions struct {
 	// its data directory when it is stopped by a signal, for its restart to reopen, and
 	// the coordinator may kill, stop and restart it.
 	Supervisor int
+	// ServeSQL opens a MySQL endpoint over this node's SQL layer when a coordinator
+	// serves the cluster (replbench serve --nodes-external); nil refuses that request.
+	ServeSQL SQLServer
 }
 
 // EnvSupervisor is the environment variable through which a supervisor tells its child
@@ -188,7 +190,7 @@ type nodePoint struct {
 	origin    time.Time          // when the workload (and its history recorder) was created
 	hist      []history.Op       // the history as the coordinator pages through it (bus_history.go)
 	cancel    context.CancelFunc // the running phase's, nil between phases
-	endpoints *endpoint.Set      // this node's MySQL endpoint (replbench serve --nodes-external), nil otherwise
+	closeSQL  func() error       // closes this node's MySQL endpoint (replbench serve --nodes-external), nil if none
 	dir       string
 }
 
@@ -369,7 +371,11 @@ func (h *nodeHost) handle(op string, body json.RawMessage) (any, error) {
 		if err := json.Unmarshal(body, &rq); err != nil {
 			return nil, err
 		}
-		return pt.serve(rq)
+		info, err := pt.serve(h.opt.ServeSQL, rq)
+		if err == nil {
+			fmt.Fprintf(h.opt.Log, "replbench node %s: serving MySQL on %s (user %s)\n", h.opt.Name, info.Addr, rq.User)
+		}
+		return info, err
 	case "fault":
 		var rq faultRequest
 		if err := json.Unmarshal(body, &rq); err != nil {
@@ -778,8 +784,8 @@ func (pt *nodePoint) close() {
 	if pt.cancel != nil {
 		pt.cancel()
 	}
-	if pt.endpoints != nil {
-		_ = pt.endpoints.Close()
+	if pt.closeSQL != nil {
+		_ = pt.closeSQL()
 	}
 	if pt.prov != nil {
 		_ = pt.prov.Close()

@@ -4,21 +4,34 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
 	"time"
 
-	"github.com/replbench/replbench/harness/endpoint"
 	"github.com/replbench/replbench/protocols"
 	"github.com/replbench/replbench/storage/sqlexec"
 )
 
-// ServeConfig is what `replbench serve --nodes-external` asks of every node process: where
-// its MySQL endpoint listens and who may log in. The coordinator computes each node's
-// address from serve's --listen (n1's address, node i on its port + i, port 0 a free one
-// each), so the one flag means the same with the nodes in one process or in several.
+// NodeEndpoint describes one node's running MySQL endpoint, with the fields of
+// harness/endpoint's Info (which converts to and from it): harness cannot import the
+// endpoint package, whose tests import harness.
+type NodeEndpoint struct {
+	Node  string
+	Addr  string
+	Role  string
+	State string
+}
+
+// SQLServer opens a MySQL endpoint at addr over srv (one node's SQL layer) for user and
+// password, and returns it and how to close it. `replbench node` passes harness/endpoint's
+// Start through NodeOptions.ServeSQL, so a node process serves through the same endpoint
+// code as in-process serve.
+type SQLServer func(srv *sqlexec.Server, addr, user, password string) (NodeEndpoint, func() error, error)
+
+// ServeConfig is what `replbench serve --nodes-external` asks of the node processes: each
+// node's endpoint address, in member order (the CLI computes them from serve's --listen,
+// as in-process serve does: n1's address, node i on its port + i, port 0 a free one each),
+// and who may log in.
 type ServeConfig struct {
-	Listen           string // n1's address
+	Addrs            []string
 	User, Password   string
 	MaxAllowedPacket int
 }
@@ -36,40 +49,42 @@ type serveRequest struct {
 // here the other engines are in other processes.
 const ddlAcrossProcesses = "DDL with the nodes in separate processes (serve --nodes-external): the tables are the workload's, created on every node at set-up; run serve without --nodes-external for DDL"
 
-// serve opens this node's MySQL endpoint through the same SQL layer and endpoint code as
-// in-process serve, over this node alone: its engine, its provider, its parameters and its
-// cost model. The endpoint closes with the point.
-func (pt *nodePoint) serve(rq serveRequest) (endpoint.Info, error) {
-	if pt.endpoints != nil {
-		return endpoint.Info{}, fmt.Errorf("%s already serves on %s", pt.name, pt.endpoints.Addrs()[0])
+// serve opens this node's MySQL endpoint through open (NodeOptions.ServeSQL), over the SQL
+// layer of this node alone: its engine, its provider, its parameters and its cost model.
+// The endpoint closes with the point.
+func (pt *nodePoint) serve(open SQLServer, rq serveRequest) (NodeEndpoint, error) {
+	if open == nil {
+		return NodeEndpoint{}, fmt.Errorf("%s cannot serve MySQL: this node process was started without an endpoint (NodeOptions.ServeSQL)", pt.name)
+	}
+	if pt.closeSQL != nil {
+		return NodeEndpoint{}, fmt.Errorf("%s already serves MySQL", pt.name)
 	}
 	proto, err := protocols.Lookup(pt.ps.Protocol)
 	if err != nil {
-		return endpoint.Info{}, err
+		return NodeEndpoint{}, err
 	}
 	n := &sqlexec.Node{Name: pt.name, Engine: pt.engine, Provider: pt.prov, Protocol: proto, Params: nodeParams(pt.ps, pt.idx), Cost: pt.cost}
 	srv, err := sqlexec.NewServer([]*sqlexec.Node{n}, sqlexec.Options{MaxAllowedPacket: rq.MaxAllowedPacket, RefuseDDL: ddlAcrossProcesses})
 	if err != nil {
-		return endpoint.Info{}, err
+		return NodeEndpoint{}, err
 	}
-	set, err := endpoint.Start(srv, endpoint.Config{Listen: rq.Addr, User: rq.User, Password: rq.Password})
+	ep, closeFn, err := open(srv, rq.Addr, rq.User, rq.Password)
 	if err != nil {
-		return endpoint.Info{}, err
+		return NodeEndpoint{}, err
 	}
-	pt.endpoints = set
-	return set.Endpoints()[0], nil
+	pt.closeSQL = closeFn
+	return ep, nil
 }
 
 // ServeExternal brings the point ps of s up on the node processes, as a run's point is
 // brought up (setup, the loaded checksums compared, start), then has every node open its
-// MySQL endpoint (ServeConfig) and returns the endpoints in node order. Closing the
-// returned function closes every node's point (its endpoint with it); Close on x then
-// ends the node processes.
-func (x *ExternalNodes) ServeExternal(ctx context.Context, s *Scenario, ps *PointSpec, cfg ServeConfig) ([]endpoint.Info, func(), error) {
+// MySQL endpoint at cfg.Addrs[i] and returns the endpoints in member order. The returned
+// function closes every node's point (its endpoint with it); Close on x then ends the
+// node processes.
+func (x *ExternalNodes) ServeExternal(ctx context.Context, s *Scenario, ps *PointSpec, cfg ServeConfig) ([]NodeEndpoint, func(), error) {
 	members := ps.Members()
-	host, base, err := endpoint.ParseListen(cfg.Listen, len(members))
-	if err != nil {
-		return nil, nil, err
+	if len(cfg.Addrs) != len(members) {
+		return nil, nil, fmt.Errorf("%d endpoint addresses for %d nodes", len(cfg.Addrs), len(members))
 	}
 	yaml, err := s.Marshal()
 	if err != nil {
@@ -96,23 +111,19 @@ func (x *ExternalNodes) ServeExternal(ctx context.Context, s *Scenario, ps *Poin
 		closeAll()
 		return nil, nil, err
 	}
-	infos := make([]endpoint.Info, len(members))
+	eps := make([]NodeEndpoint, len(members))
 	err = x.co.CallAll(ctx, members, "serve", func(i int) any {
-		port := 0
-		if base > 0 {
-			port = base + i
-		}
-		return serveRequest{Addr: net.JoinHostPort(host, strconv.Itoa(port)), User: cfg.User, Password: cfg.Password, MaxAllowedPacket: cfg.MaxAllowedPacket}
-	}, func(i int) any { return &infos[i] }, time.Minute)
+		return serveRequest{Addr: cfg.Addrs[i], User: cfg.User, Password: cfg.Password, MaxAllowedPacket: cfg.MaxAllowedPacket}
+	}, func(i int) any { return &eps[i] }, time.Minute)
 	if err != nil {
 		closeAll()
 		return nil, nil, err
 	}
-	for i, e := range infos {
+	for i, e := range eps {
 		if e.Addr == "" {
 			closeAll()
 			return nil, nil, errors.New(members[i] + " answered without an endpoint address")
 		}
 	}
-	return infos, closeAll, nil
+	return eps, closeAll, nil
 }

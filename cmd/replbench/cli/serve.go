@@ -83,6 +83,10 @@ func (f *serveFlags) usage(w io.Writer) {
 	fmt.Fprintln(w, "that the nodes converged and writes a run directory with each node's status")
 	fmt.Fprintln(w, "variables and the fault timeline. --duration D stops after D instead; --fault times")
 	fmt.Fprintln(w, "count from when the endpoints are up.")
+	fmt.Fprintln(w, "\nWith --nodes-external --nats-url URL [--run-id ID] the nodes are 'replbench node'")
+	fmt.Fprintln(w, "processes (as for run --nodes-external); each opens its endpoint at the address")
+	fmt.Fprintln(w, "--listen gives it (n1's port, n2 the next, ...). There, DDL is refused (the tables")
+	fmt.Fprintln(w, "are the workload's), --fault is not accepted, and no run directory is written.")
 	fmt.Fprintln(w, "\nflags:")
 	f.fs.SetOutput(w)
 	f.fs.PrintDefaults()
@@ -405,12 +409,20 @@ func serveExternal(ctx context.Context, f *serveFlags, ps *harness.PointSpec, st
 		return ExitUsage, err // as run: the nodes did not come, or are not the run's
 	}
 	defer x.Close()
-	infos, closePoint, err := x.ServeExternal(ctx, f.scenario, ps, harness.ServeConfig{Listen: f.listen, User: f.user, Password: f.password, MaxAllowedPacket: f.maxAllowedPacket})
+	addrs, err := endpoint.NodeAddrs(f.listen, ps.Nodes) // the addresses in-process serve binds
+	if err != nil {
+		return ExitUsage, fmt.Errorf("--listen: %v", err)
+	}
+	eps, closePoint, err := x.ServeExternal(ctx, f.scenario, ps, harness.ServeConfig{Addrs: addrs, User: f.user, Password: f.password, MaxAllowedPacket: f.maxAllowedPacket})
 	if err != nil {
 		if ctx.Err() != nil {
 			return ExitInterrupted, errors.New("interrupted while the cluster was starting; nothing written")
 		}
 		return ExitFailure, fmt.Errorf("start the cluster on the node processes: %w", err)
+	}
+	infos := make([]endpoint.Info, len(eps))
+	for i, e := range eps {
+		infos[i] = endpoint.Info(e)
 	}
 	if f.targetFile != "" {
 		if err := writeServeTarget(f.targetFile, ps.Protocol, infos, f.user, f.password); err != nil {
