@@ -123,8 +123,10 @@ func TestServeNodesExternal(t *testing.T) {
 	nodeCodes := make(chan int, 3)
 	for _, n := range []string{"n1", "n2", "n3"} {
 		go func() {
-			code, _, _ := run("node", "--name", n, "--nats-url", url, "--run-id", "sx", "--wait", "20s")
-			nodeCodes <- code
+			// A node logs from its request handlers and its main loop at once: a
+			// buffer safe for both.
+			var o, e lockedBuffer
+			nodeCodes <- Main([]string{"node", "--name", n, "--nats-url", url, "--run-id", "sx", "--wait", "20s"}, &o, &e)
 		}()
 	}
 	var stdout, stderr lockedBuffer
