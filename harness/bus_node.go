@@ -53,6 +53,9 @@ type NodeOptions struct {
 	// its data directory when it is stopped by a signal, for its restart to reopen, and
 	// the coordinator may kill, stop and restart it.
 	Supervisor int
+	// ServeSQL opens a MySQL endpoint over this node's SQL layer when a coordinator
+	// serves the cluster (replbench serve --nodes-external); nil refuses that request.
+	ServeSQL SQLServer
 }
 
 // EnvSupervisor is the environment variable through which a supervisor tells its child
@@ -187,6 +190,7 @@ type nodePoint struct {
 	origin    time.Time          // when the workload (and its history recorder) was created
 	hist      []history.Op       // the history as the coordinator pages through it (bus_history.go)
 	cancel    context.CancelFunc // the running phase's, nil between phases
+	closeSQL  func() error       // closes this node's MySQL endpoint (replbench serve --nodes-external), nil if none
 	dir       string
 }
 
@@ -207,6 +211,9 @@ type setupRequest struct {
 	// group from the position the recovered rows carry (protocols.Config.Rejoin), the
 	// restart path of each protocol that the in-process node faults use too.
 	Rejoin bool `json:"rejoin,omitempty"`
+	// Serve sets up a point that clients drive through MySQL endpoints (replbench serve
+	// --nodes-external): its scenario has no run length, so it is expanded as a model.
+	Serve bool `json:"serve,omitempty"`
 }
 
 // setupReply is what a node says once its point is set up: the checksums of its loaded
@@ -359,6 +366,16 @@ func (h *nodeHost) handle(op string, body json.RawMessage) (any, error) {
 			return nil, err
 		}
 		return pt.images(rq)
+	case "serve":
+		var rq serveRequest
+		if err := json.Unmarshal(body, &rq); err != nil {
+			return nil, err
+		}
+		info, err := pt.serve(h.opt.ServeSQL, rq)
+		if err == nil {
+			fmt.Fprintf(h.opt.Log, "replbench node %s: serving MySQL on %s (user %s)\n", h.opt.Name, info.Addr, rq.User)
+		}
+		return info, err
 	case "fault":
 		var rq faultRequest
 		if err := json.Unmarshal(body, &rq); err != nil {
@@ -383,7 +400,11 @@ func (h *nodeHost) setup(rq setupRequest) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the coordinator's scenario: %w", err)
 	}
-	points, err := Expand(s)
+	expand := Expand
+	if rq.Serve {
+		expand = ExpandModel
+	}
+	points, err := expand(s)
 	if err != nil {
 		return nil, fmt.Errorf("the coordinator's scenario: %w", err)
 	}
@@ -762,6 +783,9 @@ func (h *nodeHost) closePoint(keep bool) {
 func (pt *nodePoint) close() {
 	if pt.cancel != nil {
 		pt.cancel()
+	}
+	if pt.closeSQL != nil {
+		_ = pt.closeSQL()
 	}
 	if pt.prov != nil {
 		_ = pt.prov.Close()

@@ -56,14 +56,7 @@ func StartLive(ctx context.Context, ps *PointSpec, bus BusConfig, dataDir string
 func (l *Live) Nodes() []LiveNode {
 	out := make([]LiveNode, len(l.c.members))
 	for i, m := range l.c.members {
-		n := l.ps.Cluster[i]
-		p := maps.Clone(n.Settings.Params())
-		for k, v := range n.EngineParams {
-			if _, ok := p[k]; !ok {
-				p[k] = v
-			}
-		}
-		out[i] = LiveNode{Name: m, Engine: l.c.engines[i], Provider: l.c.providers[i], Protocol: l.proto, Params: p}
+		out[i] = LiveNode{Name: m, Engine: l.c.engines[i], Provider: l.c.providers[i], Protocol: l.proto, Params: nodeParams(l.ps, i)}
 		if i < len(l.c.costs) {
 			out[i].Cost = l.c.costs[i]
 		}
@@ -94,3 +87,17 @@ func MakeRunDir(parent string, started time.Time, name string) (string, error) {
 
 // Point is the resolved point the cluster was brought up from.
 func (l *Live) Point() *PointSpec { return l.ps }
+
+// nodeParams are node i's resolved protocol parameters and engine parameters together,
+// under their real names (what SHOW VARIABLES reports); a protocol parameter wins over an
+// engine parameter of the same name.
+func nodeParams(ps *PointSpec, i int) protocols.Params {
+	n := ps.Cluster[i]
+	p := maps.Clone(n.Settings.Params())
+	for k, v := range n.EngineParams {
+		if _, ok := p[k]; !ok {
+			p[k] = v
+		}
+	}
+	return p
+}

@@ -76,7 +76,7 @@ func Start(srv *sqlexec.Server, cfg Config) (*Set, error) {
 	if cfg.User == "" {
 		cfg.User = "root"
 	}
-	host, base, err := ParseListen(cfg.Listen, len(srv.Nodes()))
+	addrs, err := NodeAddrs(cfg.Listen, len(srv.Nodes()))
 	if err != nil {
 		return nil, err
 	}
@@ -87,11 +87,7 @@ func Start(srv *sqlexec.Server, cfg Config) (*Set, error) {
 	quietVitessLog()
 	s := &Set{srv: srv}
 	for i, n := range srv.Nodes() {
-		port := 0
-		if base > 0 {
-			port = base + i
-		}
-		addr := net.JoinHostPort(host, strconv.Itoa(port))
+		addr := addrs[i]
 		raw, err := net.Listen("tcp", addr)
 		if err != nil {
 			_ = s.Close()
@@ -141,6 +137,25 @@ func ParseListen(listen string, n int) (host string, base int, err error) {
 		return "", 0, fmt.Errorf("listen address %q: port %q does not leave room for %d consecutive ports (accepted: 0, or 1 to %d)", listen, portText, n, 65536-n)
 	}
 	return host, base, nil
+}
+
+// NodeAddrs are the addresses of the n nodes' endpoints for a listen address (ParseListen):
+// node i on the first port + i, or host:0 each (a free port each) for port 0. Start binds
+// them; `replbench serve --nodes-external` sends each to its node process.
+func NodeAddrs(listen string, n int) ([]string, error) {
+	host, base, err := ParseListen(listen, n)
+	if err != nil {
+		return nil, err
+	}
+	addrs := make([]string, n)
+	for i := range addrs {
+		port := 0
+		if base > 0 {
+			port = base + i
+		}
+		addrs[i] = net.JoinHostPort(host, strconv.Itoa(port))
+	}
+	return addrs, nil
 }
 
 func authServer(user, password string) (mysql.AuthServer, error) {

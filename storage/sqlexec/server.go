@@ -94,6 +94,11 @@ type Options struct {
 	// DDLQuiesce bounds how long DDL waits for the cluster to apply what it has ordered
 	// before it changes every node's schema; 0 gives 10 s.
 	DDLQuiesce time.Duration
+	// RefuseDDL, when set, refuses every schema change with MySQL's 1235 naming it. A Server over one node
+	// of a cluster whose other nodes run in other processes sets it: DDL changes every
+	// node's engine directly (it is not replicated through the protocol), and a change
+	// made on one node only would leave the schemas different.
+	RefuseDDL string
 }
 
 // Server is the SQL layer of one cluster: its nodes, the catalogue of databases, and the
@@ -266,6 +271,9 @@ func (s *Server) table(n *Node, db, name string) (*tableMeta, error) {
 // catalog, when set, changes the cluster-wide catalogue (the databases) once every engine
 // took the change.
 func (s *Server) ddl(ctx context.Context, origin *Node, change func(e *storage.Engine) error, catalog func()) error {
+	if s.opts.RefuseDDL != "" {
+		return notSupported(s.opts.RefuseDDL)
+	}
 	if err := origin.Provider.BeforeWrite(ctx); err != nil {
 		return err // a GR secondary or semi-sync replica is read-only; a non-primary Galera node 1047
 	}

@@ -14,8 +14,10 @@ import (
 	"syscall"
 
 	"github.com/replbench/replbench/harness"
+	"github.com/replbench/replbench/harness/endpoint"
 	"github.com/replbench/replbench/harness/nodes"
 	"github.com/replbench/replbench/protocols/transport"
+	"github.com/replbench/replbench/storage/sqlexec"
 )
 
 // nodeMain is `replbench node`: one node of a run whose coordinator is `replbench run
@@ -85,6 +87,7 @@ func nodeMain(args []string, stdout, stderr io.Writer) int {
 	}
 	o.Wait, o.Idle = wait.d, idle.d
 	o.Log = stderr
+	o.ServeSQL = serveNodeSQL
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *supervise {
@@ -220,4 +223,14 @@ func (f *nodesFlags) connect(ctx context.Context, bus harness.BusConfig, points 
 		return nil, err
 	}
 	return x, nil
+}
+
+// serveNodeSQL is a node process's MySQL endpoint for serve --nodes-external: the same
+// harness/endpoint code as in-process serve, over the node's one-node SQL layer.
+func serveNodeSQL(srv *sqlexec.Server, addr, user, password string) (harness.NodeEndpoint, func() error, error) {
+	set, err := endpoint.Start(srv, endpoint.Config{Listen: addr, User: user, Password: password})
+	if err != nil {
+		return harness.NodeEndpoint{}, nil, err
+	}
+	return harness.NodeEndpoint(set.Endpoints()[0]), set.Close, nil
 }

@@ -1,13 +1,19 @@
 package cli
 
 import (
+	"database/sql"
+	"fmt"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/replbench/replbench/harness/target"
 )
 
 func testNATS(t *testing.T) string {
@@ -102,5 +108,105 @@ func TestNodeUnknownName(t *testing.T) {
 	}
 	if c := <-done; c != ExitUsage {
 		t.Errorf("the coordinator without its nodes: exit %d, want 2", c)
+	}
+}
+
+// serve --nodes-external with three galera node processes (in this test binary, as the
+// other external-node tests run them): the coordinator prints the table, writes the
+// target file, and each node serves its engine through its own endpoint. A row written
+// through n1's endpoint is read back through n3's (replication through the model, across
+// the processes' NATS), DDL is refused with 1235 (it would change one node's schema
+// only), and SIGINT's stand-in, the end of --duration, closes the nodes and exits 0.
+func TestServeNodesExternal(t *testing.T) {
+	url := testNATS(t)
+	out := t.TempDir()
+	nodeCodes := make(chan int, 3)
+	for _, n := range []string{"n1", "n2", "n3"} {
+		go func() {
+			// A node logs from its request handlers and its main loop at once: a
+			// buffer safe for both.
+			var o, e lockedBuffer
+			nodeCodes <- Main([]string{"node", "--name", n, "--nats-url", url, "--run-id", "sx", "--wait", "20s"}, &o, &e)
+		}()
+	}
+	var stdout, stderr lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Main([]string{"serve", "--nodes-external", "--nats-url", url, "--run-id", "sx", "--nodes-wait", "20s",
+			"--protocol", "galera", "--listen", "127.0.0.1:0", "--duration", "6s", "--out", out,
+			"--target-file", filepath.Join(out, "target.yaml")}, &stdout, &stderr)
+	}()
+	addr := regexp.MustCompile(`(?m)^(n\d)\s+(127\.0\.0\.1:\d+)\s+read-write\s+Synced$`)
+	var addrs [][]string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if addrs = addr.FindAllStringSubmatch(stdout.String(), -1); len(addrs) == 3 {
+			break
+		}
+	}
+	if len(addrs) != 3 {
+		t.Fatalf("no table of 3 synced nodes; stdout %q stderr %q", stdout.String(), stderr.String())
+	}
+	tf, err := target.LoadFile(filepath.Join(out, "target.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tf.Kind != "galera" || len(tf.Nodes) != 3 || fmt.Sprintf("%s:%d", tf.Nodes[2].Host, tf.Nodes[2].Port) != addrs[2][2] {
+		t.Errorf("target file %+v does not name the endpoints %v", tf, addrs)
+	}
+	db1, err := sql.Open("mysql", "root:@tcp("+addrs[0][2]+")/replbench")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db1.Close()
+	if _, err := db1.Exec("CREATE TABLE t (id INT PRIMARY KEY)"); err == nil || !strings.Contains(err.Error(), "1235") {
+		t.Errorf("CREATE TABLE through one node process: err %v, want 1235 (DDL would change one node only)", err)
+	}
+	if _, err := db1.Exec("INSERT INTO t1 (a) VALUES ('hello')"); err != nil {
+		t.Fatalf("insert on n1: %v", err)
+	}
+	db3, err := sql.Open("mysql", "root:@tcp("+addrs[2][2]+")/replbench?wsrep_sync_wait=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db3.Close()
+	var a string
+	if err := db3.QueryRow("SELECT a FROM t1 WHERE a = 'hello'").Scan(&a); err != nil || a != "hello" {
+		t.Fatalf("read on n3: a=%q err=%v, want hello", a, err)
+	}
+	db1.Close()
+	db3.Close()
+	if code := <-done; code != ExitOK {
+		t.Fatalf("serve exit %d, stderr %q", code, stderr.String())
+	}
+	for range 3 {
+		if c := <-nodeCodes; c != ExitOK {
+			t.Errorf("a node process exited %d, want 0 (the coordinator ended the run)", c)
+		}
+	}
+	if !strings.Contains(stdout.String(), "served ") {
+		t.Errorf("stdout %q does not say it served", stdout.String())
+	}
+}
+
+// Bad input to serve --nodes-external (no --nats-url, a node flag without it, a fault
+// timeline): one line, exit 2, nothing written.
+func TestServeNodesExternalBadInput(t *testing.T) {
+	url := testNATS(t)
+	out := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--nodes-external", "--out", out}, "--nodes-external needs --nats-url"},
+		{[]string{"serve", "--run-id", "x", "--out", out}, "--run-id without --nodes-external"},
+		{[]string{"serve", "--nodes-external", "--nats-url", url, "--fault", "1s:partition=n1|n2,n3", "--out", out}, "--fault with serve --nodes-external is not built yet"},
+	} {
+		code, _, stderr := run(c.args...)
+		if code != ExitUsage || !strings.Contains(stderr, c.want) || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
+			t.Errorf("%s: exit %d, stderr %q: want exit 2 and one line with %q", strings.Join(c.args, " "), code, stderr, c.want)
+		}
+	}
+	if ents, _ := os.ReadDir(out); len(ents) != 0 {
+		t.Errorf("bad input wrote %d entries in --out", len(ents))
 	}
 }

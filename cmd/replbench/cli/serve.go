@@ -44,9 +44,11 @@ type serveFlags struct {
 	dataDir, out           string
 	converge               durationFlag
 	maxAllowedPacket       int
-	targetFile             string // --target-file: a target file naming the endpoints, for run --target
-	cpuProfile             string // --cpu-profile: a pprof CPU profile of serving, for finding the front end's hot spots
-	seed                   int64  // the scenario seed after the flags
+	targetFile             string            // --target-file: a target file naming the endpoints, for run --target
+	cpuProfile             string            // --cpu-profile: a pprof CPU profile of serving, for finding the front end's hot spots
+	seed                   int64             // the scenario seed after the flags
+	nodes                  nodesFlags        // --nodes-external, --run-id, --nodes-wait: the nodes as replbench node processes
+	scenario               *harness.Scenario // the scenario the flags describe, for the node processes
 }
 
 // defaultConvergeTimeout bounds the convergence check when serving stops.
@@ -65,6 +67,7 @@ func newServeFlags() *serveFlags {
 	fs.IntVar(&f.maxAllowedPacket, "max-allowed-packet", 64<<20, "@@max_allowed_packet in bytes; a larger packet gets 1153")
 	fs.Var(&f.converge, "converge-timeout", "how long the convergence check at the end waits for every node to apply what was committed")
 	addBusFlags(fs, &f.bus)
+	f.nodes.define(fs)
 	fs.StringVar(&f.dataDir, "data-dir", "", "keep each node's database on disk under DIR/<node> (default: in memory)")
 	fs.StringVar(&f.out, "out", "runs", "parent directory of the run directory <timestamp>-serve-<protocol>")
 	fs.StringVar(&f.targetFile, "target-file", "", "write a target file naming the endpoints to FILE once they are up, so that `replbench run --target FILE` drives the served cluster with replbench's own workloads over SQL")
@@ -80,6 +83,10 @@ func (f *serveFlags) usage(w io.Writer) {
 	fmt.Fprintln(w, "that the nodes converged and writes a run directory with each node's status")
 	fmt.Fprintln(w, "variables and the fault timeline. --duration D stops after D instead; --fault times")
 	fmt.Fprintln(w, "count from when the endpoints are up.")
+	fmt.Fprintln(w, "\nWith --nodes-external --nats-url URL [--run-id ID] the nodes are 'replbench node'")
+	fmt.Fprintln(w, "processes (as for run --nodes-external); each opens its endpoint at the address")
+	fmt.Fprintln(w, "--listen gives it (n1's port, n2 the next, ...). There, DDL is refused (the tables")
+	fmt.Fprintln(w, "are the workload's), --fault is not accepted, and no run directory is written.")
 	fmt.Fprintln(w, "\nflags:")
 	f.fs.SetOutput(w)
 	f.fs.PrintDefaults()
@@ -100,6 +107,7 @@ func prepareServe(args []string) (*serveFlags, *harness.PointSpec, error) {
 	s := &harness.Scenario{Name: "serve", Protocol: "galera", Workload: harness.WorkloadSpec{Name: "insert"}, Threads: harness.IntList{1}, Seed: 1}
 	s.Apply(f.o)
 	f.seed = s.Seed
+	f.scenario = s
 	if f.user == "" {
 		return f, nil, errors.New("--user: empty (accepted: an account name, default root)")
 	}
@@ -140,6 +148,12 @@ func prepareServe(args []string) (*serveFlags, *harness.PointSpec, error) {
 	if _, _, err := endpoint.ParseListen(f.listen, points[0].Nodes); err != nil {
 		return f, nil, fmt.Errorf("--listen: %v", err)
 	}
+	if err := f.nodes.check(visited(f.fs), f.bus, points, f.seed); err != nil {
+		return f, nil, err
+	}
+	if f.nodes.external && len(points[0].Faults) > 0 {
+		return f, nil, errors.New("--fault with serve --nodes-external is not built yet: the fault timeline is carried to node processes by run only (accepted: serve --nodes-external without --fault, run --nodes-external --fault ..., or serve --fault with the nodes in one process)")
+	}
 	return f, &points[0], nil
 }
 
@@ -155,7 +169,11 @@ func serveMain(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	code, err := serve(ctx, f, ps, stdout, stderr)
+	serveFn := serve
+	if f.nodes.external {
+		serveFn = serveExternal
+	}
+	code, err := serveFn(ctx, f, ps, stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "replbench serve: %s\n", oneLine(err.Error()))
 	}
@@ -208,20 +226,7 @@ func serve(ctx context.Context, f *serveFlags, ps *harness.PointSpec, stdout, st
 			return ExitFailure, fmt.Errorf("--target-file: %w", err)
 		}
 	}
-	fmt.Fprintf(stdout, "%s, %d nodes, network %s: serving MySQL (user %s)\n", ps.Protocol, ps.Nodes, ps.Network.Name, f.user)
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tADDRESS\tROLE\tSTATE")
-	for _, e := range infos {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Node, e.Addr, e.Role, e.State)
-	}
-	tw.Flush()
-	if host, port, err := net.SplitHostPort(infos[0].Addr); err == nil {
-		fmt.Fprintf(stdout, "connect: mysql -h %s -P %s -u%s; stop with Ctrl-C or SIGTERM\n", host, port, f.user)
-	}
-
-	if f.targetFile != "" {
-		fmt.Fprintf(stdout, "target: replbench run --target %s\n", f.targetFile)
-	}
+	printEndpoints(stdout, f, ps, infos, "")
 
 	// The fault timeline runs from now, as a point's runs from its measured phase.
 	serveCtx := ctx
@@ -360,4 +365,82 @@ func writeServeTarget(path, protocol string, infos []endpoint.Info, user, passwo
 		return err
 	}
 	return results.WriteFileAtomic(path, []byte(b.String()))
+}
+
+// printEndpoints prints the table of endpoints serve announces (node, address, role,
+// state), how to connect, and the target file when one was written; where says where the
+// nodes run when that is not this process.
+func printEndpoints(w io.Writer, f *serveFlags, ps *harness.PointSpec, infos []endpoint.Info, where string) {
+	fmt.Fprintf(w, "%s, %d nodes, network %s%s: serving MySQL (user %s)\n", ps.Protocol, ps.Nodes, ps.Network.Name, where, f.user)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tADDRESS\tROLE\tSTATE")
+	for _, e := range infos {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Node, e.Addr, e.Role, e.State)
+	}
+	tw.Flush()
+	if host, port, err := net.SplitHostPort(infos[0].Addr); err == nil {
+		fmt.Fprintf(w, "connect: mysql -h %s -P %s -u%s; stop with Ctrl-C or SIGTERM\n", host, port, f.user)
+	}
+	if f.targetFile != "" {
+		fmt.Fprintf(w, "target: replbench run --target %s\n", f.targetFile)
+	}
+}
+
+// serveExternal is serve --nodes-external: this process coordinates node processes
+// (replbench node --name nK --nats-url URL --run-id ID) over the external NATS. It waits
+// for them as run --nodes-external does (harness.ConnectNodes), sends them the point, and
+// each node opens its own MySQL endpoint, at the address in-process serve would give it
+// (--listen is n1's; node i listens on its port + i), over its own engine and provider.
+// It prints the same table, writes --target-file, and serves until SIGINT, SIGTERM or
+// --duration; then it closes the nodes' points and ends the node processes.
+//
+// What it leaves out (the nodes' data is in their processes): the convergence check and
+// the run directory with each node's status that in-process serve writes when it stops,
+// the fault timeline (refused in prepareServe), and DDL through the endpoints (each node's
+// SQL layer refuses it with 1235: the tables are the workload's).
+func serveExternal(ctx context.Context, f *serveFlags, ps *harness.PointSpec, stdout, stderr io.Writer) (int, error) {
+	progress := func(s string) { fmt.Fprintf(stderr, "replbench serve: %s\n", s) }
+	progress(fmt.Sprintf("waiting up to %s for nodes %s of run %s", f.nodes.wait.d, strings.Join(ps.Members(), ", "), f.nodes.runID))
+	x, err := f.nodes.connect(ctx, f.bus, []harness.PointSpec{*ps}, f.seed)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ExitInterrupted, errors.New("interrupted while waiting for the nodes; nothing written")
+		}
+		return ExitUsage, err // as run: the nodes did not come, or are not the run's
+	}
+	defer x.Close()
+	addrs, err := endpoint.NodeAddrs(f.listen, ps.Nodes) // the addresses in-process serve binds
+	if err != nil {
+		return ExitUsage, fmt.Errorf("--listen: %v", err)
+	}
+	eps, closePoint, err := x.ServeExternal(ctx, f.scenario, ps, harness.ServeConfig{Addrs: addrs, User: f.user, Password: f.password, MaxAllowedPacket: f.maxAllowedPacket})
+	if err != nil {
+		if ctx.Err() != nil {
+			return ExitInterrupted, errors.New("interrupted while the cluster was starting; nothing written")
+		}
+		return ExitFailure, fmt.Errorf("start the cluster on the node processes: %w", err)
+	}
+	infos := make([]endpoint.Info, len(eps))
+	for i, e := range eps {
+		infos[i] = endpoint.Info(e)
+	}
+	if f.targetFile != "" {
+		if err := writeServeTarget(f.targetFile, ps.Protocol, infos, f.user, f.password); err != nil {
+			closePoint()
+			return ExitFailure, fmt.Errorf("--target-file: %w", err)
+		}
+	}
+	printEndpoints(stdout, f, ps, infos, ", nodes as processes of run "+x.RunID())
+	serveCtx := ctx
+	if ps.Duration > 0 {
+		var cancel context.CancelFunc
+		serveCtx, cancel = context.WithTimeout(ctx, ps.Duration)
+		defer cancel()
+	}
+	t0 := time.Now()
+	<-serveCtx.Done()
+	progress("stopping: closing the nodes' endpoints and ending the node processes")
+	closePoint()
+	fmt.Fprintf(stdout, "served %s on the node processes of run %s\n", time.Since(t0).Round(time.Millisecond), x.RunID())
+	return ExitOK, nil
 }
