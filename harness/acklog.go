@@ -32,12 +32,22 @@ type ackLog struct {
 	doubt  map[ackKey]bool
 	acked  int64
 	serial int64 // order of commits without a seqno (an engine without replication)
+	// vanished are acknowledged row images that a later acknowledged INSERT of the same
+	// key proves were gone from the inserting node: an insert succeeds only where the key
+	// is absent, and nothing acknowledged deleted it. That is how a crash that lost
+	// commits shows when the restarted server hands out the lost auto-increment ids (and
+	// seqnos) again: the key is present at the end, holding another transaction's row.
+	vanished []vanishedWrite
 	// journal, when set, hears every recorded commit (acklog_remote.go): a node process's
 	// log survives its SIGKILL in a file, as its engine's data does.
 	journal func(node, gtid string, hasUUID bool, seqno int64, ws []ackedWrite, acked bool)
 }
 
 type ackKey struct{ table, pk string }
+
+// vanishedWrite is an acknowledged write whose row a later acknowledged insert of the same
+// key found absent on the node named by by.
+type vanishedWrite struct{ lost, by ackedWrite }
 
 type ackedWrite struct {
 	order int64  // position in the protocol's total order (or of arrival, with none)
@@ -183,7 +193,15 @@ func (l *ackLog) record(node, gtid string, hasUUID bool, seqno int64, ws []acked
 		if w.op == "delete" {
 			w.row = nil
 		}
-		if cur := l.rows[k]; cur == nil || cur.order <= order {
+		cur := l.rows[k]
+		if w.op == "insert" && cur != nil && cur.row != nil && !l.doubt[k] {
+			// The key held an acknowledged row and the insert still succeeded: that row
+			// was gone from w.node when the insert ran. The insert is now the key's image.
+			l.vanished = append(l.vanished, vanishedWrite{lost: *cur, by: w})
+			l.rows[k] = &w
+			continue
+		}
+		if cur == nil || cur.order <= order {
 			l.rows[k] = &w
 		}
 	}
@@ -273,6 +291,25 @@ func (l *ackLog) check(ctx context.Context, nodes []checkNode) checker.Verdict {
 			Key: k.table + " " + k.pk, GTID: w.gtid, Seqno: w.seqno, MissingOn: missing}
 		v.Lost = append(v.Lost, lw)
 		ws = append(ws, checker.Witness{Text: lw.String() + fmt.Sprintf(" (acknowledged at %s)", w.at.Format("15:04:05.000"))})
+	}
+	for _, vw := range l.vanished {
+		k := ackKey{vw.lost.table, fmt.Sprint(vw.lost.pk...)}
+		if l.doubt[k] {
+			continue // an in-doubt delete may have removed it
+		}
+		w := vw.lost
+		lw := checker.LostWrite{Op: -1, Process: -1, Node: w.node, Mop: fmt.Sprintf("%s %s %s", w.op, k.table, k.pk),
+			Key: k.table + " " + k.pk, GTID: w.gtid, Seqno: w.seqno, MissingOn: []string{vw.by.node}}
+		v.Lost = append(v.Lost, lw)
+		by := vw.by.gtid
+		if by == "" {
+			by = fmt.Sprintf("seqno %d", vw.by.seqno)
+		}
+		ws = append(ws, checker.Witness{Text: lw.String() + fmt.Sprintf(" (acknowledged at %s; gone from %s before the acknowledged insert of the same key at %s, %s)",
+			w.at.Format("15:04:05.000"), vw.by.node, vw.by.at.Format("15:04:05.000"), by)})
+	}
+	if len(l.vanished) > 0 {
+		v.Checked["acknowledged rows a later insert of their key found gone"] = len(l.vanished)
 	}
 	if liveN > 0 && liveN < len(nodes) {
 		v.Checked["rows a down node's surviving storage lacks (fetched on rejoin, not lost)"] = downLacks

@@ -18,10 +18,13 @@ func init() {
 	protocols.Register(protocols.Protocol{
 		Name:     "standalone",
 		Summary:  "one node, no replication: the floor",
-		Notes:    "Commits locally with no network cost. Runs with --nodes 1 only.",
+		Notes:    "Commits locally with no network cost. Runs with --nodes 1 only. kill, crash and stop restart it from what its engine recovered (innodb_flush_log_at_trx_commit decides what a crash keeps).",
 		MinNodes: 1,
 		MaxNodes: 1,
 		New:      New,
+		// A restarted server is its recovered engine and nothing else: there is no group
+		// to rejoin, so the provider only resumes its positions there (New).
+		Rejoins: true,
 		// The floor stands for one real server: with its cost profile a plain run charges
 		// what MariaDB itself spends (statements, engine commit, redo flush), the same
 		// measurement the replicated flavours' profiles start from; --cost-profile none
@@ -45,7 +48,15 @@ func New(cfg protocols.Config) (protocols.Provider, error) {
 	if len(cfg.Members) != 1 {
 		return nil, fmt.Errorf("standalone runs exactly one node, got %d (use --nodes 1)", len(cfg.Members))
 	}
-	return &Provider{uuid: protocols.NameUUID("standalone/" + cfg.Node), cost: cfg.Cost}, nil
+	p := &Provider{uuid: protocols.NameUUID("standalone/" + cfg.Node), cost: cfg.Cost}
+	if cfg.Rejoin {
+		// After a kill, crash or stop: InnoDB's crash recovery is the engine's (what it
+		// synced survives, as innodb_flush_log_at_trx_commit says); the server goes on
+		// numbering from the last transaction it recovered.
+		p.seq.Store(cfg.Position)
+		p.committed.Store(cfg.Position)
+	}
+	return p, nil
 }
 
 // Start implements protocols.Provider.
