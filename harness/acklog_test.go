@@ -166,9 +166,15 @@ func TestAckLogInsertOverAnAcknowledgedRowIsALoss(t *testing.T) {
 	l2 := newAckLog([]storage.TableSchema{schema})
 	db2 := l2.wrap(workloads.OnEngine(e))
 	for _, f := range []func(workloads.Tx) error{
-		func(tx workloads.Tx) error { _, err := tx.Insert(ctx, "t", storage.Row{int64(3), int64(30)}); return err },
+		func(tx workloads.Tx) error {
+			_, err := tx.Insert(ctx, "t", storage.Row{int64(3), int64(30)})
+			return err
+		},
 		func(tx workloads.Tx) error { _, err := tx.Delete(ctx, "t", int64(3)); return err },
-		func(tx workloads.Tx) error { _, err := tx.Insert(ctx, "t", storage.Row{int64(3), int64(31)}); return err },
+		func(tx workloads.Tx) error {
+			_, err := tx.Insert(ctx, "t", storage.Row{int64(3), int64(31)})
+			return err
+		},
 	} {
 		tx := db2.Begin()
 		if err := f(tx); err != nil {
