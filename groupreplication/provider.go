@@ -285,6 +285,38 @@ func (p *Provider) Start(ctx context.Context) error {
 	}
 }
 
+// Leave is STOP GROUP_REPLICATION, the first step of a clean shutdown (the harness's
+// stop fault calls it before Close): the member proposes its own removal from the view
+// and returns once it is delivered here, the member OFFLINE and out of every member's
+// view, and, if it was the raft leader, once leadership has moved to the primary the
+// others elected (so its raft peer's shutdown does not cost the group an election
+// timeout). The others change their view at that point of the order at once, where a
+// killed member is only expelled after the suspicion and expel timeouts. It returns
+// ctx's error if that does not happen in time (no majority: the removal cannot be
+// agreed); the shutdown then goes on, and the group expels the member as a killed one.
+// Close alone (every run's teardown) does not leave: it is the process going away.
+func (p *Provider) Leave(ctx context.Context) error {
+	p.step((*group.Machine).Leave)
+	for {
+		p.mu.Lock()
+		left, leaving, lead, ch := p.m.Left(), p.m.Leaving(), p.m.Lead(), p.changed
+		p.mu.Unlock()
+		if left && lead != p.self {
+			return nil
+		}
+		if !left && !leaving {
+			return nil // not in the group (OFFLINE, ERROR, or expelled meanwhile)
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("group-replication: %s could not leave the group: %w (is a majority of members reachable?)", p.cfg.Node, ctx.Err())
+		case <-p.ctx.Done():
+			return errors.New("group-replication: closed while leaving the group")
+		}
+	}
+}
+
 // Close leaves the group and stops every goroutine.
 func (p *Provider) Close() error {
 	p.cancel()

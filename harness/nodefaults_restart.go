@@ -99,11 +99,15 @@ func (t *clusterTarget) Lifecycle(f FaultEvent) {
 	case FaultKill, FaultCrash, FaultStop:
 		how := map[FaultKind]storage.Halt{FaultKill: storage.HaltKill, FaultCrash: storage.HaltCrash, FaultStop: storage.HaltStop}[f.Kind]
 		// A coordinated fault takes every image at one instant: first every wire is cut
-		// and every image taken, then the providers stop.
+		// and every image taken, then the providers stop. A clean stop of one node leaves
+		// the group first (protocols.Leaver), as its shutdown does.
 		var stopping []int
 		for _, n := range t.targets(f.Node) {
 			if f.Node == AllNodes && t.downIdle(n) {
 				continue // kill=all takes down what runs; a node down already stays down
+			}
+			if f.Kind == FaultStop && f.Node != AllNodes {
+				t.leave(n)
 			}
 			if i := t.down(n, how); i >= 0 {
 				stopping = append(stopping, i)
@@ -119,6 +123,35 @@ func (t *clusterTarget) Lifecycle(f FaultEvent) {
 	case FaultPromote:
 		t.promote(f.Node)
 	}
+}
+
+// leaveTimeout bounds a clean stop's leave (protocols.Leaver): beyond it the node goes
+// down without having left, and the group expels it as it would a killed one.
+const leaveTimeout = 10 * time.Second
+
+// leave has node's provider leave the group, if it does that on a clean stop
+// (protocols.Leaver) and the node is serving; the outcome is recorded as an event.
+func (t *clusterTarget) leave(node string) {
+	i := t.index(node)
+	if i < 0 {
+		return
+	}
+	t.lc.mu.Lock()
+	down := t.lc.down[node] != nil
+	t.lc.mu.Unlock()
+	l, ok := t.c.providers[i].(protocols.Leaver)
+	if down || !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
+	defer cancel()
+	msg := fmt.Sprintf("stop %s: left the group", node)
+	if err := l.Leave(ctx); err != nil {
+		msg = fmt.Sprintf("stop %s: %v", node, err)
+	}
+	t.lc.mu.Lock()
+	t.lc.events = append(t.lc.events, lifeEvent{time.Now(), msg})
+	t.lc.mu.Unlock()
 }
 
 // down takes node down as how says; it returns the node's index, or -1 if it was down

@@ -108,6 +108,17 @@ type Halter interface {
 	Halted() string
 }
 
+// Leaver is implemented by a provider whose clean shutdown first leaves the group, as
+// Group Replication's STOP GROUP_REPLICATION does: the others install a view without this
+// node at once, where a killed node is noticed only after the protocol's failure timeouts.
+// The harness calls Leave before Close for a clean stop of one node, never at teardown
+// (Close alone is the process going away, which is what every other fault and the end of
+// a run are). Leave returns when the group has agreed on the smaller view, or ctx's error
+// (no majority to agree it); the shutdown goes on either way.
+type Leaver interface {
+	Leave(ctx context.Context) error
+}
+
 // AutocommitRetrier is implemented by a provider whose server re-runs an autocommit
 // statement that failed certification before the client sees the error: Galera's
 // wsrep_retry_autocommit (default 1). The re-run is invisible to the application except in

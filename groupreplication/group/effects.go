@@ -39,6 +39,9 @@ type Effects struct {
 	// RolledBack reports that this member left the group: every client waiting for a
 	// verdict or a sync gets "rolled back" (the outcome is unknown to it, as in the server).
 	RolledBack bool
+	// Left reports that this member's own removal (Leave) was delivered: it is OFFLINE
+	// and out of the view everywhere, and a clean shutdown may go on.
+	Left bool
 	// Rejoin asks the driver to run auto-rejoin (NextRejoin): this member just went to ERROR.
 	Rejoin bool
 	// FlowStep reports a flow-control step: writers waiting for the next period may go.

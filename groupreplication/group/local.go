@@ -53,6 +53,44 @@ func (m *Machine) Restart(now time.Time) Effects {
 	return eff
 }
 
+// Leave is STOP GROUP_REPLICATION (and a clean server shutdown) on a member of the
+// group: the member proposes its own removal from the view, which XCom orders like any
+// configuration change (remove_node for itself), so every member installs the smaller
+// view at the same point of the order as soon as it is delivered: no suspicion (5 s),
+// no group_replication_member_expel_timeout, and, if it was the primary, the new primary
+// elected at once. A killed member is silent instead and is expelled only after both
+// timeouts. When the removal is delivered here the member is OFFLINE (Effects.Left),
+// not ERROR: it left, nobody expelled it, so no auto-rejoin. A member alone in its view
+// has nobody to tell and is OFFLINE at once. The removal needs an agreement like any
+// message: a member cut off from the majority never sees it delivered, and its
+// shutdown goes on without it (the driver bounds the wait; the others then expel it).
+func (m *Machine) Leave() (eff Effects) {
+	self, inc := m.cfg.Self, m.cfg.Incarnation
+	if !m.view.Holds(self, inc) || (m.state != Online && m.state != Recovering) {
+		return eff
+	}
+	if m.view.Size() == 1 {
+		m.leaveDone(&eff)
+		return eff
+	}
+	m.leaving = true
+	msg := m.message(KindExpel)
+	msg.ID, msg.TargetInc = int64(self), inc
+	return m.ProposeControl(msg)
+}
+
+// leaveDone is this member's own removal delivered (or not needed): OFFLINE, its waiting
+// clients rolled back, the shutdown may go on.
+func (m *Machine) leaveDone(eff *Effects) {
+	m.leaving, m.left = false, true
+	m.state = Offline
+	m.paused = true // out of the group: nothing more is applied here
+	m.joining, m.joined, m.joinRefused = false, false, false
+	clear(m.waiting)
+	clear(m.syncing)
+	eff.RolledBack, eff.Changed, eff.Left = true, true, true
+}
+
 // Stop is a shutdown: OFFLINE, and every waiting client rolled back.
 func (m *Machine) Stop() (eff Effects) {
 	m.state = Offline
@@ -182,11 +220,12 @@ func (m *Machine) Tick(t Tick) (eff Effects) {
 	// commits pay no forwarding hop: a leader that is not the primary hands leadership
 	// over, unless it suspects the primary (the transfer could not complete) or hears
 	// the primary's member only as another incarnation (the primary it elected is dead; a
-	// restarted server on the same raft peer is not it).
+	// restarted server on the same raft peer is not it). A member that has just left the
+	// group (Leave) hands it over too, before its shutdown takes the raft peer away.
 	if t.IsLeader && m.cfg.SinglePrimary {
 		to := m.primary
 		if to >= 0 && to != m.cfg.Self && m.view.In(to) && !m.unreachable[to] &&
-			m.heardInc[to] == m.view.Incarnation(to) && (m.state == Online || m.joining) {
+			m.heardInc[to] == m.view.Incarnation(to) && (m.state == Online || m.joining || m.left) {
 			eff.Transfer, eff.TransferTo = true, to
 		}
 	}

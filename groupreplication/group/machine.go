@@ -68,6 +68,8 @@ type Machine struct {
 	joining        bool      // a rejoin is under way (RECOVERING)
 	joined         bool      // this attempt's join was delivered (the view has this incarnation)
 	joinRefused    bool      // the join was refused: the view holds an earlier incarnation
+	leaving        bool      // STOP GROUP_REPLICATION: this member's own removal is proposed (Leave)
+	left           bool      // that removal was delivered: OFFLINE, out of the view (Left)
 	heardInc       []int64   // by member, the incarnation last heard from
 	orphanSince    time.Time // a refused joiner has heard no view member since (checkOrphaned)
 	rejoinAttempts int       // in the current stay in ERROR (reset once ONLINE)
@@ -130,6 +132,13 @@ func (m *Machine) State() State { return m.state }
 
 // Primary returns the primary's member index (-1: none, and always in multi-primary mode).
 func (m *Machine) Primary() int { return m.primary }
+
+// Left reports whether this member left the group by its own Leave (STOP
+// GROUP_REPLICATION), as opposed to being expelled or never having joined.
+func (m *Machine) Left() bool { return m.left }
+
+// Leaving reports whether this member's own removal is proposed and not yet delivered.
+func (m *Machine) Leaving() bool { return m.leaving }
 
 // Lead returns the raft leader's member index as last reported (-1: none).
 func (m *Machine) Lead() int { return m.lead }

@@ -22,6 +22,8 @@ func (m *Machine) viewChange(msg *Message, eff *Effects) {
 		m.viewChanged(eff)
 		mine := msg.TargetInc == m.cfg.Incarnation
 		switch {
+		case target == self && mine && m.leaving:
+			m.leaveDone(eff) // its own STOP GROUP_REPLICATION (Leave)
 		case target == self && mine && !m.joining:
 			m.goError("expelled from the group", eff)
 		case target == self && mine && m.joined:
@@ -134,6 +136,7 @@ func (m *Machine) goError(reason string, eff *Effects) {
 	m.state = Error
 	m.errorReason = reason
 	m.paused = true
+	m.leaving = false
 	m.joining, m.joined, m.joinRefused = false, false, false
 	clear(m.waiting)
 	clear(m.syncing)

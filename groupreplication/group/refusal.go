@@ -59,10 +59,13 @@ func (m *Machine) ReadRefusal() (err *protocols.Error, online bool) {
 
 // WriteRefusal is what a transaction's first write is refused with (nil: allowed): a
 // member out of service, or a single-primary secondary (super_read_only), which includes
-// a new primary until its backlog is applied.
+// a new primary until its backlog is applied, or a member leaving the group (Leave).
 func (m *Machine) WriteRefusal() *protocols.Error {
 	if m.state != Online {
 		return m.refusal()
+	}
+	if m.leaving {
+		return protocols.ErrReadOnly() // STOP GROUP_REPLICATION sets super_read_only first
 	}
 	if m.cfg.SinglePrimary && (m.primary != m.cfg.Self || m.primaryChange) {
 		return protocols.ErrReadOnly()
@@ -75,6 +78,9 @@ func (m *Machine) WriteRefusal() *protocols.Error {
 func (m *Machine) CommitRefusal() *protocols.Error {
 	if m.state != Online {
 		return m.refusal()
+	}
+	if m.leaving {
+		return protocols.ErrReadOnly() // STOP GROUP_REPLICATION sets super_read_only first
 	}
 	if m.cfg.SinglePrimary && m.primary != m.cfg.Self {
 		return protocols.ErrReadOnly()
