@@ -39,11 +39,21 @@ type instance struct {
 	since time.Time
 }
 
-// proposers is XCom's PROPOSERS: proposer tasks per member, each holding one instance.
-const proposers = 10
+// Proposers is XCom's PROPOSERS: proposer tasks per member, each holding one instance
+// until it is decided. With the event horizon it is what caps a member's instances in
+// flight (InstancesInFlight); harness/law reads it from here so the bound and the driver
+// cannot disagree.
+const Proposers = 10
 
-// maxBatch is MAX_BATCH_APP_DATA: payloads chained in one instance at most.
-const maxBatch = 5000
+// MaxBatch is MAX_BATCH_APP_DATA: payloads chained in one instance at most (XCom caps the
+// batch because decoding a chain is recursive). It bounds what one instance carries.
+const MaxBatch = 5000
+
+// InstancesInFlight is how many Paxos instances one member can have undecided at once
+// with group_replication_write_concurrency (the event horizon) at eventHorizon: every
+// proposer holds one, and none may go past the horizon, so min(eventHorizon, Proposers).
+// Raising the horizon beyond 10 therefore changes nothing here: the proposers bind.
+func InstancesInFlight(eventHorizon int) int { return min(eventHorizon, Proposers) }
 
 // instanceLostAfter is how long an instance may stay undecided before the member stops
 // counting it: its messages were lost (a proposal forwarded to a leader that failed, a
@@ -52,7 +62,7 @@ const maxBatch = 5000
 const instanceLostAfter = time.Second
 
 func newHorizon(eventHorizon int) *horizon {
-	return &horizon{limit: min(eventHorizon, proposers), inflight: map[int]*instance{},
+	return &horizon{limit: InstancesInFlight(eventHorizon), inflight: map[int]*instance{},
 		waiting: map[string][]int{}, lostAt: instanceLostAfter}
 }
 
@@ -60,7 +70,7 @@ func newHorizon(eventHorizon int) *horizon {
 func (h *horizon) Queue(data []byte) { h.queued = append(h.queued, data) }
 
 // Take returns the batch a free proposer takes now: every queued message (up to
-// maxBatch) if fewer than limit instances are in flight, else nil. now ages the
+// MaxBatch) if fewer than limit instances are in flight, else nil. now ages the
 // instances in flight.
 func (h *horizon) Take(now time.Time) [][]byte {
 	if len(h.queued) == 0 {
@@ -74,7 +84,7 @@ func (h *horizon) Take(now time.Time) [][]byte {
 	if h.limit > 0 && len(h.inflight) >= h.limit {
 		return nil
 	}
-	n := min(len(h.queued), maxBatch)
+	n := min(len(h.queued), MaxBatch)
 	batch := h.queued[:n:n]
 	h.queued = h.queued[n:]
 	if len(h.queued) == 0 {

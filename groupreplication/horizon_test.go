@@ -55,14 +55,14 @@ func TestEventHorizon_PerCommitCostAtCClients(t *testing.T) {
 			cost, rtt, inflight := perCommit(t, c, map[string]string{pWriteConcurrency: strconv.Itoa(wc)})
 			t.Logf("write concurrency %d, c=%d: per-commit %v (%.2f x RTT %v), at most %d instances in flight",
 				wc, c, cost, float64(cost)/float64(rtt), rtt, inflight)
-			if inflight > proposers || (c > proposers && inflight != proposers) {
-				t.Errorf("%d instances in flight, want at most %d (exactly that with more clients)", inflight, proposers)
+			if inflight > Proposers || (c > Proposers && inflight != Proposers) {
+				t.Errorf("%d instances in flight, want at most %d (exactly that with more clients)", inflight, Proposers)
 			}
-			if diff := cost - rtt; c <= proposers && (diff < -rtt/100 || diff > rtt/100) {
-				t.Errorf("c=%d <= %d instances: per-commit %v, want one round trip %v", c, proposers, cost, rtt)
+			if diff := cost - rtt; c <= Proposers && (diff < -rtt/100 || diff > rtt/100) {
+				t.Errorf("c=%d <= %d instances: per-commit %v, want one round trip %v", c, Proposers, cost, rtt)
 			}
-			if c > proposers && (cost < rtt-rtt/100 || cost >= 2*rtt) {
-				t.Errorf("c=%d > %d instances: per-commit %v, want from one round trip %v to below two", c, proposers, cost, rtt)
+			if c > Proposers && (cost < rtt-rtt/100 || cost >= 2*rtt) {
+				t.Errorf("c=%d > %d instances: per-commit %v, want from one round trip %v to below two", c, Proposers, cost, rtt)
 			}
 		}
 	}
@@ -100,7 +100,7 @@ func TestHorizon_TenInstancesThenOneBatch(t *testing.T) {
 		t.Fatal("lost instances still hold the proposers")
 	}
 	// With the horizon at 200 the ten proposers still bind.
-	if newHorizon(200).limit != proposers {
+	if newHorizon(200).limit != Proposers {
 		t.Fatal("more instances than proposers")
 	}
 }

@@ -22,6 +22,14 @@ import (
 // waiting think before the next, and returns the commits completed in [warm, warm+span).
 func galeraRun(t *testing.T, net transport.Network, members []string, nodes []Node, threads int, think, warm, span time.Duration) int {
 	t.Helper()
+	return providerRun(t, galera.New, net, members, nodes, threads, think, warm, span)
+}
+
+// providerRun is galeraRun for any protocol's provider (newProvider builds one member's):
+// threads clients on the first member, each committing a row of its own and waiting think
+// before the next; it returns the commits completed in [warm, warm+span).
+func providerRun(t *testing.T, newProvider func(protocols.Config) (protocols.Provider, error), net transport.Network, members []string, nodes []Node, threads int, think, warm, span time.Duration) int {
+	t.Helper()
 	var done int
 	synctest.Test(t, func(t *testing.T) {
 		em := transport.NewEmulator(transport.NewMemBus(), net, transport.EmulatorOptions{Seed: 1, Virtual: true})
@@ -32,7 +40,7 @@ func galeraRun(t *testing.T, net transport.Network, members []string, nodes []No
 			if err != nil {
 				t.Fatal(err)
 			}
-			pv, err := galera.New(protocols.Config{Node: n, Members: members, Endpoint: ep, Applier: nullApplier{}, Settings: nodes[i].Settings, Seed: 1})
+			pv, err := newProvider(protocols.Config{Node: n, Members: members, Endpoint: ep, Applier: nullApplier{}, Settings: nodes[i].Settings, Seed: 1})
 			if err != nil {
 				t.Fatal(err)
 			}

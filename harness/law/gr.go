@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/replbench/replbench/groupreplication"
 	"github.com/replbench/replbench/groupreplication/group"
 	"github.com/replbench/replbench/groupreplication/membership"
 	"github.com/replbench/replbench/protocols/transport"
@@ -109,5 +110,69 @@ func (m model) groupReplication() (*Explanation, error) {
 		why += fmt.Sprintf(", and consistency BEFORE_AND_AFTER adds a sync round and every member's prepare (slowest %s)", afterNode)
 	}
 	why += fmt.Sprintf(": floor %s%s.", fmtD(floors[w]-m.localFloor(w)), m.localNote(w))
-	return m.finish(floors, why, 0, ""), nil
+	e := m.finish(floors, why, 0, "")
+	if e.Bound.Limit == "latency" || e.Bound.Limit == "cpu" {
+		var notes []string
+		var tps float64
+		binds := false
+		for _, wr := range m.writers {
+			note, perFloor := m.grHorizon(wr)
+			notes = append(notes, note)
+			t := m.threadsPer()[wr]
+			if perFloor < t {
+				binds = true
+			}
+			tps += float64(perFloor) / floors[wr].Seconds()
+		}
+		e.Throughput = strings.TrimSuffix(e.Throughput, ".") + ". " + strings.Join(notes, " ")
+		if binds && tps < e.Bound.MaxTPS {
+			e.Bound.MaxTPS = tps
+			e.Bound.Limit = "pipeline"
+			e.Throughput += fmt.Sprintf(" The bound is therefore %s tps (limit: pipeline).", FormatTPS(tps))
+		}
+	}
+	return e, nil
+}
+
+// grHorizon is XCom's event horizon as a throughput bound for writer w, with its
+// derivation (gr-semisync.md §3; xcom_base.c, proposer_task and too_far):
+//   - a member has at most H = min(group_replication_write_concurrency, 10 proposers)
+//     Paxos instances undecided at once (groupreplication.InstancesInFlight): each
+//     proposer task holds one instance until it is decided, and none may propose past
+//     the last executed message plus the event horizon;
+//   - an instance is decided one agreement after it is proposed, the writer's floor F at
+//     the least, so at most H instances are decided per floor;
+//   - an instance carries every message queued when its proposer took it (AUTOBATCH), up
+//     to MAX_BATCH_APP_DATA = 5000; with t threads each having one commit in flight, and
+//     the other H - 1 instances in flight holding at least one message each, one instance
+//     carries at most B = min(5000, t - H + 1) when t > H;
+//   - so commits per floor <= min(t, H x B): with t <= H every thread has an instance of
+//     its own and the bound is t / F, the latency bound; with t > H, H x (t - H + 1) >= t
+//     (it exceeds t by (H - 1)(t - H)), so the horizon lowers the bound only when the
+//     batch cap binds, t > H x 5000 + H - 1 threads.
+// What the horizon does below that is cost latency, which an upper bound cannot claim: a
+// commit sent while all H instances are in flight waits for the next one to be decided,
+// less than one more floor, so a thread commits at least once per 2 F, and the measured
+// figure lies between t / (2 F) and t / F. It returns the sentence and the commits per
+// floor.
+func (m model) grHorizon(w string) (string, int) {
+	wc := m.grAt(w).WriteConcurrency
+	h := groupreplication.InstancesInFlight(wc)
+	t := m.threadsPer()[w]
+	perFloor := t
+	b := 1
+	if t > h {
+		b = min(groupreplication.MaxBatch, t-h+1)
+		perFloor = min(t, h*b)
+	}
+	var how string
+	switch {
+	case t <= h:
+		how = fmt.Sprintf("the %d threads on %s each have an instance of their own, so every commit is one floor", t, w)
+	case perFloor >= t:
+		how = fmt.Sprintf("the %d threads on %s fit: the other %d instances in flight hold a message each, so one instance carries up to min(%d, %d - %d + 1) = %d and %d x %d >= %d; the horizon does not lower the bound, but a commit sent while all %d are in flight waits for the next to be decided (less than one more floor), so %s commits between %d / (2 floors) and %d / floor", t, w, h-1, groupreplication.MaxBatch, t, h, b, h, b, t, h, w, t, t)
+	default:
+		how = fmt.Sprintf("the %d threads on %s exceed what %d instances of at most %d messages carry: %d per floor", t, w, h, groupreplication.MaxBatch, perFloor)
+	}
+	return fmt.Sprintf("Pipeline (XCom event horizon): at most H = min(group_replication_write_concurrency %d, %d proposers) = %d instances in flight on %s, each decided one floor after it is proposed and carrying every message queued when its proposer took it (at most %d); %s.", wc, groupreplication.Proposers, h, w, groupreplication.MaxBatch, how), perFloor
 }
