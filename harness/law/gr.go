@@ -150,6 +150,7 @@ func (m model) groupReplication() (*Explanation, error) {
 //     its own and the bound is t / F, the latency bound; with t > H, H x (t - H + 1) >= t
 //     (it exceeds t by (H - 1)(t - H)), so the horizon lowers the bound only when the
 //     batch cap binds, t > H x 5000 + H - 1 threads.
+//
 // What the horizon does below that is cost latency, which an upper bound cannot claim: a
 // commit sent while all H instances are in flight waits for the next one to be decided,
 // less than one more floor, so a thread commits at least once per 2 F, and the measured
