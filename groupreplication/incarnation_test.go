@@ -17,6 +17,21 @@ import (
 	"github.com/replbench/replbench/storage"
 )
 
+// anyPrimaryCluster starts, in virtual time, 3 members with 1 ms one-way links and 4
+// clients writing on whichever member takes them (anyPrimaryLoad); up says which members the
+// clients try (all at first), acked collects the acknowledged ids, stop ends the clients.
+// The caller closes c.
+func anyPrimaryCluster(t *testing.T) (c *cluster, up []atomic.Bool, acked *sync.Map, stop func()) {
+	nw := slowLinks(lan(t, 3), 3, time.Millisecond, "n1", "n2", "n3")
+	c = start(t, 3, transport.NewMemBus(), nw, true, nil, nil)
+	up = make([]atomic.Bool, 3)
+	for i := range up {
+		up[i].Store(true)
+	}
+	acked = &sync.Map{}
+	return c, up, acked, c.anyPrimaryLoad(context.Background(), 4, acked, up)
+}
+
 // anyPrimaryLoad starts clients that insert distinct rows on whichever member takes them:
 // each tries its member, and on a refusal (a secondary's 1290, a member down, recovering
 // or rolling back) sleeps a millisecond and tries the next. Every acknowledged id goes to
@@ -86,16 +101,9 @@ type primaryRestart struct {
 func restartPrimaryUnderLoad(t *testing.T, between func(c *cluster, oldInc, oldMaxID int64)) primaryRestart {
 	var out primaryRestart
 	synctest.Test(t, func(t *testing.T) {
-		nw := slowLinks(lan(t, 3), 3, time.Millisecond, "n1", "n2", "n3")
-		c := start(t, 3, transport.NewMemBus(), nw, true, nil, nil)
+		c, up, acked, stop := anyPrimaryCluster(t)
 		defer c.close()
 		ctx := context.Background()
-		up := make([]atomic.Bool, 3)
-		for i := range up {
-			up[i].Store(true)
-		}
-		var acked sync.Map
-		stop := c.anyPrimaryLoad(ctx, 4, &acked, up)
 		time.Sleep(time.Second)
 		oldInc, oldMaxID := c.provs[0].incarnation, c.provs[0].nextID.Load()
 		up[0].Store(false)
@@ -104,15 +112,7 @@ func restartPrimaryUnderLoad(t *testing.T, between func(c *cluster, oldInc, oldM
 		time.Sleep(time.Second)
 		p, done := c.restart(0, e)
 		up[0].Store(true)
-		for started := false; !started; {
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatalf("restart: %v", err)
-				}
-				started = true
-			case <-time.After(10 * time.Millisecond):
-			}
+		awaitRestart(t, p, done, 10*time.Millisecond, func() {
 			if out.unreachable == 0 && c.stateOf(1, 0) == "UNREACHABLE" {
 				out.unreachable = time.Since(killed)
 			}
@@ -127,7 +127,7 @@ func restartPrimaryUnderLoad(t *testing.T, between func(c *cluster, oldInc, oldM
 			if out.expelled == 0 && c.status(0, "gr_model_join_refused") == "ON" {
 				out.refusedWhileOld = true
 			}
-		}
+		})
 		out.rejoined = time.Since(killed)
 		if between != nil {
 			between(c, oldInc, oldMaxID)
@@ -139,7 +139,7 @@ func restartPrimaryUnderLoad(t *testing.T, between func(c *cluster, oldInc, oldM
 		p.mu.Lock()
 		out.finalPrimary = p.m.Primary()
 		p.mu.Unlock()
-		out.lost, out.acked = c.lostAcked(t, 1, &acked)
+		out.lost, out.acked = c.lostAcked(t, 1, acked)
 		for i := range out.digests {
 			out.digests[i] = c.provs[i].verdictDigest()
 		}
@@ -275,23 +275,7 @@ func TestRestart_LogCompactedPastTheJoinerClones(t *testing.T) {
 		e, pos := c.down(1, storage.HaltKill)
 		time.Sleep(time.Second)
 		p, done := c.restart(1, e)
-		var states []group.State
-		for started := false; !started; {
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatalf("restart: %v", err)
-				}
-				started = true
-			case <-time.After(time.Millisecond):
-			}
-			p.mu.Lock()
-			st := p.m.State()
-			p.mu.Unlock()
-			if len(states) == 0 || states[len(states)-1] != st {
-				states = append(states, st)
-			}
-		}
+		states := awaitRestart(t, p, done, time.Millisecond, nil)
 		time.Sleep(time.Second)
 		stop()
 		converged := c.quiesce(ctx)

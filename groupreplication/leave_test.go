@@ -3,14 +3,12 @@ package groupreplication
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/replbench/replbench/groupreplication/group"
 	"github.com/replbench/replbench/groupreplication/membership"
-	"github.com/replbench/replbench/protocols/transport"
 	"github.com/replbench/replbench/storage"
 )
 
@@ -26,18 +24,11 @@ import (
 func TestStop_PrimaryLeavesAtOnceAndTheGroupGoesOn(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const rtt = 2 * time.Millisecond
-		nw := slowLinks(lan(t, 3), 3, time.Millisecond, "n1", "n2", "n3")
-		c := start(t, 3, transport.NewMemBus(), nw, true, nil, nil)
+		c, up, acked, stop := anyPrimaryCluster(t)
 		defer c.close()
 		ctx := context.Background()
-		up := make([]atomic.Bool, 3)
-		for i := range up {
-			up[i].Store(true)
-		}
-		var acked sync.Map
-		stop := c.anyPrimaryLoad(ctx, 4, &acked, up)
 		time.Sleep(time.Second)
-		before := countAcked(&acked)
+		before := countAcked(acked)
 
 		up[0].Store(false)
 		stopped := time.Now()
@@ -82,10 +73,10 @@ func TestStop_PrimaryLeavesAtOnceAndTheGroupGoesOn(t *testing.T) {
 		e, _ := c.down(0, storage.HaltStop)
 
 		// Writes go on at the new primary at once.
-		atStop := countAcked(&acked)
-		first := waitUntil(t, time.Second, "a commit after the stop", func() bool { return countAcked(&acked) > atStop })
+		atStop := countAcked(acked)
+		first := waitUntil(t, time.Second, "a commit after the stop", func() bool { return countAcked(acked) > atStop })
 		time.Sleep(time.Second - first)
-		during := countAcked(&acked) - atStop
+		during := countAcked(acked) - atStop
 		t.Logf("before the stop %d commits in 1 s; after it: first commit %v later, %d in the next second", before, first, during)
 		if first > 5*rtt || during < before/2 {
 			t.Fatalf("after the stop: first commit %v later, %d commits in a second (%d in the first): writes should go on at once", first, during, before)
@@ -109,7 +100,7 @@ func TestStop_PrimaryLeavesAtOnceAndTheGroupGoesOn(t *testing.T) {
 			t.Fatal("members did not converge")
 		}
 		for i := range c.provs {
-			if lost, total := c.lostAcked(t, i, &acked); lost != 0 {
+			if lost, total := c.lostAcked(t, i, acked); lost != 0 {
 				t.Fatalf("n%d lost %d of %d acknowledged rows", i+1, lost, total)
 			}
 		}

@@ -275,13 +275,23 @@ func (p *Provider) Start(ctx context.Context) error {
 		if ready {
 			return nil
 		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("group-replication: %s did not come ONLINE: %w (is a majority of members started and reachable?)", p.cfg.Node, ctx.Err())
-		case <-p.ctx.Done():
-			return errors.New("group-replication: closed during Start")
+		if err := p.awaitChange(ctx, ch, "did not come ONLINE", "is a majority of members started and reachable?"); err != nil {
+			return err
 		}
+	}
+}
+
+// awaitChange waits for ch (closed at the machine's next change), and returns an error
+// saying what the member did not do (what, with hint on what to check) if ctx ends first,
+// or if the provider is closed meanwhile.
+func (p *Provider) awaitChange(ctx context.Context, ch <-chan struct{}, what, hint string) error {
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("group-replication: %s %s: %w (%s)", p.cfg.Node, what, ctx.Err(), hint)
+	case <-p.ctx.Done():
+		return fmt.Errorf("group-replication: %s was closed while it waited (%s)", p.cfg.Node, what)
 	}
 }
 
@@ -307,12 +317,8 @@ func (p *Provider) Leave(ctx context.Context) error {
 		if !left && !leaving {
 			return nil // not in the group (OFFLINE, ERROR, or expelled meanwhile)
 		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("group-replication: %s could not leave the group: %w (is a majority of members reachable?)", p.cfg.Node, ctx.Err())
-		case <-p.ctx.Done():
-			return errors.New("group-replication: closed while leaving the group")
+		if err := p.awaitChange(ctx, ch, "could not leave the group", "is a majority of members reachable?"); err != nil {
+			return err
 		}
 	}
 }

@@ -60,6 +60,34 @@ func (c *cluster) restart(i int, e *storage.Engine) (*Provider, chan error) {
 	return p, done
 }
 
+// awaitRestart waits for a restarted member's Start (done) and returns the states its
+// provider p went through meanwhile, looking every interval; watch, if not nil, runs at
+// every look (a test's own observations while the member rejoins). A failed Start fails t.
+func awaitRestart(t *testing.T, p *Provider, done chan error, every time.Duration, watch func()) []group.State {
+	t.Helper()
+	var states []group.State
+	for started := false; !started; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("restart: %v", err)
+			}
+			started = true
+		case <-time.After(every):
+		}
+		if watch != nil {
+			watch()
+		}
+		p.mu.Lock()
+		st := p.m.State()
+		p.mu.Unlock()
+		if len(states) == 0 || states[len(states)-1] != st {
+			states = append(states, st)
+		}
+	}
+	return states
+}
+
 // restartRun is what one kill/crash/stop and restart of the secondary n2 under load saw.
 type restartRun struct {
 	recovered, final  int64 // n2's recovered position; the group's last position
@@ -88,22 +116,7 @@ func restartUnderLoad(t *testing.T, h storage.Halt, flush storage.LogFlush) rest
 		time.Sleep(time.Second)
 		p, done := c.restart(1, e)
 		began := time.Now()
-		for started := false; !started; {
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatalf("restart: %v", err)
-				}
-				started = true
-			case <-time.After(time.Millisecond):
-			}
-			p.mu.Lock()
-			st := p.m.State()
-			p.mu.Unlock()
-			if len(out.states) == 0 || out.states[len(out.states)-1] != st {
-				out.states = append(out.states, st)
-			}
-		}
+		out.states = awaitRestart(t, p, done, time.Millisecond, nil)
 		out.recoveredToOnline = time.Since(began)
 		time.Sleep(time.Second)
 		stop()
