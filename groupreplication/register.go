@@ -34,7 +34,8 @@ As in the server, the old incarnation stays UNREACHABLE until it is expelled (a 
 elected if it was the primary) and the new one joins only then; messages the old one had in flight
 are dropped. The raft peer stays the member's host, not its incarnation: between the restart and
 the expulsion raft counts the new incarnation's acknowledgements, where XCom's configuration holds a
-dead incarnation. A clean stop is expelled like a kill (the server leaves the group at once). XCom's
+dead incarnation. A clean stop of one member leaves the group (STOP GROUP_REPLICATION: its own removal,
+agreed like any view change, so no suspicion or expel wait; its restart joins at once). XCom's
 event horizon and 10 proposers are modelled: at most min(group_replication_write_concurrency, 10)
 instances in flight per member, each batching what waited for it. Not modelled: preemptive GC,
 fragmentation and compression, group_replication_clone_threshold.`
