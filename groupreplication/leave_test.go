@@ -9,6 +9,7 @@ import (
 
 	"github.com/replbench/replbench/groupreplication/group"
 	"github.com/replbench/replbench/groupreplication/membership"
+	"github.com/replbench/replbench/protocols/transport"
 	"github.com/replbench/replbench/storage"
 )
 
@@ -125,4 +126,31 @@ func countAcked(acked *sync.Map) int64 {
 	var n int64
 	acked.Range(func(_, _ any) bool { n++; return true })
 	return n
+}
+
+// The same leave in multi-primary mode, where no primary is elected: the leaving raft
+// leader hands leadership to the first member of the view it hears, so Leave returns
+// after the view change, a raft tick and a vote, as in single-primary mode.
+func TestStop_MultiPrimaryMemberLeavesAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const rtt = 2 * time.Millisecond
+		nw := slowLinks(lan(t, 3), 3, time.Millisecond, "n1", "n2", "n3")
+		c := start(t, 3, transport.NewMemBus(), nw, true, map[string]string{pSinglePrimary: "OFF"}, nil)
+		defer c.close()
+		time.Sleep(100 * time.Millisecond)
+		stopped := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := c.provs[0].Leave(ctx); err != nil {
+			t.Fatalf("leave: %v", err)
+		}
+		left := time.Since(stopped)
+		t.Logf("n1 left in %v; n2 sees n1 as %q, n3 sees it as %q", left, c.stateOf(1, 0), c.stateOf(2, 0))
+		if c.stateOf(1, 0) != "" || c.stateOf(2, 0) != "" || c.provs[0].m.State() != group.Offline {
+			t.Fatalf("after the leave n2 sees n1 as %q, n3 as %q, n1 is %s: want n1 out of both views and OFFLINE", c.stateOf(1, 0), c.stateOf(2, 0), c.provs[0].m.State())
+		}
+		if limit := 3*rtt/2 + c.provs[0].set.RaftTick + 2*rtt; left > limit {
+			t.Fatalf("Leave took %v: want at most the view change, a raft tick and a vote (%v)", left, limit)
+		}
+	})
 }

@@ -221,9 +221,19 @@ func (m *Machine) Tick(t Tick) (eff Effects) {
 	// over, unless it suspects the primary (the transfer could not complete) or hears
 	// the primary's member only as another incarnation (the primary it elected is dead; a
 	// restarted server on the same raft peer is not it). A member that has just left the
-	// group (Leave) hands it over too, before its shutdown takes the raft peer away.
-	if t.IsLeader && m.cfg.SinglePrimary {
+	// group (Leave) hands it over too, before its shutdown takes the raft peer away: to
+	// the primary, or in multi-primary mode to the first member of the view it hears.
+	if t.IsLeader && (m.cfg.SinglePrimary || m.left) {
 		to := m.primary
+		if !m.cfg.SinglePrimary {
+			to = -1
+			for i := range m.cfg.Members {
+				if i != m.cfg.Self && m.view.In(i) && !m.unreachable[i] && m.heardInc[i] == m.view.Incarnation(i) {
+					to = i
+					break
+				}
+			}
+		}
 		if to >= 0 && to != m.cfg.Self && m.view.In(to) && !m.unreachable[to] &&
 			m.heardInc[to] == m.view.Incarnation(to) && (m.state == Online || m.joining || m.left) {
 			eff.Transfer, eff.TransferTo = true, to
