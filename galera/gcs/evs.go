@@ -190,6 +190,7 @@ type EVS struct {
 	members              []bool // in the current view
 	primary              bool
 	prim                 PrimView
+	restored             bool    // prim came from gvwstate.dat; no primary view since (restart.go)
 	now                  int64   // ticks
 	lastHeard            []int64 // tick each peer was last heard
 	left, foreign        []bool  // left gracefully; heard from outside our view
