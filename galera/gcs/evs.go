@@ -229,7 +229,12 @@ func New(cfg Config) *EVS {
 	for i := range e.members {
 		e.members[i] = true
 	}
+	// The bootstrap view is 1.0, so that a restarted process's own view (0.self, Restarted)
+	// never equals a view the running members are in: a JOIN from it must not count as
+	// coming from their view (the transitional cut and quorum of view.go).
+	e.view = ViewID{Seq: 1}
 	e.prim = e.BootstrapPrim()
+	e.prim.ID = e.view
 	return e
 }
 

@@ -121,7 +121,7 @@ type View struct {
 	// Quorum explains the decision: weights kept, left gracefully, and of the last
 	// primary component.
 	Kept, Left, Last int
-	// Missing, in a non-primary view that no member entered from a primary component, are
+	// Missing, in a non-primary view that no member entered from a primary view, are
 	// the members of the last primary component that are not here: Quorum re-forms it only
 	// with all of them, so this is who the view waits for.
 	Missing []int
@@ -156,8 +156,8 @@ func Quorum(members []int, joins []Join) (primary bool, last PrimView, kept, lef
 	}
 	gone := map[int]bool{}
 	fromPrim, restoredOnly := false, true
-	for _, j := range joins {
-		fromPrim = fromPrim || j.Primary
+	for k, j := range joins {
+		fromPrim = fromPrim || transQuorum(members, joins, k)
 		if samePrim(j.Prim, last) && !j.Restored {
 			restoredOnly = false
 		}
@@ -196,6 +196,33 @@ func Quorum(members []int, joins []Join) (primary bool, last PrimView, kept, lef
 		return true, last, kept, left, total
 	}
 	return all && kept > 0, last, kept, left, total
+}
+
+// transQuorum reports whether member k of a new view (joins[k] is its JOIN) leaves a
+// primary component with quorum: it comes from a primary view, and the members of the new
+// view that come from that same view (its transitional configuration) pass have_quorum
+// against its primary component. pc_proto's handle_trans marks a member non-primary when
+// its transitional view lacks quorum, before the old view's last messages are delivered:
+// those are then delivered outside a primary component, where gcs numbers nothing, and the
+// member does not count as coming from a primary component in the new view. Without this
+// a member that alone left a primary view (cut off, then merged back) would number its own
+// unsafe write-sets in the merge, outside every other member's order.
+func transQuorum(members []int, joins []Join, k int) bool {
+	j := joins[k]
+	if !j.Primary {
+		return false
+	}
+	kept, left, total := 0, 0, 0
+	for _, m := range j.Prim.Members {
+		w := j.Prim.weight(m)
+		total += w
+		if i := slices.Index(members, m); i >= 0 && i < len(joins) && joins[i].View == j.View {
+			kept += w
+		} else if slices.Contains(j.Left, m) {
+			left += w
+		}
+	}
+	return 2*kept+left > total
 }
 
 func samePrim(a, b PrimView) bool { return a.ConfID == b.ConfID && a.ID == b.ID }
@@ -400,10 +427,12 @@ func (e *EVS) stepJoin(m *Msg) {
 		if !e.members[src] && !e.mergeable(src) {
 			return // it cannot hear all of us: a merge would install a view it is not in
 		}
-		if e.members[src] && j.View.Less(e.view) {
+		if e.members[src] && j.View.Less(e.view) && j.View.Seq > 0 {
 			// A member of our view still gathering for it: it missed the INSTALL. The
 			// representative sends it again if the member still proposes what was agreed;
 			// anything else is a new change, which the representative starts.
+			// (A JOIN from view 0.x is a restarted process, Restarted: it joins by a new
+			// view change at once, as a member outside the view would.)
 			if e.lastInstall == nil || e.lastInstall.Source != e.cfg.Self {
 				return
 			}
@@ -489,8 +518,11 @@ func (e *EVS) install(m *Msg) {
 		}
 	}
 	var undelivered [][]byte
-	if primary {
-		// Transitional delivery: everything every member from our old view has received.
+	if primary && (!me.Primary || transQuorum(in.Members, in.Joins, slices.Index(in.Members, e.cfg.Self))) {
+		// Transitional delivery: everything every member from our old view has received;
+		// from a primary view only when those members keep its quorum (transQuorum), since
+		// otherwise nothing more of it can be numbered. (From a non-primary view nothing
+		// delivered is numbered anyway; its group actions still count, bootstrap.go.)
 		cut := make([]int64, e.cfg.N)
 		for i := range cut {
 			cut[i] = -1

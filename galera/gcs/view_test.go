@@ -35,7 +35,10 @@ func TestQuorumRule(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			joins := []Join{{Primary: true, Prim: tc.last, Left: tc.left}}
+			joins := make([]Join, len(tc.members))
+			for i := range joins {
+				joins[i] = Join{Primary: true, Prim: tc.last, Left: tc.left}
+			}
 			got, _, kept, left, total := Quorum(tc.members, joins)
 			if got != tc.want {
 				t.Fatalf("primary=%v (2*%d + %d vs %d), want %v", got, kept, left, total, tc.want)
