@@ -427,12 +427,10 @@ func (e *EVS) stepJoin(m *Msg) {
 		if !e.members[src] && !e.mergeable(src) {
 			return // it cannot hear all of us: a merge would install a view it is not in
 		}
-		if e.members[src] && j.View.Less(e.view) && j.View.Seq > 0 {
+		if e.members[src] && j.View.Less(e.view) {
 			// A member of our view still gathering for it: it missed the INSTALL. The
 			// representative sends it again if the member still proposes what was agreed;
 			// anything else is a new change, which the representative starts.
-			// (A JOIN from view 0.x is a restarted process, Restarted: it joins by a new
-			// view change at once, as a member outside the view would.)
 			if e.lastInstall == nil || e.lastInstall.Source != e.cfg.Self {
 				return
 			}
