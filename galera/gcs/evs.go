@@ -194,6 +194,7 @@ type EVS struct {
 	primary              bool
 	prim                 PrimView
 	restored             bool    // prim came from gvwstate.dat; no primary view since (restart.go)
+	bootstrapping        bool    // Bootstrap was called: JOINs count as from a primary component until a view installs
 	now                  int64   // ticks
 	lastHeard            []int64 // tick each peer was last heard
 	left, foreign        []bool  // left gracefully; heard from outside our view

@@ -33,6 +33,11 @@ func (e *EVS) Restarted(last PrimView) {
 func (e *EVS) Bootstrap() {
 	e.prim = PrimView{ID: e.view, ConfID: e.prim.ConfID + 1, Members: []int{e.cfg.Self}, Weights: []int{max(e.cfg.Weight, 0)}}
 	e.restored = false
+	// pc.bootstrap forms a primary component of the view the member is in (pc_proto's
+	// send_install(true)), whatever the others restored: its JOIN counts as coming from a
+	// primary component, so Quorum's have_quorum applies and every member that joins it is
+	// kept.
+	e.bootstrapping = true
 	e.startGather()
 }
 
@@ -50,3 +55,11 @@ func (e *EVS) BootstrapPrim() PrimView {
 	}
 	return p
 }
+
+// NoPrimarySinceRestart reports whether this member restarted (Restarted) and has not been
+// in a primary component since: it knows none, or only the one gvwstate.dat saved. Once
+// every configured member is in one non-primary view in this state, no rule of Quorum will
+// ever make it primary (pc.recovery wanted exactly the saved view's members, all restored
+// from it, and they are all here), so only an operator's bootstrap can; the replicator
+// carries that procedure out (replicator/bootstrap.go).
+func (e *EVS) NoPrimarySinceRestart() bool { return !e.primary && (e.prim.Members == nil || e.restored) }

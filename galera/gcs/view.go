@@ -406,7 +406,7 @@ func (e *EVS) sendJoin() {
 				left = append(left, m)
 			}
 		}
-		e.myJoin = &Join{View: e.view, Primary: e.primary, Restored: e.restored, Attempt: e.attempt, Members: p,
+		e.myJoin = &Join{View: e.view, Primary: e.primary || e.bootstrapping, Restored: e.restored, Attempt: e.attempt, Members: p,
 			Recv: slices.Clone(e.recv), Weight: e.cfg.Weight, Left: left, Prim: e.prim}
 		e.joins[e.cfg.Self] = e.myJoin
 	}
@@ -556,6 +556,7 @@ func (e *EVS) install(m *Msg) {
 
 	// Reset the ordering state: seqs start again in every view.
 	e.view, e.primary = in.View, primary
+	e.bootstrapping = false
 	if primary {
 		e.restored = false
 	}
