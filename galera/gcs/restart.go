@@ -62,4 +62,6 @@ func (e *EVS) BootstrapPrim() PrimView {
 // ever make it primary (pc.recovery wanted exactly the saved view's members, all restored
 // from it, and they are all here), so only an operator's bootstrap can; the replicator
 // carries that procedure out (replicator/bootstrap.go).
-func (e *EVS) NoPrimarySinceRestart() bool { return !e.primary && (e.prim.Members == nil || e.restored) }
+func (e *EVS) NoPrimarySinceRestart() bool {
+	return !e.primary && (e.prim.Members == nil || e.restored)
+}
