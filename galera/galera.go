@@ -30,8 +30,12 @@ const notes = `Departures from the real Galera 4 provider:
   2*w(kept) + w(left) > w(last primary) decides the primary component when some member
   comes from one (pc.weight; Close
   is a graceful leave); a non-primary node answers 1047 and its in-flight transactions
-  fail. pc.ignore_sb, pc.ignore_quorum and pc.npvo are not modelled, and an asymmetric
-  partition ends only when evs.inactive_timeout drops the disagreeing peers.
+  fail; a member whose transitional configuration (the members coming with it from its
+  old view) lacks that quorum delivers nothing more of the old view (handle_trans).
+  pc.ignore_sb, pc.ignore_quorum and pc.npvo are not modelled, and an asymmetric
+  partition ends only when evs.inactive_timeout drops the disagreeing peers. A restarted
+  process is not heard while its old incarnation is still in the view: it merges once
+  evs.suspect_timeout has excluded that one (is_msg_from_previous_view).
 - After every node went down: with pc.recovery the view saved in gvwstate.dat is
   restored as the primary component only when all of its members, and no one else, meet
   again (pc_proto handle_reg): two of three restarted nodes stay non-primary (1047) until
