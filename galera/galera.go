@@ -27,13 +27,20 @@ const notes = `Departures from the real Galera 4 provider:
   DELAYED_LIST or auto-evict); a node outside the view that is heard again merges back.
   The new view delivers the old view's messages up to a cut all its members have, so no
   write-set is delivered on one side of a partition and not the other. The quorum rule
-  2*w(kept) + w(left) > w(last primary) decides the primary component (pc.weight; Close
+  2*w(kept) + w(left) > w(last primary) decides the primary component when some member
+  comes from one (pc.weight; Close
   is a graceful leave); a non-primary node answers 1047 and its in-flight transactions
-  fail. pc.ignore_sb, pc.ignore_quorum and pc.npvo are not modelled, and an asymmetric
-  partition ends only when evs.inactive_timeout drops the disagreeing peers.
-- After every node went down: with pc.recovery the members of the view saved in
-  gvwstate.dat restore the primary component by the quorum rule (a majority of that view,
-  where the real provider waits for all of its members); without it, or after a clean
+  fail; a member whose transitional configuration (the members coming with it from its
+  old view) lacks that quorum delivers nothing more of the old view (handle_trans).
+  pc.ignore_sb, pc.ignore_quorum and pc.npvo are not modelled, and an asymmetric
+  partition ends only when evs.inactive_timeout drops the disagreeing peers. A restarted
+  process is not heard while its old incarnation is still in the view: it merges once
+  evs.suspect_timeout has excluded that one (is_msg_from_previous_view).
+- After every node went down: with pc.recovery the view saved in gvwstate.dat is
+  restored as the primary component only when all of its members, and no one else, meet
+  again (pc_proto handle_reg): two of three restarted nodes stay non-primary (1047) until
+  the third returns. Likewise components that all lost quorum re-form a primary one only
+  when every member of the last one is back (is_prim). Without pc.recovery, or after a clean
   shutdown removed the file, the model carries out the operator's documented procedure
   once every node is back in one non-primary view: the node with safe_to_bootstrap: 1,
   else the highest recovered seqno, bootstraps (replbench_bootstrap says which and why).

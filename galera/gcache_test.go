@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -185,18 +184,27 @@ func TestKillAllRestartRejoinsByISTFromRecoveredGCache(t *testing.T) {
 		c.dbs[i], c.ps[i] = db, pr.(*Provider)
 		recovered[i] = db.Position()
 	}
-	for _, p := range c.ps {
-		go func() {
-			sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			defer cancel()
-			errs <- p.Start(sctx)
-		}()
-	}
-	for range c.ps {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
+	// n1 and n2 first: their gvwstate.dat saved the primary view {n1,n2} (n3 had left it
+	// cleanly and removed its own), and pc.recovery restores a saved view only when exactly
+	// its members meet (gcs.Quorum). Started with n3 in the same view they would wait for an
+	// operator's bootstrap, as the real provider does; an operator starts n3 once they are
+	// back.
+	start := func(ps []*Provider) {
+		for _, p := range ps {
+			go func() {
+				sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				defer cancel()
+				errs <- p.Start(sctx)
+			}()
+		}
+		for range ps {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
+	start(c.ps[:2])
+	start(c.ps[2:])
 	c.converge(t)
 	ist := 0
 	for i, p := range c.ps {
@@ -221,12 +229,12 @@ func TestKillAllRestartRejoinsByISTFromRecoveredGCache(t *testing.T) {
 			t.Errorf("%s recovered grastate.dat %q, want %s", c.nodes[i], got, want)
 		}
 	}
-	// n3 must catch up by IST from a recovered gcache, not by SST (checked above). On a
-	// saturated machine it has been seen to take two (the second up to the same seqno), as
-	// happens when the restarted members meet in more than one view; the claim here is the
-	// kind of transfer, not how many state exchanges the restart took.
-	if got, err := strconv.Atoi(status(c.ps[2], "replbench_ist_received")); err != nil || got < 1 {
-		t.Errorf("n3, 20 write-sets behind, got %s ISTs (%s), want at least 1 from a recovered gcache", status(c.ps[2], "replbench_ist_received"), status(c.ps[2], "replbench_last_state_transfer"))
+	// n3 joins a primary component that has already formed, so it meets the others in one
+	// view change and takes one IST from a recovered gcache. (When all three were started at
+	// once and a majority of the saved view could restore it, n3 sometimes met n1 and n2 in
+	// two primary views and took a second IST up to the same seqno.)
+	if got := status(c.ps[2], "replbench_ist_received"); got != "1" {
+		t.Errorf("n3, 20 write-sets behind, got %s ISTs (%s), want 1 from a recovered gcache", got, status(c.ps[2], "replbench_last_state_transfer"))
 	}
 	t.Logf("%d nodes rejoined by IST", ist)
 }

@@ -70,6 +70,13 @@ func (e *Env) effect(mb *member, ef replicator.Effect) {
 		if !v.Primary {
 			kind = "non-primary"
 		}
+		if len(v.Missing) > 0 {
+			missing := make([]string, len(v.Missing))
+			for k, m := range v.Missing {
+				missing[k] = e.members[m].name
+			}
+			kind += fmt.Sprintf(" (no member from a primary component; waits for all of the last one: %s missing)", strings.Join(missing, ","))
+		}
 		e.logf(mb, "view {%s} %s: 2*kept %d + left %d vs last primary %d", strings.Join(names, ","), kind, v.Kept, v.Left, v.Last)
 	case replicator.Donate:
 		msg := ef.Message

@@ -70,7 +70,13 @@ func appendJoin(dst []byte, j *Join) []byte {
 		j = &Join{}
 	}
 	dst = appendView(dst, j.View)
-	dst = binary.AppendUvarint(dst, map[bool]uint64{true: 1}[j.Primary])
+	flags := uint64(0) // 1 primary, 2 restored prim (non-primary)
+	if j.Primary {
+		flags = 1
+	} else if j.Restored {
+		flags = 2
+	}
+	dst = binary.AppendUvarint(dst, flags)
 	dst = binary.AppendVarint(dst, j.Attempt)
 	dst = appendInts(dst, j.Members)
 	dst = binary.AppendUvarint(dst, uint64(len(j.Recv)))
@@ -186,7 +192,8 @@ func readInts(r *codec.Reader, n int) []int {
 
 func readJoin(r *codec.Reader, n int) *Join {
 	j := &Join{View: readView(r)}
-	j.Primary = r.Uvarint() == 1
+	flags := r.Uvarint()
+	j.Primary, j.Restored = flags == 1, flags == 2
 	j.Attempt = r.Varint()
 	j.Members = readInts(r, n)
 	k := r.Count(n)

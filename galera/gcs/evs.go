@@ -144,8 +144,11 @@ type Stats struct {
 	Sent, Retransmitted, Received, Delivered uint64
 	Fills, Gaps                              uint64
 	Joins, Views, Suspected                  uint64
-	Queued                                   int // actions waiting for the send window
-	LastSent, Aru, Safe                      int64
+	// Stale counts messages dropped as coming from a restarted incarnation of a member the
+	// view still holds (is_msg_from_previous_view).
+	Stale               uint64
+	Queued              int // actions waiting for the send window
+	LastSent, Aru, Safe int64
 }
 
 type causalWait struct {
@@ -190,6 +193,8 @@ type EVS struct {
 	members              []bool // in the current view
 	primary              bool
 	prim                 PrimView
+	restored             bool    // prim came from gvwstate.dat; no primary view since (restart.go)
+	bootstrapping        bool    // Bootstrap was called: JOINs count as from a primary component until a view installs
 	now                  int64   // ticks
 	lastHeard            []int64 // tick each peer was last heard
 	left, foreign        []bool  // left gracefully; heard from outside our view
@@ -228,7 +233,12 @@ func New(cfg Config) *EVS {
 	for i := range e.members {
 		e.members[i] = true
 	}
+	// The bootstrap view is 1.0, so that a restarted process's own view (0.self, Restarted)
+	// never equals a view the running members are in: a JOIN from it must not count as
+	// coming from their view (the transitional cut and quorum of view.go).
+	e.view = ViewID{Seq: 1}
 	e.prim = e.BootstrapPrim()
+	e.prim.ID = e.view
 	return e
 }
 
@@ -333,6 +343,17 @@ func (e *EVS) Step(m *Msg) {
 	}
 	e.stepped = true
 	e.stats.Received++
+	if e.members[src] && m.View.Seq == 0 && e.view.Seq > 0 {
+		// A restarted process (view 0.x, Restarted) that our view still holds in its old
+		// incarnation: evs_proto's is_msg_from_previous_view drops a message from a current
+		// member whose source view is older than ours ("stale message from unknown
+		// origin"), and it refreshes nothing, so the old incarnation is suspected after
+		// evs.suspect_timeout of silence and excluded; only then does the new one merge as
+		// a node from outside the view. The cost is a rejoin no faster than the suspect
+		// timeout after a quick restart, which is what the real provider does too.
+		e.stats.Stale++
+		return
+	}
 	switch m.Type {
 	case MsgJoin:
 		e.heard(m)

@@ -88,6 +88,10 @@ type Join struct {
 	Weight  int     // the sender's pc.weight
 	Left    []int   // members of Prim the sender saw leave gracefully (LEAVE)
 	Prim    PrimView
+	// Restored says that Prim is the view gvwstate.dat saved (pc.recovery): the sender is a
+	// restarted process that has not been in a primary component since. Such a view is
+	// restored only by all of its members and no one else (Quorum).
+	Restored bool
 	// Heard are the peers the sender heard within the suspect timeout, ascending: its raw
 	// connectivity, apart from the membership it proposes, so that the others can tell a
 	// one-way cut (it does not hear a peer that hears it) from a decision.
@@ -117,12 +121,32 @@ type View struct {
 	// Quorum explains the decision: weights kept, left gracefully, and of the last
 	// primary component.
 	Kept, Left, Last int
+	// Missing, in a non-primary view that no member entered from a primary view, are
+	// the members of the last primary component that are not here: Quorum re-forms it only
+	// with all of them, so this is who the view waits for.
+	Missing []int
 }
 
-// Quorum is pc_proto's have_quorum for a new view whose members bring joins: relative to
-// the most recent primary component any of them knew, the weight kept (members of the new
-// view) counted twice plus the weight that left gracefully must exceed the last primary
-// component's weight. Exact equality is split brain and not primary (pc.ignore_sb=false).
+// Quorum decides whether a new view whose members bring joins is a primary component, as
+// pc_proto does, relative to the most recent primary component any of them knew (last):
+//
+//   - When some member comes from a primary component (Join.Primary), have_quorum: the
+//     weight kept (members of the new view) counted twice plus the weight that left
+//     gracefully must exceed the last primary component's weight. Exact equality is split
+//     brain and not primary (pc.ignore_sb=false).
+//   - When none does (every member was cut off, or restarted), is_prim re-bootstraps the
+//     primary component only when every member of the last one is present again: a
+//     majority is not enough, because the missing members may still form, or have formed,
+//     a primary component elsewhere that committed what this side never saw.
+//   - When that last component is known only from gvwstate.dat (pc.recovery: every member
+//     that brings it restarted, Join.Restored), it is restored only by exactly its members,
+//     all of them bringing it (pc_proto's handle_reg: rst_view members == view members). A
+//     subset waits for the others, however many are back; the way out without them is the
+//     operator's bootstrap.
+//
+// The trade-off is Galera's: after a full crash the cluster stays unavailable until every
+// member of the saved view is back, rather than risk restoring a component that lacks the
+// latest commits. kept, left and total explain the weighted rule in either case.
 func Quorum(members []int, joins []Join) (primary bool, last PrimView, kept, left, total int) {
 	for _, j := range joins {
 		if last.Members == nil || last.ConfID < j.Prim.ConfID ||
@@ -131,11 +155,17 @@ func Quorum(members []int, joins []Join) (primary bool, last PrimView, kept, lef
 		}
 	}
 	gone := map[int]bool{}
-	for _, j := range joins {
+	fromPrim, restoredOnly := false, true
+	for k, j := range joins {
+		fromPrim = fromPrim || transQuorum(members, joins, k)
+		if samePrim(j.Prim, last) && !j.Restored {
+			restoredOnly = false
+		}
 		for _, l := range j.Left {
 			gone[l] = true
 		}
 	}
+	all := true
 	for _, m := range last.Members {
 		w := last.weight(m)
 		total += w
@@ -144,10 +174,58 @@ func Quorum(members []int, joins []Join) (primary bool, last PrimView, kept, lef
 			kept += w
 		case gone[m]:
 			left += w
+		default:
+			all = false
 		}
 	}
-	return 2*kept+left > total, last, kept, left, total
+	if fromPrim {
+		return 2*kept+left > total, last, kept, left, total
+	}
+	if last.Members == nil {
+		return false, last, kept, left, total
+	}
+	if restoredOnly {
+		if !slices.Equal(members, last.Members) || len(joins) != len(members) {
+			return false, last, kept, left, total
+		}
+		for _, j := range joins {
+			if !samePrim(j.Prim, last) {
+				return false, last, kept, left, total
+			}
+		}
+		return true, last, kept, left, total
+	}
+	return all && kept > 0, last, kept, left, total
 }
+
+// transQuorum reports whether member k of a new view (joins[k] is its JOIN) leaves a
+// primary component with quorum: it comes from a primary view, and the members of the new
+// view that come from that same view (its transitional configuration) pass have_quorum
+// against its primary component. pc_proto's handle_trans marks a member non-primary when
+// its transitional view lacks quorum, before the old view's last messages are delivered:
+// those are then delivered outside a primary component, where gcs numbers nothing, and the
+// member does not count as coming from a primary component in the new view. Without this
+// a member that alone left a primary view (cut off, then merged back) would number its own
+// unsafe write-sets in the merge, outside every other member's order.
+func transQuorum(members []int, joins []Join, k int) bool {
+	j := joins[k]
+	if !j.Primary {
+		return false
+	}
+	kept, left, total := 0, 0, 0
+	for _, m := range j.Prim.Members {
+		w := j.Prim.weight(m)
+		total += w
+		if i := slices.Index(members, m); i >= 0 && i < len(joins) && joins[i].View == j.View {
+			kept += w
+		} else if slices.Contains(j.Left, m) {
+			left += w
+		}
+	}
+	return 2*kept+left > total
+}
+
+func samePrim(a, b PrimView) bool { return a.ConfID == b.ConfID && a.ID == b.ID }
 
 // State is the EVS protocol state (evs_proto.hpp), as wsrep_evs_state prints it.
 type State uint8
@@ -328,7 +406,7 @@ func (e *EVS) sendJoin() {
 				left = append(left, m)
 			}
 		}
-		e.myJoin = &Join{View: e.view, Primary: e.primary, Attempt: e.attempt, Members: p,
+		e.myJoin = &Join{View: e.view, Primary: e.primary || e.bootstrapping, Restored: e.restored, Attempt: e.attempt, Members: p,
 			Recv: slices.Clone(e.recv), Weight: e.cfg.Weight, Left: left, Prim: e.prim}
 		e.joins[e.cfg.Self] = e.myJoin
 	}
@@ -430,9 +508,19 @@ func (e *EVS) install(m *Msg) {
 	me := in.Joins[slices.Index(in.Members, e.cfg.Self)]
 	v := View{ID: in.View, Members: slices.Clone(in.Members), Primary: primary, ConfID: -1,
 		Kept: kept, Left: left, Last: total}
+	if !primary && !slices.ContainsFunc(in.Joins, func(j Join) bool { return j.Primary }) {
+		for _, p := range last.Members {
+			if !slices.Contains(in.Members, p) {
+				v.Missing = append(v.Missing, p)
+			}
+		}
+	}
 	var undelivered [][]byte
-	if primary {
-		// Transitional delivery: everything every member from our old view has received.
+	if primary && (!me.Primary || transQuorum(in.Members, in.Joins, slices.Index(in.Members, e.cfg.Self))) {
+		// Transitional delivery: everything every member from our old view has received;
+		// from a primary view only when those members keep its quorum (transQuorum), since
+		// otherwise nothing more of it can be numbered. (From a non-primary view nothing
+		// delivered is numbered anyway; its group actions still count, bootstrap.go.)
 		cut := make([]int64, e.cfg.N)
 		for i := range cut {
 			cut[i] = -1
@@ -468,6 +556,10 @@ func (e *EVS) install(m *Msg) {
 
 	// Reset the ordering state: seqs start again in every view.
 	e.view, e.primary = in.View, primary
+	e.bootstrapping = false
+	if primary {
+		e.restored = false
+	}
 	for i := range e.members {
 		e.members[i] = slices.Contains(in.Members, i)
 		e.recv[i], e.reported[i] = 0, 0

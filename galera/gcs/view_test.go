@@ -35,10 +35,45 @@ func TestQuorumRule(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			joins := []Join{{Prim: tc.last, Left: tc.left}}
+			joins := make([]Join, len(tc.members))
+			for i := range joins {
+				joins[i] = Join{Primary: true, Prim: tc.last, Left: tc.left}
+			}
 			got, _, kept, left, total := Quorum(tc.members, joins)
 			if got != tc.want {
 				t.Fatalf("primary=%v (2*%d + %d vs %d), want %v", got, kept, left, total, tc.want)
+			}
+		})
+	}
+}
+
+// Without a member that comes from a primary component, pc_proto re-forms one only with
+// every member of the last one (is_prim), and a component known only from gvwstate.dat
+// (pc.recovery after every member went down) only with exactly its members, all of them
+// restored from it (handle_reg: rst_view members == view members).
+func TestQuorumWithoutAPrimaryMember(t *testing.T) {
+	all := PrimView{ID: ViewID{3, 0}, ConfID: 2, Members: []int{0, 1, 2}, Weights: []int{1, 1, 1}}
+	two := PrimView{ID: ViewID{4, 0}, ConfID: 3, Members: []int{0, 1}, Weights: []int{1, 1}}
+	cut := func(p PrimView) Join { return Join{Prim: p} }
+	rst := func(p PrimView) Join { return Join{Prim: p, Restored: true} }
+	cases := []struct {
+		name    string
+		members []int
+		joins   []Join
+		want    bool
+	}{
+		{"pc.recovery: 2 of the 3 saved members restarted: wait for the third", []int{0, 1}, []Join{rst(all), rst(all)}, false},
+		{"pc.recovery: all 3 saved members back: restored", []int{0, 1, 2}, []Join{rst(all), rst(all), rst(all)}, true},
+		{"pc.recovery: saved {0,1}, and 2 (older saved view) is in the view too: not restored", []int{0, 1, 2}, []Join{rst(two), rst(two), rst(all)}, false},
+		{"pc.recovery: saved {0,1}, exactly its members: restored", []int{0, 1}, []Join{rst(two), rst(two)}, true},
+		{"3-way split, 2 heal: is_prim wants the third too", []int{0, 1}, []Join{cut(all), cut(all)}, false},
+		{"3-way split, all heal: primary again", []int{0, 1, 2}, []Join{cut(all), cut(all), cut(all)}, true},
+		{"no member knows a primary component", []int{0, 1, 2}, []Join{{}, {}, {}}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got, _, _, _, _ := Quorum(tc.members, tc.joins); got != tc.want {
+				t.Fatalf("primary=%v, want %v", got, tc.want)
 			}
 		})
 	}
@@ -49,7 +84,7 @@ func TestQuorumRule(t *testing.T) {
 func TestQuorumUsesNewestPrimary(t *testing.T) {
 	old := PrimView{ID: ViewID{1, 0}, ConfID: 1, Members: []int{0, 1, 2}, Weights: []int{1, 1, 1}}
 	newer := PrimView{ID: ViewID{2, 0}, ConfID: 2, Members: []int{0, 1}, Weights: []int{1, 1}}
-	ok, last, _, _, _ := Quorum([]int{0, 1, 2}, []Join{{Prim: newer}, {Prim: newer}, {Prim: old}})
+	ok, last, _, _, _ := Quorum([]int{0, 1, 2}, []Join{{Primary: true, Prim: newer}, {Primary: true, Prim: newer}, {Prim: old}})
 	if !ok || last.ConfID != 2 {
 		t.Fatalf("merge of {0,1}@2 with 2@1: primary=%v against conf %d; want primary against conf 2", ok, last.ConfID)
 	}

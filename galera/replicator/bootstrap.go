@@ -68,10 +68,12 @@ func (m *Machine) bootstrap(b Bootstrapped) {
 }
 
 // needsOperator reports whether this member is waiting for the recovery procedure: it
-// restarted knowing no primary component and is in a non-primary view of every configured
-// member.
+// restarted and has been in no primary component since (it knew none, or pc.recovery could
+// not restore the one gvwstate.dat saved: some member restarted without it, after a clean
+// shutdown or an interrupted rejoin), and it is in a non-primary view of every configured
+// member, where nothing automatic can form one any more.
 func (m *Machine) needsOperator(v gcs.View) bool {
-	return m.recovery.LastPrim == nil && !m.booted && !v.Primary && len(v.Members) == m.n
+	return m.evs.NoPrimarySinceRestart() && !m.booted && !v.Primary && len(v.Members) == m.n
 }
 
 // reportRecovered proposes what the operator reads off this member: its position and
