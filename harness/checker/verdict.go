@@ -108,7 +108,28 @@ type Anomaly struct {
 	Count int `json:"count"`
 	// Witnesses are up to the checker's limit of concrete instances.
 	Witnesses []Witness `json:"witnesses,omitempty"`
+	// Forms counts the instances by form where one class covers cases that mean different
+	// things, so a caller can tell an isolation level's documented behaviour from a bug
+	// without reading every witness (the witnesses are only the first few). Only
+	// elle-list-append's internal has forms: InternalNewerVersion, InternalOwnWriteMissing,
+	// InternalOther. Absent for every other class.
+	Forms map[string]int `json:"forms,omitempty"`
 }
+
+// Forms of the internal anomaly (Anomaly.Forms). A transaction's read after its own append
+// can show its append on a newer version of the list than its earlier read saw:
+// InternalNewerVersion, the earlier read, then elements other transactions committed
+// since, then the transaction's own appends. That is what InnoDB's REPEATABLE READ does
+// (a write reads the latest committed version, and a later read sees the row as written;
+// Jepsen, MySQL 8.0.34), allowed there and forbidden under snapshot isolation. A read that
+// lacks one of the transaction's own appends is InternalOwnWriteMissing, which no
+// isolation level allows; any other mismatch (elements of the earlier read gone) is
+// InternalOther.
+const (
+	InternalNewerVersion    = "newer-version"
+	InternalOwnWriteMissing = "own-write-missing"
+	InternalOther           = "other"
+)
 
 // Witness is one instance of an anomaly, concrete enough for a person to check by hand.
 type Witness struct {
