@@ -92,6 +92,15 @@ type Verdict struct {
 	// Explanation is the mechanism behind the anomalies, filled by the caller that knows the
 	// protocol (the checker only knows what clients saw).
 	Explanation string `json:"explanation,omitempty"`
+	// Expected is set on a failed verdict when every anomaly it found is one the protocol's
+	// documented guarantees allow under the point's settings and faults (Explanation says
+	// which mechanism and where the claim comes from): the checker did its job and the
+	// protocol did what it promises. Unexpected lists the classes (with their forms) that
+	// no such guarantee allows: a bug in the protocol's model, the harness or the checker
+	// until triaged. The caller that knows the protocol fills both; a verdict nobody
+	// judged has neither and reads as unexpected.
+	Expected   bool     `json:"expected,omitempty"`
+	Unexpected []string `json:"unexpected,omitempty"`
 	// Files are visualisations written for this verdict, relative to the run directory.
 	Files []string `json:"files,omitempty"`
 }
@@ -295,6 +304,12 @@ type Summary struct {
 	// ConsistentWith and Not are the elle verdict's model boundary, when elle ran.
 	ConsistentWith []string `json:"consistent_with,omitempty"`
 	Not            []string `json:"not,omitempty"`
+	// Expected is true when some verdict failed and every failed one is Expected: the run
+	// found only what the protocol documents. Unexpected gathers the failed verdicts'
+	// unexpected classes, "checker: class" each (a failed verdict nobody judged counts
+	// whole).
+	Expected   bool     `json:"expected,omitempty"`
+	Unexpected []string `json:"unexpected,omitempty"`
 	// Verdicts are the full verdicts, witnesses included.
 	Verdicts []Verdict `json:"verdicts"`
 }
@@ -302,10 +317,23 @@ type Summary struct {
 // Summarize folds verdicts into the Summary a results point carries.
 func Summarize(vs ...Verdict) Summary {
 	s := Summary{OK: len(vs) > 0, Anomalies: map[string]int{}, Verdicts: vs}
+	failed, expected := 0, 0
 	for i := range vs {
 		v := &vs[i]
 		if v.Valid != True {
 			s.OK = false
+		}
+		if v.Valid == False {
+			failed++
+			switch {
+			case v.Expected:
+				expected++
+			case len(v.Unexpected) == 0:
+				s.Unexpected = append(s.Unexpected, v.Checker+": all")
+			}
+			for _, u := range v.Unexpected {
+				s.Unexpected = append(s.Unexpected, v.Checker+": "+u)
+			}
 		}
 		for _, a := range v.Anomalies {
 			s.Anomalies[a.Class] += a.Count
@@ -324,6 +352,7 @@ func Summarize(vs ...Verdict) Summary {
 			s.Not = v.Models.Not
 		}
 	}
+	s.Expected = failed > 0 && failed == expected
 	return s
 }
 
