@@ -31,8 +31,8 @@
 # wsrep_sync_wait=0, acknowledged commits lost when every copy crashed at
 # innodb_flush_log_at_trx_commit=2; the point's verdicts say which mechanism and why);
 # UNEXPECTED: the classes nothing documented allows there (a bug to triage); and
-# NOT CONVERGED, never expected. See harness/verdicts.go (allowances) and
-# docs/jepsen-verdicts.md.
+# NOT CONVERGED, never expected. See harness/verdicts.go (allowances) and the README's
+# "Reading a failure: expected or unexpected".
 #
 # A schedule the protocol refuses before the run (a restart where the model cannot rejoin a
 # node, a partition of a one-node cluster) is shown as "refused" with the reason, not run.
