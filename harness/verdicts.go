@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -456,16 +457,64 @@ func allowances(ps *PointSpec, faults []string) []allowance {
 			add(settingWhy+": the source n1 crashed and recovered without its unsynced tail, which replicas that received it still have (the source is the one missing rows, so the nodes' data can differ); later reads then miss what earlier reads saw", lossCls...)
 		}
 	}
-	if ps.Protocol == "async" {
-		for _, f := range faults {
-			if fs := strings.Fields(f); len(fs) >= 2 && fs[1] == "promote" {
-				add("asynchronous replication acknowledges a commit before any replica has it: after a failover (promote) the commits the old source acknowledged and did not ship are not on the new source", lossCls...)
-				break
+	if ps.Protocol == "semisync" && promoted(faults) {
+		timeout := 10 * time.Second // rpl_semi_sync_master_timeout's default, 10000 ms
+		for _, k := range []string{"rpl_semi_sync_master_timeout", "rpl_semi_sync_source_timeout"} {
+			if ms, err := strconv.ParseFloat(params[k], 64); err == nil {
+				timeout = time.Duration(ms * float64(time.Millisecond))
 			}
 		}
+		if cut := isolatedBeforeCrash(faults, "n1"); cut > timeout {
+			add(fmt.Sprintf("the source n1 was cut off from every replica for %s before it crashed, longer than rpl_semi_sync_master_timeout (%s): it fell back to asynchronous replication and acknowledged commits no replica received, which the promoted replica lacks (MySQL manual: when the timeout expires without an acknowledgment the source reverts to asynchronous replication)", cut.Round(time.Millisecond), timeout), lossCls...)
+		}
+	}
+	if ps.Protocol == "async" && promoted(faults) {
+		add("asynchronous replication acknowledges a commit before any replica has it: after a failover (promote) the commits the old source acknowledged and did not ship are not on the new source", lossCls...)
 	}
 	return out
 }
+
+// promoted reports whether the fault log has a promote.
+func promoted(faults []string) bool {
+	for _, f := range faults {
+		if fs := strings.Fields(f); len(fs) >= 2 && fs[1] == "promote" {
+			return true
+		}
+	}
+	return false
+}
+
+// isolatedBeforeCrash returns how long node was alone on its side of a partition up to its
+// first crash (0 if it never was), from the fault log ("1.000s partition n1|n2,n3",
+// "2.500s heal", "1.501s crash n1").
+func isolatedBeforeCrash(faults []string, node string) time.Duration {
+	var since time.Duration = -1
+	for _, f := range faults {
+		fs := strings.Fields(f)
+		if len(fs) < 2 {
+			continue
+		}
+		at, err := time.ParseDuration(fs[0])
+		if err != nil {
+			continue
+		}
+		switch {
+		case fs[1] == "partition" && len(fs) >= 3 && slices.Contains(strings.Split(fs[2], "|"), node):
+			if since < 0 {
+				since = at
+			}
+		case fs[1] == "partition" || fs[1] == "heal":
+			since = -1
+		case fs[1] == "crash" && len(fs) >= 3 && (fs[2] == node || fs[2] == "all"):
+			if since < 0 {
+				return 0
+			}
+			return at - since
+		}
+	}
+	return 0
+}
+
 
 // judgeExpected fills a failed verdict's Explanation, Expected and Unexpected from the
 // allowances of the point: every anomaly class found that some allowance names is

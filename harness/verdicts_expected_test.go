@@ -22,6 +22,13 @@ func TestJudgeExpected(t *testing.T) {
 		ps.Cluster = []NodeSpec{{Name: "n1", EngineParams: protocols.Params{"innodb_flush_log_at_trx_commit": flush}}}
 		return ps
 	}
+	withParam := func(ps *PointSpec, k, v string) *PointSpec {
+		ps.Given = map[string]map[string]string{}
+		for _, m := range ps.Members() {
+			ps.Given[m] = map[string]string{k: v}
+		}
+		return ps
+	}
 	an := func(class string, forms map[string]int) checker.Anomaly {
 		n := 1
 		if forms != nil {
@@ -67,6 +74,15 @@ func TestJudgeExpected(t *testing.T) {
 			[]checker.Anomaly{an("lost-acknowledged", nil)}, "lost-acknowledged", ""},
 		{"async: failover", spec("async", 3, "register", "", "1"), []string{"1.000s crash n1", "1.200s promote n2"},
 			[]checker.Anomaly{an("lost-acknowledged", nil)}, "", "failover"},
+		{"semisync: fallback then failover", withParam(spec("semisync", 3, "register", "", "1"), "rpl_semi_sync_master_timeout", "200"),
+			[]string{"0.500s partition n1|n2,n3", "1.200s crash n1", "1.400s promote n2", "1.600s heal"},
+			[]checker.Anomaly{an("lost-acknowledged", nil)}, "", "fell back to asynchronous"},
+		{"semisync: failover within the timeout", withParam(spec("semisync", 3, "register", "", "1"), "rpl_semi_sync_master_timeout", "2000"),
+			[]string{"0.500s partition n1|n2,n3", "1.200s crash n1", "1.400s promote n2", "1.600s heal"},
+			[]checker.Anomaly{an("lost-acknowledged", nil)}, "lost-acknowledged", ""},
+		{"semisync: healed before the crash", withParam(spec("semisync", 3, "register", "", "1"), "rpl_semi_sync_master_timeout", "200"),
+			[]string{"0.500s partition n1|n2,n3", "1.000s heal", "1.200s crash n1", "1.400s promote n2"},
+			[]checker.Anomaly{an("lost-acknowledged", nil)}, "lost-acknowledged", ""},
 		{"bank: a wrong total under locking reads", spec("galera", 3, "bank", "", "1"), nil,
 			[]checker.Anomaly{an("wrong-total", nil)}, "wrong-total", ""},
 	}
