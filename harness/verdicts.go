@@ -515,7 +515,6 @@ func isolatedBeforeCrash(faults []string, node string) time.Duration {
 	return 0
 }
 
-
 // judgeExpected fills a failed verdict's Explanation, Expected and Unexpected from the
 // allowances of the point: every anomaly class found that some allowance names is
 // explained by it; the rest are unexpected. internal is covered only when every instance
