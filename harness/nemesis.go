@@ -30,9 +30,14 @@ const (
 	nemesisTail = 500 * time.Millisecond
 )
 
-// nemesisKinds lists the fault kinds the random nemesis draws from for a protocol.
-func nemesisKinds(p protocols.Protocol) []FaultKind {
-	kinds := []FaultKind{FaultPause, FaultPartition, FaultOneWay}
+// nemesisKinds lists the fault kinds the random nemesis draws from for a protocol on n
+// nodes. One node has no link to cut, so it draws only node faults: drawing a partition
+// and skipping it would leave a one-node run of a few seconds with no fault at all.
+func nemesisKinds(p protocols.Protocol, n int) []FaultKind {
+	kinds := []FaultKind{FaultPause}
+	if n > 1 {
+		kinds = append(kinds, FaultPartition, FaultOneWay)
+	}
 	if p.Rejoins {
 		kinds = append(kinds, FaultKill, FaultCrash, FaultStop)
 	}
@@ -73,7 +78,7 @@ func NemesisSchedule(seed int64, start, duration time.Duration, members []string
 	}
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x6e656d65736973))
 	between := func(lo, hi time.Duration) time.Duration { return lo + time.Duration(rng.Int64N(int64(hi-lo)+1)) }
-	kinds := nemesisKinds(p)
+	kinds := nemesisKinds(p, len(members))
 	var out []FaultEvent
 	t := start
 	for {

@@ -136,6 +136,34 @@ func TestNemesisFollowsProtocolCapabilities(t *testing.T) {
 	}
 }
 
+// One node has no link to cut: the nemesis draws node faults only, and a few seconds of
+// run still get some (it drew partitions and skipped them, so a 3 s standalone run with
+// seed 1 got no fault at all).
+func TestNemesisOnOneNodeDrawsNodeFaults(t *testing.T) {
+	p, err := protocols.Lookup("standalone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty := 0
+	for seed := int64(1); seed <= 20; seed++ {
+		fs := NemesisSchedule(seed, 0, 3*time.Second, []string{"n1"}, *p)
+		if len(fs) == 0 {
+			empty++
+		}
+		for _, f := range fs {
+			if !f.nodeEvent() {
+				t.Fatalf("seed %d: drew %s on one node", seed, f)
+			}
+		}
+		if err := checkTimeline(fs, []string{"n1"}, *p); err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+	}
+	if empty > 0 {
+		t.Errorf("%d of 20 seeds drew no fault for a 3 s one-node run", empty)
+	}
+}
+
 func strs(fs []FaultEvent) []string {
 	out := make([]string, len(fs))
 	for i, f := range fs {

@@ -321,7 +321,13 @@ func (t *clusterTarget) abandon(i int, d *downNode, e *storage.Engine, p protoco
 
 // promote makes node the source of a source/replica protocol: every live replica restarts
 // its provider pointed at the new source, from the position its engine holds, and the old
-// source, when it restarts, comes back as a replica of node.
+// source, when it restarts, comes back as a replica of node. A node whose restart is still
+// joining (recovering, or waiting for the old source's answer) was started against the old
+// topology: it is stopped too (a clean shutdown of the joining process) and restarted as a
+// replica of node, as an operator repoints a replica with CHANGE REPLICATION SOURCE during
+// a failover. Left alone it would keep asking the old source, and rejoin it if that came
+// back: two sources. The trade-off: the joining node's recovery starts over, which costs
+// its restart time again.
 func (t *clusterTarget) promote(node string) {
 	lc := &t.lc
 	i := t.index(node)
@@ -332,16 +338,25 @@ func (t *clusterTarget) promote(node string) {
 		return
 	}
 	lc.mu.Unlock()
+	old := t.c.source
+	if old == "" {
+		old = t.c.members[0] // the source a point starts with
+	}
 	t.c.source = node
 	// Every live node stops cleanly (its engine keeps everything) and restarts under the
 	// new topology; the promoted node starts as the source from its own position.
 	var live []string
 	for _, m := range t.c.members {
 		lc.mu.Lock()
-		isDown := lc.down[m] != nil
+		d := lc.down[m]
 		lc.mu.Unlock()
-		if !isDown {
+		if d == nil || d.restarting {
 			live = append(live, m)
+		}
+		if d != nil && d.restarting {
+			lc.mu.Lock()
+			lc.events = append(lc.events, lifeEvent{time.Now(), fmt.Sprintf("promote %s: %s was still rejoining with %s as the source: stopped and restarted as a replica of %s", node, m, old, node)})
+			lc.mu.Unlock()
 		}
 	}
 	var stopping []int

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,5 +78,28 @@ func TestSyncBinlogDecidesWhatReplicasGetAfterASourceCrash(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A promote while another replica's restart is still joining the old source: the joining
+// replica (n3, restarted while the source n1 is down, so its Start waits for n1's answer)
+// is stopped and restarted as a replica of the promoted n2. Before, it kept asking n1 until
+// the rejoin deadline and stayed down (or, had n1 come back, rejoined the old source).
+func TestPromoteRepointsAJoiningReplica(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a semi-sync cluster for 2 s")
+	}
+	p, s := checkedRun(t, "semisync", "list-append", map[string]string{"read": "for-update"}, nil, "all", 2*time.Second,
+		"500ms:crash=n1", "600ms:crash=n3", "800ms:restart=n3", "1s:promote=n2")
+	joined, repointed := false, false
+	for _, f := range p.Faults {
+		joined = joined || strings.Contains(f, "n3 serving again")
+		repointed = repointed || strings.Contains(f, "n3 was still rejoining with n1 as the source: stopped and restarted as a replica of n2")
+	}
+	if !joined || !repointed || !p.Converged {
+		t.Errorf("n3 repointed %v, serving again %v, converged %v (%s):%s", repointed, joined, p.Converged, p.ConvergenceDetail, describe(p, s))
+	}
+	if len(s.LostAcknowledged) != 0 {
+		t.Errorf("%d acknowledged appends lost:%s", len(s.LostAcknowledged), describe(p, s))
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -94,9 +95,7 @@ func judgeHistory(hw workloads.Historian, w workloads.Workload, h []history.Op, 
 		if err != nil {
 			v = checker.Verdict{Checker: name, Valid: checker.Unknown, Note: "could not run: " + err.Error()}
 		}
-		if v.Valid == checker.False {
-			v.Explanation = explainAnomalies(ps, &v)
-		}
+		judgeExpected(ps, p.Faults, &v)
 		if name == checker.LinearizableName {
 			// The checker names its picture relative to dir; the point names it relative to
 			// the run directory, once.
@@ -126,9 +125,7 @@ func judgeHistory(hw workloads.Historian, w workloads.Workload, h []history.Op, 
 // nodes and puts its verdict into the point.
 func ackVerdict(ctx context.Context, acked *ackLog, nodes []checkNode, ps *PointSpec, p *results.Point) {
 	v := acked.check(ctx, nodes)
-	if v.Valid == checker.False {
-		v.Explanation = explainAnomalies(ps, &v)
-	}
+	judgeExpected(ps, p.Faults, &v)
 	finishVerdicts(p, []checker.Verdict{v})
 }
 
@@ -140,7 +137,7 @@ func finishVerdicts(p *results.Point, vs []checker.Verdict) {
 		p.Checkers = b
 	}
 	for i := range vs {
-		p.Verdicts = append(p.Verdicts, resultVerdict(&vs[i]))
+		p.Verdicts = append(p.Verdicts, resultVerdict(p.Protocol, &vs[i]))
 	}
 }
 
@@ -272,7 +269,7 @@ func runChecker(name string, h []history.Op, live, down []checker.NodeState, dir
 
 // resultVerdict is a checker verdict in the report's form: the outcome, one line of what was
 // checked or found, and the first witness of each class and every lost write as evidence.
-func resultVerdict(v *checker.Verdict) results.Verdict {
+func resultVerdict(protocol string, v *checker.Verdict) results.Verdict {
 	out := results.Verdict{Checker: v.Checker, Outcome: results.VerdictUnknown}
 	switch v.Valid {
 	case checker.True:
@@ -281,6 +278,9 @@ func resultVerdict(v *checker.Verdict) results.Verdict {
 		out.Outcome = results.VerdictFail
 	}
 	var parts []string
+	if e := expectationText(protocol, v); e != "" {
+		parts = append(parts, e)
+	}
 	for _, a := range v.Anomalies {
 		parts = append(parts, fmt.Sprintf("%s ×%d", a.Class, a.Count))
 	}
@@ -329,52 +329,241 @@ func orNone(s []string) string {
 	return strings.Join(s, ", ")
 }
 
-// explainAnomalies is the model's account of why the anomalies happen on this protocol
-// with these settings, where it knows one; "" where it does not.
-func explainAnomalies(ps *PointSpec, v *checker.Verdict) string {
+// allowance is one mechanism by which a protocol, under a point's settings and faults,
+// produces anomaly classes that its documented guarantees allow: what the checker finds
+// there is the protocol doing what it promises, not a bug.
+type allowance struct {
+	classes []string
+	why     string
+}
+
+// cycleClasses returns each base cycle class with its process and realtime variants.
+func cycleClasses(bases ...string) []string {
+	var out []string
+	for _, b := range bases {
+		out = append(out, b, b+"-process", b+"-realtime")
+	}
+	return out
+}
+
+// orderClasses are the cycle variants that only a session or real-time order rules out,
+// and stale-read: what a client sees when a read misses a commit that completed before
+// the read began.
+func orderClasses() []string {
+	return []string{"stale-read", "G-single-realtime", "G-nonadjacent-realtime", "G2-item-realtime", "G-single-process", "G-nonadjacent-process", "G2-item-process"}
+}
+
+// crashedNodes returns the nodes a crash event (machine crash: the OS page cache is lost,
+// unlike a kill or stop) hit during the point, as the point's fault log records them
+// ("1.513s crash all", "1.205s crash n1 while it rejoined: ..."); "all" is every member.
+func crashedNodes(faults []string, members []string) map[string]bool {
+	out := map[string]bool{}
+	for _, f := range faults {
+		fs := strings.Fields(f)
+		if len(fs) < 3 || fs[1] != "crash" {
+			continue
+		}
+		if fs[2] == "all" {
+			for _, m := range members {
+				out[m] = true
+			}
+			continue
+		}
+		out[strings.TrimSuffix(fs[2], ",")] = true
+	}
+	return out
+}
+
+// allowances lists what the protocol's documented guarantees allow under this point's
+// workload options, parameters and the faults that happened (faults: the point's fault
+// log). Each is a mechanism, with the source of the claim; a class no allowance names is
+// unexpected. The trade-off: the list is the model's knowledge, written by hand, so a
+// protocol behaviour it does not know reads as unexpected (a false alarm to triage), never
+// the reverse.
+func allowances(ps *PointSpec, faults []string) []allowance {
 	params := ps.UserParams()
+	read := ps.Workload.Options["read"]
+	if read == "" {
+		read = "for-update"
+		if ps.Workload.Name == "list-append" || ps.Workload.Name == "rw-register" {
+			read = "plain"
+		}
+	}
+	rmwWorkload := ps.Workload.Name == "list-append" || ps.Workload.Name == "rw-register"
+	var out []allowance
+	add := func(why string, classes ...string) { out = append(out, allowance{classes, why}) }
+	rr := cycleClasses("G-single", "G-nonadjacent", "G2-item")
+	switch {
+	case rmwWorkload && read == "plain":
+		cls := append([]string{"lost-update"}, rr...)
+		if ps.Workload.Name == "list-append" {
+			cls = append(cls, "incompatible-order", "lost-acknowledged")
+		}
+		add("a plain SELECT then UPDATE under REPEATABLE READ computes the write from the transaction's snapshot, so two such transactions on one row lose one update (InnoDB's REPEATABLE READ allows lost update, G-single and G2-item: Jepsen, MySQL 8.0.34); a list is rewritten whole, so the overwritten append is gone (lost-acknowledged counts it, and readers saw incompatible orders): read=for-update leaves only durability and replication losses in that column", cls...)
+		switch ps.Protocol {
+		case "galera":
+			add("Galera certifies write-sets only: a transaction's reads are not in its write-set, and its snapshot is its first read on its own node, so a plain SELECT then UPDATE on two nodes passes certification on a stale read and overwrites the other's update (Jepsen, MariaDB Galera 12.1.2: lost update); SELECT ... FOR UPDATE closes it (the applier of a conflicting write-set brute-force aborts the lock holder, and one ordered before it but not yet applied fails certification)", cls...)
+		case "group-replication":
+			add("GR's certifier compares a transaction's write-set with the writes ordered after its snapshot version (gtid_executed when it started to commit), not when it read: a plain read that went stale before the commit began is not caught", cls...)
+		}
+	case rmwWorkload && read == "for-update":
+		cls := append([]string{"lost-update"}, rr...)
+		if ps.Workload.Name == "list-append" {
+			cls = append(cls, "internal")
+		}
+		add("InnoDB's REPEATABLE READ is not snapshot isolation: a plain read sees the transaction's snapshot, a locking read (FOR UPDATE, and the read inside UPDATE) the latest committed version, and reads after the transaction's own write see that write on the latest version; so even one node shows internal (its own append on a newer version), lost-update (two transactions read one version and both write; nothing is overwritten) and G-single/G2-item (Jepsen, MySQL 8.0.34: REPEATABLE READ exhibits G2-item, G-single, lost update and internal inconsistency; MySQL manual, consistent nonlocking reads: changes of rows a transaction updates become visible to it)", cls...)
+	case ps.Workload.Name == "bank" && read == "plain":
+		add("a plain read of both balances then UPDATE under REPEATABLE READ computes each new balance from the snapshot, so two concurrent transfers from one account overwrite one another (lost update) and the total drifts", "wrong-total", "negative-balance")
+	}
+	stale := append([]string{"nonlinearizable"}, orderClasses()...)
+	switch ps.Protocol {
+	case "galera":
+		if v := params["wsrep_sync_wait"]; v == "" || v == "0" {
+			add("with wsrep_sync_wait=0 a read on a node returns what that node has applied, which can be behind a commit another node already acknowledged (Galera replication is virtually synchronous: ordered everywhere, applied later; Jepsen, MariaDB Galera 12.1.2: stale reads)", stale...)
+		}
+	case "group-replication":
+		if v := params["group_replication_consistency"]; v == "" || strings.EqualFold(v, "EVENTUAL") {
+			add("with group_replication_consistency=EVENTUAL a secondary's read returns what it has applied, which lags the group's agreed order", stale...)
+		}
+	case "semisync", "async":
+		add("replicas apply the source's binlog asynchronously (semi-sync waits for a replica to receive a transaction, not to apply it): a read on a replica can miss a commit the source acknowledged", stale...)
+	}
+	// Durability: innodb_flush_log_at_trx_commit=0/2 (or, for binlog replication, a
+	// sync_binlog other than 1) acknowledges commits the next machine crash loses.
+	flush := "1"
+	if len(ps.Cluster) > 0 {
+		if v, ok := ps.Cluster[0].EngineParams["innodb_flush_log_at_trx_commit"]; ok {
+			flush = v
+		}
+	}
+	syncBinlog := params["sync_binlog"]
+	binlog := ps.Protocol == "semisync" || ps.Protocol == "async"
+	lossy := flush == "0" || flush == "2" || binlog && syncBinlog != "" && syncBinlog != "1"
+	crashed := crashedNodes(faults, ps.Members())
+	allCrashed := len(crashed) == ps.Nodes
+	lossCls := append([]string{"lost-acknowledged", "nonlinearizable", "incompatible-order"}, orderClasses()...)
+	setting := fmt.Sprintf("innodb_flush_log_at_trx_commit=%s", flush)
+	if binlog && syncBinlog != "" && syncBinlog != "1" {
+		setting += ", sync_binlog=" + syncBinlog
+	}
+	if lossy {
+		settingWhy := setting + " acknowledges a commit before it is on disk (MySQL manual: with 0 or 2, transactions whose log was not flushed can be lost in a crash; sync_binlog=0 or N leaves binlog groups unsynced), and a crash, unlike a kill or stop, loses the OS page cache"
+		switch {
+		case (ps.Protocol == "galera" || ps.Protocol == "group-replication") && allCrashed:
+			add(settingWhy+": every node crashed, so the unsynced tail is gone everywhere at once (no member keeps a copy to give back; Jepsen, MariaDB Galera 12.1.2: coordinated crashes lose committed transactions at this setting); later reads then miss what earlier reads saw", lossCls...)
+		case ps.Protocol == "standalone" && crashed["n1"]:
+			add(settingWhy+": the server's unsynced tail is gone; later reads then miss what earlier reads saw", lossCls...)
+		case binlog && crashed["n1"]:
+			add(settingWhy+": the source n1 crashed and recovered without its unsynced tail, which replicas that received it still have (the source is the one missing rows, so the nodes' data can differ); later reads then miss what earlier reads saw", lossCls...)
+		}
+	}
+	if ps.Protocol == "semisync" && promoted(faults) {
+		timeout := 10 * time.Second // rpl_semi_sync_master_timeout's default, 10000 ms
+		for _, k := range []string{"rpl_semi_sync_master_timeout", "rpl_semi_sync_source_timeout"} {
+			if ms, err := strconv.ParseFloat(params[k], 64); err == nil {
+				timeout = time.Duration(ms * float64(time.Millisecond))
+			}
+		}
+		if cut := isolatedBeforeCrash(faults, "n1"); cut > timeout {
+			add(fmt.Sprintf("the source n1 was cut off from every replica for %s before it crashed, longer than rpl_semi_sync_master_timeout (%s): it fell back to asynchronous replication and acknowledged commits no replica received, which the promoted replica lacks (MySQL manual: when the timeout expires without an acknowledgment the source reverts to asynchronous replication)", cut.Round(time.Millisecond), timeout), lossCls...)
+		}
+	}
+	if ps.Protocol == "async" && promoted(faults) {
+		add("asynchronous replication acknowledges a commit before any replica has it: after a failover (promote) the commits the old source acknowledged and did not ship are not on the new source", lossCls...)
+	}
+	return out
+}
+
+// promoted reports whether the fault log has a promote.
+func promoted(faults []string) bool {
+	for _, f := range faults {
+		if fs := strings.Fields(f); len(fs) >= 2 && fs[1] == "promote" {
+			return true
+		}
+	}
+	return false
+}
+
+// isolatedBeforeCrash returns how long node was alone on its side of a partition up to its
+// first crash (0 if it never was), from the fault log ("1.000s partition n1|n2,n3",
+// "2.500s heal", "1.501s crash n1").
+func isolatedBeforeCrash(faults []string, node string) time.Duration {
+	var since time.Duration = -1
+	for _, f := range faults {
+		fs := strings.Fields(f)
+		if len(fs) < 2 {
+			continue
+		}
+		at, err := time.ParseDuration(fs[0])
+		if err != nil {
+			continue
+		}
+		switch {
+		case fs[1] == "partition" && len(fs) >= 3 && slices.Contains(strings.Split(fs[2], "|"), node):
+			if since < 0 {
+				since = at
+			}
+		case fs[1] == "partition" || fs[1] == "heal":
+			since = -1
+		case fs[1] == "crash" && len(fs) >= 3 && (fs[2] == node || fs[2] == "all"):
+			if since < 0 {
+				return 0
+			}
+			return at - since
+		}
+	}
+	return 0
+}
+
+// judgeExpected fills a failed verdict's Explanation, Expected and Unexpected from the
+// allowances of the point: every anomaly class found that some allowance names is
+// explained by it; the rest are unexpected. internal is covered only when every instance
+// is the own-append-on-a-newer-version form (checker.InternalNewerVersion): a read that
+// lacks the transaction's own append is never allowed.
+func judgeExpected(ps *PointSpec, faults []string, v *checker.Verdict) {
+	if v.Valid != checker.False {
+		return
+	}
+	al := allowances(ps, faults)
 	var why []string
-	has := func(prefixes ...string) bool {
-		for _, a := range v.Anomalies {
-			for _, p := range prefixes {
-				if strings.HasPrefix(a.Class, p) {
-					return true
+	seen := map[string]bool{}
+	v.Unexpected = nil
+	for _, a := range v.Anomalies {
+		coverable := a.Class != "internal" || a.Forms[checker.InternalNewerVersion] == a.Count
+		covered := false
+		for _, x := range al {
+			if coverable && slices.Contains(x.classes, a.Class) {
+				covered = true
+				if !seen[x.why] {
+					seen[x.why] = true
+					why = append(why, x.why)
 				}
 			}
 		}
-		return false
-	}
-	plain := ps.Workload.Options["read"] == "plain" || (ps.Workload.Options["read"] == "" && (ps.Workload.Name == "list-append" || ps.Workload.Name == "rw-register"))
-	switch ps.Protocol {
-	case "galera":
-		if has("lost-update", "G-single", "G2", "lost-acknowledged", "wrong-total") && plain {
-			why = append(why, "Galera certifies write-sets only: a transaction's reads are not in its write-set, and its snapshot is its first read on its own node, so a plain SELECT then UPDATE on two nodes (or on one, under REPEATABLE READ) passes certification on a stale read and overwrites the other's update; SELECT ... FOR UPDATE closes it (the applier of a conflicting write-set brute-force aborts the lock holder, and one ordered before it but not yet applied fails certification)")
-		}
-		if has("stale-read", "nonlinearizable", "G-single-realtime", "G2-item-realtime") && params["wsrep_sync_wait"] == "" {
-			why = append(why, "with wsrep_sync_wait=0 a read on a node returns what that node has applied, which can be behind a commit another node already acknowledged (Galera replication is virtually synchronous: ordered everywhere, applied later)")
-		}
-	case "group-replication":
-		if has("lost-update", "G-single", "G2", "wrong-total") && plain {
-			why = append(why, "GR's certifier compares a transaction's write-set with the writes ordered after its snapshot version (gtid_executed when it started to commit), not when it read: a plain read that went stale before the commit began is not caught")
-		}
-		if has("stale-read", "nonlinearizable") {
-			why = append(why, "with group_replication_consistency=EVENTUAL a secondary's read returns what it has applied, which lags the group's agreed order")
-		}
-	case "semisync", "async":
-		if has("stale-read", "nonlinearizable") {
-			why = append(why, "replicas apply the source's binlog asynchronously: a read on a replica can miss a commit the source acknowledged")
-		}
-		if has("lost-acknowledged") {
-			why = append(why, "an acknowledged commit that no replica received (after a timeout fallback to async, or with no wait at all) is gone when its source's data is")
+		if !covered {
+			name := a.Class
+			if len(a.Forms) > 0 {
+				name += fmt.Sprintf(" (forms %v)", a.Forms)
+			}
+			v.Unexpected = append(v.Unexpected, name)
 		}
 	}
-	if has("internal") || (!plain && has("lost-update", "G-single")) {
-		why = append(why, "InnoDB's REPEATABLE READ is not snapshot isolation: a plain read sees the transaction's snapshot, a locking read (FOR UPDATE, and the read inside UPDATE) the latest committed version, and reads after the transaction's own write see that write on the latest version; so even one node shows internal, lost-update (two transactions read one version and both write) and G-single")
+	v.Explanation = strings.Join(why, "; ")
+	v.Expected = len(v.Unexpected) == 0 && len(v.Anomalies) > 0
+}
+
+// expectationText is the part of a failed verdict's one-line detail that says whether the
+// failure is what the protocol documents (expected) or a finding to triage (unexpected).
+func expectationText(protocol string, v *checker.Verdict) string {
+	switch {
+	case v.Valid != checker.False:
+		return ""
+	case v.Expected:
+		return "expected for " + protocol + " (each class is one its documented guarantees allow under these settings and faults; why: below)"
+	case len(v.Unexpected) > 0:
+		return "UNEXPECTED for " + protocol + ": " + strings.Join(v.Unexpected, ", ") + " (no documented guarantee of the protocol allows these here: a bug in the model, the harness or the checker until triaged)"
 	}
-	if len(why) == 0 && has("lost-update", "G-single", "G2") && plain {
-		why = append(why, "a plain SELECT then UPDATE under REPEATABLE READ computes the write from a snapshot, so two such transactions on the same row lose one update unless the read locks (FOR UPDATE)")
-	}
-	return strings.Join(why, "; ")
+	return ""
 }
 
 // Unwrap gives workloads.CommitID the engine's transaction behind a node's gate.

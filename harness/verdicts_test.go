@@ -2,11 +2,13 @@ package harness
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
+	"github.com/replbench/replbench/harness/checker"
 	"github.com/replbench/replbench/harness/history"
 	"github.com/replbench/replbench/protocols"
 	"github.com/replbench/replbench/results"
@@ -75,5 +77,33 @@ func TestInsertCarriesLostAcknowledged(t *testing.T) {
 	p := out.Run.Points[0]
 	if len(p.Verdicts) != 1 || p.Verdicts[0].Checker != "lost-acknowledged" || p.Verdicts[0].Outcome != results.VerdictPass {
 		t.Fatalf("verdicts %+v; want one passing lost-acknowledged", p.Verdicts)
+	}
+}
+
+// A register point's linearizable verdict names porcupine's visualisation once, relative
+// to the run directory: the checker names it relative to the point's directory, and the
+// harness must replace that name, not add a second one (it was listed twice).
+func TestLinearizableFileNamedOnce(t *testing.T) {
+	for _, threads := range []IntList{{2}, {1, 2}} {
+		s := &Scenario{Name: "e2e", Protocol: "semisync", Workload: WorkloadSpec{Name: "register"}, Threads: threads, Queries: 60, Seed: 3}
+		out, _ := runSmall(t, s, BusConfig{Kind: "memory"})
+		for i, p := range out.Run.Points {
+			var sum checker.Summary
+			if err := json.Unmarshal(p.Checkers, &sum); err != nil {
+				t.Fatal(err)
+			}
+			want := "linearizability.html"
+			if len(threads) > 1 {
+				want = filepath.Join(fmt.Sprintf("p%d", i+1), want)
+			}
+			for _, v := range sum.Verdicts {
+				if v.Checker == checker.LinearizableName && !slices.Equal(v.Files, []string{want}) {
+					t.Errorf("%d points, point %d: files %q, want [%s]", len(threads), i+1, v.Files, want)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(out.Dir, want)); err != nil {
+				t.Errorf("point %d: %v", i+1, err)
+			}
+		}
 	}
 }

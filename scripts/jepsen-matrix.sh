@@ -25,6 +25,15 @@
 #              writes lost by durability or replication (a plain read-modify-write also
 #              overwrites appends: lost updates, which that column counts too)
 #
+# The judged column reads each point's checkers: pass; expected (every anomaly class found
+# is one the protocol's documented guarantees allow under the point's settings and faults,
+# e.g. InnoDB REPEATABLE READ's lost update under plain reads, stale reads at
+# wsrep_sync_wait=0, acknowledged commits lost when every copy crashed at
+# innodb_flush_log_at_trx_commit=2; the point's verdicts say which mechanism and why);
+# UNEXPECTED: the classes nothing documented allows there (a bug to triage); and
+# NOT CONVERGED, never expected. See harness/verdicts.go (allowances) and the README's
+# "Reading a failure: expected or unexpected".
+#
 # A schedule the protocol refuses before the run (a restart where the model cannot rejoin a
 # node, a partition of a one-node cluster) is shown as "refused" with the reason, not run.
 # Every point is short (--duration, 3 s by default): a cell is evidence of what the
@@ -42,8 +51,10 @@
 #   JEPSEN_MATRIX_LOCKED=1   the caller holds /tmp/bench.lock already (flock /tmp/bench.lock
 #                    env JEPSEN_MATRIX_LOCKED=1 scripts/jepsen-matrix.sh): take it no more
 #   JEPSEN_MATRIX_HOLD=S     release the lock between schedules after holding it S seconds
-# Output: the tables on standard output; DIR/rows.tsv, and DIR/<protocol>-<schedule>-<workload>
-# .json/.log per point (the run directories, with histories and witness pictures, under
+# Output: the tables on standard output; DIR/rows.tsv, DIR/rows.csv and DIR/summary.json
+# (the rows as objects, and per protocol the count of points that passed, failed only as
+# the protocol documents, failed unexpectedly, were refused), and
+# DIR/<protocol>-<schedule>-<workload>.json/.log per point (the run directories, with histories and witness pictures, under
 # DIR/runs). Exit status: 0 when every point ran (whatever its verdicts: finding anomalies is
 # the point of the matrix), 1 when a point failed to run.
 set -euo pipefail
@@ -138,7 +149,7 @@ for p in "${protolist[@]}"; do
 		for w in "${wllist[@]}"; do
 			base="$out/$p-$s-$w"
 			if [ "$p" = standalone ] && [[ "$s" == *partition* ]]; then
-				printf '%s\t%s\t%s\trefused\t-\t-\t-\t-\t-\ta one-node cluster has no link to cut\n' "$p" "$s" "$w" >>"$rows"
+				printf '%s\t%s\t%s\trefused\t-\t-\t-\t-\t-\t-\ta one-node cluster has no link to cut\n' "$p" "$s" "$w" >>"$rows"
 				continue
 			fi
 			# shellcheck disable=SC2046 # the argument strings are word lists on purpose
@@ -153,11 +164,11 @@ for p in "${protolist[@]}"; do
 			set -e
 			echo "done $p $s $w (exit $rc)" >&2
 			if [ "$rc" = 2 ]; then
-				printf '%s\t%s\t%s\trefused\t-\t-\t-\t-\t-\t%s\n' "$p" "$s" "$w" "$(tail -n 1 "$base.log" | sed 's/^replbench run: //')" >>"$rows"
+				printf '%s\t%s\t%s\trefused\t-\t-\t-\t-\t-\t-\t%s\n' "$p" "$s" "$w" "$(tail -n 1 "$base.log" | sed 's/^replbench run: //')" >>"$rows"
 				continue
 			fi
 			if [ ! -s "$base.json" ]; then
-				printf '%s\t%s\t%s\tFAILED(exit %s)\t-\t-\t-\t-\t-\t%s\n' "$p" "$s" "$w" "$rc" "$(tail -n 1 "$base.log")" >>"$rows"
+				printf '%s\t%s\t%s\tFAILED(exit %s)\t-\t-\t-\t-\t-\t-\t%s\n' "$p" "$s" "$w" "$rc" "$(tail -n 1 "$base.log")" >>"$rows"
 				status=1
 				continue
 			fi
@@ -172,6 +183,12 @@ for p in "${protolist[@]}"; do
 				    elif ($lost|length) == 0 then "0"
 				    else "\($lost|length) (first: \($lost[0].gtid // (if ($lost[0].seqno // 0) != 0 then "seqno \($lost[0].seqno)" else "no id" end)) missing on \($lost[0].missing_on|join(",")))" end),
 				   (($c.anomalies // {}) | to_entries | map(select(.key != "lost-acknowledged")) | map("\(.key)×\(.value)") | join(" ") | if . == "" then "none" else . end),
+				   (if $pt.verdicts == null or ([$pt.verdicts[] | select(.outcome != "pass")] | length) == 0 then "pass"
+				    elif $c.expected == true then "expected"
+				    elif ($c.unexpected // null) != null then "UNEXPECTED: " + ($c.unexpected | join(", "))
+				    elif ([$pt.verdicts[] | select(.outcome == "unknown")] | length) > 0 then "unknown"
+				    else "not judged (binary predates expected/unexpected)" end)
+				   + (if $pt.converged then "" else "; NOT CONVERGED" end),
 				   (if $c.linearizable == null then "-" else ($c.linearizable|tostring) end)
 				   + (if $c.consistent_with then " / " + ($c.consistent_with|join(",")) else "" end),
 				   ([($c.verdicts // [])[] | select(.valid == "unknown") | "\(.checker) unknown: \(.note // "")"]
@@ -188,10 +205,30 @@ for p in "${protolist[@]}"; do
 	echo
 	echo "== $p"
 	{
-		printf 'schedule\tworkload\texit\tconverged\tcommitted\tlost acknowledged\tanomalies\tlinearizable / consistent with\tnotes\n'
+		printf 'schedule\tworkload\texit\tconverged\tcommitted\tlost acknowledged\tanomalies\tjudged\tlinearizable / consistent with\tnotes\n'
 		awk -F'\t' -v p="$p" 'BEGIN { OFS = "\t" } $1 == p { $1 = ""; sub(/^\t/, ""); print }' "$rows"
 	} | column -t -s $'\t'
 done
+# The same rows as CSV, and a JSON summary: every row as an object, and per protocol how
+# many points passed, failed only as the protocol documents (expected), failed in a way
+# nothing documented allows (unexpected: to triage), were refused or did not run.
+cols=(protocol schedule workload exit converged committed lost_acknowledged anomalies judged linearizable_consistent_with notes)
+{
+	(IFS=,; echo "${cols[*]}")
+	jq -R -r 'split("\t") | @csv' "$rows"
+} >"$out/rows.csv"
+jq -R -s --args '
+	($ARGS.positional) as $cols
+	| [split("\n")[] | select(. != "") | split("\t") | [$cols, .] | transpose | map({(.[0]): (.[1] // "")}) | add]
+	| {rows: .,
+	   by_protocol: (group_by(.protocol) | map({key: .[0].protocol, value: {
+	       points: length,
+	       pass: map(select(.judged == "pass")) | length,
+	       expected: map(select(.judged | startswith("expected"))) | length,
+	       unexpected: map(select(.judged | test("UNEXPECTED|NOT CONVERGED|not judged"))) | length,
+	       refused: map(select(.exit == "refused")) | length,
+	       failed_to_run: map(select(.exit | startswith("FAILED"))) | length}}) | from_entries)}
+' "${cols[@]}" <"$rows" >"$out/summary.json"
 echo
-echo "results: $out (one JSON and one log per point; run directories under $out/runs)"
+echo "results: $out (rows.tsv, rows.csv, summary.json; one JSON and one log per point; run directories under $out/runs)"
 exit "$status"

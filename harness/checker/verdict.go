@@ -92,6 +92,15 @@ type Verdict struct {
 	// Explanation is the mechanism behind the anomalies, filled by the caller that knows the
 	// protocol (the checker only knows what clients saw).
 	Explanation string `json:"explanation,omitempty"`
+	// Expected is set on a failed verdict when every anomaly it found is one the protocol's
+	// documented guarantees allow under the point's settings and faults (Explanation says
+	// which mechanism and where the claim comes from): the checker did its job and the
+	// protocol did what it promises. Unexpected lists the classes (with their forms) that
+	// no such guarantee allows: a bug in the protocol's model, the harness or the checker
+	// until triaged. The caller that knows the protocol fills both; a verdict nobody
+	// judged has neither and reads as unexpected.
+	Expected   bool     `json:"expected,omitempty"`
+	Unexpected []string `json:"unexpected,omitempty"`
 	// Files are visualisations written for this verdict, relative to the run directory.
 	Files []string `json:"files,omitempty"`
 }
@@ -108,7 +117,28 @@ type Anomaly struct {
 	Count int `json:"count"`
 	// Witnesses are up to the checker's limit of concrete instances.
 	Witnesses []Witness `json:"witnesses,omitempty"`
+	// Forms counts the instances by form where one class covers cases that mean different
+	// things, so a caller can tell an isolation level's documented behaviour from a bug
+	// without reading every witness (the witnesses are only the first few). Only
+	// elle-list-append's internal has forms: InternalNewerVersion, InternalOwnWriteMissing,
+	// InternalOther. Absent for every other class.
+	Forms map[string]int `json:"forms,omitempty"`
 }
+
+// Forms of the internal anomaly (Anomaly.Forms). A transaction's read after its own append
+// can show its append on a newer version of the list than its earlier read saw:
+// InternalNewerVersion, the earlier read, then elements other transactions committed
+// since, then the transaction's own appends. That is what InnoDB's REPEATABLE READ does
+// (a write reads the latest committed version, and a later read sees the row as written;
+// Jepsen, MySQL 8.0.34), allowed there and forbidden under snapshot isolation. A read that
+// lacks one of the transaction's own appends is InternalOwnWriteMissing, which no
+// isolation level allows; any other mismatch (elements of the earlier read gone) is
+// InternalOther.
+const (
+	InternalNewerVersion    = "newer-version"
+	InternalOwnWriteMissing = "own-write-missing"
+	InternalOther           = "other"
+)
 
 // Witness is one instance of an anomaly, concrete enough for a person to check by hand.
 type Witness struct {
@@ -274,6 +304,12 @@ type Summary struct {
 	// ConsistentWith and Not are the elle verdict's model boundary, when elle ran.
 	ConsistentWith []string `json:"consistent_with,omitempty"`
 	Not            []string `json:"not,omitempty"`
+	// Expected is true when some verdict failed and every failed one is Expected: the run
+	// found only what the protocol documents. Unexpected gathers the failed verdicts'
+	// unexpected classes, "checker: class" each (a failed verdict nobody judged counts
+	// whole).
+	Expected   bool     `json:"expected,omitempty"`
+	Unexpected []string `json:"unexpected,omitempty"`
 	// Verdicts are the full verdicts, witnesses included.
 	Verdicts []Verdict `json:"verdicts"`
 }
@@ -281,10 +317,23 @@ type Summary struct {
 // Summarize folds verdicts into the Summary a results point carries.
 func Summarize(vs ...Verdict) Summary {
 	s := Summary{OK: len(vs) > 0, Anomalies: map[string]int{}, Verdicts: vs}
+	failed, expected := 0, 0
 	for i := range vs {
 		v := &vs[i]
 		if v.Valid != True {
 			s.OK = false
+		}
+		if v.Valid == False {
+			failed++
+			switch {
+			case v.Expected:
+				expected++
+			case len(v.Unexpected) == 0:
+				s.Unexpected = append(s.Unexpected, v.Checker+": all")
+			}
+			for _, u := range v.Unexpected {
+				s.Unexpected = append(s.Unexpected, v.Checker+": "+u)
+			}
 		}
 		for _, a := range v.Anomalies {
 			s.Anomalies[a.Class] += a.Count
@@ -303,6 +352,7 @@ func Summarize(vs ...Verdict) Summary {
 			s.Not = v.Models.Not
 		}
 	}
+	s.Expected = failed > 0 && failed == expected
 	return s
 }
 

@@ -40,10 +40,15 @@ const (
 	Bank       = "bank"
 )
 
-// Read forms.
+// Read forms. plain and for-update are what applications write; locking is the check of
+// the storage's locking itself: every read, also in a transaction that writes nothing, is a
+// locking read, so on one node every transaction holds each row it touched until it ends
+// (strict two-phase locking) and the history must be serializable. Its cost is that
+// readers block writers, which no application's read path accepts.
 const (
 	ReadPlain     = "plain"
 	ReadForUpdate = "for-update"
+	ReadLocking   = "locking"
 )
 
 const (
@@ -58,7 +63,7 @@ func opts(read string) []workloads.Option {
 		{Name: "keys", Default: "8", Help: "keys in use at a time (Elle's key space: small, so transactions collide)"},
 		{Name: "writes-per-key", Default: "32", Help: "list-append, rw-register: writes a key receives on average before the clients move to fresh keys"},
 		{Name: "max-ops", Default: "4", Help: "list-append, rw-register: micro-operations per transaction, 1 to this"},
-		{Name: "read", Default: read, Help: "plain: SELECT then UPDATE under REPEATABLE READ, as applications write it (loses updates where the protocol allows); for-update: SELECT ... FOR UPDATE before each write (no write is then overwritten; reads that write nothing stay consistent reads of the snapshot, so Elle still sees REPEATABLE READ's G-single, G2-item and internal anomalies, even on one node)", Choices: []string{ReadPlain, ReadForUpdate}},
+		{Name: "read", Default: read, Help: "plain: SELECT then UPDATE under REPEATABLE READ, as applications write it (loses updates where the protocol allows); for-update: SELECT ... FOR UPDATE before each write (no write is then overwritten; reads that write nothing stay consistent reads of the snapshot, so Elle still sees REPEATABLE READ's G-single, G2-item and internal anomalies, even on one node); locking: every read is SELECT ... FOR UPDATE (strict two-phase locking: one node must then be serializable, Elle finds nothing; readers block writers)", Choices: []string{ReadPlain, ReadForUpdate, ReadLocking}},
 		{Name: "balance", Default: "100", Help: "bank: each account's initial balance"},
 	}
 }
@@ -85,7 +90,8 @@ type Workload struct {
 	keys      int64
 	perKey    int64
 	maxOps    int64
-	forUpdate bool
+	forUpdate bool // appends and writes read FOR UPDATE
+	lockAll   bool // every read is FOR UPDATE (read=locking)
 	balance   int64
 	seed      int64
 
@@ -110,7 +116,8 @@ func New(name string, given map[string]string, env workloads.Env) (*Workload, er
 		maxOps:  o.Int("max-ops", 1, 16),
 		balance: o.Int("balance", 1, 1<<40),
 	}
-	w.forUpdate = o.String("read") == ReadForUpdate
+	w.forUpdate = o.String("read") != ReadPlain
+	w.lockAll = o.String("read") == ReadLocking
 	if err := o.Err(); err != nil {
 		return nil, err
 	}
@@ -404,7 +411,7 @@ func (c *client) run(ctx context.Context, tx workloads.Tx, mops []history.Mop) (
 		k, _ := strconv.ParseInt(m.Key, 10, 64)
 		switch {
 		case c.w.name == ListAppend:
-			r, err := c.read(ctx, tx, listTable, k, m.F == history.Append && c.w.forUpdate)
+			r, err := c.read(ctx, tx, listTable, k, c.w.lockAll || m.F == history.Append && c.w.forUpdate)
 			if err != nil {
 				return nil, err
 			}
@@ -448,7 +455,7 @@ func (c *client) run(ctx context.Context, tx workloads.Tx, mops []history.Mop) (
 			if c.w.name == Bank {
 				table = bankTable
 			}
-			lock := m.F == history.CAS || (m.F == history.Write && c.w.forUpdate)
+			lock := c.w.lockAll || m.F == history.CAS || (m.F == history.Write && c.w.forUpdate)
 			r, err := c.read(ctx, tx, table, k, lock)
 			if err != nil {
 				return nil, err

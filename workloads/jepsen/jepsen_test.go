@@ -9,6 +9,7 @@ import (
 	"github.com/replbench/replbench/harness/checker/elle"
 	"github.com/replbench/replbench/harness/checker/linear"
 	"github.com/replbench/replbench/harness/checker/lost"
+	"github.com/replbench/replbench/protocols"
 	"github.com/replbench/replbench/workloads"
 	"github.com/replbench/replbench/workloads/internal/wltest"
 )
@@ -67,5 +68,51 @@ func TestSerialHistoriesAreClean(t *testing.T) {
 func TestBadOption(t *testing.T) {
 	if _, err := New(ListAppend, map[string]string{"read": "sometimes"}, env); err == nil {
 		t.Fatal("read=sometimes accepted")
+	}
+}
+
+// TestOneNodeIsolation runs concurrent clients on one engine. With read=locking every read
+// locks its row until the transaction ends (strict two-phase locking), so the history must
+// be serializable: any anomaly is a bug of the storage's locking or of the history. With
+// read=for-update, reads that write nothing stay consistent reads, and Elle may find only
+// what InnoDB's REPEATABLE READ allows (Jepsen, MySQL 8.0.34): G-single, G-nonadjacent,
+// G2-item (also their process and realtime variants), lost-update and internal, the latter
+// only in the form of the transaction's own append on a newer version.
+func TestOneNodeIsolation(t *testing.T) {
+	rr := map[string]bool{"lost-update": true}
+	for _, c := range []string{"G-single", "G-nonadjacent", "G2-item"} {
+		rr[c], rr[c+"-process"], rr[c+"-realtime"] = true, true, true
+	}
+	for _, tc := range []struct {
+		name, read string
+		allowed    map[string]bool
+	}{
+		{ListAppend, ReadLocking, nil}, {RWRegister, ReadLocking, nil},
+		{ListAppend, ReadForUpdate, rr}, {RWRegister, ReadForUpdate, rr},
+	} {
+		t.Run(tc.name+"-"+tc.read, func(t *testing.T) {
+			w, err := New(tc.name, map[string]string{"read": tc.read, "keys": "4"}, workloads.Env{Nodes: 1, Writers: []string{"n1"}, Threads: 4, Seed: 5})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := wltest.Backends(t)[0].Open(t, "n1")
+			wltest.Load(t, w, n)
+			wltest.Run(t, w, n, 4, 300, 1, protocols.CauseDeadlock, protocols.CauseLockWaitTimeout)
+			var v checker.Verdict
+			if tc.name == ListAppend {
+				v, err = elle.CheckListAppend(w.History(), elle.Options{})
+			} else {
+				v, err = elle.CheckRWRegister(w.History(), elle.RegisterOptions{})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range v.Anomalies {
+				internalRR := tc.allowed != nil && a.Class == "internal" && tc.name == ListAppend && a.Forms[checker.InternalNewerVersion] == a.Count
+				if !tc.allowed[a.Class] && !internalRR {
+					t.Errorf("read=%s on one node: %s ×%d (forms %v) is not what REPEATABLE READ with these reads allows:\n%s", tc.read, a.Class, a.Count, a.Forms, v.String())
+				}
+			}
+		})
 	}
 }

@@ -72,6 +72,7 @@ type analysis struct {
 type found struct {
 	count int
 	ws    []checker.Witness
+	forms map[string]int // instances by form, where the check tells forms apart
 }
 
 func newAnalysis(name string, h []history.Op, opts Options) *analysis {
@@ -91,12 +92,24 @@ func (a *analysis) key(k string) int32 {
 
 // flag records one directly observed anomaly of class among ops, explained by text.
 func (a *analysis) flag(class, text string, ops ...int) {
+	a.flagForm(class, "", text, ops...)
+}
+
+// flagForm is flag for a class whose instances come in forms that mean different things
+// (checker.Anomaly.Forms); form "" counts the instance under no form.
+func (a *analysis) flagForm(class, form, text string, ops ...int) {
 	f := a.direct[class]
 	if f == nil {
 		f = &found{}
 		a.direct[class] = f
 	}
 	f.count++
+	if form != "" {
+		if f.forms == nil {
+			f.forms = map[string]int{}
+		}
+		f.forms[form]++
+	}
 	if len(f.ws) < a.opts.MaxWitnesses {
 		var b strings.Builder
 		b.WriteString(text)
@@ -124,6 +137,9 @@ func (a *analysis) verdict() checker.Verdict {
 	var classes []string
 	for cls, f := range a.direct {
 		v.Add(cls, f.count, f.ws, a.opts.MaxWitnesses)
+		if len(f.forms) > 0 {
+			v.Anomaly(cls).Forms = f.forms
+		}
 		classes = append(classes, cls)
 	}
 	for cls, cs := range s.found {

@@ -203,6 +203,35 @@ func TestListAppendInternal(t *testing.T) {
 	expect(t, checkLA(t, h), nil, nil, nil)
 }
 
+// TestListAppendInternalForms checks that internal tells InnoDB REPEATABLE READ's own write
+// on a newer version (an earlier read [1], another transaction's 2 committed since, its own 3
+// last) from a read that lacks the transaction's own append, and from one that lost
+// elements of the earlier read.
+func TestListAppendInternalForms(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		tx   history.Op
+		form string
+	}{
+		{"newer version", conc(1, ok, rl("x", 1), app("x", 3), rl("x", 1, 2, 3)), checker.InternalNewerVersion},
+		{"own write missing after a read", conc(1, ok, rl("x", 1), app("x", 3), rl("x", 1, 2)), checker.InternalOwnWriteMissing},
+		{"own write missing, no earlier read", conc(1, ok, app("x", 3), rl("x", 1, 2)), checker.InternalOwnWriteMissing},
+		{"earlier read's element gone", conc(1, ok, rl("x", 1, 2), app("x", 3), rl("x", 2, 3)), checker.InternalOther},
+		{"non-repeatable read without a write", conc(1, ok, rl("x", 1), rl("x", 1, 2)), checker.InternalOther},
+	} {
+		h := hist(t, T(0, 0, 10, ok, app("x", 1)), T(2, 20, 30, ok, app("x", 2)), c.tx)
+		v := checkLA(t, h)
+		a := v.Anomaly("internal")
+		if a == nil {
+			t.Errorf("%s: no internal anomaly in %s", c.name, v.String())
+			continue
+		}
+		if a.Forms[c.form] != a.Count || len(a.Forms) != 1 {
+			t.Errorf("%s: internal ×%d forms %v, want all %s", c.name, a.Count, a.Forms, c.form)
+		}
+	}
+}
+
 func TestListAppendDuplicateGarbageIncompatible(t *testing.T) {
 	expect(t, checkLA(t, hist(t, conc(1, ok, app("x", 1)), conc(2, ok, rl("x", 1, 1)))),
 		[]string{"duplicate-elements"}, []string{}, []string{"read-uncommitted"})

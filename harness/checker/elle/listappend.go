@@ -179,16 +179,25 @@ func (la *listAppend) checkInternal(i int) {
 		}
 		var bad bool
 		var want string
+		n := len(s.since)
+		ownLast := len(m.List) >= n && slices.Equal(m.List[len(m.List)-n:], s.since)
+		form := checker.InternalOwnWriteMissing
 		if s.known {
 			exp := append(slices.Clone(s.read), s.since...)
 			bad, want = !slices.Equal(m.List, exp), history.FormatList(exp)
-		} else if len(s.since) > 0 {
-			n := len(s.since)
-			bad = len(m.List) < n || !slices.Equal(m.List[len(m.List)-n:], s.since)
+			switch {
+			case n > 0 && ownLast && len(m.List) > len(exp) && slices.Equal(m.List[:len(s.read)], s.read):
+				form = checker.InternalNewerVersion
+				want += fmt.Sprintf(" (it shows %d elements other transactions appended after its earlier read, then its own: its write went onto a newer version)", len(m.List)-len(exp))
+			case ownLast:
+				form = checker.InternalOther
+			}
+		} else if n > 0 {
+			bad = !ownLast
 			want = "a list ending in " + history.FormatList(s.since)
 		}
 		if bad {
-			la.flag("internal", fmt.Sprintf("%s read %s = %s within its own transaction, expected %s", opName(i), m.Key, history.FormatList(m.List), want), i)
+			la.flagForm("internal", form, fmt.Sprintf("%s read %s = %s within its own transaction, expected %s", opName(i), m.Key, history.FormatList(m.List), want), i)
 		}
 		s.read, s.known, s.since = m.List, true, nil
 	}
