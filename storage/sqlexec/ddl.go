@@ -57,9 +57,6 @@ func (c *ddlChange) applyOn(s *Server, e *storage.Engine) error {
 	return c.apply(e)
 }
 
-// noCheck is the check of a change that has nothing to verify on an engine.
-func noCheck(*Server, *storage.Engine) (bool, error) { return false, nil }
-
 // compileDDL compiles a parsed schema change for the current database db, as the planner
 // and every node applying the carried statement (Server.compileChange) both do.
 func (s *Server) compileDDL(stmt sqlparser.Statement, db string) (*ddlChange, error) {

@@ -15,7 +15,7 @@ import (
 
 // testNode is a node over its own engine and a standalone provider (no replication: the
 // tests here are about the schema, which DDL changes outside the protocol).
-func testNode(t *testing.T, name string) *Node {
+func testNode(t testing.TB, name string) *Node {
 	t.Helper()
 	e, err := storage.Open(storage.Options{Node: name})
 	if err != nil {

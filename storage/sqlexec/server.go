@@ -294,24 +294,13 @@ func (s *Server) ddl(ctx context.Context, se *Session, stmt sqlparser.Statement)
 // Server's nodes, and ApplyInOrder applies ch to each node's engine; the catalogue of
 // databases changes once every engine took the change.
 func (s *Server) ApplySchema(ctx context.Context, _ string, ch SchemaChange) error {
-	c, err := s.compileChange(ch)
-	if err != nil {
-		return err
-	}
-	s.ddlMu.Lock()
-	defer s.ddlMu.Unlock()
-	defer s.schemaV.Add(1)
-	nodes := make([]SchemaNode, len(s.nodes))
-	for i, n := range s.nodes {
-		nodes[i] = localSchemaNode{s, n, c}
-	}
-	if err := ApplyInOrder(ctx, nodes, ch, s.opts.DDLQuiesce); err != nil {
-		return err
-	}
-	if c.catalog != nil {
-		c.catalog(s)
-	}
-	return nil
+	return s.change(ch, func(c *ddlChange) error {
+		nodes := make([]SchemaNode, len(s.nodes))
+		for i, n := range s.nodes {
+			nodes[i] = localSchemaNode{s, n, c}
+		}
+		return ApplyInOrder(ctx, nodes, ch, s.opts.DDLQuiesce)
+	})
 }
 
 // ApplyLocal makes ch on this Server's own nodes and catalogue, without quiescing or
@@ -319,6 +308,20 @@ func (s *Server) ApplySchema(ctx context.Context, _ string, ch SchemaChange) err
 // serve --nodes-external carries a change to it (the coordinator quiesces and orders).
 // Its error is the MySQL error the change is refused with on this node.
 func (s *Server) ApplyLocal(ch SchemaChange) error {
+	return s.change(ch, func(c *ddlChange) error {
+		for _, n := range s.nodes {
+			if err := c.applyOn(s, n.Engine); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// change compiles ch and, one change at a time on this Server, has apply make it on the
+// engines; the catalogue changes if every engine took it, and the schema version moves on
+// either way (a change refused halfway still changed some engine).
+func (s *Server) change(ch SchemaChange, apply func(c *ddlChange) error) error {
 	c, err := s.compileChange(ch)
 	if err != nil {
 		return err
@@ -326,10 +329,8 @@ func (s *Server) ApplyLocal(ch SchemaChange) error {
 	s.ddlMu.Lock()
 	defer s.ddlMu.Unlock()
 	defer s.schemaV.Add(1)
-	for _, n := range s.nodes {
-		if err := c.applyOn(s, n.Engine); err != nil {
-			return err
-		}
+	if err := apply(c); err != nil {
+		return err
 	}
 	if c.catalog != nil {
 		c.catalog(s)
