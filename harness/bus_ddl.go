@@ -164,8 +164,9 @@ func (pt *nodePoint) applyDDL(body json.RawMessage) (any, error) {
 	if err := json.Unmarshal(body, &ch); err != nil {
 		return nil, err
 	}
-	if pt.sql == nil {
+	srv := pt.sql.Load()
+	if srv == nil {
 		return nil, fmt.Errorf("%s serves no MySQL endpoint, so it has no SQL layer to apply a schema change with (only replbench serve --nodes-external carries DDL)", pt.name)
 	}
-	return ddlReply{Error: sqlexec.NewSchemaError(pt.sql.ApplyLocal(ch))}, nil
+	return ddlReply{Error: sqlexec.NewSchemaError(srv.ApplyLocal(ch))}, nil
 }

@@ -185,14 +185,14 @@ type nodePoint struct {
 	pongs     chan pong
 	gate      *nodeGate
 	clients   []*client
-	begun     atomic.Int64       // transactions the clients began (countBegins), for the in-flight count
-	acked     *ackLog            // the clients' acknowledged writes (nil for a workload with a history)
-	acks      *ackJournal        // acked's records, for the coordinator (bus_acks.go)
-	origin    time.Time          // when the workload (and its history recorder) was created
-	hist      []history.Op       // the history as the coordinator pages through it (bus_history.go)
-	cancel    context.CancelFunc // the running phase's, nil between phases
-	closeSQL  func() error       // closes this node's MySQL endpoint (replbench serve --nodes-external), nil if none
-	sql       *sqlexec.Server    // that endpoint's SQL layer, which applies the schema changes the coordinator carries (bus_ddl.go)
+	begun     atomic.Int64                   // transactions the clients began (countBegins), for the in-flight count
+	acked     *ackLog                        // the clients' acknowledged writes (nil for a workload with a history)
+	acks      *ackJournal                    // acked's records, for the coordinator (bus_acks.go)
+	origin    time.Time                      // when the workload (and its history recorder) was created
+	hist      []history.Op                   // the history as the coordinator pages through it (bus_history.go)
+	cancel    context.CancelFunc             // the running phase's, nil between phases
+	closeSQL  func() error                   // closes this node's MySQL endpoint (replbench serve --nodes-external), nil if none
+	sql       atomic.Pointer[sqlexec.Server] // that endpoint's SQL layer, which applies the schema changes the coordinator carries (bus_ddl.go)
 	dir       string
 }
 

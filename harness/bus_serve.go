@@ -64,11 +64,13 @@ func (pt *nodePoint) serve(open SQLServer, rq serveRequest, schema sqlexec.Schem
 	if err != nil {
 		return NodeEndpoint{}, err
 	}
+	pt.sql.Store(srv) // before the first client can send a change to any endpoint
 	ep, closeFn, err := open(srv, rq.Addr, rq.User, rq.Password)
 	if err != nil {
+		pt.sql.Store(nil)
 		return NodeEndpoint{}, err
 	}
-	pt.closeSQL, pt.sql = closeFn, srv
+	pt.closeSQL = closeFn
 	return ep, nil
 }
 
