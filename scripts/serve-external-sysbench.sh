@@ -87,7 +87,7 @@ echo "== n3: SHOW TABLES FROM sbtest: [$(my $((EP + 2)) "SHOW TABLES FROM sbtest
 my $EP "DROP DATABASE sbtest"
 echo "== replbench run --target (the file serve wrote): insert, $THREADS threads, 5 s"
 "$REPLBENCH" run --target "$WORK/target.yaml" --workload insert --threads "$THREADS" --duration 5s \
-	--out "$WORK/target-runs" 2>&1 | grep -v '^replbench run: ' | tail -n 12
+	--out "$WORK/target-runs" 2>&1 | tail -n 14
 kill -TERM "$serve"
 wait "$serve" && echo "== serve exited 0"
 tail -n 2 "$WORK/serve.log"
