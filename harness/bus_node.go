@@ -27,6 +27,7 @@ import (
 	"github.com/replbench/replbench/protocols/servicetime"
 	"github.com/replbench/replbench/protocols/transport"
 	"github.com/replbench/replbench/storage"
+	"github.com/replbench/replbench/storage/sqlexec"
 	"github.com/replbench/replbench/workloads"
 )
 
@@ -184,13 +185,14 @@ type nodePoint struct {
 	pongs     chan pong
 	gate      *nodeGate
 	clients   []*client
-	begun     atomic.Int64       // transactions the clients began (countBegins), for the in-flight count
-	acked     *ackLog            // the clients' acknowledged writes (nil for a workload with a history)
-	acks      *ackJournal        // acked's records, for the coordinator (bus_acks.go)
-	origin    time.Time          // when the workload (and its history recorder) was created
-	hist      []history.Op       // the history as the coordinator pages through it (bus_history.go)
-	cancel    context.CancelFunc // the running phase's, nil between phases
-	closeSQL  func() error       // closes this node's MySQL endpoint (replbench serve --nodes-external), nil if none
+	begun     atomic.Int64                   // transactions the clients began (countBegins), for the in-flight count
+	acked     *ackLog                        // the clients' acknowledged writes (nil for a workload with a history)
+	acks      *ackJournal                    // acked's records, for the coordinator (bus_acks.go)
+	origin    time.Time                      // when the workload (and its history recorder) was created
+	hist      []history.Op                   // the history as the coordinator pages through it (bus_history.go)
+	cancel    context.CancelFunc             // the running phase's, nil between phases
+	closeSQL  func() error                   // closes this node's MySQL endpoint (replbench serve --nodes-external), nil if none
+	sql       atomic.Pointer[sqlexec.Server] // that endpoint's SQL layer, which applies the schema changes the coordinator carries (bus_ddl.go)
 	dir       string
 }
 
@@ -371,11 +373,13 @@ func (h *nodeHost) handle(op string, body json.RawMessage) (any, error) {
 		if err := json.Unmarshal(body, &rq); err != nil {
 			return nil, err
 		}
-		info, err := pt.serve(h.opt.ServeSQL, rq)
+		info, err := pt.serve(h.opt.ServeSQL, rq, &busSchema{nc: h.nc, run: h.opt.RunID, nodes: pt.ps.Nodes})
 		if err == nil {
 			fmt.Fprintf(h.opt.Log, "replbench node %s: serving MySQL on %s (user %s)\n", h.opt.Name, info.Addr, rq.User)
 		}
 		return info, err
+	case "ddl":
+		return pt.applyDDL(body)
 	case "fault":
 		var rq faultRequest
 		if err := json.Unmarshal(body, &rq); err != nil {

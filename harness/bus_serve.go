@@ -44,15 +44,11 @@ type serveRequest struct {
 	MaxAllowedPacket int    `json:"max_allowed_packet"`
 }
 
-// ddlAcrossProcesses is why a node process's endpoint refuses schema changes: the SQL
-// layer changes every node's engine directly (DDL is not a write-set of the protocol), and
-// here the other engines are in other processes.
-const ddlAcrossProcesses = "DDL with the nodes in separate processes (serve --nodes-external): the tables are the workload's, created on every node at set-up; run serve without --nodes-external for DDL"
-
 // serve opens this node's MySQL endpoint through open (NodeOptions.ServeSQL), over the SQL
 // layer of this node alone: its engine, its provider, its parameters and its cost model.
-// The endpoint closes with the point.
-func (pt *nodePoint) serve(open SQLServer, rq serveRequest) (NodeEndpoint, error) {
+// Its schema changes go through schema to the coordinator, which carries them to every
+// node (bus_ddl.go). The endpoint closes with the point.
+func (pt *nodePoint) serve(open SQLServer, rq serveRequest, schema sqlexec.SchemaApplier) (NodeEndpoint, error) {
 	if open == nil {
 		return NodeEndpoint{}, fmt.Errorf("%s cannot serve MySQL: this node process was started without an endpoint (NodeOptions.ServeSQL)", pt.name)
 	}
@@ -64,12 +60,14 @@ func (pt *nodePoint) serve(open SQLServer, rq serveRequest) (NodeEndpoint, error
 		return NodeEndpoint{}, err
 	}
 	n := &sqlexec.Node{Name: pt.name, Engine: pt.engine, Provider: pt.prov, Protocol: proto, Params: nodeParams(pt.ps, pt.idx), Cost: pt.cost}
-	srv, err := sqlexec.NewServer([]*sqlexec.Node{n}, sqlexec.Options{MaxAllowedPacket: rq.MaxAllowedPacket, RefuseDDL: ddlAcrossProcesses})
+	srv, err := sqlexec.NewServer([]*sqlexec.Node{n}, sqlexec.Options{MaxAllowedPacket: rq.MaxAllowedPacket, Schema: schema})
 	if err != nil {
 		return NodeEndpoint{}, err
 	}
+	pt.sql.Store(srv) // before the first client can send a change to any endpoint
 	ep, closeFn, err := open(srv, rq.Addr, rq.User, rq.Password)
 	if err != nil {
+		pt.sql.Store(nil)
 		return NodeEndpoint{}, err
 	}
 	pt.closeSQL = closeFn
@@ -78,9 +76,10 @@ func (pt *nodePoint) serve(open SQLServer, rq serveRequest) (NodeEndpoint, error
 
 // ServeExternal brings the point ps of s up on the node processes, as a run's point is
 // brought up (setup, the loaded checksums compared, start), then has every node open its
-// MySQL endpoint at cfg.Addrs[i] and returns the endpoints in member order. The returned
-// function closes every node's point (its endpoint with it); Close on x then ends the
-// node processes.
+// MySQL endpoint at cfg.Addrs[i] and returns the endpoints in member order. While they
+// serve, this coordinator carries every schema change a client sends to any endpoint to
+// all the nodes, one at a time (bus_ddl.go). The returned function stops that and closes
+// every node's point (its endpoint with it); Close on x then ends the node processes.
 func (x *ExternalNodes) ServeExternal(ctx context.Context, s *Scenario, ps *PointSpec, cfg ServeConfig) ([]NodeEndpoint, func(), error) {
 	members := ps.Members()
 	if len(cfg.Addrs) != len(members) {
@@ -110,6 +109,16 @@ func (x *ExternalNodes) ServeExternal(ctx context.Context, s *Scenario, ps *Poin
 	if err := x.co.CallAll(ctx, members, "start", nil, nil, startTimeout+10*time.Second); err != nil {
 		closeAll()
 		return nil, nil, err
+	}
+	relay, err := x.relayDDL(members)
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	closePoint := closeAll
+	closeAll = func() {
+		relay.close()
+		closePoint()
 	}
 	eps := make([]NodeEndpoint, len(members))
 	err = x.co.CallAll(ctx, members, "serve", func(i int) any {

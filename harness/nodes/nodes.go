@@ -218,6 +218,14 @@ func (c *Coordinator) CallSupervisor(ctx context.Context, node, op string, in, o
 }
 
 func (c *Coordinator) call(ctx context.Context, subject, node, op string, in, out any, timeout time.Duration) error {
+	return Request(ctx, c.nc, subject, node, op, in, out, timeout)
+}
+
+// Request is one call of op with in on subject from any process of the run (a node asking
+// its coordinator, as a schema change does), answered by a ServeSubject (or Serve)
+// handler; who names the answering side in errors. It is what Coordinator.Call sends.
+func Request(ctx context.Context, nc *nats.Conn, subject, who, op string, in, out any, timeout time.Duration) error {
+	node := who
 	body, err := json.Marshal(in)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", op, node, err)
@@ -225,7 +233,7 @@ func (c *Coordinator) call(ctx context.Context, subject, node, op string, in, ou
 	b, _ := json.Marshal(request{Op: op, Body: body})
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	m, err := c.nc.RequestWithContext(cctx, subject, b)
+	m, err := nc.RequestWithContext(cctx, subject, b)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 			return fmt.Errorf("%s on %s: no answer within %s", op, node, timeout)
@@ -329,6 +337,17 @@ type Handler func(op string, body json.RawMessage) (any, error)
 // poll).
 func Serve(nc *nats.Conn, run, node string, h Handler) (*nats.Subscription, error) {
 	return serve(nc, Subject(run, node), h)
+}
+
+// DDLSubject is the subject the coordinator of a serve --nodes-external answers schema
+// changes on: a node process's endpoint sends each DDL there, and the coordinator carries
+// it to every node in order (harness/bus_ddl.go).
+func DDLSubject(run string) string { return "replbench.ctl." + run + ".ddl" }
+
+// ServeSubject is Serve on any subject of the run's control plane (the coordinator's
+// DDLSubject), with the same envelope and one goroutine per request.
+func ServeSubject(nc *nats.Conn, subject string, h Handler) (*nats.Subscription, error) {
+	return serve(nc, subject, h)
 }
 
 func serve(nc *nats.Conn, subject string, h Handler) (*nats.Subscription, error) {

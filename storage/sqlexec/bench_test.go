@@ -6,9 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/replbench/replbench/protocols"
-	"github.com/replbench/replbench/protocols/standalone"
-	"github.com/replbench/replbench/storage"
 	"github.com/replbench/replbench/workloads"
 	"github.com/replbench/replbench/workloads/sysbench"
 )
@@ -16,25 +13,7 @@ import (
 // benchServer is one standalone node with sysbench's sbtest1 of n rows.
 func benchServer(b testing.TB, n int) *Server {
 	b.Helper()
-	e, err := storage.Open(storage.Options{Node: "n1"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { e.Close() })
-	proto, err := protocols.Lookup("standalone")
-	if err != nil {
-		b.Fatal(err)
-	}
-	p, err := standalone.New(protocols.Config{Node: "n1", Members: []string{"n1"}, Applier: e})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := p.Start(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { p.Close() })
-	e.SetReplicator(p)
-	srv, err := NewServer([]*Node{{Name: "n1", Engine: e, Provider: p, Protocol: proto, Params: protocols.Params{}}}, Options{})
+	srv, err := NewServer([]*Node{testNode(b, "n1")}, Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

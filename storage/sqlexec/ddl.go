@@ -13,47 +13,113 @@ import (
 	"github.com/replbench/replbench/storage"
 )
 
-// ddlPlan wraps a schema change: it commits the session's open transaction first (DDL
-// commits implicitly in MySQL) and runs change through Server.ddl on every node.
-func ddlPlan(change func(ctx context.Context, s *Session) error) *compiled {
+// ddlPlan wraps a schema change compiled at planning (change): at run time it commits the
+// session's open transaction first (DDL commits implicitly in MySQL), checks the change on
+// the session's node (an IF [NOT] EXISTS with nothing to do returns here, before the
+// origin's BeforeWrite, as a server answers it from its data dictionary) and carries the
+// statement to every node through Server.ddl. after, when set, runs on the session once
+// every node took the change.
+func ddlPlan(stmt sqlparser.Statement, change *ddlChange, after func(s *Session)) *compiled {
 	return &compiled{kind: comDDL, run: func(ctx context.Context, s *Session, _ *storage.Txn, _ []Value) (*sqltypes.Result, error) {
 		if err := s.commit(ctx); err != nil {
 			return nil, err
 		}
-		return ok(), change(ctx, s)
+		if skip, err := change.check(s.srv, s.node.Engine); err != nil || skip {
+			return ok(), err
+		}
+		if err := s.srv.ddl(ctx, s, stmt); err != nil {
+			return nil, err
+		}
+		if after != nil {
+			after(s)
+		}
+		return ok(), nil
 	}}
 }
 
-func planCreateDatabase(n *sqlparser.CreateDatabase) *compiled {
-	db := n.DBName.String()
-	return ddlPlan(func(ctx context.Context, s *Session) error {
-		if isSystemDB(db) || s.srv.hasDB(db) {
-			if n.IfNotExists {
-				return nil
-			}
-			return sqlErr(erDBCreateExists, "HY000", "Can't create database '%s'; database exists", db)
-		}
-		return s.srv.ddl(ctx, s.node, func(*storage.Engine) error { return nil }, func() {
-			s.srv.catMu.Lock()
-			s.srv.dbs[db] = true
-			s.srv.catMu.Unlock()
-		})
-	})
+// ddlChange is one schema change compiled against a current database, in the form every
+// node runs it: check refuses it on a node (or reports skip, nothing to do: an IF [NOT]
+// EXISTS), apply changes a node's engine, catalog (nil: none) changes a Server's catalogue
+// of databases. The same ddlChange serves the origin's check at run time and each node's
+// application (applyOn), so what refuses a change and what makes it are one definition.
+type ddlChange struct {
+	check   func(s *Server, e *storage.Engine) (skip bool, err error)
+	apply   func(e *storage.Engine) error
+	catalog func(s *Server)
 }
 
-func planDropDatabase(n *sqlparser.DropDatabase) *compiled {
+// applyOn checks the change on e and, unless it is refused or has nothing to do, makes it.
+func (c *ddlChange) applyOn(s *Server, e *storage.Engine) error {
+	skip, err := c.check(s, e)
+	if err != nil || skip {
+		return err
+	}
+	return c.apply(e)
+}
+
+// compileDDL compiles a parsed schema change for the current database db, as the planner
+// and every node applying the carried statement (Server.compileChange) both do.
+func (s *Server) compileDDL(stmt sqlparser.Statement, db string) (*ddlChange, error) {
+	switch n := stmt.(type) {
+	case *sqlparser.CreateDatabase:
+		return createDatabase(n), nil
+	case *sqlparser.DropDatabase:
+		return dropDatabase(n), nil
+	case *sqlparser.CreateTable:
+		return s.createTable(n, db)
+	case *sqlparser.DropTable:
+		return s.dropTable(n, db)
+	case *sqlparser.TruncateTable:
+		return s.truncateTable(n, db)
+	case *sqlparser.AlterTable:
+		return s.alterTable(n, db)
+	}
+	return nil, notSupported(statementName(stmt))
+}
+
+// planDDL plans a schema change of the session's current database.
+func (se *Session) planDDL(stmt sqlparser.Statement, after func(s *Session)) (*compiled, error) {
+	c, err := se.srv.compileDDL(stmt, se.db)
+	if err != nil {
+		return nil, err
+	}
+	return ddlPlan(stmt, c, after), nil
+}
+
+func createDatabase(n *sqlparser.CreateDatabase) *ddlChange {
 	db := n.DBName.String()
-	return ddlPlan(func(ctx context.Context, s *Session) error {
-		if isSystemDB(db) || db == DefaultDatabase {
-			return sqlErr(1044, "42000", "Access denied for user '%s'@'%%' to database '%s' (replbench keeps it)", s.user, db)
-		}
-		if !s.srv.hasDB(db) {
-			if n.IfExists {
-				return nil
+	return &ddlChange{
+		check: func(s *Server, _ *storage.Engine) (bool, error) {
+			if isSystemDB(db) || s.hasDB(db) {
+				if n.IfNotExists {
+					return true, nil
+				}
+				return false, sqlErr(erDBCreateExists, "HY000", "Can't create database '%s'; database exists", db)
 			}
-			return sqlErr(erDBDropExists, "HY000", "Can't drop database '%s'; database doesn't exist", db)
-		}
-		err := s.srv.ddl(ctx, s.node, func(e *storage.Engine) error {
+			return false, nil
+		},
+		apply: func(*storage.Engine) error { return nil },
+		catalog: func(s *Server) {
+			s.catMu.Lock()
+			s.dbs[db] = true
+			s.catMu.Unlock()
+		},
+	}
+}
+
+func dropDatabase(n *sqlparser.DropDatabase) *ddlChange {
+	db := n.DBName.String()
+	return &ddlChange{
+		check: func(s *Server, _ *storage.Engine) (bool, error) {
+			if !s.hasDB(db) {
+				if n.IfExists {
+					return true, nil
+				}
+				return false, sqlErr(erDBDropExists, "HY000", "Can't drop database '%s'; database doesn't exist", db)
+			}
+			return false, nil
+		},
+		apply: func(e *storage.Engine) error {
 			for _, t := range e.Tables() {
 				if d, _ := splitStorageName(t); d == db {
 					if err := e.DropTable(t); err != nil {
@@ -62,21 +128,30 @@ func planDropDatabase(n *sqlparser.DropDatabase) *compiled {
 				}
 			}
 			return nil
-		}, func() {
-			s.srv.catMu.Lock()
-			delete(s.srv.dbs, db)
-			s.srv.catMu.Unlock()
-		})
-		if err == nil && s.db == db {
+		},
+		catalog: func(s *Server) {
+			s.catMu.Lock()
+			delete(s.dbs, db)
+			s.catMu.Unlock()
+		},
+	}
+}
+
+func planDropDatabase(se *Session, n *sqlparser.DropDatabase) (*compiled, error) {
+	db := n.DBName.String()
+	if isSystemDB(db) || db == DefaultDatabase {
+		return nil, sqlErr(1044, "42000", "Access denied for user '%s'@'%%' to database '%s' (replbench keeps it)", se.user, db)
+	}
+	return se.planDDL(n, func(s *Session) {
+		if s.db == db {
 			s.db = ""
 		}
-		return err
 	})
 }
 
 // tableName resolves the database and name of a table to create or drop.
-func (se *Session) tableName(tn sqlparser.TableName) (db, name string, err error) {
-	db = se.db
+func (s *Server) tableName(tn sqlparser.TableName, cur string) (db, name string, err error) {
+	db = cur
 	if q := tn.Qualifier.String(); q != "" {
 		db = q
 	}
@@ -86,7 +161,7 @@ func (se *Session) tableName(tn sqlparser.TableName) (db, name string, err error
 	if isSystemDB(db) {
 		return "", "", notSupported("tables in " + db)
 	}
-	if !se.srv.hasDB(db) {
+	if !s.hasDB(db) {
 		return "", "", sqlErr(erBadDB, "42000", "Unknown database '%s'", db)
 	}
 	return db, tn.Name.String(), nil
@@ -297,14 +372,14 @@ func defaultValue(x sqlparser.Expr) (Value, error) {
 	return c.v, nil
 }
 
-func (se *Session) planCreateTable(n *sqlparser.CreateTable) (*compiled, error) {
+func (s *Server) createTable(n *sqlparser.CreateTable, cur string) (*ddlChange, error) {
 	if n.Temp {
 		return nil, notSupported("CREATE TEMPORARY TABLE")
 	}
 	if n.OptLike != nil || n.Select != nil {
 		return nil, notSupported("CREATE TABLE ... LIKE / SELECT")
 	}
-	db, name, err := se.tableName(n.Table)
+	db, name, err := s.tableName(n.Table, cur)
 	if err != nil {
 		return nil, err
 	}
@@ -312,82 +387,90 @@ func (se *Session) planCreateTable(n *sqlparser.CreateTable) (*compiled, error) 
 	if err != nil {
 		return nil, err
 	}
-	return ddlPlan(func(ctx context.Context, s *Session) error {
-		if _, exists := s.node.Engine.Schema(schema.Name); exists {
-			if n.IfNotExists {
-				return nil
+	return &ddlChange{
+		check: func(_ *Server, e *storage.Engine) (bool, error) {
+			if _, exists := e.Schema(schema.Name); exists {
+				if n.IfNotExists {
+					return true, nil
+				}
+				return false, sqlErr(erTableExists, "42S01", "Table '%s' already exists", name)
 			}
-			return sqlErr(erTableExists, "42S01", "Table '%s' already exists", name)
-		}
-		return s.srv.ddl(ctx, s.node, func(e *storage.Engine) error { return e.CreateTable(schema) }, nil)
-	}), nil
+			return false, nil
+		},
+		apply: func(e *storage.Engine) error { return e.CreateTable(schema) },
+	}, nil
 }
 
-func (se *Session) planDropTable(n *sqlparser.DropTable) (*compiled, error) {
+func (s *Server) dropTable(n *sqlparser.DropTable, cur string) (*ddlChange, error) {
 	if n.Temp {
 		return nil, notSupported("DROP TEMPORARY TABLE")
 	}
-	type target struct{ db, name string }
+	type target struct{ db, name, store string }
 	var ts []target
 	for _, tn := range n.FromTables {
-		db, name, err := se.tableName(tn)
+		db, name, err := s.tableName(tn, cur)
 		if err != nil {
 			return nil, err
 		}
-		ts = append(ts, target{db, name})
+		ts = append(ts, target{db, name, storageName(db, name)})
 	}
-	return ddlPlan(func(ctx context.Context, s *Session) error {
-		var missing []string
-		var stores []string
-		for _, t := range ts {
-			store := storageName(t.db, t.name)
-			if _, ok := s.node.Engine.Schema(store); !ok {
-				missing = append(missing, t.db+"."+t.name)
-				continue
+	return &ddlChange{
+		check: func(_ *Server, e *storage.Engine) (bool, error) {
+			var missing []string
+			present := 0
+			for _, t := range ts {
+				if _, ok := e.Schema(t.store); !ok {
+					missing = append(missing, t.db+"."+t.name)
+					continue
+				}
+				present++
 			}
-			stores = append(stores, store)
-		}
-		if len(missing) > 0 && !n.IfExists {
-			return sqlErr(erBadTable, "42S02", "Unknown table '%s'", strings.Join(missing, ","))
-		}
-		if len(stores) == 0 {
-			return nil
-		}
-		return s.srv.ddl(ctx, s.node, func(e *storage.Engine) error {
-			for _, st := range stores {
-				if err := e.DropTable(st); err != nil && !errors.Is(err, storage.ErrNoTable) {
+			if len(missing) > 0 && !n.IfExists {
+				return false, sqlErr(erBadTable, "42S02", "Unknown table '%s'", strings.Join(missing, ","))
+			}
+			return present == 0, nil
+		},
+		apply: func(e *storage.Engine) error {
+			for _, t := range ts {
+				if err := e.DropTable(t.store); err != nil && !errors.Is(err, storage.ErrNoTable) {
 					return err
 				}
 			}
 			return nil
-		}, nil)
-	}), nil
+		},
+	}, nil
 }
 
-func (se *Session) planTruncate(n *sqlparser.TruncateTable) (*compiled, error) {
-	db, name, err := se.tableName(n.Table)
+func (s *Server) truncateTable(n *sqlparser.TruncateTable, cur string) (*ddlChange, error) {
+	db, name, err := s.tableName(n.Table, cur)
 	if err != nil {
 		return nil, err
 	}
 	store := storageName(db, name)
-	return ddlPlan(func(ctx context.Context, s *Session) error {
-		schema, ok := s.node.Engine.Schema(store)
-		if !ok {
-			return noSuchTable(db, name)
-		}
-		return s.srv.ddl(ctx, s.node, func(e *storage.Engine) error {
+	return &ddlChange{
+		check: func(_ *Server, e *storage.Engine) (bool, error) {
+			if _, ok := e.Schema(store); !ok {
+				return false, noSuchTable(db, name)
+			}
+			return false, nil
+		},
+		apply: func(e *storage.Engine) error {
+			schema, ok := e.Schema(store)
+			if !ok {
+				return noSuchTable(db, name)
+			}
 			if err := e.DropTable(store); err != nil {
 				return err
 			}
 			return e.CreateTable(*schema)
-		}, nil)
-	}), nil
+		},
+	}, nil
 }
 
-// planAlterTable runs ALTER TABLE ... ADD INDEX / KEY / UNIQUE (and CREATE INDEX, which the
+// alterTable runs ALTER TABLE ... ADD INDEX / KEY / UNIQUE (and CREATE INDEX, which the
 // parser turns into it); any other change is refused.
-func (se *Session) planAlterTable(n *sqlparser.AlterTable) (*compiled, error) {
-	db, name, err := se.tableName(n.Table)
+func (s *Server) alterTable(n *sqlparser.AlterTable, cur string) (*ddlChange, error) {
+	db, name, err := s.tableName(n.Table, cur)
 	if err != nil {
 		return nil, err
 	}
@@ -406,18 +489,19 @@ func (se *Session) planAlterTable(n *sqlparser.AlterTable) (*compiled, error) {
 		}
 	}
 	store := storageName(db, name)
-	return ddlPlan(func(ctx context.Context, s *Session) error {
-		schema, ok := s.node.Engine.Schema(store)
+	// indexes resolves the added indexes against the table as engine e holds it.
+	indexes := func(e *storage.Engine) ([]storage.Index, error) {
+		schema, ok := e.Schema(store)
 		if !ok {
-			return noSuchTable(db, name)
+			return nil, noSuchTable(db, name)
 		}
 		var ixs []storage.Index
 		for _, d := range adds {
 			switch d.Info.Type {
 			case sqlparser.IndexTypePrimary:
-				return notSupported("adding a primary key to an existing table")
+				return nil, notSupported("adding a primary key to an existing table")
 			case sqlparser.IndexTypeSpatial, sqlparser.IndexTypeFullText:
-				return notSupported("SPATIAL / FULLTEXT indexes")
+				return nil, notSupported("SPATIAL / FULLTEXT indexes")
 			}
 			ix := storage.Index{Name: d.Info.Name.String(), Unique: d.Info.Type == sqlparser.IndexTypeUnique}
 			for _, ic := range d.Columns {
@@ -428,7 +512,7 @@ func (se *Session) planAlterTable(n *sqlparser.AlterTable) (*compiled, error) {
 					}
 				}
 				if found < 0 {
-					return sqlErr(erKeyColumnMissing, "42000", "Key column '%s' doesn't exist in table", ic.Column.String())
+					return nil, sqlErr(erKeyColumnMissing, "42000", "Key column '%s' doesn't exist in table", ic.Column.String())
 				}
 				ix.Columns = append(ix.Columns, found)
 			}
@@ -437,20 +521,31 @@ func (se *Session) planAlterTable(n *sqlparser.AlterTable) (*compiled, error) {
 			}
 			for _, have := range schema.Indexes {
 				if strings.EqualFold(have.Name, ix.Name) {
-					return sqlErr(erDupKeyName, "42000", "Duplicate key name '%s'", ix.Name)
+					return nil, sqlErr(erDupKeyName, "42000", "Duplicate key name '%s'", ix.Name)
 				}
 			}
 			ixs = append(ixs, ix)
 		}
-		return s.srv.ddl(ctx, s.node, func(e *storage.Engine) error {
+		return ixs, nil
+	}
+	return &ddlChange{
+		check: func(_ *Server, e *storage.Engine) (bool, error) {
+			_, err := indexes(e)
+			return false, err
+		},
+		apply: func(e *storage.Engine) error {
+			ixs, err := indexes(e)
+			if err != nil {
+				return err
+			}
 			for _, ix := range ixs {
 				if err := e.AddIndex(store, ix); err != nil {
 					return err
 				}
 			}
 			return nil
-		}, nil)
-	}), nil
+		},
+	}, nil
 }
 
 // showCreateTable renders a table's definition as SHOW CREATE TABLE prints it.

@@ -73,18 +73,10 @@ func (se *Session) planStmt(stmt sqlparser.Statement, binds *bindSlots) (*compil
 		return se.planShow(n)
 	case *sqlparser.ExplainTab:
 		return se.planShowColumns(n.Table, "")
-	case *sqlparser.CreateDatabase:
-		return planCreateDatabase(n), nil
 	case *sqlparser.DropDatabase:
-		return planDropDatabase(n), nil
-	case *sqlparser.CreateTable:
-		return se.planCreateTable(n)
-	case *sqlparser.DropTable:
-		return se.planDropTable(n)
-	case *sqlparser.AlterTable:
-		return se.planAlterTable(n)
-	case *sqlparser.TruncateTable:
-		return se.planTruncate(n)
+		return planDropDatabase(se, n)
+	case *sqlparser.CreateDatabase, *sqlparser.CreateTable, *sqlparser.DropTable, *sqlparser.AlterTable, *sqlparser.TruncateTable:
+		return se.planDDL(stmt, nil)
 	}
 	return nil, notSupported(statementName(stmt))
 }

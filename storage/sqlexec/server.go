@@ -12,9 +12,20 @@
 // else is refused with MySQL's 1235 naming the construct, so a client never gets a silently
 // wrong answer. Joins, subqueries, views, foreign keys and stored programs are refused.
 //
-// Where it departs from MySQL: DDL is applied to every node's engine at once, after the
-// cluster has gone quiet (Galera's total-order isolation has the same effect on a quiet
-// cluster), instead of travelling through the replication protocol; string comparison is
+// Where it departs from MySQL: DDL does not travel through the replication protocol (a real
+// Galera orders it as a TOI write-set, GR and semi-sync as a binlog Query event). It is
+// carried as a statement (SchemaChange: its canonical text and the current database) to
+// every node, which re-executes it on its own engine, after the cluster has gone quiet and
+// in member order (ApplyInOrder), one change at a time over the cluster: on a quiet cluster
+// this has the effect of Galera's total-order isolation, and it works the same whether the
+// nodes share this process (the Server is its own SchemaApplier) or run as separate node
+// processes (Options.Schema, the harness's bus relay). Why outside the protocol: the
+// protocol models certify and apply row write-sets, and a schema change is not one; giving
+// each model a DDL event would be four implementations of one effect. What this leaves
+// out: the stall DDL causes (TOI blocks every node while it runs; a binlog DDL event holds
+// up the replica's applier) and its cost, so DDL is free in this testbed's figures, and a
+// write-set still in flight when the quiesce bound (Options.DDLQuiesce) passes meets the
+// new schema. String comparison is
 // bytewise (MySQL's default collations are case-insensitive); LOCK IN SHARE MODE takes the
 // engine's exclusive row locks; the isolation level is always REPEATABLE READ; a table
 // without a primary key gets InnoDB's hidden DB_ROW_ID key, which SELECT * does not show.
@@ -92,13 +103,14 @@ type Options struct {
 	// MaxAllowedPacket is @@max_allowed_packet (the endpoint enforces it on the wire).
 	MaxAllowedPacket int
 	// DDLQuiesce bounds how long DDL waits for the cluster to apply what it has ordered
-	// before it changes every node's schema; 0 gives 10 s.
+	// before it changes every node's schema; 0 gives 10 s. (With Options.Schema set, the
+	// SchemaApplier has its own bound.)
 	DDLQuiesce time.Duration
-	// RefuseDDL, when set, refuses every schema change with MySQL's 1235 naming it. A Server over one node
-	// of a cluster whose other nodes run in other processes sets it: DDL changes every
-	// node's engine directly (it is not replicated through the protocol), and a change
-	// made on one node only would leave the schemas different.
-	RefuseDDL string
+	// Schema carries schema changes to every node of the cluster; nil carries them to the
+	// Server's own nodes (Server.ApplySchema). A Server over one node of a cluster whose
+	// other nodes run in other processes (replbench serve --nodes-external) sets the
+	// harness's bus implementation, which has every node process apply the statement.
+	Schema SchemaApplier
 }
 
 // Server is the SQL layer of one cluster: its nodes, the catalogue of databases, and the
@@ -263,58 +275,91 @@ func (s *Server) table(n *Node, db, name string) (*tableMeta, error) {
 	return m, nil
 }
 
-// ddl runs a schema change on every node: it waits (up to DDLQuiesce) until every node has
-// committed what the group ordered, so no write-set for the old schema is still in flight,
-// then applies change to each engine in order. A change the first node refuses (a table
-// that exists, a duplicate in a new unique index) changes nothing anywhere.
-//
-// catalog, when set, changes the cluster-wide catalogue (the databases) once every engine
-// took the change.
-func (s *Server) ddl(ctx context.Context, origin *Node, change func(e *storage.Engine) error, catalog func()) error {
-	if s.opts.RefuseDDL != "" {
-		return notSupported(s.opts.RefuseDDL)
+// ddl carries a schema change that passed its check on the session's node to every node
+// of the cluster: the origin's Provider.BeforeWrite first (a GR secondary or semi-sync
+// replica is read-only, a non-primary Galera node answers 1047), then the statement's
+// canonical text and the current database through Options.Schema.
+func (s *Server) ddl(ctx context.Context, se *Session, stmt sqlparser.Statement) error {
+	if err := se.node.Provider.BeforeWrite(ctx); err != nil {
+		return err
 	}
-	if err := origin.Provider.BeforeWrite(ctx); err != nil {
-		return err // a GR secondary or semi-sync replica is read-only; a non-primary Galera node 1047
+	ch := SchemaChange{SQL: sqlparser.String(stmt), DB: se.db}
+	if s.opts.Schema != nil {
+		return s.opts.Schema.ApplySchema(ctx, se.node.Name, ch)
+	}
+	return s.ApplySchema(ctx, se.node.Name, ch)
+}
+
+// ApplySchema is the in-process SchemaApplier: it serialises schema changes over the
+// Server's nodes, and ApplyInOrder applies ch to each node's engine; the catalogue of
+// databases changes once every engine took the change.
+func (s *Server) ApplySchema(ctx context.Context, _ string, ch SchemaChange) error {
+	return s.change(ch, func(c *ddlChange) error {
+		nodes := make([]SchemaNode, len(s.nodes))
+		for i, n := range s.nodes {
+			nodes[i] = localSchemaNode{s, n, c}
+		}
+		return ApplyInOrder(ctx, nodes, ch, s.opts.DDLQuiesce)
+	})
+}
+
+// ApplyLocal makes ch on this Server's own nodes and catalogue, without quiescing or
+// ordering anything: the step a node process takes when the coordinator of a
+// serve --nodes-external carries a change to it (the coordinator quiesces and orders).
+// Its error is the MySQL error the change is refused with on this node.
+func (s *Server) ApplyLocal(ch SchemaChange) error {
+	return s.change(ch, func(c *ddlChange) error {
+		for _, n := range s.nodes {
+			if err := c.applyOn(s, n.Engine); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// change compiles ch and, one change at a time on this Server, has apply make it on the
+// engines; the catalogue changes if every engine took it, and the schema version moves on
+// either way (a change refused halfway still changed some engine).
+func (s *Server) change(ch SchemaChange, apply func(c *ddlChange) error) error {
+	c, err := s.compileChange(ch)
+	if err != nil {
+		return err
 	}
 	s.ddlMu.Lock()
 	defer s.ddlMu.Unlock()
-	s.quiesce(ctx)
 	defer s.schemaV.Add(1)
-	for i, n := range s.nodes {
-		if err := change(n.Engine); err != nil {
-			if i == 0 {
-				return err
-			}
-			return fmt.Errorf("schema change applied on %s but failed on %s (the nodes' schemas now differ): %w", s.nodes[0].Name, n.Name, err)
-		}
+	if err := apply(c); err != nil {
+		return err
 	}
-	if catalog != nil {
-		catalog()
+	if c.catalog != nil {
+		c.catalog(s)
 	}
 	return nil
 }
 
-// quiesce waits until every node reports the same last committed position twice in a row.
-func (s *Server) quiesce(ctx context.Context) {
-	deadline := time.Now().Add(s.opts.DDLQuiesce)
-	last := int64(-1)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		pos := s.nodes[0].Provider.LastCommitted()
-		same := true
-		for _, n := range s.nodes[1:] {
-			if n.Provider.LastCommitted() != pos {
-				same = false
-			}
-		}
-		if same && pos == last {
-			return
-		}
-		if same {
-			last = pos
-		} else {
-			last = -1
-		}
-		time.Sleep(2 * time.Millisecond)
+// compileChange parses a carried schema change and compiles it as the planner does.
+func (s *Server) compileChange(ch SchemaChange) (*ddlChange, error) {
+	stmt, err := s.parser.Parse(ch.SQL)
+	if err != nil {
+		return nil, syntaxError(err)
 	}
+	return s.compileDDL(stmt, ch.DB)
+}
+
+// localSchemaNode is a node of this Server as ApplyInOrder sees it.
+type localSchemaNode struct {
+	s *Server
+	n *Node
+	c *ddlChange
+}
+
+func (l localSchemaNode) Name() string { return l.n.Name }
+
+func (l localSchemaNode) LastCommitted(context.Context) (int64, error) {
+	return l.n.Provider.LastCommitted(), nil
+}
+
+func (l localSchemaNode) ApplySchema(context.Context, SchemaChange) error {
+	return l.c.applyOn(l.s, l.n.Engine)
 }

@@ -85,8 +85,10 @@ func (f *serveFlags) usage(w io.Writer) {
 	fmt.Fprintln(w, "count from when the endpoints are up.")
 	fmt.Fprintln(w, "\nWith --nodes-external --nats-url URL [--run-id ID] the nodes are 'replbench node'")
 	fmt.Fprintln(w, "processes (as for run --nodes-external); each opens its endpoint at the address")
-	fmt.Fprintln(w, "--listen gives it (n1's port, n2 the next, ...). There, DDL is refused (the tables")
-	fmt.Fprintln(w, "are the workload's), --fault is not accepted, and no run directory is written.")
+	fmt.Fprintln(w, "--listen gives it (n1's port, n2 the next, ...). DDL on any endpoint is carried by")
+	fmt.Fprintln(w, "the coordinator to every node, one change at a time (the cluster quiesced, n1 first:")
+	fmt.Fprintln(w, "its refusal changes nothing); a node process that is gone fails DDL with an error")
+	fmt.Fprintln(w, "naming it. --fault is not accepted, and no run directory is written.")
 	fmt.Fprintln(w, "\nflags:")
 	f.fs.SetOutput(w)
 	f.fs.PrintDefaults()
@@ -396,8 +398,8 @@ func printEndpoints(w io.Writer, f *serveFlags, ps *harness.PointSpec, infos []e
 //
 // What it leaves out (the nodes' data is in their processes): the convergence check and
 // the run directory with each node's status that in-process serve writes when it stops,
-// the fault timeline (refused in prepareServe), and DDL through the endpoints (each node's
-// SQL layer refuses it with 1235: the tables are the workload's).
+// and the fault timeline (refused in prepareServe). DDL through the endpoints goes through
+// this coordinator to every node (harness/bus_ddl.go, started by ServeExternal).
 func serveExternal(ctx context.Context, f *serveFlags, ps *harness.PointSpec, stdout, stderr io.Writer) (int, error) {
 	progress := func(s string) { fmt.Fprintf(stderr, "replbench serve: %s\n", s) }
 	progress(fmt.Sprintf("waiting up to %s for nodes %s of run %s", f.nodes.wait.d, strings.Join(ps.Members(), ", "), f.nodes.runID))
