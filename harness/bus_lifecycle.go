@@ -278,6 +278,11 @@ type remoteLife struct {
 	setup      setupRequest   // the point's, for a rejoin
 	phase      *extPhase      // the measured phase while it runs
 	cuts       []faultRequest // network operations in force since the last heal
+	// serve and eps are, for a served point (serve --nodes-external, bus_served.go),
+	// each node's endpoint request (at the address it bound) and its endpoint as last
+	// opened; nil for a point of run.
+	serve map[string]serveRequest
+	eps   map[string]NodeEndpoint
 }
 
 // supervisorWait bounds a supervisor's kill or stop: its stop waits a minute for the
@@ -385,7 +390,7 @@ func (t *remoteTarget) restart(node string) {
 
 // rejoin is the restart itself: a new process, its registration, its point set up from
 // the data directory with Rejoin, the network in force now on its new emulator, its
-// provider's Start (the protocol's rejoin).
+// provider's Start (the protocol's rejoin) and, on a served point, its MySQL endpoint.
 func (t *remoteTarget) rejoin(node string) (int, error) {
 	ctx := context.Background()
 	old, _ := t.x.co.Registered(node)
@@ -412,7 +417,7 @@ func (t *remoteTarget) rejoin(node string) (int, error) {
 	if err := t.x.co.Call(ctx, node, "start", nil, nil, rejoinTimeout+10*time.Second); err != nil {
 		return reg.PID, err
 	}
-	return reg.PID, nil
+	return reg.PID, t.reserve(ctx, node)
 }
 
 // Down implements nodeLifecycle.

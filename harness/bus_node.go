@@ -191,6 +191,7 @@ type nodePoint struct {
 	hist      []history.Op       // the history as the coordinator pages through it (bus_history.go)
 	cancel    context.CancelFunc // the running phase's, nil between phases
 	closeSQL  func() error       // closes this node's MySQL endpoint (replbench serve --nodes-external), nil if none
+	sql       sqlStatus          // the SQL layer that endpoint serves through (bus_served.go), nil if none
 	dir       string
 }
 
@@ -382,6 +383,9 @@ func (h *nodeHost) handle(op string, body json.RawMessage) (any, error) {
 			return nil, err
 		}
 		return nil, pt.fault(rq)
+	}
+	if reply, ok, err := pt.handleServed(op, body); ok {
+		return reply, err
 	}
 	return nil, fmt.Errorf("unknown request %q", op)
 }

@@ -73,31 +73,33 @@ func (pt *nodePoint) serve(open SQLServer, rq serveRequest) (NodeEndpoint, error
 		return NodeEndpoint{}, err
 	}
 	pt.closeSQL = closeFn
+	pt.servedSQL(srv)
 	return ep, nil
 }
 
 // ServeExternal brings the point ps of s up on the node processes, as a run's point is
 // brought up (setup, the loaded checksums compared, start), then has every node open its
-// MySQL endpoint at cfg.Addrs[i] and returns the endpoints in member order. The returned
-// function closes every node's point (its endpoint with it); Close on x then ends the
-// node processes.
-func (x *ExternalNodes) ServeExternal(ctx context.Context, s *Scenario, ps *PointSpec, cfg ServeConfig) ([]NodeEndpoint, func(), error) {
+// MySQL endpoint at cfg.Addrs[i] and returns the served nodes (bus_served.go: endpoints,
+// faults, convergence, status). Their Close closes every node's point (its endpoint with
+// it); Close on x then ends the node processes.
+func (x *ExternalNodes) ServeExternal(ctx context.Context, s *Scenario, ps *PointSpec, cfg ServeConfig) (*ServedNodes, error) {
 	members := ps.Members()
 	if len(cfg.Addrs) != len(members) {
-		return nil, nil, fmt.Errorf("%d endpoint addresses for %d nodes", len(cfg.Addrs), len(members))
+		return nil, fmt.Errorf("%d endpoint addresses for %d nodes", len(cfg.Addrs), len(members))
 	}
 	yaml, err := s.Marshal()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	prefix := fmt.Sprintf("replbench.%s.%d.serve", x.runID, time.Now().UnixNano())
 	closeAll := func() { _ = x.co.CallAll(context.Background(), members, "close", nil, nil, closeTimeout) }
 	sums := make([]setupReply, len(members))
+	setup := setupRequest{Scenario: yaml, Index: ps.Index, Prefix: prefix, Serve: true}
 	if err := x.co.CallAll(ctx, members, "setup", func(int) any {
-		return setupRequest{Scenario: yaml, Index: ps.Index, Prefix: prefix, Serve: true}
+		return setup
 	}, func(i int) any { return &sums[i] }, 10*time.Minute); err != nil {
 		closeAll()
-		return nil, nil, err
+		return nil, err
 	}
 	loaded := make([]map[string]uint64, len(sums))
 	for i := range sums {
@@ -105,25 +107,29 @@ func (x *ExternalNodes) ServeExternal(ctx context.Context, s *Scenario, ps *Poin
 	}
 	if d := diffChecksums(members, loaded); d != "" {
 		closeAll()
-		return nil, nil, fmt.Errorf("the nodes loaded different data (%s): workload %s does not load the same rows from the same seed", d, ps.Workload.Name)
+		return nil, fmt.Errorf("the nodes loaded different data (%s): workload %s does not load the same rows from the same seed", d, ps.Workload.Name)
 	}
 	if err := x.co.CallAll(ctx, members, "start", nil, nil, startTimeout+10*time.Second); err != nil {
 		closeAll()
-		return nil, nil, err
+		return nil, err
 	}
 	eps := make([]NodeEndpoint, len(members))
+	serves := make([]serveRequest, len(members))
+	for i := range serves {
+		serves[i] = serveRequest{Addr: cfg.Addrs[i], User: cfg.User, Password: cfg.Password, MaxAllowedPacket: cfg.MaxAllowedPacket}
+	}
 	err = x.co.CallAll(ctx, members, "serve", func(i int) any {
-		return serveRequest{Addr: cfg.Addrs[i], User: cfg.User, Password: cfg.Password, MaxAllowedPacket: cfg.MaxAllowedPacket}
+		return serves[i]
 	}, func(i int) any { return &eps[i] }, time.Minute)
 	if err != nil {
 		closeAll()
-		return nil, nil, err
+		return nil, err
 	}
 	for i, e := range eps {
 		if e.Addr == "" {
 			closeAll()
-			return nil, nil, errors.New(members[i] + " answered without an endpoint address")
+			return nil, errors.New(members[i] + " answered without an endpoint address")
 		}
 	}
-	return eps, closeAll, nil
+	return newServedNodes(x, ps, s.Seed, setup, serves, eps), nil
 }

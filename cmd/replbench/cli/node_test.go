@@ -188,8 +188,9 @@ func TestServeNodesExternal(t *testing.T) {
 	}
 }
 
-// Bad input to serve --nodes-external (no --nats-url, a node flag without it, a fault
-// timeline): one line, exit 2, nothing written.
+// Bad input to serve --nodes-external (no --nats-url, a node flag without it, a fault node
+// processes cannot carry out, a per-node --listen that misses or repeats a node) and a node
+// fault in-process serve cannot carry out: one line, exit 2, nothing written.
 func TestServeNodesExternalBadInput(t *testing.T) {
 	url := testNATS(t)
 	out := t.TempDir()
@@ -199,7 +200,11 @@ func TestServeNodesExternalBadInput(t *testing.T) {
 	}{
 		{[]string{"serve", "--nodes-external", "--out", out}, "--nodes-external needs --nats-url"},
 		{[]string{"serve", "--run-id", "x", "--out", out}, "--run-id without --nodes-external"},
-		{[]string{"serve", "--nodes-external", "--nats-url", url, "--fault", "1s:partition=n1|n2,n3", "--out", out}, "--fault with serve --nodes-external is not built yet"},
+		{[]string{"serve", "--nodes-external", "--nats-url", url, "--fault", "1s:crash=n2", "--out", out}, "fault crash=n2 is not supported with --nodes-external"},
+		{[]string{"serve", "--fault", "1s:kill=n2", "--out", out}, "fault kill=n2 is not supported by serve with the nodes in one process"},
+		{[]string{"serve", "--nodes-external", "--nats-url", url, "--listen", "n1=127.0.0.1:0,n2=127.0.0.1:0", "--out", out}, "names no address for n3"},
+		{[]string{"serve", "--nodes-external", "--nats-url", url, "--listen", "n1=127.0.0.1:0,n1=127.0.0.1:1,n3=:0", "--out", out}, "n1 named twice"},
+		{[]string{"serve", "--nodes-external", "--nats-url", url, "--listen", "n1=127.0.0.1:0,n4=127.0.0.1:0", "--out", out}, "is not NODE=HOST:PORT for a node n1..n3"},
 	} {
 		code, _, stderr := run(c.args...)
 		if code != ExitUsage || !strings.Contains(stderr, c.want) || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {

@@ -1,0 +1,162 @@
+package cli
+
+import (
+	"bytes"
+	"database/sql"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// envAsMain makes this test binary behave as the replbench binary (Main on its
+// arguments): `replbench node --supervise` runs its node as a child by executing its own
+// program again with `node ...`, which in a test is this binary.
+const envAsMain = "REPLBENCH_CLI_TEST_AS_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(envAsMain) != "" {
+		os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// startSupervisedNodes starts `replbench node --supervise` for each name as a process of
+// this test binary (envAsMain) and stops them by PID at the end of the test.
+func startSupervisedNodes(t *testing.T, url, runID string, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		var log bytes.Buffer
+		cmd := exec.Command(os.Args[0], "node", "--supervise", "--name", n, "--nats-url", url, "--run-id", runID, "--wait", "30s")
+		cmd.Env = append(os.Environ(), envAsMain+"=1")
+		cmd.Stdout, cmd.Stderr = &log, &log
+		if err := cmd.Start(); err != nil {
+			t.Skipf("cannot start a node process from the test binary: %v", err)
+		}
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		t.Cleanup(func() {
+			select {
+			case <-done:
+			case <-time.After(15 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+			}
+			if t.Failed() {
+				t.Logf("%s:\n%s", n, log.String())
+			}
+		})
+	}
+}
+
+// serve --nodes-external with a fault timeline on three supervised galera node processes,
+// each at its own address (--listen n1=...,n2=...,n3=...): n2's process is killed (SIGKILL)
+// while n1 takes writes, restarted, rejoins from its data directory and serves again at the
+// same address, where it has the rows written while it was down. At the stop serve checks
+// convergence over the node processes and writes the same run directory as in-process
+// serve: serve.json with the fault record (the kill, the restart and n2 serving again),
+// converged, and each node's SHOW STATUS; status.txt; faults.txt.
+func TestServeNodesExternalKillRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts six processes and kills one (about 15 s)")
+	}
+	url := testNATS(t)
+	startSupervisedNodes(t, url, "sk", "n1", "n2", "n3")
+	out := t.TempDir()
+	var stdout, stderr lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Main([]string{"serve", "--nodes-external", "--nats-url", url, "--run-id", "sk", "--nodes-wait", "30s",
+			"--protocol", "galera", "--listen", "n1=127.0.0.1:0,n2=127.0.0.1:0,n3=127.0.0.1:0", "--duration", "9s", "--out", out,
+			"--fault", "1s:kill=n2", "--fault", "3s:restart=n2"}, &stdout, &stderr)
+	}()
+	addr := regexp.MustCompile(`(?m)^(n\d)\s+(127\.0\.0\.1:\d+)\s+read-write\s+Synced$`)
+	var addrs [][]string
+	for deadline := time.Now().Add(40 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if addrs = addr.FindAllStringSubmatch(stdout.String(), -1); len(addrs) == 3 {
+			break
+		}
+	}
+	if len(addrs) != 3 {
+		t.Fatalf("no table of 3 synced nodes; stdout %q stderr %q", stdout.String(), stderr.String())
+	}
+	db1, err := sql.Open("mysql", "root:@tcp("+addrs[0][2]+")/replbench")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db1.Close()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), "kill n2"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("n2 was never killed; stderr %q", stderr.String())
+		}
+	}
+	if _, err := db1.Exec("INSERT INTO t1 (a) VALUES ('while-n2-down')"); err != nil {
+		t.Fatalf("insert on n1 while n2 is down: %v", err)
+	}
+	// n2's new process serves again at the address its predecessor bound, with the row.
+	var a string
+	var lastErr error
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		db2, err := sql.Open("mysql", "root:@tcp("+addrs[1][2]+")/replbench?wsrep_sync_wait=1&timeout=1s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lastErr = db2.QueryRow("SELECT a FROM t1 WHERE a = 'while-n2-down'").Scan(&a)
+		db2.Close()
+		if lastErr == nil {
+			break
+		}
+	}
+	if a != "while-n2-down" {
+		t.Fatalf("n2 never served the row written while it was down at %s: %v; stderr %q", addrs[1][2], lastErr, stderr.String())
+	}
+	db1.Close()
+	if code := <-done; code != ExitOK {
+		t.Fatalf("serve exit %d, stdout %q stderr %q", code, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "; converged; written to ") {
+		t.Errorf("stdout %q: no convergence verdict and run directory", stdout.String())
+	}
+	dirs, _ := filepath.Glob(filepath.Join(out, "*-serve-galera"))
+	if len(dirs) != 1 {
+		t.Fatalf("run directories %v, want one *-serve-galera", dirs)
+	}
+	var rec serveRecord
+	b, err := os.ReadFile(filepath.Join(dirs[0], "serve.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("faults %q; converge %v %q", rec.Faults, rec.Converged, rec.ConvergeDetail)
+	if !rec.Converged {
+		t.Errorf("not converged: %s", rec.ConvergeDetail)
+	}
+	for _, want := range []string{" kill n2", " restart n2", "n2 serving again after kill"} {
+		if !slices.ContainsFunc(rec.Faults, func(f string) bool { return strings.Contains(f, want) }) {
+			t.Errorf("faults %q: nothing with %q", rec.Faults, want)
+		}
+	}
+	if len(rec.Endpoints) != 3 || rec.Endpoints[1].Addr != addrs[1][2] {
+		t.Errorf("endpoints %+v, want n2 at %s as announced", rec.Endpoints, addrs[1][2])
+	}
+	for _, n := range []string{"n1", "n2", "n3"} {
+		if rec.Status[n]["Connections"] == "" || rec.Status[n]["wsrep_cluster_size"] != "3" {
+			t.Errorf("status of %s: Connections %q, wsrep_cluster_size %q (want SHOW STATUS of a 3-node cluster)", n, rec.Status[n]["Connections"], rec.Status[n]["wsrep_cluster_size"])
+		}
+	}
+	if rec.Status["n1"]["Com_insert"] != "1" {
+		t.Errorf("n1's Com_insert %q, want 1 (the one INSERT through it)", rec.Status["n1"]["Com_insert"])
+	}
+	for _, f := range []string{"status.txt", "faults.txt"} {
+		if b, err := os.ReadFile(filepath.Join(dirs[0], f)); err != nil || len(b) == 0 {
+			t.Errorf("%s: %v (%d bytes)", f, err, len(b))
+		}
+	}
+}
