@@ -115,10 +115,11 @@ func CheckExternal(points []PointSpec, seed int64) error {
 // node's emulator), the same convergence check (positions and checksums over NATS) and the
 // same record. Each link's round trip is measured through the emulated network before the
 // point starts (network.measured_rtt_ms).
-//
-// What it leaves out, and says so in the notes: the per-second series and interval lines
-// (the clients' interval figures stay in their processes), the workload's end-of-run
-// checks and the acknowledged-write check (both read every node's data in one process).
+// The per-second series comes from the nodes' statistics reports (bus_series.go), the
+// acknowledged-write check from their journaled commits (bus_acks.go), the histories from
+// their recorders (bus_history.go) and the workload's end-of-run checks from their data
+// against every node's clients' counters summed (bus_checks.go; not after a kill, whose
+// process took its counters with it, and the notes say so).
 func runExternalPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con *console) (*results.Point, string, error) {
 	x := opt.Nodes
 	members := ps.Members()
@@ -195,7 +196,7 @@ func runExternalPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Optio
 		r, _ := x.co.Registered(m)
 		where = append(where, fmt.Sprintf("%s pid %d on %s", m, r.PID, r.Host))
 	}
-	p.Notes = append(p.Notes, "nodes ran as separate processes (replbench node, run "+x.runID+") over NATS at "+x.bus.String()+": "+strings.Join(where, ", ")+"; no workload end-of-run checks for external nodes; the per-second series is binned from the nodes' statistics reports (every 250 ms)")
+	p.Notes = append(p.Notes, "nodes ran as separate processes (replbench node, run "+x.runID+") over NATS at "+x.bus.String()+": "+strings.Join(where, ", ")+"; the per-second series is binned from the nodes' statistics reports (every 250 ms)")
 
 	l := load{queries: ps.Queries, duration: ps.Duration, rate: ps.Rate, retries: ps.Retries, backoff: ps.RetryBackoff, refused: ps.RefusedBackoff, stall: max(opt.StallTimeout, 0)}
 	target := &remoteTarget{x: x, members: members, nw: ps.Net.Clone()}
@@ -300,6 +301,11 @@ func runExternalPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Optio
 	p.Converged, p.ConvergenceDetail = cv.ok, cv.detail
 	if cv.waited != "" {
 		p.Notes = append(p.Notes, cv.waited)
+	}
+	if !interrupted {
+		// The checks run whether or not the point converged, on each node's own data,
+		// against every node's clients' counters summed (bus_checks.go).
+		checkExternalWorkload(context.Background(), x, members, target.wentDown(), p)
 	}
 
 	if hw, ok := wl.(workloads.Historian); ok && opt.runDir != "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"os/exec"
@@ -226,6 +227,12 @@ func TestExternalNodesMatchInProcess(t *testing.T) {
 		if a.Converged != b.Converged || !b.Converged {
 			t.Errorf("%s: converged %v in one process (%s), %v as processes (%s)", name, a.Converged, a.ConvergenceDetail, b.Converged, b.ConvergenceDetail)
 		}
+		// insert's own end-of-run checks (rows against committed inserts, values intact)
+		// run on every node process against the nodes' counters summed: the same checks,
+		// all passing, both ways.
+		if len(b.Checks) != 2 || !maps.Equal(a.Checks, b.Checks) || slices.Contains(slices.Collect(maps.Values(b.Checks)), false) {
+			t.Errorf("%s: workload checks %v in one process, %v as processes (want the same two, passing)", name, a.Checks, b.Checks)
+		}
 		t.Logf("%s: committed %d / %d, per-commit cost %.2f / %.2f ms, measured rtt %v",
 			name, a.Committed, b.Committed, perCommitCost(a), perCommitCost(b), b.Network.MeasuredRTT)
 		if len(b.Network.MeasuredRTT) != 6 {
@@ -382,6 +389,9 @@ func TestExternalSupervisedKillRestart(t *testing.T) {
 	}
 	if !slices.ContainsFunc(p.Faults, func(f string) bool { return strings.Contains(f, "n2 serving again after kill") }) {
 		t.Errorf("faults %v: n2 never served again", p.Faults)
+	}
+	if p.Checks != nil || !slices.ContainsFunc(p.Notes, func(n string) bool { return strings.Contains(n, "end-of-run checks not run: the process of n2 was killed") }) {
+		t.Errorf("checks %v, notes %v: want no workload checks after a kill, and a note saying why", p.Checks, p.Notes)
 	}
 	if !slices.ContainsFunc(p.Notes, func(n string) bool { return strings.Contains(n, "n2's process") && strings.Contains(n, "went down") }) {
 		t.Errorf("notes %v: nothing on the killed process's statistics", p.Notes)

@@ -283,6 +283,9 @@ type remoteLife struct {
 	// opened; nil for a point of run.
 	serve map[string]serveRequest
 	eps   map[string]NodeEndpoint
+	// wentDown are the nodes whose process was killed or stopped in the point, in order,
+	// each once (their in-memory workload counters are gone: bus_checks.go).
+	wentDown []string
 }
 
 // supervisorWait bounds a supervisor's kill or stop: its stop waits a minute for the
@@ -342,6 +345,9 @@ func (t *remoteTarget) down(node, how string) {
 		t.life.down = map[string]string{}
 	}
 	t.life.down[node] = how
+	if !slices.Contains(t.life.wentDown, node) {
+		t.life.wentDown = append(t.life.wentDown, node)
+	}
 	ph := t.life.phase
 	t.life.mu.Unlock()
 	if ph != nil {
@@ -418,6 +424,13 @@ func (t *remoteTarget) rejoin(node string) (int, error) {
 		return reg.PID, err
 	}
 	return reg.PID, t.reserve(ctx, node)
+}
+
+// wentDown is the nodes whose process was killed or stopped in the point.
+func (t *remoteTarget) wentDown() []string {
+	t.life.mu.Lock()
+	defer t.life.mu.Unlock()
+	return slices.Clone(t.life.wentDown)
 }
 
 // Down implements nodeLifecycle.

@@ -384,7 +384,7 @@ func (h *nodeHost) handle(op string, body json.RawMessage) (any, error) {
 		}
 		return nil, pt.fault(rq)
 	}
-	if reply, ok, err := pt.handleServed(op, body); ok {
+	if reply, ok, err := pt.handleExtra(op, body); ok {
 		return reply, err
 	}
 	return nil, fmt.Errorf("unknown request %q", op)

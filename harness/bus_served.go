@@ -138,10 +138,13 @@ func (sn *ServedNodes) Close() {
 	_ = sn.x.co.CallAll(context.Background(), sn.members, "close", nil, nil, closeTimeout)
 }
 
-// handleServed answers the requests of a node process that serve --nodes-external adds to
-// run's (bus_node.go's handle passes on what it does not know); ok is false for a request
-// that is not one of them.
-func (pt *nodePoint) handleServed(op string, body json.RawMessage) (reply any, ok bool, err error) {
+// handleExtra answers the requests bus_node.go's handle passes on (it knows the ones of
+// the first node processes): serve's (sqlstatus, unserve, here) and the workload checks'
+// (bus_checks.go); ok is false for a request that is none of them.
+func (pt *nodePoint) handleExtra(op string, body json.RawMessage) (reply any, ok bool, err error) {
+	if reply, ok, err := pt.handleChecks(op, body); ok {
+		return reply, ok, err
+	}
 	switch op {
 	case "sqlstatus":
 		if pt.sql == nil {

@@ -150,6 +150,30 @@ func (t *Tally) Explains(n int64) bool {
 	return n >= want && n <= want+t.inDoubt.Load()
 }
 
+// Counts are the tally's counters by name ("committed", "in_doubt"), for a Tallier.
+func (t *Tally) Counts() map[string]int64 {
+	return map[string]int64{"committed": t.committed.Load(), "in_doubt": t.inDoubt.Load()}
+}
+
+// SetCounts replaces the counters with c (the names of Counts), for a Tallier.
+func (t *Tally) SetCounts(c map[string]int64) {
+	t.committed.Store(c["committed"])
+	t.inDoubt.Store(c["in_doubt"])
+}
+
+// Tallier is implemented by workloads whose end-of-run Check compares the data with
+// counters their clients kept (a Tally, a row delta). When the clients run in several
+// processes (replbench node), each process's workload counts its own clients' work: the
+// harness sums every process's Tallies by name and sets the sum on each before Check, so
+// that each node's data is judged against the whole cluster's work. Every counter must
+// therefore add across processes (counts, deltas), never be a maximum or a ratio.
+type Tallier interface {
+	// Tallies are the counters by name.
+	Tallies() map[string]int64
+	// SetTallies replaces them (a map from Tallies, possibly summed over processes).
+	SetTallies(map[string]int64)
+}
+
 // Historian is implemented by the checker workloads (workloads/jepsen): they record every
 // client operation in a history, and the harness runs the named history checkers on it at
 // the end of a point, reading each node's final data through State on the node's engine
