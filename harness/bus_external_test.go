@@ -390,7 +390,9 @@ func TestExternalSupervisedKillRestart(t *testing.T) {
 	if !slices.ContainsFunc(p.Faults, func(f string) bool { return strings.Contains(f, "n2 serving again after kill") }) {
 		t.Errorf("faults %v: n2 never served again", p.Faults)
 	}
-	if p.Checks != nil || !slices.ContainsFunc(p.Notes, func(n string) bool { return strings.Contains(n, "end-of-run checks not run: the process of n2 was killed") }) {
+	if p.Checks != nil || !slices.ContainsFunc(p.Notes, func(n string) bool {
+		return strings.Contains(n, "end-of-run checks not run: the process of n2 was killed")
+	}) {
 		t.Errorf("checks %v, notes %v: want no workload checks after a kill, and a note saying why", p.Checks, p.Notes)
 	}
 	if !slices.ContainsFunc(p.Notes, func(n string) bool { return strings.Contains(n, "n2's process") && strings.Contains(n, "went down") }) {
