@@ -76,12 +76,13 @@ func (x *ExternalNodes) Close() {
 
 // refusedExternal are the node faults node processes cannot carry out (kill, stop and
 // restart are carried out by each node's supervisor, bus_lifecycle.go).
-var refusedExternal = []FaultKind{FaultPause, FaultResume, FaultCrash, FaultPromote}
+var refusedExternal = []FaultKind{FaultCrash, FaultPromote}
 
 // CheckExternal refuses, before anything runs, what external nodes cannot carry out:
 // crash (a process kill on a real filesystem keeps every written byte; a power loss needs
 // the storage on Pebble's crash-testing filesystem, which lives in the process and dies
-// with it), pause, resume and promote (not built for node processes), and kill, stop or
+// with it), promote (semi-sync's promote restarts every live node under a new source, a
+// new topology the node processes' set-up does not carry), and kill, stop or
 // restart with a workload that records a history (the history of a killed process dies
 // with it). Whether the nodes a kill, stop or restart names run under a supervisor is
 // known once they register (ExternalNodes.CheckSupervised).
@@ -101,7 +102,7 @@ func CheckExternal(points []PointSpec, seed int64) error {
 				return fmt.Errorf("fault %s is not supported with --nodes-external: a node process's data is on a real filesystem, where a kill keeps every written byte and a power loss cannot be simulated (accepted: kill=%s or stop=%s of a node under replbench node --supervise, or crash= with the nodes in one process, on Pebble's crash-testing filesystem)", f.Event(), f.Node, f.Node)
 			}
 			if slices.Contains(refusedExternal, f.Kind) {
-				return fmt.Errorf("fault %s is not supported with --nodes-external yet (accepted: kill, stop and restart of nodes under replbench node --supervise, and the network faults partition, oneway, clog, unclog, heal, delay, link, loss)", f.Event())
+				return fmt.Errorf("fault %s is not supported with --nodes-external yet: a promote restarts every live node under a new source, which node processes cannot be set up with (accepted: pause, resume, and kill, stop and restart of nodes under replbench node --supervise, and the network faults partition, oneway, clog, unclog, heal, delay, link, loss; or promote with the nodes in one process)", f.Event())
 			}
 		}
 	}
@@ -386,9 +387,10 @@ type remoteTarget struct {
 	members []string
 	life    remoteLife // kill, stop, restart (bus_lifecycle.go)
 
-	mu   sync.Mutex
-	nw   transport.Network
-	errs []string
+	mu     sync.Mutex
+	nw     transport.Network
+	errs   []string
+	paused map[string]bool // nodes paused now (bus_pause.go)
 }
 
 func (t *remoteTarget) send(rq faultRequest) {
@@ -428,7 +430,6 @@ func (t *remoteTarget) Clog(from, to string) { t.send(faultRequest{Op: "clog", F
 func (t *remoteTarget) Unclog(from, to string) {
 	t.send(faultRequest{Op: "unclog", From: from, To: to})
 }
-func (t *remoteTarget) Heal() { t.send(faultRequest{Op: "heal"}) }
 
 func (t *remoteTarget) Network() transport.Network {
 	t.mu.Lock()

@@ -312,7 +312,8 @@ func (t *remoteTarget) event(format string, a ...any) {
 }
 
 // Lifecycle implements nodeLifecycle: kill, stop and restart through each node's
-// supervisor (crash and promote are refused before the run, CheckExternal).
+// supervisor (crash and promote are refused before the run, CheckExternal; pause and
+// resume are nodeFaulter's, bus_pause.go).
 func (t *remoteTarget) Lifecycle(f FaultEvent) {
 	switch f.Kind {
 	case FaultKill, FaultStop:
@@ -350,6 +351,7 @@ func (t *remoteTarget) down(node, how string) {
 	}
 	ph := t.life.phase
 	t.life.mu.Unlock()
+	t.unpauseDown(node)
 	if ph != nil {
 		ph.killed(node)
 	}

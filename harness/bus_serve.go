@@ -23,8 +23,9 @@ type NodeEndpoint struct {
 // SQLServer opens a MySQL endpoint at addr over srv (one node's SQL layer) for user and
 // password, and returns it and how to close it. `replbench node` passes harness/endpoint's
 // Start through NodeOptions.ServeSQL, so a node process serves through the same endpoint
-// code as in-process serve.
-type SQLServer func(srv *sqlexec.Server, addr, user, password string) (NodeEndpoint, func() error, error)
+// code as in-process serve. hold is the node's pause gate: the endpoint calls it before
+// every statement, which waits while the node is paused (bus_pause.go).
+type SQLServer func(srv *sqlexec.Server, addr, user, password string, hold func(context.Context) error) (NodeEndpoint, func() error, error)
 
 // ServeConfig is what `replbench serve --nodes-external` asks of the node processes: each
 // node's endpoint address, in member order (the CLI computes them from serve's --listen,
@@ -68,7 +69,7 @@ func (pt *nodePoint) serve(open SQLServer, rq serveRequest) (NodeEndpoint, error
 	if err != nil {
 		return NodeEndpoint{}, err
 	}
-	ep, closeFn, err := open(srv, rq.Addr, rq.User, rq.Password)
+	ep, closeFn, err := open(srv, rq.Addr, rq.User, rq.Password, pt.gate.wait)
 	if err != nil {
 		return NodeEndpoint{}, err
 	}

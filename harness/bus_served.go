@@ -139,10 +139,14 @@ func (sn *ServedNodes) Close() {
 }
 
 // handleExtra answers the requests bus_node.go's handle passes on (it knows the ones of
-// the first node processes): serve's (sqlstatus, unserve, here) and the workload checks'
-// (bus_checks.go); ok is false for a request that is none of them.
+// the first node processes): serve's (sqlstatus, unserve, here), the workload checks'
+// (bus_checks.go) and the pause gate (bus_pause.go); ok is false for a request that is
+// none of them.
 func (pt *nodePoint) handleExtra(op string, body json.RawMessage) (reply any, ok bool, err error) {
 	if reply, ok, err := pt.handleChecks(op, body); ok {
+		return reply, ok, err
+	}
+	if reply, ok, err := pt.handlePause(op, body); ok {
 		return reply, ok, err
 	}
 	switch op {

@@ -78,7 +78,7 @@ func (l *Live) Fault(f FaultEvent) { f.apply(l.c.emu) }
 func CheckLiveFaults(ps *PointSpec, seed int64) error {
 	for _, f := range expandNemesis(ps.Faults, ps.Members(), ps.Duration, ps.Protocol, seed) {
 		if f.nodeEvent() {
-			return fmt.Errorf("fault %s is not supported by serve with the nodes in one process: its faults are the network's (accepted: partition, oneway, clog, unclog, heal, delay, link, loss; or kill, stop and restart with serve --nodes-external and replbench node --supervise)", f.Event())
+			return fmt.Errorf("fault %s is not supported by serve with the nodes in one process: its faults are the network's (accepted: partition, oneway, clog, unclog, heal, delay, link, loss; or pause and resume with serve --nodes-external, and kill, stop and restart there with replbench node --supervise)", f.Event())
 		}
 	}
 	return nil

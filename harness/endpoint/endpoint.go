@@ -38,6 +38,11 @@ type Config struct {
 	// the default is root with an empty password, as on a fresh server. Anything else
 	// gets 1045.
 	User, Password string
+	// Hold, when set, is called before every statement of node i's clients and the
+	// statement waits until it returns: a paused node (replbench serve --nodes-external's
+	// pause=) answers nothing, as the connections of a SIGSTOPped mysqld hang, until it
+	// returns nil (resumed) or the connection's context ends (its error is the statement's).
+	Hold func(ctx context.Context, node int) error
 	// TLS, when set, lets clients upgrade to TLS (it is never required).
 	TLS *tls.Config
 }
@@ -96,6 +101,9 @@ func Start(srv *sqlexec.Server, cfg Config) (*Set, error) {
 			return nil, fmt.Errorf("endpoint of %s: listen on %s: %w", n.Name, addr, err)
 		}
 		h := newHandler(srv, i)
+		if cfg.Hold != nil {
+			h.hold = func(ctx context.Context) error { return cfg.Hold(ctx, i) }
+		}
 		l, err := mysql.NewListenerWithConfig(mysql.ListenerConfig{
 			Listener: raw, AuthServer: auth, Handler: h,
 			ConnReadBufferSize: 16 << 10, ConnBufferPooling: true,

@@ -226,9 +226,11 @@ func (f *nodesFlags) connect(ctx context.Context, bus harness.BusConfig, points 
 }
 
 // serveNodeSQL is a node process's MySQL endpoint for serve --nodes-external: the same
-// harness/endpoint code as in-process serve, over the node's one-node SQL layer.
-func serveNodeSQL(srv *sqlexec.Server, addr, user, password string) (harness.NodeEndpoint, func() error, error) {
-	set, err := endpoint.Start(srv, endpoint.Config{Listen: addr, User: user, Password: password})
+// harness/endpoint code as in-process serve, over the node's one-node SQL layer, every
+// statement held while the node is paused.
+func serveNodeSQL(srv *sqlexec.Server, addr, user, password string, hold func(context.Context) error) (harness.NodeEndpoint, func() error, error) {
+	set, err := endpoint.Start(srv, endpoint.Config{Listen: addr, User: user, Password: password,
+		Hold: func(ctx context.Context, _ int) error { return hold(ctx) }})
 	if err != nil {
 		return harness.NodeEndpoint{}, nil, err
 	}

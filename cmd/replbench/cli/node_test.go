@@ -48,7 +48,7 @@ func TestNodesExternalBadInput(t *testing.T) {
 		{[]string{"run", "--nodes-external", "--nats-url", url, "--data-dir", out, "--queries", "10", "--out", out}, "--data-dir conflicts with --nodes-external"},
 		{[]string{"run", "--run-id", "x", "--protocol", "galera", "--queries", "10", "--out", out}, "--run-id without --nodes-external"},
 		{[]string{"run", "--nodes-external", "--nats-url", url, "--protocol", "galera", "--queries", "10", "--fault", "1s:crash=n2", "--out", out}, "fault crash=n2 is not supported with --nodes-external: a node process's data is on a real filesystem"},
-		{[]string{"run", "--nodes-external", "--nats-url", url, "--protocol", "galera", "--queries", "10", "--fault", "1s:pause=n2", "--out", out}, "fault pause=n2 is not supported with --nodes-external yet"},
+		{[]string{"run", "--nodes-external", "--nats-url", url, "--protocol", "semisync", "--duration", "3s", "--fault", "1s:kill=n1", "--fault", "1.5s:promote=n2", "--out", out}, "fault promote=n2 is not supported with --nodes-external yet: a promote restarts every live node under a new source"},
 		{[]string{"run", "--nodes-external", "--nats-url", url, "--protocol", "galera", "--workload", "bank", "--duration", "3s", "--fault", "1s:kill=n2", "--out", out}, "fault kill=n2 with workload bank is not supported with --nodes-external"},
 		{[]string{"run", "--nodes-external", "--nats-url", url, "--run-id", "lonely", "--nodes-wait", "300ms", "--protocol", "galera", "--queries", "10", "--out", out}, "waited 300ms for nodes n1, n2, n3 of run lonely"},
 	} {

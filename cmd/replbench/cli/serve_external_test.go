@@ -160,3 +160,100 @@ func TestServeNodesExternalKillRestart(t *testing.T) {
 		}
 	}
 }
+
+// pause= and resume= on node processes, through serve --nodes-external: while n3 is
+// paused a statement on its endpoint hangs (the connection stays open, nothing answers)
+// and n1's commits wait for galera's total order, which n3's clogged links hold; after the
+// resume both complete, the point converges, and the fault record has both events.
+func TestServeNodesExternalPause(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three node processes (about 10 s)")
+	}
+	url := testNATS(t)
+	nodeCodes := make(chan int, 3)
+	for _, n := range []string{"n1", "n2", "n3"} {
+		go func() {
+			var o, e lockedBuffer
+			nodeCodes <- Main([]string{"node", "--name", n, "--nats-url", url, "--run-id", "sp", "--wait", "20s"}, &o, &e)
+		}()
+	}
+	out := t.TempDir()
+	var stdout, stderr lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Main([]string{"serve", "--nodes-external", "--nats-url", url, "--run-id", "sp", "--nodes-wait", "20s",
+			"--protocol", "galera", "--listen", "127.0.0.1:0", "--duration", "6s", "--out", out,
+			"--fault", "1s:pause=n3", "--fault", "3s:resume=n3"}, &stdout, &stderr)
+	}()
+	addr := regexp.MustCompile(`(?m)^(n\d)\s+(127\.0\.0\.1:\d+)\s+read-write\s+Synced$`)
+	var addrs [][]string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if addrs = addr.FindAllStringSubmatch(stdout.String(), -1); len(addrs) == 3 {
+			break
+		}
+	}
+	if len(addrs) != 3 {
+		t.Fatalf("no table of 3 synced nodes; stdout %q stderr %q", stdout.String(), stderr.String())
+	}
+	db3, err := sql.Open("mysql", "root:@tcp("+addrs[2][2]+")/replbench")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db3.Close()
+	if err := db3.Ping(); err != nil { // connected before the pause: the connection stays open
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), "pause n3"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("n3 was never paused; stderr %q", stderr.String())
+		}
+	}
+	pausedAt := time.Now()
+	answered := make(chan error, 1)
+	go func() {
+		var n int
+		answered <- db3.QueryRow("SELECT COUNT(*) FROM t1").Scan(&n)
+	}()
+	select {
+	case err := <-answered:
+		t.Fatalf("a paused node answered a statement (err %v)", err)
+	case <-time.After(1 * time.Second):
+	}
+	if strings.Contains(stderr.String(), "resume n3") {
+		t.Fatalf("resumed before the check could see the pause; stderr %q", stderr.String())
+	}
+	select {
+	case err := <-answered:
+		if err != nil {
+			t.Fatalf("the held statement failed after the resume: %v", err)
+		}
+		// The resume is 2 s after the pause; it is announced after it is applied, so the
+		// statement's return, not the announcement, is what is timed.
+		if held := time.Since(pausedAt); held < 1500*time.Millisecond {
+			t.Errorf("the held statement returned %s after the pause, before the resume 2 s after it", held)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the held statement never returned after the resume; stderr %q", stderr.String())
+	}
+	db3.Close()
+	if code := <-done; code != ExitOK {
+		t.Fatalf("serve exit %d, stdout %q stderr %q", code, stdout.String(), stderr.String())
+	}
+	for range 3 {
+		if c := <-nodeCodes; c != ExitOK {
+			t.Errorf("a node process exited %d, want 0", c)
+		}
+	}
+	dirs, _ := filepath.Glob(filepath.Join(out, "*-serve-galera"))
+	if len(dirs) != 1 {
+		t.Fatalf("run directories %v", dirs)
+	}
+	var rec serveRecord
+	b, _ := os.ReadFile(filepath.Join(dirs[0], "serve.json"))
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if !rec.Converged || len(rec.Faults) != 2 || !strings.HasSuffix(rec.Faults[0], " pause n3") || !strings.HasSuffix(rec.Faults[1], " resume n3") {
+		t.Errorf("converged %v (%s), faults %q: want converged and pause n3, resume n3", rec.Converged, rec.ConvergeDetail, rec.Faults)
+	}
+}
