@@ -19,9 +19,10 @@
 # the coordinator is `replbench serve --nodes-external` on galera: each node process opens
 # its own MySQL endpoint at its own address (--listen n1=...,n2=...,n3=...), n2's process
 # is killed at 2 s and restarted at 5 s, and the mysql client inserts through n1 the whole
-# time and reads back through n2 once it serves again. serve stops after SERVE_FOR, checks
-# convergence and writes its run directory; the script prints its fault record, verdict
-# and each node's Com_insert / wsrep_cluster_size.
+# for INSERT_FOR and reads back through n2 once it serves again; then the script stops serve
+# with SIGTERM (as Ctrl-C would), serve checks convergence and writes its run directory, and
+# the script prints its fault record, verdict and each node's Com_insert / Com_select /
+# wsrep_cluster_size.
 #
 # usage: scripts/multi-process.sh [--kill-restart | --serve] [extra replbench run/serve flags...]
 #   PORT_BASE   first of the ports used (default 14700: client ports BASE..BASE+2,
@@ -31,7 +32,7 @@
 #   THREADS     client threads per point (default 8)
 #   NETWORK     network preset (default lan)
 #   DURATION    measured phase of --kill-restart (default 4s)
-#   SERVE_FOR   how long --serve serves (default 10s); endpoints on ports BASE+20..BASE+22
+#   INSERT_FOR  seconds --serve inserts through n1 (default 8); endpoints on ports BASE+20..BASE+22
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -40,7 +41,7 @@ QUERIES=${QUERIES:-2000}
 THREADS=${THREADS:-8}
 NETWORK=${NETWORK:-lan}
 DURATION=${DURATION:-4s}
-SERVE_FOR=${SERVE_FOR:-10s}
+INSERT_FOR=${INSERT_FOR:-8}
 KILL_RESTART=""
 SERVE=""
 if [[ "${1:-}" == "--kill-restart" ]]; then
@@ -111,9 +112,9 @@ done
 all_urls=$(IFS=,; echo "${urls[*]}")
 if [[ -n "$SERVE" ]]; then
 	listen="n1=127.0.0.1:$((PORT_BASE + 20)),n2=127.0.0.1:$((PORT_BASE + 21)),n3=127.0.0.1:$((PORT_BASE + 22))"
-	echo "== coordinator: serve --nodes-external galera for $SERVE_FOR at $listen, kill n2 at 2s, restart at 5s"
+	echo "== coordinator: serve --nodes-external galera at $listen, kill n2 at 2s, restart at 5s"
 	"$WORK/replbench" serve --nodes-external --nats-url "$all_urls" --run-id "$RUN_ID" --protocol galera \
-		--listen "$listen" --fault 2s:kill=n2 --fault 5s:restart=n2 --duration "$SERVE_FOR" \
+		--listen "$listen" --fault 2s:kill=n2 --fault 5s:restart=n2 \
 		--user rb --password rb --out "$WORK/runs" --target-file "$WORK/target.yaml" "$@" \
 		>"$WORK/serve.out" 2>"$WORK/serve.err" &
 	serve_pid=$!
@@ -125,8 +126,9 @@ if [[ -n "$SERVE" ]]; then
 	sed 's/^/   /' "$WORK/serve.out"
 	sql() { mysql -h 127.0.0.1 -P "$1" -urb -prb replbench --connect-timeout=2 -N -e "$2"; }
 	ok=0 failed=0
-	echo "== mysql: INSERT through n1 (port $((PORT_BASE + 20))) every 50 ms while n2 is killed and restarted"
-	for _ in $(seq 100); do
+	echo "== mysql: INSERT through n1 (port $((PORT_BASE + 20))) every 50 ms for ${INSERT_FOR}s while n2 is killed and restarted"
+	end=$((SECONDS + INSERT_FOR))
+	while ((SECONDS < end)); do
 		if sql $((PORT_BASE + 20)) "INSERT INTO t1 (a) VALUES ('mp')" 2>>"$WORK/mysql.err"; then ok=$((ok + 1)); else failed=$((failed + 1)); fi
 		sleep 0.05
 	done
@@ -139,6 +141,8 @@ if [[ -n "$SERVE" ]]; then
 		fi
 		sleep 0.2
 	done
+	echo "== kill -TERM $serve_pid (serve)"
+	kill -TERM "$serve_pid"
 	set +e
 	wait "$serve_pid"
 	rc=$?
@@ -155,7 +159,7 @@ print("   converged:", r["converged"], r.get("converge_detail", ""))
 for f in r["faults"]:
     print("   fault:", f)
 for n, st in sorted(r["status"].items()):
-    print("   %s: Com_insert %s, Connections %s, wsrep_cluster_size %s" % (n, st.get("Com_insert"), st.get("Connections"), st.get("wsrep_cluster_size")))
+    print("   %s: Com_insert %s, Com_select %s, Connections %s, wsrep_cluster_size %s" % (n, st.get("Com_insert"), st.get("Com_select"), st.get("Connections"), st.get("wsrep_cluster_size")))
 PY
 	done
 	echo "== node logs"
