@@ -548,3 +548,54 @@ func TestExternalPauseResume(t *testing.T) {
 		t.Errorf("max latency %.1f ms: no transaction was held through the 1 s pause", p.Latency.Max)
 	}
 }
+
+// list-append with writers on every node process: every appended value is unique over the
+// whole history, as in one process (where one workload object numbers them for every
+// client). Elle reads a value appended twice as a duplicate, an anomaly of the harness.
+func TestExternalHistoryValuesUnique(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a NATS cluster and three node processes (about 6 s)")
+	}
+	urls := startNATSCluster(t, 3)
+	runID := fmt.Sprintf("uniq%d", os.Getpid())
+	startNodeProcesses(t, runID, []string{"n1", "n2", "n3"}, urls)
+	bus := BusConfig{Kind: "nats", URL: strings.Join(urls, ",")}
+	x, err := ConnectNodes(context.Background(), bus, runID, 3, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	s := &Scenario{Name: "uniq", Protocol: "galera", Cluster: Cluster{Nodes: 3}, Threads: IntList{6}, Writers: Writers{"all"}, Queries: 300,
+		Network: NetworkSpec{Preset: "lan"}, Seed: 1, Workload: WorkloadSpec{Name: "list-append"}}
+	points, err := Expand(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Run(context.Background(), s, points, Options{Bus: bus, Nodes: x, OutDir: t.TempDir(), NoProgress: true, Stdout: io.Discard, Stderr: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := out.Run.Points[0]
+	h, err := history.ReadFile(filepath.Join(out.Dir, p.HistoryFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int64]string{}
+	appends := 0
+	for _, o := range h {
+		for _, m := range o.Mops {
+			if m.F != history.Append {
+				continue
+			}
+			appends++
+			if prev, dup := seen[m.Value]; dup {
+				t.Fatalf("value %d appended by %s and by %s (%d appends so far)", m.Value, prev, o.String(), appends)
+			}
+			seen[m.Value] = o.String()
+		}
+	}
+	t.Logf("%d appends, all values unique; verdicts %+v", appends, p.Verdicts)
+	if appends < 100 {
+		t.Errorf("%d appends, want a history with writes on every node", appends)
+	}
+}

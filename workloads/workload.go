@@ -32,6 +32,12 @@ type Env struct {
 	Writers []string // nodes that run write clients
 	Threads int      // clients in this point
 	Seed    int64
+	// Shard and Shards say that this workload object is one of Shards copies, each
+	// serving the clients of one node process (replbench node), this one copy Shard
+	// (0-based). Values a workload numbers itself for its clients (list-append's appended
+	// values) must then be unique over every copy, not only within this one. Zero Shards
+	// is one copy serving every client, as in one process.
+	Shard, Shards int
 }
 
 // Workload is one configured workload, written against DB: the harness hands it each node
