@@ -96,7 +96,7 @@ func CheckExternal(points []PointSpec, seed int64) error {
 		}
 		for _, f := range expandNemesis(ps.Faults, ps.Members(), ps.Duration, ps.Protocol, seed) {
 			if historian && slices.Contains(lifecycleFaults, f.Kind) {
-				return fmt.Errorf("fault %s with workload %s is not supported with --nodes-external: a killed node process takes the history its clients recorded with it (the recorder is in its memory, not journaled to its data directory as its acknowledged writes are) (accepted: the network faults and pause/resume with %s, or kill, stop and restart with the nodes in one process)", f.Event(), ps.Workload.Name, ps.Workload.Name)
+				return fmt.Errorf("fault %s with workload %s is not supported with --nodes-external: a killed node process takes the history its clients recorded with it (the recorder is in its memory, not journaled to its data directory as its acknowledged writes are), and its restarted process would number its values and its clients' processes from the start again (accepted: the network faults and pause/resume with %s, or kill, stop and restart with the nodes in one process)", f.Event(), ps.Workload.Name, ps.Workload.Name)
 			}
 			if f.Kind == FaultCrash {
 				return fmt.Errorf("fault %s is not supported with --nodes-external: a node process's data is on a real filesystem, where a kill keeps every written byte and a power loss cannot be simulated (accepted: kill=%s or stop=%s of a node under replbench node --supervise, or crash= with the nodes in one process, on Pebble's crash-testing filesystem)", f.Event(), f.Node, f.Node)
