@@ -163,6 +163,43 @@ func startNodeProcesses(t testing.TB, runID string, names, urls []string, extraE
 	}
 }
 
+// faultedInsert is the scenario of the fault tests: insert on galera, 6 threads on every
+// node, 3 s on lan, with the fault timeline faults; and its one point.
+func faultedInsert(t *testing.T, name string, faults ...string) (*Scenario, []PointSpec) {
+	t.Helper()
+	s := &Scenario{Name: name, Protocol: "galera", Cluster: Cluster{Nodes: 3}, Workload: WorkloadSpec{Name: "insert"}, Threads: IntList{6},
+		Writers: Writers{"all"}, Duration: Duration(3 * time.Second), Network: NetworkSpec{Preset: "lan"}, Seed: 1}
+	for _, f := range faults {
+		ev, err := ParseFault(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Faults = append(s.Faults, ev)
+	}
+	points, err := Expand(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, points
+}
+
+// connectTestNodes starts a 3-server NATS cluster and three node processes n1..n3 of run
+// name<pid> on it, and returns the coordinator's handle (closed at the end of the test)
+// and the bus that reaches them.
+func connectTestNodes(t *testing.T, name string) (*ExternalNodes, BusConfig) {
+	t.Helper()
+	urls := startNATSCluster(t, 3)
+	runID := fmt.Sprintf("%s%d", name, os.Getpid())
+	startNodeProcesses(t, runID, []string{"n1", "n2", "n3"}, urls)
+	bus := BusConfig{Kind: "nats", URL: strings.Join(urls, ",")}
+	x, err := ConnectNodes(context.Background(), bus, runID, 3, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(x.Close)
+	return x, bus
+}
+
 // externalPair is one point measured in one process and as node processes.
 type externalPair struct{ in, ext results.Point }
 
@@ -272,15 +309,7 @@ func TestExternalHistoryVerdictsMatchInProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a NATS cluster and three node processes (about 10 s)")
 	}
-	urls := startNATSCluster(t, 3)
-	runID := fmt.Sprintf("hist%d", os.Getpid())
-	startNodeProcesses(t, runID, []string{"n1", "n2", "n3"}, urls)
-	bus := BusConfig{Kind: "nats", URL: strings.Join(urls, ",")}
-	x, err := ConnectNodes(context.Background(), bus, runID, 3, 30*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
+	x, bus := connectTestNodes(t, "hist")
 	s := &Scenario{Name: "history", Protocol: "semisync", Cluster: Cluster{Nodes: 3}, Threads: IntList{4}, Queries: 200,
 		Network: NetworkSpec{Preset: "lan"}, Seed: 1, Sweep: Sweep{Workloads: []WorkloadSpec{
 			{Name: "list-append", Options: map[string]string{"read": "for-update"}},
@@ -353,19 +382,7 @@ func TestExternalSupervisedKillRestart(t *testing.T) {
 	urls := startNATSCluster(t, 3)
 	runID := fmt.Sprintf("kill%d", os.Getpid())
 	startNodeProcesses(t, runID, []string{"n1", "n2", "n3"}, urls, envSuper+"=1", envDir+"="+t.TempDir())
-	s := &Scenario{Name: "kill", Protocol: "galera", Cluster: Cluster{Nodes: 3}, Workload: WorkloadSpec{Name: "insert"}, Threads: IntList{6},
-		Writers: Writers{"all"}, Duration: Duration(3 * time.Second), Network: NetworkSpec{Preset: "lan"}, Seed: 1}
-	for _, f := range []string{"1s:kill=n2", "2s:restart=n2"} {
-		ev, err := ParseFault(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.Faults = append(s.Faults, ev)
-	}
-	points, err := Expand(s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, points := faultedInsert(t, "kill", "1s:kill=n2", "2s:restart=n2")
 	bus := BusConfig{Kind: "nats", URL: strings.Join(urls, ",")}
 	x, err := ConnectNodes(context.Background(), bus, runID, 3, 30*time.Second)
 	if err != nil {
@@ -501,31 +518,11 @@ func TestExternalPauseResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a NATS cluster and three node processes (about 8 s)")
 	}
-	urls := startNATSCluster(t, 3)
-	runID := fmt.Sprintf("pause%d", os.Getpid())
-	startNodeProcesses(t, runID, []string{"n1", "n2", "n3"}, urls)
-	s := &Scenario{Name: "pause", Protocol: "galera", Cluster: Cluster{Nodes: 3}, Workload: WorkloadSpec{Name: "insert"}, Threads: IntList{6},
-		Writers: Writers{"all"}, Duration: Duration(3 * time.Second), Network: NetworkSpec{Preset: "lan"}, Seed: 1}
-	for _, f := range []string{"1s:pause=n2", "2s:resume=n2"} {
-		ev, err := ParseFault(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.Faults = append(s.Faults, ev)
-	}
-	points, err := Expand(s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	x, bus := connectTestNodes(t, "pause")
+	s, points := faultedInsert(t, "pause", "1s:pause=n2", "2s:resume=n2")
 	if err := CheckExternal(points, s.Seed); err != nil {
 		t.Fatal(err)
 	}
-	bus := BusConfig{Kind: "nats", URL: strings.Join(urls, ",")}
-	x, err := ConnectNodes(context.Background(), bus, runID, 3, 30*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
 	out, err := Run(context.Background(), s, points, Options{Bus: bus, Nodes: x, OutDir: t.TempDir(), NoProgress: true, Stdout: io.Discard, Stderr: io.Discard, ReportInterval: time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -556,15 +553,7 @@ func TestExternalHistoryValuesUnique(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a NATS cluster and three node processes (about 6 s)")
 	}
-	urls := startNATSCluster(t, 3)
-	runID := fmt.Sprintf("uniq%d", os.Getpid())
-	startNodeProcesses(t, runID, []string{"n1", "n2", "n3"}, urls)
-	bus := BusConfig{Kind: "nats", URL: strings.Join(urls, ",")}
-	x, err := ConnectNodes(context.Background(), bus, runID, 3, 30*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
+	x, bus := connectTestNodes(t, "uniq")
 	s := &Scenario{Name: "uniq", Protocol: "galera", Cluster: Cluster{Nodes: 3}, Threads: IntList{6}, Writers: Writers{"all"}, Queries: 300,
 		Network: NetworkSpec{Preset: "lan"}, Seed: 1, Workload: WorkloadSpec{Name: "list-append"}}
 	points, err := Expand(s)

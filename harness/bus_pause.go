@@ -44,8 +44,12 @@ func (pt *nodePoint) handlePause(op string, body json.RawMessage) (reply any, ok
 
 // clogNode clogs (or unclogs) every link between node and the other members on every
 // node's emulator.
-func (t *remoteTarget) clogNode(node string, on bool) {
-	for _, m := range t.members {
+func (t *remoteTarget) clogNode(node string, on bool) { clogNodeLinks(t, t.members, node, on) }
+
+// clogNodeLinks clogs (or unclogs) both ways every link between node and the other
+// members on t: a pause's edges, in one process (clusterTarget) and over node processes.
+func clogNodeLinks(t faultTarget, members []string, node string, on bool) {
+	for _, m := range members {
 		if m == node {
 			continue
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -136,16 +135,7 @@ func TestServeNodesExternal(t *testing.T) {
 			"--protocol", "galera", "--listen", "127.0.0.1:0", "--duration", "6s", "--out", out,
 			"--target-file", filepath.Join(out, "target.yaml")}, &stdout, &stderr)
 	}()
-	addr := regexp.MustCompile(`(?m)^(n\d)\s+(127\.0\.0\.1:\d+)\s+read-write\s+Synced$`)
-	var addrs [][]string
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if addrs = addr.FindAllStringSubmatch(stdout.String(), -1); len(addrs) == 3 {
-			break
-		}
-	}
-	if len(addrs) != 3 {
-		t.Fatalf("no table of 3 synced nodes; stdout %q stderr %q", stdout.String(), stderr.String())
-	}
+	addrs := waitTable(t, &stdout, &stderr, 30*time.Second)
 	tf, err := target.LoadFile(filepath.Join(out, "target.yaml"))
 	if err != nil {
 		t.Fatal(err)

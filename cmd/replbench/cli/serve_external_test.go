@@ -26,6 +26,21 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// waitTable waits up to wait for serve's table of three synced read-write nodes on stdout
+// and returns its rows as (row, node, address) matches.
+func waitTable(t *testing.T, stdout, stderr *lockedBuffer, wait time.Duration) [][]string {
+	t.Helper()
+	addr := regexp.MustCompile(`(?m)^(n\d)\s+(127\.0\.0\.1:\d+)\s+read-write\s+Synced$`)
+	var addrs [][]string
+	for deadline := time.Now().Add(wait); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if addrs = addr.FindAllStringSubmatch(stdout.String(), -1); len(addrs) == 3 {
+			return addrs
+		}
+	}
+	t.Fatalf("no table of 3 synced nodes; stdout %q stderr %q", stdout.String(), stderr.String())
+	return nil
+}
+
 // startSupervisedNodes starts `replbench node --supervise` for each name as a process of
 // this test binary (envAsMain) and stops them by PID at the end of the test.
 func startSupervisedNodes(t *testing.T, url, runID string, names ...string) {
@@ -75,16 +90,7 @@ func TestServeNodesExternalKillRestart(t *testing.T) {
 			"--protocol", "galera", "--listen", "n1=127.0.0.1:0,n2=127.0.0.1:0,n3=127.0.0.1:0", "--duration", "9s", "--out", out,
 			"--fault", "1s:kill=n2", "--fault", "3s:restart=n2"}, &stdout, &stderr)
 	}()
-	addr := regexp.MustCompile(`(?m)^(n\d)\s+(127\.0\.0\.1:\d+)\s+read-write\s+Synced$`)
-	var addrs [][]string
-	for deadline := time.Now().Add(40 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if addrs = addr.FindAllStringSubmatch(stdout.String(), -1); len(addrs) == 3 {
-			break
-		}
-	}
-	if len(addrs) != 3 {
-		t.Fatalf("no table of 3 synced nodes; stdout %q stderr %q", stdout.String(), stderr.String())
-	}
+	addrs := waitTable(t, &stdout, &stderr, 40*time.Second)
 	db1, err := sql.Open("mysql", "root:@tcp("+addrs[0][2]+")/replbench")
 	if err != nil {
 		t.Fatal(err)
@@ -185,16 +191,7 @@ func TestServeNodesExternalPause(t *testing.T) {
 			"--protocol", "galera", "--listen", "127.0.0.1:0", "--duration", "6s", "--out", out,
 			"--fault", "1s:pause=n3", "--fault", "3s:resume=n3"}, &stdout, &stderr)
 	}()
-	addr := regexp.MustCompile(`(?m)^(n\d)\s+(127\.0\.0\.1:\d+)\s+read-write\s+Synced$`)
-	var addrs [][]string
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if addrs = addr.FindAllStringSubmatch(stdout.String(), -1); len(addrs) == 3 {
-			break
-		}
-	}
-	if len(addrs) != 3 {
-		t.Fatalf("no table of 3 synced nodes; stdout %q stderr %q", stdout.String(), stderr.String())
-	}
+	addrs := waitTable(t, &stdout, &stderr, 30*time.Second)
 	db3, err := sql.Open("mysql", "root:@tcp("+addrs[2][2]+")/replbench")
 	if err != nil {
 		t.Fatal(err)
