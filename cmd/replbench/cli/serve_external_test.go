@@ -12,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/replbench/replbench/harness"
+	"github.com/replbench/replbench/harness/endpoint"
 )
 
 // envAsMain makes this test binary behave as the replbench binary (Main on its
@@ -252,5 +255,37 @@ func TestServeNodesExternalPause(t *testing.T) {
 	}
 	if !rec.Converged || len(rec.Faults) != 2 || !strings.HasSuffix(rec.Faults[0], " pause n3") || !strings.HasSuffix(rec.Faults[1], " resume n3") {
 		t.Errorf("converged %v (%s), faults %q: want converged and pause n3, resume n3", rec.Converged, rec.ConvergeDetail, rec.Faults)
+	}
+}
+
+// The stop of serve (in one process and on node processes alike) records a divergence:
+// checksums that differ make serve.json's converged false with the detail, the closing
+// line says DID NOT CONVERGE, and the exit code is 1.
+func TestFinishServeNotConverged(t *testing.T) {
+	f := newServeFlags()
+	f.out = t.TempDir()
+	ps := &harness.PointSpec{Protocol: "galera", Nodes: 2, Network: harness.NetworkSpec{Name: "lan"}, Workload: harness.WorkloadSpec{Name: "insert"}}
+	infos := []endpoint.Info{{Node: "n1", Addr: "127.0.0.1:1", Role: "read-write", State: "Synced"}, {Node: "n2", Addr: "127.0.0.1:2", Role: "read-write", State: "Synced"}}
+	status := [][][]string{{{"Connections", "3"}}, {{"Connections", "1"}}}
+	detail := "checksums differ: t1 on n2"
+	var stdout bytes.Buffer
+	code, err := finishServe(&stdout, f, ps, time.Now(), time.Now(), infos, []string{"1.000s partition n1|n2"}, false, detail, status, " on the node processes of run r")
+	if err != nil || code != ExitFailure {
+		t.Fatalf("code %d err %v, want exit 1", code, err)
+	}
+	if !strings.Contains(stdout.String(), "on the node processes of run r; DID NOT CONVERGE: "+detail) {
+		t.Errorf("stdout %q", stdout.String())
+	}
+	dirs, _ := filepath.Glob(filepath.Join(f.out, "*-serve-galera"))
+	if len(dirs) != 1 {
+		t.Fatalf("run directories %v", dirs)
+	}
+	var rec serveRecord
+	b, _ := os.ReadFile(filepath.Join(dirs[0], "serve.json"))
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Converged || rec.ConvergeDetail != detail || rec.Status["n2"]["Connections"] != "1" || len(rec.Faults) != 1 {
+		t.Errorf("serve.json %+v", rec)
 	}
 }
