@@ -40,7 +40,7 @@ func nodeMain(args []string, stdout, stderr io.Writer) int {
 	usage := func(w io.Writer) {
 		fmt.Fprintln(w, "usage: replbench node --name NODE --nats-url URL --run-id ID [flags]")
 		fmt.Fprintln(w, "\nRuns one node of a coordinated run in this process; the coordinator is")
-		fmt.Fprintln(w, "'replbench run ... --nodes-external --nats-url URL --run-id ID'.")
+		fmt.Fprintln(w, "'replbench run|compare|serve ... --nodes-external --nats-url URL --run-id ID'.")
 		fmt.Fprintln(w, "\nflags:")
 		fs.SetOutput(w)
 		fs.PrintDefaults()
