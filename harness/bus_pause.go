@@ -13,7 +13,8 @@ import (
 // reads its socket backlog), and the paused node's gate blocks its clients — run's
 // clients in the node process and, with serve --nodes-external, every statement on its
 // MySQL endpoint (the connections stay open and nothing answers, as with a SIGSTOPped
-// mysqld). The provider's goroutines and timers keep running inside, so a protocol that
+// mysqld; one difference: a new connection still gets its handshake, and then its first
+// statement waits, where a stopped mysqld would not greet it at all). The provider's goroutines and timers keep running inside, so a protocol that
 // acts on a timer alone sees time pass during the pause; whatever it sends is held. A heal
 // does not end a pause; only resume does. The alternative, SIGSTOP of the process by its
 // supervisor, would freeze its NATS connection too, and the NATS server's write deadline
