@@ -76,12 +76,13 @@ func (x *ExternalNodes) Close() {
 
 // refusedExternal are the node faults node processes cannot carry out (kill, stop and
 // restart are carried out by each node's supervisor, bus_lifecycle.go).
-var refusedExternal = []FaultKind{FaultPause, FaultResume, FaultCrash, FaultPromote}
+var refusedExternal = []FaultKind{FaultCrash, FaultPromote}
 
 // CheckExternal refuses, before anything runs, what external nodes cannot carry out:
 // crash (a process kill on a real filesystem keeps every written byte; a power loss needs
 // the storage on Pebble's crash-testing filesystem, which lives in the process and dies
-// with it), pause, resume and promote (not built for node processes), and kill, stop or
+// with it), promote (semi-sync's promote restarts every live node under a new source, a
+// new topology the node processes' set-up does not carry), and kill, stop or
 // restart with a workload that records a history (the history of a killed process dies
 // with it). Whether the nodes a kill, stop or restart names run under a supervisor is
 // known once they register (ExternalNodes.CheckSupervised).
@@ -95,13 +96,13 @@ func CheckExternal(points []PointSpec, seed int64) error {
 		}
 		for _, f := range expandNemesis(ps.Faults, ps.Members(), ps.Duration, ps.Protocol, seed) {
 			if historian && slices.Contains(lifecycleFaults, f.Kind) {
-				return fmt.Errorf("fault %s with workload %s is not supported with --nodes-external: a killed node process takes the history its clients recorded with it (accepted: the network faults with %s, or node faults with the nodes in one process)", f.Event(), ps.Workload.Name, ps.Workload.Name)
+				return fmt.Errorf("fault %s with workload %s is not supported with --nodes-external: a killed node process takes the history its clients recorded with it (the recorder is in its memory, not journaled to its data directory as its acknowledged writes are), and its restarted process would number its values and its clients' processes from the start again (accepted: the network faults and pause/resume with %s, or kill, stop and restart with the nodes in one process)", f.Event(), ps.Workload.Name, ps.Workload.Name)
 			}
 			if f.Kind == FaultCrash {
 				return fmt.Errorf("fault %s is not supported with --nodes-external: a node process's data is on a real filesystem, where a kill keeps every written byte and a power loss cannot be simulated (accepted: kill=%s or stop=%s of a node under replbench node --supervise, or crash= with the nodes in one process, on Pebble's crash-testing filesystem)", f.Event(), f.Node, f.Node)
 			}
 			if slices.Contains(refusedExternal, f.Kind) {
-				return fmt.Errorf("fault %s is not supported with --nodes-external yet (accepted: kill, stop and restart of nodes under replbench node --supervise, and the network faults partition, oneway, clog, unclog, heal, delay, link, loss)", f.Event())
+				return fmt.Errorf("fault %s is not supported with --nodes-external yet: a promote restarts every live node under a new source, which node processes cannot be set up with (accepted: pause, resume, and kill, stop and restart of nodes under replbench node --supervise, and the network faults partition, oneway, clog, unclog, heal, delay, link, loss; or promote with the nodes in one process)", f.Event())
 			}
 		}
 	}
@@ -115,10 +116,11 @@ func CheckExternal(points []PointSpec, seed int64) error {
 // node's emulator), the same convergence check (positions and checksums over NATS) and the
 // same record. Each link's round trip is measured through the emulated network before the
 // point starts (network.measured_rtt_ms).
-//
-// What it leaves out, and says so in the notes: the per-second series and interval lines
-// (the clients' interval figures stay in their processes), the workload's end-of-run
-// checks and the acknowledged-write check (both read every node's data in one process).
+// The per-second series comes from the nodes' statistics reports (bus_series.go), the
+// acknowledged-write check from their journaled commits (bus_acks.go), the histories from
+// their recorders (bus_history.go) and the workload's end-of-run checks from their data
+// against every node's clients' counters summed (bus_checks.go; not after a kill, whose
+// process took its counters with it, and the notes say so).
 func runExternalPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Options, con *console) (*results.Point, string, error) {
 	x := opt.Nodes
 	members := ps.Members()
@@ -195,7 +197,7 @@ func runExternalPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Optio
 		r, _ := x.co.Registered(m)
 		where = append(where, fmt.Sprintf("%s pid %d on %s", m, r.PID, r.Host))
 	}
-	p.Notes = append(p.Notes, "nodes ran as separate processes (replbench node, run "+x.runID+") over NATS at "+x.bus.String()+": "+strings.Join(where, ", ")+"; no workload end-of-run checks for external nodes; the per-second series is binned from the nodes' statistics reports (every 250 ms)")
+	p.Notes = append(p.Notes, "nodes ran as separate processes (replbench node, run "+x.runID+") over NATS at "+x.bus.String()+": "+strings.Join(where, ", ")+"; the per-second series is binned from the nodes' statistics reports (every 250 ms)")
 
 	l := load{queries: ps.Queries, duration: ps.Duration, rate: ps.Rate, retries: ps.Retries, backoff: ps.RetryBackoff, refused: ps.RefusedBackoff, stall: max(opt.StallTimeout, 0)}
 	target := &remoteTarget{x: x, members: members, nw: ps.Net.Clone()}
@@ -301,6 +303,11 @@ func runExternalPoint(ctx context.Context, s *Scenario, ps *PointSpec, opt Optio
 	if cv.waited != "" {
 		p.Notes = append(p.Notes, cv.waited)
 	}
+	if !interrupted {
+		// The checks run whether or not the point converged, on each node's own data,
+		// against every node's clients' counters summed (bus_checks.go).
+		checkExternalWorkload(context.Background(), x, members, target.wentDown(), p)
+	}
 
 	if hw, ok := wl.(workloads.Historian); ok && opt.runDir != "" {
 		h, live, err := gatherHistory(context.Background(), x, members, wl)
@@ -380,9 +387,10 @@ type remoteTarget struct {
 	members []string
 	life    remoteLife // kill, stop, restart (bus_lifecycle.go)
 
-	mu   sync.Mutex
-	nw   transport.Network
-	errs []string
+	mu     sync.Mutex
+	nw     transport.Network
+	errs   []string
+	paused map[string]bool // nodes paused now (bus_pause.go)
 }
 
 func (t *remoteTarget) send(rq faultRequest) {
@@ -422,7 +430,6 @@ func (t *remoteTarget) Clog(from, to string) { t.send(faultRequest{Op: "clog", F
 func (t *remoteTarget) Unclog(from, to string) {
 	t.send(faultRequest{Op: "unclog", From: from, To: to})
 }
-func (t *remoteTarget) Heal() { t.send(faultRequest{Op: "heal"}) }
 
 func (t *remoteTarget) Network() transport.Network {
 	t.mu.Lock()

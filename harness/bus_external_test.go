@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"os/exec"
@@ -162,6 +163,43 @@ func startNodeProcesses(t testing.TB, runID string, names, urls []string, extraE
 	}
 }
 
+// faultedInsert is the scenario of the fault tests: insert on galera, 6 threads on every
+// node, 3 s on lan, with the fault timeline faults; and its one point.
+func faultedInsert(t *testing.T, name string, faults ...string) (*Scenario, []PointSpec) {
+	t.Helper()
+	s := &Scenario{Name: name, Protocol: "galera", Cluster: Cluster{Nodes: 3}, Workload: WorkloadSpec{Name: "insert"}, Threads: IntList{6},
+		Writers: Writers{"all"}, Duration: Duration(3 * time.Second), Network: NetworkSpec{Preset: "lan"}, Seed: 1}
+	for _, f := range faults {
+		ev, err := ParseFault(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Faults = append(s.Faults, ev)
+	}
+	points, err := Expand(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, points
+}
+
+// connectTestNodes starts a 3-server NATS cluster and three node processes n1..n3 of run
+// name<pid> on it, and returns the coordinator's handle (closed at the end of the test)
+// and the bus that reaches them.
+func connectTestNodes(t *testing.T, name string) (*ExternalNodes, BusConfig) {
+	t.Helper()
+	urls := startNATSCluster(t, 3)
+	runID := fmt.Sprintf("%s%d", name, os.Getpid())
+	startNodeProcesses(t, runID, []string{"n1", "n2", "n3"}, urls)
+	bus := BusConfig{Kind: "nats", URL: strings.Join(urls, ",")}
+	x, err := ConnectNodes(context.Background(), bus, runID, 3, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(x.Close)
+	return x, bus
+}
+
 // externalPair is one point measured in one process and as node processes.
 type externalPair struct{ in, ext results.Point }
 
@@ -226,6 +264,12 @@ func TestExternalNodesMatchInProcess(t *testing.T) {
 		if a.Converged != b.Converged || !b.Converged {
 			t.Errorf("%s: converged %v in one process (%s), %v as processes (%s)", name, a.Converged, a.ConvergenceDetail, b.Converged, b.ConvergenceDetail)
 		}
+		// insert's own end-of-run checks (rows against committed inserts, values intact)
+		// run on every node process against the nodes' counters summed: the same checks,
+		// all passing, both ways.
+		if len(b.Checks) != 2 || !maps.Equal(a.Checks, b.Checks) || slices.Contains(slices.Collect(maps.Values(b.Checks)), false) {
+			t.Errorf("%s: workload checks %v in one process, %v as processes (want the same two, passing)", name, a.Checks, b.Checks)
+		}
 		t.Logf("%s: committed %d / %d, per-commit cost %.2f / %.2f ms, measured rtt %v",
 			name, a.Committed, b.Committed, perCommitCost(a), perCommitCost(b), b.Network.MeasuredRTT)
 		if len(b.Network.MeasuredRTT) != 6 {
@@ -265,15 +309,7 @@ func TestExternalHistoryVerdictsMatchInProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a NATS cluster and three node processes (about 10 s)")
 	}
-	urls := startNATSCluster(t, 3)
-	runID := fmt.Sprintf("hist%d", os.Getpid())
-	startNodeProcesses(t, runID, []string{"n1", "n2", "n3"}, urls)
-	bus := BusConfig{Kind: "nats", URL: strings.Join(urls, ",")}
-	x, err := ConnectNodes(context.Background(), bus, runID, 3, 30*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
+	x, bus := connectTestNodes(t, "hist")
 	s := &Scenario{Name: "history", Protocol: "semisync", Cluster: Cluster{Nodes: 3}, Threads: IntList{4}, Queries: 200,
 		Network: NetworkSpec{Preset: "lan"}, Seed: 1, Sweep: Sweep{Workloads: []WorkloadSpec{
 			{Name: "list-append", Options: map[string]string{"read": "for-update"}},
@@ -346,19 +382,7 @@ func TestExternalSupervisedKillRestart(t *testing.T) {
 	urls := startNATSCluster(t, 3)
 	runID := fmt.Sprintf("kill%d", os.Getpid())
 	startNodeProcesses(t, runID, []string{"n1", "n2", "n3"}, urls, envSuper+"=1", envDir+"="+t.TempDir())
-	s := &Scenario{Name: "kill", Protocol: "galera", Cluster: Cluster{Nodes: 3}, Workload: WorkloadSpec{Name: "insert"}, Threads: IntList{6},
-		Writers: Writers{"all"}, Duration: Duration(3 * time.Second), Network: NetworkSpec{Preset: "lan"}, Seed: 1}
-	for _, f := range []string{"1s:kill=n2", "2s:restart=n2"} {
-		ev, err := ParseFault(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.Faults = append(s.Faults, ev)
-	}
-	points, err := Expand(s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, points := faultedInsert(t, "kill", "1s:kill=n2", "2s:restart=n2")
 	bus := BusConfig{Kind: "nats", URL: strings.Join(urls, ",")}
 	x, err := ConnectNodes(context.Background(), bus, runID, 3, 30*time.Second)
 	if err != nil {
@@ -382,6 +406,11 @@ func TestExternalSupervisedKillRestart(t *testing.T) {
 	}
 	if !slices.ContainsFunc(p.Faults, func(f string) bool { return strings.Contains(f, "n2 serving again after kill") }) {
 		t.Errorf("faults %v: n2 never served again", p.Faults)
+	}
+	if p.Checks != nil || !slices.ContainsFunc(p.Notes, func(n string) bool {
+		return strings.Contains(n, "end-of-run checks not run: the process of n2 was killed")
+	}) {
+		t.Errorf("checks %v, notes %v: want no workload checks after a kill, and a note saying why", p.Checks, p.Notes)
 	}
 	if !slices.ContainsFunc(p.Notes, func(n string) bool { return strings.Contains(n, "n2's process") && strings.Contains(n, "went down") }) {
 		t.Errorf("notes %v: nothing on the killed process's statistics", p.Notes)
@@ -477,5 +506,85 @@ func BenchmarkScale9x256Processes(b *testing.B) {
 				b.ReportMetric(top, "max-rss-MiB")
 			}
 		})
+	}
+}
+
+// pause= and resume= of a node process in the measured phase, as in one process: the
+// paused node's clients block at its gate and every emulator holds its links, so n2's
+// clients commit nothing between the pause and the resume; the point converges, the
+// workload's own checks (over every node's counters summed) pass, and the fault record has
+// both events.
+func TestExternalPauseResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a NATS cluster and three node processes (about 8 s)")
+	}
+	x, bus := connectTestNodes(t, "pause")
+	s, points := faultedInsert(t, "pause", "1s:pause=n2", "2s:resume=n2")
+	if err := CheckExternal(points, s.Seed); err != nil {
+		t.Fatal(err)
+	}
+	out, err := Run(context.Background(), s, points, Options{Bus: bus, Nodes: x, OutDir: t.TempDir(), NoProgress: true, Stdout: io.Discard, Stderr: io.Discard, ReportInterval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := out.Run.Points[0]
+	t.Logf("committed %d, max %.1f ms, faults %v, checks %v", p.Committed, p.Latency.Max, p.Faults, p.Checks)
+	if !p.Converged {
+		t.Errorf("not converged: %s", p.ConvergenceDetail)
+	}
+	if len(p.Faults) != 2 || !strings.HasSuffix(p.Faults[0], " pause n2") || !strings.HasSuffix(p.Faults[1], " resume n2") {
+		t.Errorf("faults %q, want pause n2 then resume n2", p.Faults)
+	}
+	if len(p.Checks) != 2 || slices.Contains(slices.Collect(maps.Values(p.Checks)), false) {
+		t.Errorf("checks %v, want insert's two checks passing", p.Checks)
+	}
+	// Galera's total order needs every member: with n2 paused nobody commits, so a
+	// transaction begun just before the pause waits for the resume, a second later (in
+	// one process the same run's max is 1006 ms).
+	if p.Latency.Max < 900 {
+		t.Errorf("max latency %.1f ms: no transaction was held through the 1 s pause", p.Latency.Max)
+	}
+}
+
+// list-append with writers on every node process: every appended value is unique over the
+// whole history, as in one process (where one workload object numbers them for every
+// client). Elle reads a value appended twice as a duplicate, an anomaly of the harness.
+func TestExternalHistoryValuesUnique(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a NATS cluster and three node processes (about 6 s)")
+	}
+	x, bus := connectTestNodes(t, "uniq")
+	s := &Scenario{Name: "uniq", Protocol: "galera", Cluster: Cluster{Nodes: 3}, Threads: IntList{6}, Writers: Writers{"all"}, Queries: 300,
+		Network: NetworkSpec{Preset: "lan"}, Seed: 1, Workload: WorkloadSpec{Name: "list-append"}}
+	points, err := Expand(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Run(context.Background(), s, points, Options{Bus: bus, Nodes: x, OutDir: t.TempDir(), NoProgress: true, Stdout: io.Discard, Stderr: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := out.Run.Points[0]
+	h, err := history.ReadFile(filepath.Join(out.Dir, p.HistoryFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int64]string{}
+	appends := 0
+	for _, o := range h {
+		for _, m := range o.Mops {
+			if m.F != history.Append {
+				continue
+			}
+			appends++
+			if prev, dup := seen[m.Value]; dup {
+				t.Fatalf("value %d appended by %s and by %s (%d appends so far)", m.Value, prev, o.String(), appends)
+			}
+			seen[m.Value] = o.String()
+		}
+	}
+	t.Logf("%d appends, all values unique; verdicts %+v", appends, p.Verdicts)
+	if appends < 100 {
+		t.Errorf("%d appends, want a history with writes on every node", appends)
 	}
 }

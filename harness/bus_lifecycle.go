@@ -278,6 +278,14 @@ type remoteLife struct {
 	setup      setupRequest   // the point's, for a rejoin
 	phase      *extPhase      // the measured phase while it runs
 	cuts       []faultRequest // network operations in force since the last heal
+	// serve and eps are, for a served point (serve --nodes-external, bus_served.go),
+	// each node's endpoint request (at the address it bound) and its endpoint as last
+	// opened; nil for a point of run.
+	serve map[string]serveRequest
+	eps   map[string]NodeEndpoint
+	// wentDown are the nodes whose process was killed or stopped in the point, in order,
+	// each once (their in-memory workload counters are gone: bus_checks.go).
+	wentDown []string
 }
 
 // supervisorWait bounds a supervisor's kill or stop: its stop waits a minute for the
@@ -304,7 +312,8 @@ func (t *remoteTarget) event(format string, a ...any) {
 }
 
 // Lifecycle implements nodeLifecycle: kill, stop and restart through each node's
-// supervisor (crash and promote are refused before the run, CheckExternal).
+// supervisor (crash and promote are refused before the run, CheckExternal; pause and
+// resume are nodeFaulter's, bus_pause.go).
 func (t *remoteTarget) Lifecycle(f FaultEvent) {
 	switch f.Kind {
 	case FaultKill, FaultStop:
@@ -337,8 +346,12 @@ func (t *remoteTarget) down(node, how string) {
 		t.life.down = map[string]string{}
 	}
 	t.life.down[node] = how
+	if !slices.Contains(t.life.wentDown, node) {
+		t.life.wentDown = append(t.life.wentDown, node)
+	}
 	ph := t.life.phase
 	t.life.mu.Unlock()
+	t.unpauseDown(node)
 	if ph != nil {
 		ph.killed(node)
 	}
@@ -385,7 +398,7 @@ func (t *remoteTarget) restart(node string) {
 
 // rejoin is the restart itself: a new process, its registration, its point set up from
 // the data directory with Rejoin, the network in force now on its new emulator, its
-// provider's Start (the protocol's rejoin).
+// provider's Start (the protocol's rejoin) and, on a served point, its MySQL endpoint.
 func (t *remoteTarget) rejoin(node string) (int, error) {
 	ctx := context.Background()
 	old, _ := t.x.co.Registered(node)
@@ -412,7 +425,14 @@ func (t *remoteTarget) rejoin(node string) (int, error) {
 	if err := t.x.co.Call(ctx, node, "start", nil, nil, rejoinTimeout+10*time.Second); err != nil {
 		return reg.PID, err
 	}
-	return reg.PID, nil
+	return reg.PID, t.reserve(ctx, node)
+}
+
+// wentDown is the nodes whose process was killed or stopped in the point.
+func (t *remoteTarget) wentDown() []string {
+	t.life.mu.Lock()
+	defer t.life.mu.Unlock()
+	return slices.Clone(t.life.wentDown)
 }
 
 // Down implements nodeLifecycle.

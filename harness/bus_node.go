@@ -387,6 +387,9 @@ func (h *nodeHost) handle(op string, body json.RawMessage) (any, error) {
 		}
 		return nil, pt.fault(rq)
 	}
+	if reply, ok, err := pt.handleExtra(op, body); ok {
+		return reply, err
+	}
 	return nil, fmt.Errorf("unknown request %q", op)
 }
 
@@ -481,7 +484,7 @@ func (pt *nodePoint) bringUp(seed int64, prefix string, o NodeOptions, rejoin bo
 	if pt.engine, err = storage.Open(opts); err != nil {
 		return fmt.Errorf("open the engine of %s: %w", pt.name, err)
 	}
-	env := workloads.Env{Nodes: ps.Nodes, Writers: ps.Writers, Threads: ps.Threads, Seed: seed}
+	env := workloads.Env{Nodes: ps.Nodes, Writers: ps.Writers, Threads: ps.Threads, Seed: seed, Shard: pt.idx, Shards: ps.Nodes}
 	pt.origin = time.Now() // a history recorder counts from the workload's creation
 	if pt.workload, err = def.New(cloneMap(ps.Workload.Options), env); err != nil {
 		return fmt.Errorf("workload %s: %w", def.Name, err)

@@ -23,8 +23,9 @@ type NodeEndpoint struct {
 // SQLServer opens a MySQL endpoint at addr over srv (one node's SQL layer) for user and
 // password, and returns it and how to close it. `replbench node` passes harness/endpoint's
 // Start through NodeOptions.ServeSQL, so a node process serves through the same endpoint
-// code as in-process serve.
-type SQLServer func(srv *sqlexec.Server, addr, user, password string) (NodeEndpoint, func() error, error)
+// code as in-process serve. hold is the node's pause gate: the endpoint calls it before
+// every statement, which waits while the node is paused (bus_pause.go).
+type SQLServer func(srv *sqlexec.Server, addr, user, password string, hold func(context.Context) error) (NodeEndpoint, func() error, error)
 
 // ServeConfig is what `replbench serve --nodes-external` asks of the node processes: each
 // node's endpoint address, in member order (the CLI computes them from serve's --listen,
@@ -65,7 +66,7 @@ func (pt *nodePoint) serve(open SQLServer, rq serveRequest, schema sqlexec.Schem
 		return NodeEndpoint{}, err
 	}
 	pt.sql.Store(srv) // before the first client can send a change to any endpoint
-	ep, closeFn, err := open(srv, rq.Addr, rq.User, rq.Password)
+	ep, closeFn, err := open(srv, rq.Addr, rq.User, rq.Password, pt.gate.wait)
 	if err != nil {
 		pt.sql.Store(nil)
 		return NodeEndpoint{}, err
@@ -76,27 +77,29 @@ func (pt *nodePoint) serve(open SQLServer, rq serveRequest, schema sqlexec.Schem
 
 // ServeExternal brings the point ps of s up on the node processes, as a run's point is
 // brought up (setup, the loaded checksums compared, start), then has every node open its
-// MySQL endpoint at cfg.Addrs[i] and returns the endpoints in member order. While they
-// serve, this coordinator carries every schema change a client sends to any endpoint to
-// all the nodes, one at a time (bus_ddl.go). The returned function stops that and closes
-// every node's point (its endpoint with it); Close on x then ends the node processes.
-func (x *ExternalNodes) ServeExternal(ctx context.Context, s *Scenario, ps *PointSpec, cfg ServeConfig) ([]NodeEndpoint, func(), error) {
+// MySQL endpoint at cfg.Addrs[i] and returns the served nodes (bus_served.go: endpoints,
+// faults, convergence, status). While they serve, this coordinator carries every schema
+// change a client sends to any endpoint to all the nodes, one at a time (bus_ddl.go).
+// Their Close stops that and closes every node's point (its endpoint with it); Close on x
+// then ends the node processes.
+func (x *ExternalNodes) ServeExternal(ctx context.Context, s *Scenario, ps *PointSpec, cfg ServeConfig) (*ServedNodes, error) {
 	members := ps.Members()
 	if len(cfg.Addrs) != len(members) {
-		return nil, nil, fmt.Errorf("%d endpoint addresses for %d nodes", len(cfg.Addrs), len(members))
+		return nil, fmt.Errorf("%d endpoint addresses for %d nodes", len(cfg.Addrs), len(members))
 	}
 	yaml, err := s.Marshal()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	prefix := fmt.Sprintf("replbench.%s.%d.serve", x.runID, time.Now().UnixNano())
 	closeAll := func() { _ = x.co.CallAll(context.Background(), members, "close", nil, nil, closeTimeout) }
 	sums := make([]setupReply, len(members))
+	setup := setupRequest{Scenario: yaml, Index: ps.Index, Prefix: prefix, Serve: true}
 	if err := x.co.CallAll(ctx, members, "setup", func(int) any {
-		return setupRequest{Scenario: yaml, Index: ps.Index, Prefix: prefix, Serve: true}
+		return setup
 	}, func(i int) any { return &sums[i] }, 10*time.Minute); err != nil {
 		closeAll()
-		return nil, nil, err
+		return nil, err
 	}
 	loaded := make([]map[string]uint64, len(sums))
 	for i := range sums {
@@ -104,16 +107,16 @@ func (x *ExternalNodes) ServeExternal(ctx context.Context, s *Scenario, ps *Poin
 	}
 	if d := diffChecksums(members, loaded); d != "" {
 		closeAll()
-		return nil, nil, fmt.Errorf("the nodes loaded different data (%s): workload %s does not load the same rows from the same seed", d, ps.Workload.Name)
+		return nil, fmt.Errorf("the nodes loaded different data (%s): workload %s does not load the same rows from the same seed", d, ps.Workload.Name)
 	}
 	if err := x.co.CallAll(ctx, members, "start", nil, nil, startTimeout+10*time.Second); err != nil {
 		closeAll()
-		return nil, nil, err
+		return nil, err
 	}
 	relay, err := x.relayDDL(members)
 	if err != nil {
 		closeAll()
-		return nil, nil, err
+		return nil, err
 	}
 	closePoint := closeAll
 	closeAll = func() {
@@ -121,18 +124,24 @@ func (x *ExternalNodes) ServeExternal(ctx context.Context, s *Scenario, ps *Poin
 		closePoint()
 	}
 	eps := make([]NodeEndpoint, len(members))
+	serves := make([]serveRequest, len(members))
+	for i := range serves {
+		serves[i] = serveRequest{Addr: cfg.Addrs[i], User: cfg.User, Password: cfg.Password, MaxAllowedPacket: cfg.MaxAllowedPacket}
+	}
 	err = x.co.CallAll(ctx, members, "serve", func(i int) any {
-		return serveRequest{Addr: cfg.Addrs[i], User: cfg.User, Password: cfg.Password, MaxAllowedPacket: cfg.MaxAllowedPacket}
+		return serves[i]
 	}, func(i int) any { return &eps[i] }, time.Minute)
 	if err != nil {
 		closeAll()
-		return nil, nil, err
+		return nil, err
 	}
 	for i, e := range eps {
 		if e.Addr == "" {
 			closeAll()
-			return nil, nil, errors.New(members[i] + " answered without an endpoint address")
+			return nil, errors.New(members[i] + " answered without an endpoint address")
 		}
 	}
-	return eps, closeAll, nil
+	sn := newServedNodes(x, ps, s.Seed, setup, serves, eps)
+	sn.relay = relay
+	return sn, nil
 }

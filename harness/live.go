@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"time"
 
@@ -67,6 +68,21 @@ func (l *Live) Nodes() []LiveNode {
 // Fault makes a network event happen now (a partition, a heal, a delay), as a point's
 // fault timeline would at its time.
 func (l *Live) Fault(f FaultEvent) { f.apply(l.c.emu) }
+
+// CheckLiveFaults refuses, before anything starts, the node faults (pause, resume, kill,
+// crash, stop, restart, promote, also as the random nemesis draws them) that Fault cannot
+// carry out: it drives the emulator's network only, and the node faults of a point act on
+// its clients and engines (nodefaults*.go), which a Live cluster's clients (outside, over
+// MySQL) do not go through. Without this check they would be recorded as applied and do
+// nothing.
+func CheckLiveFaults(ps *PointSpec, seed int64) error {
+	for _, f := range expandNemesis(ps.Faults, ps.Members(), ps.Duration, ps.Protocol, seed) {
+		if f.nodeEvent() {
+			return fmt.Errorf("fault %s is not supported by serve with the nodes in one process: its faults are the network's (accepted: partition, oneway, clog, unclog, heal, delay, link, loss; or pause and resume with serve --nodes-external, and kill, stop and restart there with replbench node --supervise)", f.Event())
+		}
+	}
+	return nil
+}
 
 // Converge waits up to timeout for every node to apply what was committed and compares the
 // tables' checksums across nodes; ok is false with a detail naming the nodes and tables

@@ -194,20 +194,7 @@ func newClusterTarget(c *cluster) *clusterTarget {
 	return t
 }
 
-func (t *clusterTarget) clogNode(node string, on bool) {
-	for _, m := range t.c.members {
-		if m == node {
-			continue
-		}
-		if on {
-			t.Clog(node, m)
-			t.Clog(m, node)
-		} else {
-			t.Unclog(node, m)
-			t.Unclog(m, node)
-		}
-	}
-}
+func (t *clusterTarget) clogNode(node string, on bool) { clogNodeLinks(t, t.c.members, node, on) }
 
 // Pause implements nodeFaulter. A node that is down and not restarting has no process to
 // freeze: the pause is recorded as ignored (checkTimeline refuses such a timeline before the

@@ -15,7 +15,16 @@
 # and rejoins through the protocol's restart path; the table shows what was committed, the
 # lost-acknowledged verdict and convergence.
 #
-# usage: scripts/multi-process.sh [--kill-restart] [extra replbench run flags...]
+# With --serve (the first argument) every node runs under `replbench node --supervise` and
+# the coordinator is `replbench serve --nodes-external` on galera: each node process opens
+# its own MySQL endpoint at its own address (--listen n1=...,n2=...,n3=...), n2's process
+# is killed at 2 s and restarted at 5 s, and the mysql client inserts through n1 the whole
+# for INSERT_FOR and reads back through n2 once it serves again; then the script stops serve
+# with SIGTERM (as Ctrl-C would), serve checks convergence and writes its run directory, and
+# the script prints its fault record, verdict and each node's Com_insert / Com_select /
+# wsrep_cluster_size.
+#
+# usage: scripts/multi-process.sh [--kill-restart | --serve] [extra replbench run/serve flags...]
 #   PORT_BASE   first of the ports used (default 14700: client ports BASE..BASE+2,
 #               cluster ports BASE+10..BASE+12)
 #   WORK        scratch directory (default: a fresh one under /tmp, removed at exit)
@@ -23,6 +32,7 @@
 #   THREADS     client threads per point (default 8)
 #   NETWORK     network preset (default lan)
 #   DURATION    measured phase of --kill-restart (default 4s)
+#   INSERT_FOR  seconds --serve inserts through n1 (default 8); endpoints on ports BASE+20..BASE+22
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -31,9 +41,14 @@ QUERIES=${QUERIES:-2000}
 THREADS=${THREADS:-8}
 NETWORK=${NETWORK:-lan}
 DURATION=${DURATION:-4s}
+INSERT_FOR=${INSERT_FOR:-8}
 KILL_RESTART=""
+SERVE=""
 if [[ "${1:-}" == "--kill-restart" ]]; then
 	KILL_RESTART=1
+	shift
+elif [[ "${1:-}" == "--serve" ]]; then
+	SERVE=1
 	shift
 fi
 KEEP_WORK=${WORK:+1}
@@ -83,7 +98,7 @@ done
 sleep 1 # let the routes connect
 
 supervise=()
-if [[ -n "$KILL_RESTART" ]]; then
+if [[ -n "$KILL_RESTART$SERVE" ]]; then
 	supervise=(--supervise --data-dir "$WORK/data")
 fi
 echo "== starting replbench node ${supervise[*]:0:1} n1, n2, n3 (run id $RUN_ID), one per NATS server"
@@ -95,7 +110,62 @@ for i in 1 2 3; do
 done
 
 all_urls=$(IFS=,; echo "${urls[*]}")
-if [[ -n "$KILL_RESTART" ]]; then
+if [[ -n "$SERVE" ]]; then
+	listen="n1=127.0.0.1:$((PORT_BASE + 20)),n2=127.0.0.1:$((PORT_BASE + 21)),n3=127.0.0.1:$((PORT_BASE + 22))"
+	echo "== coordinator: serve --nodes-external galera at $listen, kill n2 at 2s, restart at 5s"
+	"$WORK/replbench" serve --nodes-external --nats-url "$all_urls" --run-id "$RUN_ID" --protocol galera \
+		--listen "$listen" --fault 2s:kill=n2 --fault 5s:restart=n2 \
+		--user rb --password rb --out "$WORK/runs" --target-file "$WORK/target.yaml" "$@" \
+		>"$WORK/serve.out" 2>"$WORK/serve.err" &
+	serve_pid=$!
+	pids+=("$serve_pid")
+	for _ in $(seq 600); do
+		if grep -q "^connect:" "$WORK/serve.out" 2>/dev/null || ! kill -0 "$serve_pid" 2>/dev/null; then break; fi
+		sleep 0.1
+	done
+	sed 's/^/   /' "$WORK/serve.out"
+	sql() { mysql -h 127.0.0.1 -P "$1" -urb -prb replbench --connect-timeout=2 -N -e "$2"; }
+	ok=0 failed=0
+	echo "== mysql: INSERT through n1 (port $((PORT_BASE + 20))) every 50 ms for ${INSERT_FOR}s while n2 is killed and restarted"
+	end=$((SECONDS + INSERT_FOR))
+	while ((SECONDS < end)); do
+		if sql $((PORT_BASE + 20)) "INSERT INTO t1 (a) VALUES ('mp')" 2>>"$WORK/mysql.err"; then ok=$((ok + 1)); else failed=$((failed + 1)); fi
+		sleep 0.05
+	done
+	echo "   $ok inserts acknowledged, $failed failed"
+	echo "== mysql: SELECT COUNT(*) through n2 (port $((PORT_BASE + 21)), its new process) with wsrep_sync_wait=1"
+	for _ in $(seq 50); do
+		if n=$(sql $((PORT_BASE + 21)) "SET SESSION wsrep_sync_wait=1; SELECT COUNT(*) FROM t1 WHERE a = 'mp'" 2>>"$WORK/mysql.err"); then
+			echo "   n2 has $n rows 'mp'"
+			break
+		fi
+		sleep 0.2
+	done
+	echo "== kill -TERM $serve_pid (serve)"
+	kill -TERM "$serve_pid"
+	set +e
+	wait "$serve_pid"
+	rc=$?
+	set -e
+	echo "== serve stopped (exit $rc)"
+	sed 's/^/   /' "$WORK/serve.out" | tail -n 1
+	sed 's/^/   /' "$WORK/serve.err"
+	for f in "$WORK"/runs/*-serve-galera/serve.json; do
+		echo "== $f"
+		python3 - "$f" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print("   converged:", r["converged"], r.get("converge_detail", ""))
+for f in r["faults"]:
+    print("   fault:", f)
+for n, st in sorted(r["status"].items()):
+    print("   %s: Com_insert %s, Com_select %s, Connections %s, wsrep_cluster_size %s" % (n, st.get("Com_insert"), st.get("Com_select"), st.get("Connections"), st.get("wsrep_cluster_size")))
+PY
+	done
+	echo "== node logs"
+	for i in 1 2 3; do sed "s/^/   /" "$WORK/n$i.log"; done
+	exit "$rc"
+elif [[ -n "$KILL_RESTART" ]]; then
 	cat >"$WORK/multi-process.yaml" <<YAML
 name: multi-process-kill-restart
 description: >-

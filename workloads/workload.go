@@ -32,6 +32,12 @@ type Env struct {
 	Writers []string // nodes that run write clients
 	Threads int      // clients in this point
 	Seed    int64
+	// Shard and Shards say that this workload object is one of Shards copies, each
+	// serving the clients of one node process (replbench node), this one copy Shard
+	// (0-based). Values a workload numbers itself for its clients (list-append's appended
+	// values) must then be unique over every copy, not only within this one. Zero Shards
+	// is one copy serving every client, as in one process.
+	Shard, Shards int
 }
 
 // Workload is one configured workload, written against DB: the harness hands it each node
@@ -148,6 +154,30 @@ func (t *Tally) Committed() int64 { return t.committed.Load() }
 func (t *Tally) Explains(n int64) bool {
 	want := t.committed.Load()
 	return n >= want && n <= want+t.inDoubt.Load()
+}
+
+// Counts are the tally's counters by name ("committed", "in_doubt"), for a Tallier.
+func (t *Tally) Counts() map[string]int64 {
+	return map[string]int64{"committed": t.committed.Load(), "in_doubt": t.inDoubt.Load()}
+}
+
+// SetCounts replaces the counters with c (the names of Counts), for a Tallier.
+func (t *Tally) SetCounts(c map[string]int64) {
+	t.committed.Store(c["committed"])
+	t.inDoubt.Store(c["in_doubt"])
+}
+
+// Tallier is implemented by workloads whose end-of-run Check compares the data with
+// counters their clients kept (a Tally, a row delta). When the clients run in several
+// processes (replbench node), each process's workload counts its own clients' work: the
+// harness sums every process's Tallies by name and sets the sum on each before Check, so
+// that each node's data is judged against the whole cluster's work. Every counter must
+// therefore add across processes (counts, deltas), never be a maximum or a ratio.
+type Tallier interface {
+	// Tallies are the counters by name.
+	Tallies() map[string]int64
+	// SetTallies replaces them (a map from Tallies, possibly summed over processes).
+	SetTallies(map[string]int64)
 }
 
 // Historian is implemented by the checker workloads (workloads/jepsen): they record every

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,12 +31,18 @@ import (
 type Config struct {
 	// Listen is the first node's address; node i listens on its port + i. A port of 0 gives
 	// every node a free port of its own. An empty host binds 127.0.0.1. Default
-	// 127.0.0.1:3311.
+	// 127.0.0.1:3311. "n1=HOST:PORT,n2=HOST:PORT,..." gives each node its own address
+	// (NodeAddrs).
 	Listen string
 	// User and Password are the one account the servers accept (mysql_native_password);
 	// the default is root with an empty password, as on a fresh server. Anything else
 	// gets 1045.
 	User, Password string
+	// Hold, when set, is called before every statement of node i's clients and the
+	// statement waits until it returns: a paused node (replbench serve --nodes-external's
+	// pause=) answers nothing, as the connections of a SIGSTOPped mysqld hang, until it
+	// returns nil (resumed) or the connection's context ends (its error is the statement's).
+	Hold func(ctx context.Context, node int) error
 	// TLS, when set, lets clients upgrade to TLS (it is never required).
 	TLS *tls.Config
 }
@@ -94,6 +101,9 @@ func Start(srv *sqlexec.Server, cfg Config) (*Set, error) {
 			return nil, fmt.Errorf("endpoint of %s: listen on %s: %w", n.Name, addr, err)
 		}
 		h := newHandler(srv, i)
+		if cfg.Hold != nil {
+			h.hold = func(ctx context.Context) error { return cfg.Hold(ctx, i) }
+		}
 		l, err := mysql.NewListenerWithConfig(mysql.ListenerConfig{
 			Listener: raw, AuthServer: auth, Handler: h,
 			ConnReadBufferSize: 16 << 10, ConnBufferPooling: true,
@@ -139,10 +149,17 @@ func ParseListen(listen string, n int) (host string, base int, err error) {
 	return host, base, nil
 }
 
-// NodeAddrs are the addresses of the n nodes' endpoints for a listen address (ParseListen):
-// node i on the first port + i, or host:0 each (a free port each) for port 0. Start binds
-// them; `replbench serve --nodes-external` sends each to its node process.
+// NodeAddrs are the addresses of the n nodes' endpoints for a listen address. Two forms:
+// one address (ParseListen), node i on its port + i, or host:0 each (a free port each) for
+// port 0, which suits nodes on one machine; or one address per node, "n1=HOST:PORT,
+// n2=HOST:PORT,...", naming every node n1..n<n> once, for nodes on machines of their own
+// (each node process binds its own address; port 0 is a free port there). An empty host
+// binds 127.0.0.1 in both forms. Start binds them; `replbench serve --nodes-external`
+// sends each to its node process.
 func NodeAddrs(listen string, n int) ([]string, error) {
+	if strings.Contains(listen, "=") {
+		return perNodeAddrs(listen, n)
+	}
 	host, base, err := ParseListen(listen, n)
 	if err != nil {
 		return nil, err
@@ -154,6 +171,32 @@ func NodeAddrs(listen string, n int) ([]string, error) {
 			port = base + i
 		}
 		addrs[i] = net.JoinHostPort(host, strconv.Itoa(port))
+	}
+	return addrs, nil
+}
+
+// perNodeAddrs reads the "n1=HOST:PORT,n2=HOST:PORT,..." form of NodeAddrs.
+func perNodeAddrs(listen string, n int) ([]string, error) {
+	addrs := make([]string, n)
+	for _, item := range strings.Split(listen, ",") {
+		name, addr, ok := strings.Cut(strings.TrimSpace(item), "=")
+		i, err := strconv.Atoi(strings.TrimPrefix(name, "n"))
+		if !ok || !strings.HasPrefix(name, "n") || err != nil || i < 1 || i > n {
+			return nil, fmt.Errorf("listen address %q: %q is not NODE=HOST:PORT for a node n1..n%d (accepted: one HOST:PORT, or n1=HOST:PORT,...,n%d=HOST:PORT)", listen, item, n, n)
+		}
+		if addrs[i-1] != "" {
+			return nil, fmt.Errorf("listen address %q: %s named twice (accepted: each node n1..n%d once)", listen, name, n)
+		}
+		host, port, err := ParseListen(addr, 1)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", name, err)
+		}
+		addrs[i-1] = net.JoinHostPort(host, strconv.Itoa(port))
+	}
+	for i, a := range addrs {
+		if a == "" {
+			return nil, fmt.Errorf("listen address %q names no address for n%d (accepted: each node n1..n%d once)", listen, i+1, n)
+		}
 	}
 	return addrs, nil
 }

@@ -29,6 +29,19 @@ type handler struct {
 	mu    sync.Mutex
 	conns map[*mysql.Conn]*connState
 	wg    sync.WaitGroup
+	hold  func(context.Context) error // Config.Hold for this node, nil if none
+}
+
+// held waits while the node is held (Config.Hold); a statement that was waiting when its
+// connection went away fails with the context's error.
+func (h *handler) held(st *connState) error {
+	if h.hold == nil {
+		return nil
+	}
+	if err := h.hold(st.ctx); err != nil {
+		return sqlexec.ToSQLError(err)
+	}
+	return nil
 }
 
 // connState is what one connection holds: its session, its prepared statements by id, and
@@ -154,6 +167,9 @@ func (h *handler) ComQuery(c *mysql.Conn, query string, callback func(*sqltypes.
 		return err
 	}
 	st := h.state(c)
+	if err := h.held(st); err != nil {
+		return err
+	}
 	r, err := st.sess.Query(st.ctx, query)
 	flags(c, st.sess)
 	if err != nil {
@@ -174,6 +190,9 @@ func (h *handler) ComPrepare(c *mysql.Conn, query string) ([]*querypb.Field, uin
 		return nil, 0, err
 	}
 	st := h.state(c)
+	if err := h.held(st); err != nil {
+		return nil, 0, err
+	}
 	p, err := st.sess.Prepare(query)
 	if err != nil {
 		return nil, 0, sqlexec.ToSQLError(err)
@@ -203,6 +222,9 @@ func (h *handler) ComPrepare(c *mysql.Conn, query string) ([]*querypb.Field, uin
 // ComStmtExecute implements mysql.Handler: the plan made at prepare runs with the bind values.
 func (h *handler) ComStmtExecute(c *mysql.Conn, prepare *mysql.PrepareData, callback func(*sqltypes.Result) error) error {
 	st := h.state(c)
+	if err := h.held(st); err != nil {
+		return err
+	}
 	p := st.prepared[prepare.StatementID]
 	if p == nil {
 		var err error

@@ -133,6 +133,12 @@ func (w *Workload) Settings() map[string]string { return w.settings }
 // Committed is the number of committed increments (counter) or joins (users-groups).
 func (w *Workload) Committed() int64 { return w.tally.Committed() }
 
+// Tallies implements workloads.Tallier: the commits and commits in doubt Check counts with.
+func (w *Workload) Tallies() map[string]int64 { return w.tally.Counts() }
+
+// SetTallies implements workloads.Tallier.
+func (w *Workload) SetTallies(c map[string]int64) { w.tally.SetCounts(c) }
+
 // Tables implements workloads.Workload: the tables of the configured mode.
 func (w *Workload) Tables() []storage.TableSchema {
 	if w.mode == ModeCounter {

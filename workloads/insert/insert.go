@@ -75,6 +75,12 @@ func (w *Workload) Load(ctx context.Context, db workloads.DB, progress func(done
 // Committed is the number of inserts that committed so far.
 func (w *Workload) Committed() int64 { return w.tally.Committed() }
 
+// Tallies implements workloads.Tallier: the commits and commits in doubt Check counts with.
+func (w *Workload) Tallies() map[string]int64 { return w.tally.Counts() }
+
+// SetTallies implements workloads.Tallier.
+func (w *Workload) SetTallies(c map[string]int64) { w.tally.SetCounts(c) }
+
 // NewClientDB implements workloads.Workload.
 func (w *Workload) NewClient(id int, rng *rand.Rand) workloads.Client { return client{w} }
 

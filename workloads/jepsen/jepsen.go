@@ -96,7 +96,11 @@ type Workload struct {
 	seed      int64
 
 	rec  *history.Recorder
-	next atomic.Int64 // unique values written (list-append, rw-register)
+	next atomic.Int64 // unique values written (list-append, rw-register), by this copy
+	// shard and shards place this copy among the workload's copies in node processes
+	// (workloads.Env): its values are shard+1, shard+1+shards, ..., so that no two copies
+	// write the same value; one copy (shards 1) numbers 1, 2, 3, ...
+	shard, shards int64
 }
 
 // New configures the workload name (one of ListAppend, RWRegister, Register, Bank).
@@ -121,9 +125,13 @@ func New(name string, given map[string]string, env workloads.Env) (*Workload, er
 	if err := o.Err(); err != nil {
 		return nil, err
 	}
+	w.shard, w.shards = int64(env.Shard), max(int64(env.Shards), 1)
 	w.rec = history.NewRecorder(nil)
 	return w, nil
 }
+
+// value is the next unique value this copy writes.
+func (w *Workload) value() int64 { return (w.next.Add(1)-1)*w.shards + w.shard + 1 }
 
 // Name implements workloads.Workload.
 func (w *Workload) Name() string { return w.name }
@@ -288,7 +296,7 @@ type client struct {
 // receives about writes-per-key writes, and lists stay short.
 func (c *client) key() int64 {
 	w := c.w
-	window := w.next.Load() / (w.keys * w.perKey)
+	window := w.next.Load() * w.shards / (w.keys * w.perKey) // every copy's values, about
 	return window*w.keys + c.rng.Int64N(w.keys)
 }
 
@@ -308,7 +316,7 @@ func (c *client) Next(ctx context.Context, db workloads.DB, retry bool) (string,
 				continue
 			}
 			writes++
-			v := c.w.next.Add(1)
+			v := c.w.value()
 			if c.w.name == ListAppend {
 				mops = append(mops, history.AppendMop(k, v))
 			} else {

@@ -241,6 +241,13 @@ func (w *Workload) Load(ctx context.Context, db workloads.DB, progress func(done
 	return l.Close()
 }
 
+// Tallies implements workloads.Tallier: the committed row delta (inserted less deleted rows)
+// ExpectedRows counts with.
+func (w *Workload) Tallies() map[string]int64 { return map[string]int64{"delta": w.delta.Load()} }
+
+// SetTallies implements workloads.Tallier.
+func (w *Workload) SetTallies(c map[string]int64) { w.delta.Store(c["delta"]) }
+
 // ExpectedRows is the row count the tables should hold now over all tables: the loaded rows
 // plus committed inserts minus committed deletes.
 func (w *Workload) ExpectedRows() int64 { return w.InitialRows() + w.delta.Load() }

@@ -40,7 +40,7 @@ func nodeMain(args []string, stdout, stderr io.Writer) int {
 	usage := func(w io.Writer) {
 		fmt.Fprintln(w, "usage: replbench node --name NODE --nats-url URL --run-id ID [flags]")
 		fmt.Fprintln(w, "\nRuns one node of a coordinated run in this process; the coordinator is")
-		fmt.Fprintln(w, "'replbench run ... --nodes-external --nats-url URL --run-id ID'.")
+		fmt.Fprintln(w, "'replbench run|compare|serve ... --nodes-external --nats-url URL --run-id ID'.")
 		fmt.Fprintln(w, "\nflags:")
 		fs.SetOutput(w)
 		fs.PrintDefaults()
@@ -226,9 +226,11 @@ func (f *nodesFlags) connect(ctx context.Context, bus harness.BusConfig, points 
 }
 
 // serveNodeSQL is a node process's MySQL endpoint for serve --nodes-external: the same
-// harness/endpoint code as in-process serve, over the node's one-node SQL layer.
-func serveNodeSQL(srv *sqlexec.Server, addr, user, password string) (harness.NodeEndpoint, func() error, error) {
-	set, err := endpoint.Start(srv, endpoint.Config{Listen: addr, User: user, Password: password})
+// harness/endpoint code as in-process serve, over the node's one-node SQL layer, every
+// statement held while the node is paused.
+func serveNodeSQL(srv *sqlexec.Server, addr, user, password string, hold func(context.Context) error) (harness.NodeEndpoint, func() error, error) {
+	set, err := endpoint.Start(srv, endpoint.Config{Listen: addr, User: user, Password: password,
+		Hold: func(ctx context.Context, _ int) error { return hold(ctx) }})
 	if err != nil {
 		return harness.NodeEndpoint{}, nil, err
 	}

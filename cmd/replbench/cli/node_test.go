@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -48,7 +47,7 @@ func TestNodesExternalBadInput(t *testing.T) {
 		{[]string{"run", "--nodes-external", "--nats-url", url, "--data-dir", out, "--queries", "10", "--out", out}, "--data-dir conflicts with --nodes-external"},
 		{[]string{"run", "--run-id", "x", "--protocol", "galera", "--queries", "10", "--out", out}, "--run-id without --nodes-external"},
 		{[]string{"run", "--nodes-external", "--nats-url", url, "--protocol", "galera", "--queries", "10", "--fault", "1s:crash=n2", "--out", out}, "fault crash=n2 is not supported with --nodes-external: a node process's data is on a real filesystem"},
-		{[]string{"run", "--nodes-external", "--nats-url", url, "--protocol", "galera", "--queries", "10", "--fault", "1s:pause=n2", "--out", out}, "fault pause=n2 is not supported with --nodes-external yet"},
+		{[]string{"run", "--nodes-external", "--nats-url", url, "--protocol", "semisync", "--duration", "3s", "--fault", "1s:kill=n1", "--fault", "1.5s:promote=n2", "--out", out}, "fault promote=n2 is not supported with --nodes-external yet: a promote restarts every live node under a new source"},
 		{[]string{"run", "--nodes-external", "--nats-url", url, "--protocol", "galera", "--workload", "bank", "--duration", "3s", "--fault", "1s:kill=n2", "--out", out}, "fault kill=n2 with workload bank is not supported with --nodes-external"},
 		{[]string{"run", "--nodes-external", "--nats-url", url, "--run-id", "lonely", "--nodes-wait", "300ms", "--protocol", "galera", "--queries", "10", "--out", out}, "waited 300ms for nodes n1, n2, n3 of run lonely"},
 	} {
@@ -136,16 +135,7 @@ func TestServeNodesExternal(t *testing.T) {
 			"--protocol", "galera", "--listen", "127.0.0.1:0", "--duration", "6s", "--out", out,
 			"--target-file", filepath.Join(out, "target.yaml")}, &stdout, &stderr)
 	}()
-	addr := regexp.MustCompile(`(?m)^(n\d)\s+(127\.0\.0\.1:\d+)\s+read-write\s+Synced$`)
-	var addrs [][]string
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if addrs = addr.FindAllStringSubmatch(stdout.String(), -1); len(addrs) == 3 {
-			break
-		}
-	}
-	if len(addrs) != 3 {
-		t.Fatalf("no table of 3 synced nodes; stdout %q stderr %q", stdout.String(), stderr.String())
-	}
+	addrs := waitTable(t, &stdout, &stderr, 30*time.Second)
 	tf, err := target.LoadFile(filepath.Join(out, "target.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -191,8 +181,9 @@ func TestServeNodesExternal(t *testing.T) {
 	}
 }
 
-// Bad input to serve --nodes-external (no --nats-url, a node flag without it, a fault
-// timeline): one line, exit 2, nothing written.
+// Bad input to serve --nodes-external (no --nats-url, a node flag without it, a fault node
+// processes cannot carry out, a per-node --listen that misses or repeats a node) and a node
+// fault in-process serve cannot carry out: one line, exit 2, nothing written.
 func TestServeNodesExternalBadInput(t *testing.T) {
 	url := testNATS(t)
 	out := t.TempDir()
@@ -202,7 +193,11 @@ func TestServeNodesExternalBadInput(t *testing.T) {
 	}{
 		{[]string{"serve", "--nodes-external", "--out", out}, "--nodes-external needs --nats-url"},
 		{[]string{"serve", "--run-id", "x", "--out", out}, "--run-id without --nodes-external"},
-		{[]string{"serve", "--nodes-external", "--nats-url", url, "--fault", "1s:partition=n1|n2,n3", "--out", out}, "--fault with serve --nodes-external is not built yet"},
+		{[]string{"serve", "--nodes-external", "--nats-url", url, "--fault", "1s:crash=n2", "--out", out}, "fault crash=n2 is not supported with --nodes-external"},
+		{[]string{"serve", "--fault", "1s:kill=n2", "--out", out}, "fault kill=n2 is not supported by serve with the nodes in one process"},
+		{[]string{"serve", "--nodes-external", "--nats-url", url, "--listen", "n1=127.0.0.1:0,n2=127.0.0.1:0", "--out", out}, "names no address for n3"},
+		{[]string{"serve", "--nodes-external", "--nats-url", url, "--listen", "n1=127.0.0.1:0,n1=127.0.0.1:1,n3=:0", "--out", out}, "n1 named twice"},
+		{[]string{"serve", "--nodes-external", "--nats-url", url, "--listen", "n1=127.0.0.1:0,n4=127.0.0.1:0", "--out", out}, "is not NODE=HOST:PORT for a node n1..n3"},
 	} {
 		code, _, stderr := run(c.args...)
 		if code != ExitUsage || !strings.Contains(stderr, c.want) || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {

@@ -61,7 +61,7 @@ func newServeFlags() *serveFlags {
 	fs.SetOutput(io.Discard)
 	addClusterFlags(fs, &f.o, clusterDefaults{Protocol: "galera", Nodes: "3, or what the protocol accepts when it is not 3", Threads: "1 (the clients are outside)"})
 	addLoadFlags(fs, &f.o)
-	fs.StringVar(&f.listen, "listen", endpoint.DefaultListen, "address of n1's MySQL endpoint; node i listens on the next ports (port 0: a free port each)")
+	fs.StringVar(&f.listen, "listen", endpoint.DefaultListen, "address of n1's MySQL endpoint; node i listens on the next ports (port 0: a free port each); or one address per node, n1=HOST:PORT,n2=HOST:PORT,... (nodes on machines of their own, with --nodes-external)")
 	fs.StringVar(&f.user, "user", "root", "the account the endpoints accept (mysql_native_password)")
 	fs.StringVar(&f.password, "password", "", "its password (default empty, as a fresh server)")
 	fs.IntVar(&f.maxAllowedPacket, "max-allowed-packet", 64<<20, "@@max_allowed_packet in bytes; a larger packet gets 1153")
@@ -83,12 +83,20 @@ func (f *serveFlags) usage(w io.Writer) {
 	fmt.Fprintln(w, "that the nodes converged and writes a run directory with each node's status")
 	fmt.Fprintln(w, "variables and the fault timeline. --duration D stops after D instead; --fault times")
 	fmt.Fprintln(w, "count from when the endpoints are up.")
+	fmt.Fprintln(w, "In one process --fault takes the network faults (partition, oneway, clog, unclog,")
+	fmt.Fprintln(w, "heal, delay, link, loss).")
 	fmt.Fprintln(w, "\nWith --nodes-external --nats-url URL [--run-id ID] the nodes are 'replbench node'")
-	fmt.Fprintln(w, "processes (as for run --nodes-external); each opens its endpoint at the address")
-	fmt.Fprintln(w, "--listen gives it (n1's port, n2 the next, ...). DDL on any endpoint is carried by")
-	fmt.Fprintln(w, "the coordinator to every node, one change at a time (the cluster quiesced, n1 first:")
-	fmt.Fprintln(w, "its refusal changes nothing); a node process that is gone fails DDL with an error")
-	fmt.Fprintln(w, "naming it. --fault is not accepted, and no run directory is written.")
+	fmt.Fprintln(w, "processes, on this machine or others (as for run --nodes-external); each opens its")
+	fmt.Fprintln(w, "endpoint at the address --listen gives it: HOST:PORT is n1's with n2 on the next")
+	fmt.Fprintln(w, "port, ...; n1=HOST:PORT,n2=HOST:PORT,... gives each node its own (one per machine).")
+	fmt.Fprintln(w, "--fault also takes pause= and resume= (the node's endpoint and links are held), and")
+	fmt.Fprintln(w, "kill=, stop= and restart= of nodes started with 'replbench node --supervise' (a")
+	fmt.Fprintln(w, "restarted node serves again at the same address). The stop is the same:")
+	fmt.Fprintln(w, "convergence check over the node processes, run directory with each node's status")
+	fmt.Fprintln(w, "and the fault record. DDL on any endpoint is carried by the coordinator to every")
+	fmt.Fprintln(w, "node, one change at a time (the cluster quiesced, n1 first: its refusal changes")
+	fmt.Fprintln(w, "nothing); a node process that is gone fails DDL with an error naming it. Promote")
+	fmt.Fprintln(w, "and crash are refused.")
 	fmt.Fprintln(w, "\nflags:")
 	f.fs.SetOutput(w)
 	f.fs.PrintDefaults()
@@ -147,14 +155,16 @@ func prepareServe(args []string) (*serveFlags, *harness.PointSpec, error) {
 	if len(points) != 1 {
 		return f, nil, fmt.Errorf("the flags describe %d clusters (a list of protocols, thread counts or a sweep); serve brings up one (accepted: one value per flag)", len(points))
 	}
-	if _, _, err := endpoint.ParseListen(f.listen, points[0].Nodes); err != nil {
+	if _, err := endpoint.NodeAddrs(f.listen, points[0].Nodes); err != nil {
 		return f, nil, fmt.Errorf("--listen: %v", err)
 	}
 	if err := f.nodes.check(visited(f.fs), f.bus, points, f.seed); err != nil {
 		return f, nil, err
 	}
-	if f.nodes.external && len(points[0].Faults) > 0 {
-		return f, nil, errors.New("--fault with serve --nodes-external is not built yet: the fault timeline is carried to node processes by run only (accepted: serve --nodes-external without --fault, run --nodes-external --fault ..., or serve --fault with the nodes in one process)")
+	if !f.nodes.external {
+		if err := harness.CheckLiveFaults(&points[0], f.seed); err != nil {
+			return f, nil, err
+		}
 	}
 	return f, &points[0], nil
 }
@@ -282,18 +292,38 @@ func serve(ctx context.Context, f *serveFlags, ps *harness.PointSpec, stdout, st
 	cctx, ccancel := context.WithTimeout(context.Background(), f.converge.d+5*time.Second)
 	defer ccancel()
 	ok, detail := live.Converge(cctx, f.converge.d)
+	status := make([][][]string, len(nodes))
+	for i := range nodes {
+		status[i] = srv.Status(i)
+	}
+	code, err := finishServe(stdout, f, ps, started, t0, infos, applied, ok, detail, status, "")
+	if err == nil && closeErr != nil {
+		return ExitFailure, closeErr
+	}
+	return code, err
+}
+
+// finishServe is the stop of serve, in-process or on node processes: it writes the run
+// directory (serve.json with the endpoints, the fault record, the convergence verdict and
+// each node's SHOW STATUS; status.txt; faults.txt), prints the closing line and returns
+// the exit code (ExitFailure when the nodes did not converge). where names the node
+// processes ("" in one process).
+func finishServe(stdout io.Writer, f *serveFlags, ps *harness.PointSpec, started, t0 time.Time, infos []endpoint.Info, applied []string, ok bool, detail string, status [][][]string, where string) (int, error) {
 	rec := serveRecord{Protocol: ps.Protocol, Nodes: ps.Nodes, Network: ps.Network.Name, Workload: ps.Workload.Name,
 		Started: started, Stopped: time.Now(), Endpoints: infos, Faults: applied, Converged: ok, ConvergeDetail: detail,
 		Status: map[string]map[string]string{}}
+	if rec.Faults == nil {
+		rec.Faults = []string{}
+	}
 	var text strings.Builder
-	for i, n := range nodes {
+	for i, e := range infos {
 		m := map[string]string{}
-		fmt.Fprintf(&text, "== %s (%s)\n", n.Name, infos[i].Addr)
-		for _, row := range srv.Status(i) {
+		fmt.Fprintf(&text, "== %s (%s)\n", e.Node, e.Addr)
+		for _, row := range status[i] {
 			m[row[0]] = row[1]
 			fmt.Fprintf(&text, "%s\t%s\n", row[0], row[1])
 		}
-		rec.Status[n.Name] = m
+		rec.Status[e.Node] = m
 	}
 	dir, err := harness.MakeRunDir(f.out, started, "serve-"+ps.Protocol)
 	if err != nil {
@@ -320,10 +350,7 @@ func serve(ctx context.Context, f *serveFlags, ps *harness.PointSpec, stdout, st
 	if !ok {
 		verdict = "DID NOT CONVERGE: " + detail
 	}
-	fmt.Fprintf(stdout, "served %s; %s; written to %s\n", time.Since(t0).Round(time.Millisecond), verdict, dir)
-	if closeErr != nil {
-		return ExitFailure, closeErr
-	}
+	fmt.Fprintf(stdout, "served %s%s; %s; written to %s\n", time.Since(t0).Round(time.Millisecond), where, verdict, dir)
 	if !ok {
 		return ExitFailure, nil
 	}
@@ -391,16 +418,20 @@ func printEndpoints(w io.Writer, f *serveFlags, ps *harness.PointSpec, infos []e
 // serveExternal is serve --nodes-external: this process coordinates node processes
 // (replbench node --name nK --nats-url URL --run-id ID) over the external NATS. It waits
 // for them as run --nodes-external does (harness.ConnectNodes), sends them the point, and
-// each node opens its own MySQL endpoint, at the address in-process serve would give it
-// (--listen is n1's; node i listens on its port + i), over its own engine and provider.
-// It prints the same table, writes --target-file, and serves until SIGINT, SIGTERM or
-// --duration; then it closes the nodes' points and ends the node processes.
+// each node opens its own MySQL endpoint over its own engine and provider, at the address
+// --listen gives it (n1's address and node i on its port + i, or one address per node,
+// n1=HOST:PORT,...). It prints the same table, writes --target-file, runs the fault
+// timeline from when the endpoints are up (network faults on every node's emulator; kill,
+// stop and restart through each node's supervisor, a restarted node serving again at the
+// same address), and serves until SIGINT, SIGTERM or --duration. At the stop it does what
+// in-process serve does (finishServe): closes the clients' connections, checks that the
+// nodes converged (positions and checksums over NATS), and writes the run directory with
+// each node's SHOW STATUS and the fault record; then it ends the node processes.
 //
-// What it leaves out (the nodes' data is in their processes): the convergence check and
-// the run directory with each node's status that in-process serve writes when it stops,
-// and the fault timeline (refused in prepareServe). DDL through the endpoints goes through
-// this coordinator to every node (harness/bus_ddl.go, started by ServeExternal).
+// DDL through the endpoints goes through this coordinator to every node
+// (harness/bus_ddl.go, started by ServeExternal).
 func serveExternal(ctx context.Context, f *serveFlags, ps *harness.PointSpec, stdout, stderr io.Writer) (int, error) {
+	started := time.Now()
 	progress := func(s string) { fmt.Fprintf(stderr, "replbench serve: %s\n", s) }
 	progress(fmt.Sprintf("waiting up to %s for nodes %s of run %s", f.nodes.wait.d, strings.Join(ps.Members(), ", "), f.nodes.runID))
 	x, err := f.nodes.connect(ctx, f.bus, []harness.PointSpec{*ps}, f.seed)
@@ -411,27 +442,25 @@ func serveExternal(ctx context.Context, f *serveFlags, ps *harness.PointSpec, st
 		return ExitUsage, err // as run: the nodes did not come, or are not the run's
 	}
 	defer x.Close()
-	addrs, err := endpoint.NodeAddrs(f.listen, ps.Nodes) // the addresses in-process serve binds
+	addrs, err := endpoint.NodeAddrs(f.listen, ps.Nodes)
 	if err != nil {
 		return ExitUsage, fmt.Errorf("--listen: %v", err)
 	}
-	eps, closePoint, err := x.ServeExternal(ctx, f.scenario, ps, harness.ServeConfig{Addrs: addrs, User: f.user, Password: f.password, MaxAllowedPacket: f.maxAllowedPacket})
+	sn, err := x.ServeExternal(ctx, f.scenario, ps, harness.ServeConfig{Addrs: addrs, User: f.user, Password: f.password, MaxAllowedPacket: f.maxAllowedPacket})
 	if err != nil {
 		if ctx.Err() != nil {
 			return ExitInterrupted, errors.New("interrupted while the cluster was starting; nothing written")
 		}
 		return ExitFailure, fmt.Errorf("start the cluster on the node processes: %w", err)
 	}
-	infos := make([]endpoint.Info, len(eps))
-	for i, e := range eps {
-		infos[i] = endpoint.Info(e)
-	}
+	infos := endpointInfos(sn.Endpoints())
 	if f.targetFile != "" {
 		if err := writeServeTarget(f.targetFile, ps.Protocol, infos, f.user, f.password); err != nil {
-			closePoint()
+			sn.Close()
 			return ExitFailure, fmt.Errorf("--target-file: %w", err)
 		}
 	}
+	where := " on the node processes of run " + x.RunID()
 	printEndpoints(stdout, f, ps, infos, ", nodes as processes of run "+x.RunID())
 	serveCtx := ctx
 	if ps.Duration > 0 {
@@ -440,9 +469,36 @@ func serveExternal(ctx context.Context, f *serveFlags, ps *harness.PointSpec, st
 		defer cancel()
 	}
 	t0 := time.Now()
+	sn.StartFaults(t0, func(at time.Duration, ev harness.FaultEvent) { progress("fault " + ev.Applied(at)) })
 	<-serveCtx.Done()
-	progress("stopping: closing the nodes' endpoints and ending the node processes")
-	closePoint()
-	fmt.Fprintf(stdout, "served %s on the node processes of run %s\n", time.Since(t0).Round(time.Millisecond), x.RunID())
-	return ExitOK, nil
+	// The timeline stops before the check, as at the end of run's measured phase: a cut
+	// still in force is healed and a node still down restarted, and the record says so.
+	progress("stopping: ending the fault timeline, closing the client connections, then checking convergence")
+	applied := sn.StopFaults()
+	cctx, ccancel := context.WithTimeout(context.Background(), f.converge.d+2*time.Minute)
+	defer ccancel()
+	closeErr := sn.CloseEndpoints(cctx)
+	ok, detail := sn.Converge(cctx, f.converge.d)
+	status, err := sn.Status(cctx)
+	if err != nil {
+		sn.Close()
+		return ExitFailure, fmt.Errorf("read the nodes' status: %w", err)
+	}
+	infos = endpointInfos(sn.Endpoints())
+	sn.Close()
+	code, err := finishServe(stdout, f, ps, started, t0, infos, applied, ok, detail, status, where)
+	if err == nil && closeErr != nil {
+		return ExitFailure, fmt.Errorf("close the endpoints: %w", closeErr)
+	}
+	return code, err
+}
+
+// endpointInfos converts the node processes' endpoints to endpoint.Info, for the table,
+// the target file and serve.json.
+func endpointInfos(eps []harness.NodeEndpoint) []endpoint.Info {
+	infos := make([]endpoint.Info, len(eps))
+	for i, e := range eps {
+		infos[i] = endpoint.Info(e)
+	}
+	return infos
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -71,16 +70,7 @@ func TestServeEndToEnd(t *testing.T) {
 			"--duration", "4s", "--fault", "3s:partition=n1,n2|n3", "--converge-timeout", "2s", "--out", out,
 			"--target-file", filepath.Join(out, "target.yaml")}, &stdout, &stderr)
 	}()
-	addr := regexp.MustCompile(`(?m)^(n\d)\s+(127\.0\.0\.1:\d+)\s+read-write\s+Synced$`)
-	var addrs [][]string
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if addrs = addr.FindAllStringSubmatch(stdout.String(), -1); len(addrs) == 3 {
-			break
-		}
-	}
-	if len(addrs) != 3 {
-		t.Fatalf("no table of 3 synced nodes; stdout %q stderr %q", stdout.String(), stderr.String())
-	}
+	addrs := waitTable(t, &stdout, &stderr, 30*time.Second)
 	// The target file names the same endpoints, as run --target reads it.
 	tf, err := target.LoadFile(filepath.Join(out, "target.yaml"))
 	if err != nil {
