@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync"
 	"time"
-
 )
 
 // ServedNodes is a cluster of node processes serving MySQL for `replbench serve
@@ -191,4 +190,3 @@ func (t *remoteTarget) reserve(ctx context.Context, node string) error {
 	t.life.mu.Unlock()
 	return nil
 }
-
