@@ -117,7 +117,8 @@ func (sn *ServedNodes) Converge(ctx context.Context, timeout time.Duration) (ok 
 }
 
 // Status is each node's SHOW STATUS rows (name, value) in member order, read from its own
-// SQL layer: the rows in-process serve writes to status.txt and serve.json.
+// SQL layer: the rows in-process serve writes to status.txt and serve.json. A node that
+// does not answer has no rows and is named in the error; the others' rows are still there.
 func (sn *ServedNodes) Status(ctx context.Context) ([][][]string, error) {
 	out := make([][][]string, len(sn.members))
 	err := sn.x.co.CallAll(ctx, sn.members, "sqlstatus", nil, func(i int) any { return &out[i] }, time.Minute)

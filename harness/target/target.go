@@ -31,6 +31,8 @@ type Options struct {
 	Tables []storage.TableSchema
 	// MaxConns per node; 0 is sqldb's default.
 	MaxConns int
+	// Session are session variables every workload connection sets (sqldb.Config.Session).
+	Session map[string]string
 }
 
 // Connect opens every node, creates the database on the writer if it is missing and waits
@@ -60,7 +62,7 @@ func Connect(ctx context.Context, f *File, opt Options) (*Target, error) {
 	}
 	for _, n := range f.Nodes {
 		node, err := sqldb.Open(sqldb.Config{Name: n.Name, Host: n.Host, Port: n.Port, User: n.User, Password: n.Password,
-			Database: f.Database, Kind: f.Kind, Tables: opt.Tables, MaxConns: opt.MaxConns})
+			Database: f.Database, Kind: f.Kind, Tables: opt.Tables, MaxConns: opt.MaxConns, Session: opt.Session})
 		if err != nil {
 			t.Close()
 			return nil, err

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -15,8 +17,13 @@ import (
 // mean latency, on a server of a given kind (standalone or galera) at an
 // innodb_flush_log_at_trx_commit setting.
 type Probe struct {
-	Server  string // "standalone" or "galera" (a one-member cluster)
-	Flush   int    // innodb_flush_log_at_trx_commit
+	Server string // "standalone" or "galera" (a one-member cluster)
+	Flush  int    // innodb_flush_log_at_trx_commit
+	// Session is, for the certification probe's rounds on a one-member galera, the
+	// session setting the round ran with: "wsrep_on=1" (replicating) or "wsrep_on=0" (the
+	// same server, data and buffer pool without wsrep); "" for every other probe.
+	Session string
+	Round   int // the certification probe's round (1..), 0 for every other probe
 	Kind    string
 	Clients int
 	MeanUs  float64
@@ -26,26 +33,36 @@ type Probe struct {
 // Probes is a set of measurements.
 type Probes []Probe
 
-// mean returns the c=1 mean latency of kind on server at flush, or an error naming it.
+// mean returns the c=1 mean latency of kind on server at flush, the median when the probes
+// hold several runs of it (repeated calibration sessions read together), or an error naming
+// it.
 func (ps Probes) mean(server string, flush int, kind string) (float64, error) {
+	var runs []float64
 	for _, p := range ps {
-		if p.Server == server && p.Flush == flush && p.Kind == kind && p.Clients == 1 {
-			return p.MeanUs, nil
+		if p.Server == server && p.Session == "" && p.Flush == flush && p.Kind == kind && p.Clients == 1 {
+			runs = append(runs, p.MeanUs)
 		}
+	}
+	if len(runs) > 0 {
+		return median(runs), nil
 	}
 	return 0, fmt.Errorf("calibrate: no %s probe at 1 client on %s with innodb_flush_log_at_trx_commit=%d (accepted input: harness/target probe lines under '== %s flush=%d' headers)", kind, server, flush, server, flush)
 }
 
 // saturated returns the highest client count at which both servers have a probe of kind
-// at flush, with each one's throughput there; ok is false when there is none above one
-// client.
+// at flush, with each one's throughput there (the median of several runs); ok is false
+// when there is none above one client.
 func (ps Probes) saturated(a, b string, flush int, kind string) (clients int, opsA, opsB float64, ok bool) {
 	at := func(server string) map[int]float64 {
-		m := map[int]float64{}
+		runs := map[int][]float64{}
 		for _, p := range ps {
-			if p.Server == server && p.Flush == flush && p.Kind == kind {
-				m[p.Clients] = p.OpsSec
+			if p.Server == server && p.Session == "" && p.Flush == flush && p.Kind == kind {
+				runs[p.Clients] = append(runs[p.Clients], p.OpsSec)
 			}
+		}
+		m := map[int]float64{}
+		for c, xs := range runs {
+			m[c] = median(xs)
 		}
 		return m
 	}
@@ -59,21 +76,27 @@ func (ps Probes) saturated(a, b string, flush int, kind string) (clients int, op
 }
 
 var (
-	probeHeader = regexp.MustCompile(`^==\s*(standalone|galera)\s+flush=(\d)`)
+	probeHeader = regexp.MustCompile(`^==\s*(standalone|galera)(?:\s+wsrep_on=([01])\s+round=(\d+))?\s+flush=(\d)`)
 	probeLine   = regexp.MustCompile(`^\S+\s+(ping|point_select|insert|update|commit)\s+c=(\d+)\s+(\d+(?:\.\d+)?) ops/s\s+mean\s+(\d+)us`)
 )
 
-// ParseProbes reads probe output as harness/target's TestProbe prints it (ProbeResult's
-// String), sectioned by "== standalone flush=1" style headers; other lines are ignored.
+// ParseProbes reads probe output as harness/target's TestProbe and calibrate --target print
+// it (ProbeResult's String), sectioned by "== standalone flush=1" style headers, and the
+// certification probe's rounds by "== galera wsrep_on=1 round=2 flush=2"; other lines are
+// ignored.
 func ParseProbes(r io.Reader) (Probes, error) {
 	var out Probes
-	server, flush := "", 0
+	server, flush, session, round := "", 0, "", 0
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if m := probeHeader.FindStringSubmatch(line); m != nil {
-			server = m[1]
-			flush, _ = strconv.Atoi(m[2])
+			server, session, round = m[1], "", 0
+			if m[2] != "" {
+				session = "wsrep_on=" + m[2]
+				round, _ = strconv.Atoi(m[3])
+			}
+			flush, _ = strconv.Atoi(m[4])
 			continue
 		}
 		m := probeLine.FindStringSubmatch(line)
@@ -83,7 +106,7 @@ func ParseProbes(r io.Reader) (Probes, error) {
 		c, _ := strconv.Atoi(m[2])
 		ops, _ := strconv.ParseFloat(m[3], 64)
 		mean, _ := strconv.ParseFloat(m[4], 64)
-		out = append(out, Probe{Server: server, Flush: flush, Kind: m[1], Clients: c, MeanUs: mean, OpsSec: ops})
+		out = append(out, Probe{Server: server, Flush: flush, Session: session, Round: round, Kind: m[1], Clients: c, MeanUs: mean, OpsSec: ops})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err
@@ -105,9 +128,17 @@ func ParseProbes(r io.Reader) (Probes, error) {
 //   - statement.other_us: BEGIN and COMMIT, half of (BEGIN; UPDATE; COMMIT) less the
 //     autocommit update and two more round trips;
 //   - commit.redo_fsync_us: the autocommit insert at flush=1 less at flush=2 (one fsync);
-//   - for server "galera", what wsrep adds to one commit, the insert on a one-member
-//     cluster less the standalone insert, both at flush=2 (the write-set, the gcs send and
-//     self-delivery, certification, the monitors), split into the CPU it takes and the
+//   - for server "galera" with the certification probe's rounds (calibrate --target on a
+//     one-member cluster): what wsrep adds to one commit is the median over the rounds of
+//     the c=1 insert mean in wsrep_on=1 sessions less in wsrep_on=0 sessions on the same
+//     server; its CPU part is the median of cores x (1/X_on - 1/X_off) at the rounds'
+//     highest client count, at most the difference (replication.certify_us), the rest
+//     the wait (replication.certify_wait_us);
+//   - for server "galera" without them (older probe files), what wsrep adds to one commit,
+//     the insert on a one-member cluster less the standalone insert, both at flush=2 (a
+//     second server, so the machine's drift between the two falls in the difference; the
+//     write-set, the gcs send and self-delivery, certification, the monitors), split into
+//     the CPU it takes and the
 //     time the committing thread only waits (at one client nothing contends, but the
 //     write-set goes to the gcs threads and the session sleeps until its own delivery
 //     wakes it). The CPU part comes from the same probes at the highest client count both
@@ -149,7 +180,21 @@ func Calibrate(name, server string, ps Probes, cores int) (*Profile, error) {
 		p.Commit.RedoFsyncUs = pos(get("standalone", 1, "insert") - get("standalone", 2, "insert"))
 		src := fmt.Sprintf("standalone c=1 means (us): ping %.0f, point_select %.0f, insert %.0f (flush=1: %.0f), update %.0f, commit %.0f",
 			rtt, get("standalone", 2, "point_select"), get("standalone", 2, "insert"), get("standalone", 1, "insert"), get("standalone", 2, "update"), get("standalone", 2, "commit"))
-		if server == "galera" {
+		if server == "galera" && ps.hasCertRounds() {
+			cr, err := ps.certRounds(cores)
+			if err != nil {
+				return nil, err
+			}
+			p.Replication.ApplyRowUs = pos(ins)
+			added := pos(cr.added)
+			p.Replication.CertifyUs = added
+			src += fmt.Sprintf("; certification probe on a one-member galera at flush=2, %d rounds of session wsrep_on=1 then 0: insert c=1 mean differences (us) %s, median %.0f", len(cr.diffs), fmtUs(cr.diffs), cr.added)
+			if len(cr.cpus) > 0 {
+				cpu := math.Min(added, pos(cr.cpu))
+				p.Replication.CertifyUs, p.Replication.CertifyWaitUs = cpu, added-cpu
+				src += fmt.Sprintf("; CPU of wsrep per commit at c=%d = %d cores x (1/X_on - 1/X_off) s: %s, median %.0f", cr.clients, cores, fmtUs(cr.cpus), cr.cpu)
+			}
+		} else if server == "galera" {
 			g := get("galera", 2, "insert")
 			added := pos(g - get("standalone", 2, "insert"))
 			p.Replication.CertifyUs = added
@@ -167,4 +212,105 @@ func Calibrate(name, server string, ps Probes, cores int) (*Profile, error) {
 		return nil, first
 	}
 	return p, p.Validate()
+}
+
+// Renumber shifts the certification probe's rounds of ps past every round of prev, so that
+// the rounds of several sessions read together stay apart (calibrate --from A,B).
+func (ps Probes) Renumber(prev Probes) {
+	last := 0
+	for _, p := range prev {
+		last = max(last, p.Round)
+	}
+	for i := range ps {
+		if ps[i].Round > 0 {
+			ps[i].Round += last
+		}
+	}
+}
+
+// hasCertRounds says whether ps holds the certification probe's rounds (calibrate
+// --target on a one-member galera writes them).
+func (ps Probes) hasCertRounds() bool {
+	for _, p := range ps {
+		if p.Session != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// certification is what the certification probe's rounds give: per round, the c=1 insert
+// mean with wsrep_on=1 less with wsrep_on=0 (what replication adds to one commit on the
+// same server), and the CPU that adds by the utilisation law at the highest client count
+// both halves of the round ran (cores x (1/X_on - 1/X_off)); the medians over the rounds,
+// which alternate so that a drift of the machine falls on both halves alike.
+type certification struct {
+	diffs, cpus []float64
+	added, cpu  float64
+	clients     int
+}
+
+func (ps Probes) certRounds(cores int) (certification, error) {
+	var cr certification
+	type key struct {
+		round   int
+		session string
+		clients int
+	}
+	at := map[key]Probe{}
+	rounds := map[int]bool{}
+	for _, p := range ps {
+		if p.Server == "galera" && p.Session != "" && p.Kind == "insert" && p.Flush == 2 {
+			at[key{p.Round, p.Session, p.Clients}] = p
+			rounds[p.Round] = true
+		}
+	}
+	for _, r := range slices.Sorted(maps.Keys(rounds)) {
+		on, ok1 := at[key{r, "wsrep_on=1", 1}]
+		off, ok0 := at[key{r, "wsrep_on=0", 1}]
+		if !ok1 || !ok0 {
+			continue
+		}
+		cr.diffs = append(cr.diffs, on.MeanUs-off.MeanUs)
+		best := 0
+		for k := range at {
+			if _, both := at[key{r, "wsrep_on=0", k.clients}]; k.round == r && k.session == "wsrep_on=1" && k.clients > 1 && both && k.clients > best {
+				best = k.clients
+			}
+		}
+		if best > 0 && cores > 0 {
+			xon, xoff := at[key{r, "wsrep_on=1", best}].OpsSec, at[key{r, "wsrep_on=0", best}].OpsSec
+			if xon > 0 && xoff > 0 {
+				cr.cpus = append(cr.cpus, float64(cores)*(1/xon-1/xoff)*1e6)
+				cr.clients = best
+			}
+		}
+	}
+	if len(cr.diffs) == 0 {
+		return cr, fmt.Errorf("calibrate: the certification probe has no round with both wsrep_on=1 and wsrep_on=0 inserts at 1 client at flush=2 (accepted input: calibrate --target on a one-member galera writes them under '== galera wsrep_on=1 round=1 flush=2' headers)")
+	}
+	cr.added, cr.cpu = median(cr.diffs), median(cr.cpus)
+	return cr, nil
+}
+
+// median is the middle value (the mean of the two middle ones for an even count); 0 for
+// none.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	xs = slices.Sorted(slices.Values(xs))
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
+}
+
+func fmtUs(xs []float64) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = strconv.FormatFloat(x, 'f', 0, 64)
+	}
+	return strings.Join(parts, ", ")
 }

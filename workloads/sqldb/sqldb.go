@@ -62,6 +62,11 @@ type Config struct {
 	MaxConns int
 	// DialTimeout bounds connecting; 0 means 5 s.
 	DialTimeout time.Duration
+	// Session are session variables every connection sets when it opens (SET name=value),
+	// e.g. wsrep_on=0, with which calibration measures one Galera member with and without
+	// replication on the same server, data and buffer pool. Values go to the server as
+	// written: a string needs its quotes.
+	Session map[string]string
 }
 
 // Node is one server: a pool from which each Client takes one connection for good.
@@ -83,6 +88,12 @@ func Open(cfg Config) (*Node, error) {
 	mc.Addr = net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
 	mc.User, mc.Passwd, mc.DBName = cfg.User, cfg.Password, cfg.Database
 	mc.ClientFoundRows = true // UPDATE reports rows matched, so "no such row" is visible
+	for k, v := range cfg.Session {
+		if mc.Params == nil {
+			mc.Params = map[string]string{}
+		}
+		mc.Params[k] = v // the driver sends SET k=v on every new connection
+	}
 	mc.Timeout = cfg.DialTimeout
 	if mc.Timeout == 0 {
 		mc.Timeout = 5 * time.Second

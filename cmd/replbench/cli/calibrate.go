@@ -21,31 +21,42 @@ import (
 	"github.com/replbench/replbench/storage"
 )
 
-const calibrateUsage = `usage: replbench calibrate --from PROBES [--server standalone|galera] [--name NAME] [--cores N] [--out FILE]
+const calibrateUsage = `usage: replbench calibrate --from PROBES[,PROBES...] [--server standalone|galera] [--name NAME] [--cores N] [--out FILE]
        replbench calibrate --target FILE|DSN [--probe-time 5s] [--clients 1,4,16] [--probes-out FILE] [--name NAME] [--cores N] [--out FILE]
+       replbench calibrate --target GALERA1 --from STANDALONE-PROBES [--rounds 3] [--clients 1,4] [--probe-time 5s] [--probes-out FILE] ...
 
 Derives a service-time cost profile (YAML, protocols/servicetime) from single-node
 measurements of a real server on one host with no added delay. A profile is never derived
 from a multi-node or delayed run: those are what it must predict.
 
---from reads the probe lines harness/target prints (go test -run TestProbe -v ./harness/target),
-under '== standalone flush=1', '== standalone flush=2' and, for --server galera,
-'== galera flush=2' headers (the raw output in docs/measurements/calibration-mariadb-10.11.md
-is such a file).
+--from reads the probe lines calibrate --probes-out writes (and harness/target's TestProbe
+prints), from one file or several separated by commas (repeated sessions: each figure is
+the median of its runs, and every round of the certification probe counts):
+'== standalone flush=1' and '== standalone flush=2' sections and, for --server galera,
+either the certification
+probe's '== galera wsrep_on=1 round=R flush=2' / '== galera wsrep_on=0 round=R flush=2'
+rounds or an older '== galera flush=2' section measured on a one-member cluster.
 
---target runs the same probes itself against one standalone server, local or remote, named by
-a target file (as run --target reads it: kind: standalone, one node) or a DSN
-(standalone:USER:PASSWORD@HOST:PORT). It sets innodb_flush_log_at_trx_commit to 2 and then 1
-for the two probe sets (the user needs the privilege to SET GLOBAL it) and restores the
-server's own value afterwards. Anything but a single standalone node is refused: a galera
-profile needs the one-member galera probes, which --from reads.`
+--target runs the probes itself against one server, local or remote, named by a target file
+(as run --target reads it) or a DSN (standalone:USER:PASSWORD@HOST:PORT,
+galera:USER:PASSWORD@HOST:PORT).
+  - A standalone server: every probe at innodb_flush_log_at_trx_commit 2 and then 1 (the
+    user needs the privilege to SET GLOBAL it); the server's own value is restored.
+  - A one-member Galera cluster (wsrep_cluster_size 1: no network in the measurement): the
+    certification probe. It measures what wsrep adds to a commit on the same server, data
+    and buffer pool, as inserts in sessions with wsrep_on=1 against sessions with
+    wsrep_on=0, in --rounds alternating rounds at flush=2, at each of --clients (the highest
+    gives the CPU part by the utilisation law). The statement costs come from a standalone
+    server's probes, given with --from; the profile is --server galera.
+Any other server (a replica, a semi-sync source, a multi-member cluster) is refused.`
 
 // calibrateMain is `replbench calibrate`.
 func calibrateMain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("calibrate", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	from := fs.String("from", "", "file of harness/target probe output (this or --target)")
-	tgt := fs.String("target", "", "a single standalone server to probe: a target file or standalone:USER:PASSWORD@HOST:PORT (this or --from)")
+	from := fs.String("from", "", "probe output files, separated by commas (alone, or with a one-member galera --target: the standalone probes)")
+	tgt := fs.String("target", "", "a server to probe: a target file or KIND:USER:PASSWORD@HOST:PORT, a standalone server or a one-member galera")
+	rounds := fs.Int("rounds", 3, "with a galera --target: alternating wsrep_on=1 / wsrep_on=0 rounds of the certification probe")
 	probeTime := fs.Duration("probe-time", 5*time.Second, "with --target: how long each probe runs")
 	clientList := fs.String("clients", "1,4,16", "with --target: the client counts each probe runs at (1 is required)")
 	probesOut := fs.String("probes-out", "", "with --target: also write the probe lines here, in the form --from reads")
@@ -75,56 +86,94 @@ func calibrateMain(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case *from == "" && *tgt == "":
 		return fail("give --from PROBES or --target FILE|DSN (accepted: a file of harness/target probe output, or a single standalone server to probe)")
-	case *from != "" && *tgt != "":
-		return fail("--from and --target are exclusive (accepted: one of them)")
 	case *server != "standalone" && *server != "galera":
 		return fail("--server %q (accepted: standalone, galera)", *server)
-	case *tgt != "" && *server != "standalone":
-		return fail("--server %s with --target: --target probes a single standalone server (accepted: --server standalone; a galera profile comes from --from with the one-member galera probes)", *server)
 	case *cores < 0:
 		return fail("--cores %d (accepted: 0 for unlimited, or a positive number)", *cores)
-	case *from != "" && (set["probe-time"] || set["clients"] || set["probes-out"]):
-		return fail("--probe-time, --clients and --probes-out go with --target (accepted with --from: --server, --name, --cores, --out)")
+	case *tgt == "" && (set["probe-time"] || set["clients"] || set["probes-out"] || set["rounds"]):
+		return fail("--probe-time, --clients, --rounds and --probes-out go with --target (accepted with --from alone: --server, --name, --cores, --out)")
 	case *probeTime <= 0:
 		return fail("--probe-time %v (accepted: a positive duration, e.g. 5s)", *probeTime)
+	case *rounds < 1:
+		return fail("--rounds %d (accepted: a positive number of rounds)", *rounds)
 	}
 	clients, err := parseProbeClients(*clientList)
 	if err != nil {
 		return fail("--clients: %v", err)
 	}
-	if *name == "" {
-		*name = "calibrated-" + *server
-	}
 
-	var ps servicetime.Probes
-	var note string
-	if *from != "" {
-		f, err := os.Open(*from)
-		if err != nil {
-			return fail("--from: %v (accepted: a readable file of probe output)", err)
-		}
-		ps, err = servicetime.ParseProbes(f)
-		f.Close()
-		if err != nil {
-			return fail("%v", err)
-		}
-	} else {
-		tf, err := target.Load(*tgt)
+	var tf *target.File
+	galera := false
+	if *tgt != "" {
+		var err error
+		tf, err = target.Load(*tgt)
 		if err != nil {
 			return fail("--target: %v", err)
 		}
-		if err := singleStandalone(tf); err != nil {
+		galera, err = probeable(tf)
+		if err != nil {
 			return fail("--target %s: %v", *tgt, err)
 		}
+		switch {
+		case !galera && *from != "":
+			return fail("--from with a standalone --target: the target's own probes are the input (accepted: --from alone, --target alone, or a one-member galera --target with --from the standalone probes)")
+		case !galera && *server != "standalone":
+			return fail("--server %s with a standalone --target (accepted: --server standalone; a galera profile also needs a one-member galera --target, with --from the standalone probes)", *server)
+		case !galera && set["rounds"]:
+			return fail("--rounds goes with a one-member galera --target (accepted with a standalone one: --probe-time, --clients, --probes-out)")
+		case galera && set["server"] && *server != "galera":
+			return fail("--server %s with a galera --target (accepted: galera, or leave it out)", *server)
+		case galera && *from == "":
+			return fail("a galera --target measures certification only: give the standalone server's probes with --from (accepted: a file calibrate --target STANDALONE --probes-out FILE wrote)")
+		}
+		if galera {
+			*server = "galera"
+		}
+	}
+	var ps servicetime.Probes
+	var note string
+	if *from != "" {
+		for _, name := range strings.Split(*from, ",") {
+			f, err := os.Open(name)
+			if err != nil {
+				return fail("--from: %v (accepted: readable files of probe output, separated by commas)", err)
+			}
+			got, err := servicetime.ParseProbes(f)
+			f.Close()
+			if err != nil {
+				return fail("--from %s: %v", name, err)
+			}
+			got.Renumber(ps)
+			ps = append(ps, got...)
+		}
+	}
+	if *tgt != "" {
 		ctx := context.Background()
-		tg, err := target.Connect(ctx, tf, target.Options{Tables: []storage.TableSchema{target.ProbeTable}, MaxConns: slices.Max(clients) + 2})
+		opt := target.Options{Tables: []storage.TableSchema{target.ProbeTable}, MaxConns: slices.Max(clients) + 2}
+		tg, err := target.Connect(ctx, tf, opt)
 		if err != nil {
 			fmt.Fprintf(stderr, "replbench calibrate: --target %s: %s\n", *tgt, oneLine(err.Error()))
 			return ExitFailure
 		}
+		pr := targetProber{t: tg}
+		if galera {
+			opt.Session = map[string]string{"wsrep_on": "0"}
+			if pr.off, err = target.Connect(ctx, tf, opt); err != nil {
+				tg.Close()
+				fmt.Fprintf(stderr, "replbench calibrate: --target %s: %s\n", *tgt, oneLine(err.Error()))
+				return ExitFailure
+			}
+		}
 		var lines bytes.Buffer
-		ps, note, err = probeServer(ctx, targetProber{tg}, clients, *probeTime, io.MultiWriter(&lines, stderr))
-		tg.Close()
+		var got servicetime.Probes
+		if galera {
+			got, note, err = probeCertification(ctx, pr, clients, *rounds, *probeTime, io.MultiWriter(&lines, stderr))
+		} else {
+			got, note, err = probeServer(ctx, pr, clients, *probeTime, io.MultiWriter(&lines, stderr))
+		}
+		got.Renumber(ps)
+		ps = append(ps, got...)
+		pr.Close()
 		var refused *refusal
 		if errors.As(err, &refused) {
 			return fail("--target %s: %v", *tgt, err)
@@ -139,6 +188,9 @@ func calibrateMain(args []string, stdout, stderr io.Writer) int {
 				return ExitFailure
 			}
 		}
+	}
+	if *name == "" {
+		*name = "calibrated-" + *server
 	}
 	p, err := servicetime.Calibrate(*name, *server, ps, *cores)
 	if err != nil {
@@ -182,12 +234,14 @@ func parseProbeClients(s string) ([]int, error) {
 	return out, nil
 }
 
-// singleStandalone refuses a target that is not one standalone node, from its file alone.
-func singleStandalone(f *target.File) error {
-	if f.Kind != "standalone" || len(f.Nodes) != 1 {
-		return fmt.Errorf("a %s target with %d node(s); calibrate needs a single standalone node (accepted: kind standalone with one node, e.g. from scripts/real-cluster.sh up standalone, or standalone:USER:PASSWORD@HOST:PORT)", f.Kind, len(f.Nodes))
+// probeable says from its file alone whether a target is one calibration can probe: a
+// single standalone node (galera false) or a single galera node (galera true; that it is a
+// one-member cluster is checked on the server).
+func probeable(f *target.File) (galera bool, err error) {
+	if (f.Kind != "standalone" && f.Kind != "galera") || len(f.Nodes) != 1 {
+		return false, fmt.Errorf("a %s target with %d node(s); calibrate probes one node (accepted: kind standalone with one node, e.g. from scripts/real-cluster.sh up standalone, or kind galera with one node of a one-member cluster, scripts/real-cluster.sh up galera --nodes 1)", f.Kind, len(f.Nodes))
 	}
-	return nil
+	return f.Kind == "galera", nil
 }
 
 // refusal is a server that turned out not to be what calibration may probe: bad input,
@@ -204,16 +258,20 @@ type serverInfo struct {
 	Replicating string
 	// Flush is the server's innodb_flush_log_at_trx_commit, restored after the probes.
 	Flush int
+	// ClusterSize is wsrep_cluster_size on a Galera member (0 elsewhere).
+	ClusterSize int
 }
 
 // prober is what a calibration needs from one server: its description, the redo flush
-// setting, the probe table and the probes themselves (harness/target's). targetProber runs
-// it on a real server; the tests use a fake.
+// setting, the probe table and the probes themselves (harness/target's), in sessions that
+// replicate (the server's default) or, on a Galera member, in sessions with wsrep_on=0.
+// targetProber runs it on a real server; the tests use a fake.
 type prober interface {
 	Describe(ctx context.Context) (serverInfo, error)
 	SetFlush(ctx context.Context, v int) error
 	Prepare(ctx context.Context) error
 	Probe(ctx context.Context, kind string, clients int, d time.Duration) (target.ProbeResult, error)
+	ProbeUnreplicated(ctx context.Context, kind string, clients int, d time.Duration) (target.ProbeResult, error)
 }
 
 // probeServer runs the local calibration's probes on one standalone server: every probe
@@ -257,8 +315,70 @@ func probeServer(ctx context.Context, p prober, clients []int, d time.Duration, 
 	return ps, note, nil
 }
 
-// targetProber is prober on a connected target's only node.
-type targetProber struct{ t *target.Target }
+// probeCertification is the certification probe on a one-member Galera cluster: inserts
+// at each client count in sessions with wsrep_on=1 and then wsrep_on=0, round after round,
+// at innodb_flush_log_at_trx_commit=2, the server's own setting restored. What differs
+// between the halves of a round is wsrep's work on a commit alone (the write-set, the gcs
+// send and self-delivery, certification, the commit monitors): the server, its data, its
+// buffer pool and the machine's state are the same, which a one-member cluster against a
+// separate standalone server does not give (an earlier calibration's one-member insert came
+// out faster than the standalone one). With one member nothing crosses a network.
+func probeCertification(ctx context.Context, p prober, clients []int, rounds int, d time.Duration, log io.Writer) (servicetime.Probes, string, error) {
+	info, err := p.Describe(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	if info.ClusterSize != 1 {
+		what := fmt.Sprintf("wsrep_cluster_size=%d", info.ClusterSize)
+		if info.Replicating == "" {
+			what = "wsrep_on=OFF: not a Galera member"
+		}
+		return nil, "", &refusal{fmt.Sprintf("the server is not a one-member Galera cluster (%s); the certification probe needs one member, so that no network is in the measurement (accepted: scripts/real-cluster.sh up galera --nodes 1)", what)}
+	}
+	defer func() { _ = p.SetFlush(context.WithoutCancel(ctx), info.Flush) }()
+	if err := p.Prepare(ctx); err != nil {
+		return nil, "", fmt.Errorf("preparing the probe table: %w", err)
+	}
+	if err := p.SetFlush(ctx, 2); err != nil {
+		return nil, "", fmt.Errorf("SET GLOBAL innodb_flush_log_at_trx_commit=2: %w (the user needs the privilege to set it)", err)
+	}
+	var text bytes.Buffer
+	w := io.MultiWriter(&text, log)
+	for r := 1; r <= rounds; r++ {
+		for _, on := range []int{1, 0} {
+			fmt.Fprintf(w, "== galera wsrep_on=%d round=%d flush=2\n", on, r)
+			for _, c := range clients {
+				probe := p.Probe
+				if on == 0 {
+					probe = p.ProbeUnreplicated
+				}
+				res, err := probe(ctx, target.ProbeInsert, c, d)
+				if err != nil {
+					return nil, "", err
+				}
+				fmt.Fprintln(w, res.String())
+			}
+		}
+	}
+	ps, err := servicetime.ParseProbes(&text)
+	if err != nil {
+		return nil, "", err
+	}
+	note := fmt.Sprintf("certification probed by replbench calibrate --target on a one-member cluster of %s, %d rounds, %v per probe, clients %v, the server's innodb_flush_log_at_trx_commit=%d restored", info.Version, rounds, d, clients, info.Flush)
+	return ps, note, nil
+}
+
+// targetProber is prober on a connected target's only node; off, for a Galera member, is
+// a second connection of the same target whose sessions set wsrep_on=0.
+type targetProber struct{ t, off *target.Target }
+
+// Close closes both connections.
+func (p targetProber) Close() {
+	p.t.Close()
+	if p.off != nil {
+		p.off.Close()
+	}
+}
 
 func (p targetProber) node() string { return p.t.File.Nodes[0].Name }
 
@@ -290,6 +410,10 @@ func (p targetProber) Describe(ctx context.Context) (serverInfo, error) {
 	switch {
 	case strings.EqualFold(vars["wsrep_on"], "ON"):
 		info.Replicating = "wsrep_on=ON: a Galera member"
+		var name string
+		if err := p.db().QueryRowContext(ctx, "SHOW GLOBAL STATUS LIKE 'wsrep_cluster_size'").Scan(&name, &info.ClusterSize); err != nil {
+			return info, fmt.Errorf("reading wsrep_cluster_size: %w", err)
+		}
 	case strings.EqualFold(vars["rpl_semi_sync_master_enabled"], "ON"):
 		info.Replicating = "rpl_semi_sync_master_enabled=ON: a semi-sync source"
 	case vars["group_replication_group_name"] != "":
@@ -320,4 +444,11 @@ func (p targetProber) Prepare(ctx context.Context) error { return p.t.PreparePro
 
 func (p targetProber) Probe(ctx context.Context, kind string, clients int, d time.Duration) (target.ProbeResult, error) {
 	return p.t.Probe(ctx, p.node(), kind, clients, d)
+}
+
+func (p targetProber) ProbeUnreplicated(ctx context.Context, kind string, clients int, d time.Duration) (target.ProbeResult, error) {
+	if p.off == nil {
+		return target.ProbeResult{}, errors.New("no wsrep_on=0 sessions: the target is not a Galera member")
+	}
+	return p.off.Probe(ctx, p.node(), kind, clients, d)
 }
