@@ -50,6 +50,12 @@ RUN=sb$$
 EP=$((PORT_BASE + 10))
 "$NATS" -a 127.0.0.1 -p "$PORT_BASE" >"$WORK/nats.log" 2>&1 &
 pids+=($!)
+# The nodes and serve connect once: wait until the server accepts clients.
+for _ in $(seq 100); do
+	grep -q 'Server is ready' "$WORK/nats.log" && break
+	sleep 0.1
+done
+grep -q 'Server is ready' "$WORK/nats.log" || { echo "nats-server did not start:" >&2; cat "$WORK/nats.log" >&2; exit 1; }
 for n in n1 n2 n3; do
 	"$REPLBENCH" node --name $n --nats-url "$URL" --run-id "$RUN" >"$WORK/$n.log" 2>&1 &
 	pids+=($!)
@@ -58,11 +64,13 @@ done
 	--listen 127.0.0.1:$EP --out "$WORK/runs" --target-file "$WORK/target.yaml" >"$WORK/serve.log" 2>&1 &
 serve=$!
 pids+=($serve)
-for _ in $(seq 300); do
+for _ in $(seq 600); do
 	grep -q '^connect:' "$WORK/serve.log" && break
+	kill -0 "$serve" 2>/dev/null || break
 	sleep 0.1
 done
 cat "$WORK/serve.log"
+grep -q '^connect:' "$WORK/serve.log" || { echo "serve did not start serving (its log is above)" >&2; exit 1; }
 my() { mysql -h 127.0.0.1 -P "$1" -uroot --skip-ssl -N -e "$2"; }
 sb() {
 	sysbench oltp_insert --db-driver=mysql --mysql-host=127.0.0.1 --mysql-port=$EP --mysql-user=root \
