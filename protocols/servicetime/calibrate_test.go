@@ -68,13 +68,9 @@ func TestCalibrateNamesWhatIsMissing(t *testing.T) {
 	}
 }
 
-// What wsrep adds to a c=1 insert is split by the utilisation law at the highest client
-// count both servers were probed at: on 2 cores, 10 000 and 20 000 inserts/s mean 200 and
-// 100 us of CPU per commit, so 100 us of the one-member cluster's extra 150 us is CPU and
-// 50 us is waiting. A CPU figure above the c=1 difference is capped by it, and without
-// probes above one client everything stays CPU.
-func TestCalibrateSplitsCertificationIntoCPUAndWait(t *testing.T) {
-	base := `== standalone flush=1
+// standaloneProbes is a standalone server's probes: ping 30 us, insert 100 us at flush=2
+// and 900 us at flush=1, so insert_us 70 and redo_fsync_us 800.
+const standaloneProbes = `== standalone flush=1
 n1 insert c=1 1000 ops/s mean 900us
 == standalone flush=2
 n1 ping c=1 20000 ops/s mean 30us
@@ -83,6 +79,14 @@ n1 insert c=1 10000 ops/s mean 100us
 n1 update c=1 8000 ops/s mean 120us
 n1 commit c=1 3000 ops/s mean 330us
 `
+
+// What wsrep adds to a c=1 insert is split by the utilisation law at the highest client
+// count both servers were probed at: on 2 cores, 10 000 and 20 000 inserts/s mean 200 and
+// 100 us of CPU per commit, so 100 us of the one-member cluster's extra 150 us is CPU and
+// 50 us is waiting. A CPU figure above the c=1 difference is capped by it, and without
+// probes above one client everything stays CPU.
+func TestCalibrateSplitsCertificationIntoCPUAndWait(t *testing.T) {
+	base := standaloneProbes
 	for _, c := range []struct {
 		name       string
 		extra      string
@@ -118,15 +122,7 @@ n1 commit c=1 3000 ops/s mean 330us
 // (1/8000 - 1/10000) s = 50 us each round), the rest is the wait. Two sessions read
 // together keep their rounds apart (Renumber), and a figure probed in both is their median.
 func TestCalibrateFromCertificationRounds(t *testing.T) {
-	standalone := `== standalone flush=1
-n1 insert c=1 1000 ops/s mean 900us
-== standalone flush=2
-n1 ping c=1 20000 ops/s mean 30us
-n1 point_select c=1 10000 ops/s mean 80us
-n1 insert c=1 10000 ops/s mean 100us
-n1 update c=1 8000 ops/s mean 120us
-n1 commit c=1 3000 ops/s mean 330us
-`
+	standalone := standaloneProbes
 	round := func(r int, on, off float64) string {
 		return fmt.Sprintf("== galera wsrep_on=1 round=%d flush=2\nn1 insert c=1 1 ops/s mean %.0fus\nn1 insert c=4 8000 ops/s mean 1us\n"+
 			"== galera wsrep_on=0 round=%d flush=2\nn1 insert c=1 1 ops/s mean %.0fus\nn1 insert c=4 10000 ops/s mean 1us\n", r, on, r, off)

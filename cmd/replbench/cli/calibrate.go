@@ -297,14 +297,8 @@ func probeServer(ctx context.Context, p prober, clients []int, d time.Duration, 
 			return nil, "", fmt.Errorf("SET GLOBAL innodb_flush_log_at_trx_commit=%d: %w (the user needs the privilege to set it)", fl, err)
 		}
 		fmt.Fprintf(w, "== standalone flush=%d\n", fl)
-		for _, kind := range target.ProbeKinds {
-			for _, c := range clients {
-				r, err := p.Probe(ctx, kind, c, d)
-				if err != nil {
-					return nil, "", err
-				}
-				fmt.Fprintln(w, r.String())
-			}
+		if err := printProbes(ctx, w, p.Probe, target.ProbeKinds, clients, d); err != nil {
+			return nil, "", err
 		}
 	}
 	ps, err := servicetime.ParseProbes(&text)
@@ -313,6 +307,21 @@ func probeServer(ctx context.Context, p prober, clients []int, d time.Duration, 
 	}
 	note := fmt.Sprintf("probed by replbench calibrate --target on %s, %v per probe, clients %v, the server's innodb_flush_log_at_trx_commit=%d restored", info.Version, d, clients, info.Flush)
 	return ps, note, nil
+}
+
+// printProbes runs probe for every kind at every client count, printing each result as
+// the line ParseProbes reads.
+func printProbes(ctx context.Context, w io.Writer, probe func(context.Context, string, int, time.Duration) (target.ProbeResult, error), kinds []string, clients []int, d time.Duration) error {
+	for _, kind := range kinds {
+		for _, c := range clients {
+			r, err := probe(ctx, kind, c, d)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(w, r.String())
+		}
+	}
+	return nil
 }
 
 // probeCertification is the certification probe on a one-member Galera cluster: inserts
@@ -347,16 +356,12 @@ func probeCertification(ctx context.Context, p prober, clients []int, rounds int
 	for r := 1; r <= rounds; r++ {
 		for _, on := range []int{1, 0} {
 			fmt.Fprintf(w, "== galera wsrep_on=%d round=%d flush=2\n", on, r)
-			for _, c := range clients {
-				probe := p.Probe
-				if on == 0 {
-					probe = p.ProbeUnreplicated
-				}
-				res, err := probe(ctx, target.ProbeInsert, c, d)
-				if err != nil {
-					return nil, "", err
-				}
-				fmt.Fprintln(w, res.String())
+			probe := p.Probe
+			if on == 0 {
+				probe = p.ProbeUnreplicated
+			}
+			if err := printProbes(ctx, w, probe, []string{target.ProbeInsert}, clients, d); err != nil {
+				return nil, "", err
 			}
 		}
 	}
