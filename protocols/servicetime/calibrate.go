@@ -53,20 +53,28 @@ func (ps Probes) mean(server string, flush int, kind string) (float64, error) {
 // at flush, with each one's throughput there (the median of several runs); ok is false
 // when there is none above one client.
 func (ps Probes) saturated(a, b string, flush int, kind string) (clients int, opsA, opsB float64, ok bool) {
-	at := func(server string) map[int]float64 {
-		runs := map[int][]float64{}
-		for _, p := range ps {
-			if p.Server == server && p.Session == "" && p.Flush == flush && p.Kind == kind {
-				runs[p.Clients] = append(runs[p.Clients], p.OpsSec)
-			}
+	return highestCommon(ps.opsAt(a, flush, kind), ps.opsAt(b, flush, kind))
+}
+
+// opsAt is the throughput of kind on server at flush by client count (the median of
+// several runs).
+func (ps Probes) opsAt(server string, flush int, kind string) map[int]float64 {
+	runs := map[int][]float64{}
+	for _, p := range ps {
+		if p.Server == server && p.Session == "" && p.Flush == flush && p.Kind == kind {
+			runs[p.Clients] = append(runs[p.Clients], p.OpsSec)
 		}
-		m := map[int]float64{}
-		for c, xs := range runs {
-			m[c] = median(xs)
-		}
-		return m
 	}
-	ma, mb := at(a), at(b)
+	m := map[int]float64{}
+	for c, xs := range runs {
+		m[c] = median(xs)
+	}
+	return m
+}
+
+// highestCommon is the highest client count above one in both ma and mb, with both
+// throughputs there.
+func highestCommon(ma, mb map[int]float64) (clients int, opsA, opsB float64, ok bool) {
 	for c, x := range ma {
 		if y, both := mb[c]; both && c > 1 && c > clients && x > 0 && y > 0 {
 			clients, opsA, opsB, ok = c, x, y, true
@@ -127,6 +135,11 @@ func ParseProbes(r io.Reader) (Probes, error) {
 //     commit and the redo write to the OS; commit.engine_us and commit.redo_write_us stay 0);
 //   - statement.other_us: BEGIN and COMMIT, half of (BEGIN; UPDATE; COMMIT) less the
 //     autocommit update and two more round trips;
+//   - the statement figures split into CPU and wait: with a core count and probes above one
+//     client, each statement's CPU is the utilisation law's at the highest client count
+//     every probe ran at (statementCPU), at most its one-client figure, and the rest of the
+//     one-client figure is its *_wait_us (on an idle VM mostly the vCPU's wake-up: a
+//     one-client point select can be slower than each of four concurrent ones);
 //   - commit.redo_fsync_us: the autocommit insert at flush=1 less at flush=2 (one fsync);
 //   - for server "galera" with the certification probe's rounds (calibrate --target on a
 //     one-member cluster): what wsrep adds to one commit is the median over the rounds of
@@ -149,7 +162,7 @@ func ParseProbes(r io.Reader) (Probes, error) {
 //     difference; replication.certify_wait_us is the rest of the c=1 difference. Without
 //     a core count or a probe above one client, it is all counted as CPU. And
 //     replication.apply_row_us: an applied row costs the insert's engine work without its
-//     statement parsing, taken as the insert cost.
+//     statement parsing, taken as the insert's CPU.
 //
 // cores is the host's core count.
 func Calibrate(name, server string, ps Probes, cores int) (*Profile, error) {
@@ -172,20 +185,35 @@ func Calibrate(name, server string, ps Probes, cores int) (*Profile, error) {
 		upd := get("standalone", 2, "update") - rtt
 		p = &Profile{Name: name, Flavor: "mariadb-10.11", Host: HostCosts{Cores: cores}}
 		p.Client.StatementRTTUs = pos(rtt)
-		p.Statement.SelectUs = pos(get("standalone", 2, "point_select") - rtt)
-		p.Statement.InsertUs = pos(ins)
-		p.Statement.UpdateUs = pos(upd)
-		p.Statement.DeleteUs = pos(upd)
-		p.Statement.OtherUs = pos((get("standalone", 2, "commit") - get("standalone", 2, "update") - 2*rtt) / 2)
+		st := &p.Statement
+		st.SelectUs = pos(get("standalone", 2, "point_select") - rtt)
+		st.InsertUs = pos(ins)
+		st.UpdateUs = pos(upd)
+		st.DeleteUs = pos(upd)
+		st.OtherUs = pos((get("standalone", 2, "commit") - get("standalone", 2, "update") - 2*rtt) / 2)
 		p.Commit.RedoFsyncUs = pos(get("standalone", 1, "insert") - get("standalone", 2, "insert"))
 		src := fmt.Sprintf("standalone c=1 means (us): ping %.0f, point_select %.0f, insert %.0f (flush=1: %.0f), update %.0f, commit %.0f",
 			rtt, get("standalone", 2, "point_select"), get("standalone", 2, "insert"), get("standalone", 1, "insert"), get("standalone", 2, "update"), get("standalone", 2, "commit"))
+		if split, ok := ps.statementCPU(cores); ok {
+			cpuWait := func(total *float64, wait *float64, cpu float64) {
+				c := math.Min(*total, pos(cpu))
+				*total, *wait = c, *total-c
+			}
+			cpuWait(&st.SelectUs, &st.SelectWaitUs, split.kind["point_select"])
+			cpuWait(&st.InsertUs, &st.InsertWaitUs, split.kind["insert"])
+			cpuWait(&st.UpdateUs, &st.UpdateWaitUs, split.kind["update"])
+			cpuWait(&st.DeleteUs, &st.DeleteWaitUs, split.kind["update"])
+			cpuWait(&st.OtherUs, &st.OtherWaitUs, split.kind["other"])
+			src += fmt.Sprintf("; CPU by the utilisation law at c=%d, %d cores x (1/X_kind - 1/X_ping) s (us): point_select %.0f, insert %.0f, update %.0f, BEGIN/COMMIT %.0f (c=%d ops/s: ping %.0f, point_select %.0f, insert %.0f, update %.0f, commit %.0f)",
+				split.clients, cores, split.kind["point_select"], split.kind["insert"], split.kind["update"], split.kind["other"], split.clients,
+				split.ops["ping"], split.ops["point_select"], split.ops["insert"], split.ops["update"], split.ops["commit"])
+		}
 		if server == "galera" && ps.hasCertRounds() {
 			cr, err := ps.certRounds(cores)
 			if err != nil {
 				return nil, err
 			}
-			p.Replication.ApplyRowUs = pos(ins)
+			p.Replication.ApplyRowUs = st.InsertUs
 			added := pos(cr.added)
 			p.Replication.CertifyUs = added
 			src += fmt.Sprintf("; certification probe on a one-member galera at flush=2, %d rounds of session wsrep_on=1 then 0: insert c=1 mean differences (us) %s, median %.0f", len(cr.diffs), fmtUs(cr.diffs), cr.added)
@@ -198,7 +226,7 @@ func Calibrate(name, server string, ps Probes, cores int) (*Profile, error) {
 			g := get("galera", 2, "insert")
 			added := pos(g - get("standalone", 2, "insert"))
 			p.Replication.CertifyUs = added
-			p.Replication.ApplyRowUs = pos(ins)
+			p.Replication.ApplyRowUs = st.InsertUs
 			src += fmt.Sprintf("; one-member galera insert %.0f", g)
 			if c, xg, xs, ok := ps.saturated("galera", "standalone", 2, "insert"); ok && cores > 0 {
 				cpu := math.Min(added, pos(float64(cores)*(1/xg-1/xs)*1e6))
@@ -226,6 +254,53 @@ func (ps Probes) Renumber(prev Probes) {
 			ps[i].Round += last
 		}
 	}
+}
+
+// statementSplit is the statements' CPU by the utilisation law: at the highest client
+// count at which every standalone probe ran at flush=2 the host is saturated, each probe's
+// throughput is cores / its CPU per operation, and a statement's CPU is its probe's less
+// the ping's (the client, the protocol and the round trip's own CPU cancel), BEGIN and
+// COMMIT's half of the transaction probe less the update and two pings.
+type statementSplit struct {
+	clients int
+	ops     map[string]float64 // probe kind -> ops/s at clients
+	kind    map[string]float64 // point_select, insert, update, other -> CPU us
+}
+
+// statementCPU is the split, ok false without cores or a common client count above one.
+func (ps Probes) statementCPU(cores int) (statementSplit, bool) {
+	sp := statementSplit{ops: map[string]float64{}, kind: map[string]float64{}}
+	if cores <= 0 {
+		return sp, false
+	}
+	kinds := []string{"ping", "point_select", "insert", "update", "commit"}
+	common := ps.opsAt("standalone", 2, "ping")
+	for _, k := range kinds[1:] {
+		at := ps.opsAt("standalone", 2, k)
+		for c := range common {
+			if at[c] <= 0 {
+				delete(common, c)
+			}
+		}
+	}
+	for c, x := range common {
+		if c > 1 && c > sp.clients && x > 0 {
+			sp.clients = c
+		}
+	}
+	if sp.clients == 0 {
+		return sp, false
+	}
+	us := map[string]float64{}
+	for _, k := range kinds {
+		sp.ops[k] = ps.opsAt("standalone", 2, k)[sp.clients]
+		us[k] = float64(cores) / sp.ops[k] * 1e6
+	}
+	for _, k := range []string{"point_select", "insert", "update"} {
+		sp.kind[k] = us[k] - us["ping"]
+	}
+	sp.kind["other"] = (us["commit"] - us["update"] - 2*us["ping"]) / 2
+	return sp, true
 }
 
 // hasCertRounds says whether ps holds the certification probe's rounds (calibrate

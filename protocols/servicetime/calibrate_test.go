@@ -3,6 +3,7 @@ package servicetime
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -159,6 +160,47 @@ func TestCalibrateFromCertificationRounds(t *testing.T) {
 // calibrationDir holds the probe files the built-in profiles come from
 // (scripts/calibrate-mariadb.sh's sessions; make-profiles.py there rebuilds the profiles).
 const calibrationDir = "../../docs/measurements/calibration-2026-12-04b/"
+
+// With every probe also run at 16 clients, each statement's CPU is the utilisation law's
+// there (2 cores / X less the ping's 2 cores / 40 000/s = 50 us), at most its one-client
+// figure, and the rest of the one-client figure is its wait: point select 2/25 000 s - 50 =
+// 30 us of its 50 (wait 20), insert 100 - 50 = 50 of 70 (wait 20), update 160 - 50 = 110,
+// capped at its 90 (no wait), BEGIN/COMMIT (400 - 160 - 2 x 50) / 2 = 70 of 75 (wait 5).
+// The applier's row is the insert's CPU.
+func TestCalibrateSplitsStatementsIntoCPUAndWait(t *testing.T) {
+	ps, err := ParseProbes(strings.NewReader(standaloneProbes + `n1 ping c=16 40000 ops/s mean 400us
+n1 point_select c=16 25000 ops/s mean 640us
+n1 insert c=16 20000 ops/s mean 800us
+n1 update c=16 12500 ops/s mean 1280us
+n1 commit c=16 5000 ops/s mean 3200us
+== galera flush=2
+n1 insert c=1 4000 ops/s mean 250us
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Calibrate("g", "galera", ps, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := p.Statement
+	got := []float64{st.SelectUs, st.SelectWaitUs, st.InsertUs, st.InsertWaitUs, st.UpdateUs, st.UpdateWaitUs, st.DeleteUs, st.DeleteWaitUs, st.OtherUs, st.OtherWaitUs, p.Replication.ApplyRowUs}
+	want := []float64{30, 20, 50, 20, 90, 0, 90, 0, 70, 5, 50}
+	if !slices.Equal(got, want) {
+		t.Fatalf("select, insert, update, delete, other (CPU, wait) and apply_row = %v, want %v", got, want)
+	}
+	if !strings.Contains(p.Measured, "utilisation law at c=16") {
+		t.Errorf("measured does not record the split: %s", p.Measured)
+	}
+	// Without a core count nothing can be split: every figure stays CPU.
+	p, err = Calibrate("g", "standalone", ps, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Statement.InsertUs != 70 || p.Statement.InsertWaitUs != 0 {
+		t.Errorf("with no cores: insert %v wait %v, want 70 and 0", p.Statement.InsertUs, p.Statement.InsertWaitUs)
+	}
+}
 
 // measuredBinlogUs is what the binlog (log_bin, sync_binlog=1) added to a c=1 insert on one
 // MariaDB 10.11 server: the median of six rounds with it less the median of six without,

@@ -114,6 +114,48 @@ func (n *Node) StatementCost(k Kind, rowsRead, rowsWritten int, prepared bool) t
 	return Us(us)
 }
 
+// StatementWait is the part of one statement of kind k that holds no core (the
+// statement's *_wait_us): latency charged after its CPU.
+func (n *Node) StatementWait(k Kind) time.Duration {
+	if n == nil {
+		return 0
+	}
+	s := n.P.Statement
+	switch k {
+	case Select:
+		return Us(s.SelectWaitUs)
+	case Insert:
+		return Us(s.InsertWaitUs)
+	case Update:
+		return Us(s.UpdateWaitUs)
+	case Delete:
+		return Us(s.DeleteWaitUs)
+	case DDL:
+		return 0
+	default:
+		return Us(s.OtherWaitUs)
+	}
+}
+
+// Statement charges one statement of kind k: its CPU booked from start (when the statement
+// reached the server; the caller's real work overlaps the booking), then its wait, in one
+// wait until the booking's end plus the wait, so that a late wake-up from the first does
+// not lengthen the second (real time, unlike the model's, oversleeps a little each time).
+// With no CPU the statement still lasts until start (a round trip the caller added). It
+// returns when the statement was due to end, for a caller that chains the next one from
+// there.
+func (n *Node) Statement(ctx context.Context, start time.Time, k Kind, rowsRead, rowsWritten int, prepared bool) (time.Time, error) {
+	if n == nil {
+		return start, nil
+	}
+	end := start
+	if d := n.StatementCost(k, rowsRead, rowsWritten, prepared); d > 0 {
+		end = n.Host.Reserve(start, d)
+	}
+	end = end.Add(n.StatementWait(k))
+	return end, n.Wait.WaitUntil(ctx, end)
+}
+
 // MessageCost is the CPU of sending (send) or receiving one group-communication message
 // of size bytes.
 func (n *Node) MessageCost(send bool, size int) time.Duration {
@@ -143,10 +185,11 @@ func (n *Node) Certify(ctx context.Context, keys int) error {
 	if n == nil {
 		return nil
 	}
-	if err := n.CPU(ctx, n.now(), n.CertifyCost(keys)); err != nil {
-		return err
+	end := n.now()
+	if d := n.CertifyCost(keys); d > 0 {
+		end = n.Host.Reserve(end, d)
 	}
-	return n.Delay(ctx, n.now(), Us(n.P.Replication.CertifyWaitUs))
+	return n.Wait.WaitUntil(ctx, end.Add(Us(n.P.Replication.CertifyWaitUs)))
 }
 
 // ApplyCost is the CPU of applying a replicated transaction of rows rows.

@@ -264,3 +264,44 @@ func TestCertifySplitsCPUAndWaitInVirtualTime(t *testing.T) {
 		})
 	}
 }
+
+// A statement's CPU queues on the host's cores and its wait does not, as certification's:
+// four inserts at once on one core with 100 us of CPU and 300 us of wait finish at 400,
+// 500, 600 and 700 us; the same 400 us all as CPU ends at 400, 800, 1200 and 1600 us.
+func TestStatementSplitsCPUAndWaitInVirtualTime(t *testing.T) {
+	for _, c := range []struct {
+		cpu, wait float64
+		want      []time.Duration
+	}{
+		{100, 300, []time.Duration{400, 500, 600, 700}},
+		{400, 0, []time.Duration{400, 800, 1200, 1600}},
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			p := &Profile{Name: "stmt", Host: HostCosts{Cores: 1}}
+			p.Statement.InsertUs, p.Statement.InsertWaitUs = c.cpu, c.wait
+			n := NewNode(p, NewHost(1), nil)
+			if got := n.StatementWait(Insert); got != Us(c.wait) {
+				t.Fatalf("StatementWait(Insert) = %v, want %v", got, Us(c.wait))
+			}
+			start := time.Now()
+			var mu sync.Mutex
+			var got []time.Duration
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Go(func() {
+					if _, err := n.Statement(context.Background(), n.Start(), Insert, 0, 1, false); err != nil {
+						t.Error(err)
+					}
+					mu.Lock()
+					got = append(got, time.Since(start)/time.Microsecond)
+					mu.Unlock()
+				})
+			}
+			wg.Wait()
+			slices.Sort(got)
+			if !slices.Equal(got, c.want) {
+				t.Fatalf("cpu %v us, wait %v us: statements finished at %v us, want exactly %v", c.cpu, c.wait, got, c.want)
+			}
+		})
+	}
+}

@@ -47,14 +47,15 @@ func TestMainLocalCosts(t *testing.T) {
 		t.Fatalf("rc %d, stderr %q", rc, errb.String())
 	}
 	s := strings.Join(strings.Fields(out.String()), " ")
-	// The standalone floor is the built-in profile's client round trip, cheapest write and
-	// redo fsync (innodb_flush_log_at_trx_commit=1), whatever its calibration measured.
+	// The standalone floor is the built-in profile's client round trip, cheapest write (its
+	// CPU and wait) and redo fsync (innodb_flush_log_at_trx_commit=1), whatever its
+	// calibration measured.
 	prof, err := servicetime.Load("mariadb-10.11")
 	if err != nil {
 		t.Fatal(err)
 	}
 	st := prof.Statement
-	floor := (prof.Client.StatementRTTUs + min(st.InsertUs, st.UpdateUs, st.DeleteUs) + prof.Commit.RedoFsyncUs) / 1000
+	floor := (prof.Client.StatementRTTUs + min(st.InsertUs+st.InsertWaitUs, st.UpdateUs+st.UpdateWaitUs, st.DeleteUs+st.DeleteWaitUs) + prof.Commit.RedoFsyncUs) / 1000
 	for _, want := range []string{
 		"n1->n2->n3->n1 = 50.075 ms plus the local commit path of cost profile galera-4-mariadb-10.11",
 		"standalone commit floor " + strconv.FormatFloat(floor, 'g', 3, 64) + " ms",
