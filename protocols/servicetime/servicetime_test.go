@@ -226,82 +226,66 @@ func TestCommitRedoByFlushSetting(t *testing.T) {
 	}
 }
 
-// Certification's CPU queues on the host's cores and its wait does not: four commits that
-// certify at once on one core with 100 us of CPU and 300 us of wait finish at 400, 500,
-// 600 and 700 us (the cores serialise the CPU, the waits overlap), where the same 400 us
-// all booked as CPU would end at 400, 800, 1200 and 1600 us.
-func TestCertifySplitsCPUAndWaitInVirtualTime(t *testing.T) {
-	for _, c := range []struct {
-		cpu, wait float64
-		want      []time.Duration
+// Certification's and a statement's CPU queue on the host's cores and their waits do not:
+// four commits that certify at once (or four inserts) on one core with 100 us of CPU and
+// 300 us of wait finish at 400, 500, 600 and 700 us (the cores serialise the CPU, the waits
+// overlap), where the same 400 us all booked as CPU would end at 400, 800, 1200 and 1600 us.
+func TestCPUAndWaitSplitInVirtualTime(t *testing.T) {
+	stages := map[string]struct {
+		set func(p *Profile, cpu, wait float64)
+		run func(n *Node) error
 	}{
-		{100, 300, []time.Duration{400, 500, 600, 700}},
-		{400, 0, []time.Duration{400, 800, 1200, 1600}},
-	} {
-		synctest.Test(t, func(t *testing.T) {
-			p := &Profile{Name: "cert", Host: HostCosts{Cores: 1}}
-			p.Replication.CertifyUs, p.Replication.CertifyWaitUs = c.cpu, c.wait
-			n := NewNode(p, NewHost(1), nil)
-			start := time.Now()
-			var mu sync.Mutex
-			var got []time.Duration
-			var wg sync.WaitGroup
-			for range 4 {
-				wg.Go(func() {
-					if err := n.Certify(context.Background(), 1); err != nil {
-						t.Error(err)
-					}
-					mu.Lock()
-					got = append(got, time.Since(start)/time.Microsecond)
-					mu.Unlock()
-				})
-			}
-			wg.Wait()
-			slices.Sort(got)
-			if !slices.Equal(got, c.want) {
-				t.Fatalf("cpu %v us, wait %v us: commits finished at %v us, want exactly %v", c.cpu, c.wait, got, c.want)
-			}
-		})
+		"certify": {
+			func(p *Profile, cpu, wait float64) { p.Replication.CertifyUs, p.Replication.CertifyWaitUs = cpu, wait },
+			func(n *Node) error { return n.Certify(context.Background(), 1) },
+		},
+		"insert": {
+			func(p *Profile, cpu, wait float64) { p.Statement.InsertUs, p.Statement.InsertWaitUs = cpu, wait },
+			func(n *Node) error {
+				_, err := n.Statement(context.Background(), n.Start(), Insert, 0, 1, false)
+				return err
+			},
+		},
+	}
+	for name, st := range stages {
+		for _, c := range []struct {
+			cpu, wait float64
+			want      []time.Duration
+		}{
+			{100, 300, []time.Duration{400, 500, 600, 700}},
+			{400, 0, []time.Duration{400, 800, 1200, 1600}},
+		} {
+			synctest.Test(t, func(t *testing.T) {
+				p := &Profile{Name: name, Host: HostCosts{Cores: 1}}
+				st.set(p, c.cpu, c.wait)
+				n := NewNode(p, NewHost(1), nil)
+				got := finishTimes(t, 4, func() error { return st.run(n) })
+				if !slices.Equal(got, c.want) {
+					t.Fatalf("%s, cpu %v us, wait %v us: finished at %v us, want exactly %v", name, c.cpu, c.wait, got, c.want)
+				}
+			})
+		}
 	}
 }
 
-// A statement's CPU queues on the host's cores and its wait does not, as certification's:
-// four inserts at once on one core with 100 us of CPU and 300 us of wait finish at 400,
-// 500, 600 and 700 us; the same 400 us all as CPU ends at 400, 800, 1200 and 1600 us.
-func TestStatementSplitsCPUAndWaitInVirtualTime(t *testing.T) {
-	for _, c := range []struct {
-		cpu, wait float64
-		want      []time.Duration
-	}{
-		{100, 300, []time.Duration{400, 500, 600, 700}},
-		{400, 0, []time.Duration{400, 800, 1200, 1600}},
-	} {
-		synctest.Test(t, func(t *testing.T) {
-			p := &Profile{Name: "stmt", Host: HostCosts{Cores: 1}}
-			p.Statement.InsertUs, p.Statement.InsertWaitUs = c.cpu, c.wait
-			n := NewNode(p, NewHost(1), nil)
-			if got := n.StatementWait(Insert); got != Us(c.wait) {
-				t.Fatalf("StatementWait(Insert) = %v, want %v", got, Us(c.wait))
+// finishTimes runs f in k goroutines at once and returns when each returned, in
+// microseconds from the start, sorted (under synctest, exact).
+func finishTimes(t *testing.T, k int, f func() error) []time.Duration {
+	start := time.Now()
+	var mu sync.Mutex
+	var got []time.Duration
+	var wg sync.WaitGroup
+	for range k {
+		wg.Go(func() {
+			if err := f(); err != nil {
+				t.Error(err)
 			}
-			start := time.Now()
-			var mu sync.Mutex
-			var got []time.Duration
-			var wg sync.WaitGroup
-			for range 4 {
-				wg.Go(func() {
-					if _, err := n.Statement(context.Background(), n.Start(), Insert, 0, 1, false); err != nil {
-						t.Error(err)
-					}
-					mu.Lock()
-					got = append(got, time.Since(start)/time.Microsecond)
-					mu.Unlock()
-				})
-			}
-			wg.Wait()
-			slices.Sort(got)
-			if !slices.Equal(got, c.want) {
-				t.Fatalf("cpu %v us, wait %v us: statements finished at %v us, want exactly %v", c.cpu, c.wait, got, c.want)
-			}
+			mu.Lock()
+			got = append(got, time.Since(start)/time.Microsecond)
+			mu.Unlock()
 		})
 	}
+	wg.Wait()
+	slices.Sort(got)
+	return got
 }
