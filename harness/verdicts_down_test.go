@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/replbench/replbench/harness/checker"
 	"github.com/replbench/replbench/storage"
@@ -43,6 +44,12 @@ func TestCheckReadsDownNodesSurvivingStorage(t *testing.T) {
 				if err := tx.Commit(ctx); err != nil {
 					t.Fatal(err)
 				}
+			}
+			// Every node has applied the 20 before the fault: what is read afterwards is what
+			// the fault kept, not how far a replica's applier had got when it struck (a
+			// replica applies after the writer has acknowledged).
+			if cv := c.converge(ctx, 10*time.Second); !cv.ok {
+				t.Fatalf("the cluster did not converge before the fault: %s", cv.detail)
 			}
 			f, err := ParseFault("0s:" + tc.fault)
 			if err != nil {
