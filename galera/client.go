@@ -155,6 +155,10 @@ func (c *commit) Apply(ctx context.Context, engineCommit func() error) error {
 	}
 	p.commitWinSum.Add(c.seqno - p.commitMon.LastLeft())
 	p.commitWinN.Add(1)
+	// The in-memory commit is inside the statement costs already (they were measured at
+	// flush=2, commit included): the redo flush is booked from here, so that the engine's
+	// own commit overlaps it rather than adding to it.
+	commitStart := p.cfg.Cost.Start()
 	err := engineCommit()
 	_ = p.cfg.Cost.EngineCommit(p.ctx)
 	p.commitMon.Leave(c.seqno)
@@ -166,7 +170,7 @@ func (c *commit) Apply(ctx context.Context, engineCommit func() error) error {
 	// The redo flush comes after commit order is released (wsrep_commit_ordered runs before
 	// trx_commit_complete_for_mysql), so concurrent commits share one group-committed
 	// fsync; only then does the client get its reply.
-	_ = p.cfg.Cost.CommitRedo(p.ctx)
+	_ = p.cfg.Cost.CommitRedoFrom(p.ctx, commitStart)
 	return err
 }
 

@@ -224,11 +224,26 @@ func (n *Node) CommitRedo(ctx context.Context) error {
 	if n == nil {
 		return nil
 	}
+	return n.CommitRedoFrom(ctx, n.now())
+}
+
+// CommitRedoFrom is CommitRedo booked from start rather than from now: from the moment the
+// commit's in-memory work began, for a caller whose profile figure for that work (an
+// applier's apply_row_us, measured as a whole insert) already includes it, so that the
+// in-memory engine's own commit overlaps the redo flush instead of adding to it. A start
+// after now counts from now.
+func (n *Node) CommitRedoFrom(ctx context.Context, start time.Time) error {
+	if n == nil {
+		return nil
+	}
+	if now := n.now(); start.After(now) {
+		start = now
+	}
 	switch n.FlushAtCommit {
 	case 1:
-		return n.SyncRedo(ctx)
+		return n.Wait.WaitUntil(ctx, n.Redo.Sync(start))
 	case 2:
-		return n.CPU(ctx, n.now(), Us(n.P.Commit.RedoWriteUs))
+		return n.CPU(ctx, start, Us(n.P.Commit.RedoWriteUs))
 	}
 	return nil
 }
