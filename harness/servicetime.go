@@ -120,12 +120,6 @@ type costTx struct {
 	n          *servicetime.Node
 	autocommit bool
 	began      bool
-	// due is when the transaction's last statement was due to end. Real time wakes a
-	// waiter late (tens of microseconds on an idle VM, every wait), so the next statement
-	// is booked from there rather than from when its real work began: the lateness of one
-	// wait overlaps the next statement instead of adding up over a transaction's
-	// statements. It never books a statement before its previous one's due end.
-	due time.Time
 }
 
 // stmt charges one statement whose real work (run) has already been done from start: the
@@ -142,11 +136,8 @@ func (t *costTx) stmt(ctx context.Context, start time.Time, k servicetime.Kind, 
 }
 
 func (t *costTx) charge(ctx context.Context, start time.Time, k servicetime.Kind, reads, writes int) {
-	if !t.due.IsZero() && t.due.Before(start) {
-		start = t.due
-	}
 	rtt := servicetime.Us(t.n.P.Client.StatementRTTUs)
-	t.due, _ = t.n.Statement(ctx, start.Add(rtt), k, reads, writes, false)
+	_ = t.n.Statement(ctx, start.Add(rtt), k, reads, writes, false)
 }
 
 func (t *costTx) SetAutocommit(on bool) { t.autocommit = on; t.inner.SetAutocommit(on) }

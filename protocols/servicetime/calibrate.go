@@ -151,10 +151,9 @@ func ParseProbes(r io.Reader) (Probes, error) {
 //     the insert on a one-member cluster less the standalone insert, both at flush=2 (a
 //     second server, so the machine's drift between the two falls in the difference; the
 //     write-set, the gcs send and self-delivery, certification, the monitors), split into
-//     the CPU it takes and the
-//     time the committing thread only waits (at one client nothing contends, but the
-//     write-set goes to the gcs threads and the session sleeps until its own delivery
-//     wakes it). The CPU part comes from the same probes at the highest client count both
+//     the CPU it takes and the time the committing thread only waits (at one client
+//     nothing contends, but the write-set goes to the gcs threads and the session sleeps
+//     until its own delivery wakes it). The CPU part comes from the same probes at the highest client count both
 //     servers were probed at, where the host is saturated: there each server's throughput
 //     is cores / its CPU per commit (the utilisation law), and everything the two do alike
 //     (the statement, the protocol, the client's own CPU) cancels in the difference, so
@@ -208,12 +207,14 @@ func Calibrate(name, server string, ps Probes, cores int) (*Profile, error) {
 				split.clients, cores, split.kind["point_select"], split.kind["insert"], split.kind["update"], split.kind["other"], split.clients,
 				split.ops["ping"], split.ops["point_select"], split.ops["insert"], split.ops["update"], split.ops["commit"])
 		}
+		if server == "galera" {
+			p.Replication.ApplyRowUs = st.InsertUs
+		}
 		if server == "galera" && ps.hasCertRounds() {
 			cr, err := ps.certRounds(cores)
 			if err != nil {
 				return nil, err
 			}
-			p.Replication.ApplyRowUs = st.InsertUs
 			added := pos(cr.added)
 			p.Replication.CertifyUs = added
 			src += fmt.Sprintf("; certification probe on a one-member galera at flush=2, %d rounds of session wsrep_on=1 then 0: insert c=1 mean differences (us) %s, median %.0f", len(cr.diffs), fmtUs(cr.diffs), cr.added)
@@ -226,7 +227,6 @@ func Calibrate(name, server string, ps Probes, cores int) (*Profile, error) {
 			g := get("galera", 2, "insert")
 			added := pos(g - get("standalone", 2, "insert"))
 			p.Replication.CertifyUs = added
-			p.Replication.ApplyRowUs = st.InsertUs
 			src += fmt.Sprintf("; one-member galera insert %.0f", g)
 			if c, xg, xs, ok := ps.saturated("galera", "standalone", 2, "insert"); ok && cores > 0 {
 				cpu := math.Min(added, pos(float64(cores)*(1/xg-1/xs)*1e6))

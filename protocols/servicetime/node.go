@@ -138,22 +138,20 @@ func (n *Node) StatementWait(k Kind) time.Duration {
 }
 
 // Statement charges one statement of kind k: its CPU booked from start (when the statement
-// reached the server; the caller's real work overlaps the booking), then its wait, in one
-// wait until the booking's end plus the wait, so that a late wake-up from the first does
-// not lengthen the second (real time, unlike the model's, oversleeps a little each time).
-// With no CPU the statement still lasts until start (a round trip the caller added). It
-// returns when the statement was due to end, for a caller that chains the next one from
-// there.
-func (n *Node) Statement(ctx context.Context, start time.Time, k Kind, rowsRead, rowsWritten int, prepared bool) (time.Time, error) {
+// reached the server; the caller's real work overlaps the booking), then its wait. With no
+// CPU the statement still lasts until start (a round trip the caller added).
+func (n *Node) Statement(ctx context.Context, start time.Time, k Kind, rowsRead, rowsWritten int, prepared bool) error {
 	if n == nil {
-		return start, nil
+		return nil
 	}
-	end := start
-	if d := n.StatementCost(k, rowsRead, rowsWritten, prepared); d > 0 {
-		end = n.Host.Reserve(start, d)
-	}
-	end = end.Add(n.StatementWait(k))
-	return end, n.Wait.WaitUntil(ctx, end)
+	return n.cpuThenWait(ctx, start, n.StatementCost(k, rowsRead, rowsWritten, prepared), n.StatementWait(k))
+}
+
+// cpuThenWait books cpu of the host's cores from start and then waits wait more, holding
+// no core, in one wait until the booking's end plus wait, so that a late wake-up from the
+// first does not lengthen the second.
+func (n *Node) cpuThenWait(ctx context.Context, start time.Time, cpu, wait time.Duration) error {
+	return n.Wait.WaitUntil(ctx, n.Host.Reserve(start, cpu).Add(wait))
 }
 
 // MessageCost is the CPU of sending (send) or receiving one group-communication message
@@ -185,11 +183,7 @@ func (n *Node) Certify(ctx context.Context, keys int) error {
 	if n == nil {
 		return nil
 	}
-	end := n.now()
-	if d := n.CertifyCost(keys); d > 0 {
-		end = n.Host.Reserve(end, d)
-	}
-	return n.Wait.WaitUntil(ctx, end.Add(Us(n.P.Replication.CertifyWaitUs)))
+	return n.cpuThenWait(ctx, n.now(), n.CertifyCost(keys), Us(n.P.Replication.CertifyWaitUs))
 }
 
 // ApplyCost is the CPU of applying a replicated transaction of rows rows.

@@ -242,8 +242,7 @@ func TestCPUAndWaitSplitInVirtualTime(t *testing.T) {
 		"insert": {
 			func(p *Profile, cpu, wait float64) { p.Statement.InsertUs, p.Statement.InsertWaitUs = cpu, wait },
 			func(n *Node) error {
-				_, err := n.Statement(context.Background(), n.Start(), Insert, 0, 1, false)
-				return err
+				return n.Statement(context.Background(), n.Start(), Insert, 0, 1, false)
 			},
 		},
 	}
@@ -288,4 +287,56 @@ func finishTimes(t *testing.T, k int, f func() error) []time.Duration {
 	wg.Wait()
 	slices.Sort(got)
 	return got
+}
+
+// The redo flush booked from the commit's start overlaps the engine's own commit work, which
+// the profile's statement figures already contain: with a 67 us fsync, 30 us of commit work
+// from start ends the commit at 67 us (not 97, as booked from now), and 100 us of work ends
+// it at 100 us, the work being the longer. A start after now counts from now.
+func TestCommitRedoFromOverlapsTheCommitWork(t *testing.T) {
+	for _, c := range []struct {
+		work, want time.Duration
+		fromNow    bool
+	}{
+		{30, 67, false},
+		{100, 100, false},
+		{30, 97, true},
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			p := &Profile{Name: "redo", Host: HostCosts{Cores: 1}}
+			p.Commit.RedoFsyncUs = 67
+			n := NewNode(p, NewHost(1), nil)
+			n.FlushAtCommit = 1
+			start := time.Now()
+			time.Sleep(c.work * time.Microsecond)
+			from := start
+			if c.fromNow {
+				from = start.Add(time.Hour) // after now: counts from now
+			}
+			if err := n.CommitRedoFrom(context.Background(), from); err != nil {
+				t.Fatal(err)
+			}
+			if got := time.Since(start) / time.Microsecond; got != c.want {
+				t.Fatalf("%d us of commit work: the commit ended at %d us, want exactly %d", c.work, got, c.want)
+			}
+		})
+	}
+}
+
+// A statement with no CPU still lasts until the start it was given: the caller's round trip
+// (costTx books a statement from its start plus client.statement_rtt_us) is paid even by a
+// statement the profile prices at 0.
+func TestStatementWithoutCPUPaysItsRoundTrip(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := &Profile{Name: "rtt", Host: HostCosts{Cores: 1}}
+		p.Client.StatementRTTUs = 100
+		n := NewNode(p, NewHost(1), nil)
+		start := time.Now()
+		if err := n.Statement(context.Background(), start.Add(Us(p.Client.StatementRTTUs)), Other, 0, 0, false); err != nil {
+			t.Fatal(err)
+		}
+		if got := time.Since(start); got != 100*time.Microsecond {
+			t.Fatalf("a statement with no CPU took %v, want its 100us round trip", got)
+		}
+	})
 }

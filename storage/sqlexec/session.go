@@ -242,7 +242,7 @@ func (se *Session) run(ctx context.Context, c *compiled, binds []Value, prepared
 		start := cost.Start()
 		r, err := se.exec(ctx, c, binds)
 		reads, writes := statementRows(c.kind, r)
-		if _, cerr := cost.Statement(ctx, start, costKinds[c.kind], reads, writes, prepared); err == nil && cerr != nil {
+		if cerr := cost.Statement(ctx, start, costKinds[c.kind], reads, writes, prepared); err == nil && cerr != nil {
 			return nil, cerr
 		}
 		return r, err
